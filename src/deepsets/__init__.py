@@ -1,0 +1,37 @@
+"""deepsets: permutation-invariant set networks, rho(sum_i phi(x_i)), tested and measured.
+
+The exercise's names are all here: `make_data`, `DeepSet`, `make_mlp`, `train`,
+`count_params`, plus the invariance check and the plots.
+"""
+
+from deepsets.data import make_batches, make_data, make_padded_data
+from deepsets.device import resolve_device
+from deepsets.invariance import InvarianceCheck, check_invariance
+from deepsets.models import POOLINGS, DeepSet, PermEquivariant, make_mlp, pool
+from deepsets.plots import plot_losses, plot_sets
+from deepsets.training import count_params, evaluate, held_out_set, train
+from deepsets.weights import load_model, save_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "make_data",
+    "make_batches",
+    "make_padded_data",
+    "DeepSet",
+    "make_mlp",
+    "PermEquivariant",
+    "pool",
+    "POOLINGS",
+    "train",
+    "count_params",
+    "evaluate",
+    "held_out_set",
+    "check_invariance",
+    "InvarianceCheck",
+    "plot_sets",
+    "plot_losses",
+    "save_model",
+    "load_model",
+    "resolve_device",
+]

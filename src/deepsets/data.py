@@ -1,0 +1,203 @@
+"""The exercise's data: bags of scalar objects, class 0 has three objects at 1/3, class 1 five at 1/5.
+
+Shape letters: T batches, B sets per batch, N objects per set, F = 1 feature per object.
+Every set sums to 1 whatever its class, which is why a DeepSet whose `phi` is affine cannot
+tell the classes apart (see the report's section 7b).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+
+import torch
+
+# class label -> how many objects are nonzero; each nonzero object has value 1 / count
+COUNTS = {0: 3, 1: 5}
+
+
+def as_generator(
+    generator: torch.Generator | int | None, device: torch.device | str | None = None
+) -> torch.Generator:
+    """A torch.Generator from a generator, an integer seed or None (a fresh, unseeded one)."""
+    if isinstance(generator, torch.Generator):
+        return generator
+    g = torch.Generator(device=torch.device(device) if device is not None else "cpu")
+    if generator is None:
+        g.seed()  # non-deterministic, and leaves torch's global generator alone
+    elif isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
+        g.manual_seed(int(generator))
+    else:
+        raise TypeError(
+            f"generator must be a torch.Generator, an integer seed or None, got {generator!r}"
+        )
+    return g
+
+
+def check_n_sets(N: object, name: str = "N") -> int:
+    """Validate a number of sets: a positive even integer, so both classes get N/2."""
+    if isinstance(N, bool) or not isinstance(N, numbers.Integral):
+        raise TypeError(
+            f"{name} must be a positive even integer (a balanced set needs {name}/2 of each "
+            f"class), got {N!r} of type {type(N).__name__}"
+        )
+    if N <= 0 or N % 2:
+        raise ValueError(
+            f"{name} must be a positive even integer (a balanced set needs {name}/2 of each "
+            f"class), got {N}"
+        )
+    return int(N)
+
+
+def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
+    """Validate a set size: an integer of at least 5, so a class-1 set fits."""
+    if isinstance(n_objects, bool) or not isinstance(n_objects, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 5, got {n_objects!r}")
+    if n_objects < max(COUNTS.values()):
+        raise ValueError(
+            f"{name} must be at least {max(COUNTS.values())} (class 1 has five nonzero objects), "
+            f"got {n_objects}"
+        )
+    return int(n_objects)
+
+
+def _fill(
+    sizes: torch.Tensor, n_objects: int, y: torch.Tensor, g: torch.Generator
+) -> torch.Tensor:
+    """Place each set's nonzero objects at uniformly random positions among its first `sizes`.
+
+    sizes: (..., ) objects per set; y: (..., ) labels. Returns X: (..., N).
+    """
+    device = y.device
+    counts = COUNTS[0] + (COUNTS[1] - COUNTS[0]) * y.long()  # (...,) 3 or 5
+    values = 1.0 / counts.to(torch.float32)  # (...,)
+    # Rank uniform noise: the `count` smallest keys among the real objects are the nonzero ones.
+    # Padding gets key 2 (> any uniform), so it is never chosen.
+    keys = torch.rand(*y.shape, n_objects, generator=g, device=device)  # (..., N)
+    slot = torch.arange(n_objects, device=device)  # (N,)
+    keys = torch.where(slot < sizes.unsqueeze(-1), keys, 2.0)
+    order = keys.argsort(dim=-1)  # (..., N): positions in order of their key
+    chosen = slot < counts.unsqueeze(-1)  # (..., N): the first `count` of that order
+    src = chosen.to(torch.float32) * values.unsqueeze(-1)  # (..., N)
+    return torch.zeros_like(keys).scatter_(-1, order, src)  # (..., N)
+
+
+def _labels(T: int, B: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
+    """(T, B) labels, exactly B/2 of each class per batch, in random order."""
+    half = torch.arange(B, device=device) >= B // 2  # (B,) B/2 False then B/2 True
+    order = torch.rand(T, B, generator=g, device=device).argsort(dim=-1)  # (T, B)
+    return half[order].to(torch.float32)  # (T, B)
+
+
+def make_batches(
+    T: int,
+    B: int,
+    *,
+    n_objects: int = 10,
+    generator: torch.Generator | int | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """T balanced batches of B sets each, made in one vectorized call.
+
+    Arguments:
+        T: number of batches.
+        B: sets per batch, a positive even integer.
+        n_objects: objects per set N (>= 5).
+        generator: a torch.Generator, an integer seed, or None for fresh randomness.
+        device: where to make the tensors (default: the generator's device).
+
+    Returns:
+        X: float32 (T, B, N, 1) and y: float32 (T, B, 1).
+    """
+    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
+        raise ValueError(f"T (number of batches) must be a positive integer, got {T!r}")
+    B = check_n_sets(B, "B")
+    n_objects = check_n_objects(n_objects)
+    g = as_generator(generator, device)
+    device = torch.device(device) if device is not None else g.device
+    y = _labels(T, B, g, device)  # (T, B)
+    sizes = torch.full((T, B), n_objects, device=device)  # (T, B)
+    X = _fill(sizes, n_objects, y, g)  # (T, B, N)
+    return X.unsqueeze(-1), y.unsqueeze(-1)
+
+
+def make_data(
+    N: int,
+    *,
+    n_objects: int = 10,
+    generator: torch.Generator | int | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The exercise's `make_data(N)`: N sets, N/2 of each class, rows in random order.
+
+    Arguments:
+        N: number of sets, a positive even integer.
+        n_objects: objects per set (default 10, as in the exercise).
+        generator: a torch.Generator or integer seed for reproducible data; None draws fresh.
+        device: where to make the tensors.
+
+    Returns:
+        X: float32 (N, n_objects, 1) features and y: float32 (N, 1) labels in {0, 1}.
+    """
+    N = check_n_sets(N)
+    X, y = make_batches(1, N, n_objects=n_objects, generator=generator, device=device)
+    return X[0], y[0]
+
+
+def make_padded_data(
+    N: int,
+    sizes: tuple[int, int],
+    *,
+    generator: torch.Generator | int | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sets of varying size: each set's size is uniform on [lo, hi], zero-padded to hi.
+
+    The class rule is unchanged (three objects at 1/3 or five at 1/5 among the real ones).
+
+    Arguments:
+        N: number of sets, a positive even integer.
+        sizes: (lo, hi), the smallest and largest set size, 5 <= lo <= hi.
+        generator: a torch.Generator or integer seed; None draws fresh.
+        device: where to make the tensors.
+
+    Returns:
+        X: float32 (N, hi, 1), y: float32 (N, 1), mask: bool (N, hi), True for real objects.
+    """
+    N = check_n_sets(N)
+    if not (isinstance(sizes, tuple | list) and len(sizes) == 2):
+        raise TypeError(f"sizes must be a pair (lo, hi), got {sizes!r}")
+    lo, hi = check_n_objects(sizes[0], "sizes[0]"), check_n_objects(sizes[1], "sizes[1]")
+    if lo > hi:
+        raise ValueError(f"sizes must satisfy lo <= hi, got {sizes!r}")
+    g = as_generator(generator, device)
+    device = torch.device(device) if device is not None else g.device
+    y = _labels(1, N, g, device)[0]  # (N,)
+    n = torch.randint(lo, hi + 1, (N,), generator=g, device=device)  # (N,) true sizes
+    X = _fill(n, hi, y, g)  # (N, hi)
+    mask = torch.arange(hi, device=device) < n.unsqueeze(-1)  # (N, hi)
+    return X.unsqueeze(-1), y.unsqueeze(-1), mask
+
+
+def stream(
+    steps: int,
+    batch_size: int,
+    *,
+    n_objects: int = 10,
+    generator: torch.Generator | int | None = None,
+    device: torch.device | str | None = None,
+    chunk: int = 250,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield `steps` fresh balanced batches (X (B, N, 1), y (B, 1)), made `chunk` at a time.
+
+    This is the training data of `train`: one new `make_data(batch_size)` per step, but drawn
+    in chunks so that the per-call overhead is paid once per chunk, not once per step.
+    """
+    g = as_generator(generator, device)
+    done = 0
+    while done < steps:
+        t = min(chunk, steps - done)
+        X, y = make_batches(t, batch_size, n_objects=n_objects, generator=g, device=device)
+        for i in range(t):
+            yield X[i], y[i]
+        done += t

@@ -1,0 +1,95 @@
+"""The DeepSet: rho(pool_i phi(x_i)), invariant to the order of the objects by construction.
+
+Shape letters: B sets, N objects, F features per object, H hidden units, L latent features.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import nn
+
+from deepsets.models.activation import check_activation, dense
+from deepsets.models.pooling import check_mask, check_pooling, pool
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class DeepSet(nn.Module):
+    """A DeepSet for binary classification of sets, as in the exercise.
+
+    `phi` maps each object R^F -> R^L through two hidden layers of `hidden` units;
+    the objects are pooled (sum by default); `rho` maps R^L -> (0, 1) through one hidden
+    layer and a sigmoid. The defaults give the exercise's 62-parameter network.
+
+    Arguments:
+        hidden: hidden units per layer of `phi` (and of `rho` unless `rho_hidden` is given).
+        activation: nonlinearity of `phi` ("tanh", "relu", ...); None makes `phi` affine.
+        latent: L, the width of phi's output and rho's input.
+        pooling: "sum", "mean" or "max".
+        rho_hidden: hidden units of `rho` (default: `hidden`).
+        rho_activation: nonlinearity of rho's hidden layer.
+        in_features: F, features per object.
+    """
+
+    def __init__(
+        self,
+        hidden: int = 5,
+        activation: str | None = "tanh",
+        *,
+        latent: int = 1,
+        pooling: str = "sum",
+        rho_hidden: int | None = None,
+        rho_activation: str | None = "tanh",
+        in_features: int = 1,
+    ) -> None:
+        super().__init__()
+        self.config = dict(
+            hidden=_positive_int(hidden, "hidden"),
+            activation=check_activation(activation),
+            latent=_positive_int(latent, "latent"),
+            pooling=check_pooling(pooling),
+            rho_hidden=_positive_int(hidden if rho_hidden is None else rho_hidden, "rho_hidden"),
+            rho_activation=check_activation(rho_activation, "rho_activation"),
+            in_features=_positive_int(in_features, "in_features"),
+        )
+        c = self.config
+        self.phi = nn.Sequential(
+            *dense([c["in_features"], c["hidden"], c["hidden"], c["latent"]], c["activation"])
+        )
+        self.rho = nn.Sequential(
+            *dense([c["latent"], c["rho_hidden"], 1], c["rho_activation"]), nn.Sigmoid()
+        )
+
+    @property
+    def pooling(self) -> str:
+        return self.config["pooling"]
+
+    def check_input(self, X: torch.Tensor) -> None:
+        """Raise a ValueError unless X is a float tensor of shape (B, N, F)."""
+        F = self.config["in_features"]
+        if not isinstance(X, torch.Tensor):
+            raise TypeError(f"DeepSet expects a torch.Tensor of shape (B, N, {F}), got {type(X)}")
+        if X.dim() != 3 or X.shape[-1] != F:
+            raise ValueError(
+                f"DeepSet expects input of shape (B, N, {F}) (sets, objects, features), "
+                f"got {tuple(X.shape)}"
+            )
+        if not X.is_floating_point():
+            raise TypeError(f"DeepSet expects a floating-point input, got {X.dtype}")
+
+    def embed(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The pooled representation pool_i phi(x_i): X (B, N, F) -> (B, L)."""
+        self.check_input(X)
+        mask = check_mask(mask, X)
+        h = self.phi(X)  # (B, N, L)
+        return pool(h, mask, self.pooling)  # (B, L)
+
+    def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Class-1 probabilities: X (B, N, F), mask (B, N) or None -> (B, 1)."""
+        return self.rho(self.embed(X, mask))  # (B, 1)

@@ -1,0 +1,37 @@
+"""The permutation-equivariant layer of the DeepSets paper: x_i -> Lambda x_i + Gamma pool(x) + b.
+
+Shape letters: B sets, N objects, F input features, D output features. Permuting the objects
+of the input permutes the rows of the output the same way; stack these layers, then pool, to
+build deeper set networks.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deepsets.models.pooling import check_mask, check_pooling, pool
+
+
+class PermEquivariant(nn.Module):
+    """One equivariant layer: (B, N, F) -> (B, N, D), with `pooling` over the set."""
+
+    def __init__(self, in_features: int, out_features: int, pooling: str = "sum") -> None:
+        super().__init__()
+        self.pooling = check_pooling(pooling)
+        self.Lambda = nn.Linear(in_features, out_features)  # per-object term, with the bias
+        self.Gamma = nn.Linear(in_features, out_features, bias=False)  # set-wide term
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, N, F), mask (B, N) or None -> (B, N, D); padded rows come out as 0."""
+        if x.dim() != 3 or x.shape[-1] != self.Lambda.in_features:
+            raise ValueError(
+                f"PermEquivariant expects input of shape (B, N, {self.Lambda.in_features}), "
+                f"got {tuple(x.shape)}"
+            )
+        mask = check_mask(mask, x)
+        g = self.Gamma(pool(x, mask, self.pooling))  # (B, D)
+        out = self.Lambda(x) + g.unsqueeze(1)  # (B, N, D)
+        if mask is not None:
+            out = out * mask.unsqueeze(-1)  # (B, N, D)
+        return out

@@ -1,0 +1,76 @@
+"""Figures for the exercise: a batch of sets as an image, loss curves over seeds.
+
+Every function returns a matplotlib Figure and never calls plt.show(); the caller decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+
+def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure:
+    """Step 1: `imshow` of up to `max_sets` sets (rows) by object (columns), grouped by class.
+
+    X: (B, N, 1), y: (B, 1).
+    """
+    if X.dim() != 3 or X.shape[-1] != 1 or y.shape != (X.shape[0], 1):
+        raise ValueError(
+            f"plot_sets expects X (B, N, 1) and y (B, 1), got {tuple(X.shape)}, {tuple(y.shape)}"
+        )
+    X, y = X[:max_sets, :, 0].cpu().numpy(), y[:max_sets, 0].cpu().numpy()  # (B, N), (B,)
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]
+    fig = Figure(figsize=(5, 6), layout="constrained")
+    ax = fig.subplots()
+    im = ax.imshow(X, aspect="auto", cmap="viridis", vmin=0, vmax=max(1 / 3, X.max()))
+    fig.colorbar(im, ax=ax, label="feature value x")
+    n0 = int((y == 0).sum())
+    ax.axhline(n0 - 0.5, color="white", lw=2)
+    ax.set_yticks([(n0 - 1) / 2, n0 + (len(y) - n0 - 1) / 2])
+    ax.set_yticklabels(["class 0\n(3 x 1/3)", "class 1\n(5 x 1/5)"])
+    ax.set_xlabel("object")
+    ax.set_xticks(range(X.shape[1]))
+    ax.set_title("A batch of sets, grouped by class")
+    return fig
+
+
+def smooth(x: np.ndarray, window: int) -> np.ndarray:
+    """Running mean over the last axis with a `window`-step box (shorter at the start)."""
+    x = np.asarray(x, dtype=np.float64)
+    if window <= 1:
+        return x
+    c = np.cumsum(x, axis=-1)
+    out = c.copy()
+    out[..., window:] = c[..., window:] - c[..., :-window]
+    n = np.minimum(np.arange(1, x.shape[-1] + 1), window)
+    return out / n
+
+
+def plot_losses(
+    runs: Mapping[str, np.ndarray], *, window: int = 50, reference: float | None = None
+) -> Figure:
+    """Loss curves: for each name, losses (T,) or (S, T) over S seeds -> mean line and min-max band.
+
+    Curves are smoothed with a `window`-step running mean; the y axis is logarithmic. An optional
+    horizontal `reference` line (for example ln 2, chance level) is drawn dashed.
+    """
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, losses in runs.items():
+        L = smooth(np.atleast_2d(np.asarray(losses)), window)  # (S, T)
+        t = np.arange(1, L.shape[1] + 1)
+        (line,) = ax.plot(t, L.mean(axis=0), label=f"{name} ({L.shape[0]} seeds)", lw=1.5)
+        if L.shape[0] > 1:
+            ax.fill_between(t, L.min(axis=0), L.max(axis=0), color=line.get_color(), alpha=0.2)
+    if reference is not None:
+        ax.axhline(reference, color="grey", ls="--", lw=1, label=f"ln 2 = {reference:.4f}")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"BCE loss (running mean over {window} steps)")
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    return fig
