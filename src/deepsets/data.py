@@ -1,4 +1,4 @@
-"""The exercise's data: bags of scalar objects, class 0 has three objects at 1/3, class 1 five at 1/5.
+"""The exercise's data: bags of scalar objects; class 0 has three at 1/3, class 1 five at 1/5.
 
 Shape letters: T batches, B sets per batch, N objects per set, F = 1 feature per object.
 Every set sums to 1 whatever its class, which is why a DeepSet whose `phi` is affine cannot
@@ -61,9 +61,7 @@ def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
     return int(n_objects)
 
 
-def _fill(
-    sizes: torch.Tensor, n_objects: int, y: torch.Tensor, g: torch.Generator
-) -> torch.Tensor:
+def _fill(sizes: torch.Tensor, n_objects: int, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """Place each set's nonzero objects at uniformly random positions among its first `sizes`.
 
     sizes: (..., ) objects per set; y: (..., ) labels. Returns X: (..., N).

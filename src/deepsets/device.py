@@ -8,7 +8,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" -> cuda if available else cpu; "cuda" without a GPU is an error, not a fallback."""
+    """ "auto" -> cuda if available else cpu; "cuda" without a GPU is an error, not a fallback."""
     if isinstance(device, torch.device):
         return device
     if device not in DEVICES:

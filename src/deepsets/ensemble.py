@@ -22,11 +22,13 @@ def train_many(
     n_objects: int = 10,
     progress: bool | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Train each model k on the data stream of seeds[k]; returns the models and losses (K, steps)."""
+    """Train model k on the data stream of seeds[k]; return the models and losses (K, steps)."""
     if len(models) != len(seeds):
         raise ValueError(f"need one seed per model, got {len(models)} models, {len(seeds)} seeds")
     out = [
-        train(m, steps, batch_size=batch_size, lr=lr, seed=s, n_objects=n_objects, progress=progress)
+        train(
+            m, steps, batch_size=batch_size, lr=lr, seed=s, n_objects=n_objects, progress=progress
+        )
         for m, s in zip(models, seeds, strict=True)
     ]
     return [m for m, _ in out], np.stack([loss for _, loss in out])

@@ -121,4 +121,3 @@ def held_out_set(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed held-out set: `make_data(N)` from its own seed, never seen in training."""
     return make_data(N, n_objects=n_objects, generator=seed, device=device)
-

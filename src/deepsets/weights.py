@@ -46,7 +46,7 @@ def build(arch: dict) -> nn.Module:
 
 
 def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write `model`'s weights and architecture to `path` (.safetensors); never overwrites silently."""
+    """Write `model`'s weights and architecture to `path` (.safetensors); never overwrites."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")

@@ -16,7 +16,7 @@ def make_mlp(
     n_objects: int = 10,
     in_features: int = 1,
 ) -> nn.Sequential:
-    """A `torch.nn.Sequential` MLP: (B, N, F) -> flatten (B, N*F) -> hidden layers -> sigmoid (B, 1).
+    """A `torch.nn.Sequential` MLP: (B, N, F) -> flatten (B, N*F) -> hidden -> sigmoid (B, 1).
 
     Arguments:
         hidden: widths of the hidden layers (an int for one layer).
