@@ -1,0 +1,139 @@
+"""The study's figures beyond the exercise's two: sweep, pooled values, learned phi, set sizes.
+
+Every function takes plain numbers (numpy arrays, dicts) and returns a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def sweep(rows: list[dict], deepset: dict) -> Figure:
+    """Final loss and held-out accuracy against parameter count (log x), one line per family.
+
+    rows: dicts with params, depth, activation, final_loss (S,), accuracy (S,);
+    deepset: dict with params, final_loss (S,), accuracy (S,) for the reference lines.
+    """
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    families = sorted({(r["depth"], r["activation"]) for r in rows})
+    for depth, act in families:
+        fam = sorted(
+            (r for r in rows if (r["depth"], r["activation"]) == (depth, act)),
+            key=lambda r: r["params"],
+        )
+        p = np.array([r["params"] for r in fam])
+        label = f"MLP, {depth} hidden layer{'s' * (depth > 1)}, {act}"
+        for ax, key in ((ax_loss, "final_loss"), (ax_acc, "accuracy")):
+            v = np.array([r[key] for r in fam])  # (W, S)
+            (line,) = ax.plot(p, v.mean(axis=1), "o-", label=label, ms=4)
+            ax.fill_between(p, v.min(axis=1), v.max(axis=1), color=line.get_color(), alpha=0.15)
+    for ax, key in ((ax_loss, "final_loss"), (ax_acc, "accuracy")):
+        v = np.asarray(deepset[key])
+        ax.axhline(v.mean(), color="k", ls="--", lw=1.2, label="DeepSet (mean over seeds)")
+        ax.plot(
+            [deepset["params"]],
+            [v.mean()],
+            "k*",
+            ms=12,
+            label=f"DeepSet, {deepset['params']} params",
+        )
+        ax.set_xscale("log")
+        ax.set_xlabel("trainable parameters")
+        ax.grid(alpha=0.3, which="both")
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylabel("final training loss (BCE)")
+    ax_acc.set_ylabel("held-out accuracy")
+    ax_loss.legend(fontsize=7)
+    fig.suptitle("How big must an MLP be to match the DeepSet? (band: min-max over seeds)")
+    return fig
+
+
+def pooled_histograms(pooled: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
+    """For each model, histograms of its pooled value sum_i phi(x_i) per class.
+
+    pooled: name -> (values (B,), labels (B,)).
+    """
+    fig = Figure(figsize=(5 * len(pooled), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(pooled)))
+    for ax, (name, (v, y)) in zip(axes, pooled.items(), strict=True):
+        lo, hi = float(v.min()), float(v.max())
+        span = max(hi - lo, 1e-3 * max(1.0, abs(hi)))  # a linear phi pools to one value
+        bins = np.linspace(lo - 0.05 * span, hi + 0.05 * span, 60)
+        for c, color in ((0, "tab:blue"), (1, "tab:orange")):
+            ax.hist(v[y == c], bins=bins, alpha=0.6, color=color, label=f"class {c}")
+        ax.set_title(name)
+        ax.set_xlabel(r"pooled value $\sum_i \phi(x_i)$")
+        ax.legend()
+    axes[0].set_ylabel("sets")
+    return fig
+
+
+def phi_curves(x: np.ndarray, curves: Mapping[str, np.ndarray]) -> Figure:
+    """The learned phi as a function on [0, 1]: for each name, (S, len(x)) curves over seeds.
+
+    The three values the data takes (0, 1/5, 1/3) are marked.
+    """
+    fig = Figure(figsize=(5 * len(curves), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(curves)))
+    for ax, (name, c) in zip(axes, curves.items(), strict=True):
+        for s, curve in enumerate(np.atleast_2d(c)):
+            ax.plot(x, curve, lw=1.2, label=f"seed {s}")
+        for v, lab in ((0.0, "0"), (0.2, "1/5"), (1 / 3, "1/3")):
+            ax.axvline(v, color="grey", ls=":", lw=1)
+            ax.text(v, 1.0, lab, transform=ax.get_xaxis_transform(), ha="center", va="bottom")
+        ax.set_title(name, pad=14)
+        ax.set_xlabel("object value x")
+        ax.set_ylabel(r"$\phi(x)$")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def set_sizes(sizes: list[int], accuracy: Mapping[str, np.ndarray], trained_on: str) -> Figure:
+    """Held-out accuracy against the test set size (log x): name -> (S, len(sizes))."""
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, acc in accuracy.items():
+        acc = np.atleast_2d(acc)
+        (line,) = ax.plot(sizes, acc.mean(axis=0), "o-", label=name)
+        ax.fill_between(sizes, acc.min(axis=0), acc.max(axis=0), color=line.get_color(), alpha=0.15)
+    ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("objects per test set")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title(f"Set-size generalisation (trained on {trained_on})")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def seeds_by_variant(
+    values: Mapping[str, np.ndarray],
+    ylabel: str,
+    title: str,
+    reference: float | None = None,
+    log: bool = False,
+) -> Figure:
+    """One column per variant, one dot per seed, a bar at the mean."""
+    fig = Figure(figsize=(1.3 * len(values) + 2.5, 3.6), layout="constrained")
+    ax = fig.subplots()
+    for i, v in enumerate(values.values()):
+        v = np.asarray(v, dtype=float)
+        ax.bar(i, v.mean(), color="tab:blue", alpha=0.3, width=0.6)
+        ax.plot(np.full(v.shape, i) + np.linspace(-0.15, 0.15, len(v)), v, "o", color="tab:blue")
+    if reference is not None:
+        ax.axhline(reference, color="grey", ls="--", lw=1, label=f"ln 2 = {math.log(2):.4f}")
+        ax.legend()
+    ax.set_xticks(range(len(values)), list(values), fontsize=8)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
