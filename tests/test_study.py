@@ -153,6 +153,8 @@ def test_an_interrupted_overwrite_keeps_the_old_results(tmp_path):
         (dict(steps=-1), "steps"),
         (dict(final_window=500, steps=100), "final_window"),
         (dict(device="tpu"), "device"),
+        (dict(sweep_activations=("relu", "swish")), "activation"),
+        (dict(sweep_widths=(4, 0)), "sweep_widths"),
     ],
 )
 def test_bad_settings_are_rejected_before_any_work(tmp_path, change, message):

@@ -33,7 +33,7 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
                     f"--no-{f.name.replace('_', '-')}",
                     dest=f.name,
                     action="store_false",
-                    help=f"Do not: {doc[0].lower()}{doc[1:]}",
+                    help=f"Skip {doc[0].lower()}{doc[1:]}",
                 )
             else:
                 parser.add_argument(flag, action="store_true", help=doc)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from deepsets.models.activation import check_activation
+
 
 @dataclass(frozen=True)
 class StudySettings:
@@ -50,9 +52,9 @@ class StudySettings:
     threads: int | None = None
     """torch CPU threads; default: torch's own choice."""
     quick: bool = False
-    """A small smoke-test version of the study (seconds): overrides the sizes below."""
+    """A small smoke test (seconds): replaces seeds, steps, sweep and test sizes with tiny ones."""
     extras: bool = True
-    """Also run the sections beyond the exercise (set sizes, pooling, latent width, learned phi)."""
+    """The sections beyond the exercise (set sizes, pooling, latent width, learned phi)."""
 
 
 QUICK = dict(
@@ -74,6 +76,12 @@ def resolve(settings: StudySettings) -> StudySettings:
         value = getattr(settings, name)
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    for name in ("mlp_hidden", "sweep_widths", "sweep_depths"):
+        value = getattr(settings, name)
+        if not value or any(not isinstance(v, int) or v < 1 for v in value):
+            raise ValueError(f"{name} must be positive integers, got {value!r}")
+    for a in (settings.mlp_activation, *settings.sweep_activations):
+        check_activation(a, "activation")
     if settings.final_window > settings.steps:
         raise ValueError(
             f"final_window ({settings.final_window}) must not exceed steps ({settings.steps})"
