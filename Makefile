@@ -15,7 +15,7 @@ run: $(BIN)/.installed
 	$(BIN)/deepsets run $(ARGS)
 
 test: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(BIN)/.installed
