@@ -174,6 +174,26 @@ def exercise_sections(root: Path, m: dict) -> list[str]:
     return out
 
 
+def size_verdict(sz: dict) -> str:
+    """Which poolings hold at every test size (mean accuracy >= 0.99), from the numbers."""
+    holds = [p for p, v in sz["accuracy"].items() if min(v["mean"]) >= 0.99]
+    if not holds:
+        return "No pooling keeps 99% accuracy at every size."
+    return f"Mean accuracy stays >= 99% at every size only with {' and '.join(holds)} pooling."
+
+
+def latent_verdict(lat: dict) -> str:
+    """Whether wider latents trained to a lower loss than L = 1, from the numbers."""
+    base = lat["1"]["final_loss_mean"]
+    best = min(lat, key=lambda L: lat[L]["final_loss_mean"])
+    if best == "1":
+        return f"L = 1 has the lowest mean final loss ({base:.3g}): width did not help."
+    return (
+        f"L = {best} reached a mean final loss of {lat[best]['final_loss_mean']:.3g} against "
+        f"{base:.3g} for L = 1: the extra width helped optimisation, not expressiveness."
+    )
+
+
 def extra_sections(root: Path, m: dict) -> list[str]:
     e = m["extras"]
     out = ["<h2>Beyond the exercise</h2>"]
@@ -182,7 +202,7 @@ def extra_sections(root: Path, m: dict) -> list[str]:
     out.append(
         "<h3>Set-size generalisation</h3><p>Trained on sets of 10 objects, tested on sets of "
         f"{', '.join(map(str, sz['test_sizes']))} objects with the same rule (mean accuracy over "
-        "seeds):</p>"
+        f"seeds). {size_verdict(sz)}</p>"
         + table(["model", *map(str, sz["test_sizes"])], rows)
         + figure(root, "set_size", "Accuracy against the size of the test sets.")
         + "<p>Sum pooling adds <code>(n - 10) phi(0)</code> to the pooled value of a set of n "
@@ -217,7 +237,7 @@ def extra_sections(root: Path, m: dict) -> list[str]:
     lat = e["latent"]
     out.append(
         "<h3>Latent width</h3><p>The task needs one counting feature; wider latent spaces give "
-        "more parameters but no new information.</p>"
+        f"more parameters but no new information. {latent_verdict(lat)}</p>"
         + table(
             ["L", "parameters", "final loss (mean)", "accuracy (mean)"],
             [
