@@ -34,15 +34,19 @@ def check_mask(mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | Non
 
 def pool(h: torch.Tensor, mask: torch.Tensor | None = None, kind: str = "sum") -> torch.Tensor:
     """Pool h (B, N, L) over the objects into (B, L), ignoring objects where mask is False."""
+    check_pooling(kind)
+    if h.shape[1] == 0:  # no objects at all: mean would be nan and max would raise
+        return h.new_zeros(h.shape[0], h.shape[2])  # (B, L)
+    if mask is not None and kind != "max":
+        # masked_fill, not a product: padding that is inf or nan must not leak in (inf * 0 = nan)
+        h = h.masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, N, L), padding zeroed
     if kind == "sum":
-        if mask is not None:
-            h = h * mask.unsqueeze(-1)  # (B, N, L), padding zeroed
         return h.sum(dim=1)  # (B, L)
     if kind == "mean":
         if mask is None:
             return h.mean(dim=1)  # (B, L)
         n = mask.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1)
-        return (h * mask.unsqueeze(-1)).sum(dim=1) / n  # (B, L)
+        return h.sum(dim=1) / n  # (B, L)
     if kind == "max":
         if mask is None:
             return h.amax(dim=1)  # (B, L)
