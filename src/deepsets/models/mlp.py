@@ -24,7 +24,12 @@ def make_mlp(
         n_objects: N, the set size the network is built for (it cannot take another).
         in_features: F, features per object.
     """
-    widths = (hidden,) if isinstance(hidden, numbers.Integral) else tuple(hidden)
+    if isinstance(hidden, numbers.Integral):
+        widths = (hidden,)
+    elif isinstance(hidden, tuple | list):
+        widths = tuple(hidden)
+    else:
+        raise ValueError(f"hidden widths must be positive integers, got {hidden!r}")
     for w in widths:
         if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1:
             raise ValueError(f"hidden widths must be positive integers, got {hidden!r}")
