@@ -24,6 +24,9 @@ class PermEquivariant(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, N, F), mask (B, N) or None -> (B, N, D); padded rows come out as 0."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            what = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"PermEquivariant expects a floating-point torch.Tensor, got {what}")
         if x.dim() != 3 or x.shape[-1] != self.Lambda.in_features:
             raise ValueError(
                 f"PermEquivariant expects input of shape (B, N, {self.Lambda.in_features}), "
@@ -33,5 +36,5 @@ class PermEquivariant(nn.Module):
         g = self.Gamma(pool(x, mask, self.pooling))  # (B, D)
         out = self.Lambda(x) + g.unsqueeze(1)  # (B, N, D)
         if mask is not None:
-            out = out * mask.unsqueeze(-1)  # (B, N, D)
+            out = out.masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, N, D), even if padding is inf
         return out
