@@ -1,98 +1,114 @@
-"""check_invariance: real permutations, outputs against a direct computation, seeds, errors."""
+"""check_invariance: real permutations, outputs against direct calls, DeepSet exact, MLP not."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from deepsets import DeepSet, InvarianceCheck, check_invariance, make_data, make_mlp
 
 
-@pytest.fixture
-def models():
-    torch.manual_seed(0)
-    return {"deepset": DeepSet(), "mlp": make_mlp()}
+def seeded(build, seed: int = 0) -> nn.Module:
+    """A model with weights from its own seed; torch's global random state is left as it was."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return build()
 
 
-@pytest.fixture
-def X():
-    return make_data(20, generator=0)[0]
+@pytest.fixture(scope="module")
+def X() -> torch.Tensor:
+    return make_data(64, generator=0)[0]  # (64, 10, 1)
 
 
-def test_deepset_does_not_move_and_the_mlp_does(models, X):
-    check = check_invariance(models, X, 5, rng=0)
-    assert check.max_change["deepset"] <= 1e-6
-    assert check.max_change["mlp"] > 1e-4
-
-
-@pytest.mark.parametrize("activation", ["tanh", "relu", None])
-def test_deepset_variants_are_invariant(activation, X):
-    torch.manual_seed(1)
-    check = check_invariance(DeepSet(7, activation), X, 4, rng=1)
-    assert check.max_change["DeepSet"] <= 1e-6
-
-
-@pytest.mark.parametrize("k", [1, 3, 8])
-def test_permutations_are_real_permutations(models, X, k):
-    check = check_invariance(models, X, k, rng=2)
-    assert len(check.permutations) == k
+@pytest.mark.parametrize("n_permutations", [1, 3, 7])
+def test_permutations_are_real_permutations_of_the_objects(X, n_permutations):
+    check = check_invariance(seeded(DeepSet), X, n_permutations, rng=0)
+    assert len(check.permutations) == n_permutations
     for p in check.permutations:
         assert sorted(p.tolist()) == list(range(X.shape[1]))
-    assert any((p != np.arange(10)).any() for p in check.permutations)  # not all the identity
+    assert any(not np.array_equal(p, np.arange(X.shape[1])) for p in check.permutations)
 
 
-def test_outputs_are_the_models_on_the_permuted_sets(models, X):
-    check = check_invariance(models, X, 3, rng=3)
-    for name, model in models.items():
-        out = check.outputs[name]
-        assert out.shape == (4, X.shape[0])
-        with torch.no_grad():
-            expected = [model(X)[:, 0]] + [
-                model(X[:, p.tolist()])[:, 0] for p in check.permutations
-            ]
-        np.testing.assert_allclose(out, torch.stack(expected).double().numpy(), rtol=0, atol=1e-7)
-        # max_change by hand: the largest distance of any permuted row from row 0
-        by_hand = max(abs(out[j, b] - out[0, b]) for j in range(1, 4) for b in range(X.shape[0]))
-        assert check.max_change[name] == pytest.approx(by_hand, abs=1e-12)
+def test_outputs_are_the_models_outputs_on_each_permuted_copy(X):
+    models = {"deepset": seeded(DeepSet), "mlp": seeded(make_mlp)}
+    check = check_invariance(models, X, 3, rng=1)
+    assert set(check.outputs) == {"deepset", "mlp"}
+    with torch.no_grad():
+        for name, model in models.items():
+            out = check.outputs[name]
+            assert out.shape == (4, X.shape[0])
+            # Reference: permute each set's objects with a plain index list, one set at a time.
+            views = [X] + [torch.stack([x[list(p)] for x in X]) for p in check.permutations]
+            expected = np.stack([model(v)[:, 0].double().numpy() for v in views])
+            np.testing.assert_array_equal(out, expected)
+            assert check.max_change[name] == pytest.approx(np.abs(expected[1:] - expected[0]).max())
 
 
-def test_reproducible_with_an_rng_seed_and_equal_to_numpys_permutation(models, X):
-    a = check_invariance(models, X, 3, rng=42)
-    b = check_invariance(models, X, 3, rng=np.random.default_rng(42))
-    rng = np.random.default_rng(42)
-    expected = [rng.permutation(10) for _ in range(3)]
-    for p, q, e in zip(a.permutations, b.permutations, expected, strict=True):
-        assert np.array_equal(p, q) and np.array_equal(p, e)
-    for name in models:
-        assert np.array_equal(a.outputs[name], b.outputs[name])
-    c = check_invariance(models, X, 3, rng=43)
+def test_deepset_is_invariant_and_the_mlp_is_not(X):
+    models = {"deepset": seeded(DeepSet, 1), "mlp": seeded(make_mlp, 1)}
+    change = check_invariance(models, X, 5, rng=2).max_change
+    assert change["deepset"] <= 1e-6
+    assert change["mlp"] > 1e-4
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_mlps_of_several_shapes_are_measurably_not_invariant(X, seed):
+    for hidden in (5, (20, 20), (8, 8, 8)):
+        change = check_invariance(seeded(lambda h=hidden: make_mlp(h), seed), X, 3, rng=seed)
+        assert change.max_change["Sequential"] > 1e-4
+
+
+def test_reproducible_with_an_rng_seed(X):
+    model = seeded(make_mlp)
+    a, b = check_invariance(model, X, 4, rng=5), check_invariance(model, X, 4, rng=5)
+    assert all(np.array_equal(p, q) for p, q in zip(a.permutations, b.permutations, strict=True))
+    np.testing.assert_array_equal(a.outputs["Sequential"], b.outputs["Sequential"])
+    c = check_invariance(model, X, 4, rng=6)
     assert any(
         not np.array_equal(p, q) for p, q in zip(a.permutations, c.permutations, strict=True)
     )
 
 
-def test_one_model_is_named_after_its_class(X):
-    check = check_invariance(make_mlp(), X, 2, rng=0)
-    assert isinstance(check, InvarianceCheck)
-    assert list(check.outputs) == ["Sequential"]
+def test_a_numpy_generator_is_used_as_given(X):
+    rng, reference = np.random.default_rng(3), np.random.default_rng(3)
+    expected = [reference.permutation(10) for _ in range(2)]
+    check = check_invariance(seeded(DeepSet), X, 2, rng=rng)
+    assert all(np.array_equal(p, q) for p, q in zip(check.permutations, expected, strict=True))
+    assert np.array_equal(rng.permutation(10), reference.permutation(10))  # advanced, not copied
 
 
-@pytest.mark.parametrize("training", [True, False])
-def test_the_training_mode_is_restored(models, X, training):
-    for model in models.values():
-        model.train(training)
-    check_invariance(models, X, 1, rng=0)
-    assert all(model.training is training for model in models.values())
+def test_a_single_model_is_named_after_its_class_and_its_mode_is_restored(X):
+    model = seeded(DeepSet).train()
+    check = check_invariance(model, X, 2, rng=0)
+    assert isinstance(check, InvarianceCheck) and set(check.outputs) == {"DeepSet"}
+    assert model.training
 
 
-@pytest.mark.parametrize("bad", [torch.zeros(10), torch.zeros(4, 10), np.zeros((4, 10, 1))])
-def test_bad_input_shapes_are_rejected(bad):
+def test_max_change_is_the_largest_deviation_from_the_original_order():
+    check = InvarianceCheck(
+        [np.arange(3)] * 2, {"m": np.array([[0.5, 0.2], [0.5, 0.7], [0.1, 0.2]])}
+    )
+    assert check.max_change == {"m": pytest.approx(0.5)}
+
+
+@pytest.mark.parametrize(
+    "bad", [torch.zeros(4, 10), torch.zeros(2, 4, 10, 1), np.zeros((4, 10, 1))]
+)
+def test_bad_input_is_a_clear_value_error(bad):
     with pytest.raises(ValueError, match=r"X must be a tensor of shape \(B, N, F\)"):
-        check_invariance(DeepSet(), bad)
+        check_invariance(seeded(DeepSet), bad)
 
 
-@pytest.mark.parametrize("k", [0, -1])
-def test_at_least_one_permutation(X, k):
-    with pytest.raises(ValueError, match=f"n_permutations must be a positive integer, got {k}"):
-        check_invariance(DeepSet(), X, k)
+@pytest.mark.parametrize("n", [0, -1])
+def test_n_permutations_must_be_positive(X, n):
+    with pytest.raises(ValueError, match=f"n_permutations must be a positive integer, got {n}"):
+        check_invariance(seeded(DeepSet), X, n)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", None])
+@pytest.mark.parametrize("hidden", [1, 7])
+def test_deepset_variants_are_invariant(X, activation, hidden):
+    model = seeded(lambda: DeepSet(hidden, activation), hidden)
+    assert check_invariance(model, X, 4, rng=hidden).max_change["DeepSet"] <= 1e-6
