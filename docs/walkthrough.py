@@ -134,9 +134,10 @@ for name, params, r in rows:
     print(f"{name:10s} {params:4d} params  loss {r['loss']:.4f}  accuracy {r['accuracy']:.3f}")
 
 # %% [markdown]
-# In one run of 4000 steps, one hidden layer needs a few hundred parameters to get near the
-# DeepSet's 62 (and still trails it in loss); the two-layer MLP of step 2, with 661, matches it.
-# One seed is noisy: `deepsets run` answers this over seeds, widths, depths and activations.
+# In one run of 4000 steps, one hidden layer needs a few hundred parameters to reach the
+# DeepSet's accuracy with 62, and still trails it in loss; the two-layer MLP of step 2, with 661,
+# about matches it. One seed is noisy: `deepsets run` answers this over seeds, widths, depths
+# and activations.
 
 # %% [markdown]
 # ## Step 7b: a DeepSet whose `phi` is linear
