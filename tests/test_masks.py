@@ -231,3 +231,22 @@ def test_bad_masks_give_clear_errors(mask, error, match):
     X = torch.zeros(4, 10, 1)
     with pytest.raises(error, match=match):
         ds.DeepSet()(X, mask)
+
+
+@pytest.mark.parametrize("pooling", ds.POOLINGS)
+@settings(max_examples=15, deadline=None)
+@given(data=ragged_sets(), slots_seed=st.integers(0, 2**31 - 1))
+def test_real_objects_at_scattered_slots_equal_each_set_alone(pooling, data, slots_seed):
+    """The mask need not be a prefix: real objects anywhere among the N slots, padding between."""
+    sets, extra, fill = data
+    torch.manual_seed(2)
+    model = ds.DeepSet(latent=2, pooling=pooling).double().eval()
+    X, mask = pad(sets, extra, fill)  # (B, N, 1), (B, N) with real objects first
+    g = torch.Generator().manual_seed(slots_seed)
+    for b in range(len(sets)):  # a different shuffle of the slots for every set
+        perm = torch.randperm(X.shape[1], generator=g)
+        X[b], mask[b] = X[b, perm], mask[b, perm]
+    with torch.no_grad():
+        batch = model(X, mask)  # (B, 1)
+        alone = torch.cat([model(s.unsqueeze(0)) for s in sets])  # (B, 1)
+    torch.testing.assert_close(batch, alone, rtol=1e-12, atol=1e-12)
