@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepsets import DeepSet, InvarianceCheck, check_invariance, make_data, make_mlp
+from deepsets import DeepSet, InvarianceCheck, check_invariance, make_data, make_mlp, train
 
 
 def seeded(build, seed: int = 0) -> nn.Module:
@@ -101,10 +101,19 @@ def test_bad_input_is_a_clear_value_error(bad):
         check_invariance(seeded(DeepSet), bad)
 
 
-@pytest.mark.parametrize("n", [0, -1])
-def test_n_permutations_must_be_positive(X, n):
-    with pytest.raises(ValueError, match=f"n_permutations must be a positive integer, got {n}"):
+@pytest.mark.parametrize("n", [0, -1, 2.5, 3.0, True, "3", None])
+def test_n_permutations_must_be_a_positive_integer(X, n):
+    with pytest.raises(ValueError, match="n_permutations must be a positive integer") as e:
         check_invariance(seeded(DeepSet), X, n)
+    assert str(e.value).endswith(f"got {n!r}")
+
+
+def test_trained_deepset_stays_invariant_and_trained_mlp_does_not(X):
+    deepset, _ = train(seeded(DeepSet), 300, lr=1e-2, seed=0, progress=False)
+    mlp, _ = train(seeded(make_mlp), 300, lr=1e-2, seed=0, progress=False)
+    change = check_invariance({"deepset": deepset, "mlp": mlp}, X, 5, rng=0).max_change
+    assert change["deepset"] <= 1e-6
+    assert change["mlp"] > 1e-4
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", None])

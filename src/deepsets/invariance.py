@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,11 @@ def check_invariance(
     if not isinstance(X, torch.Tensor) or X.dim() != 3:
         shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
         raise ValueError(f"X must be a tensor of shape (B, N, F), got {shape}")
-    if n_permutations < 1:
+    if (
+        isinstance(n_permutations, bool)
+        or not isinstance(n_permutations, numbers.Integral)
+        or n_permutations < 1
+    ):
         raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
     rng = np.random.default_rng(rng)
     perms = [rng.permutation(X.shape[1]) for _ in range(n_permutations)]
