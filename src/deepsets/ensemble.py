@@ -22,7 +22,7 @@ accepts.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from deepsets.data import as_generator, make_batches
 from deepsets.models.deepset import DeepSet
-from deepsets.models.pooling import pool
+from deepsets.models.pooling import POOLINGS, pool
 from deepsets.training import check_training_args, make_adam, model_device, show_progress, train
 
 CHUNK = 250  # batches made per generator call; must match deepsets.data.stream's default
@@ -46,12 +46,24 @@ ELEMENTWISE: dict[type[nn.Module], Callable[[nn.Module], Callable]] = {
     nn.Identity: lambda m: lambda x: x,
     nn.GELU: lambda m: lambda x: F.gelu(x, approximate=m.approximate),
 }
+# f(0) = 0: a hidden unit with zero weights in and out stays exactly 0, and so do its weights
+# (zero gradient, zero Adam step), so narrow MLPs can be padded into a wider stack exactly
+ZERO_AT_ZERO = (nn.Tanh, nn.ReLU, nn.Identity, nn.GELU)
+
+
+def padded(width: int) -> int:
+    """The stack width of a hidden layer: narrow ones share a stack, wide ones keep theirs.
+
+    Padding costs arithmetic and saves a group's per-step overhead (about 20 kernel launches),
+    which only pays for narrow layers.
+    """
+    return 16 if width <= 16 else 32 if width <= 32 else width
 
 
 def _layer_key(m: nn.Module) -> tuple | None:
-    """What makes two layers interchangeable in a stack; None if the stack cannot run it."""
+    """What makes two layers interchangeable in a stack (widths aside); None if unsupported."""
     if type(m) is nn.Linear:
-        return ("linear", m.in_features, m.out_features, m.bias is not None)
+        return ("linear", m.bias is not None)
     if type(m) in ELEMENTWISE:
         return (type(m).__name__, getattr(m, "approximate", None))
     if type(m) is nn.Flatten:
@@ -59,15 +71,37 @@ def _layer_key(m: nn.Module) -> tuple | None:
     return None
 
 
-def _sequential_key(seq: nn.Module) -> tuple | None:
+def _stack_shapes(seq: nn.Sequential, pad: bool) -> list[tuple[int, int]]:
+    """(out, in) of each Linear in the stack; hidden widths padded when that is exact."""
+    layers = list(seq)
+    linear = [i for i, m in enumerate(layers) if type(m) is nn.Linear]
+    shapes, prev = [], None
+    for j, i in enumerate(linear):
+        m = layers[i]
+        out = m.out_features
+        between = layers[i + 1 : linear[j + 1]] if j + 1 < len(linear) else None
+        if pad and between is not None and all(isinstance(b, ZERO_AT_ZERO) for b in between):
+            out = padded(out)
+        shapes.append((out, m.in_features if prev is None else prev))
+        prev = out
+    return shapes
+
+
+def _sequential_key(seq: nn.Module, pad: bool) -> tuple | None:
     if type(seq) is not nn.Sequential:
         return None
     keys = tuple(_layer_key(m) for m in seq)
-    return None if any(k is None for k in keys) else keys
+    if any(k is None for k in keys):
+        return None
+    return keys + tuple(_stack_shapes(seq, pad))
 
 
 def architecture(model: nn.Module) -> tuple | None:
-    """A hashable description of `model`'s architecture, or None if it cannot be stacked."""
+    """The key of `model`'s stack (models with one key train together), None if unsupported.
+
+    DeepSets differing only in pooling share a stack; MLPs differing only in narrow hidden
+    widths share one padded to a common width (see `padded`).
+    """
     params = list(model.parameters())
     if not params or any(not p.requires_grad for p in params):
         return None
@@ -75,84 +109,99 @@ def architecture(model: nn.Module) -> tuple | None:
     if dtype != torch.float32 or any(p.dtype != dtype or p.device != device for p in params):
         return None
     if type(model) is DeepSet:
-        phi, rho = _sequential_key(model.phi), _sequential_key(model.rho)
-        if phi is None or rho is None or any(k[0] == "flatten" for k in phi + rho):
+        phi, rho = _sequential_key(model.phi, False), _sequential_key(model.rho, False)
+        if (
+            phi is None
+            or rho is None
+            or any(type(m) is nn.Flatten for m in (*model.phi, *model.rho))
+        ):
             return None
-        body = ("deepset", model.pooling, phi, rho)
+        body = ("deepset", phi, rho)
     else:
-        seq = _sequential_key(model)
-        if seq is None or any(k[0] == "flatten" for k in seq[1:]):
-            return None  # a Flatten may only come first, as in make_mlp
-        if seq and seq[0][0] == "flatten" and seq[0][1:] != (1, -1):
-            return None
+        seq = _sequential_key(model, True)
+        flatten = [i for i, m in enumerate(model.children()) if type(m) is nn.Flatten]
+        if seq is None or flatten not in ([], [0]) or (flatten and seq[0] != ("flatten", 1, -1)):
+            return None  # a Flatten may only come first and flatten (B, N, F), as in make_mlp
         body = ("sequential", seq)
     return (str(device), body)
 
 
 class StackedSequential:
-    """The layers of K `nn.Sequential`s of one architecture, as stacked weights.
+    """The layers of K `nn.Sequential`s of one stack key, as stacked (padded) weights.
 
     Activations are kept features-first, x (K, D, M) for M rows, so that every stacked matmul
     W (K, out, in) @ x (K, in, M) has the long dimension M innermost: with D of 1 to 5 this is
     about ten times faster on a CPU than the rows-first (K, M, in) @ (K, in, out).
     """
 
-    def __init__(self, seqs: Sequence[nn.Sequential]) -> None:
+    def __init__(self, seqs: Sequence[nn.Sequential], pad: bool) -> None:
         self.ops: list[tuple] = []
-        self.params: list[torch.Tensor] = []  # leaves (K, out, in) and (K, out, 1)
-        self.targets: list[list[torch.Tensor]] = []  # the members' own tensors, per leaf
+        self.inits: list[torch.Tensor] = []  # initial stacked weights (K, out, in), (K, out, 1)
+        self.targets: list[list[torch.Tensor]] = []  # the members' own tensors, per stack
+        shapes = iter(_stack_shapes(seqs[0], pad))
         for layers in zip(*seqs, strict=True):
             first = layers[0]
             if type(first) is nn.Linear:
-                self._add([m.weight for m in layers], lambda w: w)
+                out, inp = next(shapes)
+                self._add([m.weight for m in layers], (out, inp))
                 if first.bias is not None:
-                    self._add([m.bias for m in layers], lambda b: b.unsqueeze(-1))
+                    self._add([m.bias.unsqueeze(-1) for m in layers], (out, 1))
                 self.ops.append(("linear", first.bias is not None))
             elif type(first) is nn.Flatten:
                 self.ops.append(("flatten",))
             else:
                 self.ops.append(("fn", ELEMENTWISE[type(first)](first)))
 
-    def _add(self, originals: list[torch.Tensor], shape: Callable) -> None:
-        stacked = torch.stack([shape(t.detach()) for t in originals])  # (K, ...)
-        self.params.append(stacked.contiguous().requires_grad_(True))
+    def _add(self, originals: list[torch.Tensor], shape: tuple[int, int]) -> None:
+        stacked = originals[0].new_zeros(len(originals), *shape)  # (K, out, in), zero padding
+        for k, t in enumerate(originals):
+            stacked[k, : t.shape[0], : t.shape[1]] = t.detach()
+        self.inits.append(stacked)
         self.targets.append(originals)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, params: Iterator[torch.Tensor]) -> torch.Tensor:
         """x (K, D, M) -> (K, D', M), every member through its own weights."""
-        p = iter(self.params)
         for op in self.ops:
             if op[0] == "linear":
-                W = next(p)  # (K, out, in)
-                x = torch.baddbmm(next(p), W, x) if op[1] else torch.bmm(W, x)  # (K, out, M)
+                W = next(params)  # (K, out, in)
+                x = torch.baddbmm(next(params), W, x) if op[1] else torch.bmm(W, x)  # (K, out, M)
             elif op[0] == "fn":
                 x = op[1](x)
         return x
 
     @torch.no_grad()
-    def write_back(self) -> None:
+    def write_back(self, trained: Iterator[torch.Tensor]) -> None:
         """Copy the trained stacked weights into the original modules, in place."""
-        for stacked, originals in zip(self.params, self.targets, strict=True):
-            for k, target in enumerate(originals):
-                target.copy_(stacked[k].view_as(target))
+        for originals in self.targets:
+            stacked = next(trained)
+            for k, t in enumerate(originals):
+                t.copy_(stacked[k, : t.shape[0], : t.shape[1]])
 
 
 class Group:
-    """K models of one architecture trained as one stacked network."""
+    """The models of one stack key, trained as one stacked network."""
 
     def __init__(self, models: list[nn.Module], index: list[int], rows: list[int]) -> None:
+        self.deepset = type(models[0]) is DeepSet
+        if self.deepset:  # members ordered by pooling: each pooling pools one slice of the stack
+            order = sorted(range(len(models)), key=lambda k: POOLINGS.index(models[k].pooling))
+            models, index, rows = ([v[k] for k in order] for v in (models, index, rows))
+            self.runs: list[tuple[str, int, int]] = []  # (pooling, first member, count)
+            for k, m in enumerate(models):
+                if self.runs and self.runs[-1][0] == m.pooling:
+                    p, a, n = self.runs[-1]
+                    self.runs[-1] = (p, a, n + 1)
+                else:
+                    self.runs.append((m.pooling, k, 1))
+            self.parts = [
+                StackedSequential([m.phi for m in models], False),
+                StackedSequential([m.rho for m in models], False),
+            ]
+        else:
+            self.parts = [StackedSequential(models, True)]
         self.models, self.index = models, index
         self.rows = rows  # member k's data stream is row rows[k] of the distinct seeds
-        self.deepset = type(models[0]) is DeepSet
-        if self.deepset:
-            self.pooling = models[0].pooling
-            self.phi = StackedSequential([m.phi for m in models])
-            self.rho = StackedSequential([m.rho for m in models])
-            self.parts = [self.phi, self.rho]
-        else:
-            self.net = StackedSequential(models)
-            self.parts = [self.net]
-        self.params = [p for part in self.parts for p in part.params]
+        self.inits = [t for part in self.parts for t in part.inits]
         self._rows: torch.Tensor | None = None
 
     def select(self, X: torch.Tensor) -> torch.Tensor:
@@ -163,20 +212,24 @@ class Group:
             self._rows = torch.tensor(self.rows, device=X.device)
         return X.index_select(0, self._rows)
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        """X (K, B, N, F) -> probabilities (K, 1, B)."""
+    def forward(self, X: torch.Tensor, params: Iterator[torch.Tensor]) -> torch.Tensor:
+        """X (K, B, N, F) -> probabilities (K, 1, B), with this group's stacked weights."""
         K, B, N, F_ = X.shape
         if not self.deepset:
-            return self.net(X.reshape(K, B, N * F_).transpose(1, 2))  # (K, 1, B)
-        x = X.reshape(K, B * N, F_).transpose(1, 2)  # (K, F, B*N)
-        h = self.phi(x)  # (K, L, B*N)
+            return self.parts[0](X.reshape(K, B, N * F_).transpose(1, 2), params)  # (K, 1, B)
+        phi, rho = self.parts
+        h = phi(X.reshape(K, B * N, F_).transpose(1, 2), params)  # (K, L, B*N)
         L = h.shape[1]
-        z = pool(h.reshape(K * L * B, N, 1), None, self.pooling)  # (K*L*B, 1)
-        return self.rho(z.view(K, L, B))  # (K, 1, B)
+        z = [
+            pool(h[a : a + n].reshape(n * L * B, N, 1), None, kind)  # (n*L*B, 1)
+            for kind, a, n in self.runs
+        ]
+        z = z[0] if len(z) == 1 else torch.cat(z)  # (K*L*B, 1)
+        return rho(z.view(K, L, B), params)  # (K, 1, B)
 
-    def write_back(self) -> None:
+    def write_back(self, trained: Iterator[torch.Tensor]) -> None:
         for part in self.parts:
-            part.write_back()
+            part.write_back(trained)
 
 
 def _check_inputs(models: object, seeds: object) -> None:
@@ -252,6 +305,11 @@ def train_many(
     return models, losses
 
 
+def _views(flat: torch.Tensor, sizes: list[int], shapes: list) -> Iterator[torch.Tensor]:
+    """The stacked weights as views into the flat parameter (P,), in order."""
+    return iter([w.view(shape) for w, shape in zip(flat.split(sizes), shapes, strict=True)])
+
+
 def _train_stacked(
     models: list[nn.Module],
     groups: list[list[int]],
@@ -276,7 +334,12 @@ def _train_stacked(
     for g in stacks:
         for m in g.models:
             m.train()
-    opt = make_adam([p for g in stacks for p in g.params], lr)
+    # Every stacked weight is a view into one flat leaf: the backward of `split` is a single
+    # cat, and Adam updates one tensor per step instead of hundreds.
+    inits = [t for g in stacks for t in g.inits]
+    shapes, sizes = [t.shape for t in inits], [t.numel() for t in inits]
+    flat = torch.cat([t.flatten() for t in inits]).requires_grad_(True)  # (P,)
+    opt = make_adam([flat], lr)
     history = torch.empty(steps, len(order), device=device)  # (T, K), fetched once at the end
     bar = tqdm(total=steps, desc="train_many", disable=not show_progress(progress), leave=False)
     done = 0
@@ -284,13 +347,13 @@ def _train_stacked(
         t = min(CHUNK, steps - done)
         batches = [make_batches(t, batch_size, n_objects=n_objects, generator=g) for g in gens]
         X_all = torch.stack([X for X, _ in batches], dim=1)  # (t, S, B, N, 1)
-        y_all = torch.stack([y for _, y in batches], dim=1)  # (t, S, B, 1)
+        y_all = torch.stack([y for _, y in batches], dim=1).transpose(2, 3)  # (t, S, 1, B)
         for i in range(t):
+            params = _views(flat, sizes, shapes)
             step_losses = []
             for g in stacks:
-                X, y = g.select(X_all[i]), g.select(y_all[i])  # (K, B, N, 1), (K, B, 1)
-                p = g.forward(X)  # (K, 1, B)
-                y = y.transpose(1, 2)  # (K, 1, B)
+                X, y = g.select(X_all[i]), g.select(y_all[i])  # (K, B, N, 1), (K, 1, B)
+                p = g.forward(X, params)  # (K, 1, B)
                 if done + i == 0 and p.shape != y.shape:
                     raise ValueError(
                         f"the models must map (B, N, 1) to (B, 1), got {tuple(p.shape[1:])}"
@@ -305,8 +368,9 @@ def _train_stacked(
         done += t
         bar.update(t)
     bar.close()
+    trained = _views(flat.detach(), sizes, shapes)
     for g in stacks:
-        g.write_back()
+        g.write_back(trained)
         for m in g.models:
             m.eval()
     losses[order] = history.T.cpu().numpy().astype(np.float64)
