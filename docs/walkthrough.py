@@ -15,7 +15,7 @@
 #
 # The course exercise, one step per section, with the `deepsets` package: make bags of objects,
 # train a DeepSet and an MLP on them, check which one is permutation invariant, and answer the
-# extra questions. Reading time: ten minutes; running time: about a minute on a 2-core CPU.
+# extra questions. Reading time: ten minutes; running time: a minute or two on a 2-core CPU.
 #
 # Everything here is one training run per model. `deepsets run` does all of it over several
 # seeds, with a larger MLP sweep, and writes an HTML report (`report.html`, `metrics.json`,
