@@ -79,3 +79,9 @@ def test_plot_losses_draws_one_line_per_run_on_a_log_scale(reference):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[:2] == ["DeepSet (1 seeds)", "MLP (3 seeds)"]
     assert len(ax.collections) == 1  # a min-max band only for the run with several seeds
+
+
+def test_plot_losses_labels_the_reference_line_with_its_own_name():
+    fig = plot_losses({"run": np.ones(20)}, window=5, reference=0.5, reference_label="target")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "target = 0.5000" in labels

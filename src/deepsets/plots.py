@@ -51,12 +51,17 @@ def smooth(x: np.ndarray, window: int) -> np.ndarray:
 
 
 def plot_losses(
-    runs: Mapping[str, np.ndarray], *, window: int = 50, reference: float | None = None
+    runs: Mapping[str, np.ndarray],
+    *,
+    window: int = 50,
+    reference: float | None = None,
+    reference_label: str = "ln 2 (chance)",
 ) -> Figure:
     """Loss curves: for each name, losses (T,) or (S, T) over S seeds -> mean line and min-max band.
 
     Curves are smoothed with a `window`-step running mean; the y axis is logarithmic. An optional
-    horizontal `reference` line (for example ln 2, chance level) is drawn dashed.
+    horizontal `reference` line (for example ln 2, chance level) is drawn dashed and labelled
+    `reference_label`.
     """
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
@@ -67,7 +72,9 @@ def plot_losses(
         if L.shape[0] > 1:
             ax.fill_between(t, L.min(axis=0), L.max(axis=0), color=line.get_color(), alpha=0.2)
     if reference is not None:
-        ax.axhline(reference, color="grey", ls="--", lw=1, label=f"ln 2 = {reference:.4f}")
+        ax.axhline(
+            reference, color="grey", ls="--", lw=1, label=f"{reference_label} = {reference:.4f}"
+        )
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel(f"BCE loss (running mean over {window} steps)")
