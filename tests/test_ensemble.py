@@ -136,11 +136,19 @@ def plain_train(model: nn.Module, steps: int, seed: int) -> tuple[nn.Module, lis
     return model, losses
 
 
-@pytest.mark.parametrize("factory", [DeepSet, lambda: make_mlp((20, 20))], ids=["deepset", "mlp"])
-def test_fast_train_equals_a_plain_loop(factory):
+@pytest.mark.parametrize(
+    "factory, steps", [(DeepSet, 1000), (lambda: make_mlp((20, 20)), 300)], ids=["deepset", "mlp"]
+)
+def test_fast_train_equals_a_plain_loop(factory, steps):
+    """The same maths as the plain loop, through the DeepSet's escape from its plateau.
+
+    (The multi-tensor Adam computes what the default one does, bit for bit on a CPU; a fused
+    Adam would round differently, and the plateau escape would amplify that to ~1e-2.)
+    """
     model = fresh(factory, 0)
-    ref, ref_losses = plain_train(copy.deepcopy(model), 300, seed=9)
-    fast, losses = train(model, 300, seed=9, progress=False)
+    ref, ref_losses = plain_train(copy.deepcopy(model), steps, seed=9)
+    fast, losses = train(model, steps, seed=9, progress=False)
+    assert losses[-1] < 0.9 * losses[0], "the run should learn (the DeepSet leaves ln 2)"
     assert max_diff(fast, ref) < TOL
     np.testing.assert_allclose(losses, ref_losses, atol=TOL, rtol=0)
 
