@@ -9,6 +9,7 @@ in distribution, not to 1e-5.
 from __future__ import annotations
 
 import copy
+import os
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from torch.nn import functional as F
 from deepsets.data import stream
 from deepsets.ensemble import train_many
 from deepsets.models import DeepSet, make_mlp
-from deepsets.training import train
+from deepsets.training import recommended_threads, train
 
 STEPS = 100
 TOL = 1e-5
@@ -171,3 +172,8 @@ def test_the_same_model_twice_is_an_error():
     m = DeepSet()
     with pytest.raises(ValueError, match="twice"):
         train_many([m, m], 5, seeds=[0, 1], progress=False)
+
+
+def test_recommended_threads_is_a_usable_count():
+    n = recommended_threads()
+    assert isinstance(n, int) and 1 <= n <= (os.cpu_count() or 1)

@@ -47,6 +47,19 @@ def make_adam(params, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
+def recommended_threads(device: torch.device | str = "cpu") -> int:
+    """The torch CPU thread count we recommend for training these tiny models: 1 on a CPU.
+
+    Measured on a 2-core CPU (benchmarks/README.md): the whole study trains in about the same
+    time on one thread as on two when the machine is idle, and up to ten times slower on two
+    when anything else wants a core, as intra-op threads then wait for each other. On CUDA the
+    CPU only launches kernels, so one thread is enough there too. Nothing here sets it: pass it
+    to `torch.set_num_threads` (the study's `threads` setting does).
+    """
+    torch.device(device)  # validates the argument
+    return 1
+
+
 def show_progress(progress: bool | None) -> bool:
     """A progress bar only when asked, or by default when stderr is a terminal."""
     return sys.stderr.isatty() if progress is None else bool(progress)
