@@ -22,7 +22,9 @@ accepts.
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -260,6 +262,7 @@ def train_many(
     lr: float = 1e-3,
     n_objects: int = 10,
     progress: bool | None = None,
+    workers: int | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train every model as `train(model_k, steps, seed=seeds[k], ...)` would, all at once.
 
@@ -270,12 +273,18 @@ def train_many(
         seeds: K integer seeds; model k trains on the data stream of seeds[k] (the stream is
             per model; models given the same seed see the same batches).
         batch_size, lr, n_objects, progress: as in `train`.
+        workers: Python threads, each training its share of the stacks on one core (torch
+            releases the GIL inside kernels); default `recommended_workers()`. Results do not
+            depend on it. Keep torch's own threads at `recommended_threads()`.
 
     Returns:
         The same K model objects, trained, in input order, and their losses (K, steps).
     """
     _check_inputs(models, seeds)
     check_training_args(steps, batch_size, lr)
+    workers = recommended_workers() if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     models = list(models)
     K = len(models)
     by_arch: dict[tuple, list[int]] = {}
@@ -290,8 +299,21 @@ def train_many(
     by_device: dict[str, list[list[int]]] = {}
     for key, index in by_arch.items():
         by_device.setdefault(key[0], []).append(index)
-    for groups in by_device.values():
-        _train_stacked(models, groups, seeds, steps, batch_size, lr, n_objects, progress, losses)
+    for device, groups in by_device.items():
+        parts = _balance(models, groups, workers if device == "cpu" else 1, batch_size, n_objects)
+        args = (seeds, steps, batch_size, lr, n_objects)
+        if len(parts) == 1:
+            _train_stacked(models, parts[0], *args, progress, losses)
+            continue
+        with ThreadPoolExecutor(len(parts)) as pool:
+            jobs = [
+                pool.submit(
+                    _train_stacked, models, part, *args, progress if j == 0 else False, losses
+                )
+                for j, part in enumerate(parts)
+            ]
+            for job in jobs:
+                job.result()
     for i in alone:
         _, losses[i] = train(
             models[i],
@@ -303,6 +325,45 @@ def train_many(
             progress=progress,
         )
     return models, losses
+
+
+def _cost(model: nn.Module, batch_size: int, n_objects: int) -> float:
+    """Rough per-step cost of one member in multiply-adds (phi runs once per object)."""
+    n = sum(p.numel() for p in model.parameters())
+    if type(model) is DeepSet:
+        phi = sum(p.numel() for p in model.phi.parameters())
+        return batch_size * (n + (n_objects - 1) * phi)
+    return batch_size * n
+
+
+def _balance(
+    models: list[nn.Module], groups: list[list[int]], workers: int, batch_size: int, n_objects: int
+) -> list[list[list[int]]]:
+    """Split the groups into at most `workers` parts of about equal cost (largest first)."""
+    overhead = 1e6  # a group's fixed cost per step (kernel launches), in multiply-adds
+    cost = [overhead + sum(_cost(models[i], batch_size, n_objects) for i in g) for g in groups]
+    parts: list[list[list[int]]] = [[] for _ in range(min(workers, len(groups)))]
+    load = [0.0] * len(parts)
+    for j in sorted(range(len(groups)), key=lambda j: -cost[j]):
+        b = load.index(min(load))
+        parts[b].append(groups[j])
+        load[b] += cost[j]
+    return parts
+
+
+def recommended_threads() -> int:
+    """torch intra-op threads for training these tiny models: 1.
+
+    Measured on a busy 2-core CPU (see benchmarks/README.md): each kernel here takes
+    microseconds, so a second intra-op thread mostly synchronises; with another process on the
+    other core, 2 threads made the study's 45 DeepSets 40x slower and the MLPs no faster.
+    """
+    return 1
+
+
+def recommended_workers() -> int:
+    """`train_many` worker threads: one per CPU core, at most 2 (the study's stacks are few)."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def _views(flat: torch.Tensor, sizes: list[int], shapes: list) -> Iterator[torch.Tensor]:
