@@ -177,3 +177,39 @@ def test_the_same_model_twice_is_an_error():
 def test_recommended_threads_is_a_usable_count():
     n = recommended_threads()
     assert isinstance(n, int) and 1 <= n <= (os.cpu_count() or 1)
+
+
+def _snapshot(models: list[nn.Module]) -> list[torch.Tensor]:
+    return [torch.cat([p.detach().flatten() for p in m.parameters()]) for m in models]
+
+
+def test_worker_threads_do_not_change_results():
+    """Stacks split over worker threads train exactly as in one thread."""
+    make = [DeepSet, lambda: DeepSet(pooling="max"), lambda: make_mlp((8,)), lambda: make_mlp(64)]
+    runs = []
+    for workers in (1, 2):
+        models = [fresh(f, 7 + i) for i, f in enumerate(make)]
+        _, losses = train_many(models, 40, seeds=[0, 1, 2, 3], progress=False, workers=workers)
+        runs.append((losses, _snapshot(models)))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+
+
+def test_padded_stacks_leave_every_width_its_own():
+    """Narrow MLPs share a zero-padded stack: each still trains as it would alone, keeps its
+    shape, and a different pooling in the same DeepSet stack still pools its own way."""
+    make = [lambda: make_mlp((4, 8)), lambda: make_mlp((16, 12)), lambda: make_mlp((8, 4)),
+            lambda: DeepSet(pooling="mean"), lambda: DeepSet(pooling="max")]  # fmt: skip
+    models = [fresh(f, 20 + i) for i, f in enumerate(make)]
+    initial = [copy.deepcopy(m) for m in models]
+    _, losses = train_many(models, 50, seeds=[4, 5, 6, 4, 5], progress=False, workers=1)
+    for k, (m, m0) in enumerate(zip(models, initial, strict=True)):
+        assert [p.shape for p in m.parameters()] == [p.shape for p in m0.parameters()]
+        alone, alone_losses = train(copy.deepcopy(m0), 50, seed=[4, 5, 6, 4, 5][k], progress=False)
+        assert max_diff(m, alone) < TOL, f"member {k}"
+        np.testing.assert_allclose(losses[k], alone_losses, atol=TOL, rtol=0)
+
+
+def test_bad_workers_is_a_clear_error():
+    with pytest.raises(ValueError, match="workers"):
+        train_many([DeepSet()], 5, seeds=[0], progress=False, workers=0)
