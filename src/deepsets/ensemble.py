@@ -398,31 +398,43 @@ def _train_stacked(
     opt = make_adam([flat], lr)
     history = torch.empty(steps, len(order), device=device)  # (T, K), fetched once at the end
     bar = tqdm(total=steps, desc="train_many", disable=not show_progress(progress), leave=False)
-    done = 0
-    while done < steps:
-        t = min(CHUNK, steps - done)
+
+    def make_chunk(t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next t batches of every distinct stream: X (t, S, B, N, 1), y (t, S, 1, B)."""
         batches = [make_batches(t, batch_size, n_objects=n_objects, generator=g) for g in gens]
         X_all = torch.stack([X for X, _ in batches], dim=1)  # (t, S, B, N, 1)
         y_all = torch.stack([y for _, y in batches], dim=1).transpose(2, 3)  # (t, S, 1, B)
-        for i in range(t):
-            params = _views(flat, sizes, shapes)
-            step_losses = []
-            for g in stacks:
-                X, y = g.select(X_all[i]), g.select(y_all[i])  # (K, B, N, 1), (K, 1, B)
-                p = g.forward(X, params)  # (K, 1, B)
-                if done + i == 0 and p.shape != y.shape:
-                    raise ValueError(
-                        f"the models must map (B, N, 1) to (B, 1), got {tuple(p.shape[1:])}"
-                    )
-                bce = F.binary_cross_entropy(p, y, reduction="none")  # (K, 1, B)
-                step_losses.append(bce.mean(dim=(1, 2)))  # (K,)
-            loss = torch.cat(step_losses)  # (sum K,)
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()  # members share no weights: each gets its own gradient
-            opt.step()
-            history[done + i] = loss.detach()
-        done += t
-        bar.update(t)
+        return X_all, y_all
+
+    # The next chunk of data is made in a background thread while this one trains; the
+    # generators are only ever used there, one chunk after another, so the streams are unchanged.
+    sizes_t = [min(CHUNK, steps - d) for d in range(0, steps, CHUNK)]
+    with ThreadPoolExecutor(1) as maker:
+        pending = maker.submit(make_chunk, sizes_t[0])
+        done = 0
+        for c, t in enumerate(sizes_t):
+            X_all, y_all = pending.result()
+            if c + 1 < len(sizes_t):
+                pending = maker.submit(make_chunk, sizes_t[c + 1])
+            for i in range(t):
+                params = _views(flat, sizes, shapes)
+                step_losses = []
+                for g in stacks:
+                    X, y = g.select(X_all[i]), g.select(y_all[i])  # (K, B, N, 1), (K, 1, B)
+                    p = g.forward(X, params)  # (K, 1, B)
+                    if done + i == 0 and p.shape != y.shape:
+                        raise ValueError(
+                            f"the models must map (B, N, 1) to (B, 1), got {tuple(p.shape[1:])}"
+                        )
+                    bce = F.binary_cross_entropy(p, y, reduction="none")  # (K, 1, B)
+                    step_losses.append(bce.mean(dim=(1, 2)))  # (K,)
+                loss = torch.cat(step_losses)  # (sum K,)
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()  # members share no weights: each gets its own gradient
+                opt.step()
+                history[done + i] = loss.detach()
+            done += t
+            bar.update(t)
     bar.close()
     trained = _views(flat.detach(), sizes, shapes)
     for g in stacks:
