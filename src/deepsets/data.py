@@ -7,6 +7,7 @@ tell the classes apart (see the report's section 7b).
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Iterator
 
@@ -61,30 +62,37 @@ def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
     return int(n_objects)
 
 
-def _fill(sizes: torch.Tensor, n_objects: int, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def _fill(
+    sizes: torch.Tensor | None, n_objects: int, y: torch.Tensor, g: torch.Generator
+) -> torch.Tensor:
     """Place each set's nonzero objects at uniformly random positions among its first `sizes`.
 
-    sizes: (..., ) objects per set; y: (..., ) labels. Returns X: (..., N).
+    sizes: (..., ) objects per set, or None for all n_objects; y: (..., ) labels.
+    Returns X: (..., N).
     """
     device = y.device
-    counts = COUNTS[0] + (COUNTS[1] - COUNTS[0]) * y.long()  # (...,) 3 or 5
-    values = 1.0 / counts.to(torch.float32)  # (...,)
     # Rank uniform noise: the `count` smallest keys among the real objects are the nonzero ones.
-    # Padding gets key 2 (> any uniform), so it is never chosen.
     keys = torch.rand(*y.shape, n_objects, generator=g, device=device)  # (..., N)
-    slot = torch.arange(n_objects, device=device)  # (N,)
-    keys = torch.where(slot < sizes.unsqueeze(-1), keys, 2.0)
+    if sizes is not None:  # padding gets key 2 (> any uniform), so it is never chosen
+        slot = torch.arange(n_objects, device=device)  # (N,)
+        keys = torch.where(slot < sizes.unsqueeze(-1), keys, 2.0)
     order = keys.argsort(dim=-1)  # (..., N): positions in order of their key
-    chosen = slot < counts.unsqueeze(-1)  # (..., N): the first `count` of that order
-    src = chosen.to(torch.float32) * values.unsqueeze(-1)  # (..., N)
+    src = _values_by_rank(n_objects, device)[y.long()]  # (..., N)
     return torch.zeros_like(keys).scatter_(-1, order, src)  # (..., N)
+
+
+@functools.lru_cache(maxsize=64)
+def _values_by_rank(n_objects: int, device: torch.device) -> torch.Tensor:
+    """(2, N): by class, the value of the object whose key ranks j-th (1/count or 0)."""
+    slot = torch.arange(n_objects, device=device)  # (N,)
+    counts = torch.tensor([COUNTS[0], COUNTS[1]], device=device).unsqueeze(-1)  # (2, 1)
+    return (slot < counts).to(torch.float32) / counts  # (2, N)
 
 
 def _labels(T: int, B: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
     """(T, B) labels, exactly B/2 of each class per batch, in random order."""
-    half = torch.arange(B, device=device) >= B // 2  # (B,) B/2 False then B/2 True
     order = torch.rand(T, B, generator=g, device=device).argsort(dim=-1)  # (T, B)
-    return half[order].to(torch.float32)  # (T, B)
+    return (order >= B // 2).to(torch.float32)  # (T, B): B/2 zeros then B/2 ones, shuffled
 
 
 def make_batches(
@@ -114,8 +122,7 @@ def make_batches(
     g = as_generator(generator, device)
     device = torch.device(device) if device is not None else g.device
     y = _labels(T, B, g, device)  # (T, B)
-    sizes = torch.full((T, B), n_objects, device=device)  # (T, B)
-    X = _fill(sizes, n_objects, y, g)  # (T, B, N)
+    X = _fill(None, n_objects, y, g)  # (T, B, N)
     return X.unsqueeze(-1), y.unsqueeze(-1)
 
 
