@@ -152,6 +152,21 @@ def bench(quick: bool) -> list[dict]:
     return rows
 
 
+def compare_threads(steps: int = 100) -> dict[int, float]:
+    """Seconds per 4000 steps of train_many on the study's models, on 1 and on 2 threads."""
+    s = StudySettings()
+    models = study_models(s)
+    seeds = [s.seed + k for k in range(s.seeds)] * (len(models) // s.seeds)
+    before, out = torch.get_num_threads(), {}
+    for n in (1, 2):
+        torch.set_num_threads(n)
+        train_many(models, 5, seeds=seeds, progress=False)  # warm up
+        out[n] = clock(lambda: train_many(models, steps, seeds=seeds, progress=False))
+        out[n] *= s.steps / steps
+    torch.set_num_threads(before)
+    return out
+
+
 def show(rows: list[dict]) -> str:
     lines = [f"{'workload':44} {'baseline':>12} {'ours':>12} {'ratio':>8}  target"]
     for r in rows:
@@ -169,7 +184,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="fewer steps (about a minute)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for both sides")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default: results/<time>)")
+    p.add_argument(
+        "--compare-threads",
+        action="store_true",
+        help="only time the study's training on 1 and 2 threads",
+    )
     args = p.parse_args(argv)
+    if args.compare_threads:
+        for n, seconds in compare_threads().items():
+            print(f"study training, 4000 steps (from 100), {n} thread(s): {seconds:.1f} s")
+        print(f"load average: {os.getloadavg()}")
+        return
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     start = time.perf_counter()
