@@ -328,19 +328,24 @@ def train_many(
 
 
 def _cost(model: nn.Module, batch_size: int, n_objects: int) -> float:
-    """Rough per-step cost of one member in multiply-adds (phi runs once per object)."""
-    n = sum(p.numel() for p in model.parameters())
+    """Rough per-step cost of one member: multiply-adds plus activations (weighted 30, as an
+    activation and its gradient cost about that much more than a multiply-add here)."""
+
+    def work(seq: nn.Module, rows: int) -> int:
+        linears = [m for m in seq.modules() if type(m) is nn.Linear]
+        macs = sum(m.weight.numel() for m in linears)
+        return rows * (macs + 30 * sum(m.out_features for m in linears))
+
     if type(model) is DeepSet:
-        phi = sum(p.numel() for p in model.phi.parameters())
-        return batch_size * (n + (n_objects - 1) * phi)
-    return batch_size * n
+        return work(model.phi, batch_size * n_objects) + work(model.rho, batch_size)
+    return work(model, batch_size)
 
 
 def _balance(
     models: list[nn.Module], groups: list[list[int]], workers: int, batch_size: int, n_objects: int
 ) -> list[list[list[int]]]:
     """Split the groups into at most `workers` parts of about equal cost (largest first)."""
-    overhead = 1e6  # a group's fixed cost per step (kernel launches), in multiply-adds
+    overhead = 1.3e6  # a group's fixed cost per step (launches, autograd), measured in work units
     cost = [overhead + sum(_cost(models[i], batch_size, n_objects) for i in g) for g in groups]
     parts: list[list[list[int]]] = [[] for _ in range(min(workers, len(groups)))]
     load = [0.0] * len(parts)
