@@ -298,6 +298,7 @@ def train_many(
     losses = np.empty((K, steps))
     by_device: dict[str, list[list[int]]] = {}
     for key, index in by_arch.items():
+        _check_output(models[index[0]], n_objects)  # before any thread starts training
         by_device.setdefault(key[0], []).append(index)
     for device, groups in by_device.items():
         parts = _balance(models, groups, workers if device == "cpu" else 1, batch_size, n_objects)
@@ -325,6 +326,15 @@ def train_many(
             progress=progress,
         )
     return models, losses
+
+
+@torch.no_grad()
+def _check_output(model: nn.Module, n_objects: int) -> None:
+    """Raise a ValueError unless `model` maps X (B, N, 1) to (B, 1)."""
+    X = torch.zeros(2, n_objects, 1, device=model_device(model))  # (B, N, F)
+    p = model(X)
+    if p.shape != (2, 1):
+        raise ValueError(f"the models must map (B, N, 1) to (B, 1), got {tuple(p.shape)}")
 
 
 def _cost(model: nn.Module, batch_size: int, n_objects: int) -> float:
@@ -427,10 +437,6 @@ def _train_stacked(
                 for g in stacks:
                     X, y = g.select(X_all[i]), g.select(y_all[i])  # (K, B, N, 1), (K, 1, B)
                     p = g.forward(X, params)  # (K, 1, B)
-                    if done + i == 0 and p.shape != y.shape:
-                        raise ValueError(
-                            f"the models must map (B, N, 1) to (B, 1), got {tuple(p.shape[1:])}"
-                        )
                     bce = F.binary_cross_entropy(p, y, reduction="none")  # (K, 1, B)
                     step_losses.append(bce.mean(dim=(1, 2)))  # (K,)
                 loss = torch.cat(step_losses)  # (sum K,)
