@@ -275,7 +275,9 @@ def train_many(
         batch_size, lr, n_objects, progress: as in `train`.
         workers: Python threads, each training its share of the stacks on one core (torch
             releases the GIL inside kernels); default `recommended_workers()`. Results do not
-            depend on it. Keep torch's own threads at `deepsets.training.recommended_threads()`.
+            depend on it, except when there are fewer stacks than workers: those stacks are
+            split, and a smaller stack rounds differently in the last bit.
+            Keep torch's own threads at `deepsets.training.recommended_threads()`.
 
     Returns:
         The same K model objects, trained, in input order, and their losses (K, steps).
@@ -356,6 +358,8 @@ def _balance(
 ) -> list[list[list[int]]]:
     """Split the groups into at most `workers` parts of about equal cost (largest first)."""
     overhead = 1.3e6  # a group's fixed cost per step (launches, autograd), measured in work units
+    if len(groups) < workers:  # too few stacks to share: split them into parts of members
+        groups = [g[j::workers] for g in groups for j in range(min(workers, len(g)))]
     cost = [overhead + sum(_cost(models[i], batch_size, n_objects) for i in g) for g in groups]
     parts: list[list[list[int]]] = [[] for _ in range(min(workers, len(groups)))]
     load = [0.0] * len(parts)
