@@ -131,8 +131,8 @@ def architecture(model: nn.Module) -> tuple | None:
     else:
         seq = _sequential_key(model, True)
         flatten = [i for i, m in enumerate(model.children()) if type(m) is nn.Flatten]
-        if seq is None or flatten not in ([], [0]) or (flatten and seq[0] != ("flatten", 1, -1)):
-            return None  # a Flatten may only come first and flatten (B, N, F), as in make_mlp
+        if seq is None or flatten != [0] or seq[0] != ("flatten", 1, -1):
+            return None  # an MLP flattens (B, N, F) first, as make_mlp's does, and only then
         body = ("sequential", seq)
     return (str(device), body)
 
