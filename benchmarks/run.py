@@ -1,7 +1,7 @@
 """Benchmarks: the package against the straightforward baseline, side by side, in one run.
 
-    python benchmarks/run.py            # full: about 3-5 minutes on a 2-core CPU
-    python benchmarks/run.py --quick    # fewer steps: about a minute
+    python benchmarks/run.py            # full: about 2-3 minutes on a 2-core CPU
+    python benchmarks/run.py --quick    # fewer steps: about 40 s
 
 Prints a table (workload, baseline time, ours, ratio, target) and writes it with the run's
 conditions to benchmarks/results/<timestamp>.json. The baseline is benchmarks/baseline.py.
@@ -181,7 +181,7 @@ def show(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fewer steps (about a minute)")
+    p.add_argument("--quick", action="store_true", help="fewer steps (about 40 s)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for both sides")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default: results/<time>)")
     p.add_argument(
