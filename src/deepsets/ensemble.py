@@ -427,12 +427,15 @@ def _train_stacked(
     history = torch.empty(steps, len(order), device=device)  # (T, K), fetched once at the end
     bar = tqdm(total=steps, desc="train_many", disable=not show_progress(progress), leave=False)
 
+    every_row = torch.tensor([r for g in stacks for r in g.rows], device=device)  # (sum K,)
+
     def make_chunk(t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next t batches of every distinct stream: X (t, S, B, N, 1), y (t, S, 1, B)."""
+        """The next t batches: X (t, S, B, N, 1) of every distinct stream, and the labels of
+        every model's stream in stack order, y (t, sum K, 1, B)."""
         batches = [make_batches(t, batch_size, n_objects=n_objects, generator=g) for g in gens]
         X_all = torch.stack([X for X, _ in batches], dim=1)  # (t, S, B, N, 1)
         y_all = torch.stack([y for _, y in batches], dim=1).transpose(2, 3)  # (t, S, 1, B)
-        return X_all, y_all
+        return X_all, y_all.index_select(1, every_row)  # (t, sum K, 1, B)
 
     # The next chunk of data is made in a background thread while this one trains; the
     # generators are only ever used there, one chunk after another, so the streams are unchanged.
@@ -446,13 +449,10 @@ def _train_stacked(
                 pending = maker.submit(make_chunk, sizes_t[c + 1])
             for i in range(t):
                 params = _views(flat, sizes, shapes)
-                step_losses = []
-                for g in stacks:
-                    X, y = g.select(X_all[i]), g.select(y_all[i])  # (K, B, N, 1), (K, 1, B)
-                    p = g.forward(X, params)  # (K, 1, B)
-                    bce = F.binary_cross_entropy(p, y, reduction="none")  # (K, 1, B)
-                    step_losses.append(bce.mean(dim=(1, 2)))  # (K,)
-                loss = torch.cat(step_losses)  # (sum K,)
+                p = [g.forward(g.select(X_all[i]), params) for g in stacks]  # (K, 1, B) each
+                p = p[0] if len(p) == 1 else torch.cat(p)  # (sum K, 1, B)
+                bce = F.binary_cross_entropy(p, y_all[i], reduction="none")  # (sum K, 1, B)
+                loss = bce.mean(dim=(1, 2))  # (sum K,)
                 opt.zero_grad(set_to_none=True)
                 loss.sum().backward()  # members share no weights: each gets its own gradient
                 opt.step()
