@@ -95,24 +95,64 @@ def train(
     device = model_device(model)
     g = as_generator(seed, device)
     model.train()
-    opt = make_adam(model.parameters(), lr)
+    params = [p for p in model.parameters() if p.requires_grad]
+    flat = flatten(params)  # (P,) every parameter, or None if they cannot share one tensor
+    opt = make_adam(model.parameters() if flat is None else [flat], lr)
     losses = torch.empty(steps, device=device)  # (T,), filled on the device, fetched once
     bar = tqdm(total=steps, desc="train", disable=not show_progress(progress), leave=False)
     batches = stream(steps, batch_size, n_objects=n_objects, generator=g, device=device)
-    for t, (X, y) in enumerate(batches):
-        p = model(X)  # (B, 1)
-        if t == 0 and p.shape != y.shape:
-            raise ValueError(f"the model must map (B, N, 1) to (B, 1), got {tuple(p.shape)}")
-        loss = F.binary_cross_entropy(p, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses[t] = loss.detach()
-        if (t + 1) % 250 == 0 or t + 1 == steps:
-            bar.update(t + 1 - bar.n)
-    bar.close()
+    try:
+        for t, (X, y) in enumerate(batches):
+            p = model(X)  # (B, 1)
+            if t == 0 and p.shape != y.shape:
+                raise ValueError(f"the model must map (B, N, 1) to (B, 1), got {tuple(p.shape)}")
+            loss = F.binary_cross_entropy(p, y)
+            if flat is None:
+                opt.zero_grad(set_to_none=True)
+            else:
+                flat.grad.zero_()  # the parameters' .grad are views of it: backward adds there
+            loss.backward()
+            opt.step()
+            losses[t] = loss.detach()
+            if (t + 1) % 250 == 0 or t + 1 == steps:
+                bar.update(t + 1 - bar.n)
+    finally:
+        if flat is not None:
+            unflatten(params)
+        bar.close()
     model.eval()
     return model, losses.cpu().numpy().astype(np.float64)
+
+
+@torch.no_grad()
+def flatten(params: list[torch.Tensor]) -> torch.Tensor | None:
+    """One flat tensor (P,) with a flat .grad, of which `params` and their .grad become views.
+
+    Adam then updates one tensor per step instead of one per parameter: the same arithmetic
+    element by element (bit for bit), in a fraction of the launches. (One difference: a
+    parameter that gets no gradient in some step is stepped with gradient 0, where torch's Adam
+    would skip it; parameters never used stay unchanged either way.) None if the parameters
+    differ in dtype or device. Undo with `unflatten`.
+    """
+    if not params or any(
+        p.dtype != params[0].dtype or p.device != params[0].device for p in params
+    ):
+        return None
+    flat = torch.cat([p.detach().flatten() for p in params])  # (P,)
+    flat.grad = torch.zeros_like(flat)
+    sizes = [p.numel() for p in params]
+    for p, w, grad in zip(params, flat.split(sizes), flat.grad.split(sizes), strict=True):
+        p.data = w.view_as(p)
+        p.grad = grad.view_as(p)
+    return flat
+
+
+@torch.no_grad()
+def unflatten(params: list[torch.Tensor]) -> None:
+    """Give every parameter (and its .grad) its own memory again, after `flatten`."""
+    for p in params:
+        p.data = p.data.clone()
+        p.grad = p.grad.clone()
 
 
 @torch.no_grad()
