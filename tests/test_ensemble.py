@@ -213,3 +213,16 @@ def test_padded_stacks_leave_every_width_its_own():
 def test_bad_workers_is_a_clear_error():
     with pytest.raises(ValueError, match="workers"):
         train_many([DeepSet()], 5, seeds=[0], progress=False, workers=0)
+
+
+def test_train_leaves_every_parameter_its_own_memory():
+    """train runs on one flat copy of the weights; afterwards each parameter owns its memory
+    again (safetensors refuses shared storage) and is the same Parameter object as before."""
+    model = fresh(DeepSet, 3)
+    before = list(model.parameters())
+    train(model, 10, batch_size=20, seed=0, progress=False)
+    after = list(model.parameters())
+    assert all(a is b for a, b in zip(before, after, strict=True))
+    storages = {p.untyped_storage().data_ptr() for p in after}
+    assert len(storages) == len(after)
+    assert all(p.untyped_storage().nbytes() == p.numel() * p.element_size() for p in after)
