@@ -162,3 +162,14 @@ def test_bad_settings_are_rejected_before_any_work(tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         run_study(StudySettings(out=str(out), **change))
     assert not out.exists()
+
+
+def test_study_runs_on_the_threads_asked_and_restores_the_callers(tmp_path):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        s = replace(QUICK_SETTINGS, out=str(tmp_path / "t"), extras=False, steps=20, final_window=5)
+        assert run_study(s).metrics["threads"] == 1  # the default: one thread
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -30,7 +30,7 @@ from deepsets.study import extras
 from deepsets.study import figures as figs
 from deepsets.study.output import default_out, staged, versions
 from deepsets.study.settings import StudySettings, resolve, sweep_architectures
-from deepsets.training import count_params, evaluate, show_progress
+from deepsets.training import count_params, evaluate, recommended_threads, show_progress
 from deepsets.weights import save_model
 
 log = logging.getLogger(__name__)
@@ -209,13 +209,20 @@ def run_study(settings: StudySettings | None = None) -> StudyResults:
     Writes report.html, metrics.json, figures/*.png and weights/*.safetensors into
     `settings.out` (default: a fresh runs/<timestamp>), atomically.
     """
-    from deepsets.study.report import write_report
-
     s = resolve(settings or StudySettings())
     device = resolve_device(s.device)
-    if s.threads is not None:
-        torch.set_num_threads(s.threads)
     out = Path(s.out) if s.out is not None else default_out()
+    before = torch.get_num_threads()
+    torch.set_num_threads(s.threads or recommended_threads(device))
+    try:
+        return _run(s, device, out)
+    finally:
+        torch.set_num_threads(before)  # the caller's setting, as it was
+
+
+def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
+    from deepsets.study.report import write_report
+
     start = time.perf_counter()
     with staged(out, s.overwrite) as tmp:
         (tmp / "figures").mkdir()

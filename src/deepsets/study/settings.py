@@ -50,7 +50,7 @@ class StudySettings:
     device: str = "auto"
     """auto, cpu or cuda."""
     threads: int | None = None
-    """torch CPU threads; default: torch's own choice."""
+    """torch CPU threads during the study; default: 1, fastest for these tiny models."""
     quick: bool = False
     """A small smoke test (seconds): replaces seeds, steps, sweep and test sizes with tiny ones."""
     extras: bool = True
