@@ -173,3 +173,17 @@ def test_study_runs_on_the_threads_asked_and_restores_the_callers(tmp_path):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_extras_record_what_max_pooling_saw(study):
+    e = study.metrics["extras"]
+    for v in e["linear_pooling"].values():
+        assert len(v["slope"]) == QUICK["seeds"]
+    at = e["phi"]["phi_at_inputs"]["max"]
+    for k, blind in enumerate(at["max_is_phi0"]):
+        assert blind == (at["0"][k] >= max(at["1/5"][k], at["1/3"][k]))
+    # an affine phi with max pooling can only separate the classes with a positive slope
+    lp = e["linear_pooling"]["max"]
+    for acc, slope in zip(lp["accuracy"], lp["slope"], strict=True):
+        if slope <= 0:
+            assert acc == 0.5

@@ -81,9 +81,12 @@ def linear_pooling_section(plan, s, test) -> tuple[dict, object]:
         }
         for pooling, key in LINEAR_VARIANTS.items()
     }
-    for v in section.values():
+    ends = torch.tensor([[0.0], [1.0]], device=test[0].device)  # (2, 1): x = 0 and x = 1
+    for key, v in zip(LINEAR_VARIANTS.values(), section.values(), strict=True):
         v["accuracy_mean"] = float(np.mean(v["accuracy"]))
         v["final_loss_mean"] = float(np.mean(v["final_loss"]))
+        with torch.no_grad():  # the affine phi(x) = a x + b: its slope a = phi(1) - phi(0)
+            v["slope"] = [float(m.phi(ends).diff(dim=0)[0, 0]) for m in plan.models[key]]
     fig = figs.seeds_by_variant(
         {f"{p} pooling": v["accuracy"] for p, v in section.items()},
         "held-out accuracy",
@@ -103,6 +106,8 @@ def phi_section(plan, device) -> tuple[dict, object]:
         at[pooling] = {
             lab: c[:, i].tolist() for lab, i in (("0", 0), ("1/5", 20), ("1/3", 33))
         }  # x[20] = 0.2, x[33] = 0.33
+        # max pooling is blind when phi(0) is the largest of the three: it pools phi(0) always
+        at[pooling]["max_is_phi0"] = (c[:, 0] >= np.maximum(c[:, 20], c[:, 33])).tolist()
     return {"phi_at_inputs": at}, figs.phi_curves(x.cpu().numpy(), curves)
 
 

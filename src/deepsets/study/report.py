@@ -194,6 +194,30 @@ def latent_verdict(lat: dict) -> str:
     )
 
 
+def max_verdict(v: dict) -> str:
+    """What the affine-phi max-pooling runs did, from their accuracies and learned slopes."""
+    solved = sum(a >= 0.99 for a in v["accuracy"])
+    falling = sum(a <= 0 for a in v["slope"])
+    n = len(v["accuracy"])
+    return (
+        f"Measured: {solved} of {n} seeds solved it; {falling} of {n} ended with a slope "
+        "a &le; 0. Then the maximum is always an object at 0, so both classes pool to b, and the "
+        "gradient reaches phi only through that object (d/da of a x at x = 0 is 0): nothing can "
+        "turn the slope back. Max pooling can separate the classes, but gradient descent from a "
+        "small random start easily falls into this blind spot."
+    )
+
+
+def blind_max_verdict(at: dict) -> str:
+    """How many max-pooling DeepSets learned a phi whose maximum is phi(0)."""
+    blind, n = sum(at["max_is_phi0"]), len(at["max_is_phi0"])
+    return (
+        f"For max pooling, {blind} of {n} trained phi have phi(0) &ge; phi(1/5), phi(1/3): "
+        "such a model pools phi(0) for every set and is blind to the class, the same trap as "
+        "with an affine phi."
+    )
+
+
 def extra_sections(root: Path, m: dict) -> list[str]:
     e = m["extras"]
     out = ["<h2>Beyond the exercise</h2>"]
@@ -225,13 +249,15 @@ def extra_sections(root: Path, m: dict) -> list[str]:
         )
         + figure(root, "linear_pooling", "Held-out accuracy per seed, affine phi.")
         + "<p>Sum and mean of an affine phi are affine in the sum (or mean) of the objects, "
-        "which is the same for both classes (1, or 1/10), so they stay at chance. Max pooling "
-        "sees max_i (a x_i + b), which is a/3 + b in class 0 and a/5 + b in class 1: different, "
-        "so it can solve the task without any nonlinearity in phi.</p>"
+        "which is the same for both classes (1, or 1/10), so they cannot do better than chance. "
+        "Max pooling sees max_i (a x_i + b): a/3 + b in class 0 and a/5 + b in class 1 if the "
+        "slope a &gt; 0, so in principle it can solve the task without any nonlinearity. "
+        f"{max_verdict(lp['max'])}</p>"
     )
     out.append(
         "<h3>What phi learned</h3><p>The inputs are scalars, so phi can be drawn as a function. "
-        "Only its values at 0, 1/5 and 1/3 matter for the data.</p>"
+        "Only its values at 0, 1/5 and 1/3 matter for the data. "
+        f"{blind_max_verdict(e['phi']['phi_at_inputs']['max'])}</p>"
         + figure(root, "phi", "The learned phi for each pooling and seed.")
     )
     lat = e["latent"]
