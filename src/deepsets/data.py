@@ -149,6 +149,41 @@ def make_data(
     return X[0], y[0]
 
 
+def _check_sizes(sizes: object) -> tuple[int, int]:
+    if not (isinstance(sizes, tuple | list) and len(sizes) == 2):
+        raise TypeError(f"sizes must be a pair (lo, hi), got {sizes!r}")
+    lo, hi = check_n_objects(sizes[0], "sizes[0]"), check_n_objects(sizes[1], "sizes[1]")
+    if lo > hi:
+        raise ValueError(f"sizes must satisfy lo <= hi, got {sizes!r}")
+    return lo, hi
+
+
+def make_padded_batches(
+    T: int,
+    B: int,
+    sizes: tuple[int, int],
+    *,
+    generator: torch.Generator | int | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """T balanced batches of B sets of varying size, in one call (see `make_padded_data`).
+
+    Returns:
+        X: float32 (T, B, hi, 1), y: float32 (T, B, 1), mask: bool (T, B, hi).
+    """
+    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
+        raise ValueError(f"T (number of batches) must be a positive integer, got {T!r}")
+    B = check_n_sets(B, "B")
+    lo, hi = _check_sizes(sizes)
+    g = as_generator(generator, device)
+    device = torch.device(device) if device is not None else g.device
+    y = _labels(T, B, g, device)  # (T, B)
+    n = torch.randint(lo, hi + 1, (T, B), generator=g, device=device)  # (T, B) true sizes
+    X = _fill(n, hi, y, g)  # (T, B, hi)
+    mask = torch.arange(hi, device=device) < n.unsqueeze(-1)  # (T, B, hi)
+    return X.unsqueeze(-1), y.unsqueeze(-1), mask
+
+
 def make_padded_data(
     N: int,
     sizes: tuple[int, int],
@@ -170,18 +205,8 @@ def make_padded_data(
         X: float32 (N, hi, 1), y: float32 (N, 1), mask: bool (N, hi), True for real objects.
     """
     N = check_n_sets(N)
-    if not (isinstance(sizes, tuple | list) and len(sizes) == 2):
-        raise TypeError(f"sizes must be a pair (lo, hi), got {sizes!r}")
-    lo, hi = check_n_objects(sizes[0], "sizes[0]"), check_n_objects(sizes[1], "sizes[1]")
-    if lo > hi:
-        raise ValueError(f"sizes must satisfy lo <= hi, got {sizes!r}")
-    g = as_generator(generator, device)
-    device = torch.device(device) if device is not None else g.device
-    y = _labels(1, N, g, device)[0]  # (N,)
-    n = torch.randint(lo, hi + 1, (N,), generator=g, device=device)  # (N,) true sizes
-    X = _fill(n, hi, y, g)  # (N, hi)
-    mask = torch.arange(hi, device=device) < n.unsqueeze(-1)  # (N, hi)
-    return X.unsqueeze(-1), y.unsqueeze(-1), mask
+    X, y, mask = make_padded_batches(1, N, sizes, generator=generator, device=device)
+    return X[0], y[0], mask[0]
 
 
 def stream(
@@ -205,4 +230,27 @@ def stream(
         X, y = make_batches(t, batch_size, n_objects=n_objects, generator=g, device=device)
         for i in range(t):
             yield X[i], y[i]
+        done += t
+
+
+def padded_stream(
+    steps: int,
+    batch_size: int,
+    sizes: tuple[int, int],
+    *,
+    generator: torch.Generator | int | None = None,
+    device: torch.device | str | None = None,
+    chunk: int = 250,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Yield `steps` fresh balanced batches of varying-size sets: (X (B, hi, 1), y (B, 1), mask).
+
+    The training data of `train(..., sizes=(lo, hi))`, made `chunk` batches at a time.
+    """
+    g = as_generator(generator, device)
+    done = 0
+    while done < steps:
+        t = min(chunk, steps - done)
+        X, y, mask = make_padded_batches(t, batch_size, sizes, generator=g, device=device)
+        for i in range(t):
+            yield X[i], y[i], mask[i]
         done += t

@@ -270,6 +270,7 @@ def train_many(
     batch_size: int = 100,
     lr: float = 1e-3,
     n_objects: int = 10,
+    sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
     workers: int | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
@@ -282,6 +283,8 @@ def train_many(
         seeds: K integer seeds; model k trains on the data stream of seeds[k] (the stream is
             per model; models given the same seed see the same batches).
         batch_size, lr, n_objects, progress: as in `train`.
+        sizes: (lo, hi) to train on sets of varying size, as in `train`. Masked data is not
+            stacked yet: with `sizes`, the models are trained one after another by `train`.
         workers: Python threads, each training its share of the stacks on one core (torch
             releases the GIL inside kernels); default `recommended_workers()`. Results do not
             depend on it, except when there are fewer stacks than workers: those stacks are
@@ -301,7 +304,7 @@ def train_many(
     by_arch: dict[tuple, list[int]] = {}
     alone: list[int] = []
     for i, m in enumerate(models):
-        key = architecture(m)
+        key = architecture(m) if sizes is None else None
         if key is None:
             alone.append(i)
         else:
@@ -334,6 +337,7 @@ def train_many(
             lr=lr,
             seed=seeds[i],
             n_objects=n_objects,
+            sizes=sizes,
             progress=progress,
         )
     return models, losses

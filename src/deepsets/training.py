@@ -6,6 +6,7 @@ updates all parameters in one multi-tensor step, and the data is made in chunks 
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import sys
 
@@ -15,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from deepsets.data import as_generator, check_n_sets, make_data, stream
+from deepsets.data import as_generator, check_n_sets, make_data, padded_stream, stream
 
 
 def count_params(model: nn.Module) -> int:
@@ -73,6 +74,7 @@ def train(
     lr: float = 1e-3,
     seed: torch.Generator | int | None = None,
     n_objects: int = 10,
+    sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
 ) -> tuple[nn.Module, np.ndarray]:
     """Train `model` in place with Adam on binary cross-entropy, one fresh batch per step.
@@ -84,6 +86,8 @@ def train(
         lr: Adam's learning rate.
         seed: seed (or generator) of the training data; None draws fresh data.
         n_objects: objects per set in the training data.
+        sizes: (lo, hi) to train on sets of varying size (`make_padded_data`), passed to the
+            model with their mask as `model(X, mask)`; the model must take a mask (DeepSet).
         progress: show a tqdm bar; None shows one only on a terminal.
 
     Returns:
@@ -92,6 +96,11 @@ def train(
     if not isinstance(model, nn.Module):
         raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
     check_training_args(steps, batch_size, lr)
+    if sizes is not None and "mask" not in inspect.signature(model.forward).parameters:
+        raise TypeError(
+            f"sizes={sizes!r} trains on sets of varying size, which needs a model whose forward "
+            f"takes a mask (like DeepSet); {type(model).__name__} does not"
+        )
     device = model_device(model)
     g = as_generator(seed, device)
     model.train()
@@ -100,10 +109,13 @@ def train(
     opt = make_adam(model.parameters() if flat is None else [flat], lr)
     losses = torch.empty(steps, device=device)  # (T,), filled on the device, fetched once
     bar = tqdm(total=steps, desc="train", disable=not show_progress(progress), leave=False)
-    batches = stream(steps, batch_size, n_objects=n_objects, generator=g, device=device)
+    if sizes is None:
+        batches = stream(steps, batch_size, n_objects=n_objects, generator=g, device=device)
+    else:
+        batches = padded_stream(steps, batch_size, sizes, generator=g, device=device)
     try:
-        for t, (X, y) in enumerate(batches):
-            p = model(X)  # (B, 1)
+        for t, (X, y, *mask) in enumerate(batches):
+            p = model(X, *mask)  # (B, 1)
             if t == 0 and p.shape != y.shape:
                 raise ValueError(f"the model must map (B, N, 1) to (B, 1), got {tuple(p.shape)}")
             loss = F.binary_cross_entropy(p, y)

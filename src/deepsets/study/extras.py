@@ -16,6 +16,8 @@ from deepsets.training import evaluate
 TEST_SIZES = (5, 10, 20, 50, 100)
 LATENTS = (1, 2, 4, 8)
 POOLING_VARIANTS = {"sum": "deepset", "mean": "deepset-mean", "max": "deepset-max"}
+MIXED = (5, 20)  # the set sizes of the DeepSet trained on mixed sizes
+MIXED_KEY = "deepset-mixed"
 LINEAR_VARIANTS = {
     "sum": "deepset-linear",
     "mean": "deepset-linear-mean",
@@ -31,6 +33,7 @@ def declare(plan, s) -> None:
     """Add the extra sections' models to the study's plan (reusing the exercise's where equal)."""
     for pooling, key in POOLING_VARIANTS.items():
         plan.add(key, lambda p=pooling: DeepSet(s.hidden, pooling=p))
+    plan.add(MIXED_KEY, lambda: DeepSet(s.hidden), sizes=MIXED)
     for pooling, key in LINEAR_VARIANTS.items():
         plan.add(key, lambda p=pooling: DeepSet(s.hidden, activation=None, pooling=p))
     for L in LATENTS:
@@ -48,12 +51,17 @@ def set_size_section(plan, s, device) -> tuple[dict, object]:
         n: make_data(s.test_size, n_objects=n, generator=20_011 + n + s.seed, device=device)
         for n in TEST_SIZES
     }
+    variants = {f"{p} pooling": key for p, key in POOLING_VARIANTS.items()}
+    variants[f"sum pooling, trained on {MIXED[0]}-{MIXED[1]} objects"] = MIXED_KEY
     acc = {
-        pooling: np.array([values(plan.models[key], *tests[n], "accuracy") for n in TEST_SIZES]).T
-        for pooling, key in POOLING_VARIANTS.items()
-    }  # pooling -> (S, sizes)
+        name: np.array([values(plan.models[key], *tests[n], "accuracy") for n in TEST_SIZES]).T
+        for name, key in variants.items()
+    }  # name -> (S, sizes)
     zero = torch.zeros(1, 1, 1, device=device)
-    phi0 = [float(m.phi(zero).abs().max()) for m in plan.models["deepset"]]
+    phi0 = {
+        key: [float(m.phi(zero).abs().max()) for m in plan.models[key]]
+        for key in ("deepset", MIXED_KEY)
+    }
     try:
         make_mlp(n_objects=10)(tests[20][0])
         mlp_note = "an MLP built for 10 objects accepted 20 (unexpected)"
@@ -61,14 +69,16 @@ def set_size_section(plan, s, device) -> tuple[dict, object]:
         mlp_note = f"an MLP built for 10 objects cannot take 20: torch says {str(e)[:120]!r}"
     section = {
         "trained_on": 10,
+        "mixed_sizes": list(MIXED),
         "test_sizes": list(TEST_SIZES),
         "accuracy": {
             p: {"mean": a.mean(axis=0).tolist(), "per_seed": a.tolist()} for p, a in acc.items()
         },
-        "sum_abs_phi0": {"values": phi0, "mean": float(np.mean(phi0))},
+        "sum_abs_phi0": {"values": phi0["deepset"], "mean": float(np.mean(phi0["deepset"]))},
+        "mixed_abs_phi0": {"values": phi0[MIXED_KEY], "mean": float(np.mean(phi0[MIXED_KEY]))},
         "mlp": mlp_note,
     }
-    fig = figs.set_sizes(list(TEST_SIZES), {f"{p} pooling": a for p, a in acc.items()}, "10")
+    fig = figs.set_sizes(list(TEST_SIZES), acc, "10 unless stated")
     return section, fig
 
 

@@ -59,23 +59,35 @@ class Plan:
     def __init__(self, seeds: list[int], device: torch.device) -> None:
         self.seeds, self.device = seeds, device
         self.models: dict[str, list[nn.Module]] = {}
+        self.sizes: dict[str, tuple[int, int] | None] = {}
         self.losses: dict[str, np.ndarray] = {}
 
-    def add(self, name: str, factory: Callable[[], nn.Module]) -> None:
-        """One variant, one model per seed."""
+    def add(
+        self, name: str, factory: Callable[[], nn.Module], sizes: tuple[int, int] | None = None
+    ) -> None:
+        """One variant, one model per seed, trained on sets of 10 or of `sizes` (lo, hi)."""
         if name not in self.models:
             self.models[name] = [seeded(factory, s, self.device) for s in self.seeds]
+            self.sizes[name] = sizes
 
     def train(self, s: StudySettings, progress: bool) -> None:
-        """Train every declared model in one call, so models of one architecture go together."""
-        names = list(self.models)
-        flat = [m for n in names for m in self.models[n]]
-        seeds = [seed for _ in names for seed in self.seeds]
-        _, losses = train_many(
-            flat, s.steps, seeds=seeds, batch_size=s.batch_size, lr=s.lr, progress=progress
-        )
-        for i, n in enumerate(names):
-            self.losses[n] = losses[i * len(self.seeds) : (i + 1) * len(self.seeds)]  # (S, T)
+        """Train the declared models, one call per kind of data, so that models of one
+        architecture are stacked together."""
+        for sizes in dict.fromkeys(self.sizes.values()):
+            names = [n for n in self.models if self.sizes[n] == sizes]
+            flat = [m for n in names for m in self.models[n]]
+            seeds = [seed for _ in names for seed in self.seeds]
+            _, losses = train_many(
+                flat,
+                s.steps,
+                seeds=seeds,
+                batch_size=s.batch_size,
+                lr=s.lr,
+                sizes=sizes,
+                progress=progress,
+            )
+            for i, n in enumerate(names):
+                self.losses[n] = losses[i * len(self.seeds) : (i + 1) * len(self.seeds)]  # (S, T)
 
 
 def summarize(values: list[float]) -> dict:
