@@ -65,11 +65,32 @@ def test_an_mlp_cannot_train_on_mixed_sizes():
 
 def test_train_many_with_sizes_equals_train_alone():
     torch.manual_seed(2)
-    models = [ds.DeepSet(), ds.DeepSet(pooling="mean")]
+    models = [
+        ds.DeepSet(),
+        ds.DeepSet(pooling="mean"),
+        ds.DeepSet(pooling="max", latent=3),
+        ds.DeepSet(activation=None),
+    ]
+    seeds = [3, 4, 3, 5]
     alone = [copy.deepcopy(m) for m in models]
-    _, losses = train_many(models, 40, seeds=[3, 4], batch_size=20, sizes=(5, 10))
+    _, losses = train_many(models, 60, seeds=seeds, batch_size=20, sizes=(5, 10))
     for k, m in enumerate(alone):
-        _, expected = ds.train(m, 40, batch_size=20, seed=[3, 4][k], sizes=(5, 10))
-        np.testing.assert_allclose(losses[k], expected, rtol=1e-6)
+        _, expected = ds.train(m, 60, batch_size=20, seed=seeds[k], sizes=(5, 10))
+        np.testing.assert_allclose(losses[k], expected, rtol=1e-5, atol=1e-6)
         for p, q in zip(models[k].parameters(), m.parameters(), strict=True):
-            torch.testing.assert_close(p, q)
+            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-5)
+
+
+def test_train_many_with_sizes_sees_the_masks():
+    # the same models trained on full sets of 10 end elsewhere: the masks reach the stack
+    torch.manual_seed(3)
+    a = [ds.DeepSet(), ds.DeepSet()]
+    b = [copy.deepcopy(m) for m in a]
+    _, la = train_many(a, 30, seeds=[1, 2], batch_size=20, sizes=(5, 10))
+    _, lb = train_many(b, 30, seeds=[1, 2], batch_size=20, sizes=(10, 10))
+    assert np.abs(la - lb).max() > 1e-4
+
+
+def test_train_many_rejects_an_mlp_with_sizes():
+    with pytest.raises(TypeError, match="mask"):
+        train_many([ds.DeepSet(), ds.make_mlp()], 5, seeds=[0, 1], sizes=(5, 10))

@@ -16,7 +16,9 @@ for activations with f(0) = 0 (the padded units and their weights stay exactly 0
 Data is per model: member k sees exactly the stream `train(model_k, seed=seeds[k])` would see
 (its own generator seeded with seeds[k], drawn in the same chunks of 250 batches). Models given
 the same seed share that stream, made once: the study's runs reuse seeds 0..4 for every
-variant. The next chunk is made in a background thread while the current one trains.
+variant. The next chunk is made in a background thread while the current one trains. With
+`sizes=(lo, hi)` the streams are padded sets of varying size (`make_padded_batches`) and each
+DeepSet pools with its set's mask.
 
 Equality with `train`: the same maths, rounded differently in the last bit (batched matmuls
 sum in another order). Over a few hundred steps members agree with `train` to ~1e-6; over
@@ -41,7 +43,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from deepsets.data import as_generator, make_batches
+from deepsets.data import as_generator, make_batches, make_padded_batches
 from deepsets.models.deepset import DeepSet
 from deepsets.models.pooling import POOLINGS, pool
 from deepsets.training import check_training_args, make_adam, model_device, show_progress, train
@@ -223,8 +225,10 @@ class Group:
             self._rows = torch.tensor(self.rows, device=X.device)
         return X.index_select(0, self._rows)
 
-    def forward(self, X: torch.Tensor, params: Iterator[torch.Tensor]) -> torch.Tensor:
-        """X (K, B, N, F) -> probabilities (K, 1, B), with this group's stacked weights."""
+    def forward(
+        self, X: torch.Tensor, mask: torch.Tensor | None, params: Iterator[torch.Tensor]
+    ) -> torch.Tensor:
+        """X (K, B, N, F), mask (K, B, N) or None -> probabilities (K, 1, B), stacked weights."""
         K, B, N, F_ = X.shape
         if not self.deepset:
             return self.parts[0](X.reshape(K, B, N * F_).transpose(1, 2), params)  # (K, 1, B)
@@ -232,7 +236,7 @@ class Group:
         h = phi(X.reshape(K, B * N, F_).transpose(1, 2), params)  # (K, L, B*N)
         L = h.shape[1]
         z = [
-            pool(h[a : a + n].reshape(n * L * B, N, 1), None, kind)  # (n*L*B, 1)
+            pool(h[a : a + n].reshape(n * L * B, N, 1), _mask(mask, a, n, L), kind)  # (n*L*B, 1)
             for kind, a, n in self.runs
         ]
         z = z[0] if len(z) == 1 else torch.cat(z)  # (K*L*B, 1)
@@ -241,6 +245,14 @@ class Group:
     def write_back(self, trained: Iterator[torch.Tensor]) -> None:
         for part in self.parts:
             part.write_back(trained)
+
+
+def _mask(mask: torch.Tensor | None, a: int, n: int, L: int) -> torch.Tensor | None:
+    """Members a..a+n of a stacked mask (K, B, N), repeated over L latents: (n*L*B, N)."""
+    if mask is None:
+        return None
+    m = mask[a : a + n]  # (n, B, N)
+    return m.unsqueeze(1).expand(n, L, *m.shape[1:]).reshape(-1, m.shape[-1])  # (n*L*B, N)
 
 
 def _check_inputs(models: object, seeds: object) -> None:
@@ -283,8 +295,8 @@ def train_many(
         seeds: K integer seeds; model k trains on the data stream of seeds[k] (the stream is
             per model; models given the same seed see the same batches).
         batch_size, lr, n_objects, progress: as in `train`.
-        sizes: (lo, hi) to train on sets of varying size, as in `train`. Masked data is not
-            stacked yet: with `sizes`, the models are trained one after another by `train`.
+        sizes: (lo, hi) to train on sets of varying size, as in `train`: DeepSets are stacked
+            with their masks; other models go to `train`, which rejects them.
         workers: Python threads, each training its share of the stacks on one core (torch
             releases the GIL inside kernels); default `recommended_workers()`. Results do not
             depend on it, except when there are fewer stacks than workers: those stacks are
@@ -304,7 +316,7 @@ def train_many(
     by_arch: dict[tuple, list[int]] = {}
     alone: list[int] = []
     for i, m in enumerate(models):
-        key = architecture(m) if sizes is None else None
+        key = architecture(m) if sizes is None or type(m) is DeepSet else None
         if key is None:
             alone.append(i)
         else:
@@ -316,7 +328,7 @@ def train_many(
         by_device.setdefault(key[0], []).append(index)
     for device, groups in by_device.items():
         parts = _balance(models, groups, workers if device == "cpu" else 1, batch_size, n_objects)
-        args = (seeds, steps, batch_size, lr, n_objects)
+        args = (seeds, steps, batch_size, lr, n_objects, sizes)
         if len(parts) == 1:
             _train_stacked(models, parts[0], *args, progress, losses)
             continue
@@ -406,6 +418,7 @@ def _train_stacked(
     batch_size: int,
     lr: float,
     n_objects: int,
+    set_sizes: tuple[int, int] | None,
     progress: bool | None,
     losses: np.ndarray,
 ) -> None:
@@ -433,13 +446,17 @@ def _train_stacked(
 
     every_row = torch.tensor([r for g in stacks for r in g.rows], device=device)  # (sum K,)
 
-    def make_chunk(t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next t batches: X (t, S, B, N, 1) of every distinct stream, and the labels of
-        every model's stream in stack order, y (t, sum K, 1, B)."""
-        batches = [make_batches(t, batch_size, n_objects=n_objects, generator=g) for g in gens]
-        X_all = torch.stack([X for X, _ in batches], dim=1)  # (t, S, B, N, 1)
-        y_all = torch.stack([y for _, y in batches], dim=1).transpose(2, 3)  # (t, S, 1, B)
-        return X_all, y_all.index_select(1, every_row)  # (t, sum K, 1, B)
+    def make_chunk(t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The next t batches: X (t, S, B, N, 1) of every distinct stream, the labels of
+        every model's stream in stack order, y (t, sum K, 1, B), and masks (t, S, B, N)."""
+        if set_sizes is None:
+            batches = [make_batches(t, batch_size, n_objects=n_objects, generator=g) for g in gens]
+        else:
+            batches = [make_padded_batches(t, batch_size, set_sizes, generator=g) for g in gens]
+        X_all = torch.stack([b[0] for b in batches], dim=1)  # (t, S, B, N, 1)
+        y_all = torch.stack([b[1] for b in batches], dim=1).transpose(2, 3)  # (t, S, 1, B)
+        M_all = None if set_sizes is None else torch.stack([b[2] for b in batches], dim=1)
+        return X_all, y_all.index_select(1, every_row), M_all  # y: (t, sum K, 1, B)
 
     # The next chunk of data is made in a background thread while this one trains; the
     # generators are only ever used there, one chunk after another, so the streams are unchanged.
@@ -448,12 +465,17 @@ def _train_stacked(
         pending = maker.submit(make_chunk, sizes_t[0])
         done = 0
         for c, t in enumerate(sizes_t):
-            X_all, y_all = pending.result()
+            X_all, y_all, M_all = pending.result()
             if c + 1 < len(sizes_t):
                 pending = maker.submit(make_chunk, sizes_t[c + 1])
             for i in range(t):
                 params = _views(flat, sizes, shapes)
-                p = [g.forward(g.select(X_all[i]), params) for g in stacks]  # (K, 1, B) each
+                p = [
+                    g.forward(
+                        g.select(X_all[i]), None if M_all is None else g.select(M_all[i]), params
+                    )
+                    for g in stacks
+                ]  # (K, 1, B) each
                 p = p[0] if len(p) == 1 else torch.cat(p)  # (sum K, 1, B)
                 bce = F.binary_cross_entropy(p, y_all[i], reduction="none")  # (sum K, 1, B)
                 loss = bce.mean(dim=(1, 2))  # (sum K,)
