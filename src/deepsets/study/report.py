@@ -194,6 +194,17 @@ def latent_verdict(lat: dict) -> str:
     )
 
 
+def max_note(sz: dict) -> str:
+    """A caveat when the max-pooling DeepSets did not learn the task even at the trained size."""
+    acc = sz["accuracy"]["max pooling"]["mean"][sz["test_sizes"].index(sz["trained_on"])]
+    if acc >= 0.99:
+        return ""
+    return (
+        f"; but here max pooling reached only {acc:.2f} even on sets of {sz['trained_on']}: "
+        "it fell into the blind spot described under 'What phi learned'"
+    )
+
+
 def max_verdict(v: dict) -> str:
     """What the affine-phi max-pooling runs did, from their accuracies and learned slopes."""
     solved = sum(a >= 0.99 for a in v["accuracy"])
@@ -234,7 +245,8 @@ def extra_sections(root: Path, m: dict) -> list[str]:
         "average, so its decision shifts as n moves away from 10. Mean pooling gives "
         "<code>(k phi(1/k) + (n - k) phi(0)) / n</code> for k = 3 or 5 nonzero objects: as n "
         "grows both classes drift towards phi(0) and the gap between them shrinks like 1/n. Max "
-        "pooling sees max(phi(1/k), phi(0)), independent of n. Training on sets of "
+        "pooling sees max(phi(1/k), phi(0)), independent of n"
+        f"{max_note(sz)}. Training on sets of "
         f"{sz['mixed_sizes'][0]} to {sz['mixed_sizes'][1]} objects (zero-padded, masked) "
         "pushes phi(0) towards 0, since any phi(0) would move the pooled value with n: there "
         f"|phi(0)| = {sz['mixed_abs_phi0']['mean']:.3g}, and the shift (n - 10) phi(0) stays "
