@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 import deepsets as ds
-from deepsets.data import make_padded_batches, padded_stream
+from deepsets.data import make_padded_batches, stream
 from deepsets.ensemble import train_many
 
 
@@ -26,9 +26,9 @@ def test_padded_batches_are_each_balanced_and_follow_the_class_rule():
     assert torch.allclose(X.sum(dim=(2, 3)), torch.ones(4, 50))
 
 
-def test_padded_stream_is_reproducible():
-    a = list(padded_stream(7, 10, (5, 9), generator=1, chunk=3))
-    b = list(padded_stream(7, 10, (5, 9), generator=1, chunk=3))
+def test_stream_of_padded_sets_is_reproducible():
+    a = list(stream(7, 10, sizes=(5, 9), generator=1, chunk=3))
+    b = list(stream(7, 10, sizes=(5, 9), generator=1, chunk=3))
     assert len(a) == 7
     for (Xa, ya, ma), (Xb, yb, mb) in zip(a, b, strict=True):
         assert torch.equal(Xa, Xb) and torch.equal(ya, yb) and torch.equal(ma, mb)
@@ -41,7 +41,7 @@ def test_masked_training_equals_a_plain_loop_over_the_same_batches():
     _, losses = ds.train(model, 30, batch_size=20, seed=5, sizes=(5, 15))
     opt = torch.optim.Adam(reference.parameters(), lr=1e-3)
     expected = []
-    for X, y, mask in padded_stream(30, 20, (5, 15), generator=5):
+    for X, y, mask in stream(30, 20, sizes=(5, 15), generator=5):
         loss = F.binary_cross_entropy(reference(X, mask), y)
         opt.zero_grad()
         loss.backward()

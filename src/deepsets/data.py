@@ -214,43 +214,25 @@ def stream(
     batch_size: int,
     *,
     n_objects: int = 10,
+    sizes: tuple[int, int] | None = None,
     generator: torch.Generator | int | None = None,
     device: torch.device | str | None = None,
     chunk: int = 250,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield `steps` fresh balanced batches (X (B, N, 1), y (B, 1)), made `chunk` at a time.
 
     This is the training data of `train`: one new `make_data(batch_size)` per step, but drawn
-    in chunks so that the per-call overhead is paid once per chunk, not once per step.
+    in chunks so that the per-call overhead is paid once per chunk, not once per step. With
+    `sizes=(lo, hi)` the sets vary in size and each batch is (X (B, hi, 1), y (B, 1), mask).
     """
     g = as_generator(generator, device)
     done = 0
     while done < steps:
         t = min(chunk, steps - done)
-        X, y = make_batches(t, batch_size, n_objects=n_objects, generator=g, device=device)
+        if sizes is None:
+            batch = make_batches(t, batch_size, n_objects=n_objects, generator=g, device=device)
+        else:
+            batch = make_padded_batches(t, batch_size, sizes, generator=g, device=device)
         for i in range(t):
-            yield X[i], y[i]
-        done += t
-
-
-def padded_stream(
-    steps: int,
-    batch_size: int,
-    sizes: tuple[int, int],
-    *,
-    generator: torch.Generator | int | None = None,
-    device: torch.device | str | None = None,
-    chunk: int = 250,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Yield `steps` fresh balanced batches of varying-size sets: (X (B, hi, 1), y (B, 1), mask).
-
-    The training data of `train(..., sizes=(lo, hi))`, made `chunk` batches at a time.
-    """
-    g = as_generator(generator, device)
-    done = 0
-    while done < steps:
-        t = min(chunk, steps - done)
-        X, y, mask = make_padded_batches(t, batch_size, sizes, generator=g, device=device)
-        for i in range(t):
-            yield X[i], y[i], mask[i]
+            yield tuple(part[i] for part in batch)
         done += t

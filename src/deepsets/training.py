@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from deepsets.data import as_generator, check_n_sets, make_data, padded_stream, stream
+from deepsets.data import as_generator, check_n_sets, make_data, stream
 
 
 def count_params(model: nn.Module) -> int:
@@ -109,10 +109,9 @@ def train(
     opt = make_adam(model.parameters() if flat is None else [flat], lr)
     losses = torch.empty(steps, device=device)  # (T,), filled on the device, fetched once
     bar = tqdm(total=steps, desc="train", disable=not show_progress(progress), leave=False)
-    if sizes is None:
-        batches = stream(steps, batch_size, n_objects=n_objects, generator=g, device=device)
-    else:
-        batches = padded_stream(steps, batch_size, sizes, generator=g, device=device)
+    batches = stream(
+        steps, batch_size, n_objects=n_objects, sizes=sizes, generator=g, device=device
+    )
     try:
         for t, (X, y, *mask) in enumerate(batches):
             p = model(X, *mask)  # (B, 1)
