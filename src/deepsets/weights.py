@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -59,8 +59,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     """Rebuild the model saved at `path` by `save_model`, in eval mode."""
     path = Path(path)
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         tensors = load_file(str(path), device=str(device))

@@ -105,11 +105,12 @@ def summarize(values: list[float]) -> dict:
 def measure(models: list[nn.Module], losses: np.ndarray, test, window: int) -> dict:
     """Per-seed final loss (mean of the last `window` steps) and held-out accuracy."""
     X, y = test
+    scores = [evaluate(m, X, y) for m in models]
     return {
         "params": count_params(models[0]),
         "final_loss": summarize(losses[:, -window:].mean(axis=1)),
-        "accuracy": summarize([evaluate(m, X, y)["accuracy"] for m in models]),
-        "test_loss": summarize([evaluate(m, X, y)["loss"] for m in models]),
+        "accuracy": summarize([sc["accuracy"] for sc in scores]),
+        "test_loss": summarize([sc["loss"] for sc in scores]),
     }
 
 
