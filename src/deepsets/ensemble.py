@@ -46,7 +46,14 @@ from tqdm.auto import tqdm
 from deepsets.data import as_generator, make_batches, make_padded_batches
 from deepsets.models.deepset import DeepSet
 from deepsets.models.pooling import POOLINGS, pool
-from deepsets.training import check_training_args, make_adam, model_device, show_progress, train
+from deepsets.training import (
+    check_training_args,
+    make_adam,
+    model_device,
+    run_model,
+    show_progress,
+    train,
+)
 
 CHUNK = 250  # batches made per generator call; must match deepsets.data.stream's default
 
@@ -358,10 +365,7 @@ def train_many(
 @torch.no_grad()
 def _check_output(model: nn.Module, n_objects: int) -> None:
     """Raise a ValueError unless `model` maps X (B, N, 1) to (B, 1)."""
-    X = torch.zeros(2, n_objects, 1, device=model_device(model))  # (B, N, F)
-    p = model(X)
-    if p.shape != (2, 1):
-        raise ValueError(f"the models must map (B, N, 1) to (B, 1), got {tuple(p.shape)}")
+    run_model(model, torch.zeros(2, n_objects, 1, device=model_device(model)))  # (B, N, F)
 
 
 def _cost(model: nn.Module, batch_size: int, n_objects: int) -> float:

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.training import run_model
+
 
 @dataclass
 class InvarianceCheck:
@@ -46,6 +48,9 @@ def check_invariance(
     """
     if not isinstance(models, dict):
         models = {type(models).__name__: models}
+    for name, model in models.items():
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"models[{name!r}] must be a torch.nn.Module, got {type(model)}")
     if not isinstance(X, torch.Tensor) or X.dim() != 3:
         shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
         raise ValueError(f"X must be a tensor of shape (B, N, F), got {shape}")
@@ -62,6 +67,6 @@ def check_invariance(
     for name, model in models.items():
         was_training = model.training
         model.eval()
-        outputs[name] = np.stack([model(v)[:, 0].cpu().double().numpy() for v in views])
+        outputs[name] = np.stack([run_model(model, v)[:, 0].cpu().double().numpy() for v in views])
         model.train(was_training)
     return InvarianceCheck(perms, outputs)

@@ -7,6 +7,7 @@ updates all parameters in one multi-tensor step, and the data is made in chunks 
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 import sys
 
@@ -39,8 +40,22 @@ def check_training_args(steps: object, batch_size: object, lr: object) -> None:
     if batch_size == 0 or (isinstance(batch_size, numbers.Integral) and batch_size < 2):
         raise ValueError(f"batch_size must be an even integer >= 2, got {batch_size!r}")
     check_n_sets(batch_size, "batch_size")
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr < math.inf:
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+
+
+def run_model(model: nn.Module, X: torch.Tensor, *mask: torch.Tensor) -> torch.Tensor:
+    """model(X, *mask) -> (B, 1), or a ValueError saying which input the model could not take."""
+    try:
+        p = model(X, *mask)
+    except RuntimeError as e:  # e.g. an MLP built for another set size: a matmul shape error
+        raise ValueError(
+            f"{type(model).__name__} could not take sets of shape {tuple(X.shape)} (B, N, F): "
+            f"{e}. An MLP from make_mlp takes only the set size it was built for (n_objects)."
+        ) from e
+    if p.shape != (X.shape[0], 1):
+        raise ValueError(f"the model must map (B, N, 1) to (B, 1), got {tuple(p.shape)}")
+    return p
 
 
 def make_adam(params, lr: float) -> torch.optim.Adam:
@@ -114,9 +129,7 @@ def train(
     )
     try:
         for t, (X, y, *mask) in enumerate(batches):
-            p = model(X, *mask)  # (B, 1)
-            if t == 0 and p.shape != y.shape:
-                raise ValueError(f"the model must map (B, N, 1) to (B, 1), got {tuple(p.shape)}")
+            p = run_model(model, X, *mask) if t == 0 else model(X, *mask)  # (B, 1)
             loss = F.binary_cross_entropy(p, y)
             if flat is None:
                 opt.zero_grad(set_to_none=True)

@@ -48,6 +48,10 @@ def build(arch: dict) -> nn.Module:
 def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write `model`'s weights and architecture to `path` (.safetensors); never overwrites."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot save to {path}: the directory {path.parent} does not exist"
+        )
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

@@ -14,7 +14,7 @@ from deepsets.models.activation import check_activation, dense
 from deepsets.models.pooling import check_mask, check_pooling, pool
 
 
-def _positive_int(value: object, name: str) -> int:
+def positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
@@ -50,13 +50,13 @@ class DeepSet(nn.Module):
     ) -> None:
         super().__init__()
         self.config = dict(
-            hidden=_positive_int(hidden, "hidden"),
+            hidden=positive_int(hidden, "hidden"),
             activation=check_activation(activation),
-            latent=_positive_int(latent, "latent"),
+            latent=positive_int(latent, "latent"),
             pooling=check_pooling(pooling),
-            rho_hidden=_positive_int(hidden if rho_hidden is None else rho_hidden, "rho_hidden"),
+            rho_hidden=positive_int(hidden if rho_hidden is None else rho_hidden, "rho_hidden"),
             rho_activation=check_activation(rho_activation, "rho_activation"),
-            in_features=_positive_int(in_features, "in_features"),
+            in_features=positive_int(in_features, "in_features"),
         )
         c = self.config
         self.phi = nn.Sequential(
@@ -82,6 +82,12 @@ class DeepSet(nn.Module):
             )
         if not X.is_floating_point():
             raise TypeError(f"DeepSet expects a floating-point input, got {X.dtype}")
+        dtype = self.phi[0].weight.dtype
+        if X.dtype != dtype:
+            raise TypeError(
+                f"DeepSet expects a {dtype} input like its weights, got {X.dtype} "
+                f"(use X.to({dtype}) or model.to({X.dtype}))"
+            )
 
     def embed(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The pooled representation pool_i phi(x_i): X (B, N, F) -> (B, L)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.models.deepset import positive_int
 from deepsets.models.pooling import check_mask, check_pooling, pool
 
 
@@ -19,6 +20,8 @@ class PermEquivariant(nn.Module):
     def __init__(self, in_features: int, out_features: int, pooling: str = "sum") -> None:
         super().__init__()
         self.pooling = check_pooling(pooling)
+        in_features = positive_int(in_features, "in_features")
+        out_features = positive_int(out_features, "out_features")
         self.Lambda = nn.Linear(in_features, out_features)  # per-object term, with the bias
         self.Gamma = nn.Linear(in_features, out_features, bias=False)  # set-wide term
 

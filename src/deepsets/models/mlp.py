@@ -8,6 +8,7 @@ from torch import nn
 
 from deepsets.data import check_n_objects
 from deepsets.models.activation import check_activation, dense
+from deepsets.models.deepset import positive_int
 
 
 def make_mlp(
@@ -35,5 +36,6 @@ def make_mlp(
             raise ValueError(f"hidden widths must be positive integers, got {hidden!r}")
     check_activation(activation)
     n_objects = check_n_objects(n_objects)
+    in_features = positive_int(in_features, "in_features")
     sizes = [n_objects * in_features, *map(int, widths), 1]
     return nn.Sequential(nn.Flatten(), *dense(sizes, activation), nn.Sigmoid())
