@@ -125,8 +125,33 @@ def test_existing_directory_is_not_overwritten_unless_asked(tmp_path):
     with pytest.raises(FileExistsError, match="--overwrite"):
         run_study(s)
     assert (out / "notes.txt").read_text() == "precious"
-    run_study(replace(s, overwrite=True))
-    assert (out / "report.html").is_file() and not (out / "notes.txt").exists()
+    # --overwrite replaces only an earlier study's output, never a directory of the user's
+    with pytest.raises(FileExistsError, match="not an earlier study's output"):
+        run_study(replace(s, overwrite=True))
+    assert (out / "notes.txt").read_text() == "precious"
+    first = run_study(replace(s, out=str(tmp_path / "run"))).out
+    (first / "notes.txt").write_text("stale")
+    run_study(replace(s, out=str(first), overwrite=True))
+    assert (first / "report.html").is_file() and not (first / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("out", [".", ".."])
+def test_out_must_name_a_directory_of_its_own(out):
+    with pytest.raises(ValueError, match="directory of its own"):
+        run_study(replace(QUICK_SETTINGS, out=out, overwrite=True))
+
+
+def test_a_directory_that_appears_during_the_run_is_kept_and_so_are_the_results(tmp_path):
+    out = tmp_path / "run"
+    with (
+        pytest.raises(FileExistsError, match="results were kept in") as e,
+        staged(out, False) as tmp,
+    ):
+        (tmp / "metrics.json").write_text("{}")
+        out.mkdir()
+        (out / "theirs.txt").write_text("theirs")
+    assert (out / "theirs.txt").read_text() == "theirs"
+    assert (tmp / "metrics.json").is_file() and str(tmp) in str(e.value)
 
 
 def test_an_interrupted_study_leaves_nothing_behind(tmp_path):
@@ -141,6 +166,7 @@ def test_an_interrupted_overwrite_keeps_the_old_results(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "report.html").write_text("old")
+    (out / "metrics.json").write_text("{}")
     with pytest.raises(RuntimeError), staged(out, overwrite=True):
         raise RuntimeError("boom")
     assert (out / "report.html").read_text() == "old"
@@ -155,6 +181,12 @@ def test_an_interrupted_overwrite_keeps_the_old_results(tmp_path):
         (dict(device="tpu"), "device"),
         (dict(sweep_activations=("relu", "swish")), "activation"),
         (dict(sweep_widths=(4, 0)), "sweep_widths"),
+        (dict(seed=-1), "seed"),
+        (dict(permutations=0), "permutations"),
+        (dict(threads=0), "threads"),
+        (dict(workers=0), "workers"),
+        (dict(lr=float("inf")), "lr"),
+        (dict(batch_size=7), "batch_size"),
     ],
 )
 def test_bad_settings_are_rejected_before_any_work(tmp_path, change, message):

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from deepsets.data import make_data
-from deepsets.models import DeepSet, make_mlp
+from deepsets.models import DeepSet
 from deepsets.study import figures as figs
-from deepsets.training import evaluate
+from deepsets.training import count_params, evaluate, run_model
 
 TEST_SIZES = (5, 10, 20, 50, 100)
 LATENTS = (1, 2, 4, 8)
@@ -62,11 +62,12 @@ def set_size_section(plan, s, device) -> tuple[dict, object]:
         key: [float(m.phi(zero).abs().max()) for m in plan.models[key]]
         for key in ("deepset", MIXED_KEY)
     }
-    try:
-        make_mlp(n_objects=10)(tests[20][0])
-        mlp_note = "an MLP built for 10 objects accepted 20 (unexpected)"
-    except RuntimeError as e:
-        mlp_note = f"an MLP built for 10 objects cannot take 20: torch says {str(e)[:120]!r}"
+    try:  # the study's trained MLP, on sets of 20
+        run_model(plan.models["mlp"][0], tests[20][0])
+        mlp_note = "the MLP built for 10 objects accepted 20 (unexpected)"
+    except ValueError as e:
+        torch_says = str(e.__cause__).splitlines()[0][:100]
+        mlp_note = f"the MLP built for 10 objects cannot take 20 at all: torch says {torch_says!r}"
     section = {
         "trained_on": 10,
         "mixed_sizes": list(MIXED),
@@ -109,15 +110,15 @@ def linear_pooling_section(plan, s, test) -> tuple[dict, object]:
 def phi_section(plan, device) -> tuple[dict, object]:
     """The learned phi on [0, 1] for each pooling, and its values at the data's three inputs."""
     x = torch.linspace(0, 1, 101, device=device)  # (101,)
+    inputs = torch.tensor([[0.0], [1 / 5], [1 / 3]], device=device)  # (3, 1): the data's values
     curves, at = {}, {}
     for pooling, key in POOLING_VARIANTS.items():
         c = np.stack([m.phi(x[:, None])[:, 0].cpu().numpy() for m in plan.models[key]])  # (S, 101)
         curves[f"{pooling} pooling"] = c
-        at[pooling] = {
-            lab: c[:, i].tolist() for lab, i in (("0", 0), ("1/5", 20), ("1/3", 33))
-        }  # x[20] = 0.2, x[33] = 0.33
+        v = np.stack([m.phi(inputs)[:, 0].cpu().numpy() for m in plan.models[key]])  # (S, 3)
+        at[pooling] = {lab: v[:, i].tolist() for i, lab in enumerate(("0", "1/5", "1/3"))}
         # max pooling is blind when phi(0) is the largest of the three: it pools phi(0) always
-        at[pooling]["max_is_phi0"] = (c[:, 0] >= np.maximum(c[:, 20], c[:, 33])).tolist()
+        at[pooling]["max_is_phi0"] = (v[:, 0] >= v[:, 1:].max(axis=1)).tolist()
     return {"phi_at_inputs": at}, figs.phi_curves(x.cpu().numpy(), curves)
 
 
@@ -128,7 +129,7 @@ def latent_section(plan, s, test) -> tuple[dict, object]:
         key = latent_key(L)
         fl = plan.losses[key][:, -s.final_window :].mean(axis=1)
         section[str(L)] = {
-            "params": sum(p.numel() for p in plan.models[key][0].parameters()),
+            "params": count_params(plan.models[key][0]),
             "final_loss": fl.tolist(),
             "final_loss_mean": float(fl.mean()),
             "accuracy": values(plan.models[key], *test, "accuracy"),

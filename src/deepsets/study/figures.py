@@ -5,7 +5,6 @@ Every function takes plain numbers (numpy arrays, dicts) and returns a matplotli
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -117,7 +116,6 @@ def seeds_by_variant(
     values: Mapping[str, np.ndarray],
     ylabel: str,
     title: str,
-    reference: float | None = None,
     log: bool = False,
 ) -> Figure:
     """One column per variant, one dot per seed, a bar at the mean."""
@@ -127,9 +125,6 @@ def seeds_by_variant(
         v = np.asarray(v, dtype=float)
         ax.bar(i, v.mean(), color="tab:blue", alpha=0.3, width=0.6)
         ax.plot(np.full(v.shape, i) + np.linspace(-0.15, 0.15, len(v)), v, "o", color="tab:blue")
-    if reference is not None:
-        ax.axhline(reference, color="grey", ls="--", lw=1, label=f"ln 2 = {math.log(2):.4f}")
-        ax.legend()
     ax.set_xticks(range(len(values)), list(values), fontsize=8)
     if log:
         ax.set_yscale("log")

@@ -30,12 +30,22 @@ def default_out(root: str | Path = "runs") -> Path:
 
 
 def check_out(out: Path, overwrite: bool) -> None:
-    """Refuse, before any work is done, to replace a user's non-empty directory unasked."""
+    """Refuse, before any work is done, to replace anything but an earlier run, and that only
+    when asked: a non-empty directory without a metrics.json is never deleted."""
+    if out.name in ("", ".", ".."):
+        raise ValueError(f"--out must name a directory of its own, got {str(out)!r}")
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
         raise FileExistsError(
             f"{out} exists and is not empty; choose another --out or pass --overwrite to replace it"
+        )
+    if not (out / "metrics.json").is_file():
+        raise FileExistsError(
+            f"{out} is not empty and holds no metrics.json, so it is not an earlier study's "
+            "output; --overwrite only replaces those. Choose another --out"
         )
 
 
@@ -50,7 +60,10 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    check_out(out, overwrite)  # the directory may have appeared while we worked
+    try:
+        check_out(out, overwrite)  # the directory may have appeared while we worked
+    except (FileExistsError, ValueError) as e:
+        raise FileExistsError(f"{e}. The finished results were kept in {tmp}") from e
     old = None
     if out.exists():
         old = out.parent / f".{out.name}.old-{os.getpid()}"

@@ -117,7 +117,7 @@ def exercise_sections(root: Path, m: dict) -> list[str]:
         for j in range(len(inv["permutations"]))
     ]
     out.append(
-        "<h2>6. Permutation invariance</h2><p>Three permutations drawn with "
+        f"<h2>6. Permutation invariance</h2><p>{len(inv['permutations'])} permutations drawn with "
         "<code>np.random.permutation</code> reorder the objects of the same sets. Outputs on "
         "one example set:</p>"
         + table(["input", *names], rows)

@@ -30,7 +30,13 @@ from deepsets.study import extras
 from deepsets.study import figures as figs
 from deepsets.study.output import default_out, staged, versions
 from deepsets.study.settings import StudySettings, resolve, sweep_architectures
-from deepsets.training import count_params, evaluate, recommended_threads, show_progress
+from deepsets.training import (
+    count_params,
+    evaluate,
+    held_out_set,
+    recommended_threads,
+    show_progress,
+)
 from deepsets.weights import save_model
 
 log = logging.getLogger(__name__)
@@ -85,6 +91,7 @@ class Plan:
                 lr=s.lr,
                 sizes=sizes,
                 progress=progress,
+                workers=s.workers,
             )
             for i, n in enumerate(names):
                 self.losses[n] = losses[i * len(self.seeds) : (i + 1) * len(self.seeds)]  # (S, T)
@@ -226,7 +233,7 @@ def run_study(settings: StudySettings | None = None) -> StudyResults:
     device = resolve_device(s.device)
     out = Path(s.out) if s.out is not None else default_out()
     before = torch.get_num_threads()
-    torch.set_num_threads(s.threads or recommended_threads(device))
+    torch.set_num_threads(recommended_threads(device) if s.threads is None else s.threads)
     try:
         return _run(s, device, out)
     finally:
@@ -244,7 +251,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         stages = tqdm(total=4, desc="study", disable=not progress)
         seeds = [s.seed + k for k in range(s.seeds)]
         plan = Plan(seeds, device)
-        test = make_data(s.test_size, generator=10_007 + s.seed, device=device)  # never trained on
+        test = held_out_set(s.test_size, seed=10_007 + s.seed, device=device)  # never trained on
         declare(plan, s)
         if s.extras:
             extras.declare(plan, s)

@@ -6,8 +6,10 @@ the 62-parameter DeepSet, the (20, 20) ReLU MLP, over 5 seeds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
+from deepsets.data import check_n_sets
 from deepsets.models.activation import check_activation
 
 
@@ -51,6 +53,8 @@ class StudySettings:
     """auto, cpu or cuda."""
     threads: int | None = None
     """torch CPU threads during the study; default: 1, fastest for these tiny models."""
+    workers: int = 2
+    """Python threads sharing out the stacked models (fixed, so results match across machines)."""
     quick: bool = False
     """A small smoke test (seconds): replaces seeds, steps, sweep and test sizes with tiny ones."""
     extras: bool = True
@@ -72,10 +76,29 @@ def resolve(settings: StudySettings) -> StudySettings:
     """Apply `quick` (small sizes for a smoke test) and validate the settings."""
     if settings.quick:
         settings = replace(settings, **QUICK)
-    for name in ("seeds", "steps", "batch_size", "hidden", "test_size", "final_window"):
+    names = (
+        "seeds",
+        "steps",
+        "batch_size",
+        "hidden",
+        "test_size",
+        "final_window",
+        "permutations",
+        "workers",
+    )
+    for name in names:
         value = getattr(settings, name)
-        if not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_n_sets(settings.batch_size, "batch_size")
+    if settings.threads is not None and (
+        not isinstance(settings.threads, int) or settings.threads < 1
+    ):
+        raise ValueError(f"threads must be a positive integer or None, got {settings.threads!r}")
+    if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or settings.seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {settings.seed!r}")
+    if not isinstance(settings.lr, int | float) or not 0 < settings.lr < math.inf:
+        raise ValueError(f"lr must be a positive finite number, got {settings.lr!r}")
     for name in ("mlp_hidden", "sweep_widths", "sweep_depths"):
         value = getattr(settings, name)
         if not value or any(not isinstance(v, int) or v < 1 for v in value):
