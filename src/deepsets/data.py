@@ -50,6 +50,13 @@ def check_n_sets(N: object, name: str = "N") -> int:
     return int(N)
 
 
+def check_n_batches(T: object) -> int:
+    """Validate a number of batches: a positive integer."""
+    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
+        raise ValueError(f"T (number of batches) must be a positive integer, got {T!r}")
+    return int(T)
+
+
 def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
     """Validate a set size: an integer of at least 5, so a class-1 set fits."""
     if isinstance(n_objects, bool) or not isinstance(n_objects, numbers.Integral):
@@ -115,9 +122,7 @@ def make_batches(
     Returns:
         X: float32 (T, B, N, 1) and y: float32 (T, B, 1).
     """
-    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
-        raise ValueError(f"T (number of batches) must be a positive integer, got {T!r}")
-    B = check_n_sets(B, "B")
+    T, B = check_n_batches(T), check_n_sets(B, "B")
     n_objects = check_n_objects(n_objects)
     g = as_generator(generator, device)
     device = torch.device(device) if device is not None else g.device
@@ -171,9 +176,7 @@ def make_padded_batches(
     Returns:
         X: float32 (T, B, hi, 1), y: float32 (T, B, 1), mask: bool (T, B, hi).
     """
-    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
-        raise ValueError(f"T (number of batches) must be a positive integer, got {T!r}")
-    B = check_n_sets(B, "B")
+    T, B = check_n_batches(T), check_n_sets(B, "B")
     lo, hi = _check_sizes(sizes)
     g = as_generator(generator, device)
     device = torch.device(device) if device is not None else g.device

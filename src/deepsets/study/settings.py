@@ -6,11 +6,10 @@ the 62-parameter DeepSet, the (20, 20) ReLU MLP, over 5 seeds.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
-from deepsets.data import check_n_sets
 from deepsets.models.activation import check_activation
+from deepsets.training import check_training_args
 
 
 @dataclass(frozen=True)
@@ -90,15 +89,13 @@ def resolve(settings: StudySettings) -> StudySettings:
         value = getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    check_n_sets(settings.batch_size, "batch_size")
+    check_training_args(settings.steps, settings.batch_size, settings.lr)
     if settings.threads is not None and (
         not isinstance(settings.threads, int) or settings.threads < 1
     ):
         raise ValueError(f"threads must be a positive integer or None, got {settings.threads!r}")
     if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or settings.seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {settings.seed!r}")
-    if not isinstance(settings.lr, int | float) or not 0 < settings.lr < math.inf:
-        raise ValueError(f"lr must be a positive finite number, got {settings.lr!r}")
     for name in ("mlp_hidden", "sweep_widths", "sweep_depths"):
         value = getattr(settings, name)
         if not value or any(not isinstance(v, int) or v < 1 for v in value):
