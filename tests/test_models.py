@@ -254,7 +254,7 @@ def test_deepset_rejects_unknown_activation(activation):
 
 @pytest.mark.parametrize("hidden", [0, (5, 0), (True,), (2.5,), (-1, 4), 2.5])
 def test_make_mlp_rejects_bad_widths(hidden):
-    with pytest.raises(ValueError, match="hidden widths must be positive integers"):
+    with pytest.raises(ValueError, match=r"hidden(\[\d\])? must be (a|a list of) positive integer"):
         make_mlp(hidden)
 
 
@@ -263,3 +263,27 @@ def test_make_mlp_rejects_unknown_activation_and_small_sets():
         make_mlp(activation="swish")
     with pytest.raises(ValueError, match="n_objects must be at least 5"):
         make_mlp(n_objects=4)
+
+
+@pytest.mark.parametrize(
+    "build", [lambda g: DeepSet(generator=g), lambda g: make_mlp((20, 20), generator=g)]
+)
+def test_constructors_are_seedable_and_leave_the_global_generator_alone(build):
+    state = torch.get_rng_state()
+    a, b, c = build(7), build(torch.Generator().manual_seed(7)), build(8)
+    assert torch.equal(state, torch.get_rng_state())  # no draw from torch's global generator
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters(), strict=True))
+    # the seeded draw is nn.Linear's own: the same weights as torch.manual_seed(7) then build
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        ref = build(None)
+    for p, q in zip(a.parameters(), ref.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("bad", [1.5, "0", True, -1, 2**64])
+def test_constructor_generator_must_be_a_seed_or_generator(bad):
+    with pytest.raises((TypeError, ValueError), match="generator"):
+        DeepSet(generator=bad)

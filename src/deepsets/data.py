@@ -13,26 +13,10 @@ from collections.abc import Iterator
 
 import torch
 
+from deepsets.validate import as_generator, positive_int
+
 # class label -> how many objects are nonzero; each nonzero object has value 1 / count
 COUNTS = {0: 3, 1: 5}
-
-
-def as_generator(
-    generator: torch.Generator | int | None, device: torch.device | str | None = None
-) -> torch.Generator:
-    """A torch.Generator from a generator, an integer seed or None (a fresh, unseeded one)."""
-    if isinstance(generator, torch.Generator):
-        return generator
-    g = torch.Generator(device=torch.device(device) if device is not None else "cpu")
-    if generator is None:
-        g.seed()  # non-deterministic, and leaves torch's global generator alone
-    elif isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
-        g.manual_seed(int(generator))
-    else:
-        raise TypeError(
-            f"generator must be a torch.Generator, an integer seed or None, got {generator!r}"
-        )
-    return g
 
 
 def check_n_sets(N: object, name: str = "N") -> int:
@@ -48,13 +32,6 @@ def check_n_sets(N: object, name: str = "N") -> int:
             f"class), got {N}"
         )
     return int(N)
-
-
-def check_n_batches(T: object) -> int:
-    """Validate a number of batches: a positive integer."""
-    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
-        raise ValueError(f"T (number of batches) must be a positive integer, got {T!r}")
-    return int(T)
 
 
 def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
@@ -122,7 +99,7 @@ def make_batches(
     Returns:
         X: float32 (T, B, N, 1) and y: float32 (T, B, 1).
     """
-    T, B = check_n_batches(T), check_n_sets(B, "B")
+    T, B = positive_int(T, "T (number of batches)"), check_n_sets(B, "B")
     n_objects = check_n_objects(n_objects)
     g = as_generator(generator, device)
     device = torch.device(device) if device is not None else g.device
@@ -176,7 +153,7 @@ def make_padded_batches(
     Returns:
         X: float32 (T, B, hi, 1), y: float32 (T, B, 1), mask: bool (T, B, hi).
     """
-    T, B = check_n_batches(T), check_n_sets(B, "B")
+    T, B = positive_int(T, "T (number of batches)"), check_n_sets(B, "B")
     lo, hi = _check_sizes(sizes)
     g = as_generator(generator, device)
     device = torch.device(device) if device is not None else g.device

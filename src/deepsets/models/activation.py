@@ -1,8 +1,13 @@
-"""Activations by name, so settings and saved models can say which one a network uses."""
+"""Activations by name, and dense stacks of layers whose initial weights can be seeded."""
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import nn
+
+from deepsets.validate import as_generator
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
@@ -27,11 +32,35 @@ def activation_name(module: nn.Module) -> str | None:
     return None
 
 
-def dense(sizes: list[int], activation: str | None) -> list[nn.Module]:
+def linear(a: int, b: int, generator: torch.Generator | None = None) -> nn.Linear:
+    """nn.Linear(a, b), its initial weights drawn from `generator` if one is given.
+
+    The draw is nn.Linear's own (Kaiming-uniform weight, then a uniform bias in
+    +-1/sqrt(a)), so a seeded generator gives what `torch.manual_seed` would, without
+    touching torch's global generator. None keeps nn.Linear's default (the global one).
+    """
+    if generator is None:
+        return nn.Linear(a, b)
+    layer = nn.utils.skip_init(nn.Linear, a, b)  # allocated, not initialised: no global draw
+    with torch.no_grad():
+        nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+        bound = 1 / math.sqrt(a)
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
+def seeded(generator: torch.Generator | int | None) -> torch.Generator | None:
+    """The generator a constructor draws its weights from: None stays None (torch's global)."""
+    return None if generator is None else as_generator(generator)
+
+
+def dense(
+    sizes: list[int], activation: str | None, generator: torch.Generator | None = None
+) -> list[nn.Module]:
     """Linear layers through `sizes`, with `activation` after every one but the last."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(a, b))
+        layers.append(linear(a, b, generator))
         if activation is not None and i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())
     return layers

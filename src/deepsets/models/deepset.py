@@ -5,19 +5,12 @@ Shape letters: B sets, N objects, F features per object, H hidden units, L laten
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 from torch import nn
 
-from deepsets.models.activation import check_activation, dense
+from deepsets.models.activation import check_activation, dense, seeded
 from deepsets.models.pooling import check_mask, check_pooling, pool
-
-
-def positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from deepsets.validate import positive_int
 
 
 class DeepSet(nn.Module):
@@ -35,6 +28,8 @@ class DeepSet(nn.Module):
         rho_hidden: hidden units of `rho` (default: `hidden`).
         rho_activation: nonlinearity of rho's hidden layer.
         in_features: F, features per object.
+        generator: a torch.Generator or integer seed for the initial weights; the same seed
+            gives the same weights. None draws from torch's global generator, as nn.Linear does.
     """
 
     def __init__(
@@ -47,6 +42,7 @@ class DeepSet(nn.Module):
         rho_hidden: int | None = None,
         rho_activation: str | None = "tanh",
         in_features: int = 1,
+        generator: torch.Generator | int | None = None,
     ) -> None:
         super().__init__()
         self.config = dict(
@@ -58,12 +54,11 @@ class DeepSet(nn.Module):
             rho_activation=check_activation(rho_activation, "rho_activation"),
             in_features=positive_int(in_features, "in_features"),
         )
-        c = self.config
-        self.phi = nn.Sequential(
-            *dense([c["in_features"], c["hidden"], c["hidden"], c["latent"]], c["activation"])
-        )
+        c, g = self.config, seeded(generator)
+        phi = [c["in_features"], c["hidden"], c["hidden"], c["latent"]]
+        self.phi = nn.Sequential(*dense(phi, c["activation"], g))
         self.rho = nn.Sequential(
-            *dense([c["latent"], c["rho_hidden"], 1], c["rho_activation"]), nn.Sigmoid()
+            *dense([c["latent"], c["rho_hidden"], 1], c["rho_activation"], g), nn.Sigmoid()
         )
 
     @property

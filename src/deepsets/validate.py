@@ -1,0 +1,70 @@
+"""One place for argument checks and for turning seeds into generators.
+
+Every public function validates its inputs with these before any work starts, so a mistake
+costs a clear error naming the argument, not a minute of training or a traceback from torch.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes seeds up to this (a signed 64-bit int)
+
+
+def is_int(value: object) -> bool:
+    """True for ints (and numpy integers), False for bools, floats and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def positive_int(value: object, name: str) -> int:
+    """`value` as an int if it is an integer >= 1, else a ValueError naming `name`."""
+    if not is_int(value) or value < 1:  # type: ignore[operator]
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def positive_ints(values: object, name: str, *, empty: bool = False) -> tuple[int, ...]:
+    """A tuple or list of positive integers (non-empty unless `empty`), as a tuple."""
+    if not isinstance(values, tuple | list) or not (values or empty):
+        what = "a list" if empty else "a non-empty list"
+        raise ValueError(f"{name} must be {what} of positive integers, got {values!r}")
+    return tuple(positive_int(v, f"{name}[{i}]") for i, v in enumerate(values))
+
+
+def positive_float(value: object, name: str) -> float:
+    """`value` as a float if it is a finite number > 0, else a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    if not 0 < float(value) < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def seed_int(value: object, name: str = "seed") -> int:
+    """A seed: an integer in [0, 2**63 - 1], the range torch.Generator accepts."""
+    if not is_int(value) or not 0 <= value <= MAX_SEED:  # type: ignore[operator]
+        raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def as_generator(
+    generator: torch.Generator | int | None,
+    device: torch.device | str | None = None,
+    name: str = "generator",
+) -> torch.Generator:
+    """A torch.Generator from a generator, an integer seed or None (a fresh, unseeded one)."""
+    if isinstance(generator, torch.Generator):
+        return generator
+    if generator is not None and not is_int(generator):
+        raise TypeError(
+            f"{name} must be a torch.Generator, an integer seed or None, got {generator!r}"
+        )
+    g = torch.Generator(device=torch.device(device) if device is not None else "cpu")
+    if generator is None:
+        g.seed()  # non-deterministic, and leaves torch's global generator alone
+    else:
+        g.manual_seed(seed_int(generator, name))
+    return g
