@@ -29,12 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baseline  # noqa: E402
 
 from deepsets.data import make_data  # noqa: E402
-from deepsets.ensemble import train_many  # noqa: E402
 from deepsets.models import DeepSet, make_mlp  # noqa: E402
 from deepsets.study import extras  # noqa: E402
 from deepsets.study.run import Plan, declare, run_study  # noqa: E402
 from deepsets.study.settings import StudySettings, sweep_architectures  # noqa: E402
-from deepsets.training import train  # noqa: E402
+from deepsets.training import (
+    train,  # noqa: E402
+    train_many,  # noqa: E402
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 import deepsets as ds
 from deepsets.data import make_padded_batches, stream
-from deepsets.ensemble import train_many
+from deepsets.training import train_many
 
 
 def test_padded_batches_are_each_balanced_and_follow_the_class_rule():
@@ -27,8 +27,8 @@ def test_padded_batches_are_each_balanced_and_follow_the_class_rule():
 
 
 def test_stream_of_padded_sets_is_reproducible():
-    a = list(stream(7, 10, sizes=(5, 9), generator=1, chunk=3))
-    b = list(stream(7, 10, sizes=(5, 9), generator=1, chunk=3))
+    a = list(stream(7, 10, sizes=(5, 9), generator=1))
+    b = list(stream(7, 10, sizes=(5, 9), generator=1))
     assert len(a) == 7
     for (Xa, ya, ma), (Xb, yb, mb) in zip(a, b, strict=True):
         assert torch.equal(Xa, Xb) and torch.equal(ya, yb) and torch.equal(ma, mb)

@@ -147,9 +147,9 @@ def test_train_rejects_a_non_module(model):
         ({"lr": float("nan")}, ValueError, "lr must be a positive finite number, got nan"),
         ({"lr": "0.01"}, ValueError, "lr must be a positive finite number, got '0.01'"),
         ({"lr": float("inf")}, ValueError, "lr must be a positive finite number, got inf"),
-        ({"batch_size": 0}, ValueError, "batch_size must be an even integer >= 2, got 0"),
-        ({"batch_size": 1}, ValueError, "batch_size must be an even integer >= 2, got 1"),
-        ({"batch_size": -4}, ValueError, "batch_size must be an even integer >= 2, got -4"),
+        ({"batch_size": 0}, ValueError, r"batch_size must be a positive even integer .* got 0"),
+        ({"batch_size": 1}, ValueError, r"batch_size must be a positive even integer .* got 1"),
+        ({"batch_size": -4}, ValueError, r"batch_size must be a positive even integer .* got -4"),
         ({"batch_size": 7}, ValueError, "batch_size must be a positive even integer .* got 7"),
         ({"batch_size": 4.0}, TypeError, "batch_size must be a positive even integer .* got 4.0"),
     ],
@@ -164,7 +164,7 @@ def test_train_rejects_bad_arguments_before_training(kwargs, error, match):
 
 def test_train_rejects_a_model_with_the_wrong_output_shape():
     model = nn.Sequential(nn.Flatten(), nn.Linear(10, 2), nn.Sigmoid())  # (B, 2), not (B, 1)
-    with pytest.raises(ValueError, match=re.escape("must map (B, N, 1) to (B, 1), got (100, 2)")):
+    with pytest.raises(ValueError, match=re.escape("must map (B, N, 1) to (B, 1), got (2, 2)")):
         train(model, 5)
 
 

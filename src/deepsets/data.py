@@ -189,6 +189,32 @@ def make_padded_data(
     return X[0], y[0], mask[0]
 
 
+CHUNK = 250  # batches made per generator call: the per-call overhead is paid once per chunk
+
+
+def chunks(
+    steps: int,
+    batch_size: int,
+    *,
+    n_objects: int = 10,
+    sizes: tuple[int, int] | None = None,
+    generator: torch.Generator | int | None = None,
+    device: torch.device | str | None = None,
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """The training data of `steps` steps, made CHUNK batches per call.
+
+    Yields (X (t, B, N, 1), y (t, B, 1)) blocks of t <= CHUNK fresh balanced batches, or
+    (X (t, B, hi, 1), y (t, B, 1), mask (t, B, hi)) with `sizes=(lo, hi)`.
+    """
+    g = as_generator(generator, device)
+    for done in range(0, steps, CHUNK):
+        t = min(CHUNK, steps - done)
+        if sizes is None:
+            yield make_batches(t, batch_size, n_objects=n_objects, generator=g, device=device)
+        else:
+            yield make_padded_batches(t, batch_size, sizes, generator=g, device=device)
+
+
 def stream(
     steps: int,
     batch_size: int,
@@ -197,22 +223,15 @@ def stream(
     sizes: tuple[int, int] | None = None,
     generator: torch.Generator | int | None = None,
     device: torch.device | str | None = None,
-    chunk: int = 250,
 ) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Yield `steps` fresh balanced batches (X (B, N, 1), y (B, 1)), made `chunk` at a time.
+    """Yield `steps` fresh balanced batches (X (B, N, 1), y (B, 1)), one per training step.
 
-    This is the training data of `train`: one new `make_data(batch_size)` per step, but drawn
-    in chunks so that the per-call overhead is paid once per chunk, not once per step. With
+    One new `make_data(batch_size)` per step, drawn in chunks (see `chunks`). With
     `sizes=(lo, hi)` the sets vary in size and each batch is (X (B, hi, 1), y (B, 1), mask).
     """
-    g = as_generator(generator, device)
-    done = 0
-    while done < steps:
-        t = min(chunk, steps - done)
-        if sizes is None:
-            batch = make_batches(t, batch_size, n_objects=n_objects, generator=g, device=device)
-        else:
-            batch = make_padded_batches(t, batch_size, sizes, generator=g, device=device)
-        for i in range(t):
-            yield tuple(part[i] for part in batch)
-        done += t
+    blocks = chunks(
+        steps, batch_size, n_objects=n_objects, sizes=sizes, generator=generator, device=device
+    )
+    for block in blocks:
+        for i in range(block[0].shape[0]):
+            yield tuple(part[i] for part in block)

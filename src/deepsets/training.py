@@ -1,23 +1,29 @@
 """Training as in the exercise: Adam on binary cross-entropy, a fresh batch every step.
 
-The loop is kept lean for tiny models: losses stay on the device and are fetched once, Adam
-updates all parameters in one multi-tensor step, and the data is made in chunks of batches.
+`train(model)` and `train_many(models)` are one engine (`deepsets.engine`): models are checked
+first, grouped into stacks of one architecture, and trained together by the one loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
-import numbers
 import sys
+import warnings
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
-from deepsets.data import as_generator, check_n_sets, make_data, stream
+from deepsets.data import check_n_objects, check_n_sets, make_data
+from deepsets.engine.loop import Streams, fit
+from deepsets.engine.stacks import stack_models
+from deepsets.validate import positive_float, positive_int
+
+DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 
 
 def count_params(model: nn.Module) -> int:
@@ -35,13 +41,9 @@ def model_device(model: nn.Module) -> torch.device:
 
 def check_training_args(steps: object, batch_size: object, lr: object) -> None:
     """Raise a clear error for a bad number of steps, batch size or learning rate."""
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if batch_size == 0 or (isinstance(batch_size, numbers.Integral) and batch_size < 2):
-        raise ValueError(f"batch_size must be an even integer >= 2, got {batch_size!r}")
+    positive_int(steps, "steps")
     check_n_sets(batch_size, "batch_size")
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr < math.inf:
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    positive_float(lr, "lr")
 
 
 def run_model(model: nn.Module, X: torch.Tensor, *mask: torch.Tensor) -> torch.Tensor:
@@ -58,27 +60,33 @@ def run_model(model: nn.Module, X: torch.Tensor, *mask: torch.Tensor) -> torch.T
     return p
 
 
-def make_adam(params, lr: float) -> torch.optim.Adam:
-    """Adam with one multi-tensor (foreach) update per step."""
-    return torch.optim.Adam(params, lr=lr, foreach=True)
-
-
 def recommended_threads(device: torch.device | str = "cpu") -> int:
-    """The torch CPU thread count we recommend for training these tiny models: 1 on a CPU.
+    """The torch CPU thread count `train_many` uses for these tiny models: 1.
 
     Measured on a 2-core CPU (benchmarks/README.md): the whole study trains in about the same
     time on one thread as on two when the machine is idle, and up to ten times slower on two
     when anything else wants a core, as intra-op threads then wait for each other. On CUDA the
-    CPU only launches kernels, so one thread is enough there too. Nothing here sets it: pass it
-    to `torch.set_num_threads` (the study's `threads` setting does).
+    CPU only launches kernels, so one thread is enough there too.
     """
-    torch.device(device)  # validates the argument
     return 1
 
 
-def show_progress(progress: bool | None) -> bool:
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with torch on `n` CPU threads, then restore the caller's setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def show_progress(progress: object) -> bool:
     """A progress bar only when asked, or by default when stderr is a terminal."""
-    return sys.stderr.isatty() if progress is None else bool(progress)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    return sys.stderr.isatty() if progress is None else progress
 
 
 def train(
@@ -106,77 +114,134 @@ def train(
         progress: show a tqdm bar; None shows one only on a terminal.
 
     Returns:
-        The trained model and the loss of every step, a float array of shape (steps,).
+        The trained model (in eval mode) and the loss of every step, an array (steps,).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
-    check_training_args(steps, batch_size, lr)
-    if sizes is not None and "mask" not in inspect.signature(model.forward).parameters:
-        raise TypeError(
-            f"sizes={sizes!r} trains on sets of varying size, which needs a model whose forward "
-            f"takes a mask (like DeepSet); {type(model).__name__} does not"
-        )
-    device = model_device(model)
-    g = as_generator(seed, device)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    flat = flatten(params)  # (P,) every parameter, or None if they cannot share one tensor
-    opt = make_adam(model.parameters() if flat is None else [flat], lr)
-    losses = torch.empty(steps, device=device)  # (T,), filled on the device, fetched once
-    bar = tqdm(total=steps, desc="train", disable=not show_progress(progress), leave=False)
-    batches = stream(
-        steps, batch_size, n_objects=n_objects, sizes=sizes, generator=g, device=device
-    )
-    try:
-        for t, (X, y, *mask) in enumerate(batches):
-            p = run_model(model, X, *mask) if t == 0 else model(X, *mask)  # (B, 1)
-            loss = F.binary_cross_entropy(p, y)
-            if flat is None:
-                opt.zero_grad(set_to_none=True)
-            else:
-                flat.grad.zero_()  # the parameters' .grad are views of it: backward adds there
-            loss.backward()
-            opt.step()
-            losses[t] = loss.detach()
-            if (t + 1) % 250 == 0 or t + 1 == steps:
-                bar.update(t + 1 - bar.n)
-    finally:
-        if flat is not None:
-            unflatten(params)
-        bar.close()
-    model.eval()
-    return model, losses.cpu().numpy().astype(np.float64)
+    _, losses = train_many(
+        [model], steps, seeds=[seed], batch_size=batch_size, lr=lr, n_objects=n_objects,
+        sizes=sizes, progress=progress,
+    )  # fmt: skip
+    return model, losses[0]
 
 
-@torch.no_grad()
-def flatten(params: list[torch.Tensor]) -> torch.Tensor | None:
-    """One flat tensor (P,) with a flat .grad, of which `params` and their .grad become views.
+def train_many(
+    models: Sequence[nn.Module],
+    steps: int = 4000,
+    *,
+    seeds: Sequence[torch.Generator | int | None],
+    batch_size: int = 100,
+    lr: float = 1e-3,
+    n_objects: int = 10,
+    sizes: tuple[int, int] | None = None,
+    progress: bool | None = None,
+) -> tuple[list[nn.Module], np.ndarray]:
+    """Train every model as `train(model_k, steps, seed=seeds[k], ...)` would, all at once.
 
-    Adam then updates one tensor per step instead of one per parameter: the same arithmetic
-    element by element (bit for bit), in a fraction of the launches. (One difference: a
-    parameter that gets no gradient in some step is stepped with gradient 0, where torch's Adam
-    would skip it; parameters never used stay unchanged either way.) None if the parameters
-    differ in dtype or device. Undo with `unflatten`.
+    Models of one architecture (DeepSets of one configuration, MLPs of one shape) are stacked
+    into one batched network (`deepsets.engine.stacks`); any other module trains through its
+    own forward in the same loop. The models share one device and one dtype (float64 models
+    train on float64 data; the data's values are exact in both). Member k sees exactly the
+    data `train(model_k, seed=seeds[k])` sees. Stacked and plain computations round
+    differently in the last bit: in float32 they agree to ~1e-6 over the first hundred steps,
+    then a DeepSet's escape from its ln 2 plateau amplifies rounding, so long runs agree in
+    distribution, not digit by digit (in float64, to 1e-9 over 1000 steps). Torch runs on
+    `recommended_threads()` during the call.
+
+    Arguments:
+        models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place.
+        steps, batch_size, lr, n_objects, sizes, progress: as in `train`.
+        seeds: K seeds (or generators) of the models' data streams; equal integer seeds
+            share one stream, None draws a fresh one.
+
+    Returns:
+        The same K model objects, trained and in eval mode, in input order, and their
+        losses (K, steps).
     """
-    if not params or any(
-        p.dtype != params[0].dtype or p.device != params[0].device for p in params
-    ):
-        return None
-    flat = torch.cat([p.detach().flatten() for p in params])  # (P,)
-    flat.grad = torch.zeros_like(flat)
-    sizes = [p.numel() for p in params]
-    for p, w, grad in zip(params, flat.split(sizes), flat.grad.split(sizes), strict=True):
-        p.data = w.view_as(p)
-        p.grad = grad.view_as(p)
-    return flat
+    device, dtype = check_models(models, seeds, sizes)
+    check_training_args(steps, batch_size, lr)
+    n_objects = check_n_objects(n_objects)
+    progress = show_progress(progress)
+    data = Streams(seeds, batch_size, n_objects, sizes, device, dtype)  # validates the seeds
+    check_outputs(models, n_objects, sizes, device, dtype)
+    for m in models:
+        m.train()
+    with torch_threads(recommended_threads(device)):
+        losses = fit(stack_models(models), data, steps, lr, progress)
+    for m in models:
+        m.eval()
+    warn_if_diverged(losses, lr)
+    return list(models), losses
+
+
+def check_models(
+    models: object, seeds: object, sizes: tuple[int, int] | None
+) -> tuple[torch.device, torch.dtype]:
+    """Raise a clear error for anything `train_many` cannot train; returns their device, dtype."""
+    if not isinstance(models, Sequence) or isinstance(models, nn.Module):
+        raise TypeError(f"models must be a list of torch.nn.Module, got {models!r:.80}")
+    if not models:
+        raise ValueError("models must be a non-empty list of torch.nn.Module, got an empty list")
+    for i, m in enumerate(models):
+        if not isinstance(m, nn.Module):
+            raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
+        if not any(p.requires_grad for p in m.parameters()):
+            raise ValueError(f"models[{i}] has no trainable parameters")
+        if sizes is not None and "mask" not in inspect.signature(m.forward).parameters:
+            raise TypeError(
+                f"sizes={sizes!r} trains on sets of varying size, which needs a model whose "
+                f"forward takes a mask (like DeepSet); {type(m).__name__} does not"
+            )
+    if len({id(m) for m in models}) != len(models):
+        raise ValueError("models must be distinct objects (the same module appears twice)")
+    if not isinstance(seeds, Sequence) or isinstance(seeds, str) or len(seeds) != len(models):
+        raise ValueError(f"seeds must be a list of one seed per model, got {seeds!r:.80}")
+    devices = {p.device for m in models for p in m.parameters()}
+    if len(devices) > 1:
+        raise ValueError(f"all models must be on one device, got {sorted(map(str, devices))}")
+    dtypes = {p.dtype for m in models for p in m.parameters()}
+    if len(dtypes) > 1 or not next(iter(dtypes)).is_floating_point:
+        raise ValueError(f"all models must have one floating-point dtype, got {dtypes}")
+    return devices.pop(), dtypes.pop()
 
 
 @torch.no_grad()
-def unflatten(params: list[torch.Tensor]) -> None:
-    """Give every parameter (and its .grad) its own memory again, after `flatten`."""
-    for p in params:
-        p.data = p.data.clone()
-        p.grad = p.grad.clone()
+def check_outputs(
+    models: Sequence[nn.Module],
+    n_objects: int,
+    sizes: tuple[int, int] | None,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> None:
+    """Run every model once on a small batch, in eval mode, before any training starts."""
+    N = n_objects if sizes is None else sizes[1]
+    X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F)
+    mask = () if sizes is None else (torch.ones(2, N, dtype=torch.bool, device=device),)
+    for i, m in enumerate(models):
+        mode = m.training
+        m.eval()
+        try:
+            p = run_model(m, X, *mask)  # (B, 1)
+        finally:
+            m.train(mode)
+        if not bool(((p >= 0) & (p <= 1)).all()):
+            raise ValueError(
+                f"models[{i}] must output probabilities in [0, 1] (end with a sigmoid), "
+                f"got {p.flatten().tolist()}"
+            )
+
+
+def warn_if_diverged(losses: np.ndarray, lr: float) -> None:
+    """Warn when a model ended worse than chance: a loss above DIVERGED hints at a bad lr."""
+    final = losses[:, -max(1, losses.shape[1] // 10) :].mean(axis=1)  # (K,)
+    bad = np.flatnonzero(~(final <= DIVERGED))
+    if bad.size:
+        warnings.warn(
+            f"model(s) {bad.tolist()} ended with a mean loss of {final[bad].tolist()}, worse "
+            f"than always answering 1/2 (ln 2 = {math.log(2):.3f}); lr={lr} may be too large",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 @torch.no_grad()
@@ -184,10 +249,21 @@ def evaluate(
     model: nn.Module, X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
 ) -> dict[str, float]:
     """Binary cross-entropy and accuracy (threshold 0.5) of `model` on X (B, N, F), y (B, 1)."""
+    if not isinstance(y, torch.Tensor) or not isinstance(X, torch.Tensor):
+        raise TypeError("X and y must be torch tensors of shapes (B, N, F) and (B, 1)")
+    if X.dim() < 1 or X.shape[0] == 0 or y.shape != (X.shape[0], 1):
+        raise ValueError(
+            f"X (B, N, F) and y (B, 1) must hold B >= 1 sets each, got {tuple(X.shape)} and "
+            f"{tuple(y.shape)}"
+        )
+    if not bool(((y == 0) | (y == 1)).all()):
+        raise ValueError("y must hold labels 0 or 1 only")
     was_training = model.training
     model.eval()
-    p = model(X) if mask is None else model(X, mask)  # (B, 1)
-    model.train(was_training)
+    try:
+        p = run_model(model, X, *(() if mask is None else (mask,)))  # (B, 1)
+    finally:
+        model.train(was_training)
     loss = F.binary_cross_entropy(p, y).item()
     acc = ((p > 0.5).float() == y).float().mean().item()
     return {"loss": loss, "accuracy": acc}

@@ -22,7 +22,6 @@ from tqdm.auto import tqdm
 
 from deepsets.data import make_data
 from deepsets.device import resolve_device
-from deepsets.ensemble import train_many
 from deepsets.invariance import check_invariance
 from deepsets.models import DeepSet, make_mlp
 from deepsets.plots import plot_losses, plot_sets
@@ -36,6 +35,7 @@ from deepsets.training import (
     held_out_set,
     recommended_threads,
     show_progress,
+    train_many,
 )
 from deepsets.weights import save_model
 
@@ -91,7 +91,6 @@ class Plan:
                 lr=s.lr,
                 sizes=sizes,
                 progress=progress,
-                workers=s.workers,
             )
             for i, n in enumerate(names):
                 self.losses[n] = losses[i * len(self.seeds) : (i + 1) * len(self.seeds)]  # (S, T)

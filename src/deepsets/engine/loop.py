@@ -1,0 +1,117 @@
+"""The one training loop: Adam on binary cross-entropy, every stack of models at once.
+
+Shape letters: T steps in a chunk, S distinct data streams, K models, B sets, N objects, F features.
+
+Every stacked weight is a view into one flat leaf (P,): the backward of `split` is a single cat,
+and Adam updates one tensor per step instead of one per parameter. Adam is elementwise and the
+members share no weights, so each gets exactly the update its own Adam would give it; the loss
+is the sum of the members' mean losses, so each gets its own gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from deepsets.data import chunks
+from deepsets.engine.stacks import Stack
+from deepsets.validate import as_generator, is_int
+
+Seed = int | torch.Generator | None
+Chunk = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # X, y, mask of T steps
+
+
+class Streams:
+    """The training data of K models: one stream per distinct seed, a chunk at a time.
+
+    Model k sees the stream of seeds[k], exactly what `deepsets.data.stream(seed=seeds[k])`
+    yields; models given the same integer seed share one stream, made once.
+    """
+
+    def __init__(
+        self,
+        seeds: Sequence[Seed],
+        batch_size: int,
+        n_objects: int,
+        sizes: tuple[int, int] | None,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        # one stream per distinct integer seed or generator; None is a fresh stream each time
+        keys = [s if is_int(s) or s is None else id(s) for s in seeds]
+        keys = [("fresh", k) if key is None else key for k, key in enumerate(keys)]
+        distinct = list(dict.fromkeys(keys))  # (S,)
+        self.rows = [distinct.index(key) for key in keys]  # (K,): model k -> its stream
+        self.gens = [as_generator(seeds[keys.index(key)], device, "seeds") for key in distinct]
+        self.kw = dict(n_objects=n_objects, sizes=sizes, device=device)
+        self.batch_size, self.dtype = batch_size, dtype
+
+    def chunks(self, steps: int) -> Iterator[Chunk]:
+        """Yield X (T, S, B, N, F), y (T, S, B), mask (T, S, B, N) or None, until `steps`."""
+        blocks = [chunks(steps, self.batch_size, generator=g, **self.kw) for g in self.gens]
+        for parts in zip(*blocks, strict=True):
+            X, y, *mask = (torch.stack(p, dim=1) for p in zip(*parts, strict=True))
+            yield X.to(self.dtype), y[..., 0].to(self.dtype), (mask[0] if mask else None)
+
+
+def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | None:
+    """x's rows (dim 0) in `rows`; None stands for all of them in order (no copy)."""
+    return x if x is None or rows is None else x.index_select(0, rows)
+
+
+def fit(
+    stacks: Sequence[tuple[Stack, list[int]]],
+    data: Streams,
+    steps: int,
+    lr: float,
+    progress: bool,
+) -> np.ndarray:
+    """Train every stack for `steps` steps; returns losses (K, steps), models in input order."""
+    inits = [t for stack, _ in stacks for t in stack.init()]
+    shapes, numels = [t.shape for t in inits], [t.numel() for t in inits]
+    flat = torch.cat([t.reshape(-1) for t in inits]).requires_grad_(True)  # (P,)
+    opt = torch.optim.Adam([flat], lr=lr, foreach=True)
+    order = [i for _, index in stacks for i in index]  # model index of each loss column
+    S, device = len(data.gens), flat.device
+    rows = [_rows([data.rows[i] for i in index], S, device) for _, index in stacks]
+    label_rows = torch.tensor([data.rows[i] for i in order], device=flat.device)  # (K,)
+    history = flat.new_empty(steps, len(order))  # (steps, K), fetched once at the end
+
+    def views() -> Iterator[torch.Tensor]:
+        return iter([w.view(s) for w, s in zip(flat.split(numels), shapes, strict=True)])
+
+    models = [stack for stack, _ in stacks]
+    done = 0
+    with tqdm(total=steps, desc="train", disable=not progress, leave=False) as bar:
+        for X, y, mask in data.chunks(steps):
+            y = y.index_select(1, label_rows)  # (T, K, B): every model's own labels
+            for t in range(X.shape[0]):
+                m = None if mask is None else mask[t]  # (S, B, N)
+                params = views()
+                p = [
+                    s.forward(params, select(X[t], r), select(m, r))
+                    for s, r in zip(models, rows, strict=True)
+                ]  # (K_s, B) per stack
+                p = p[0] if len(p) == 1 else torch.cat(p)  # (K, B)
+                loss = F.binary_cross_entropy(p, y[t], reduction="none").mean(dim=1)  # (K,)
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()  # the one backward of the package
+                opt.step()
+                history[done + t] = loss.detach()
+            done += X.shape[0]
+            bar.update(X.shape[0])
+    trained = iter([w.detach().view(s) for w, s in zip(flat.split(numels), shapes, strict=True)])
+    for stack, _ in stacks:
+        stack.write_back(trained)
+    losses = np.empty((len(order), steps))
+    losses[order] = history.T.cpu().numpy()
+    return losses
+
+
+def _rows(rows: list[int], S: int, device: torch.device) -> torch.Tensor | None:
+    """The stream rows of a stack's members as an index, or None when they are all S in order."""
+    return None if rows == list(range(S)) else torch.tensor(rows, device=device)
