@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from deepsets.engine.activations import fast
 from deepsets.models.activation import ACTIVATIONS
 from deepsets.models.deepset import DeepSet
 from deepsets.models.pooling import pool
@@ -70,7 +71,7 @@ class StackedLayers:
                 self.members.append([m.bias.unsqueeze(-1) for m in layers])  # each (out, 1)
                 self.ops.append(None)
             else:
-                self.ops.append(layers[0])
+                self.ops.append(fast(layers[0]))
 
     def init(self) -> list[torch.Tensor]:
         return [torch.stack([t.detach() for t in ts]) for ts in self.members]  # (K, out, in|1)

@@ -1,0 +1,41 @@
+"""Cheaper forms of activations for the stacked networks: the same function, fewer cycles.
+
+Only the engine's stacked forms use these; a user's `DeepSet` keeps its `nn.Tanh`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class FastTanh(torch.autograd.Function):
+    """tanh(x) = 2 sigmoid(2x) - 1, with the backward from the saved output, 1 - tanh^2.
+
+    Measured on a (64, 5, 2000) float32 tensor, one thread: forward and backward in 0.73-0.94 ms
+    against 1.90-2.07 ms for torch.tanh (2.2-2.6x); the values differ from torch.tanh by at
+    most 1.8e-7 in float32 and 3.3e-16 in float64.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
+        y = torch.sigmoid(2 * x).mul_(2).sub_(1)  # in place on a fresh tensor
+        ctx.save_for_backward(y)  # type: ignore[attr-defined]
+        return y
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        return torch.ops.aten.tanh_backward(g, y)
+
+
+class Tanh(nn.Module):
+    """nn.Tanh through FastTanh."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return FastTanh.apply(x)
+
+
+def fast(layer: nn.Module) -> nn.Module:
+    """The cheaper equivalent of an elementwise layer, or the layer itself."""
+    return Tanh() if type(layer) is nn.Tanh else layer
