@@ -155,6 +155,7 @@ CHECKED = [
     ("--quick --seeds 0", "seeds must be a positive integer, got 0"),
     ("--seeds -2", "seeds must be a positive integer, got -2"),
     ("--seed -1", "seed must be an integer in [0, 2**63 - 1], got -1"),
+    ("--seed 4611686018427387905", "seed must be at most 2**62 (the study adds offsets to it)"),
     ("--steps 0", "steps must be a positive integer, got 0"),
     ("--steps -1", "steps must be a positive integer, got -1"),
     ("--batch-size 7", "batch_size must be a positive even integer"),

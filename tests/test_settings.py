@@ -65,6 +65,7 @@ BAD = [
     ("seeds", dict(seeds=True)),
     ("seed", dict(seed=-1)),
     ("seed", dict(seed=2**63)),
+    ("seed", dict(seed=2**62 + 1)),  # no room for the offsets the study adds
     ("steps", dict(steps=-1)),
     ("steps", dict(steps=2.5)),
     ("batch_size", dict(batch_size=7)),

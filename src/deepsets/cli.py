@@ -53,7 +53,7 @@ def run_exercise(settings: StudySettings) -> None:
 STUDIES: dict[str, Study[Any]] = {
     "exercise": Study(
         StudySettings,
-        "the exercise's DeepSet and MLPs over seeds, its questions measured (the default)",
+        "the exercise's DeepSet and MLPs over seeds, its questions answered by measurement",
         quick_settings,
         resolve,
         run_exercise,
@@ -116,7 +116,10 @@ def parse(study: Study[S], args: Sequence[str], prog: str) -> S:
 def usage() -> str:
     """The text of `deepsets --help`."""
     width = max(len(name) for name in STUDIES) + 2
-    studies = [f"  {name:{width}}{s.about}" for name, s in STUDIES.items()]
+    studies = [
+        f"  {name:{width}}{s.about}{' (the default)' if name == DEFAULT_STUDY else ''}"
+        for name, s in STUDIES.items()
+    ]
     return "\n".join(
         [
             "usage: deepsets [-h] [--version] run [STUDY] [OPTIONS]",

@@ -65,6 +65,10 @@ class StudySettings:
     """The sections beyond the exercise (set sizes, pooling, latent width, learned phi)."""
 
 
+# The study seeds its runs with seed + s plus offsets below 10**6; 2**62 leaves them room under
+# torch's largest seed, 2**63 - 1, so a large seed is refused up front, not midway.
+MAX_BASE_SEED = 2**62
+
 QUICK: dict[str, Any] = dict(
     seeds=2,
     steps=300,
@@ -96,7 +100,8 @@ def resolve(settings: StudySettings) -> StudySettings:
         if not isinstance(getattr(s, name), bool):
             raise ValueError(f"{name} must be True or False, got {getattr(s, name)!r}")
     positive_int(s.seeds, "seeds")
-    seed_int(s.seed, "seed")
+    if seed_int(s.seed, "seed") > MAX_BASE_SEED:
+        raise ValueError(f"seed must be at most 2**62 (the study adds offsets to it), got {s.seed}")
     check_training_args(s.steps, s.batch_size, s.lr)
     positive_int(s.hidden, "hidden")
     positive_ints(s.mlp_hidden, "mlp_hidden")
