@@ -3,12 +3,17 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# An extra package index for torch, empty by default (this machine has the CPU wheel locally).
+# Elsewhere the torch pin alone pulls the multi-GB CUDA build from PyPI; for the CPU build use
+#   make run TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+PIP_INDEX := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 
-.PHONY: run test bench lint clean
+.PHONY: run test typecheck bench lint clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]' $(PIP_INDEX)
 	touch $@
 
 run: $(BIN)/.installed
@@ -17,6 +22,9 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(ARGS)
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy --strict src
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py $(ARGS)

@@ -1,71 +1,276 @@
-"""The `deepsets` console script, run once in a subprocess as a user would."""
+"""The `deepsets` command: help, flags, --quick, bad values; main() directly, once as a process."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
-from deepsets.cli import build_parser, settings_from_args
-from deepsets.study.settings import StudySettings
+import deepsets
+from deepsets import cli
+from deepsets.study import settings as settings_module
+from deepsets.study.settings import QUICK, StudySettings
 
 EXE = Path(sys.executable).with_name("deepsets")
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
-def deepsets(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def quick(**explicit: object) -> StudySettings:
+    """The quick run with `explicit` values, built from QUICK here (not by quick_settings)."""
+    return replace(StudySettings(), **{**QUICK, "quick": True, **explicit})
+
+
+def parse(*args: str) -> StudySettings:
+    return cli.parse(cli.STUDIES[cli.DEFAULT_STUDY], list(args), "deepsets run")
+
+
+@pytest.fixture
+def ran(monkeypatch):
+    """Replace the exercise's run function by a recorder: main runs no training."""
+    calls: list[StudySettings] = []
+    study = cli.STUDIES["exercise"]
+    monkeypatch.setitem(cli.STUDIES, "exercise", replace(study, run=calls.append))
+    return calls
+
+
+def field_docs() -> dict[str, str]:
+    """Field -> the docstring under it, read from the source (independently of tyro)."""
+    tree = ast.parse(inspect.getsource(settings_module))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "StudySettings")
+    docs = {}
+    for node, after in zip(cls.body, cls.body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr):
+            docs[node.target.id] = after.value.value
+    return docs
+
+
+def shown(value: object) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def test_run_help_lists_every_setting_in_order_with_its_doc_and_default(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # no wrapping inside a help line
+    assert cli.main(["run", "--help"]) == 0
+    text = capsys.readouterr().out
+    options = " ".join(text[text.index("options") :].replace("│", " ").split())
+    docs = field_docs()
+    assert set(docs) == {f.name for f in fields(StudySettings)}
+    starts = []
+    for f in fields(StudySettings):
+        flag = "--" + f.name.replace("_", "-")
+        found = re.search(rf"(?<![\w-]){flag}(?![\w-])", options)
+        assert found, flag
+        starts.append(found.start())
+    assert starts == sorted(starts), "options in the dataclass's order"
+    for f, start, end in zip(fields(StudySettings), starts, [*starts[1:], None], strict=True):
+        entry = options[start:end]
+        assert docs[f.name] in entry, f.name
+        assert f"(default: {shown(f.default)})" in entry, f.name
+        if f.type == "bool":
+            assert f"--no-{f.name}" in entry, f.name
+    assert "--device {auto,cpu,cuda}" in options
+
+
+def test_run_help_says_what_quick_changes(capsys):
+    assert cli.main(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    changed = {k: v for k, v in QUICK.items() if v != getattr(StudySettings(), k)}
+    assert {"seeds", "steps", "test_size"} <= set(changed)
+    for name, value in changed.items():
+        assert f"--{name.replace('_', '-')} {shown(value)}" in text, name
+
+
+def test_no_flags_are_the_exercise():
+    assert parse() == StudySettings()
+
+
+def test_quick_with_steps_keeps_the_steps_and_takes_the_rest_from_quick():
+    expected = quick(steps=20)
+    assert parse("--quick", "--steps", "20") == expected
+    assert parse("--steps", "20", "--quick") == expected  # flag order does not matter
+    assert parse("--quick").steps == QUICK["steps"]
+
+
+def test_an_explicit_flag_wins_even_when_it_repeats_the_full_default():
+    s = parse("--quick", "--seeds", "5", "--test-size", "10000")
+    assert (s.seeds, s.test_size, s.steps) == (5, 10_000, QUICK["steps"])
+
+
+def test_no_quick_after_quick_is_the_full_run():
+    assert parse("--quick", "--no-quick") == StudySettings()
+
+
+def test_every_kind_of_flag_reaches_the_settings():
+    argv = "--out x --overwrite --seeds 3 --seed 7 --steps 11 --batch-size 10 --lr 0.01 "
+    argv += "--hidden 4 --mlp-hidden 8 4 2 --mlp-activation tanh --sweep-widths 4 8 "
+    argv += "--sweep-depths 3 --sweep-activations tanh gelu --test-size 100 --final-window 5 "
+    argv += "--permutations 2 --device cpu --threads 2 --workers 1 --quick --no-extras"
+    expected = StudySettings(
+        out="x",
+        overwrite=True,
+        seeds=3,
+        seed=7,
+        steps=11,
+        batch_size=10,
+        lr=0.01,
+        hidden=4,
+        mlp_hidden=(8, 4, 2),
+        mlp_activation="tanh",
+        sweep_widths=(4, 8),
+        sweep_depths=(3,),
+        sweep_activations=("tanh", "gelu"),
+        test_size=100,
+        final_window=5,
+        permutations=2,
+        device="cpu",
+        threads=2,
+        workers=1,
+        quick=True,
+        extras=False,
+    )
+    for f in fields(StudySettings):  # every field differs from both presets: each flag counts
+        value = getattr(expected, f.name)
+        assert value != f.default and value != QUICK.get(f.name), f.name
+    assert parse(*argv.split()) == expected
+
+
+def test_main_checks_then_runs_what_was_asked(ran):
+    assert cli.main(["run", "--quick", "--steps", "60", "--device", "cpu"]) == 0
+    assert ran == [quick(steps=60, device="cpu")]
+    assert cli.main(["run", "exercise", "--seeds", "1"]) == 0  # the study named
+    assert ran[1] == StudySettings(seeds=1)
+
+
+# Bad values that parse: the check names the field, before any training (exit 2).
+CHECKED = [
+    ("--seeds 0", "seeds must be a positive integer, got 0"),
+    ("--quick --seeds 0", "seeds must be a positive integer, got 0"),
+    ("--seeds -2", "seeds must be a positive integer, got -2"),
+    ("--seed -1", "seed must be an integer in [0, 2**63 - 1], got -1"),
+    ("--seed 4611686018427387905", "seed must be at most 2**62 (the study adds offsets to it)"),
+    ("--steps 0", "steps must be a positive integer, got 0"),
+    ("--steps -1", "steps must be a positive integer, got -1"),
+    ("--batch-size 7", "batch_size must be a positive even integer"),
+    ("--batch-size 0", "batch_size must be an even integer >= 2, got 0"),
+    ("--lr inf", "lr must be a positive finite number, got inf"),
+    ("--lr 0", "lr must be a positive finite number, got 0.0"),
+    ("--lr nan", "lr must be a positive finite number, got nan"),
+    ("--hidden 0", "hidden must be a positive integer, got 0"),
+    ("--mlp-hidden 20 0", "mlp_hidden[1] must be a positive integer, got 0"),
+    ("--mlp-hidden", "mlp_hidden must be a non-empty list of positive integers, got ()"),
+    ("--mlp-activation swish", "mlp_activation must be one of"),
+    ("--sweep-widths 4 0", "sweep_widths[1] must be a positive integer, got 0"),
+    ("--sweep-depths 0", "sweep_depths[0] must be a positive integer, got 0"),
+    ("--sweep-activations relu swish", "sweep_activations[1] must be one of"),
+    ("--sweep-activations", "sweep_activations must be a non-empty list of activation names"),
+    ("--test-size 7", "test_size must be a positive even integer"),
+    ("--final-window 0", "final_window must be a positive integer, got 0"),
+    ("--final-window 500 --steps 100", "final_window (500) must not exceed steps (100)"),
+    ("--quick --steps 20", "final_window (50) must not exceed steps (20)"),
+    ("--permutations 0", "permutations must be a positive integer, got 0"),
+    ("--threads 0", "threads must be a positive integer, got 0"),
+    ("--workers 0", "workers must be a positive integer, got 0"),
+    ("--out ''", "out must be a directory path or None, got ''"),
+]
+
+
+@pytest.mark.parametrize("flags, message", CHECKED, ids=[f for f, _ in CHECKED])
+def test_bad_values_exit_2_naming_the_field_before_any_work(flags, message, ran, capsys):
+    argv = ["run", *(a if a != "''" else "" for a in flags.split())]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"deepsets run: error: {message}"), err
+    assert "Traceback" not in err and ran == []
+
+
+# Flags that do not parse: tyro names the flag and exits 2.
+MALFORMED = [
+    ("--device tpu", "'tpu'"),
+    ("--steps many", "--steps"),
+    ("--threads None", "--threads"),
+    ("--lr fast", "--lr"),
+    ("--stepz 5", "--stepz"),
+    ("--quick yes", "Unrecognized options: yes"),
+]
+
+
+@pytest.mark.parametrize("flags, named", MALFORMED, ids=[f for f, _ in MALFORMED])
+def test_malformed_flags_exit_2_naming_the_flag(flags, named, ran, capsys):
+    assert cli.main(["run", *flags.split()]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "deepsets run --help" in err and "Traceback" not in err
+    assert ran == []
+
+
+def test_version_is_the_package_version(capsys):
+    assert cli.main(["--version"]) == 0
+    version = re.search(r'^version = "(.+)"$', PYPROJECT.read_text(), re.M).group(1)
+    assert capsys.readouterr().out == f"deepsets {version}\n"
+    assert deepsets.__version__ == version
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["-h"]])
+def test_top_level_help_names_the_command_and_every_study(argv, capsys):
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: deepsets") and "run [STUDY] [OPTIONS]" in out
+    for name, study in cli.STUDIES.items():
+        assert f"  {name}  {study.about}" in out
+
+
+def test_unknown_command_or_study_exits_2(ran, capsys):
+    assert cli.main(["train"]) == 2
+    assert "deepsets: error: unknown command 'train'" in capsys.readouterr().err
+    assert cli.main(["run", "digitz", "--steps", "5"]) == 2
+    assert "deepsets run: error: unknown study 'digitz'; the studies: exercise" in (
+        capsys.readouterr().err
+    )
+    assert ran == []
+
+
+def test_a_refused_output_directory_and_ctrl_c_are_reported_not_raised(monkeypatch, capsys):
+    def refuse(settings):
+        raise FileExistsError("runs/x is not empty; pass --overwrite to replace it")
+
+    def interrupt(settings):
+        raise KeyboardInterrupt
+
+    study = cli.STUDIES["exercise"]
+    monkeypatch.setitem(cli.STUDIES, "exercise", replace(study, run=refuse))
+    assert cli.main(["run"]) == 2
+    assert capsys.readouterr().err == (
+        "deepsets run: error: runs/x is not empty; pass --overwrite to replace it\n"
+    )
+    monkeypatch.setitem(cli.STUDIES, "exercise", replace(study, run=interrupt))
+    assert cli.main(["run"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def deepsets_exe(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
         [str(EXE), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
     )
 
 
-def test_run_quick_then_refuse_to_overwrite(tmp_path):
-    done = deepsets("run", "--quick", "--out", "tmp", cwd=tmp_path)
+def test_console_script_runs_a_short_quick_study_then_refuses_to_overwrite(tmp_path):
+    argv = ["run", "--quick", "--steps", "20", "--final-window", "10", "--seeds", "1"]
+    done = deepsets_exe(*argv, "--out", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Report:" in done.stdout and "DeepSet" in done.stdout
-    metrics = (tmp_path / "tmp" / "metrics.json").read_text()
-    again = deepsets("run", "--quick", "--out", "tmp", cwd=tmp_path)
-    assert again.returncode != 0
+    metrics = (tmp_path / "out" / "metrics.json").read_text()
+    s = json.loads(metrics)["settings"]
+    assert (s["steps"], s["seeds"], s["final_window"], s["quick"]) == (20, 1, 10, True)
+    assert s["sweep_widths"] == list(QUICK["sweep_widths"])  # the rest from the quick preset
+    again = deepsets_exe(*argv, "--out", "out", cwd=tmp_path)
+    assert again.returncode == 2
     assert "--overwrite" in again.stderr and "Traceback" not in again.stderr
-    assert (tmp_path / "tmp" / "metrics.json").read_text() == metrics  # first results intact
-    assert json.loads(metrics)["settings"]["quick"] is True
-
-
-def test_bad_flag_gives_usage(tmp_path):
-    bad = deepsets("run", "--stepz", "5", cwd=tmp_path)
-    assert bad.returncode == 2
-    assert "usage: deepsets" in bad.stderr and "--stepz" in bad.stderr
-
-
-def test_help_documents_every_setting():
-    help_text = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
-    for f in fields(StudySettings):
-        flag = f"--{f.name.replace('_', '-')}"
-        assert flag in help_text or f"--no-{f.name.replace('_', '-')}" in help_text, flag
-
-
-def test_defaults_are_the_exercise():
-    s = settings_from_args(build_parser().parse_args(["run"]))
-    assert s == StudySettings()
-    assert (s.steps, s.batch_size, s.lr, s.hidden, s.seeds) == (4000, 100, 1e-3, 5, 5)
-
-
-def test_flags_reach_the_settings():
-    args = build_parser().parse_args(
-        ["run", "--steps", "10", "--sweep-widths", "4", "8", "--no-extras", "--device", "cpu"]
-    )
-    s = settings_from_args(args)
-    assert (s.steps, s.sweep_widths, s.extras, s.device) == (10, (4, 8), False, "cpu")
-
-
-@pytest.mark.parametrize("argv", [["run", "--device", "tpu"], ["run", "--steps", "many"]])
-def test_bad_values_are_usage_errors(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        build_parser().parse_args(argv)
-    assert e.value.code == 2
-    assert "invalid" in capsys.readouterr().err
+    assert (tmp_path / "out" / "metrics.json").read_text() == metrics  # first results intact

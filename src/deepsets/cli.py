@@ -1,111 +1,188 @@
-"""The `deepsets` command: parse arguments into StudySettings and call `run_study`.
+"""The `deepsets` command: `deepsets run [STUDY] [OPTIONS]` parses a study's settings and runs it.
 
-`--help` is generated from the settings dataclass: one flag per field, its doc as the help.
+A study is an entry of STUDIES: a frozen settings dataclass, whose fields and the docstring under
+each become the options and `--help` (tyro, the cleanrl convention), its `--quick` preset, its
+check and its run function. `deepsets run` alone runs the exercise study. Above the studies sit
+only `--help`, `--version` and the command name: a few lines of dispatch, not a parser.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-import types
-import typing
-from dataclasses import MISSING, fields, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Generic, TypeVar
+
+import tyro
 
 from deepsets import __version__
-from deepsets.study.settings import StudySettings, field_docs
+from deepsets.study.settings import StudySettings, quick_settings, resolve
 
-EPILOG = "Example: deepsets run --quick --out runs/smoke   (a small run in seconds)"
+S = TypeVar("S")
 
-
-def add_settings(parser: argparse.ArgumentParser) -> None:
-    """One option per StudySettings field, with the field's doc as help."""
-    docs = field_docs()
-    hints = typing.get_type_hints(StudySettings)
-    for f in fields(StudySettings):
-        flag = "--" + f.name.replace("_", "-")
-        hint, default = hints[f.name], f.default
-        assert default is not MISSING
-        doc = docs.get(f.name, "")
-        if hint is bool:
-            if default:
-                parser.add_argument(
-                    f"--no-{f.name.replace('_', '-')}",
-                    dest=f.name,
-                    action="store_false",
-                    help=f"Skip {doc[0].lower()}{doc[1:]}",
-                )
-            else:
-                parser.add_argument(flag, action="store_true", help=doc)
-            continue
-        args = typing.get_args(hint)
-        if typing.get_origin(hint) is tuple:
-            parser.add_argument(
-                flag,
-                type=args[0],
-                nargs="+",
-                metavar=f.name[:1].upper(),
-                help=f"{doc} (default: {' '.join(map(str, default))})",
-            )
-            continue
-        if typing.get_origin(hint) in (typing.Union, types.UnionType):
-            hint = next(a for a in args if a is not type(None))
-        choices = ("auto", "cpu", "cuda") if f.name == "device" else None
-        parser.add_argument(
-            flag,
-            type=hint,
-            choices=choices,
-            metavar=None if choices else f.name.upper(),
-            help=f"{doc} (default: {default})",
-        )
-    parser.set_defaults(**{f.name: f.default for f in fields(StudySettings)})
+# `--out STR` and `--threads INT`, not `{None}|STR`: None is their default, not a value to type
+TYRO_CONFIG = (tyro.conf.DisallowNone,)
+EXAMPLE = "Example: deepsets run --quick --out runs/smoke   (a small run in seconds)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="deepsets", description="DeepSets: the exercise as a tested library and a study."
-    )
-    parser.add_argument("--version", action="version", version=f"deepsets {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    run = sub.add_parser(
-        "run",
-        help="run the whole study and write its report",
-        description="Train the DeepSet and the MLPs over seeds, answer the exercise's questions "
-        "by measurement, and write report.html, metrics.json, figures and weights.",
-        epilog=EPILOG,
-    )
-    add_settings(run)
-    return parser
+@dataclass(frozen=True)
+class Study(Generic[S]):
+    """One study that `deepsets run NAME` runs."""
+
+    settings: type[S]
+    """A frozen dataclass with a default for every field and a docstring under each."""
+    about: str
+    """One line for `deepsets --help` and the top of `deepsets run NAME --help`."""
+    quick: Callable[[], S]
+    """The settings of `--quick`: smaller defaults that explicit flags still override."""
+    check: Callable[[S], S]
+    """Validates the settings (a ValueError naming the bad field) before any work starts."""
+    run: Callable[[S], None]
+    """Runs the study, writes its outputs and prints its summary."""
 
 
-def settings_from_args(args: argparse.Namespace) -> StudySettings:
-    values = {f.name: getattr(args, f.name) for f in fields(StudySettings)}
-    for f in fields(StudySettings):
-        if isinstance(values[f.name], list):
-            values[f.name] = tuple(values[f.name])
-    return replace(StudySettings(), **values)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `deepsets` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+def run_exercise(settings: StudySettings) -> None:
+    """Run the exercise study and print its summary (imported here, so `--help` stays quick)."""
     from deepsets.study.console import print_summary
     from deepsets.study.run import run_study
 
+    print_summary(run_study(settings))
+
+
+STUDIES: dict[str, Study[Any]] = {
+    "exercise": Study(
+        StudySettings,
+        "the exercise's DeepSet and MLPs over seeds, its questions answered by measurement",
+        quick_settings,
+        resolve,
+        run_exercise,
+    ),
+}
+DEFAULT_STUDY = "exercise"  # what `deepsets run` runs when no study is named
+
+
+def flags(changes: dict[str, object]) -> str:
+    """{"sweep_widths": (4, 16)} -> "--sweep-widths 4 16", the way a user would type it."""
+    words = []
+    for name, value in changes.items():
+        values = value if isinstance(value, tuple) else (value,)
+        words.append(" ".join(["--" + name.replace("_", "-"), *map(str, values)]))
+    return " ".join(words)
+
+
+def description(study: Study[Any]) -> str:
+    """The text above the options of `deepsets run NAME --help`."""
+    default, quick = study.settings(), study.quick()
+    changes = {
+        f.name: getattr(quick, f.name)
+        for f in fields(quick)
+        if f.name != "quick" and getattr(quick, f.name) != getattr(default, f.name)
+    }
+    others = ", ".join(n for n in STUDIES if n != DEFAULT_STUDY)
+    paragraphs = [
+        f"Run {study.about}; write report.html, metrics.json, figures and weights.",
+        f"With --quick: {flags(changes)}; any of these given explicitly wins.",
+        *([f"Other studies: {others} (deepsets run NAME --help)."] if others else []),
+    ]
+    return "\n\n".join([*paragraphs, EXAMPLE])
+
+
+def parse(study: Study[S], args: Sequence[str], prog: str) -> S:
+    """The study's settings from `args`, over its defaults, or over its quick preset if `--quick`.
+
+    The second parse (only with --quick) applies the same flags on top of the quick preset, so
+    an explicit flag always wins over a quick value. tyro exits (SystemExit) on --help and on
+    malformed flags, after printing the help or the error.
+    """
+    about = description(study)
+
+    def over(default: S) -> S:
+        return tyro.cli(
+            study.settings,
+            args=args,
+            prog=prog,
+            default=default,
+            description=about,
+            config=TYRO_CONFIG,
+        )
+
+    settings = over(study.settings())
+    if getattr(settings, "quick", False):
+        settings = over(study.quick())
+    return settings
+
+
+def usage() -> str:
+    """The text of `deepsets --help`."""
+    width = max(len(name) for name in STUDIES) + 2
+    studies = [
+        f"  {name:{width}}{s.about}{' (the default)' if name == DEFAULT_STUDY else ''}"
+        for name, s in STUDIES.items()
+    ]
+    return "\n".join(
+        [
+            "usage: deepsets [-h] [--version] run [STUDY] [OPTIONS]",
+            "",
+            "DeepSets: the exercise as a tested library and a study.",
+            "",
+            "commands:",
+            "  run [STUDY] [OPTIONS]  run a study and write its report "
+            "(deepsets run [STUDY] --help lists its options)",
+            "",
+            "studies:",
+            *studies,
+            "",
+            "options:",
+            "  -h, --help             show this help and exit",
+            "  --version              show the version and exit",
+            "",
+            EXAMPLE,
+        ]
+    )
+
+
+def error(prog: str, message: str) -> int:
+    """Print `prog: error: message` to stderr; the exit status of a usage error."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `deepsets` console script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if args[0] == "--version":
+        print(f"deepsets {__version__}")
+        return 0
+    if args[0] != "run":
+        print(usage().splitlines()[0], file=sys.stderr)
+        return error("deepsets", f"unknown command {args[0]!r} (the command is: run)")
+    if len(args) > 1 and not args[1].startswith("-"):
+        if args[1] not in STUDIES:
+            known = ", ".join(STUDIES)
+            return error("deepsets run", f"unknown study {args[1]!r}; the studies: {known}")
+        return run(args[1], args[2:], f"deepsets run {args[1]}")
+    return run(DEFAULT_STUDY, args[1:], "deepsets run")
+
+
+def run(name: str, args: Sequence[str], prog: str) -> int:
+    """Parse, check, then run study `name`; returns the exit status."""
+    study = STUDIES[name]
     try:
-        results = run_study(settings_from_args(args))
+        settings = parse(study, args, prog)
+    except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        study.run(study.check(settings))  # the check comes first: a mistake costs no training
     except (FileExistsError, ValueError, TypeError) as e:
-        print(f"deepsets run: error: {e}", file=sys.stderr)
-        return 2
+        return error(prog, str(e))
     except KeyboardInterrupt:
-        print("deepsets run: interrupted; nothing was written", file=sys.stderr)
+        print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
         return 130
-    print_summary(results)
     return 0
 
 

@@ -1,15 +1,20 @@
 """The study's settings: one frozen dataclass, one documented field each; `--help` is built from it.
 
 The defaults reproduce the exercise: 4000 Adam steps at lr 1e-3 on fresh batches of 100 sets,
-the 62-parameter DeepSet, the (20, 20) ReLU MLP, over 5 seeds.
+the 62-parameter DeepSet, the (20, 20) ReLU MLP, over 5 seeds. `QUICK` holds the smaller
+defaults of `--quick`; `resolve` checks every field before any work starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from deepsets.data import check_n_sets
+from deepsets.device import resolve_device
 from deepsets.models.activation import check_activation
 from deepsets.training import check_training_args
+from deepsets.validate import positive_int, positive_ints, seed_int
 
 
 @dataclass(frozen=True)
@@ -48,19 +53,23 @@ class StudySettings:
     """Final loss = mean training loss over this many last steps."""
     permutations: int = 3
     """Random permutations in the invariance check (step 6)."""
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     """auto, cpu or cuda."""
     threads: int | None = None
     """torch CPU threads during the study; default: 1, fastest for these tiny models."""
     workers: int = 2
     """Python threads sharing out the stacked models (fixed, so results match across machines)."""
     quick: bool = False
-    """A small smoke test (seconds): replaces seeds, steps, sweep and test sizes with tiny ones."""
+    """A smoke test in seconds: the smaller defaults of QUICK (listed above); explicit flags win."""
     extras: bool = True
     """The sections beyond the exercise (set sizes, pooling, latent width, learned phi)."""
 
 
-QUICK = dict(
+# The study seeds its runs with seed + s plus offsets below 10**6; 2**62 leaves them room under
+# torch's largest seed, 2**63 - 1, so a large seed is refused up front, not midway.
+MAX_BASE_SEED = 2**62
+
+QUICK: dict[str, Any] = dict(
     seeds=2,
     steps=300,
     sweep_widths=(4, 16),
@@ -69,47 +78,62 @@ QUICK = dict(
     test_size=2000,
     final_window=50,
 )
+"""The defaults `--quick` changes (a smoke test in seconds); every other field keeps its own."""
+
+
+def quick_settings(**overrides: Any) -> StudySettings:
+    """The quick run: QUICK's values and quick=True, then `overrides` (explicit settings win)."""
+    return StudySettings(**{**QUICK, "quick": True, **overrides})
 
 
 def resolve(settings: StudySettings) -> StudySettings:
-    """Apply `quick` (small sizes for a smoke test) and validate the settings."""
-    if settings.quick:
-        settings = replace(settings, **QUICK)
-    names = (
-        "seeds",
-        "steps",
-        "batch_size",
-        "hidden",
-        "test_size",
-        "final_window",
-        "permutations",
-        "workers",
-    )
-    for name in names:
-        value = getattr(settings, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    check_training_args(settings.steps, settings.batch_size, settings.lr)
-    if settings.threads is not None and (
-        not isinstance(settings.threads, int) or settings.threads < 1
-    ):
-        raise ValueError(f"threads must be a positive integer or None, got {settings.threads!r}")
-    if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or settings.seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {settings.seed!r}")
-    for name in ("mlp_hidden", "sweep_widths", "sweep_depths"):
-        value = getattr(settings, name)
-        if not value or any(not isinstance(v, int) or v < 1 for v in value):
-            raise ValueError(f"{name} must be positive integers, got {value!r}")
-    for a in (settings.mlp_activation, *settings.sweep_activations):
-        check_activation(a, "activation")
-    if settings.final_window > settings.steps:
+    """Check every field (a ValueError naming the first bad one) and return the settings as given.
+
+    Nothing is replaced or filled in: what `run_study` runs is what the caller asked for.
+    """
+    if not isinstance(settings, StudySettings):
+        raise TypeError(f"settings must be a StudySettings, got {settings!r}")
+    s = settings
+    if s.out is not None and (not isinstance(s.out, str) or not s.out):
+        raise ValueError(f"out must be a directory path or None, got {s.out!r}")
+    for name in ("overwrite", "quick", "extras"):
+        if not isinstance(getattr(s, name), bool):
+            raise ValueError(f"{name} must be True or False, got {getattr(s, name)!r}")
+    positive_int(s.seeds, "seeds")
+    if seed_int(s.seed, "seed") > MAX_BASE_SEED:
+        raise ValueError(f"seed must be at most 2**62 (the study adds offsets to it), got {s.seed}")
+    check_training_args(s.steps, s.batch_size, s.lr)
+    positive_int(s.hidden, "hidden")
+    positive_ints(s.mlp_hidden, "mlp_hidden")
+    check_activation(s.mlp_activation, "mlp_activation")
+    positive_ints(s.sweep_widths, "sweep_widths")
+    positive_ints(s.sweep_depths, "sweep_depths")
+    check_activations(s.sweep_activations, "sweep_activations")
+    check_n_sets(positive_int(s.test_size, "test_size"), "test_size")
+    if positive_int(s.final_window, "final_window") > s.steps:
         raise ValueError(
-            f"final_window ({settings.final_window}) must not exceed steps ({settings.steps})"
+            f"final_window ({s.final_window}) must not exceed steps ({s.steps}): "
+            "give a smaller final_window"
         )
-    return settings
+    positive_int(s.permutations, "permutations")
+    resolve_device(s.device)  # a ValueError for an unknown device or cuda without a GPU
+    if s.threads is not None:
+        positive_int(s.threads, "threads")
+    positive_int(s.workers, "workers")
+    return s
 
 
-def sweep_architectures(settings: StudySettings) -> list[dict]:
+def check_activations(values: object, name: str) -> None:
+    """A non-empty tuple or list of activation names (no None: every MLP of a sweep is named)."""
+    if not isinstance(values, tuple | list) or not values:
+        raise ValueError(f"{name} must be a non-empty list of activation names, got {values!r}")
+    for i, a in enumerate(values):
+        if a is None:
+            raise ValueError(f"{name}[{i}] must be an activation name, got None")
+        check_activation(a, f"{name}[{i}]")
+
+
+def sweep_architectures(settings: StudySettings) -> list[dict[str, Any]]:
     """The MLPs of question 7a: every (depth, width, activation), as make_mlp keyword dicts."""
     return [
         {"hidden": (w,) * d, "activation": a}
@@ -119,22 +143,4 @@ def sweep_architectures(settings: StudySettings) -> list[dict]:
     ]
 
 
-def field_docs() -> dict[str, str]:
-    """Field name -> its one-line doc, read from this module's source (for `--help`)."""
-    import ast
-    import inspect
-    import sys
-
-    tree = ast.parse(inspect.getsource(sys.modules[__name__]))
-    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "StudySettings")
-    docs, last = {}, None
-    for node in cls.body:
-        if isinstance(node, ast.AnnAssign):
-            last = node.target.id
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and last:
-            docs[last] = node.value.value
-            last = None
-    return docs
-
-
-__all__ = ["StudySettings", "resolve", "sweep_architectures", "field_docs"]
+__all__ = ["QUICK", "StudySettings", "quick_settings", "resolve", "sweep_architectures"]
