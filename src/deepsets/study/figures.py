@@ -123,7 +123,7 @@ def set_sizes(sizes: list[int], accuracy: Mapping[str, np.ndarray], trained_on: 
 
 
 def seeds_by_variant(
-    values: Mapping[str, np.ndarray],
+    values: Mapping[str, Sequence[float]],
     ylabel: str,
     title: str,
     log: bool = False,
@@ -131,8 +131,8 @@ def seeds_by_variant(
     """One column per variant, one dot per seed, a bar at the mean."""
     fig = Figure(figsize=(1.3 * len(values) + 2.5, 3.6), layout="constrained")
     ax = fig.subplots()
-    for i, v in enumerate(values.values()):
-        v = np.asarray(v, dtype=float)
+    for i, seeds in enumerate(values.values()):
+        v = np.asarray(seeds, dtype=float)  # (S,)
         ax.bar(i, v.mean(), color="tab:blue", alpha=0.3, width=0.6)
         ax.plot(np.full(v.shape, i) + np.linspace(-0.15, 0.15, len(v)), v, "o", color="tab:blue")
     ax.set_xticks(range(len(values)), list(values), fontsize=8)

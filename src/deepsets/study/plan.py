@@ -101,9 +101,17 @@ class Runs:
     losses: np.ndarray = field(repr=False)
     """(S, T) training loss of every seed at every step."""
 
+    def deepsets(self) -> list[DeepSet]:
+        """The models as DeepSets, for sections that read phi; a TypeError for other variants."""
+        models = [m for m in self.models if isinstance(m, DeepSet)]
+        if len(models) != len(self.models):
+            raise TypeError(f"variant {self.variant.name!r} is not a DeepSet")
+        return models
+
     def final_loss(self, window: int) -> np.ndarray:
         """(S,) mean training loss of each seed over its last `window` steps."""
-        return self.losses[:, -window:].mean(axis=1)
+        final: np.ndarray = self.losses[:, -window:].mean(axis=1)
+        return final
 
 
 class Plan:

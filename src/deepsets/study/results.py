@@ -100,7 +100,8 @@ class StudyResults(Sections):
             "findings": asdict(self.findings),
             "timing": timing,
         }
-        return json.loads(json.dumps(metrics, default=str))
+        as_json: dict[str, Any] = json.loads(json.dumps(metrics, default=str))
+        return as_json
 
     @cached_property
     def metrics(self) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def declare(plan: Plan, s: StudySettings) -> Poolings:
 @torch.no_grad()
 def affine_pooling(runs: Runs, s: StudySettings, test: TestSet) -> AffinePooling:
     ends = torch.tensor([[0.0], [1.0]], device=test[0].device)  # (2, 1): x = 0 and x = 1
-    slopes = tuple(float(m.phi(ends).diff(dim=0)[0, 0]) for m in runs.models)
+    slopes = tuple(float(m.phi(ends).diff(dim=0)[0, 0]) for m in runs.deepsets())
     return AffinePooling(score(runs, test, s.final_window), slopes)
 
 

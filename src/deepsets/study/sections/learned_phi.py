@@ -42,15 +42,20 @@ class LearnedPhiResult:
 @torch.no_grad()
 def at_inputs(runs: Runs, device: torch.device) -> PhiAtInputs:
     x = torch.tensor(DATA_VALUES, device=device)[:, None]  # (3, 1)
-    v = np.stack([m.phi(x)[:, 0].cpu().numpy() for m in runs.models])  # (S, 3)
+    v = np.stack([m.phi(x)[:, 0].cpu().numpy() for m in runs.deepsets()])  # (S, 3)
     blind = v[:, 0] >= v[:, 1:].max(axis=1)  # (S,)
-    return PhiAtInputs(*(tuple(v[:, i].tolist()) for i in range(3)), tuple(blind.tolist()))
+    return PhiAtInputs(
+        phi_0=tuple(v[:, 0].tolist()),
+        phi_fifth=tuple(v[:, 1].tolist()),
+        phi_third=tuple(v[:, 2].tolist()),
+        max_is_phi0=tuple(blind.tolist()),
+    )
 
 
 @torch.no_grad()
 def curves(runs: Runs, x: torch.Tensor) -> np.ndarray:
     """(S, X) each seed's phi at the points x (X,)."""
-    return np.stack([m.phi(x[:, None])[:, 0].cpu().numpy() for m in runs.models])
+    return np.stack([m.phi(x[:, None])[:, 0].cpu().numpy() for m in runs.deepsets()])
 
 
 def declare(plan: Plan, s: StudySettings) -> Poolings:

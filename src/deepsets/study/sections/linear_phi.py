@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
+from deepsets.models import DeepSet
 from deepsets.plots import plot_losses
 from deepsets.study import figures
 from deepsets.study.plan import Plan, Runs, Variant, deepset_variant, exercise_deepset
@@ -59,7 +59,7 @@ def declare(plan: Plan, s: StudySettings) -> LinearPhiVariants:
 
 
 @torch.no_grad()
-def pooled(model: nn.Module, test: TestSet) -> tuple[np.ndarray, np.ndarray]:
+def pooled(model: DeepSet, test: TestSet) -> tuple[np.ndarray, np.ndarray]:
     """(B,) pooled values of the held-out sets and (B,) their labels."""
     X, y = test
     return model.embed(X)[:, 0].cpu().numpy(), y[:, 0].cpu().numpy()
@@ -79,8 +79,8 @@ def measure(
     """Score the affine-phi DeepSet; compare its pooled values with the tanh one's."""
     tanh, affine = trained[v.tanh], trained[v.affine]
     m = score(affine, test, s.final_window)
-    values = {"DeepSet, tanh phi": pooled(tanh.models[0], test)}
-    values["DeepSet, affine phi"] = pooled(affine.models[0], test)
+    values = {"DeepSet, tanh phi": pooled(tanh.deepsets()[0], test)}
+    values["DeepSet, affine phi"] = pooled(affine.deepsets()[0], test)
     result = LinearPhiResult(
         score=m,
         ln2=LN2,

@@ -25,7 +25,7 @@ from deepsets.study.plan import (
 )
 from deepsets.study.scores import Summary, TestSet, accuracies
 from deepsets.study.settings import StudySettings
-from deepsets.training import run_model
+from deepsets.training import model_device, run_model
 
 TRAINED_ON = 10  # objects per set in training (make_data's default)
 TEST_SIZES = (5, 10, 20, 50, 100)
@@ -88,8 +88,8 @@ def by_size(label: str, runs: Runs, tests: Mapping[int, TestSet]) -> AccuracyByS
 @torch.no_grad()
 def abs_phi0(runs: Runs) -> Summary:
     """|phi(0)| of each seed's model."""
-    zero = torch.zeros(1, 1, 1, device=runs.models[0].phi[0].weight.device)  # (B, N, F)
-    return Summary.of(float(m.phi(zero).abs().max()) for m in runs.models)
+    zero = torch.zeros(1, 1, 1, device=model_device(runs.models[0]))  # (B, N, F)
+    return Summary.of(float(m.phi(zero).abs().max()) for m in runs.deepsets())
 
 
 def mlp_error(runs: Runs, X: torch.Tensor) -> str | None:
