@@ -63,8 +63,8 @@ def measure(
     trained: Mapping[Variant, Runs], v: Declared, s: StudySettings, test: TestSet
 ) -> tuple[Sections, dict[str, Figure]]:
     """Every section's results, and the figures by file name."""
-    trained_result, figs = training.measure(trained, v.training, s, test)
-    sweep_result, more = sweep.measure(trained, v.sweep, s, test, trained_result.deepset)
+    training_result, figs = training.measure(trained, v.training, s, test)
+    sweep_result, more = sweep.measure(trained, v.sweep, s, test, training_result.deepset)
     figs |= more
     linear_result, more = linear_phi.measure(trained, v.linear_phi, s, test)
     figs |= more
@@ -73,7 +73,7 @@ def measure(
         extras_result, more = extras.measure(trained, v.extras, s, test)
         figs |= more
     sections = Sections(
-        training=trained_result,
+        training=training_result,
         invariance=invariance.measure(trained, v.training, s, test),
         mlp_sweep=sweep_result,
         linear_phi=linear_result,
