@@ -159,7 +159,7 @@ CHECKED = [
     ("--steps 0", "steps must be a positive integer, got 0"),
     ("--steps -1", "steps must be a positive integer, got -1"),
     ("--batch-size 7", "batch_size must be a positive even integer"),
-    ("--batch-size 0", "batch_size must be an even integer >= 2, got 0"),
+    ("--batch-size 0", "batch_size must be a positive even integer (a balanced set needs"),
     ("--lr inf", "lr must be a positive finite number, got inf"),
     ("--lr 0", "lr must be a positive finite number, got 0.0"),
     ("--lr nan", "lr must be a positive finite number, got nan"),

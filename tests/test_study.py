@@ -6,16 +6,21 @@ import json
 import math
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
+from markupsafe import escape
 
 from deepsets import load_model
 from deepsets.study.output import staged
+from deepsets.study.report import embedded_figures, render_report
 from deepsets.study.run import run_study
-from deepsets.study.settings import QUICK, StudySettings, resolve, sweep_architectures
+from deepsets.study.settings import QUICK, StudySettings
 
-QUICK_SETTINGS = StudySettings(quick=True, device="cpu")
+QUICK_SETTINGS = StudySettings(**QUICK, quick=True, device="cpu")
+SWEEP_SIZE = len(QUICK["sweep_widths"]) * len(QUICK["sweep_depths"])
+SWEEP_SIZE *= len(QUICK["sweep_activations"])
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,7 @@ def test_every_output_file_exists(study):
     assert {"data", "losses", "sweep", "linear_pooled", "linear_losses"} <= figures
     assert {"set_size", "linear_pooling", "phi", "latent"} <= figures
     weights = sorted(p.name for p in (out / "weights").glob("*.safetensors"))
-    seeds = study.metrics["seeds"]
+    seeds = study.run.seeds
     assert weights == sorted(
         f"{k}-seed{s}.safetensors" for k in ("deepset", "mlp", "deepset-linear") for s in seeds
     )
@@ -41,49 +46,59 @@ def test_every_output_file_exists(study):
 def test_metrics_json_holds_every_section_and_the_settings(study):
     m = json.loads((study.out / "metrics.json").read_text())
     for key in ("settings", "seeds", "environment", "device", "timing", "training", "params",
-                "invariance", "mlp_sweep", "linear_phi", "extras"):  # fmt: skip
+                "invariance", "mlp_sweep", "linear_phi", "extras", "findings"):  # fmt: skip
         assert key in m, key
     assert m["settings"]["steps"] == QUICK["steps"] and m["settings"]["quick"] is True
     assert m["seeds"] == list(range(QUICK["seeds"]))
     assert {"torch", "numpy", "python", "deepsets"} <= set(m["environment"])
     assert m["params"] == {"deepset": 62, "mlp": 661}
-    assert len(m["mlp_sweep"]["rows"]) == len(sweep_architectures(resolve(QUICK_SETTINGS)))
+    assert m["training"]["deepset"]["params"] == 62
+    assert len(m["mlp_sweep"]["rows"]) == SWEEP_SIZE
     for row in m["mlp_sweep"]["rows"]:
-        assert len(row["accuracy"]["values"]) == QUICK["seeds"]
-    assert m == json.loads(json.dumps(study.metrics))  # the file is what run_study returned
+        assert len(row["score"]["accuracy"]["values"]) == QUICK["seeds"]
+    assert m == study.metrics  # the file is what run_study returned
+    assert m["findings"]["invariance"] == study.findings.invariance
+    # the typed results and the file hold the same numbers
+    assert m["training"]["mlp"]["accuracy"]["values"] == list(study.training.mlp.accuracy.values)
+    assert m["extras"]["latent"]["widths"][1]["latent"] == 2
 
 
 def test_invariance_numbers_have_the_right_magnitude(study):
-    inv = study.metrics["invariance"]
-    assert len(inv["permutations"]) == 3
-    for p in inv["permutations"]:
+    inv = study.invariance
+    assert len(inv.permutations) == 3
+    for p in inv.permutations:
         assert sorted(p) == list(range(10))
-    assert inv["max_change"]["DeepSet"] < 1e-5  # float rounding of a reordered sum
-    assert inv["max_change"]["MLP"] > 1e-3  # position-sensitive
+    assert inv.deepset.max_change < 1e-5  # float rounding of a reordered sum
+    assert inv.mlp.max_change > 1e-3  # position-sensitive
+    assert "float rounding" in study.findings.invariance
 
 
 def test_linear_phi_stays_at_ln2(study):
-    lin = study.metrics["linear_phi"]
-    assert abs(lin["final_loss"]["mean"] - math.log(2)) < 0.02
+    lin = study.linear_phi
+    assert abs(lin.score.final_loss.mean - math.log(2)) < 0.02
     # the pooled value of an affine phi is the same for both classes (every set sums to 1)
-    p = lin["pooled"]["DeepSet, affine phi"]
-    assert p["class 0"]["mean"] == pytest.approx(p["class 1"]["mean"], abs=1e-4)
+    p = lin.pooled_affine_phi
+    assert p.class_0.mean == pytest.approx(p.class_1.mean, abs=1e-4)
+    assert "cannot tell the classes apart" in study.findings.linear_phi
 
 
 def test_sweep_answer_is_consistent_with_its_rows(study):
-    sweep, ds = study.metrics["mlp_sweep"], study.metrics["training"]["deepset"]
-    for r in sweep["rows"]:
+    sweep, ds = study.mlp_sweep, study.training.deepset
+    for r in sweep.rows:
         expected = (
-            r["accuracy"]["min"] >= ds["accuracy"]["min"]
-            and r["final_loss"]["mean"] <= ds["final_loss"]["mean"]
+            min(r.score.accuracy.values) >= min(ds.accuracy.values)
+            and sum(r.score.final_loss.values) / len(r.score.final_loss.values)
+            <= ds.final_loss.mean
         )
-        assert r["matches"] == expected
-    matching = [r for r in sweep["rows"] if r["matches"]]
+        assert r.matches == expected
+    matching = [r for r in sweep.rows if r.matches]
     if matching:
-        best = min(matching, key=lambda r: r["params"])
-        assert sweep["smallest_match"]["params"] == best["params"]
+        best = min(matching, key=lambda r: r.score.params)
+        assert sweep.smallest_match.params == best.score.params
+        assert best.name in study.findings.mlp_sweep
     else:
-        assert sweep["smallest_match"] is None
+        assert sweep.smallest_match is None
+        assert study.findings.mlp_sweep.startswith("No MLP")
 
 
 def test_report_contains_each_section_and_embeds_its_figures(study):
@@ -99,12 +114,12 @@ def test_report_contains_each_section_and_embeds_its_figures(study):
 
 @torch.no_grad()
 def test_saved_weights_restore_the_trained_models(study):
-    inv = study.metrics["invariance"]
-    example = torch.tensor(inv["example_set"]).reshape(1, -1, 1)  # (1, N, 1)
+    inv = study.invariance
+    example = torch.tensor(inv.example_set).reshape(1, -1, 1)  # (1, N, 1)
     # the invariance section ran the first-seed models on this set: same weights, same outputs
-    for name, key in (("DeepSet", "deepset"), ("MLP", "mlp")):
+    for key, model in (("deepset", inv.deepset), ("mlp", inv.mlp)):
         m = load_model(study.out / "weights" / f"{key}-seed0.safetensors")
-        assert float(m(example)[0, 0]) == pytest.approx(inv["example_outputs"][name][0], abs=1e-6)
+        assert float(m(example)[0, 0]) == pytest.approx(model.example_outputs[0], abs=1e-6)
 
 
 def test_same_settings_give_the_same_numbers(tmp_path):
@@ -201,21 +216,51 @@ def test_study_runs_on_the_threads_asked_and_restores_the_callers(tmp_path):
     torch.set_num_threads(2)
     try:
         s = replace(QUICK_SETTINGS, out=str(tmp_path / "t"), extras=False, steps=20, final_window=5)
-        assert run_study(s).metrics["threads"] == 1  # the default: one thread
+        assert run_study(s).run.threads == 1  # the default: one thread
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 
 
 def test_extras_record_what_max_pooling_saw(study):
-    e = study.metrics["extras"]
-    for v in e["linear_pooling"].values():
-        assert len(v["slope"]) == QUICK["seeds"]
-    at = e["phi"]["phi_at_inputs"]["max"]
-    for k, blind in enumerate(at["max_is_phi0"]):
-        assert blind == (at["0"][k] >= max(at["1/5"][k], at["1/3"][k]))
+    e = study.extras
+    pools = (e.affine_pooling.sum_pooling, e.affine_pooling.mean_pooling)
+    for v in (*pools, e.affine_pooling.max_pooling):
+        assert len(v.slope) == QUICK["seeds"]
+    at = e.learned_phi.max_pooling
+    for k, blind in enumerate(at.max_is_phi0):
+        assert blind == (at.phi_0[k] >= max(at.phi_fifth[k], at.phi_third[k]))
     # an affine phi with max pooling can only separate the classes with a positive slope
-    lp = e["linear_pooling"]["max"]
-    for acc, slope in zip(lp["accuracy"], lp["slope"], strict=True):
+    lp = e.affine_pooling.max_pooling
+    for acc, slope in zip(lp.score.accuracy.values, lp.slope, strict=True):
         if slope <= 0:
             assert acc == 0.5
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def documented_metrics_keys() -> set[str]:
+    """The top-level keys in the README's metrics.json table."""
+    section = README.read_text().split("## metrics.json", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
+
+
+def test_the_readme_documents_every_top_level_key_of_metrics_json(study):
+    written = set(json.loads((study.out / "metrics.json").read_text()))
+    assert documented_metrics_keys() == written
+
+
+def test_report_escapes_every_value(study):
+    evil = "<script>alert(1)</script>"
+    run = replace(study.run, environment={"torch": evil})
+    page = render_report(replace(study, run=run), embedded_figures(study.out))
+    assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script" not in page
+
+
+def test_report_states_the_computed_findings(study):
+    html = (study.out / "report.html").read_text()
+    f = study.findings
+    for sentence in (f.invariance, f.mlp_sweep, f.linear_phi, f.extras.latent, f.extras.set_size):
+        assert str(escape(sentence)) in html  # as Jinja2 escapes it

@@ -1,50 +1,62 @@
-"""The study's console summary: a few rich tables with the report's headline numbers."""
+"""The study's console summary: a few rich tables with the report's headline numbers and findings.
+
+It reads the typed results and the findings chosen in verdicts.py; it states nothing itself.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from deepsets.study.results import StudyResults
+from deepsets.study.scores import Summary
 
-def print_summary(results, console: Console | None = None) -> None:
-    """Print the headline numbers of a finished study and where its report is."""
-    console = console or Console()
-    m = results.metrics
+
+def mean_std(stat: Summary, spec: str) -> str:
+    return f"{stat.mean:{spec}} ± {stat.std:.1g}"
+
+
+def training_table(r: StudyResults) -> Table:
     t = Table(title="Steps 2-5: training over seeds (mean ± std)")
     for col in ("model", "params", "final loss", "held-out accuracy"):
         t.add_column(col, justify="left" if col == "model" else "right")
-    for name, key in (("DeepSet", "deepset"), ("MLP", "mlp")):
-        r = m["training"][key]
+    for name, score in (("DeepSet", r.training.deepset), ("MLP", r.training.mlp)):
         t.add_row(
             name,
-            str(r["params"]),
-            f"{r['final_loss']['mean']:.4g} ± {r['final_loss']['std']:.1g}",
-            f"{r['accuracy']['mean']:.4f} ± {r['accuracy']['std']:.1g}",
+            str(score.params),
+            mean_std(score.final_loss, ".4g"),
+            mean_std(score.accuracy, ".4f"),
         )
-    console.print(t)
-    inv = m["invariance"]
-    t = Table(title=f"Step 6: largest output change under {len(inv['permutations'])} permutations")
+    return t
+
+
+def invariance_table(r: StudyResults) -> Table:
+    inv = r.invariance
+    t = Table(title=f"Step 6: largest output change under {len(inv.permutations)} permutations")
     t.add_column("model")
-    for j in range(len(inv["permutations"])):
+    for j in range(len(inv.permutations)):
         t.add_column(f"perm {j + 1}", justify="right")
-    for name, changes in inv["max_change_per_permutation"].items():
-        t.add_row(name, *(f"{c:.2e}" for c in changes))
-    console.print(t)
-    best, lin = m["mlp_sweep"]["smallest_match"], m["linear_phi"]
-    if best:
-        console.print(
-            f"7a: smallest MLP matching the DeepSet: [bold]{best['name']}[/], "
-            f"{best['params']} params ({best['ratio_to_deepset']:.1f}x the DeepSet's)"
-        )
-    else:
-        console.print("7a: no MLP in the sweep matches the DeepSet")
+    for name, model in (("DeepSet", inv.deepset), ("MLP", inv.mlp)):
+        t.add_row(name, *(f"{c:.2e}" for c in model.max_change_per_permutation))
+    return t
+
+
+def print_summary(results: StudyResults, console: Console | None = None) -> None:
+    """Print the headline numbers and findings of a finished study and where its report is."""
+    console = console or Console()
+    f = results.findings
+    console.print(training_table(results))
+    console.print(invariance_table(results))
+    console.print(f"Step 6: {escape(f.invariance)}")
+    console.print(f"7a: {escape(f.mlp_sweep)}")
+    console.print(f"7b: {escape(f.linear_phi)}")
+    if f.extras is not None:
+        console.print(f"Set sizes: {escape(f.extras.set_size)}")
+        console.print(f"Latent width: {escape(f.extras.latent)}")
+    run = results.run
     console.print(
-        f"7b: affine phi, final loss {lin['final_loss']['mean']:.4f} "
-        f"(ln 2 = {lin['ln2']:.4f}), accuracy {lin['accuracy']['mean']:.3f}"
+        f"{run.models_trained} models trained in {run.timing.train_seconds:.1f} s; "
+        f"study {run.timing.wall_seconds:.1f} s on {run.device}"
     )
-    tm = m["timing"]
-    console.print(
-        f"{m['models_trained']} models trained in {tm['train_seconds']:.1f} s; "
-        f"study {tm['wall_seconds']:.1f} s on {m['device']}"
-    )
-    console.print(f"Report: [bold]{results.out / 'report.html'}[/]")
+    console.print(f"Report: [bold]{escape(str(results.out / 'report.html'))}[/]")

@@ -1,55 +1,65 @@
 """The study's figures beyond the exercise's two: sweep, pooled values, learned phi, set sizes.
 
-Every function takes plain numbers (numpy arrays, dicts) and returns a matplotlib Figure.
+Every function takes numbers (numpy arrays, dicts of them, or a section's results) and returns
+a matplotlib Figure. Shape letters: S seeds, W MLP widths, B sets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+if TYPE_CHECKING:
+    from deepsets.study.scores import Score, Summary
+    from deepsets.study.sections.sweep import SweepRow
 
-def sweep(rows: list[dict], deepset: dict) -> Figure:
-    """Final loss and held-out accuracy against parameter count (log x), one line per family.
 
-    rows: dicts with params, depth, activation, final_loss (S,), accuracy (S,);
-    deepset: dict with params, final_loss (S,), accuracy (S,) for the reference lines.
-    """
+def sweep(rows: Sequence[SweepRow], deepset: Score) -> Figure:
+    """Final loss and held-out accuracy against parameter count (log x), one line per family
+    (depth, activation) of MLPs, with the DeepSet as the reference."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
-    families = sorted({(r["depth"], r["activation"]) for r in rows})
-    for depth, act in families:
-        fam = sorted(
-            (r for r in rows if (r["depth"], r["activation"]) == (depth, act)),
-            key=lambda r: r["params"],
+    for depth, act in sorted({(r.depth, r.activation) for r in rows}):
+        family = sorted(
+            (r for r in rows if (r.depth, r.activation) == (depth, act)),
+            key=lambda r: r.score.params,
         )
-        p = np.array([r["params"] for r in fam])
+        p = np.array([r.score.params for r in family])  # (W,)
         label = f"MLP, {depth} hidden layer{'s' * (depth > 1)}, {act}"
-        for ax, key in ((ax_loss, "final_loss"), (ax_acc, "accuracy")):
-            v = np.array([r[key] for r in fam])  # (W, S)
+        for ax, stat in ((ax_loss, _final_loss), (ax_acc, _accuracy)):
+            v = np.array([stat(r.score).values for r in family])  # (W, S)
             (line,) = ax.plot(p, v.mean(axis=1), "o-", label=label, ms=4)
             ax.fill_between(p, v.min(axis=1), v.max(axis=1), color=line.get_color(), alpha=0.15)
-    for ax, key in ((ax_loss, "final_loss"), (ax_acc, "accuracy")):
-        v = np.asarray(deepset[key])
-        ax.axhline(v.mean(), color="k", ls="--", lw=1.2, label="DeepSet (mean over seeds)")
-        ax.plot(
-            [deepset["params"]],
-            [v.mean()],
-            "k*",
-            ms=12,
-            label=f"DeepSet, {deepset['params']} params",
-        )
-        ax.set_xscale("log")
-        ax.set_xlabel("trainable parameters")
-        ax.grid(alpha=0.3, which="both")
+    _deepset_reference(ax_loss, deepset.final_loss.values, deepset.params)
+    _deepset_reference(ax_acc, deepset.accuracy.values, deepset.params)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("final training loss (BCE)")
     ax_acc.set_ylabel("held-out accuracy")
     ax_loss.legend(fontsize=7)
     fig.suptitle("How big must an MLP be to match the DeepSet? (band: min-max over seeds)")
     return fig
+
+
+def _final_loss(score: Score) -> Summary:
+    return score.final_loss
+
+
+def _accuracy(score: Score) -> Summary:
+    return score.accuracy
+
+
+def _deepset_reference(ax: Axes, values: Sequence[float], params: int) -> None:
+    """The DeepSet's mean over seeds as a dashed line and a star at its parameter count."""
+    mean = float(np.mean(values))
+    ax.axhline(mean, color="k", ls="--", lw=1.2, label="DeepSet (mean over seeds)")
+    ax.plot([params], [mean], "k*", ms=12, label=f"DeepSet, {params} params")
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.grid(alpha=0.3, which="both")
 
 
 def pooled_histograms(pooled: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
@@ -113,7 +123,7 @@ def set_sizes(sizes: list[int], accuracy: Mapping[str, np.ndarray], trained_on: 
 
 
 def seeds_by_variant(
-    values: Mapping[str, np.ndarray],
+    values: Mapping[str, Sequence[float]],
     ylabel: str,
     title: str,
     log: bool = False,
@@ -121,8 +131,8 @@ def seeds_by_variant(
     """One column per variant, one dot per seed, a bar at the mean."""
     fig = Figure(figsize=(1.3 * len(values) + 2.5, 3.6), layout="constrained")
     ax = fig.subplots()
-    for i, v in enumerate(values.values()):
-        v = np.asarray(v, dtype=float)
+    for i, seeds in enumerate(values.values()):
+        v = np.asarray(seeds, dtype=float)  # (S,)
         ax.bar(i, v.mean(), color="tab:blue", alpha=0.3, width=0.6)
         ax.plot(np.full(v.shape, i) + np.linspace(-0.15, 0.15, len(v)), v, "o", color="tab:blue")
     ax.set_xticks(range(len(values)), list(values), fontsize=8)

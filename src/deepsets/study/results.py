@@ -1,0 +1,109 @@
+"""What `run_study` returns: every section's typed results, the run's facts and its findings.
+
+`StudyResults.to_json()` is metrics.json; its schema is documented in the README's
+"metrics.json" section (an interface others read: change both together).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from deepsets.study.extras import ExtrasResult
+from deepsets.study.findings import Findings, findings
+from deepsets.study.sections.invariance import InvarianceResult
+from deepsets.study.sections.linear_phi import LinearPhiResult
+from deepsets.study.sections.sweep import SweepResult
+from deepsets.study.sections.training import TrainingResult
+from deepsets.study.settings import StudySettings
+
+SCHEMA_VERSION = 2  # of metrics.json; version 1 keyed models by display names
+
+
+@dataclass(frozen=True)
+class DataShown:
+    shown_sets: int
+    """Sets drawn in the data figure."""
+    test_sets: int
+    """Sets in the held-out test set."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    train_seconds: float
+    """Training of every model."""
+    wall_seconds: float
+    """The whole study up to writing metrics.json."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """How the study ran: settings, seeds, machine, library versions, time."""
+
+    settings: StudySettings
+    seeds: tuple[int, ...]
+    device: str
+    threads: int
+    environment: dict[str, str]
+    models_trained: int
+    data: DataShown
+    timing: Timing
+
+
+@dataclass(frozen=True)
+class Sections:
+    """Every section's numbers."""
+
+    training: TrainingResult
+    invariance: InvarianceResult
+    mlp_sweep: SweepResult
+    linear_phi: LinearPhiResult
+    extras: ExtrasResult | None
+    """None when the study ran with extras=False."""
+
+
+@dataclass(frozen=True)
+class StudyResults(Sections):
+    """Where a study wrote, how it ran, every section's numbers and its findings."""
+
+    out: Path
+    run: RunInfo
+
+    @classmethod
+    def of(cls, sections: Sections, out: Path, run: RunInfo) -> StudyResults:
+        return cls(
+            **{f.name: getattr(sections, f.name) for f in fields(Sections)}, out=out, run=run
+        )
+
+    @cached_property
+    def findings(self) -> Findings:
+        """The sentences the report and the console print, chosen from the numbers."""
+        return findings(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of metrics.json, as JSON types (tuples become lists)."""
+        run = asdict(self.run)
+        timing = run.pop("timing")
+        d = self.training
+        metrics = {
+            "schema_version": SCHEMA_VERSION,
+            **run,
+            "training": asdict(d),
+            "params": {"deepset": d.deepset.params, "mlp": d.mlp.params},
+            "invariance": asdict(self.invariance),
+            "mlp_sweep": asdict(self.mlp_sweep),
+            "linear_phi": asdict(self.linear_phi),
+            "extras": None if self.extras is None else asdict(self.extras),
+            "findings": asdict(self.findings),
+            "timing": timing,
+        }
+        as_json: dict[str, Any] = json.loads(json.dumps(metrics, default=str))
+        return as_json
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        """metrics.json as a dict (computed once)."""
+        return self.to_json()

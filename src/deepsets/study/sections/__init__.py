@@ -1,0 +1,15 @@
+"""The study's sections, one per question; each declares its variants and measures them.
+
+Every section has the same two steps: `declare(plan, s)` adds the variants it needs to the
+study's `Plan` and returns their handles; `measure(trained, handles, ...)` reads the trained
+models and returns a frozen dataclass of numbers (and the figures drawn from them).
+
+    training        steps 1-5: the data, the DeepSet and the MLP over seeds
+    invariance      step 6: outputs under permutations of the objects
+    sweep           question 7a: how big an MLP matches the DeepSet
+    linear_phi      question 7b: phi without a nonlinearity
+    set_size        beyond: test on sets of 5..100 objects
+    affine_pooling  beyond: which pooling works with an affine phi
+    learned_phi     beyond: the learned phi at the data's values
+    latent          beyond: the width of phi's output
+"""

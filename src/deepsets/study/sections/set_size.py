@@ -1,0 +1,129 @@
+"""Beyond the exercise: DeepSets trained on sets of 10 objects, tested on sets of 5 to 100.
+
+Shape letters: B sets, N objects, S seeds, Z test sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from deepsets.data import make_data
+from deepsets.study import figures
+from deepsets.study.plan import (
+    Plan,
+    Poolings,
+    Runs,
+    Variant,
+    declare_poolings,
+    deepset_variant,
+    exercise_mlp,
+)
+from deepsets.study.scores import Summary, TestSet, accuracies
+from deepsets.study.settings import StudySettings
+from deepsets.training import model_device, run_model
+
+TRAINED_ON = 10  # objects per set in training (make_data's default)
+TEST_SIZES = (5, 10, 20, 50, 100)
+MIXED = (5, 20)  # the set sizes of the DeepSet trained on mixed sizes
+MLP_TRIED = 20  # the set size fed to the MLP built for 10 objects
+
+
+@dataclass(frozen=True)
+class SetSizeVariants:
+    poolings: Poolings
+    sum_pooling_mixed: Variant
+    mlp: Variant
+
+
+@dataclass(frozen=True)
+class AccuracyBySize:
+    """One model's held-out accuracy at each test size."""
+
+    label: str
+    mean: tuple[float, ...]
+    """(Z,) mean over seeds."""
+    per_seed: tuple[tuple[float, ...], ...]
+    """(S, Z)."""
+
+
+@dataclass(frozen=True)
+class SetSizeResult:
+    """Accuracy against set size per pooling; |phi(0)|, which sum pooling adds per object."""
+
+    trained_on: int
+    mixed_sizes: tuple[int, int]
+    test_sizes: tuple[int, ...]
+    sum_pooling: AccuracyBySize
+    mean_pooling: AccuracyBySize
+    max_pooling: AccuracyBySize
+    sum_pooling_mixed: AccuracyBySize
+    abs_phi0: Summary
+    """|phi(0)| of each sum-pooling DeepSet trained on sets of 10."""
+    abs_phi0_mixed: Summary
+    """|phi(0)| of each sum-pooling DeepSet trained on mixed sizes."""
+    mlp_error: str | None
+    """torch's error when the MLP built for 10 objects gets sets of 20; None if it accepted them."""
+
+    @property
+    def models(self) -> tuple[AccuracyBySize, ...]:
+        return (self.sum_pooling, self.mean_pooling, self.max_pooling, self.sum_pooling_mixed)
+
+
+def declare(plan: Plan, s: StudySettings) -> SetSizeVariants:
+    poolings = declare_poolings(plan, s)
+    mixed = plan.declare(deepset_variant(s.hidden, set_sizes=MIXED))
+    return SetSizeVariants(poolings, mixed, plan.declare(exercise_mlp(s)))
+
+
+def by_size(label: str, runs: Runs, tests: Mapping[int, TestSet]) -> AccuracyBySize:
+    acc = np.array([accuracies(runs.models, tests[n]) for n in TEST_SIZES]).T  # (S, Z)
+    return AccuracyBySize(label, tuple(acc.mean(axis=0).tolist()), tuple(map(tuple, acc.tolist())))
+
+
+@torch.no_grad()
+def abs_phi0(runs: Runs) -> Summary:
+    """|phi(0)| of each seed's model."""
+    zero = torch.zeros(1, 1, 1, device=model_device(runs.models[0]))  # (B, N, F)
+    return Summary.of(float(m.phi(zero).abs().max()) for m in runs.deepsets())
+
+
+def mlp_error(runs: Runs, X: torch.Tensor) -> str | None:
+    """The first line of torch's error for the first seed's MLP on sets X (B, 20, 1)."""
+    try:
+        run_model(runs.models[0], X)
+    except ValueError as e:
+        return str(e.__cause__ or e).splitlines()[0][:100]
+    return None
+
+
+def measure(
+    trained: Mapping[Variant, Runs], v: SetSizeVariants, s: StudySettings, device: torch.device
+) -> tuple[SetSizeResult, dict[str, Figure]]:
+    """Test every pooling on fresh held-out sets of each size in TEST_SIZES."""
+    tests = {
+        n: make_data(s.test_size, n_objects=n, generator=20_011 + n + s.seed, device=device)
+        for n in TEST_SIZES
+    }
+    lo, hi = MIXED
+    p = v.poolings
+    result = SetSizeResult(
+        trained_on=TRAINED_ON,
+        mixed_sizes=MIXED,
+        test_sizes=TEST_SIZES,
+        sum_pooling=by_size("sum pooling", trained[p.sum_pooling], tests),
+        mean_pooling=by_size("mean pooling", trained[p.mean_pooling], tests),
+        max_pooling=by_size("max pooling", trained[p.max_pooling], tests),
+        sum_pooling_mixed=by_size(
+            f"sum pooling, trained on {lo}-{hi} objects", trained[v.sum_pooling_mixed], tests
+        ),
+        abs_phi0=abs_phi0(trained[p.sum_pooling]),
+        abs_phi0_mixed=abs_phi0(trained[v.sum_pooling_mixed]),
+        mlp_error=mlp_error(trained[v.mlp], tests[MLP_TRIED][0]),
+    )
+    accuracy = {m.label: np.array(m.per_seed) for m in result.models}  # label -> (S, Z)
+    return result, {"set_size": figures.set_sizes(list(TEST_SIZES), accuracy, "10 unless stated")}

@@ -1,0 +1,41 @@
+"""The study package's shape: short functions, and templates that ship with the package."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = ROOT / "src" / "deepsets" / "study"
+MAX_LINES = 60
+
+
+def test_no_study_function_is_longer_than_60_lines():
+    long = []
+    for path in sorted(STUDY.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
+    assert not long, long
+
+
+def test_every_template_is_package_data():
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["deepsets.study"]
+    templates = sorted(p.relative_to(STUDY).as_posix() for p in (STUDY / "templates").iterdir())
+    assert "templates/report.html.j2" in templates
+    for name in templates:
+        assert any(fnmatch.fnmatch(name, g) for g in globs), f"{name} is not in package-data"
+
+
+def test_the_report_templates_load_from_the_package():
+    from deepsets.study.report import environment
+
+    env = environment()
+    assert {"report.html.j2", "exercise.html.j2", "extras.html.j2"} <= set(env.list_templates())
