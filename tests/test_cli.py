@@ -112,7 +112,7 @@ def test_every_kind_of_flag_reaches_the_settings():
     argv = "--out x --overwrite --seeds 3 --seed 7 --steps 11 --batch-size 10 --lr 0.01 "
     argv += "--hidden 4 --mlp-hidden 8 4 2 --mlp-activation tanh --sweep-widths 4 8 "
     argv += "--sweep-depths 3 --sweep-activations tanh gelu --test-size 100 --final-window 5 "
-    argv += "--permutations 2 --device cpu --threads 2 --workers 1 --quick --no-extras"
+    argv += "--permutations 2 --device cpu --threads 2 --quick --no-extras"
     expected = StudySettings(
         out="x",
         overwrite=True,
@@ -132,7 +132,6 @@ def test_every_kind_of_flag_reaches_the_settings():
         permutations=2,
         device="cpu",
         threads=2,
-        workers=1,
         quick=True,
         extras=False,
     )
@@ -177,7 +176,6 @@ CHECKED = [
     ("--quick --steps 20", "final_window (50) must not exceed steps (20)"),
     ("--permutations 0", "permutations must be a positive integer, got 0"),
     ("--threads 0", "threads must be a positive integer, got 0"),
-    ("--workers 0", "workers must be a positive integer, got 0"),
     ("--out ''", "out must be a directory path or None, got ''"),
 ]
 

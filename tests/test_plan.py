@@ -63,7 +63,7 @@ def test_a_variant_builds_the_seeded_model_its_constructor_would():
 
 def test_plan_trains_every_variant_once_per_seed():
     plan = Plan([0, 1], CPU)
-    s = StudySettings(steps=5, workers=1)
+    s = StudySettings(steps=5)
     fixed = plan.declare(deepset_variant(3))
     mixed = plan.declare(deepset_variant(3, set_sizes=(5, 20)))
     mlp = plan.declare(mlp_variant((4,), "relu"))

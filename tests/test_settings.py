@@ -89,7 +89,6 @@ BAD = [
     ("device", dict(device="tpu")),
     ("threads", dict(threads=0)),
     ("threads", dict(threads=1.5)),
-    ("workers", dict(workers=0)),
     ("quick", dict(quick="no")),
     ("extras", dict(extras=1)),
 ]

@@ -199,7 +199,6 @@ def test_an_interrupted_overwrite_keeps_the_old_results(tmp_path):
         (dict(seed=-1), "seed"),
         (dict(permutations=0), "permutations"),
         (dict(threads=0), "threads"),
-        (dict(workers=0), "workers"),
         (dict(lr=float("inf")), "lr"),
         (dict(batch_size=7), "batch_size"),
     ],

@@ -107,7 +107,7 @@ def fit(
     trained = iter([w.detach().view(s) for w, s in zip(flat.split(numels), shapes, strict=True)])
     for stack, _ in stacks:
         stack.write_back(trained)
-    losses = np.empty((len(order), steps))
+    losses = np.empty((len(data.rows), steps))
     losses[order] = history.T.cpu().numpy()
     return losses
 

@@ -57,8 +57,6 @@ class StudySettings:
     """auto, cpu or cuda."""
     threads: int | None = None
     """torch CPU threads during the study; default: 1, fastest for these tiny models."""
-    workers: int = 2
-    """Python threads sharing out the stacked models (fixed, so results match across machines)."""
     quick: bool = False
     """A smoke test in seconds: the smaller defaults of QUICK (listed above); explicit flags win."""
     extras: bool = True
@@ -119,7 +117,6 @@ def resolve(settings: StudySettings) -> StudySettings:
     resolve_device(s.device)  # a ValueError for an unknown device or cuda without a GPU
     if s.threads is not None:
         positive_int(s.threads, "threads")
-    positive_int(s.workers, "workers")
     return s
 
 
