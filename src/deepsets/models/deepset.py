@@ -10,7 +10,7 @@ from torch import nn
 
 from deepsets.models.activation import check_activation, dense, seeded
 from deepsets.models.pooling import check_mask, check_pooling, pool
-from deepsets.validate import positive_int
+from deepsets.validate import check_memory, positive_int
 
 
 class DeepSet(nn.Module):
@@ -55,11 +55,19 @@ class DeepSet(nn.Module):
             in_features=positive_int(in_features, "in_features"),
         )
         c, g = self.config, seeded(generator)
+        size = ", ".join(f"{k}={c[k]}" for k in ("hidden", "latent", "rho_hidden", "in_features"))
+        check_memory(self.n_params(c) * torch.get_default_dtype().itemsize, f"DeepSet({size})")
         phi = [c["in_features"], c["hidden"], c["hidden"], c["latent"]]
         self.phi = nn.Sequential(*dense(phi, c["activation"], g))
         self.rho = nn.Sequential(
             *dense([c["latent"], c["rho_hidden"], 1], c["rho_activation"], g), nn.Sigmoid()
         )
+
+    @staticmethod
+    def n_params(config: dict) -> int:
+        """Weights and biases of a DeepSet with this `config`, counted without building it."""
+        F, H, L, R = (config[k] for k in ("in_features", "hidden", "latent", "rho_hidden"))
+        return (F + 1) * H + (H + 1) * H + (H + 1) * L + (L + 1) * R + (R + 1)
 
     @property
     def pooling(self) -> str:

@@ -25,6 +25,7 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from deepsets.files import umask
 from deepsets.study.signals import catching_signals
 
 log = logging.getLogger(__name__)
@@ -273,13 +274,6 @@ def make_parents(parent: Path) -> list[Path]:
     except OSError as e:
         raise OutputError(f"cannot create {parent}: {e.strerror}") from e
     return missing
-
-
-def umask() -> int:
-    """The process's umask (read by setting and restoring it; there is no getter)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def versions() -> dict[str, str]:
