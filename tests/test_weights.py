@@ -121,7 +121,9 @@ UNSUPPORTED = {
     "previous layer's output": lambda: nn.Sequential(
         nn.Flatten(), nn.Linear(10, 3), nn.Linear(4, 1)
     ),
-    "make_mlp network .*got ModuleList": lambda: nn.ModuleList([nn.Linear(2, 1)]),
+    "model must be a DeepSet or a make_mlp network .*got ModuleList": lambda: nn.ModuleList(
+        [nn.Linear(2, 1)]
+    ),
     "subclass of DeepSet": lambda: type("MyDeepSet", (DeepSet,), {})(),
     "changed after it was built": lambda: _changed_deepset(),
     "one float dtype": lambda: _mixed_dtypes(),

@@ -61,7 +61,7 @@ def describe(model: nn.Module) -> dict:
             "sigmoid": spec.sigmoid,
         }
     raise TypeError(
-        "can only save a DeepSet or a make_mlp network (an nn.Sequential MLP), "
+        "model must be a DeepSet or a make_mlp network (an nn.Sequential MLP) to be saved, "
         f"got {type(model).__name__}"
     )
 

@@ -77,18 +77,18 @@ class DeepSet(nn.Module):
         """Raise a ValueError unless X is a float tensor of shape (B, N, F)."""
         F = self.config["in_features"]
         if not isinstance(X, torch.Tensor):
-            raise TypeError(f"DeepSet expects a torch.Tensor of shape (B, N, {F}), got {type(X)}")
+            raise TypeError(f"DeepSet expects X a torch.Tensor of shape (B, N, {F}), got {type(X)}")
         if X.dim() != 3 or X.shape[-1] != F:
             raise ValueError(
-                f"DeepSet expects input of shape (B, N, {F}) (sets, objects, features), "
+                f"DeepSet expects X of shape (B, N, {F}) (sets, objects, features), "
                 f"got {tuple(X.shape)}"
             )
         if not X.is_floating_point():
-            raise TypeError(f"DeepSet expects a floating-point input, got {X.dtype}")
+            raise TypeError(f"DeepSet expects X floating-point, got {X.dtype}")
         dtype = self.phi[0].weight.dtype
         if X.dtype != dtype:
             raise TypeError(
-                f"DeepSet expects a {dtype} input like its weights, got {X.dtype} "
+                f"DeepSet expects X of dtype {dtype} like its weights, got {X.dtype} "
                 f"(use X.to({dtype}) or model.to({X.dtype}))"
             )
 

@@ -58,6 +58,9 @@ def default_out(root: str | Path = "runs") -> Path:
 
 def destination(out: Path) -> Path:
     """The directory that will hold the run: `out`, or what it links to if it is a symlink."""
+    if not isinstance(out, str | os.PathLike):
+        raise TypeError(f"--out must be a path, got {type(out).__name__}")
+    out = Path(out)
     if out.name in ("", ".", ".."):
         raise ValueError(f"--out must name a directory of its own, got {str(out)!r}")
     try:
@@ -112,7 +115,7 @@ def _relative(path: str) -> bool:
 def check_out(out: Path, overwrite: bool) -> None:
     """Refuse, before any work is done, anything but a new, empty or earlier-run directory (and
     that only when asked), and an output location that cannot be written."""
-    dest = check_target(Path(out), overwrite)
+    dest = check_target(out, overwrite)
     check_writable(dest.parent)
 
 
@@ -173,9 +176,10 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
     and neither signal can cut the final renames or the clean-up short. Errors that mean the
     location cannot take the run (a full disk, a read-only filesystem) become an `OutputError`.
     """
-    out = Path(out)
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     check_out(out, overwrite)
-    dest = destination(out)
+    out, dest = Path(out), destination(out)
     with catching_signals() as guard:
         made: list[Path] = []
         tmp = None
