@@ -160,7 +160,10 @@ def check_writable(parent: Path) -> None:
         os.rmdir(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=existing))
         free = shutil.disk_usage(existing).free
     except OSError as e:
-        raise OutputError(f"cannot write the run under {parent}: {e.strerror or e}") from e
+        raise OutputError(
+            f"cannot write the run under {parent}: making a directory in {existing} failed "
+            f"({e.strerror or e})"
+        ) from e
     if free < MIN_FREE_BYTES:
         raise OutputError(
             f"cannot write the run under {parent}: only {free / 2**20:.1f} MB free, a run needs "
