@@ -21,19 +21,20 @@ def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure
     """
     check_sets(X, y)
     max_sets = positive_int(max_sets, "max_sets")
-    X, y = X[:max_sets, :, 0].cpu().numpy(), y[:max_sets, 0].cpu().numpy()  # (B, N), (B,)
-    order = np.argsort(y, kind="stable")
-    X, y = X[order], y[order]
+    rows, labels = X[:max_sets, :, 0].cpu().numpy(), y[:max_sets, 0].cpu().numpy()  # (B, N), (B,)
+    order = np.argsort(labels, kind="stable")
+    rows, labels = rows[order], labels[order]
     fig = Figure(figsize=(5, 6), layout="constrained")
     ax = fig.subplots()
-    im = ax.imshow(X, aspect="auto", cmap="viridis", vmin=0, vmax=max(1 / 3, X.max()))
+    vmax = max(1 / 3, float(rows.max()))
+    im = ax.imshow(rows, aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
     fig.colorbar(im, ax=ax, label="feature value x")
-    n0 = int((y == 0).sum())
+    n0 = int((labels == 0).sum())
     ax.axhline(n0 - 0.5, color="white", lw=2)
-    ax.set_yticks([(n0 - 1) / 2, n0 + (len(y) - n0 - 1) / 2])
+    ax.set_yticks([(n0 - 1) / 2, n0 + (len(labels) - n0 - 1) / 2])
     ax.set_yticklabels(["class 0\n(3 x 1/3)", "class 1\n(5 x 1/5)"])
     ax.set_xlabel("object")
-    ax.set_xticks(range(X.shape[1]))
+    ax.set_xticks(range(rows.shape[1]))
     ax.set_title("A batch of sets, grouped by class")
     return fig
 

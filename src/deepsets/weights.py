@@ -13,6 +13,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -36,7 +37,7 @@ MAX_METADATA_CHARS = 100_000  # a DeepSet's metadata is ~200 characters; an MLP'
 DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
 
-def describe(model: nn.Module) -> dict:
+def describe(model: nn.Module) -> dict[str, Any]:
     """The architecture of a DeepSet or an MLP, as a JSON-able dict that rebuilds it exactly.
 
     Raises a TypeError naming what does not fit (a layer, a subclass, a changed DeepSet).
@@ -66,7 +67,7 @@ def describe(model: nn.Module) -> dict:
     )
 
 
-def build(arch: dict) -> nn.Module:
+def build(arch: dict[str, Any]) -> nn.Module:
     """An untrained model of the architecture `describe` returned; its arguments are checked."""
     rest = {k: v for k, v in arch.items() if k != "kind"}
     if arch["kind"] == "DeepSet":
@@ -80,7 +81,7 @@ def build(arch: dict) -> nn.Module:
     return mlp_from_spec(spec)
 
 
-def _tuple(value: object) -> tuple:
+def _tuple(value: object) -> tuple[Any, ...]:
     if not isinstance(value, list):
         raise ValueError(f"expected a list, got {value!r:.80}")
     return tuple(value)
@@ -132,7 +133,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     return model.eval()
 
 
-def read_header(path: Path) -> tuple[dict, torch.dtype]:
+def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype]:
     """The stored architecture and weight dtype, checked against the tensors' shapes in the
     file's header without reading (or allocating) any weights; a ValueError says what is wrong."""
     try:
@@ -169,7 +170,7 @@ def read_header(path: Path) -> tuple[dict, torch.dtype]:
     return arch, DTYPES[next(iter(dtypes))]
 
 
-def parse_arch(text: str, where: str) -> dict:
+def parse_arch(text: str, where: str) -> dict[str, Any]:
     """The architecture dict of a file's metadata, with its kind and keys checked."""
     if len(text) > MAX_METADATA_CHARS:
         raise ValueError(f"{where}: the stored architecture is {len(text)} characters long")

@@ -44,7 +44,8 @@ def linear(a: int, b: int, generator: torch.Generator | None = None) -> nn.Linea
     a, b = positive_int(a, "in_features"), positive_int(b, "out_features")
     if generator is None:
         return nn.Linear(a, b)
-    layer = nn.utils.skip_init(nn.Linear, a, b)  # allocated, not initialised: no global draw
+    layer: nn.Linear = nn.utils.skip_init(nn.Linear, a, b)  # type: ignore[no-untyped-call]
+    # (allocated, not initialised: no draw from the global generator)
     with torch.no_grad():
         nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
         bound = 1 / math.sqrt(a)

@@ -5,6 +5,8 @@ Shape letters: B sets, N objects, F features per object, H hidden units, L laten
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -45,7 +47,7 @@ class DeepSet(nn.Module):
         generator: torch.Generator | int | None = None,
     ) -> None:
         super().__init__()
-        self.config = dict(
+        self.config: dict[str, Any] = dict(
             hidden=positive_int(hidden, "hidden"),
             activation=check_activation(activation),
             latent=positive_int(latent, "latent"),
@@ -64,14 +66,14 @@ class DeepSet(nn.Module):
         )
 
     @staticmethod
-    def n_params(config: dict) -> int:
+    def n_params(config: dict[str, Any]) -> int:
         """Weights and biases of a DeepSet with this `config`, counted without building it."""
         F, H, L, R = (config[k] for k in ("in_features", "hidden", "latent", "rho_hidden"))
-        return (F + 1) * H + (H + 1) * H + (H + 1) * L + (L + 1) * R + (R + 1)
+        return int((F + 1) * H + (H + 1) * H + (H + 1) * L + (L + 1) * R + (R + 1))
 
     @property
     def pooling(self) -> str:
-        return self.config["pooling"]
+        return str(self.config["pooling"])
 
     def check_input(self, X: torch.Tensor) -> None:
         """Raise a ValueError unless X is a float tensor of shape (B, N, F)."""
@@ -101,4 +103,5 @@ class DeepSet(nn.Module):
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Class-1 probabilities: X (B, N, F), mask (B, N) or None -> (B, 1)."""
-        return self.rho(self.embed(X, mask))  # (B, 1)
+        p: torch.Tensor = self.rho(self.embed(X, mask))  # (B, 1)
+        return p

@@ -47,7 +47,7 @@ class PermEquivariant(nn.Module):
             )
         mask = check_mask(mask, x)
         g = self.Gamma(pool(x, mask, self.pooling))  # (B, D)
-        out = self.Lambda(x) + g.unsqueeze(1)  # (B, N, D)
+        out: torch.Tensor = self.Lambda(x) + g.unsqueeze(1)  # (B, N, D)
         if mask is not None:
             out = out.masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, N, D), even if padding is inf
         return out

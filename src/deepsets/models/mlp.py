@@ -77,8 +77,9 @@ def mlp_from_spec(
     layers: list[nn.Module] = [nn.Flatten()]
     for i, (a, b) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True)):
         layers.append(linear(a, b, g))
-        if i < len(spec.activations) and spec.activations[i] is not None:
-            layers.append(ACTIVATIONS[spec.activations[i]]())
+        act = spec.activations[i] if i < len(spec.activations) else None
+        if act is not None:
+            layers.append(ACTIVATIONS[act]())
     if spec.sigmoid:
         layers.append(nn.Sigmoid())
     return nn.Sequential(*layers)

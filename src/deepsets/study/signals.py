@@ -15,6 +15,9 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
+
+Handler = Callable[[int, FrameType | None], Any] | int | None  # what signal.getsignal returns
 
 CAUGHT = (signal.SIGINT, signal.SIGTERM)
 
@@ -38,7 +41,7 @@ class Terminated(BaseException):
 class SignalGuard:
     """The handlers installed by `catching_signals`; `hold()` defers signals for a moment."""
 
-    def __init__(self, previous: dict[int, Callable | int | None]) -> None:
+    def __init__(self, previous: dict[int, Handler]) -> None:
         self.previous = previous
         self.holding = False
         self.pending: list[int] = []
@@ -76,7 +79,7 @@ def catching_signals() -> Iterator[SignalGuard]:
     if threading.current_thread() is not threading.main_thread():
         yield SignalGuard({})
         return
-    previous = {s: signal.getsignal(s) for s in CAUGHT}
+    previous: dict[int, Handler] = {int(s): signal.getsignal(s) for s in CAUGHT}
     guard = SignalGuard(previous)
     installed = [s for s, h in previous.items() if h is not signal.SIG_IGN]
     for s in installed:
@@ -87,5 +90,5 @@ def catching_signals() -> Iterator[SignalGuard]:
         for s in installed:
             prev = previous[s]
             signal.signal(s, signal.SIG_DFL if prev is None else prev)
-        for s in dict.fromkeys(guard.pending):  # each signal once, in order of arrival
-            signal.raise_signal(s)
+        for pending in dict.fromkeys(guard.pending):  # each signal once, in order of arrival
+            signal.raise_signal(pending)
