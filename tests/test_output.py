@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import stat
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -293,3 +294,20 @@ def test_two_overwrites_racing_leave_the_last_run_and_no_debris(tmp_path):
     a.__exit__(None, None, None)
     b.__exit__(None, None, None)
     assert (out / "report.html").read_text() == "b" and debris(tmp_path) == []
+
+
+def test_staged_works_outside_the_main_thread_without_touching_handlers(tmp_path):
+    handler, errors = signal.getsignal(signal.SIGTERM), []
+
+    def work():
+        try:
+            with staged(tmp_path / "run", False) as tmp:
+                write_run(tmp)
+        except BaseException as e:  # reported below: a thread's exception is otherwise lost
+            errors.append(e)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert errors == [] and (tmp_path / "run" / "report.html").read_text() == "new"
+    assert signal.getsignal(signal.SIGTERM) is handler
