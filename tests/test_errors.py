@@ -26,7 +26,9 @@ def test_invariance_check_names_a_model_that_cannot_take_the_sets():
 
 def test_deepset_rejects_input_of_another_float_dtype():
     X, _ = ds.make_data(4, generator=0)
-    with pytest.raises(TypeError, match=r"torch.float32 input like its weights, got torch.float64"):
+    with pytest.raises(
+        TypeError, match=r"X of dtype torch.float32 like its weights, got torch.float64"
+    ):
         ds.DeepSet()(X.double())
     assert ds.DeepSet().double()(X.double()).dtype == torch.float64
 

@@ -228,7 +228,7 @@ def test_embed_is_the_pool_of_phi():
 def test_unknown_pooling_is_rejected_with_the_choices(bad):
     with pytest.raises(ValueError, match=r"pooling must be one of \('sum', 'mean', 'max'\)"):
         ds.DeepSet(pooling=bad)
-    with pytest.raises(ValueError, match="pooling must be one of"):
+    with pytest.raises(ValueError, match=r"kind must be one of \('sum', 'mean', 'max'\)"):
         pool(torch.zeros(1, 2, 1), kind=bad)
 
 

@@ -13,10 +13,14 @@ from collections.abc import Iterator
 
 import torch
 
-from deepsets.validate import as_generator, positive_int
+from deepsets.device import resolve_device
+from deepsets.validate import as_generator, check_memory, positive_int
 
 # class label -> how many objects are nonzero; each nonzero object has value 1 / count
 COUNTS = {0: 3, 1: 5}
+# Peak memory of making data, measured with ru_maxrss for 2e6 sets of 10 and 100 objects:
+# 20-22.5 bytes per object (keys, their argsort, values, X); labels add a few per set.
+BYTES_PER_OBJECT, BYTES_PER_SET = 24, 32
 
 
 def check_n_sets(N: object, name: str = "N") -> int:
@@ -44,6 +48,21 @@ def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
             f"got {n_objects}"
         )
     return int(n_objects)
+
+
+def check_data_memory(n_sets: int, n_objects: int, what: str) -> None:
+    """Refuse before allocating if `n_sets` sets of `n_objects` would not fit in memory."""
+    check_memory(n_sets * (n_objects * BYTES_PER_OBJECT + BYTES_PER_SET), what)
+
+
+def data_device(
+    generator: torch.Generator | int | None, device: torch.device | str | None
+) -> tuple[torch.Generator, torch.device]:
+    """The generator to draw from and the device to make data on (default: the generator's)."""
+    if device is not None:
+        device = resolve_device(device)
+    g = as_generator(generator, device)
+    return g, device if device is not None else g.device
 
 
 def _fill(
@@ -101,8 +120,8 @@ def make_batches(
     """
     T, B = positive_int(T, "T (number of batches)"), check_n_sets(B, "B")
     n_objects = check_n_objects(n_objects)
-    g = as_generator(generator, device)
-    device = torch.device(device) if device is not None else g.device
+    check_data_memory(T * B, n_objects, f"make_batches(T={T}, B={B}, n_objects={n_objects})")
+    g, device = data_device(generator, device)
     y = _labels(T, B, g, device)  # (T, B)
     X = _fill(None, n_objects, y, g)  # (T, B, N)
     return X.unsqueeze(-1), y.unsqueeze(-1)
@@ -127,6 +146,7 @@ def make_data(
         X: float32 (N, n_objects, 1) features and y: float32 (N, 1) labels in {0, 1}.
     """
     N = check_n_sets(N)
+    check_data_memory(N, check_n_objects(n_objects), f"make_data(N={N}, n_objects={n_objects})")
     X, y = make_batches(1, N, n_objects=n_objects, generator=generator, device=device)
     return X[0], y[0]
 
@@ -155,8 +175,8 @@ def make_padded_batches(
     """
     T, B = positive_int(T, "T (number of batches)"), check_n_sets(B, "B")
     lo, hi = _check_sizes(sizes)
-    g = as_generator(generator, device)
-    device = torch.device(device) if device is not None else g.device
+    check_data_memory(T * B, hi, f"make_padded_batches(T={T}, B={B}, sizes={sizes!r})")
+    g, device = data_device(generator, device)
     y = _labels(T, B, g, device)  # (T, B)
     n = torch.randint(lo, hi + 1, (T, B), generator=g, device=device)  # (T, B) true sizes
     X = _fill(n, hi, y, g)  # (T, B, hi)
@@ -185,6 +205,7 @@ def make_padded_data(
         X: float32 (N, hi, 1), y: float32 (N, 1), mask: bool (N, hi), True for real objects.
     """
     N = check_n_sets(N)
+    check_data_memory(N, _check_sizes(sizes)[1], f"make_padded_data(N={N}, sizes={sizes!r})")
     X, y, mask = make_padded_batches(1, N, sizes, generator=generator, device=device)
     return X[0], y[0], mask[0]
 

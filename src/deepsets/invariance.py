@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 from torch import nn
 
 from deepsets.training import run_model
+from deepsets.validate import check_memory, is_int, positive_int
 
 
 @dataclass
@@ -46,21 +46,9 @@ def check_invariance(
     Returns:
         An InvarianceCheck with the permutations, the outputs and each model's max change.
     """
-    if not isinstance(models, dict):
-        models = {type(models).__name__: models}
-    for name, model in models.items():
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"models[{name!r}] must be a torch.nn.Module, got {type(model)}")
-    if not isinstance(X, torch.Tensor) or X.dim() != 3:
-        shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
-        raise ValueError(f"X must be a tensor of shape (B, N, F), got {shape}")
-    if (
-        isinstance(n_permutations, bool)
-        or not isinstance(n_permutations, numbers.Integral)
-        or n_permutations < 1
-    ):
-        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
-    rng = np.random.default_rng(rng)
+    models = check_models(models)
+    check_sets(X, n_permutations)
+    rng = check_rng(rng)
     perms = [rng.permutation(X.shape[1]) for _ in range(n_permutations)]
     views = [X] + [X[:, torch.as_tensor(p, device=X.device)] for p in perms]  # each (B, N, F)
     outputs = {}
@@ -70,3 +58,47 @@ def check_invariance(
         outputs[name] = np.stack([run_model(model, v)[:, 0].cpu().double().numpy() for v in views])
         model.train(was_training)
     return InvarianceCheck(perms, outputs)
+
+
+def check_models(models: object) -> dict[str, nn.Module]:
+    """One model or a non-empty dict name -> model, as a dict."""
+    if isinstance(models, nn.Module):
+        return {type(models).__name__: models}
+    if not isinstance(models, dict):
+        raise TypeError(
+            f"models must be a torch.nn.Module or a dict name -> model, got {type(models).__name__}"
+        )
+    if not models:
+        raise ValueError("models must name at least one model, got an empty dict")
+    for name, model in models.items():
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"models[{name!r}] must be a torch.nn.Module, got {type(model)}")
+    return models
+
+
+def check_sets(X: object, n_permutations: object) -> None:
+    """X must be (B, N, F) floats with B >= 1 and N >= 2 (so there is an order to change)."""
+    if not isinstance(X, torch.Tensor) or X.dim() != 3:
+        shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+        raise ValueError(f"X must be a tensor of shape (B, N, F), got {shape}")
+    if X.shape[0] < 1 or X.shape[1] < 2 or X.shape[2] < 1:
+        raise ValueError(
+            f"X must hold at least one set of at least two objects (B >= 1, N >= 2, F >= 1) "
+            f"to permute, got shape {tuple(X.shape)}"
+        )
+    if not X.is_floating_point():
+        raise TypeError(f"X must be a floating-point tensor, got {X.dtype}")
+    k = positive_int(n_permutations, "n_permutations")
+    copies = (k + 1) * X.numel() * X.element_size()  # every permuted view is a copy of X
+    check_memory(copies, f"check_invariance(n_permutations={k}) on X of shape {tuple(X.shape)}")
+
+
+def check_rng(rng: object) -> np.random.Generator:
+    """A numpy Generator from a Generator, a non-negative integer seed or None."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None and not (is_int(rng) and rng >= 0):  # type: ignore[operator]
+        raise ValueError(
+            f"rng must be a numpy Generator, a non-negative integer seed or None, got {rng!r}"
+        )
+    return np.random.default_rng(rng)  # type: ignore[arg-type]

@@ -11,35 +11,75 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from deepsets.validate import positive_float, positive_int
+
 
 def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure:
     """Step 1: `imshow` of up to `max_sets` sets (rows) by object (columns), grouped by class.
 
     X: (B, N, 1), y: (B, 1).
     """
-    if X.dim() != 3 or X.shape[-1] != 1 or y.shape != (X.shape[0], 1):
-        raise ValueError(
-            f"plot_sets expects X (B, N, 1) and y (B, 1), got {tuple(X.shape)}, {tuple(y.shape)}"
-        )
-    X, y = X[:max_sets, :, 0].cpu().numpy(), y[:max_sets, 0].cpu().numpy()  # (B, N), (B,)
-    order = np.argsort(y, kind="stable")
-    X, y = X[order], y[order]
+    check_sets(X, y)
+    max_sets = positive_int(max_sets, "max_sets")
+    rows, labels = X[:max_sets, :, 0].cpu().numpy(), y[:max_sets, 0].cpu().numpy()  # (B, N), (B,)
+    order = np.argsort(labels, kind="stable")
+    rows, labels = rows[order], labels[order]
     fig = Figure(figsize=(5, 6), layout="constrained")
     ax = fig.subplots()
-    im = ax.imshow(X, aspect="auto", cmap="viridis", vmin=0, vmax=max(1 / 3, X.max()))
+    vmax = max(1 / 3, float(rows.max()))
+    im = ax.imshow(rows, aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
     fig.colorbar(im, ax=ax, label="feature value x")
-    n0 = int((y == 0).sum())
+    n0 = int((labels == 0).sum())
     ax.axhline(n0 - 0.5, color="white", lw=2)
-    ax.set_yticks([(n0 - 1) / 2, n0 + (len(y) - n0 - 1) / 2])
+    ax.set_yticks([(n0 - 1) / 2, n0 + (len(labels) - n0 - 1) / 2])
     ax.set_yticklabels(["class 0\n(3 x 1/3)", "class 1\n(5 x 1/5)"])
     ax.set_xlabel("object")
-    ax.set_xticks(range(X.shape[1]))
+    ax.set_xticks(range(rows.shape[1]))
     ax.set_title("A batch of sets, grouped by class")
     return fig
 
 
+def check_sets(X: object, y: object) -> None:
+    """X (B, N, 1) and y (B, 1) tensors, B >= 1, labels in {0, 1}; else a clear error."""
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(
+            f"plot_sets expects X and y as torch tensors, got {type(X).__name__}, "
+            f"{type(y).__name__}"
+        )
+    if X.dim() != 3 or X.shape[-1] != 1 or y.shape != (X.shape[0], 1) or X.shape[0] < 1:
+        raise ValueError(
+            f"plot_sets expects X (B, N, 1) and y (B, 1) with B >= 1, "
+            f"got {tuple(X.shape)}, {tuple(y.shape)}"
+        )
+    if not bool(((y == 0) | (y == 1)).all()):
+        raise ValueError(
+            f"y must hold class labels 0 and 1, got {sorted(set(y.view(-1).tolist()))[:5]}"
+        )
+
+
+def check_runs(runs: object) -> dict[str, np.ndarray]:
+    """name -> losses (T,) or (S, T), non-empty, >= 0 (nan allowed: a diverged run)."""
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError(f"runs must be a non-empty mapping name -> losses, got {runs!r:.80}")
+    out = {}
+    for name, losses in runs.items():
+        try:
+            L = np.asarray(losses, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"runs[{name!r}] must be an array of numbers: {e}") from e
+        if L.ndim not in (1, 2) or L.size == 0:
+            raise ValueError(
+                f"runs[{name!r}] must be losses of shape (T,) or (S, T), got {L.shape}"
+            )
+        if (L < 0).any():
+            raise ValueError(f"runs[{name!r}] holds negative losses; BCE losses are >= 0")
+        out[str(name)] = L
+    return out
+
+
 def smooth(x: np.ndarray, window: int) -> np.ndarray:
     """Running mean over the last axis with a `window`-step box (shorter at the start)."""
+    window = positive_int(window, "window")
     x = np.asarray(x, dtype=np.float64)
     if window <= 1:
         return x
@@ -63,10 +103,16 @@ def plot_losses(
     horizontal `reference` line (for example ln 2, chance level) is drawn dashed and labelled
     `reference_label`.
     """
+    checked = check_runs(runs)
+    window = positive_int(window, "window")
+    if reference is not None:
+        reference = positive_float(reference, "reference")
+    if not isinstance(reference_label, str):
+        raise TypeError(f"reference_label must be a str, got {type(reference_label).__name__}")
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
-    for name, losses in runs.items():
-        L = smooth(np.atleast_2d(np.asarray(losses)), window)  # (S, T)
+    for name, losses in checked.items():
+        L = smooth(np.atleast_2d(losses), window)  # (S, T)
         t = np.arange(1, L.shape[1] + 1)
         (line,) = ax.plot(t, L.mean(axis=0), label=f"{name} ({L.shape[0]} seeds)", lw=1.5)
         if L.shape[0] > 1:
@@ -75,7 +121,8 @@ def plot_losses(
         ax.axhline(
             reference, color="grey", ls="--", lw=1, label=f"{reference_label} = {reference:.4f}"
         )
-    ax.set_yscale("log")
+    if any((L > 0).any() for L in checked.values()):  # a log scale needs a positive value
+        ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel(f"BCE loss (running mean over {window} steps)")
     ax.legend()

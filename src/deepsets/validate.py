@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import torch
 
@@ -68,3 +69,36 @@ def as_generator(
     else:
         g.manual_seed(seed_int(generator, name))
     return g
+
+
+MEMORY_FRACTION = 0.5  # one array may take at most this share of the machine's physical memory
+
+
+def memory_limit() -> int:
+    """Bytes one call may allocate: MEMORY_FRACTION of physical memory (8 GiB if unknown)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        total = 16 * 2**30
+    return int(total * MEMORY_FRACTION)
+
+
+def format_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'; the largest unit that keeps the number at least 1."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_memory(n_bytes: float, what: str) -> None:
+    """A ValueError before allocating, if `what` (which names the size argument) would need
+    more than `memory_limit()` bytes: the message says how much it would need."""
+    limit = memory_limit()
+    if n_bytes > limit:
+        raise ValueError(
+            f"{what} would need about {format_bytes(n_bytes)} of memory, more than the "
+            f"{format_bytes(limit)} allowed ({MEMORY_FRACTION:.0%} of this machine's); "
+            "use a smaller size"
+        )

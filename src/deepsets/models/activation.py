@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from deepsets.validate import as_generator
+from deepsets.validate import as_generator, positive_int
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
@@ -19,7 +19,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 def check_activation(activation: str | None, name: str = "activation") -> str | None:
     """Return the activation name if known; None means no nonlinearity."""
-    if activation is not None and activation not in ACTIVATIONS:
+    if activation is not None and (
+        not isinstance(activation, str) or activation not in ACTIVATIONS
+    ):
         raise ValueError(f"{name} must be one of {sorted(ACTIVATIONS)} or None, got {activation!r}")
     return activation
 
@@ -39,9 +41,11 @@ def linear(a: int, b: int, generator: torch.Generator | None = None) -> nn.Linea
     +-1/sqrt(a)), so a seeded generator gives what `torch.manual_seed` would, without
     touching torch's global generator. None keeps nn.Linear's default (the global one).
     """
+    a, b = positive_int(a, "in_features"), positive_int(b, "out_features")
     if generator is None:
         return nn.Linear(a, b)
-    layer = nn.utils.skip_init(nn.Linear, a, b)  # allocated, not initialised: no global draw
+    layer: nn.Linear = nn.utils.skip_init(nn.Linear, a, b)  # type: ignore[no-untyped-call]
+    # (allocated, not initialised: no draw from the global generator)
     with torch.no_grad():
         nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
         bound = 1 / math.sqrt(a)

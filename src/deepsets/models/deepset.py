@@ -5,12 +5,14 @@ Shape letters: B sets, N objects, F features per object, H hidden units, L laten
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from deepsets.models.activation import check_activation, dense, seeded
 from deepsets.models.pooling import check_mask, check_pooling, pool
-from deepsets.validate import positive_int
+from deepsets.validate import check_memory, positive_int
 
 
 class DeepSet(nn.Module):
@@ -45,7 +47,7 @@ class DeepSet(nn.Module):
         generator: torch.Generator | int | None = None,
     ) -> None:
         super().__init__()
-        self.config = dict(
+        self.config: dict[str, Any] = dict(
             hidden=positive_int(hidden, "hidden"),
             activation=check_activation(activation),
             latent=positive_int(latent, "latent"),
@@ -55,32 +57,40 @@ class DeepSet(nn.Module):
             in_features=positive_int(in_features, "in_features"),
         )
         c, g = self.config, seeded(generator)
+        size = ", ".join(f"{k}={c[k]}" for k in ("hidden", "latent", "rho_hidden", "in_features"))
+        check_memory(self.n_params(c) * torch.get_default_dtype().itemsize, f"DeepSet({size})")
         phi = [c["in_features"], c["hidden"], c["hidden"], c["latent"]]
         self.phi = nn.Sequential(*dense(phi, c["activation"], g))
         self.rho = nn.Sequential(
             *dense([c["latent"], c["rho_hidden"], 1], c["rho_activation"], g), nn.Sigmoid()
         )
 
+    @staticmethod
+    def n_params(config: dict[str, Any]) -> int:
+        """Weights and biases of a DeepSet with this `config`, counted without building it."""
+        F, H, L, R = (config[k] for k in ("in_features", "hidden", "latent", "rho_hidden"))
+        return int((F + 1) * H + (H + 1) * H + (H + 1) * L + (L + 1) * R + (R + 1))
+
     @property
     def pooling(self) -> str:
-        return self.config["pooling"]
+        return str(self.config["pooling"])
 
     def check_input(self, X: torch.Tensor) -> None:
         """Raise a ValueError unless X is a float tensor of shape (B, N, F)."""
         F = self.config["in_features"]
         if not isinstance(X, torch.Tensor):
-            raise TypeError(f"DeepSet expects a torch.Tensor of shape (B, N, {F}), got {type(X)}")
+            raise TypeError(f"DeepSet expects X a torch.Tensor of shape (B, N, {F}), got {type(X)}")
         if X.dim() != 3 or X.shape[-1] != F:
             raise ValueError(
-                f"DeepSet expects input of shape (B, N, {F}) (sets, objects, features), "
+                f"DeepSet expects X of shape (B, N, {F}) (sets, objects, features), "
                 f"got {tuple(X.shape)}"
             )
         if not X.is_floating_point():
-            raise TypeError(f"DeepSet expects a floating-point input, got {X.dtype}")
+            raise TypeError(f"DeepSet expects X floating-point, got {X.dtype}")
         dtype = self.phi[0].weight.dtype
         if X.dtype != dtype:
             raise TypeError(
-                f"DeepSet expects a {dtype} input like its weights, got {X.dtype} "
+                f"DeepSet expects X of dtype {dtype} like its weights, got {X.dtype} "
                 f"(use X.to({dtype}) or model.to({X.dtype}))"
             )
 
@@ -93,4 +103,5 @@ class DeepSet(nn.Module):
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Class-1 probabilities: X (B, N, F), mask (B, N) or None -> (B, 1)."""
-        return self.rho(self.embed(X, mask))  # (B, 1)
+        p: torch.Tensor = self.rho(self.embed(X, mask))  # (B, 1)
+        return p

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from deepsets.models.pooling import check_mask, check_pooling, pool
-from deepsets.validate import positive_int
+from deepsets.validate import check_memory, positive_int
 
 
 class PermEquivariant(nn.Module):
@@ -22,6 +22,11 @@ class PermEquivariant(nn.Module):
         self.pooling = check_pooling(pooling)
         in_features = positive_int(in_features, "in_features")
         out_features = positive_int(out_features, "out_features")
+        n_params = (2 * in_features + 1) * out_features
+        check_memory(
+            n_params * torch.get_default_dtype().itemsize,
+            f"PermEquivariant(in_features={in_features}, out_features={out_features})",
+        )
         self.Lambda = nn.Linear(in_features, out_features)  # per-object term, with the bias
         self.Gamma = nn.Linear(in_features, out_features, bias=False)  # set-wide term
 
@@ -29,15 +34,20 @@ class PermEquivariant(nn.Module):
         """x (B, N, F), mask (B, N) or None -> (B, N, D); padded rows come out as 0."""
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             what = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
-            raise TypeError(f"PermEquivariant expects a floating-point torch.Tensor, got {what}")
+            raise TypeError(f"PermEquivariant expects x a floating-point torch.Tensor, got {what}")
         if x.dim() != 3 or x.shape[-1] != self.Lambda.in_features:
             raise ValueError(
-                f"PermEquivariant expects input of shape (B, N, {self.Lambda.in_features}), "
+                f"PermEquivariant expects x of shape (B, N, {self.Lambda.in_features}), "
                 f"got {tuple(x.shape)}"
+            )
+        if x.dtype != self.Lambda.weight.dtype:
+            raise TypeError(
+                f"PermEquivariant expects x of dtype {self.Lambda.weight.dtype} like its weights, "
+                f"got {x.dtype} (use x.to({self.Lambda.weight.dtype}) or layer.to({x.dtype}))"
             )
         mask = check_mask(mask, x)
         g = self.Gamma(pool(x, mask, self.pooling))  # (B, D)
-        out = self.Lambda(x) + g.unsqueeze(1)  # (B, N, D)
+        out: torch.Tensor = self.Lambda(x) + g.unsqueeze(1)  # (B, N, D)
         if mask is not None:
             out = out.masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, N, D), even if padding is inf
         return out

@@ -1,0 +1,94 @@
+"""Signals while a run is written: SIGTERM unwinds like Ctrl-C, and the final renames finish.
+
+`kill`, `timeout` and job schedulers send SIGTERM, whose default action ends the process on
+the spot, so no `except`/`finally` block runs and a half-written staging directory stays
+behind. Inside `catching_signals()` (main thread only: Python delivers signals there), SIGTERM
+raises `Terminated` instead, and both SIGINT and SIGTERM are held back while `hold()` is active
+(the few renames that put a finished run in place), then delivered once the previous handlers
+are back. A signal the process ignores (SIG_IGN, as under `nohup`) stays ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+Handler = Callable[[int, FrameType | None], Any] | int | None  # what signal.getsignal returns
+
+CAUGHT = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(BaseException):
+    """SIGTERM (or another terminating signal) arrived: unwind, clean up, exit 128 + signum.
+
+    A BaseException, like KeyboardInterrupt, so that `except Exception` does not swallow it.
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        """The shell's status for a process ended by this signal: 143 for SIGTERM."""
+        return 128 + self.signum
+
+
+class SignalGuard:
+    """The handlers installed by `catching_signals`; `hold()` defers signals for a moment."""
+
+    def __init__(self, previous: dict[int, Handler]) -> None:
+        self.previous = previous
+        self.holding = False
+        self.pending: list[int] = []
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.holding:
+            self.pending.append(signum)
+            return
+        prev = self.previous.get(signum)
+        if callable(prev):  # e.g. Python's default_int_handler, which raises KeyboardInterrupt
+            prev(signum, frame)
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Defer SIGINT and SIGTERM until `catching_signals` exits (they are not lost)."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+
+
+@contextlib.contextmanager
+def catching_signals() -> Iterator[SignalGuard]:
+    """SIGTERM raises `Terminated` in the main thread until exit; the old handlers come back.
+
+    Outside the main thread nothing is installed (Python runs handlers only there) and `hold()`
+    does nothing. A signal held back by `hold()` is re-sent once the previous handlers are
+    restored, so it ends the process (or raises KeyboardInterrupt) as it would have.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield SignalGuard({})
+        return
+    previous: dict[int, Handler] = {int(s): signal.getsignal(s) for s in CAUGHT}
+    guard = SignalGuard(previous)
+    installed = [s for s, h in previous.items() if h is not signal.SIG_IGN]
+    for s in installed:
+        signal.signal(s, guard.handle)
+    try:
+        yield guard
+    finally:
+        for s in installed:
+            prev = previous[s]
+            signal.signal(s, signal.SIG_DFL if prev is None else prev)
+        for pending in dict.fromkeys(guard.pending):  # each signal once, in order of arrival
+            signal.raise_signal(pending)
