@@ -145,9 +145,13 @@ def test_existing_directory_is_not_overwritten_unless_asked(tmp_path):
         run_study(replace(s, overwrite=True))
     assert (out / "notes.txt").read_text() == "precious"
     first = run_study(replace(s, out=str(tmp_path / "run"))).out
-    (first / "notes.txt").write_text("stale")
+    (first / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="did not write: notes.txt"):
+        run_study(replace(s, out=str(first), overwrite=True))
+    assert (first / "notes.txt").read_text() == "mine"
+    (first / "notes.txt").unlink()
     run_study(replace(s, out=str(first), overwrite=True))
-    assert (first / "report.html").is_file() and not (first / "notes.txt").exists()
+    assert (first / "report.html").is_file() and (first / ".deepsets-run").is_file()
 
 
 @pytest.mark.parametrize("out", [".", ".."])
@@ -179,9 +183,8 @@ def test_an_interrupted_study_leaves_nothing_behind(tmp_path):
 
 def test_an_interrupted_overwrite_keeps_the_old_results(tmp_path):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "report.html").write_text("old")
-    (out / "metrics.json").write_text("{}")
+    with staged(out, overwrite=False) as tmp:
+        (tmp / "report.html").write_text("old")
     with pytest.raises(RuntimeError), staged(out, overwrite=True):
         raise RuntimeError("boom")
     assert (out / "report.html").read_text() == "old"

@@ -17,7 +17,9 @@ from typing import Any, Generic, TypeVar
 import tyro
 
 from deepsets import __version__
+from deepsets.study.output import OutputError
 from deepsets.study.settings import StudySettings, quick_settings, resolve
+from deepsets.study.signals import Terminated
 
 S = TypeVar("S")
 
@@ -178,11 +180,14 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         study.run(study.check(settings))  # the check comes first: a mistake costs no training
-    except (FileExistsError, ValueError, TypeError) as e:
+    except (FileExistsError, OutputError, ValueError, TypeError) as e:
         return error(prog, str(e))
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Terminated as e:
+        print(f"{prog}: {e}; nothing was written", file=sys.stderr)
+        return e.exit_status  # 143, as a shell reports a SIGTERM
     return 0
 
 
