@@ -18,11 +18,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets.data import stream
+from deepsets.data import make_data, stream
 from deepsets.engine.activations import FastTanh
 from deepsets.engine.stacks import ModuleStack, StackedDeepSet, StackedMLP, stack_models
 from deepsets.models import DeepSet, make_mlp
-from deepsets.training import train, train_many
+from deepsets.training import train, train_many, train_on
 
 STEPS = 100
 TOL = 1e-5  # float32 against float32, before any plateau escape
@@ -266,3 +266,39 @@ def test_fast_tanh_is_tanh_forward_and_backward():
     x32 = x.detach().float()
     assert (FastTanh.apply(x32) - torch.tanh(x32)).abs().max() < 3e-7  # float32 rounding
     assert torch.autograd.gradcheck(FastTanh.apply, (x[::100].detach().requires_grad_(),))
+
+
+def test_train_on_fixed_sets_equals_a_plain_full_batch_loop():
+    """Model k, trained full-batch on its own sets, against the plain loop on those sets."""
+    K, B = 3, 12
+    X = torch.stack([make_data(B, generator=k)[0] for k in range(K)]).double()  # (K, B, N, F)
+    y = torch.stack([make_data(B, generator=k)[1] for k in range(K)]).double()  # (K, B, 1)
+    models = [DeepSet(generator=k).double() for k in range(K - 1)] + [
+        make_mlp(8, generator=9).double()
+    ]
+    initial = [copy.deepcopy(m) for m in models]
+    _, losses = train_on(models, X, y, 150, lr=1e-2, progress=False)
+    for k, m0 in enumerate(initial):
+        opt = torch.optim.Adam(m0.parameters(), lr=1e-2)
+        for t in range(150):
+            loss = F.binary_cross_entropy(m0(X[k]), y[k])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            assert abs(loss.item() - losses[k, t]) < TOL64
+        assert max_diff(models[k], m0) < TOL64
+    assert losses[:, -1].max() < losses[:, 0].min()  # they learned
+
+
+@pytest.mark.parametrize(
+    "X, y, match",
+    [
+        (torch.zeros(2, 4, 10, 1), torch.zeros(2, 4, 1), "K = 1"),
+        (torch.zeros(1, 4, 10, 1), torch.zeros(1, 4), r"y must be a tensor \(K, B, 1\)"),
+        (torch.zeros(1, 4, 10, 1), torch.full((1, 4, 1), 2.0), "labels 0 or 1"),
+        (torch.zeros(1, 0, 10, 1), torch.zeros(1, 0, 1), "B >= 1"),
+    ],
+)
+def test_train_on_rejects_bad_sets_before_training(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        train_on([DeepSet()], X, y, 5, progress=False)

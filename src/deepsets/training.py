@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepsets.data import check_n_objects, check_n_sets, make_data
-from deepsets.engine.loop import Streams, fit
+from deepsets.engine.loop import Data, FixedSets, Streams, fit
 from deepsets.engine.stacks import stack_models
 from deepsets.validate import positive_float, positive_int
 
@@ -158,15 +158,65 @@ def train_many(
         The same K model objects, trained and in eval mode, in input order, and their
         losses (K, steps).
     """
-    device, dtype = check_models(models, seeds, sizes)
+    device, dtype = check_models(models, seeds, masked=sizes is not None)
     check_training_args(steps, batch_size, lr)
     n_objects = check_n_objects(n_objects)
-    progress = show_progress(progress)
     data = Streams(seeds, batch_size, n_objects, sizes, device, dtype)  # validates the seeds
-    check_outputs(models, n_objects, sizes, device, dtype)
+    N = n_objects if sizes is None else sizes[1]
+    X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
+    mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
+    return run_engine(models, data, steps, lr, progress, X, mask)
+
+
+def train_on(
+    models: Sequence[nn.Module],
+    X: torch.Tensor,
+    y: torch.Tensor,
+    steps: int,
+    *,
+    mask: torch.Tensor | None = None,
+    lr: float = 1e-3,
+    progress: bool | None = None,
+) -> tuple[list[nn.Module], np.ndarray]:
+    """Train model k full-batch on its own fixed sets X[k], y[k]: every step sees all of them.
+
+    The engine of `train_many` on a fixed training set instead of a fresh stream, for
+    experiments with few examples (sample efficiency).
+
+    Arguments:
+        models: K networks mapping X (B, N, F) to probabilities (B, 1), trained in place.
+        X: (K, B, N, F) float sets, one training set per model.
+        y: (K, B, 1) labels in {0, 1}.
+        steps: full-batch Adam steps.
+        mask: (K, B, N) booleans for sets of varying size (models must take a mask), or None.
+        lr, progress: as in `train`.
+
+    Returns:
+        The same K models, trained and in eval mode, and their losses (K, steps).
+    """
+    device, dtype = check_models(models, [None] * len(models), masked=mask is not None)
+    positive_int(steps, "steps")
+    positive_float(lr, "lr")
+    data = FixedSets(X, y, mask, len(models), device, dtype)
+    sample = None if mask is None else data.mask[0]
+    return run_engine(models, data, steps, lr, progress, data.X[0], sample)
+
+
+def run_engine(
+    models: Sequence[nn.Module],
+    data: Data,
+    steps: int,
+    lr: float,
+    progress: bool | None,
+    X: torch.Tensor,
+    mask: torch.Tensor | None,
+) -> tuple[list[nn.Module], np.ndarray]:
+    """Check every model on the sample input X (B, N, F), then train them all on `data`."""
+    progress = show_progress(progress)
+    check_outputs(models, X, mask)
     for m in models:
         m.train()
-    with torch_threads(recommended_threads(device)):
+    with torch_threads(recommended_threads(X.device)):
         losses = fit(stack_models(models), data, steps, lr, progress)
     for m in models:
         m.eval()
@@ -175,7 +225,7 @@ def train_many(
 
 
 def check_models(
-    models: object, seeds: object, sizes: tuple[int, int] | None
+    models: object, seeds: object, *, masked: bool = False
 ) -> tuple[torch.device, torch.dtype]:
     """Raise a clear error for anything `train_many` cannot train; returns their device, dtype."""
     if not isinstance(models, Sequence) or isinstance(models, nn.Module):
@@ -187,9 +237,9 @@ def check_models(
             raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
         if not any(p.requires_grad for p in m.parameters()):
             raise ValueError(f"models[{i}] has no trainable parameters")
-        if sizes is not None and "mask" not in inspect.signature(m.forward).parameters:
+        if masked and "mask" not in inspect.signature(m.forward).parameters:
             raise TypeError(
-                f"sizes={sizes!r} trains on sets of varying size, which needs a model whose "
+                "training on sets of varying size (sizes= or mask=) needs a model whose "
                 f"forward takes a mask (like DeepSet); {type(m).__name__} does not"
             )
     if len({id(m) for m in models}) != len(models):
@@ -206,22 +256,13 @@ def check_models(
 
 
 @torch.no_grad()
-def check_outputs(
-    models: Sequence[nn.Module],
-    n_objects: int,
-    sizes: tuple[int, int] | None,
-    device: torch.device,
-    dtype: torch.dtype,
-) -> None:
-    """Run every model once on a small batch, in eval mode, before any training starts."""
-    N = n_objects if sizes is None else sizes[1]
-    X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F)
-    mask = () if sizes is None else (torch.ones(2, N, dtype=torch.bool, device=device),)
+def check_outputs(models: Sequence[nn.Module], X: torch.Tensor, mask: torch.Tensor | None) -> None:
+    """Run every model once on X (B, N, F), in eval mode, before any training starts."""
     for i, m in enumerate(models):
         mode = m.training
         m.eval()
         try:
-            p = run_model(m, X, *mask)  # (B, 1)
+            p = run_model(m, X, *(() if mask is None else (mask,)))  # (B, 1)
         finally:
             m.train(mode)
         if not bool(((p >= 0) & (p <= 1)).all()):

@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from deepsets.data import chunks
+from deepsets.data import CHUNK, chunks
 from deepsets.engine.stacks import Stack
 from deepsets.validate import as_generator, is_int
 
@@ -47,6 +47,7 @@ class Streams:
         distinct = list(dict.fromkeys(keys))  # (S,)
         self.rows = [distinct.index(key) for key in keys]  # (K,): model k -> its stream
         self.gens = [as_generator(seeds[keys.index(key)], device, "seeds") for key in distinct]
+        self.S = len(self.gens)
         self.kw = dict(n_objects=n_objects, sizes=sizes, device=device)
         self.batch_size, self.dtype = batch_size, dtype
 
@@ -58,6 +59,48 @@ class Streams:
             yield X.to(self.dtype), y[..., 0].to(self.dtype), (mask[0] if mask else None)
 
 
+class FixedSets:
+    """Full-batch training data: model k sees all of its own sets X[k], y[k] at every step."""
+
+    def __init__(
+        self,
+        X: object,
+        y: object,
+        mask: object,
+        K: int,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        if not isinstance(X, torch.Tensor) or X.dim() != 4 or X.shape[0] != K or X.shape[1] < 1:
+            got = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+            raise ValueError(f"X must be a tensor (K, B, N, F) with K = {K} and B >= 1, got {got}")
+        if not isinstance(y, torch.Tensor) or y.shape != (*X.shape[:2], 1):
+            got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise ValueError(f"y must be a tensor (K, B, 1) = {(*X.shape[:2], 1)}, got {got}")
+        if not bool(((y == 0) | (y == 1)).all()):
+            raise ValueError("y must hold labels 0 or 1 only")
+        if mask is not None and (
+            not isinstance(mask, torch.Tensor)
+            or mask.dtype != torch.bool
+            or mask.shape != X.shape[:3]
+        ):
+            raise ValueError(f"mask must be a boolean tensor (K, B, N) = {tuple(X.shape[:3])}")
+        self.X = X.to(device, dtype)  # (K, B, N, F)
+        self.y = y[..., 0].to(device, dtype)  # (K, B)
+        self.mask = None if mask is None else mask.to(device)  # (K, B, N)
+        self.rows, self.S = list(range(K)), K
+
+    def chunks(self, steps: int) -> Iterator[Chunk]:
+        """The same full batch at every step, as stride-0 views (no copies)."""
+        for done in range(0, steps, CHUNK):
+            t = min(CHUNK, steps - done)
+            mask = None if self.mask is None else self.mask.expand(t, *self.mask.shape)
+            yield self.X.expand(t, *self.X.shape), self.y.expand(t, *self.y.shape), mask
+
+
+Data = Streams | FixedSets  # what `fit` trains on: .rows (model -> row), .S rows, .chunks(steps)
+
+
 def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | None:
     """x's rows (dim 0) in `rows`; None stands for all of them in order (no copy)."""
     return x if x is None or rows is None else x.index_select(0, rows)
@@ -65,7 +108,7 @@ def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | 
 
 def fit(
     stacks: Sequence[tuple[Stack, list[int]]],
-    data: Streams,
+    data: Data,
     steps: int,
     lr: float,
     progress: bool,
@@ -76,7 +119,7 @@ def fit(
     flat = torch.cat([t.reshape(-1) for t in inits]).requires_grad_(True)  # (P,)
     opt = torch.optim.Adam([flat], lr=lr, foreach=True)
     order = [i for _, index in stacks for i in index]  # model index of each loss column
-    S, device = len(data.gens), flat.device
+    S, device = data.S, flat.device
     rows = [_rows([data.rows[i] for i in index], S, device) for _, index in stacks]
     label_rows = torch.tensor([data.rows[i] for i in order], device=flat.device)  # (K,)
     history = flat.new_empty(steps, len(order))  # (steps, K), fetched once at the end
