@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 import warnings
 
 import numpy as np
@@ -302,3 +303,29 @@ def test_train_on_fixed_sets_equals_a_plain_full_batch_loop():
 def test_train_on_rejects_bad_sets_before_training(X, y, match):
     with pytest.raises(ValueError, match=match):
         train_on([DeepSet()], X, y, 5, progress=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(steps=10**12), r"steps=1000000000000 for 1 model\(s\) would need about"),
+        (dict(steps=5, batch_size=10**9), r"batch_size=1000000000 .* would need about"),
+    ],
+)
+def test_sizes_that_cannot_fit_are_refused_before_any_allocation(kwargs, match):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=match):
+        train(DeepSet(), progress=False, **kwargs)
+    assert time.perf_counter() - start < 1
+
+
+@pytest.mark.parametrize("steps", [0, -1, 2.5])
+def test_stream_checks_its_arguments_at_the_call(steps):
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        stream(steps, 10)  # no iteration needed: the error comes at the call
+
+
+def test_the_divergence_warning_points_at_the_callers_line():
+    with pytest.warns(RuntimeWarning) as record:
+        train(make_mlp(8, generator=0), 20, lr=1e6, seed=0, progress=False)
+    assert record[0].filename == __file__

@@ -225,15 +225,24 @@ def chunks(
     """The training data of `steps` steps, made CHUNK batches per call.
 
     Yields (X (t, B, N, 1), y (t, B, 1)) blocks of t <= CHUNK fresh balanced batches, or
-    (X (t, B, hi, 1), y (t, B, 1), mask (t, B, hi)) with `sizes=(lo, hi)`.
+    (X (t, B, hi, 1), y (t, B, 1), mask (t, B, hi)) with `sizes=(lo, hi)`. The arguments are
+    checked at the call, before the first block is made.
     """
-    g = as_generator(generator, device)
-    for done in range(0, steps, CHUNK):
-        t = min(CHUNK, steps - done)
-        if sizes is None:
-            yield make_batches(t, batch_size, n_objects=n_objects, generator=g, device=device)
-        else:
-            yield make_padded_batches(t, batch_size, sizes, generator=g, device=device)
+    steps = positive_int(steps, "steps")
+    batch_size = check_n_sets(batch_size, "batch_size")
+    N = check_n_objects(n_objects) if sizes is None else _check_sizes(sizes)[1]
+    check_data_memory(min(steps, CHUNK) * batch_size, N, f"batch_size={batch_size}")
+    g, where = data_device(generator, device)
+
+    def blocks() -> Iterator[tuple[torch.Tensor, ...]]:
+        for done in range(0, steps, CHUNK):
+            t = min(CHUNK, steps - done)
+            if sizes is None:
+                yield make_batches(t, batch_size, n_objects=N, generator=g, device=where)
+            else:
+                yield make_padded_batches(t, batch_size, sizes, generator=g, device=where)
+
+    return blocks()
 
 
 def stream(
@@ -253,6 +262,4 @@ def stream(
     blocks = chunks(
         steps, batch_size, n_objects=n_objects, sizes=sizes, generator=generator, device=device
     )
-    for block in blocks:
-        for i in range(block[0].shape[0]):
-            yield tuple(part[i] for part in block)
+    return (tuple(part[i] for part in block) for block in blocks for i in range(len(block[0])))

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets.data import check_n_objects, check_n_sets, make_data
+from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, make_data
 from deepsets.engine.loop import Data, FixedSets, Streams, fit
 from deepsets.engine.stacks import stack_models
-from deepsets.validate import positive_float, positive_int
+from deepsets.validate import check_memory, positive_float, positive_int
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 
@@ -163,6 +163,8 @@ def train_many(
     n_objects = check_n_objects(n_objects)
     data = Streams(seeds, batch_size, n_objects, sizes, device, dtype)  # validates the seeds
     N = n_objects if sizes is None else sizes[1]
+    what = f"batch_size={batch_size} for {data.S} data stream(s)"
+    check_data_memory(min(steps, CHUNK) * batch_size * data.S, N, what)  # a chunk of every stream
     X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
     mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
     return run_engine(models, data, steps, lr, progress, X, mask)
@@ -213,6 +215,7 @@ def run_engine(
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Check every model on the sample input X (B, N, F), then train them all on `data`."""
     progress = show_progress(progress)
+    check_memory(steps * len(models) * 16, f"steps={steps} for {len(models)} model(s)")  # losses
     check_outputs(models, X, mask)
     for m in models:
         m.train()
@@ -281,8 +284,16 @@ def warn_if_diverged(losses: np.ndarray, lr: float) -> None:
             f"model(s) {bad.tolist()} ended with a mean loss of {final[bad].tolist()}, worse "
             f"than always answering 1/2 (ln 2 = {math.log(2):.3f}); lr={lr} may be too large",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
+
+
+def user_stacklevel() -> int:
+    """The `stacklevel` of the caller's first frame outside this package (for warnings)."""
+    frame, level = inspect.currentframe(), 0
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("deepsets."):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 @torch.no_grad()

@@ -24,6 +24,7 @@ from torch.func import functional_call
 from deepsets.engine.activations import fast
 from deepsets.models.activation import ACTIVATIONS
 from deepsets.models.deepset import DeepSet
+from deepsets.models.mlp import mlp_spec
 from deepsets.models.pooling import pool
 
 # parameter-free elementwise layers a stack applies as they are: the activations and the output
@@ -138,7 +139,7 @@ class StackedDeepSet:
 
 
 class StackedMLP:
-    """K MLPs of one shape (as `make_mlp` builds): flatten the set, then dense layers."""
+    """K MLPs of one `MLPSpec` (as `make_mlp` builds): flatten the set, then dense layers."""
 
     def __init__(self, models: Sequence[nn.Sequential]) -> None:
         self.models: list[nn.Module] = list(models)
@@ -146,13 +147,8 @@ class StackedMLP:
 
     @staticmethod
     def key(model: nn.Module) -> tuple | None:
-        if type(model) is not nn.Sequential or len(model) < 2:
-            return None
-        first, rest = model[0], nn.Sequential(*list(model)[1:])
-        if type(first) is not nn.Flatten or (first.start_dim, first.end_dim) != (1, -1):
-            return None
-        body = sequential_key(rest)
-        return None if body is None else ("MLP", body)
+        spec = mlp_spec(model)  # the one description of an MLP (models/mlp.py)
+        return None if spec is None else ("MLP", spec)
 
     def init(self) -> list[torch.Tensor]:
         return self.layers.init()
