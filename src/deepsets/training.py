@@ -55,8 +55,9 @@ def run_model(model: nn.Module, X: torch.Tensor, *mask: torch.Tensor) -> torch.T
             f"{type(model).__name__} could not take sets of shape {tuple(X.shape)} (B, N, F): "
             f"{e}. An MLP from make_mlp takes only the set size it was built for (n_objects)."
         ) from e
-    if p.shape != (X.shape[0], 1):
-        raise ValueError(f"the model must map (B, N, 1) to (B, 1), got {tuple(p.shape)}")
+    if not isinstance(p, torch.Tensor) or p.shape != (X.shape[0], 1):
+        got = tuple(p.shape) if isinstance(p, torch.Tensor) else type(p).__name__
+        raise ValueError(f"the model must map (B, N, 1) to (B, 1), got {got}")
     return p
 
 
@@ -200,7 +201,7 @@ def train_on(
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     data = FixedSets(X, y, mask, len(models), device, dtype)
-    sample = None if mask is None else data.mask[0]
+    sample = None if data.mask is None else data.mask[0]
     return run_engine(models, data, steps, lr, progress, data.X[0], sample)
 
 
@@ -322,7 +323,11 @@ def evaluate(
 
 
 def held_out_set(
-    N: int = 10_000, *, seed: int = 12345, n_objects: int = 10, device=None
+    N: int = 10_000,
+    *,
+    seed: int = 12345,
+    n_objects: int = 10,
+    device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed held-out set: `make_data(N)` from its own seed, never seen in training."""
     return make_data(N, n_objects=n_objects, generator=seed, device=device)

@@ -22,9 +22,9 @@ def is_int(value: object) -> bool:
 
 def positive_int(value: object, name: str) -> int:
     """`value` as an int if it is an integer >= 1, else a ValueError naming `name`."""
-    if not is_int(value) or value < 1:  # type: ignore[operator]
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)  # type: ignore[call-overload]
+    return int(value)
 
 
 def positive_ints(values: object, name: str, *, empty: bool = False) -> tuple[int, ...]:
@@ -46,9 +46,11 @@ def positive_float(value: object, name: str) -> float:
 
 def seed_int(value: object, name: str = "seed") -> int:
     """A seed: an integer in [0, 2**63 - 1], the range torch.Generator accepts."""
-    if not is_int(value) or not 0 <= value <= MAX_SEED:  # type: ignore[operator]
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {value!r}")
-    return int(value)  # type: ignore[call-overload]
+    if not 0 <= int(value) <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {value!r}")
+    return int(value)
 
 
 def as_generator(

@@ -20,20 +20,22 @@ class FastTanh(torch.autograd.Function):
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
         y = torch.sigmoid(2 * x).mul_(2).sub_(1)  # in place on a fresh tensor
-        ctx.save_for_backward(y)  # type: ignore[attr-defined]
+        ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> torch.Tensor:
         (y,) = ctx.saved_tensors  # type: ignore[attr-defined]
-        return torch.ops.aten.tanh_backward(g, y)
+        grad: torch.Tensor = torch.ops.aten.tanh_backward(g, y)
+        return grad
 
 
 class Tanh(nn.Module):
     """nn.Tanh through FastTanh."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return FastTanh.apply(x)
+        y: torch.Tensor = FastTanh.apply(x)  # type: ignore[no-untyped-call]
+        return y
 
 
 def fast(layer: nn.Module) -> nn.Module:

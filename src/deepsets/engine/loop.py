@@ -42,18 +42,24 @@ class Streams:
         dtype: torch.dtype = torch.float32,
     ) -> None:
         # one stream per distinct integer seed or generator; None is a fresh stream each time
-        keys = [s if is_int(s) or s is None else id(s) for s in seeds]
-        keys = [("fresh", k) if key is None else key for k, key in enumerate(keys)]
+        keys: list[object] = [
+            ("seed", s) if is_int(s) else ("fresh", k) if s is None else ("generator", id(s))
+            for k, s in enumerate(seeds)
+        ]
         distinct = list(dict.fromkeys(keys))  # (S,)
         self.rows = [distinct.index(key) for key in keys]  # (K,): model k -> its stream
         self.gens = [as_generator(seeds[keys.index(key)], device, "seeds") for key in distinct]
         self.S = len(self.gens)
-        self.kw = dict(n_objects=n_objects, sizes=sizes, device=device)
+        self.n_objects, self.sizes, self.device = n_objects, sizes, device
         self.batch_size, self.dtype = batch_size, dtype
 
     def chunks(self, steps: int) -> Iterator[Chunk]:
         """Yield X (T, S, B, N, F), y (T, S, B), mask (T, S, B, N) or None, until `steps`."""
-        blocks = [chunks(steps, self.batch_size, generator=g, **self.kw) for g in self.gens]
+        blocks = [
+            chunks(steps, self.batch_size, n_objects=self.n_objects, sizes=self.sizes,
+                   generator=g, device=self.device)
+            for g in self.gens
+        ]  # fmt: skip
         for parts in zip(*blocks, strict=True):
             X, y, *mask = (torch.stack(p, dim=1) for p in zip(*parts, strict=True))
             yield X.to(self.dtype), y[..., 0].to(self.dtype), (mask[0] if mask else None)
@@ -124,8 +130,9 @@ def fit(
     label_rows = torch.tensor([data.rows[i] for i in order], device=flat.device)  # (K,)
     history = flat.new_empty(steps, len(order))  # (steps, K), fetched once at the end
 
-    def views() -> Iterator[torch.Tensor]:
-        return iter([w.view(s) for w, s in zip(flat.split(numels), shapes, strict=True)])
+    def views(flat: torch.Tensor) -> Iterator[torch.Tensor]:
+        """The stacked weights, in order, as views into flat (P,)."""
+        return iter([w.view(s) for w, s in zip(torch.split(flat, numels), shapes, strict=True)])
 
     models = [stack for stack, _ in stacks]
     done = 0
@@ -134,20 +141,20 @@ def fit(
             y = y.index_select(1, label_rows)  # (T, K, B): every model's own labels
             for t in range(X.shape[0]):
                 m = None if mask is None else mask[t]  # (S, B, N)
-                params = views()
-                p = [
-                    s.forward(params, select(X[t], r), select(m, r))
+                params = views(flat)
+                ps = [
+                    s.forward(params, X[t] if r is None else X[t].index_select(0, r), select(m, r))
                     for s, r in zip(models, rows, strict=True)
                 ]  # (K_s, B) per stack
-                p = p[0] if len(p) == 1 else torch.cat(p)  # (K, B)
+                p = ps[0] if len(ps) == 1 else torch.cat(ps)  # (K, B)
                 loss = F.binary_cross_entropy(p, y[t], reduction="none").mean(dim=1)  # (K,)
                 opt.zero_grad(set_to_none=True)
-                loss.sum().backward()  # the one backward of the package
+                torch.autograd.backward(loss.sum())  # the one backward of the package
                 opt.step()
                 history[done + t] = loss.detach()
             done += X.shape[0]
             bar.update(X.shape[0])
-    trained = iter([w.detach().view(s) for w, s in zip(flat.split(numels), shapes, strict=True)])
+    trained = views(flat.detach())
     for stack, _ in stacks:
         stack.write_back(trained)
     losses = np.empty((len(data.rows), steps))

@@ -27,6 +27,8 @@ from deepsets.models.deepset import DeepSet
 from deepsets.models.mlp import mlp_spec
 from deepsets.models.pooling import pool
 
+Key = tuple[object, ...]  # what models must share to train as one stack
+
 # parameter-free elementwise layers a stack applies as they are: the activations and the output
 ELEMENTWISE = (*ACTIVATIONS.values(), nn.Sigmoid, nn.Identity)
 
@@ -51,7 +53,7 @@ class Stack(Protocol):
         ...
 
 
-def layer_key(m: nn.Module) -> tuple | None:
+def layer_key(m: nn.Module) -> Key | None:
     """What two layers must share to be stacked; None for a layer no stack knows."""
     if type(m) is nn.Linear and m.bias is not None:
         return ("linear", m.in_features, m.out_features)
@@ -95,7 +97,7 @@ class StackedLayers:
                 t.copy_(stacked[k])
 
 
-def sequential_key(seq: nn.Module) -> tuple | None:
+def sequential_key(seq: nn.Module) -> Key | None:
     """The stack key of an nn.Sequential of known layers, None otherwise."""
     if type(seq) is not nn.Sequential:
         return None
@@ -113,7 +115,7 @@ class StackedDeepSet:
         self.rho = StackedLayers([m.rho for m in models])
 
     @staticmethod
-    def key(model: nn.Module) -> tuple | None:
+    def key(model: nn.Module) -> Key | None:
         if type(model) is not DeepSet:
             return None
         parts = (sequential_key(model.phi), sequential_key(model.rho))
@@ -146,7 +148,7 @@ class StackedMLP:
         self.layers = StackedLayers([nn.Sequential(*list(m)[1:]) for m in models])
 
     @staticmethod
-    def key(model: nn.Module) -> tuple | None:
+    def key(model: nn.Module) -> Key | None:
         spec = mlp_spec(model)  # the one description of an MLP (models/mlp.py)
         return None if spec is None else ("MLP", spec)
 
@@ -180,7 +182,8 @@ class ModuleStack:
     ) -> torch.Tensor:
         weights = {n: next(params)[0] for n in self.names}
         args = (X[0],) if mask is None else (X[0], mask[0])  # (B, N, F), (B, N)
-        return functional_call(self.models[0], weights, args)[:, 0].unsqueeze(0)  # (1, B)
+        p: torch.Tensor = functional_call(self.models[0], weights, args)  # (B, 1)
+        return p[:, 0].unsqueeze(0)  # (1, B)
 
     @torch.no_grad()
     def write_back(self, params: Iterator[torch.Tensor]) -> None:
@@ -192,7 +195,7 @@ class ModuleStack:
 FAMILIES = (StackedDeepSet, StackedMLP)
 
 
-def stack_key(model: nn.Module) -> tuple:
+def stack_key(model: nn.Module) -> Key:
     """Models with equal keys train as one stack; a key naming no family means alone."""
     p = next(model.parameters(), None)
     where = (None, None) if p is None else (p.dtype, p.device)
@@ -206,12 +209,13 @@ def stack_key(model: nn.Module) -> tuple:
 
 def stack_models(models: Sequence[nn.Module]) -> list[tuple[Stack, list[int]]]:
     """Group models into stacks: (stack, the index of each member in `models`), input order."""
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[Key, list[int]] = {}
     for i, m in enumerate(models):
         groups.setdefault(stack_key(m), []).append(i)
     stacks: list[tuple[Stack, list[int]]] = []
     for key, index in groups.items():
         members = [models[i] for i in index]
-        stack = ModuleStack(members[0]) if key[0] is ModuleStack else key[0](members)
+        family = key[0]
+        stack = family(members) if family in FAMILIES else ModuleStack(members[0])  # type: ignore[arg-type]
         stacks.append((stack, index))
     return stacks

@@ -1,4 +1,4 @@
-"""The study package's shape: short functions, and templates that ship with the package."""
+"""The package's shape: short functions everywhere, one backward, templates that ship."""
 
 from __future__ import annotations
 
@@ -9,19 +9,33 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDY = ROOT / "src" / "deepsets" / "study"
+SRC = ROOT / "src" / "deepsets"
+STUDY = SRC / "study"
 MAX_LINES = 60
 
 
-def test_no_study_function_is_longer_than_60_lines():
+def test_no_function_is_longer_than_60_lines():
     long = []
-    for path in sorted(STUDY.rglob("*.py")):
+    for path in sorted(SRC.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 lines = node.end_lineno - node.lineno + 1
                 if lines > MAX_LINES:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
     assert not long, long
+
+
+def test_one_place_in_the_package_calls_backward():
+    """One training loop: every gradient in the package comes from engine/loop.py."""
+    calls = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted(SRC.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("backward", "grad")
+    ]
+    assert len(calls) == 1 and calls[0].startswith("src/deepsets/engine/loop.py:"), calls
 
 
 def test_every_template_is_package_data():
