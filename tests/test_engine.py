@@ -19,8 +19,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from deepsets import training
 from deepsets.data import make_data, stream
 from deepsets.engine.activations import FastTanh
+from deepsets.engine.parts import partition
 from deepsets.engine.stacks import ModuleStack, StackedDeepSet, StackedMLP, stack_models
 from deepsets.models import DeepSet, make_mlp
 from deepsets.training import train, train_many, train_on
@@ -329,3 +331,41 @@ def test_the_divergence_warning_points_at_the_callers_line():
     with pytest.warns(RuntimeWarning) as record:
         train(make_mlp(8, generator=0), 20, lr=1e6, seed=0, progress=False)
     assert record[0].filename == __file__
+
+
+def snapshot(models: list[nn.Module]) -> list[torch.Tensor]:
+    return [torch.cat([p.detach().flatten() for p in m.parameters()]) for m in models]
+
+
+@pytest.mark.parametrize("n_models", [1, 2, 7])
+def test_worker_threads_change_no_result(monkeypatch, n_models):
+    """The stacks shared out over 1, 2 or 3 workers train to the same bits (a single stack
+    is halved when there are fewer stacks than workers)."""
+    make = [
+        lambda g: DeepSet(generator=g),
+        lambda g: make_mlp(8, generator=g),
+        lambda g: DeepSet(pooling="max", generator=g),
+        lambda g: make_mlp(64, generator=g),
+    ]
+    runs = []
+    for workers in (1, 2, 3):
+        monkeypatch.setattr(training, "WORKERS", workers)
+        models = [make[i % len(make)](i) for i in range(n_models)]
+        _, losses = train_many(models, 30, seeds=list(range(n_models)), progress=False)
+        runs.append((losses, snapshot(models)))
+    for losses, weights in runs[1:]:
+        np.testing.assert_array_equal(losses, runs[0][0])
+        assert all(torch.equal(a, b) for a, b in zip(weights, runs[0][1], strict=True))
+
+
+def test_partition_balances_the_stacks_and_keeps_every_model_once():
+    models = [make_mlp(128, generator=i) for i in range(4)] + [
+        DeepSet(generator=i) for i in range(4)
+    ]
+    models += [make_mlp(4, generator=i) for i in range(4)]
+    parts = partition(models, 100, 2)
+    members = sorted(i for part in parts for _, index in part for i in index)
+    assert members == list(range(len(models)))
+    assert len(parts) == 2 and all(parts)
+    one = partition([DeepSet(generator=i) for i in range(5)], 100, 2)  # one stack: halved
+    assert sorted(len(index) for part in one for _, index in part) == [2, 3]

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, make_data
 from deepsets.engine.loop import Data, FixedSets, Streams, fit
-from deepsets.engine.stacks import stack_models
+from deepsets.engine.parts import WORKERS, Part, partition, run_parts
 from deepsets.validate import check_memory, positive_float, positive_int
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
@@ -168,7 +168,7 @@ def train_many(
     check_data_memory(min(steps, CHUNK) * batch_size * data.S, N, what)  # a chunk of every stream
     X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
     mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
-    return run_engine(models, data, steps, lr, progress, X, mask)
+    return run_engine(models, data, steps, lr, progress, X, mask, batch_size)
 
 
 def train_on(
@@ -202,7 +202,7 @@ def train_on(
     positive_float(lr, "lr")
     data = FixedSets(X, y, mask, len(models), device, dtype)
     sample = None if data.mask is None else data.mask[0]
-    return run_engine(models, data, steps, lr, progress, data.X[0], sample)
+    return run_engine(models, data, steps, lr, progress, data.X[0], sample, data.X.shape[1])
 
 
 def run_engine(
@@ -213,15 +213,23 @@ def run_engine(
     progress: bool | None,
     X: torch.Tensor,
     mask: torch.Tensor | None,
+    batch_size: int,
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Check every model on the sample input X (B, N, F), then train them all on `data`."""
+    """Check every model on the sample input X (B, N, F), then train them all on `data`
+    (`batch_size` sets a step), their stacks shared out over worker threads."""
     progress = show_progress(progress)
     check_memory(steps * len(models) * 16, f"steps={steps} for {len(models)} model(s)")  # losses
     check_outputs(models, X, mask)
     for m in models:
         m.train()
+    workers = WORKERS if X.device.type == "cpu" else 1  # on a GPU one thread launches all
+    parts = partition(models, batch_size, workers)
+
+    def train_part(stacks: Part, members: list[int], show: bool) -> np.ndarray:
+        return fit(stacks, data.subset(members), steps, lr, progress and show)
+
     with torch_threads(recommended_threads(X.device)):
-        losses = fit(stack_models(models), data, steps, lr, progress)
+        losses = run_parts(parts, train_part, len(models), steps)
     for m in models:
         m.eval()
     warn_if_diverged(losses, lr)

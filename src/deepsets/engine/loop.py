@@ -51,7 +51,12 @@ class Streams:
         self.gens = [as_generator(seeds[keys.index(key)], device, "seeds") for key in distinct]
         self.S = len(self.gens)
         self.n_objects, self.sizes, self.device = n_objects, sizes, device
-        self.batch_size, self.dtype = batch_size, dtype
+        self.batch_size, self.dtype, self.seeds = batch_size, dtype, list(seeds)
+
+    def subset(self, members: Sequence[int]) -> Streams:
+        """The streams of models `members` only, with their own generators (for a worker)."""
+        seeds = [self.seeds[i] for i in members]
+        return Streams(seeds, self.batch_size, self.n_objects, self.sizes, self.device, self.dtype)
 
     def chunks(self, steps: int) -> Iterator[Chunk]:
         """Yield X (T, S, B, N, F), y (T, S, B), mask (T, S, B, N) or None, until `steps`."""
@@ -95,6 +100,13 @@ class FixedSets:
         self.y = y[..., 0].to(device, dtype)  # (K, B)
         self.mask = None if mask is None else mask.to(device)  # (K, B, N)
         self.rows, self.S = list(range(K)), K
+
+    def subset(self, members: Sequence[int]) -> FixedSets:
+        """The sets of models `members` only (for a worker)."""
+        index = torch.tensor(members, device=self.X.device)
+        mask = None if self.mask is None else self.mask[index]
+        y = self.y[index].unsqueeze(-1)  # (k, B, 1)
+        return FixedSets(self.X[index], y, mask, len(members), self.X.device, self.X.dtype)
 
     def chunks(self, steps: int) -> Iterator[Chunk]:
         """The same full batch at every step, as stride-0 views (no copies)."""
