@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.training import run_model
+from deepsets.training import predict
 from deepsets.validate import check_memory, is_int, positive_int
 
 
@@ -53,10 +53,7 @@ def check_invariance(
     views = [X] + [X[:, torch.as_tensor(p, device=X.device)] for p in perms]  # each (B, N, F)
     outputs = {}
     for name, model in models.items():
-        was_training = model.training
-        model.eval()
-        outputs[name] = np.stack([run_model(model, v)[:, 0].cpu().double().numpy() for v in views])
-        model.train(was_training)
+        outputs[name] = np.stack([predict(model, v)[:, 0].cpu().double().numpy() for v in views])
     return InvarianceCheck(perms, outputs)
 
 

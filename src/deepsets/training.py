@@ -268,15 +268,21 @@ def check_models(
 
 
 @torch.no_grad()
+def predict(model: nn.Module, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """model(X[, mask]) -> (B, 1) in eval mode and without gradients; the mode is restored."""
+    mode = model.training
+    model.eval()
+    try:
+        return run_model(model, X, *(() if mask is None else (mask,)))  # (B, 1)
+    finally:
+        model.train(mode)
+
+
+@torch.no_grad()
 def check_outputs(models: Sequence[nn.Module], X: torch.Tensor, mask: torch.Tensor | None) -> None:
     """Run every model once on X (B, N, F), in eval mode, before any training starts."""
     for i, m in enumerate(models):
-        mode = m.training
-        m.eval()
-        try:
-            p = run_model(m, X, *(() if mask is None else (mask,)))  # (B, 1)
-        finally:
-            m.train(mode)
+        p = predict(m, X, mask)  # (B, 1)
         if not bool(((p >= 0) & (p <= 1)).all()):
             raise ValueError(
                 f"models[{i}] must output probabilities in [0, 1] (end with a sigmoid), "
@@ -319,12 +325,7 @@ def evaluate(
         )
     if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError("y must hold labels 0 or 1 only")
-    was_training = model.training
-    model.eval()
-    try:
-        p = run_model(model, X, *(() if mask is None else (mask,)))  # (B, 1)
-    finally:
-        model.train(was_training)
+    p = predict(model, X, mask)  # (B, 1)
     loss = F.binary_cross_entropy(p, y).item()
     acc = ((p > 0.5).float() == y).float().mean().item()
     return {"loss": loss, "accuracy": acc}
