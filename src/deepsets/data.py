@@ -1,6 +1,7 @@
 """The exercise's data: bags of scalar objects; class 0 has three at 1/3, class 1 five at 1/5.
 
 Shape letters: T batches, B sets per batch, N objects per set, F = 1 feature per object.
+(`make_data(N)` keeps the exercise's name: there N counts sets, and X is (N, n_objects, 1).)
 Every set sums to 1 whatever its class, which is why a DeepSet whose `phi` is affine cannot
 tell the classes apart (see the report's section 7b).
 """
@@ -8,13 +9,12 @@ tell the classes apart (see the report's section 7b).
 from __future__ import annotations
 
 import functools
-import numbers
 from collections.abc import Iterator
 
 import torch
 
 from deepsets.device import resolve_device
-from deepsets.validate import as_generator, check_memory, positive_int
+from deepsets.validate import as_generator, check_memory, is_int, positive_int
 
 # class label -> how many objects are nonzero; each nonzero object has value 1 / count
 COUNTS = {0: 3, 1: 5}
@@ -25,7 +25,7 @@ BYTES_PER_OBJECT, BYTES_PER_SET = 24, 32
 
 def check_n_sets(N: object, name: str = "N") -> int:
     """Validate a number of sets: a positive even integer, so both classes get N/2."""
-    if isinstance(N, bool) or not isinstance(N, numbers.Integral):
+    if not is_int(N):
         raise TypeError(
             f"{name} must be a positive even integer (a balanced set needs {name}/2 of each "
             f"class), got {N!r} of type {type(N).__name__}"
@@ -40,7 +40,7 @@ def check_n_sets(N: object, name: str = "N") -> int:
 
 def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
     """Validate a set size: an integer of at least 5, so a class-1 set fits."""
-    if isinstance(n_objects, bool) or not isinstance(n_objects, numbers.Integral):
+    if not is_int(n_objects):
         raise TypeError(f"{name} must be an integer >= 5, got {n_objects!r}")
     if n_objects < max(COUNTS.values()):
         raise ValueError(

@@ -94,8 +94,8 @@ def check_rng(rng: object) -> np.random.Generator:
     """A numpy Generator from a Generator, a non-negative integer seed or None."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is not None and not (is_int(rng) and rng >= 0):  # type: ignore[operator]
+    if rng is not None and not (is_int(rng) and rng >= 0):
         raise ValueError(
             f"rng must be a numpy Generator, a non-negative integer seed or None, got {rng!r}"
         )
-    return np.random.default_rng(rng)  # type: ignore[arg-type]
+    return np.random.default_rng(rng)

@@ -61,15 +61,12 @@ def run_model(model: nn.Module, X: torch.Tensor, *mask: torch.Tensor) -> torch.T
     return p
 
 
-def recommended_threads(device: torch.device | str = "cpu") -> int:
-    """The torch CPU thread count `train_many` uses for these tiny models: 1.
-
-    Measured on a 2-core CPU (benchmarks/README.md): the whole study trains in about the same
-    time on one thread as on two when the machine is idle, and up to ten times slower on two
-    when anything else wants a core, as intra-op threads then wait for each other. On CUDA the
-    CPU only launches kernels, so one thread is enough there too.
-    """
-    return 1
+# torch's intra-op threads during training. Measured on a 2-core CPU (benchmarks/README.md): the
+# whole study trains in about the same time on one thread as on two when the machine is idle,
+# and up to ten times slower on two when anything else wants a core, as intra-op threads then
+# wait for each other; the cores are used by the engine's worker threads instead. On CUDA the
+# CPU only launches kernels, so one thread is enough there too.
+TORCH_THREADS = 1
 
 
 @contextlib.contextmanager
@@ -147,7 +144,7 @@ def train_many(
     differently in the last bit: in float32 they agree to ~1e-6 over the first hundred steps,
     then a DeepSet's escape from its ln 2 plateau amplifies rounding, so long runs agree in
     distribution, not digit by digit (in float64, to 1e-9 over 1000 steps). Torch runs on
-    `recommended_threads()` during the call.
+    `TORCH_THREADS` during the call.
 
     Arguments:
         models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place.
@@ -228,7 +225,7 @@ def run_engine(
     def train_part(stacks: Part, members: list[int], show: bool) -> np.ndarray:
         return fit(stacks, data.subset(members), steps, lr, progress and show)
 
-    with torch_threads(recommended_threads(X.device)):
+    with torch_threads(TORCH_THREADS):
         losses = run_parts(parts, train_part, len(models), steps)
     for m in models:
         m.eval()

@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from typing import TypeGuard
 
 import torch
 
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes seeds up to this (a signed 64-bit int)
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """True for ints (and numpy integers), False for bools, floats and everything else."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 

@@ -28,7 +28,7 @@ from deepsets.study.results import DataShown, RunInfo, Sections, StudyResults, T
 from deepsets.study.scores import TestSet
 from deepsets.study.sections import invariance, linear_phi, sweep, training
 from deepsets.study.settings import StudySettings, resolve
-from deepsets.training import held_out_set, recommended_threads, show_progress
+from deepsets.training import TORCH_THREADS, held_out_set, show_progress
 from deepsets.weights import save_model
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def run_study(settings: StudySettings | None = None) -> StudyResults:
     device = resolve_device(s.device)
     out = Path(s.out) if s.out is not None else default_out()
     before = torch.get_num_threads()
-    torch.set_num_threads(recommended_threads(device) if s.threads is None else s.threads)
+    torch.set_num_threads(TORCH_THREADS if s.threads is None else s.threads)
     try:
         return _run(s, device, out)
     finally:
