@@ -48,6 +48,7 @@ from deepsets.training import train_many  # noqa: E402
 
 B = 100  # sets per step, as the study trains
 WALL = 200  # unprofiled steps timed per case
+TOP = 4  # ops listed per group
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ GROUPS = {  # op group -> the profiler's op names in it (anything else is "other
                     "threshold_backward", "clamp_min", "mul", "mul_", "sub_"},
     "matmuls": {"baddbmm", "bmm", "mm", "addmm", "matmul"},
     "data": {"rand", "uniform_", "argsort", "sort", "scatter_", "zeros_like", "lt", "ge",
-             "where", "stack", "randint", "index_select", "arange"},
+             "where", "stack", "randint", "index_select", "arange", "index"},
 }  # fmt: skip
 
 
@@ -76,6 +77,8 @@ def group_of(op: str) -> str:
     name = op.removeprefix("aten::")
     if name.startswith("_foreach") or "adam" in name.lower():
         return "Adam"
+    if name.startswith("FastTanh"):  # the autograd Function's own (Python) time
+        return "activations"
     return next((g for g, names in GROUPS.items() if name in names), "other")
 
 
@@ -184,6 +187,8 @@ class Group:
     profiled_ms: float
     limit_ms: float
     how: str
+    ops: list[tuple[str, float]]
+    """The group's costliest ops in the profile: (name, ms per step), at most TOP."""
 
 
 @dataclass(frozen=True)
@@ -210,10 +215,10 @@ def profile_case(name: str, groups: list[Models], steps: int) -> Case:
     step /= WALL
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         run(groups, steps)
-    by_group: dict[str, float] = {}
+    by_group: dict[str, list[tuple[str, float]]] = {}
     for e in prof.key_averages():
-        g = group_of(e.key)
-        by_group[g] = by_group.get(g, 0.0) + e.self_cpu_time_total / 1e3 / steps
+        ms = e.self_cpu_time_total / 1e3 / steps
+        by_group.setdefault(group_of(e.key), []).append((e.key.removeprefix("aten::"), ms))
     work = step_work(groups)
     acts = [activation_limit(kind, shape) for kind, shape in work.activations]
     mm = sum(matmul_limit(*lin) for lin in work.linears)
@@ -228,7 +233,10 @@ def profile_case(name: str, groups: list[Models], steps: int) -> Case:
         "data": (data_limit(groups), "the package's make_batches for one step, 250 at a time"),
         "other": (0.0, "loss, pooling, autograd, views, Python: no limit"),
     }  # fmt: skip
-    rows = [Group(g, by_group.get(g, 0.0), t * 1e3, how) for g, (t, how) in limits.items()]
+    rows = []
+    for g, (t, how) in limits.items():
+        ops = sorted(by_group.get(g, []), key=lambda op: -op[1])
+        rows.append(Group(g, sum(ms for _, ms in ops), t * 1e3, how, ops[:TOP]))
     limit = sum(r.limit_ms for r in rows)
     return Case(name, step * 1e3, rows, limit, step * 1e3 / limit)
 
@@ -262,11 +270,16 @@ def profile_all(steps: int = 30) -> list[Case]:
         torch.set_num_threads(before)
 
 
+def top_ops(g: Group) -> str:
+    return ", ".join(f"{name} {ms:.2f}" for name, ms in g.ops)
+
+
 def show(case: Case) -> str:
     head = f"  {'op group':12} {'profiled ms':>11} {'limit ms':>9}  limit: how measured"
     lines = [f"{case.name}: one training step {case.step_ms:.2f} ms (unprofiled)", head]
     for g in case.groups:
         lines.append(f"  {g.group:12} {g.profiled_ms:>11.3f} {g.limit_ms:>9.3f}  {g.how}")
+        lines.append(f"  {'':12} {'':>11} {'':>9}    ops: {top_ops(g)}")
     total = sum(g.profiled_ms for g in case.groups)
     lines.append(f"  {'sum':12} {total:>11.3f} {case.limit_ms:>9.3f}")
     lines.append(

@@ -39,6 +39,7 @@ RECORD = ROOT / "docs" / "results.json"
 DOCS = (ROOT / "README.md", ROOT / "benchmarks" / "README.md")
 BLOCK = re.compile(r"(<!-- recorded:begin ([\w-]+) -->\n)(.*?)(<!-- recorded:end -->)", re.S)
 
+IDLE_LOAD = 0.5  # a 1-minute load average above this: warn that the timings will be off
 Record = dict[str, Any]
 
 
@@ -78,14 +79,16 @@ def record(quick: bool, run_tests: bool) -> Record:
     bench = load_script("run").measure(quick)
     study = bench.pop("study")
     study["settings"].pop("out")  # a temporary directory
-    profile = load_script("profile")
+    profile, t = load_script("profile"), time.perf_counter()
     cases = profile.as_json(profile.profile_all())
+    profile_seconds = time.perf_counter() - t
     tests = count_tests(run_tests)
     return {
         "recorded": {
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "quick": quick,
             "seconds": time.perf_counter() - start,
+            "profile_seconds": profile_seconds,
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),
             "cpus": os.cpu_count(),
@@ -363,18 +366,23 @@ def speed(r: Record) -> str:
 
 
 def profile_tables(r: Record) -> str:
-    out = [quick_note(r) + f"Recorded {r['recorded']['date']} (`python docs/record.py`)."]
+    out = [
+        quick_note(r) + f"Recorded {r['recorded']['date']} (`python docs/record.py`); the "
+        f"profile took {r['recorded']['profile_seconds']:.0f} s. Ops in profiled ms per step."
+    ]
     for c in r["profile"]:
         lines = [
             f"**{c['name']}**: one step {c['step_ms']:.2f} ms (unprofiled), "
             f"**{c['distance']:.1f}x** the sum of its limits ({c['limit_ms']:.2f} ms).",
             "",
-            "| op group | profiled ms | limit ms | the limit |",
-            "|---|---|---|---|",
+            "| op group | profiled ms | limit ms | the limit | costliest ops |",
+            "|---|---|---|---|---|",
         ]
         for g in c["groups"]:
+            ops = ", ".join(f"{name} {ms:.2f}" for name, ms in g["ops"])
             lines.append(
-                f"| {g['group']} | {g['profiled_ms']:.2f} | {g['limit_ms']:.3f} | {g['how']} |"
+                f"| {g['group']} | {g['profiled_ms']:.2f} | {g['limit_ms']:.3f} | {g['how']} | "
+                f"{ops} |"
             )
         out.append("\n".join(lines))
     return "\n\n".join(out)
@@ -419,6 +427,9 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     start = time.perf_counter()
     if not args.render:
+        load = os.getloadavg()[0]
+        if load > IDLE_LOAD:
+            print(f"load average {load:.1f}: the machine is busy, the timings will be off")
         r = record(args.quick, run_tests=not (args.quick or args.collect_tests))
         RECORD.write_text(json.dumps(r, indent=1) + "\n")
         print(f"wrote {RECORD.relative_to(ROOT)}")
