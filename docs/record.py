@@ -1,7 +1,8 @@
 """Record every number the READMEs quote, then render those numbers into the READMEs.
 
-    python docs/record.py            # study + benchmarks + profile + test suite: about 5 minutes
-    python docs/record.py --quick    # a smoke test of the mechanism, about 1.5 minutes
+    python docs/record.py            # study + benchmarks + profile + test suite: 4-5 minutes
+    python docs/record.py --collect-tests   # the same, but only count the tests (1 minute less)
+    python docs/record.py --quick    # a smoke test of the mechanism (about 1.5 minutes)
     python docs/record.py --render   # no measuring: re-render the READMEs from docs/results.json
 
 Recording runs `benchmarks/run.py`'s rows (whose last row is the default study, `run_study`:
@@ -11,9 +12,9 @@ an idle machine: the timings move by 10-50% with load. A `--quick` record says s
 block it renders.
 
 In README.md and benchmarks/README.md, the text between `<!-- recorded:begin NAME -->` and
-`<!-- recorded:end -->` is `blocks(record)[NAME]`; nothing else in those files quotes a
-measured number. tests/test_recorded.py re-renders the blocks from docs/results.json and fails
-when a README differs.
+`<!-- recorded:end -->` is `blocks(record)[NAME]`: the README's opening table and answers, its
+speed section, and the benchmark and profile tables. tests/test_recorded.py re-renders the
+blocks from docs/results.json and fails when a README differs.
 """
 
 from __future__ import annotations
@@ -431,6 +432,8 @@ def main(argv: list[str] | None = None) -> None:
         if load > IDLE_LOAD:
             print(f"load average {load:.1f}: the machine is busy, the timings will be off")
         r = record(args.quick, run_tests=not (args.quick or args.collect_tests))
+        if r["tests"].get("failed"):
+            print(f"the test suite had {r['tests']['failed']} failures: fix them, record again")
         RECORD.write_text(json.dumps(r, indent=1) + "\n")
         print(f"wrote {RECORD.relative_to(ROOT)}")
     rendered = blocks(json.loads(RECORD.read_text()))
