@@ -63,6 +63,21 @@ def test_a_changed_record_fails_the_check():
     assert stale == ["answers", "speed"]
 
 
+@pytest.mark.parametrize(
+    ("out", "seconds", "summary"),
+    [
+        ("...\n903 passed, 2 skipped in 74.21s\n", 75.0,
+         {"mode": "run", "passed": 903, "failed": 0, "seconds": 75.0}),
+        ("F..\n1 failed, 902 passed in 70s\n", 71.0,
+         {"mode": "run", "passed": 902, "failed": 1, "seconds": 71.0}),
+        ("a.py::t\n\n895 tests collected in 4.48s\n", None, {"mode": "collect", "collected": 895}),
+        ("a.py::t\n\n1 test collected in 0.1s\n", None, {"mode": "collect", "collected": 1}),
+    ],
+)  # fmt: skip
+def test_pytest_summary_reads_the_counts(out, seconds, summary):
+    assert record.pytest_summary(out, seconds) == summary
+
+
 def test_render_replaces_only_the_blocks():
     text = "a 1\n<!-- recorded:begin speed -->\nold 2\n<!-- recorded:end -->\nb 3\n"
     out = record.render(text, {"speed": "new 4"})
