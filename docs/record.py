@@ -310,7 +310,7 @@ def commands(r: Record) -> str:
     if t["mode"] == "run":
         tests, took = f"`{t['passed']} passed`", f"{t['seconds']:.0f} s"
     else:
-        tests, took = f"`{t['collected']} passed`", "not timed in this record"
+        tests, took = f"result on {t['collected']} tests", "not timed in this record"
     return quick_note(r) + "\n".join(
         [
             "| command | what it prints | time on a 2-core CPU |",
