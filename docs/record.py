@@ -1,0 +1,454 @@
+"""Record every number the READMEs quote, then render those numbers into the READMEs.
+
+    python docs/record.py            # study + benchmarks + profile + test suite: 4-5 minutes
+    python docs/record.py --collect-tests   # the same, but only count the tests (1 minute less)
+    python docs/record.py --quick    # a smoke test of the mechanism (about 1.5 minutes)
+    python docs/record.py --render   # no measuring: re-render the READMEs from docs/results.json
+
+Recording runs `benchmarks/run.py`'s rows (whose last row is the default study, `run_study`:
+its metrics.json is kept, so the study runs once), `benchmarks/profile.py` and the test suite,
+and writes everything with the date, load average and versions to docs/results.json. Run it on
+an idle machine: the timings move by 10-50% with load. A `--quick` record says so in every
+block it renders.
+
+In README.md and benchmarks/README.md, the text between `<!-- recorded:begin NAME -->` and
+`<!-- recorded:end -->` is `blocks(record)[NAME]`: the README's opening table and answers, its
+speed section, and the benchmark and profile tables. tests/test_recorded.py re-renders the
+blocks from docs/results.json and fails when a README differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / "docs" / "results.json"
+DOCS = (ROOT / "README.md", ROOT / "benchmarks" / "README.md")
+BLOCK = re.compile(r"(<!-- recorded:begin ([\w-]+) -->\n)(.*?)(<!-- recorded:end -->)", re.S)
+
+IDLE_LOAD = 0.5  # a 1-minute load average above this: warn that the timings will be off
+Record = dict[str, Any]
+
+
+# ---------------------------------------------------------------- recording
+
+
+def load_script(name: str) -> ModuleType:
+    """benchmarks/<name>.py as a module (benchmarks/ is not a package)."""
+    path = ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def count_tests(run: bool) -> dict[str, Any]:
+    """The test suite: run (passed, failed, seconds) or only collected (count)."""
+    args = ["-q", "-p", "no:cacheprovider"] + ([] if run else ["--collect-only"])
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", *args], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    return pytest_summary(out, time.perf_counter() - start if run else None)
+
+
+def pytest_summary(out: str, seconds: float | None) -> dict[str, Any]:
+    """The counts of pytest -q's last line; `seconds` None: the suite was only collected."""
+    found = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|tests? collected)", out)}
+    if seconds is not None:
+        passed, failed = found.get("passed", 0), found.get("failed", 0)
+        return {"mode": "run", "passed": passed, "failed": failed, "seconds": seconds}
+    collected = found.get("tests collected", found.get("test collected", 0))
+    return {"mode": "collect", "collected": collected}
+
+
+def record(quick: bool, run_tests: bool) -> Record:
+    """Measure everything the READMEs quote."""
+    start, load_before = time.perf_counter(), os.getloadavg()
+    bench = load_script("run").measure(quick)
+    study = bench.pop("study")
+    study["settings"].pop("out")  # a temporary directory
+    profile, t = load_script("profile"), time.perf_counter()
+    cases = profile.as_json(profile.profile_all())
+    profile_seconds = time.perf_counter() - t
+    tests = count_tests(run_tests)
+    return {
+        "recorded": {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "quick": quick,
+            "seconds": time.perf_counter() - start,
+            "profile_seconds": profile_seconds,
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "cpus": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+            "environment": study["environment"],
+        },
+        "benchmarks": bench,
+        "study": study,
+        "profile": cases,
+        "tests": tests,
+    }
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def sci(x: float, digits: int = 1) -> str:
+    """8.8e-4 style: `digits` significant digits, no padded exponent."""
+    if x == 0:
+        return "0"
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def pct(x: float) -> str:
+    return "100%" if x == 1 else f"{x:.1%}"
+
+
+def seconds(x: float) -> str:
+    """A duration as people read it: 0.057 ms, 4.3 ms, 112 ms, 2.5 s, 51 s."""
+    if x < 0.01:
+        return f"{x * 1e3:.2g} ms"
+    if x < 1:
+        return f"{x * 1e3:.0f} ms"
+    return f"{x:.1f} s" if x < 10 else f"{x:.0f} s"
+
+
+def times(ratio: float) -> str:
+    """23x, or 6.2x below 10."""
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
+
+
+def wrap(text: str) -> str:
+    """A markdown bullet wrapped at 100 columns, continuation lines indented."""
+    return textwrap.fill(text, 100, subsequent_indent="  ", break_on_hyphens=False,
+                         break_long_words=False)  # fmt: skip
+
+
+def seeds_word(k: int, n: int) -> str:
+    return "every seed" if k == n else "no seed" if k == 0 else f"{k} of {n} seeds"
+
+
+def and_list(xs: list[Any]) -> str:
+    xs = [str(x) for x in xs]
+    return xs[0] if len(xs) == 1 else f"{', '.join(xs[:-1])} and {xs[-1]}"
+
+
+def quick_note(r: Record) -> str:
+    """A warning in front of every block rendered from a --quick record."""
+    if not r["recorded"]["quick"]:
+        return ""
+    return (
+        "> **Numbers from a `--quick` record** (fewer steps: a smoke test, not the default run). "
+        "Run `python docs/record.py` on an idle machine.\n\n"
+    )
+
+
+def mlp_name(row: dict[str, Any]) -> str:
+    """32x32 ReLU, or "one ReLU hidden layer of 32"."""
+    act = {"relu": "ReLU", "tanh": "Tanh"}.get(row["activation"], row["activation"])
+    if row["depth"] == 1:
+        return f"one {act} hidden layer of {row['hidden'][0]}"
+    return f"{'x'.join(map(str, row['hidden']))} {act}"
+
+
+def step6(m: Record) -> str:
+    from deepsets.study.verdicts import ROUNDING
+
+    inv = m["invariance"]
+    ds, mlp = inv["deepset"]["max_change"], inv["mlp"]["max_change"]
+    how = "float rounding" if ds <= ROUNDING else f"more than float rounding ({sci(ROUNDING)})"
+    return (
+        f"- **Step 6:** under {len(inv['permutations'])} random permutations the DeepSet's "
+        f"output moves by at most {sci(ds)} ({how}); the exercise's MLP's by up to {sci(mlp)}."
+    )
+
+
+def question_7a(m: Record) -> str:
+    ds, mlp, sweep = m["training"]["deepset"], m["training"]["mlp"], m["mlp_sweep"]
+    rows, best = sweep["rows"], sweep["smallest_match"]
+    worst, loss = ds["accuracy"]["min"], ds["final_loss"]["mean"]
+    crit = (
+        "(every seed's held-out accuracy at least the DeepSet's worst, and a mean final loss "
+        f"at most the DeepSet's {sci(loss, 2)})"
+    )
+    if best is None:
+        largest = max(r["score"]["params"] for r in rows)
+        text = (
+            f"- **Question 7a:** no MLP of the sweep (up to {largest:,} parameters) matches the "
+            f"{ds['params']}-parameter DeepSet {crit}."
+        )
+    else:
+        row = next(r for r in rows if r["name"] == best["name"])
+        text = (
+            f"- **Question 7a:** the smallest MLP that matches the {ds['params']}-parameter "
+            f"DeepSet {crit} is **{mlp_name(row)}, {best['params']} parameters: "
+            f"{times(best['ratio_to_deepset'])} the DeepSet**."
+        )
+    widths = "x".join(map(str, m["settings"]["mlp_hidden"]))
+    acc, mloss = mlp["accuracy"], mlp["final_loss"]["mean"]
+    text += f" The exercise's {widths} MLP ({mlp['params']} parameters) "
+    if acc["min"] >= worst and mloss <= loss:
+        text += f"matches it too ({pct(acc['mean'])} accuracy, loss {sci(mloss, 2)})"
+    elif acc["min"] >= worst:
+        text += f"reaches {pct(acc['mean'])} accuracy but a higher loss ({sci(mloss, 2)})"
+    else:
+        text += f"reaches {pct(acc['mean'])} accuracy (loss {sci(mloss, 2)})"
+    accurate = [r for r in rows if r["score"]["accuracy"]["min"] >= worst]
+    if accurate:
+        first = min(accurate, key=lambda r: r["score"]["params"])
+        if best is None or first["name"] != best["name"]:
+            p = first["score"]["params"]
+            text += (
+                f"; on accuracy alone, {mlp_name(first)} ({p} parameters, "
+                f"{times(p / ds['params'])}) is enough"
+            )
+    text += "."
+    for act in dict.fromkeys(r["activation"] for r in rows):
+        own = [r for r in rows if r["activation"] == act]
+        if best is not None and not any(r["matches"] for r in own):
+            largest = max(r["score"]["params"] for r in own)
+            name = {"relu": "ReLU", "tanh": "Tanh"}.get(act, act)
+            text += f" No {name} MLP up to {largest:,} parameters matches."
+    return text
+
+
+def question_7b(m: Record) -> str:
+    from deepsets.study.verdicts import LN2_TOLERANCE
+
+    loss = m["linear_phi"]["score"]["final_loss"]
+    near = sum(abs(v - math.log(2)) <= LN2_TOLERANCE for v in loss["values"])
+    why = (
+        "an affine `phi` commutes with the sum, and every set sums to 1 (3 x 1/3 = 5 x 1/5), "
+        "so both classes pool to the same number."
+    )
+    head = "- **Question 7b:** with no nonlinearity in `phi` the loss"
+    if near == len(loss["values"]):
+        return f"{head} stays at **{loss['mean']:.5f} = ln 2** on every seed: {why}"
+    return (
+        f"{head} ends at {loss['mean']:.5f} (ln 2 = {math.log(2):.5f}), within "
+        f"{LN2_TOLERANCE} of ln 2 on {seeds_word(near, len(loss['values']))}; in theory {why}"
+    )
+
+
+def beyond(m: Record) -> str:
+    from deepsets.study.verdicts import SOLVED
+
+    if m["extras"] is None:
+        return ""
+    sz, e = m["extras"]["set_size"], m["extras"]
+    sizes, n0 = sz["test_sizes"], sz["trained_on"]
+    acc = dict(zip(sizes, sz["sum_pooling"]["mean"], strict=True))
+    fails = [n for n, a in acc.items() if a < SOLVED]
+    text = f"- **Beyond:** trained on sets of {n0}, sum pooling "
+    if n0 in fails:
+        text += f"does not even solve sets of {n0} ({acc[n0]:.0%})"
+    elif fails:
+        text += f"fails on sets of {and_list(fails)} (`(n - {n0}) phi(0)` shifts the pool)"
+    else:
+        text += f"holds at every size up to {max(sizes)}"
+    lo, hi = sz["mixed_sizes"]
+    mixed = list(zip(sizes, sz["sum_pooling_mixed"]["mean"], strict=True))
+    bad = next(((n, a) for n, a in mixed if a < SOLVED), None)
+    text += f"; trained on {lo}-{hi} objects it "
+    if bad is None:
+        text += f"holds at every size up to {max(sizes)}."
+    elif bad[0] == sizes[0]:
+        text += f"fails already on sets of {bad[0]} ({bad[1]:.0%})."
+    else:
+        held = [n for n, _ in mixed if n < bad[0]][-1]
+        text += f"holds up to {held} ({bad[1]:.0%} at {bad[0]})."
+    blind = e["learned_phi"]["max_pooling"]["max_is_phi0"]
+    slopes = e["affine_pooling"]["max_pooling"]["slope"]
+    k, k_affine = sum(blind), sum(a <= 0 for a in slopes)
+    if k == len(blind) and k_affine == len(slopes):
+        text += (
+            " Max pooling fell into a blind spot on every seed (the learned `phi(0)` is its "
+            "maximum), with or without a nonlinearity."
+        )
+    else:
+        text += (
+            f" Max pooling fell into a blind spot (the learned `phi(0)` is its maximum) on "
+            f"{seeds_word(k, len(blind))} with a tanh `phi`, and on "
+            f"{seeds_word(k_affine, len(slopes))} with an affine one."
+        )
+    return text
+
+
+def answers(r: Record) -> str:
+    m = r["study"]
+    head = (
+        f"What the default run ({m['settings']['seeds']} seeds, recorded {r['recorded']['date']} "
+        f"on a {r['recorded']['cpus']}-core CPU) answers:\n"
+    )
+    bullets = [step6(m), question_7a(m), question_7b(m), beyond(m)]
+    return quick_note(r) + head + "\n" + "\n".join(wrap(b) for b in bullets if b)
+
+
+def commands(r: Record) -> str:
+    m, t = r["study"], r["tests"]
+    run = f"{m['timing']['wall_seconds']:.0f} s ({m['models_trained']} models x " + (
+        f"{m['settings']['steps']} steps)"
+    )
+    if t["mode"] == "run":
+        tests, took = f"`{t['passed']} passed`", f"{t['seconds']:.0f} s"
+    else:
+        tests, took = f"result on {t['collected']} tests", "not timed in this record"
+    return quick_note(r) + "\n".join(
+        [
+            "| command | what it prints | time on a 2-core CPU |",
+            "|---|---|---|",
+            "| `make run` | a progress bar, then tables: loss and accuracy of DeepSet vs MLP, the "
+            "permutation check, the answers to the extra questions, and the path of "
+            f"`report.html` | {run}, plus the one-time set-up of `.venv` |",
+            f"| `make test` | `ruff`'s `All checks passed!`, then pytest's {tests} | {took}, plus "
+            "the same set-up |",
+        ]
+    )
+
+
+def bench_cells(row: dict[str, Any]) -> tuple[str, str]:
+    """The baseline and ours columns of a row, in its unit."""
+    if row["unit"] == "model-steps/s":
+        return f"{row['baseline']:,.0f}/s", f"{row['ours']:,.0f}/s"
+    est = " (est.)" if "est." in row["note"] else ""
+    return seconds(row["baseline"]) + est, seconds(row["ours"])
+
+
+def speed_table(r: Record) -> str:
+    c = r["benchmarks"]["conditions"]
+    load = f"{c['load_average_before'][0]:.1f} before, {c['load_average_after'][0]:.1f} after"
+    lines = [
+        f"Recorded {r['recorded']['date']} on a {c['cpus']}-core {c['machine']} CPU, torch "
+        f"{c['torch']}, {c['threads']} torch thread, load average {load}; the rows took "
+        f"{c['seconds'] / 60:.1f} minutes.",
+        "",
+        "| workload | baseline | deepsets | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in r["benchmarks"]["rows"]:
+        base, ours = bench_cells(row)
+        met = {None: "", True: "yes", False: "**no**"}[row["met"]]
+        lines.append(
+            f"| {row['workload']} | {base} | {ours} | {row['ratio']:.1f}x | {row['target']} | "
+            f"{met} |"
+        )
+    return quick_note(r) + "\n".join(lines)
+
+
+LIMIT_TARGET = 2.0  # issue 15: a step within 2x of the sum of its ops' limits
+
+
+def limits_sentence(r: Record) -> str:
+    """How far each profiled step is from the sum of its ops' limits."""
+    parts = [
+        f"{c['name']}: {c['step_ms']:.1f} ms against {c['limit_ms']:.1f} ms, "
+        f"**{c['distance']:.1f}x** ({'met' if c['distance'] <= LIMIT_TARGET else 'missed'})"
+        for c in r["profile"]
+    ]
+    return (
+        "A training step against the sum of its ops' limits (`benchmarks/profile.py`; the "
+        f"target is {LIMIT_TARGET:.0f}x): {'; '.join(parts)}."
+    )
+
+
+def speed(r: Record) -> str:
+    return speed_table(r) + "\n\n" + limits_sentence(r)
+
+
+def profile_tables(r: Record) -> str:
+    out = [
+        quick_note(r) + f"Recorded {r['recorded']['date']} (`python docs/record.py`); the "
+        f"profile took {r['recorded']['profile_seconds']:.0f} s. Ops in profiled ms per step."
+    ]
+    for c in r["profile"]:
+        lines = [
+            f"**{c['name']}**: one step {c['step_ms']:.2f} ms (unprofiled), "
+            f"**{c['distance']:.1f}x** the sum of its limits ({c['limit_ms']:.2f} ms).",
+            "",
+            "| op group | profiled ms | limit ms | the limit | costliest ops |",
+            "|---|---|---|---|---|",
+        ]
+        for g in c["groups"]:
+            ops = ", ".join(f"{name} {ms:.2f}" for name, ms in g["ops"])
+            lines.append(
+                f"| {g['group']} | {g['profiled_ms']:.2f} | {g['limit_ms']:.3f} | {g['how']} | "
+                f"{ops} |"
+            )
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
+RENDERERS: dict[str, Callable[[Record], str]] = {
+    "commands": commands,
+    "answers": answers,
+    "speed": speed,
+    "bench-table": speed_table,
+    "profile": profile_tables,
+}
+
+
+def blocks(r: Record) -> dict[str, str]:
+    """Every block's text, rendered from the record."""
+    return {name: render(r) for name, render in RENDERERS.items()}
+
+
+def render(text: str, rendered: dict[str, str]) -> str:
+    """`text` with every recorded block replaced by its rendering."""
+
+    def fill(match: re.Match[str]) -> str:
+        begin, name, _, end = match.groups()
+        if name not in rendered:
+            raise ValueError(f"unknown recorded block {name!r}; known: {sorted(rendered)}")
+        return f"{begin}{rendered[name]}\n{end}"
+
+    return BLOCK.sub(fill, text)
+
+
+def stale(text: str, rendered: dict[str, str]) -> list[str]:
+    """The names of the blocks of `text` that differ from their rendering."""
+    return [name for _, name, body, _ in BLOCK.findall(text) if body != rendered[name] + "\n"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer steps; the record says so")
+    p.add_argument("--render", action="store_true", help="only re-render from docs/results.json")
+    p.add_argument("--collect-tests", action="store_true", help="count the tests, do not run them")
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    if not args.render:
+        load = os.getloadavg()[0]
+        if load > IDLE_LOAD:
+            print(f"load average {load:.1f}: the machine is busy, the timings will be off")
+        r = record(args.quick, run_tests=not (args.quick or args.collect_tests))
+        if r["tests"].get("failed"):
+            print(f"the test suite had {r['tests']['failed']} failures: fix them, record again")
+        RECORD.write_text(json.dumps(r, indent=1) + "\n")
+        print(f"wrote {RECORD.relative_to(ROOT)}")
+    rendered = blocks(json.loads(RECORD.read_text()))
+    for doc in DOCS:
+        doc.write_text(render(doc.read_text(), rendered))
+        print(f"rendered {doc.relative_to(ROOT)}")
+    print(f"took {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
