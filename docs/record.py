@@ -87,6 +87,7 @@ def record(quick: bool, run_tests: bool) -> Record:
     profile, t = load_script("profile"), time.perf_counter()
     cases = profile.as_json(profile.profile_all())
     profile_seconds = time.perf_counter() - t
+    levers = load_script("levers").measure_levers(quick)
     tests = count_tests(run_tests)
     return {
         "recorded": {
@@ -103,6 +104,7 @@ def record(quick: bool, run_tests: bool) -> Record:
         "benchmarks": bench,
         "study": study,
         "profile": cases,
+        "levers": levers,
         "tests": tests,
     }
 
@@ -396,12 +398,30 @@ def profile_tables(r: Record) -> str:
     return "\n\n".join(out)
 
 
+def levers_table(r: Record) -> str:
+    """benchmarks/levers.py's rows: each lever off and on, side by side."""
+    lines = [
+        quick_note(r) + "| lever | off | on | gain | in the code |",
+        "|---|---|---|---|---|",
+    ]
+    for v in r["levers"]:
+        off, on = (f"{x * 1e3:.2f} ms / {v['unit']}" for x in (v["off"], v["on"]))
+        verdict = "kept" if v["keep"] else "not kept"
+        if v["once"]:
+            verdict += f": {v['once']:.1f} s to compile, repaid after {v['pays_after']:,.0f} steps"
+        elif not v["keep"]:
+            verdict += ": less than 10% faster"
+        lines.append(f"| {v['lever']} | {off} | {on} | {v['gain']:.2f}x | {verdict} |")
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Record], str]] = {
     "commands": commands,
     "answers": answers,
     "speed": speed,
     "bench-table": speed_table,
     "profile": profile_tables,
+    "levers": levers_table,
 }
 
 

@@ -1,0 +1,163 @@
+"""The speed levers of the engine, each timed on and off side by side in one run.
+
+    python benchmarks/levers.py           # about 1.5 minutes on a 2-core CPU
+    python benchmarks/levers.py --quick   # fewer steps
+
+Each lever is kept in the code only if this shows a gain; docs/record.py records the table and
+renders it into benchmarks/README.md. Rows:
+
+- FastTanh: tanh as 2 sigmoid(2x) - 1 with its backward from the output, against torch.tanh,
+  forward and backward of a (64, 5, 2000) tensor (the K = 64 DeepSet's phi activations).
+- worker threads: the study's models (sets of 10) trained by `train_many` with 2 workers
+  against 1 (`deepsets.training.WORKERS`).
+- fused Adam: `torch.optim.Adam(fused=True)` against the multi-tensor (foreach) update the
+  loop uses, on the same models.
+- torch.compile: the K = 64 DeepSet step compiled against eager; the compile time (cold: a
+  fresh cache) is its one-off cost, repaid after `pays_after` steps.
+
+A lever is kept when it is at least KEEP_GAIN faster and a one-off cost pays within a run of
+RUN_STEPS steps; tests/test_recorded.py checks that the code does what the record says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+# `python benchmarks/levers.py` puts benchmarks/ first on sys.path, where our profile.py would
+# shadow the standard library's (which torch.compile imports): move it to the end.
+HERE = Path(__file__).resolve().parent
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+# torch.compile caches compiled code across runs; time it cold, as a first run meets it
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepsets-inductor-")
+from run import study_models  # noqa: E402
+
+from deepsets import DeepSet, training  # noqa: E402
+from deepsets.engine import loop  # noqa: E402
+from deepsets.engine.activations import FastTanh  # noqa: E402
+from deepsets.engine.loop import Streams  # noqa: E402
+from deepsets.engine.stacks import stack_models  # noqa: E402
+from deepsets.study.settings import StudySettings  # noqa: E402
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    """Least wall time of `repeat` calls, in seconds."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+KEEP_GAIN = 1.1  # a lever is worth its code when it is at least 10% faster
+RUN_STEPS = 4000  # the exercise's run: a one-off cost must pay within it
+
+
+def lever(name: str, off: float, on: float, unit: str, once: float = 0.0) -> dict[str, Any]:
+    """A row: times off and on (seconds per `unit`), and a one-off cost `once` (seconds)."""
+    gain = off / on
+    pays_after = once / (off - on) if off > on else float("inf")  # units until `once` is repaid
+    keep = gain >= KEEP_GAIN and (once == 0 or pays_after <= RUN_STEPS)
+    return {"lever": name, "off": off, "on": on, "unit": unit, "gain": gain, "once": once,
+            "pays_after": pays_after, "keep": keep}  # fmt: skip
+
+
+def tanh_row() -> dict[str, Any]:
+    x0 = torch.randn(64, 5, 2000)
+
+    def run(f: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        x = x0.clone().requires_grad_(True)
+        f(x).sum().backward()
+
+    off, on = best(lambda: run(torch.tanh), 30), best(lambda: run(FastTanh.apply), 30)
+    return lever("FastTanh, forward + backward of (64, 5, 2000)", off, on, "call")
+
+
+def study_step_seconds(steps: int) -> float:
+    """Seconds per step of `train_many` on the study's models for sets of 10 objects."""
+    _, models = study_models(StudySettings())
+    plan_seeds = [k % 5 for k in range(len(models))]  # the study's seeds 0..4, per variant
+    start = time.perf_counter()
+    training.train_many(models, steps, seeds=plan_seeds, progress=False)
+    return (time.perf_counter() - start) / steps
+
+
+def switch_rows(steps: int) -> list[dict[str, Any]]:
+    """Workers and fused Adam, each off and on, alternated twice (the better of the two)."""
+    rows = []
+    for name, attr, owner, off_value, on_value in (
+        ("2 worker threads (study models, sets of 10)", "WORKERS", training, 1, 2),
+        ("fused Adam (study models, sets of 10)", "ADAM", loop, {"foreach": True}, {"fused": True}),
+    ):
+        kept = getattr(owner, attr)
+        times: dict[str, list[float]] = {"off": [], "on": []}
+        try:
+            for _ in range(2):
+                for side, value in (("off", off_value), ("on", on_value)):
+                    setattr(owner, attr, value)
+                    times[side].append(study_step_seconds(steps))
+        finally:
+            setattr(owner, attr, kept)
+        rows.append(lever(name, min(times["off"]), min(times["on"]), "step"))
+    return rows
+
+
+def compile_rows(steps: int) -> list[dict[str, Any]]:
+    """The K = 64 DeepSet step, eager and compiled; the compile time as a note."""
+    models = [DeepSet(generator=k) for k in range(64)]
+    ((stack, _),) = stack_models(models)
+    inits = stack.init()
+    shapes, numels = [t.shape for t in inits], [t.numel() for t in inits]
+
+    def step_loss(flat: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        params = iter([w.view(s) for w, s in zip(torch.split(flat, numels), shapes, strict=True)])
+        p = stack.forward(params, X, None)  # (K, B)
+        return F.binary_cross_entropy(p, y, reduction="none").mean(dim=1).sum()
+
+    def per_step(f: Callable[..., torch.Tensor]) -> tuple[float, float]:
+        flat = torch.cat([t.reshape(-1) for t in inits]).requires_grad_(True)
+        opt = torch.optim.Adam([flat], lr=1e-3, foreach=True)
+        X, y, _ = next(Streams(list(range(64)), 100, 10, None, torch.device("cpu")).chunks(1))
+        t0 = time.perf_counter()
+        for t in range(steps + 1):
+            if t == 1:
+                first, t1 = time.perf_counter() - t0, time.perf_counter()
+            loss = f(flat, X[0], y[0])
+            opt.zero_grad()
+            torch.autograd.backward(loss)
+            opt.step()
+        return first, (time.perf_counter() - t1) / steps
+
+    eager_first, eager = per_step(step_loss)
+    first, compiled = per_step(torch.compile(step_loss))
+    name = "torch.compile of the K = 64 DeepSet step"
+    return [lever(name, eager, compiled, "step", once=first - eager_first)]
+
+
+def measure_levers(quick: bool = False) -> list[dict[str, Any]]:
+    """Every lever's row."""
+    steps = 60 if quick else 300
+    with training.torch_threads(training.TORCH_THREADS):
+        return [tanh_row(), *switch_rows(steps), *compile_rows(steps)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer steps")
+    for r in measure_levers(p.parse_args(argv).quick):
+        print(f"{r['lever']:55s} off {r['off'] * 1e3:8.2f} ms  on {r['on'] * 1e3:8.2f} ms  "
+              f"gain {r['gain']:.2f}x  once {r['once']:.1f} s  keep {r['keep']}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
