@@ -2,8 +2,8 @@
 
 Shape letters: T batches, B sets per batch, N objects per set, F = 1 feature per object.
 Every set sums to 1 whatever its class, which is why a DeepSet whose `phi` is affine cannot
-tell the classes apart (see the report's section 7b). There are few distinct sets: C(N, 3) + C(N, 5),
-372 for N = 10 (`all_sets`), so a long training run sees every one of them many times.
+tell the classes apart (see the report's section 7b). There are few distinct sets,
+C(N, 3) + C(N, 5) = 372 for N = 10 (`all_sets`): a training run sees each of them many times.
 """
 
 from __future__ import annotations

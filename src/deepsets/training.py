@@ -311,7 +311,11 @@ def evaluate(
 
 
 def held_out_set(
-    N: int = 10_000, *, seed: int = 12345, n_objects: int = 10, device=None
+    N: int = 10_000,
+    *,
+    seed: int = 12345,
+    n_objects: int = 10,
+    device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed test sample: `make_data(N)` from its own seed, apart from the training streams.
 

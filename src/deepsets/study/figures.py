@@ -122,6 +122,44 @@ def set_sizes(sizes: list[int], accuracy: Mapping[str, np.ndarray], trained_on: 
     return fig
 
 
+def unseen_accuracy(per_class: list[int], accuracy: Mapping[str, np.ndarray]) -> Figure:
+    """Accuracy on unseen arrangements against M, the arrangements per class trained on:
+    name -> (S, len(per_class))."""
+    fig = _over_seeds(per_class, accuracy, chance=True)
+    ax = fig.axes[0]
+    ax.set_xlabel("training arrangements per class, M")
+    ax.set_ylabel("accuracy on unseen arrangements")
+    ax.set_title("Generalisation to unseen arrangements (band: min-max over seeds)")
+    return fig
+
+
+def speed(checkpoints: list[int], accuracy: Mapping[str, np.ndarray]) -> Figure:
+    """Accuracy over all sets at each checkpoint: name -> (S, len(checkpoints))."""
+    fig = _over_seeds(checkpoints, accuracy, chance=False)
+    ax = fig.axes[0]
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("accuracy over all sets")
+    ax.set_title("Accuracy along training (band: min-max over seeds)")
+    return fig
+
+
+def _over_seeds(x: list[int], values: Mapping[str, np.ndarray], chance: bool) -> Figure:
+    """One line per name (mean over seeds) with a min-max band, against x on a log axis."""
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, v in values.items():
+        v = np.atleast_2d(v)  # (S, len(x))
+        (line,) = ax.plot(x, v.mean(axis=0), "o-", label=name)
+        ax.fill_between(x, v.min(axis=0), v.max(axis=0), color=line.get_color(), alpha=0.15)
+    if chance:
+        ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks(x, [str(v) for v in x])
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def seeds_by_variant(
     values: Mapping[str, Sequence[float]],
     ylabel: str,
