@@ -101,3 +101,11 @@ def test_checkpoints_and_the_first_all_correct():
     acc = np.array([[0.9, 1.0], [1.0, 0.99], [1.0, 1.0]])  # (C, S)
     assert ls.first_all_correct(acc, [10, 20, 40]) == [20, 10]
     assert ls.first_all_correct(acc[:, :1] * 0.5, [10, 20, 40]) == [None]
+
+
+@pytest.mark.parametrize("Ms", [se.M_VALUES, se.QUICK_M_VALUES, (3,), (50, 100)])
+def test_call_groups_cover_every_m_once_and_share_a_batch_size(Ms):
+    groups = se.call_groups(Ms)
+    assert sorted(M for g in groups for M in g) == sorted(Ms)
+    for g in groups:  # training_sets repeats each set to the group's largest: it must divide it
+        assert all(max(g) % M == 0 for M in g)
