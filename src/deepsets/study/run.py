@@ -100,6 +100,15 @@ def measure(
     return sections, figs, symmetry_seconds
 
 
+def scored_sets(seed: int, device: torch.device) -> TestSet:
+    """Every distinct set (`all_sets`) in an order shuffled by `seed`, so that the invariance
+    check, which permutes the first sets, sees both classes. Scores over them have no sampling
+    noise, but every one of these sets was also seen in training."""
+    X, y = all_sets(device=device)  # (B, N, 1), (B, 1): class 0 first, then class 1
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed)).to(device)
+    return X[order], y[order]
+
+
 def run_study(settings: StudySettings | None = None) -> StudyResults:
     """Run the whole study and write its report; returns the output directory and the results.
 
@@ -124,8 +133,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         stages = tqdm(total=3, desc="study", disable=not progress)
         plan = Plan([s.seed + k for k in range(s.seeds)], device)
         declared = declare(plan, s)
-        # every distinct set: scores without sampling noise, but all of them seen in training
-        test = all_sets(device=device)
+        test = scored_sets(s.seed, device)
         log.info("training %d models x %d steps", plan.n_models, s.steps)
         stages.set_postfix_str(f"training {plan.n_models} models")
         t0 = time.perf_counter()
