@@ -44,12 +44,13 @@ def invariance_table(r: StudyResults) -> Table:
 
 def unseen_table(r: StudyResults) -> Table:
     se = r.sample_efficiency
-    t = Table(title="8a: accuracy on unseen arrangements, M per class (mean, worst seed)")
-    t.add_column("model")
-    for M in se.per_class:
-        t.add_column(f"M={M}", justify="right")
+    t = Table(title="8a: accuracy on unseen arrangements (mean over seeds, worst seed)")
+    t.add_column("M per class", justify="right")
     for c in se.models:
-        t.add_row(escape(c.label), *(f"{a.mean:.3f} ({a.min:.3f})" for a in c.unseen_accuracy))
+        t.add_column(escape(c.label), justify="right")
+    for z, M in enumerate(se.per_class):
+        cells = (c.unseen_accuracy[z] for c in se.models)
+        t.add_row(str(M), *(f"{a.mean:.3f} ({a.min:.3f})" for a in cells))
     return t
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 if TYPE_CHECKING:
     from deepsets.study.scores import Score, Summary
@@ -155,6 +156,7 @@ def _over_seeds(x: list[int], values: Mapping[str, np.ndarray], chance: bool) ->
         ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
     ax.set_xscale("log")
     ax.set_xticks(x, [str(v) for v in x])
+    ax.xaxis.set_minor_formatter(NullFormatter())  # only the measured x values are labelled
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig

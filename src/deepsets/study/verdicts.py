@@ -282,12 +282,16 @@ def compare_speed(
 
 
 def _steps(steps: Sequence[int | None], total: int) -> str:
-    """ "at step 1,200" (the median over seeds) or "never within 4000 steps", and how many
-    seeds never got there."""
+    """ "at step 1,200 (slowest seed 2,000)" (the median over seeds) or "never within 4000
+    steps", with how many seeds never got there."""
     median = median_steps(steps)
     text = f"never within {total} steps" if math.isinf(median) else f"at step {median:,.0f}"
-    missed = sum(s is None for s in steps)
-    return f"{text} ({missed} of {len(steps)} seeds never)" if 0 < missed < len(steps) else text
+    reached = [s for s in steps if s is not None]
+    if len(reached) < len(steps) and reached:
+        return f"{text} ({len(steps) - len(reached)} of {len(steps)} seeds never)"
+    if len(reached) == len(steps) > 1:
+        return f"{text} (slowest seed {max(reached):,})"
+    return text
 
 
 PACE = {"faster": "faster", "slower": "slower", "as fast": "about as fast", "neither": "undecided"}
