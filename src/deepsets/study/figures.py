@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def sweep(rows: Sequence[SweepRow], deepset: Score) -> Figure:
-    """Final loss and held-out accuracy against parameter count (log x), one line per family
+    """Final loss and accuracy over all sets against parameter count (log x), one line per family
     (depth, activation) of MLPs, with the DeepSet as the reference."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -39,7 +39,7 @@ def sweep(rows: Sequence[SweepRow], deepset: Score) -> Figure:
     _deepset_reference(ax_acc, deepset.accuracy.values, deepset.params)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("final training loss (BCE)")
-    ax_acc.set_ylabel("held-out accuracy")
+    ax_acc.set_ylabel("accuracy over all sets")
     ax_loss.legend(fontsize=7)
     fig.suptitle("How big must an MLP be to match the DeepSet? (band: min-max over seeds)")
     return fig
@@ -116,7 +116,7 @@ def set_sizes(sizes: list[int], accuracy: Mapping[str, np.ndarray], trained_on: 
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.set_xlabel("objects per test set")
-    ax.set_ylabel("held-out accuracy")
+    ax.set_ylabel("accuracy on fresh sets")
     ax.set_title(f"Set-size generalisation (trained on {trained_on})")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

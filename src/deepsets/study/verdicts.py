@@ -39,7 +39,7 @@ def invariance_verdict(deepset_change: float, mlp_change: float, tol: float = RO
 
 
 def matches_deepset(mlp: Score, deepset: Score) -> bool:
-    """Question 7a's criterion: every seed of the MLP at least as accurate on held-out sets as
+    """Question 7a's criterion: every seed of the MLP at least as accurate over all sets as
     the DeepSet's worst seed, and a mean final loss no higher than the DeepSet's."""
     return (
         mlp.accuracy.min >= deepset.accuracy.min and mlp.final_loss.mean <= deepset.final_loss.mean
@@ -83,7 +83,7 @@ def linear_phi_verdict(final_loss: float, tol: float = LN2_TOLERANCE) -> str:
     )
 
 
-SOLVED = 0.99  # a mean held-out accuracy of at least this counts as solving the task
+SOLVED = 0.99  # a mean accuracy of at least this counts as solving the task
 
 
 def set_size_verdict(
@@ -157,13 +157,13 @@ def mlp_set_size_note(error: str | None, trained_on: int, tried: int) -> str:
     )
 
 
-CHANCE_MARGIN = 0.02  # a held-out accuracy within this of 1/2 is chance level (balanced classes)
+CHANCE_MARGIN = 0.02  # an accuracy within this of 1/2 is chance level (balanced classes)
 
 
 def chance_verdict(best_accuracy: Mapping[str, float], margin: float = CHANCE_MARGIN) -> str:
     """Do the variants that cannot separate the classes stay at chance on every seed?
 
-    best_accuracy: variant label -> its best seed's held-out accuracy.
+    best_accuracy: variant label -> its best seed's accuracy over all sets.
     """
     above = {name: a for name, a in best_accuracy.items() if a > 0.5 + margin}
     names = " and ".join(best_accuracy)
