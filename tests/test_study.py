@@ -13,6 +13,7 @@ import torch
 from markupsafe import escape
 
 from deepsets import load_model
+from deepsets.study import verdicts
 from deepsets.study.output import staged
 from deepsets.study.report import embedded_figures, render_report
 from deepsets.study.run import run_study
@@ -124,6 +125,15 @@ def test_learning_speed_reads_the_main_runs_losses(study):
             assert steps is None or acc[sp.checkpoints.index(steps)] == 1.0
     assert study.metrics["learning_speed"]["deepset"]["steps_to_loss"] == list(
         sp.deepset.steps_to_loss
+    )
+    # the sentences are the verdict functions' answers to these numbers
+    loss = (sp.deepset.steps_to_loss, sp.mlp.steps_to_loss)
+    correct = (sp.deepset.steps_to_all_correct, sp.mlp.steps_to_all_correct)
+    expected = verdicts.learning_speed_verdict(loss, correct, sp.loss_threshold, QUICK["steps"])
+    assert study.findings.learning_speed == expected
+    worst = {c.label: [a.min for a in c.unseen_accuracy] for c in study.sample_efficiency.models}
+    assert study.findings.sample_efficiency == verdicts.sample_efficiency_verdict(
+        study.sample_efficiency.per_class, worst
     )
 
 
