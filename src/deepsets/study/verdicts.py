@@ -383,8 +383,8 @@ def symmetry_headline(
     )
     pace = {
         "neither": f"neither model's running loss stays below {threshold:g} within the run",
-        "as fast": f"in training steps to a running loss below {threshold:g} it learns about "
-        "as fast as the MLP",
-    }.get(speed, f"in training steps to a running loss below {threshold:g} it learns {speed} "
-          "than the MLP")  # fmt: skip
+        "as fast": f"in training steps to a running loss below {threshold:g} (median over "
+        "seeds) it learns about as fast as the MLP",
+    }.get(speed, f"in training steps to a running loss below {threshold:g} (median over "
+          f"seeds) it learns {speed} than the MLP")  # fmt: skip
     return f"What the symmetry buys: {ds_text}; {mlp_text}. {pace[0].upper()}{pace[1:]}."
