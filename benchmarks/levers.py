@@ -97,7 +97,13 @@ def switch_rows(steps: int) -> list[dict[str, Any]]:
     rows = []
     for name, attr, owner, off_value, on_value in (
         ("2 worker threads (study models, sets of 10)", "WORKERS", training, 1, 2),
-        ("fused Adam (study models, sets of 10)", "ADAM", loop, {"foreach": True}, {"fused": True}),
+        (
+            "fused Adam (study models, sets of 10)",
+            "ADAM",
+            loop,
+            {"foreach": True, "fused": None},
+            {"foreach": None, "fused": True},
+        ),  # fmt: skip
     ):
         kept = getattr(owner, attr)
         times: dict[str, list[float]] = {"off": [], "on": []}

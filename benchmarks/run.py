@@ -216,21 +216,21 @@ def measure(quick: bool = False, threads: int = 1) -> dict[str, Any]:
 
 def compare_threads(steps: int = 100) -> dict[int, float]:
     """Seconds per 4000 steps of train_many on the study's models, on 1 and on 2 threads
-    (train_many itself runs on recommended_threads(), so the count is patched for the call)."""
+    (train_many itself runs on TORCH_THREADS, so the count is patched for the call)."""
     import deepsets.training as training
 
     s = StudySettings()
     plan, models = study_models(s)
     seeds = plan.seeds * len(plan.variants)
-    fixed, out = training.recommended_threads, {}
+    fixed, out = training.TORCH_THREADS, {}
     try:
         for n in (1, 2):
-            training.recommended_threads = lambda device="cpu", n=n: n  # type: ignore[assignment]
+            training.TORCH_THREADS = n
             train_many(models, 5, seeds=seeds, progress=False)  # warm up
             t = clock(lambda: train_many(models, steps, seeds=seeds, progress=False))
             out[n] = t * s.steps / steps
     finally:
-        training.recommended_threads = fixed
+        training.TORCH_THREADS = fixed
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from deepsets import make_batches, make_data
+from deepsets.data import all_sets
 
 THIRD, FIFTH = torch.tensor(1 / 3), torch.tensor(1 / 5)  # float32, as the data stores them
 
@@ -184,3 +186,46 @@ def test_make_batches_rejects_bad_T(T, B):
 def test_make_batches_rejects_bad_B(B, error):
     with pytest.raises(error, match="B must be a positive even integer"):
         make_batches(2, B)
+
+
+# ---------------------------------------------------------------- every distinct set
+
+
+def enumerate_sets(n: int) -> list[tuple[tuple[float, ...], int]]:
+    """An independent enumeration: itertools picks the nonzero positions of each class."""
+    sets = []
+    for label, count, value in ((0, 3, THIRD.item()), (1, 5, FIFTH.item())):
+        for chosen in itertools.combinations(range(n), count):
+            sets.append((tuple(value if i in chosen else 0.0 for i in range(n)), label))
+    return sets
+
+
+@pytest.mark.parametrize("n", [5, 6, 10, 12])
+def test_all_sets_are_every_distinct_set_once(n):
+    X, y = all_sets(n)
+    assert X.shape == (math.comb(n, 3) + math.comb(n, 5), n, 1) and y.shape == (X.shape[0], 1)
+    assert X.dtype == torch.float32 and y.dtype == torch.float32
+    got = [(tuple(x), int(c)) for x, c in zip(X[:, :, 0].tolist(), y[:, 0].tolist(), strict=True)]
+    assert len(set(got)) == len(got), "a set appears twice"
+    assert sorted(got) == sorted(enumerate_sets(n))
+    assert y[:, 0].tolist() == [0.0] * math.comb(n, 3) + [1.0] * math.comb(n, 5)
+
+
+def test_ten_objects_give_372_sets_120_of_class_0():
+    X, y = all_sets()
+    assert X.shape == (372, 10, 1) and int((y == 0).sum()) == 120 and int(y.sum()) == 252
+
+
+def test_all_sets_hold_exactly_the_values_make_data_draws():
+    X, y = make_data(2000, generator=3)  # 2000 draws of 372 sets: some repeat, all are known
+    known = {tuple(x) for x in all_sets()[0][:, :, 0].tolist()}
+    assert {tuple(x) for x in X[:, :, 0].tolist()} <= known
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [(4, ValueError, "at least 5"), (21, ValueError, "at most 20"), (10.0, TypeError, "n_objects")],
+)
+def test_all_sets_refuses_bad_sizes_by_name(bad, error, match):
+    with pytest.raises(error, match=match):
+        all_sets(bad)

@@ -1,4 +1,5 @@
-"""docs/walkthrough.py is a valid jupytext notebook whose cells run, in order, with few steps."""
+"""docs/walkthrough.ipynb and docs/walkthrough.py are one notebook (paired with jupytext, outputs
+stripped), and its cells run, in order, with few steps."""
 
 from __future__ import annotations
 
@@ -10,13 +11,38 @@ import nbformat
 import pytest
 import torch
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "walkthrough.py"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+NOTEBOOK = DOCS / "walkthrough.ipynb"  # what students open; executed below
+SCRIPT = DOCS / "walkthrough.py"  # its jupytext pair, the one to edit and review
 STEPS = 200
 
 
 @pytest.fixture(scope="module")
 def notebook():
     return jupytext.read(NOTEBOOK)
+
+
+def cells(nb) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source) for c in nb.cells]
+
+
+def test_the_ipynb_and_the_py_are_the_same_notebook(notebook):
+    script = jupytext.read(SCRIPT)
+    assert cells(notebook) == cells(script), "run `jupytext --sync docs/walkthrough.py`"
+    formats = {nb.metadata["jupytext"]["formats"] for nb in (notebook, script)}
+    assert formats == {"ipynb,py:percent"}  # paired both ways
+
+
+def test_the_comparison_sees_a_drift(notebook):
+    script = jupytext.read(SCRIPT)
+    script.cells[3].source += "\nprint('edited in one file only')"
+    assert cells(notebook) != cells(script)
+
+
+def test_the_ipynb_is_stored_without_outputs():
+    raw = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in raw.cells if c.cell_type == "code"]
+    assert code and all(c.outputs == [] and c.execution_count is None for c in code)
 
 
 def code_cells(nb) -> list[str]:
@@ -36,7 +62,8 @@ def test_is_a_valid_notebook_with_markdown_and_code(notebook):
     kinds = [c.cell_type for c in notebook.cells]
     assert kinds[0] == "markdown" and kinds.count("markdown") >= 8 and kinds.count("code") >= 7
     text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-    for step in ("Step 1", "Step 2", "Steps 3 and 4", "Step 5", "Step 6", "Step 7a", "Step 7b"):
+    steps = ("Step 1", "Step 2", "Steps 3 and 4", "Step 5", "Step 6", "Step 7a", "Step 7b")
+    for step in (*steps, "Step 8"):
         assert f"## {step}" in text, step
     assert "3 * (1/3) = 5 * (1/5) = 1" in text, "the explanation of the linear phi"
     assert "`deepsets run`" in text, "the notebook points to the full study"
@@ -92,9 +119,21 @@ def test_the_sweep_counts_12w_plus_1_parameters(executed):
 
 def test_the_linear_deepset_sees_one_pooled_value_for_every_set(executed):
     pooled, outputs = executed["pooled"], executed["linear_outputs"]
-    assert len(pooled) == 10_000
+    assert len(pooled) == 372
     assert float(pooled.max() - pooled.min()) < 1e-5
     assert executed["spread"] < 1e-6
-    # the same output for every set: it is right on exactly one class, half the balanced test set
-    y = executed["y_test"][:, 0]
-    assert float(((outputs > 0.5).float() == y).float().mean()) == 0.5
+    # the same output for every set: it is right on exactly one class, 120 or 252 of the 372
+    y = executed["y_all"][:, 0]
+    assert int(((outputs > 0.5).float() == y).sum()) in (120, 252)
+
+
+def test_step_8_scores_only_unseen_arrangements(executed):
+    unseen, train_idx = executed["unseen"], executed["train_idx"]
+    M = executed["M"]
+    assert int(unseen.sum()) == 372 - 2 * M and not bool(unseen[train_idx].any())
+    assert executed["y_all"][train_idx, 0].tolist().count(0.0) == M  # M of each class
+    acc = executed["unseen_accuracy"]
+    # the DeepSet gives every arrangement of a class one output: all of a class right or none
+    right = 372 - 2 * M
+    assert min(abs(acc["DeepSet"] * right - n) for n in (0, 120 - M, 252 - M, right)) < 1e-3
+    assert 0 <= acc["MLP"] <= 1

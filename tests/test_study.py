@@ -13,6 +13,7 @@ import torch
 from markupsafe import escape
 
 from deepsets import load_model
+from deepsets.study import verdicts
 from deepsets.study.output import staged
 from deepsets.study.report import embedded_figures, render_report
 from deepsets.study.run import run_study
@@ -35,6 +36,7 @@ def test_every_output_file_exists(study):
     figures = {p.stem for p in (out / "figures").glob("*.png")}
     assert {"data", "losses", "sweep", "linear_pooled", "linear_losses"} <= figures
     assert {"set_size", "linear_pooling", "phi", "latent"} <= figures
+    assert {"sample_efficiency", "speed"} <= figures
     weights = sorted(p.name for p in (out / "weights").glob("*.safetensors"))
     seeds = study.run.seeds
     assert weights == sorted(
@@ -46,7 +48,8 @@ def test_every_output_file_exists(study):
 def test_metrics_json_holds_every_section_and_the_settings(study):
     m = json.loads((study.out / "metrics.json").read_text())
     for key in ("settings", "seeds", "environment", "device", "timing", "training", "params",
-                "invariance", "mlp_sweep", "linear_phi", "extras", "findings"):  # fmt: skip
+                "invariance", "mlp_sweep", "linear_phi", "sample_efficiency", "learning_speed",
+                "extras", "findings"):  # fmt: skip
         assert key in m, key
     assert m["settings"]["steps"] == QUICK["steps"] and m["settings"]["quick"] is True
     assert m["seeds"] == list(range(QUICK["seeds"]))
@@ -82,6 +85,58 @@ def test_linear_phi_stays_at_ln2(study):
     assert "cannot tell the classes apart" in study.findings.linear_phi
 
 
+def test_scores_are_over_all_372_sets_and_say_they_were_seen(study):
+    assert study.run.data.scored_sets == 372
+    html = (study.out / "report.html").read_text()
+    assert "these are training\naccuracies, not held-out ones" in html
+
+
+def test_sample_efficiency_trains_on_m_per_class_and_scores_the_rest(study):
+    from deepsets.study.sections.sample_efficiency import QUICK_M_VALUES
+
+    se = study.sample_efficiency
+    assert se.per_class == QUICK_M_VALUES
+    assert se.unseen_per_class == tuple((120 - M, 252 - M) for M in QUICK_M_VALUES)
+    assert [c.label for c in se.models][:2] == ["DeepSet", "MLP (20, 20) relu"]
+    assert len(se.models) == 3 and se.models[2].label.startswith("mlp-")
+    for c in se.models:
+        assert len(c.unseen_accuracy) == len(QUICK_M_VALUES)
+        assert all(len(a.values) == QUICK["seeds"] for a in c.unseen_accuracy)
+    # the DeepSet gives every arrangement of a class one output: it is right on all of a class
+    # or on none, so its balanced accuracy is 0, 1/2 or 1 whatever it learned
+    for a in se.models[0].unseen_accuracy:
+        assert set(a.values) <= {0.0, 0.5, 1.0}
+    m = study.metrics["sample_efficiency"]
+    assert m["models"][1]["unseen_accuracy"][0]["values"] == list(
+        se.models[1].unseen_accuracy[0].values
+    )
+
+
+def test_learning_speed_reads_the_main_runs_losses(study):
+    sp = study.learning_speed
+    assert sp.checkpoints[-1] == QUICK["steps"] and len(sp.checkpoints) == 5
+    assert len(sp.deepset.accuracy) == 5 and len(sp.deepset.accuracy[0]) == QUICK["seeds"]
+    # the last checkpoint is the main run: its accuracy is the training section's score
+    assert sp.deepset.accuracy[-1] == study.training.deepset.accuracy.values
+    assert sp.mlp.accuracy[-1] == study.training.mlp.accuracy.values
+    for speed in (sp.deepset, sp.mlp):
+        by_seed = list(zip(*speed.accuracy, strict=True))  # (S, C)
+        for steps, acc in zip(speed.steps_to_all_correct, by_seed, strict=True):
+            assert steps is None or acc[sp.checkpoints.index(steps)] == 1.0
+    assert study.metrics["learning_speed"]["deepset"]["steps_to_loss"] == list(
+        sp.deepset.steps_to_loss
+    )
+    # the sentences are the verdict functions' answers to these numbers
+    loss = (sp.deepset.steps_to_loss, sp.mlp.steps_to_loss)
+    correct = (sp.deepset.steps_to_all_correct, sp.mlp.steps_to_all_correct)
+    expected = verdicts.learning_speed_verdict(loss, correct, sp.loss_threshold, QUICK["steps"])
+    assert study.findings.learning_speed == expected
+    worst = {c.label: [a.min for a in c.unseen_accuracy] for c in study.sample_efficiency.models}
+    assert study.findings.sample_efficiency == verdicts.sample_efficiency_verdict(
+        study.sample_efficiency.per_class, worst
+    )
+
+
 def test_sweep_answer_is_consistent_with_its_rows(study):
     sweep, ds = study.mlp_sweep, study.training.deepset
     for r in sweep.rows:
@@ -105,8 +160,10 @@ def test_report_contains_each_section_and_embeds_its_figures(study):
     html = (study.out / "report.html").read_text()
     for heading in ("1. The data", "2-4. The models", "5. Parameter counts",
                     "6. Permutation invariance", "7a.", "7b.", "Set-size generalisation",
-                    "Pooling with an affine phi", "What phi learned", "Latent width"):  # fmt: skip
+                    "Pooling with an affine phi", "What phi learned", "Latent width",
+                    "8. What the symmetry buys", "8a.", "8b."):  # fmt: skip
         assert heading in html, heading
+    assert str(escape(study.findings.headline)) in html
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) == len(list((study.out / "figures").glob("*.png")))
     assert not re.search(r"(src|href)=[\"']?(https?:|//)", html)  # self-contained

@@ -123,3 +123,60 @@ def test_blind_max_verdict():
 )
 def test_latent_verdict(loss, accuracy, words):
     assert words in v.latent_verdict(loss, accuracy)
+
+
+# ---------------------------------------------------------------- what the symmetry buys
+
+
+def test_median_steps_counts_a_seed_that_never_got_there_as_infinitely_slow():
+    assert v.median_steps([300, 100, 200]) == 200
+    assert v.median_steps([100, 200]) == 150
+    assert v.median_steps([100, None, 300]) == 300
+    assert math.isinf(v.median_steps([100, None, None]))
+
+
+def test_compare_speed_on_both_sides_of_the_ratio():
+    r = v.SPEED_RATIO
+    assert v.compare_speed([int(1000 * r)], [1000]) == "faster"
+    assert v.compare_speed([int(1000 * r) + 1], [1000]) == "as fast"
+    assert v.compare_speed([1000], [int(1000 * r)]) == "slower"
+    assert v.compare_speed([1000], [int(1000 * r) + 1]) == "as fast"
+    assert v.compare_speed([100], [None]) == "faster"
+    assert v.compare_speed([None], [100]) == "slower"
+    assert v.compare_speed([None], [None]) == "neither"
+
+
+def test_learning_speed_verdict_answers_the_exercises_claim_from_the_numbers():
+    fast, slow = [100, 120, 140], [1000, 1100, None]
+    yes = v.learning_speed_verdict((fast, slow), (fast, slow), 0.01, 4000)
+    assert "does learn faster" in yes and "DeepSet at step 120 (slowest seed 140)" in yes
+    assert "MLP at step 1,100 (1 of 3 seeds never)" in yes
+    no = v.learning_speed_verdict((slow, fast), (slow, fast), 0.01, 4000)
+    assert "does not hold" in no and "learns more slowly" in no
+    mixed = v.learning_speed_verdict((slow, fast), (fast, slow), 0.01, 4000)
+    assert "in part" in mixed and "by loss the DeepSet is slower, by accuracy faster" in mixed
+    never = v.learning_speed_verdict(([None] * 3, [None] * 3), (fast, fast), 0.01, 300)
+    assert "never within 300 steps" in never and "undecided" in never
+
+
+def test_first_generalising_is_the_first_m_whose_worst_seed_reaches_the_threshold():
+    Ms = [1, 10, 100]
+    assert v.first_generalising(Ms, [v.SOLVED, 1.0, 1.0]) == 1
+    assert v.first_generalising(Ms, [v.SOLVED - 1e-3, v.SOLVED, 1.0]) == 10
+    assert v.first_generalising(Ms, [0.5, 0.6, v.SOLVED - 1e-3]) is None
+
+
+def test_sample_efficiency_verdict_and_headline_follow_the_numbers():
+    Ms = [1, 10, 100]
+    worst = {"DeepSet": [1.0, 1.0, 1.0], "MLP (20, 20) relu": [0.5, 0.6, 0.8]}
+    text = v.sample_efficiency_verdict(Ms, worst)
+    assert "DeepSet from M = 1" in text and "not even from M = 100 (worst seed 0.800" in text
+    head = v.symmetry_headline(Ms, worst, "slower", 0.01)
+    assert "from M = 1 training example per class the DeepSet" in head
+    assert "MLP (20, 20) relu is not, even from M = 100" in head and "learns slower" in head
+    learns = {"DeepSet": [0.5, 0.995, 1.0], "MLP": [0.5, 0.6, 0.995]}
+    head = v.symmetry_headline(Ms, learns, "as fast", 0.01)
+    assert "from M = 10 training examples" in head and "MLP needs M = 100" in head
+    assert "about as fast as the MLP" in head
+    fails = v.symmetry_headline(Ms, {"DeepSet": [0.5] * 3, "MLP": [0.5] * 3}, "neither", 0.01)
+    assert "is not right on" in fails and "neither model's running loss" in fails.lower()

@@ -3,7 +3,8 @@
 Shape letters: T batches, B sets per batch, N objects per set, F = 1 feature per object.
 (`make_data(N)` keeps the exercise's name: there N counts sets, and X is (N, n_objects, 1).)
 Every set sums to 1 whatever its class, which is why a DeepSet whose `phi` is affine cannot
-tell the classes apart (see the report's section 7b).
+tell the classes apart (see the report's section 7b). There are few distinct sets,
+C(N, 3) + C(N, 5) = 372 for N = 10 (`all_sets`): a training run sees each of them many times.
 """
 
 from __future__ import annotations
@@ -53,6 +54,44 @@ def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
 def check_data_memory(n_sets: int, n_objects: int, what: str) -> None:
     """Refuse before allocating if `n_sets` sets of `n_objects` would not fit in memory."""
     check_memory(n_sets * (n_objects * BYTES_PER_OBJECT + BYTES_PER_SET), what)
+
+
+# all_sets enumerates the 2**N patterns of N objects: 2**20 patterns take ~100 MB on the way
+MAX_ENUMERATED_OBJECTS = 20
+
+
+def all_sets(
+    n_objects: int = 10, *, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every distinct set of the task, once each: C(N, 3) of class 0, then C(N, 5) of class 1.
+
+    A set is fixed by which of its N positions are nonzero, so there are C(10, 3) + C(10, 5) =
+    120 + 252 = 372 sets of 10 objects. Within a class the sets are ordered by the binary number
+    whose bit i says whether object i is nonzero (object 0 is the lowest bit).
+
+    Arguments:
+        n_objects: objects per set N, 5 <= N <= MAX_ENUMERATED_OBJECTS.
+        device: where to make the tensors (default cpu).
+
+    Returns:
+        X: float32 (B, N, 1) with B = C(N, 3) + C(N, 5), and y: float32 (B, 1) labels.
+    """
+    n = check_n_objects(n_objects)
+    if n > MAX_ENUMERATED_OBJECTS:
+        raise ValueError(
+            f"n_objects must be at most {MAX_ENUMERATED_OBJECTS} for all_sets (it enumerates "
+            f"2**n_objects patterns), got {n}"
+        )
+    device = resolve_device(device) if device is not None else torch.device("cpu")
+    codes = torch.arange(2**n, device=device)  # (2**N,): every pattern of nonzero positions
+    bits = (codes.unsqueeze(-1) >> torch.arange(n, device=device)) & 1  # (2**N, N)
+    count = bits.sum(dim=-1)  # (2**N,) nonzero objects of each pattern
+    X, y = [], []
+    for label, k in COUNTS.items():
+        chosen = bits[count == k].to(torch.float32)  # (C(N, k), N)
+        X.append(chosen / k)
+        y.append(torch.full((chosen.shape[0],), float(label), device=device))
+    return torch.cat(X).unsqueeze(-1), torch.cat(y).unsqueeze(-1)
 
 
 def data_device(

@@ -335,5 +335,11 @@ def held_out_set(
     n_objects: int = 10,
     device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed held-out set: `make_data(N)` from its own seed, never seen in training."""
+    """A fixed test sample: `make_data(N)` from its own seed, apart from the training streams.
+
+    Its draws are not training data, but on the exercise's task its sets are: there are only
+    372 distinct sets of 10 objects (`deepsets.data.all_sets`), and a 4000-step run of 100 sets
+    per step draws each of them about a thousand times. Scores on it measure fit, not
+    generalisation; for sets the model never saw, train on a subset of `all_sets()`.
+    """
     return make_data(N, n_objects=n_objects, generator=seed, device=device)

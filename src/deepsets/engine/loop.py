@@ -23,7 +23,7 @@ from deepsets.validate import as_generator, is_int
 
 # One multi-tensor (foreach) Adam update of the flat parameter; a fused update measured no
 # faster (benchmarks/README.md, "Levers").
-ADAM: dict[str, bool] = {"foreach": True}
+ADAM: dict[str, bool | None] = {"foreach": True, "fused": None}
 
 Seed = int | torch.Generator | None
 Chunk = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # X, y, mask of T steps
@@ -139,7 +139,7 @@ def fit(
     inits = [t for stack, _ in stacks for t in stack.init()]
     shapes, numels = [t.shape for t in inits], [t.numel() for t in inits]
     flat = torch.cat([t.reshape(-1) for t in inits]).requires_grad_(True)  # (P,)
-    opt = torch.optim.Adam([flat], lr=lr, **ADAM)
+    opt = torch.optim.Adam([flat], lr=lr, foreach=ADAM["foreach"], fused=ADAM["fused"])
     order = [i for _, index in stacks for i in index]  # model index of each loss column
     S, device = data.S, flat.device
     rows = [_rows([data.rows[i] for i in index], S, device) for _, index in stacks]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 if TYPE_CHECKING:
     from deepsets.study.scores import Score, Summary
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def sweep(rows: Sequence[SweepRow], deepset: Score) -> Figure:
-    """Final loss and held-out accuracy against parameter count (log x), one line per family
+    """Final loss and accuracy over all sets against parameter count (log x), one line per family
     (depth, activation) of MLPs, with the DeepSet as the reference."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -38,7 +39,7 @@ def sweep(rows: Sequence[SweepRow], deepset: Score) -> Figure:
     _deepset_reference(ax_acc, deepset.accuracy.values, deepset.params)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("final training loss (BCE)")
-    ax_acc.set_ylabel("held-out accuracy")
+    ax_acc.set_ylabel("accuracy over all sets")
     ax_loss.legend(fontsize=7)
     fig.suptitle("How big must an MLP be to match the DeepSet? (band: min-max over seeds)")
     return fig
@@ -115,8 +116,47 @@ def set_sizes(sizes: list[int], accuracy: Mapping[str, np.ndarray], trained_on: 
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.set_xlabel("objects per test set")
-    ax.set_ylabel("held-out accuracy")
+    ax.set_ylabel("accuracy on fresh sets")
     ax.set_title(f"Set-size generalisation (trained on {trained_on})")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def unseen_accuracy(per_class: list[int], accuracy: Mapping[str, np.ndarray]) -> Figure:
+    """Accuracy on unseen arrangements against M, the arrangements per class trained on:
+    name -> (S, len(per_class))."""
+    fig = _over_seeds(per_class, accuracy, chance=True)
+    ax = fig.axes[0]
+    ax.set_xlabel("training arrangements per class, M")
+    ax.set_ylabel("accuracy on unseen arrangements")
+    ax.set_title("Generalisation to unseen arrangements (band: min-max over seeds)")
+    return fig
+
+
+def speed(checkpoints: list[int], accuracy: Mapping[str, np.ndarray]) -> Figure:
+    """Accuracy over all sets at each checkpoint: name -> (S, len(checkpoints))."""
+    fig = _over_seeds(checkpoints, accuracy, chance=False)
+    ax = fig.axes[0]
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("accuracy over all sets")
+    ax.set_title("Accuracy along training (band: min-max over seeds)")
+    return fig
+
+
+def _over_seeds(x: list[int], values: Mapping[str, np.ndarray], chance: bool) -> Figure:
+    """One line per name (mean over seeds) with a min-max band, against x on a log axis."""
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, v in values.items():
+        v = np.atleast_2d(v)  # (S, len(x))
+        (line,) = ax.plot(x, v.mean(axis=0), "o-", label=name)
+        ax.fill_between(x, v.min(axis=0), v.max(axis=0), color=line.get_color(), alpha=0.15)
+    if chance:
+        ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks(x, [str(v) for v in x])
+    ax.xaxis.set_minor_formatter(NullFormatter())  # only the measured x values are labelled
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from deepsets.study import verdicts
 from deepsets.study.extras import ExtrasResult
+from deepsets.study.sections.learning_speed import LearningSpeedResult
+from deepsets.study.sections.sample_efficiency import SampleEfficiencyResult
 from deepsets.study.sections.set_size import MLP_TRIED
 
 if TYPE_CHECKING:
@@ -37,6 +39,10 @@ class Findings:
     invariance: str
     mlp_sweep: str
     linear_phi: str
+    sample_efficiency: str
+    learning_speed: str
+    headline: str
+    """What the symmetry buys on this task, in examples and in steps."""
     extras: ExtraFindings | None
 
 
@@ -66,6 +72,22 @@ def extra_findings(e: ExtrasResult) -> ExtraFindings:
     )
 
 
+def symmetry_findings(se: SampleEfficiencyResult, sp: LearningSpeedResult) -> dict[str, str]:
+    """The findings of the two sections on what the symmetry buys, and the headline."""
+    worst = {m.label: [a.min for a in m.unseen_accuracy] for m in se.models}
+    loss = (sp.deepset.steps_to_loss, sp.mlp.steps_to_loss)
+    correct = (sp.deepset.steps_to_all_correct, sp.mlp.steps_to_all_correct)
+    return dict(
+        sample_efficiency=verdicts.sample_efficiency_verdict(se.per_class, worst),
+        learning_speed=verdicts.learning_speed_verdict(
+            loss, correct, sp.loss_threshold, sp.checkpoints[-1]
+        ),
+        headline=verdicts.symmetry_headline(
+            se.per_class, worst, verdicts.compare_speed(*loss), sp.loss_threshold
+        ),
+    )
+
+
 def findings(r: Sections) -> Findings:
     """Every finding of a study, from its sections' numbers."""
     best = r.mlp_sweep.smallest_match
@@ -79,5 +101,6 @@ def findings(r: Sections) -> Findings:
             r.mlp_sweep.largest_params,
         ),
         linear_phi=verdicts.linear_phi_verdict(r.linear_phi.score.final_loss.mean),
+        **symmetry_findings(r.sample_efficiency, r.learning_speed),
         extras=None if r.extras is None else extra_findings(r.extras),
     )

@@ -15,26 +15,30 @@ from typing import Any
 from deepsets.study.extras import ExtrasResult
 from deepsets.study.findings import Findings, findings
 from deepsets.study.sections.invariance import InvarianceResult
+from deepsets.study.sections.learning_speed import LearningSpeedResult
 from deepsets.study.sections.linear_phi import LinearPhiResult
+from deepsets.study.sections.sample_efficiency import SampleEfficiencyResult
 from deepsets.study.sections.sweep import SweepResult
 from deepsets.study.sections.training import TrainingResult
 from deepsets.study.settings import StudySettings
 
-SCHEMA_VERSION = 2  # of metrics.json; version 1 keyed models by display names
+SCHEMA_VERSION = 3  # of metrics.json; 2 scored on a sampled "held-out" set, 1 keyed display names
 
 
 @dataclass(frozen=True)
 class DataShown:
     shown_sets: int
     """Sets drawn in the data figure."""
-    test_sets: int
-    """Sets in the held-out test set."""
+    scored_sets: int
+    """Sets every score is computed on: every distinct set (372), all of them seen in training."""
 
 
 @dataclass(frozen=True)
 class Timing:
     train_seconds: float
     """Training of every model."""
+    symmetry_seconds: float
+    """The sample-efficiency and learning-speed sections (their own training included)."""
     wall_seconds: float
     """The whole study up to writing metrics.json."""
 
@@ -61,6 +65,8 @@ class Sections:
     invariance: InvarianceResult
     mlp_sweep: SweepResult
     linear_phi: LinearPhiResult
+    sample_efficiency: SampleEfficiencyResult
+    learning_speed: LearningSpeedResult
     extras: ExtrasResult | None
     """None when the study ran with extras=False."""
 
@@ -96,6 +102,8 @@ class StudyResults(Sections):
             "invariance": asdict(self.invariance),
             "mlp_sweep": asdict(self.mlp_sweep),
             "linear_phi": asdict(self.linear_phi),
+            "sample_efficiency": asdict(self.sample_efficiency),
+            "learning_speed": asdict(self.learning_speed),
             "extras": None if self.extras is None else asdict(self.extras),
             "findings": asdict(self.findings),
             "timing": timing,

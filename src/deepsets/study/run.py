@@ -19,6 +19,7 @@ import torch
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from deepsets.data import all_sets
 from deepsets.device import resolve_device
 from deepsets.study import extras
 from deepsets.study.output import default_out, staged, versions
@@ -26,9 +27,16 @@ from deepsets.study.plan import Plan, Runs, Variant
 from deepsets.study.report import write_report
 from deepsets.study.results import DataShown, RunInfo, Sections, StudyResults, Timing
 from deepsets.study.scores import TestSet
-from deepsets.study.sections import invariance, linear_phi, sweep, training
+from deepsets.study.sections import (
+    invariance,
+    learning_speed,
+    linear_phi,
+    sample_efficiency,
+    sweep,
+    training,
+)
 from deepsets.study.settings import StudySettings, resolve
-from deepsets.training import TORCH_THREADS, held_out_set, show_progress
+from deepsets.training import TORCH_THREADS, show_progress
 from deepsets.weights import save_model
 
 log = logging.getLogger(__name__)
@@ -61,13 +69,21 @@ def declare(plan: Plan, s: StudySettings) -> Declared:
 
 def measure(
     trained: Mapping[Variant, Runs], v: Declared, s: StudySettings, test: TestSet
-) -> tuple[Sections, dict[str, Figure]]:
-    """Every section's results, and the figures by file name."""
+) -> tuple[Sections, dict[str, Figure], float]:
+    """Every section's results, the figures by file name, and the seconds the two sections on
+    what the symmetry buys took (they train their own models)."""
     training_result, figs = training.measure(trained, v.training, s, test)
     sweep_result, more = sweep.measure(trained, v.sweep, s, test, training_result.deepset)
     figs |= more
     linear_result, more = linear_phi.measure(trained, v.linear_phi, s, test)
     figs |= more
+    t0 = time.perf_counter()
+    seeds = trained[v.training.deepset].seeds
+    efficiency, more = sample_efficiency.measure(s, seeds, sweep_result, test)
+    figs |= more
+    speed, more = learning_speed.measure(trained, v.training, s, test)
+    figs |= more
+    symmetry_seconds = time.perf_counter() - t0
     extras_result = None
     if v.extras is not None:
         extras_result, more = extras.measure(trained, v.extras, s, test)
@@ -77,9 +93,20 @@ def measure(
         invariance=invariance.measure(trained, v.training, s, test),
         mlp_sweep=sweep_result,
         linear_phi=linear_result,
+        sample_efficiency=efficiency,
+        learning_speed=speed,
         extras=extras_result,
     )
-    return sections, figs
+    return sections, figs, symmetry_seconds
+
+
+def scored_sets(seed: int, device: torch.device) -> TestSet:
+    """Every distinct set (`all_sets`) in an order shuffled by `seed`, so that the invariance
+    check, which permutes the first sets, sees both classes. Scores over them have no sampling
+    noise, but every one of these sets was also seen in training."""
+    X, y = all_sets(device=device)  # (B, N, 1), (B, 1): class 0 first, then class 1
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed)).to(device)
+    return X[order], y[order]
 
 
 def run_study(settings: StudySettings | None = None) -> StudyResults:
@@ -106,14 +133,14 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         stages = tqdm(total=3, desc="study", disable=not progress)
         plan = Plan([s.seed + k for k in range(s.seeds)], device)
         declared = declare(plan, s)
-        test = held_out_set(s.test_size, seed=10_007 + s.seed, device=device)  # never trained on
+        test = scored_sets(s.seed, device)
         log.info("training %d models x %d steps", plan.n_models, s.steps)
         stages.set_postfix_str(f"training {plan.n_models} models")
         t0 = time.perf_counter()
         trained = plan.train(s, progress)
         train_seconds = time.perf_counter() - t0
         stages.update()
-        sections, figs = measure(trained, declared, s, test)
+        sections, figs, symmetry_seconds = measure(trained, declared, s, test)
         stages.update()
         write_figures(tmp, figs)
         write_weights(tmp, [trained[v] for v in declared.saved])
@@ -124,8 +151,8 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
             threads=torch.get_num_threads(),
             environment=versions(),
             models_trained=plan.n_models,
-            data=DataShown(training.SHOWN_SETS, s.test_size),
-            timing=Timing(train_seconds, time.perf_counter() - start),
+            data=DataShown(training.SHOWN_SETS, int(test[0].shape[0])),
+            timing=Timing(train_seconds, symmetry_seconds, time.perf_counter() - start),
         )
         results = StudyResults.of(sections, out, run)
         write_metrics(tmp, results)

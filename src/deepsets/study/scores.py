@@ -1,6 +1,11 @@
 """Per-seed numbers and their summaries: the building blocks of every section's results.
 
-Shape letters: S seeds, B held-out sets, N objects.
+Shape letters: S seeds, B sets, N objects.
+
+The study scores models on every distinct set of the task (`deepsets.data.all_sets`, 372 sets of
+10 objects), class-balanced, so its accuracies have no sampling noise. Training draws every one
+of these sets many times: they measure how well a model fits the task, not how it generalises
+(that is the sample-efficiency section's question).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from torch import nn
 from deepsets.study.plan import Runs
 from deepsets.training import count_params, evaluate
 
-TestSet = tuple[torch.Tensor, torch.Tensor]  # X (B, N, 1), y (B, 1)
+TestSet = tuple[torch.Tensor, torch.Tensor]  # X (B, N, 1), y (B, 1): e.g. all_sets()
 
 
 @dataclass(frozen=True)
@@ -38,25 +43,32 @@ class Summary:
 
 @dataclass(frozen=True)
 class Score:
-    """One variant over seeds: its size, final training loss and held-out performance."""
+    """One variant over seeds: its size, final training loss and class-balanced scores."""
 
     params: int
     final_loss: Summary
     """Mean training loss of each seed's last `final_window` steps."""
     accuracy: Summary
-    """Held-out accuracy of each seed (threshold 0.5)."""
+    """Class-balanced accuracy of each seed on the test sets (threshold 0.5)."""
     test_loss: Summary
-    """Held-out binary cross-entropy of each seed."""
+    """Class-balanced binary cross-entropy of each seed on the test sets."""
+
+
+def balanced(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Loss and accuracy of `model` on X (B, N, 1), y (B, 1), each the mean of the two classes'
+    means, so that class 1's 252 distinct sets weigh no more than class 0's 120."""
+    per_class = [evaluate(model, X[y[:, 0] == c], y[y[:, 0] == c]) for c in (0, 1)]
+    return {k: (per_class[0][k] + per_class[1][k]) / 2 for k in ("loss", "accuracy")}
 
 
 def accuracies(models: Iterable[nn.Module], test: TestSet) -> list[float]:
-    """Held-out accuracy of each model."""
-    return [evaluate(m, *test)["accuracy"] for m in models]
+    """Class-balanced accuracy of each model on the test sets."""
+    return [balanced(m, *test)["accuracy"] for m in models]
 
 
 def score(runs: Runs, test: TestSet, window: int) -> Score:
-    """Score every seed of `runs` on the held-out set; final loss over the last `window` steps."""
-    results = [evaluate(m, *test) for m in runs.models]
+    """Score every seed of `runs` on the test sets; final loss over the last `window` steps."""
+    results = [balanced(m, *test) for m in runs.models]
     return Score(
         params=count_params(runs.models[0]),
         final_loss=Summary.of(runs.final_loss(window)),

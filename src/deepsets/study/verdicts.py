@@ -39,7 +39,7 @@ def invariance_verdict(deepset_change: float, mlp_change: float, tol: float = RO
 
 
 def matches_deepset(mlp: Score, deepset: Score) -> bool:
-    """Question 7a's criterion: every seed of the MLP at least as accurate on held-out sets as
+    """Question 7a's criterion: every seed of the MLP at least as accurate over all sets as
     the DeepSet's worst seed, and a mean final loss no higher than the DeepSet's."""
     return (
         mlp.accuracy.min >= deepset.accuracy.min and mlp.final_loss.mean <= deepset.final_loss.mean
@@ -83,7 +83,7 @@ def linear_phi_verdict(final_loss: float, tol: float = LN2_TOLERANCE) -> str:
     )
 
 
-SOLVED = 0.99  # a mean held-out accuracy of at least this counts as solving the task
+SOLVED = 0.99  # a mean accuracy of at least this counts as solving the task
 
 
 def set_size_verdict(
@@ -157,13 +157,13 @@ def mlp_set_size_note(error: str | None, trained_on: int, tried: int) -> str:
     )
 
 
-CHANCE_MARGIN = 0.02  # a held-out accuracy within this of 1/2 is chance level (balanced classes)
+CHANCE_MARGIN = 0.02  # an accuracy within this of 1/2 is chance level (balanced classes)
 
 
 def chance_verdict(best_accuracy: Mapping[str, float], margin: float = CHANCE_MARGIN) -> str:
     """Do the variants that cannot separate the classes stay at chance on every seed?
 
-    best_accuracy: variant label -> its best seed's held-out accuracy.
+    best_accuracy: variant label -> its best seed's accuracy over all sets.
     """
     above = {name: a for name, a in best_accuracy.items() if a > 0.5 + margin}
     names = " and ".join(best_accuracy)
@@ -253,3 +253,138 @@ def _wider_than_solved(
     if accuracy[best] < solved:
         return f"{text}; {lower}, but a lower accuracy ({accuracy[best]:.3f}): width did not help."
     return f"{text}; {lower}: the extra width helped optimisation, not expressiveness."
+
+
+SPEED_RATIO = 0.8  # "faster": a median number of steps at most 80% of the other model's
+
+
+def median_steps(steps: Sequence[int | None]) -> float:
+    """The median over seeds of the steps to a goal; a seed that never got there counts as
+    infinitely slow (so the median is infinite when most seeds never got there)."""
+    values = sorted(math.inf if s is None else float(s) for s in steps)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def compare_speed(
+    deepset: Sequence[int | None], mlp: Sequence[int | None], ratio: float = SPEED_RATIO
+) -> str:
+    """ "faster", "slower", "as fast" or "neither": the DeepSet's median steps to a goal against
+    the MLP's ("neither": most seeds of both never reached it)."""
+    d, m = median_steps(deepset), median_steps(mlp)
+    if math.isinf(d) and math.isinf(m):
+        return "neither"
+    if d <= ratio * m:
+        return "faster"
+    if m <= ratio * d:
+        return "slower"
+    return "as fast"
+
+
+def _steps(steps: Sequence[int | None], total: int) -> str:
+    """ "at step 1,200 (slowest seed 2,000)" (the median over seeds) or "never within 4000
+    steps", with how many seeds never got there."""
+    median = median_steps(steps)
+    text = f"never within {total} steps" if math.isinf(median) else f"at step {median:,.0f}"
+    reached = [s for s in steps if s is not None]
+    if len(reached) < len(steps) and reached:
+        return f"{text} ({len(steps) - len(reached)} of {len(steps)} seeds never)"
+    if len(reached) == len(steps) > 1:
+        return f"{text} (slowest seed {max(reached):,})"
+    return text
+
+
+PACE = {"faster": "faster", "slower": "slower", "as fast": "about as fast", "neither": "undecided"}
+CLAIM = {
+    ("faster", "faster"): "here the DeepSet does learn faster in steps, as the exercise says.",
+    ("slower", "slower"): (
+        "in training steps the exercise's claim that learning is faster does not hold here: "
+        "the DeepSet learns more slowly."
+    ),
+    ("as fast", "as fast"): "in training steps neither model learns clearly faster here.",
+}
+
+
+def learning_speed_verdict(
+    loss: tuple[Sequence[int | None], Sequence[int | None]],
+    correct: tuple[Sequence[int | None], Sequence[int | None]],
+    threshold: float,
+    total: int,
+) -> str:
+    """Does the DeepSet learn faster in steps than the MLP? From the steps (per seed, None if
+    never) to a running loss below `threshold` for good and to 100% accuracy, each given as
+    (DeepSet, MLP); medians over seeds, compared by `compare_speed`."""
+    by_loss, by_acc = compare_speed(*loss), compare_speed(*correct)
+    claim = CLAIM.get(
+        (by_loss, by_acc),
+        f"in training steps the claim holds at most in part: by loss the DeepSet is "
+        f"{PACE[by_loss]}, by accuracy {PACE[by_acc]}.",
+    )
+    return (
+        f"Running loss below {threshold:g} for good (median over seeds): DeepSet "
+        f"{_steps(loss[0], total)}, MLP {_steps(loss[1], total)}. Right on every set: DeepSet "
+        f"{_steps(correct[0], total)}, MLP {_steps(correct[1], total)}. So {claim}"
+    )
+
+
+def first_generalising(
+    per_class: Sequence[int], worst: Sequence[float], solved: float = SOLVED
+) -> int | None:
+    """The smallest M at which every seed's accuracy on unseen arrangements (`worst`, the
+    minimum over seeds at each M) is at least `solved`; None if no M reaches it."""
+    return next((M for M, a in zip(per_class, worst, strict=True) if a >= solved), None)
+
+
+def sample_efficiency_verdict(
+    per_class: Sequence[int], worst: Mapping[str, Sequence[float]], solved: float = SOLVED
+) -> str:
+    """From how many training arrangements per class each model is right on at least `solved`
+    of the arrangements it never saw, on every seed. worst: model -> min over seeds per M."""
+    parts = []
+    for name, acc in worst.items():
+        M = first_generalising(per_class, acc, solved)
+        if M is None:
+            parts.append(
+                f"{name} not even from M = {per_class[-1]} (worst seed {acc[-1]:.3f} there)"
+            )
+        else:
+            parts.append(f"{name} from M = {M}")
+    return (
+        f"Every seed is right on at least {solved:.0%} of the arrangements it never saw: "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def symmetry_headline(
+    per_class: Sequence[int],
+    worst: Mapping[str, Sequence[float]],
+    speed: str,
+    threshold: float,
+    solved: float = SOLVED,
+) -> str:
+    """The report's top line: from how many examples per class the first model (the DeepSet)
+    and the second (the exercise's MLP) generalise, and `speed`, the `compare_speed` word of
+    their steps to a running loss below `threshold`."""
+    (ds_name, ds), (mlp_name, mlp) = list(worst.items())[:2]
+    M_ds, M_mlp = (first_generalising(per_class, a, solved) for a in (ds, mlp))
+    largest = per_class[-1]
+    ds_text = (
+        f"from M = {M_ds} training example{'s' * (M_ds != 1)} per class the {ds_name} is right on "
+        f"at least {solved:.0%} of the arrangements it never saw (every seed)"
+        if M_ds is not None
+        else f"even from M = {largest} examples per class the {ds_name} is not right on "
+        f"{solved:.0%} of the unseen arrangements"
+    )
+    mlp_text = (
+        f"the {mlp_name} needs M = {M_mlp}"
+        if M_mlp is not None
+        else f"the {mlp_name} is not, even from M = {largest} (worst seed {mlp[-1]:.3f})"
+    )
+    pace = {
+        "neither": f"neither model's running loss stays below {threshold:g} within the run",
+        "as fast": f"in training steps to a running loss below {threshold:g} (median over "
+        "seeds) it learns about as fast as the MLP",
+    }.get(speed, f"in training steps to a running loss below {threshold:g} (median over "
+          f"seeds) it learns {speed} than the MLP")  # fmt: skip
+    return f"What the symmetry buys: {ds_text}; {mlp_text}. {pace[0].upper()}{pace[1:]}."

@@ -55,7 +55,7 @@ def measure(
             "mean pooling": result.mean_pooling.score.accuracy.values,
             "max pooling": result.max_pooling.score.accuracy.values,
         },
-        "held-out accuracy",
+        "accuracy over all sets",
         "Affine phi: which pooling can still tell the classes apart?",
     )
     return result, {"linear_pooling": fig}

@@ -16,7 +16,7 @@ from deepsets.study.scores import TestSet
 from deepsets.study.sections.training import TrainingVariants
 from deepsets.study.settings import StudySettings
 
-PERMUTED_SETS = 100  # held-out sets whose objects are permuted
+PERMUTED_SETS = 100  # test sets whose objects are permuted
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def model_invariance(outputs: np.ndarray) -> ModelInvariance:
 def measure(
     trained: Mapping[Variant, Runs], v: TrainingVariants, s: StudySettings, test: TestSet
 ) -> InvarianceResult:
-    """Permute the objects of the first held-out sets; run the first seed of each model."""
+    """Permute the objects of the first test sets; run the first seed of each model."""
     X = test[0][:PERMUTED_SETS]  # (B, N, 1)
     models = {"DeepSet": trained[v.deepset].models[0], "MLP": trained[v.mlp].models[0]}
     check = check_invariance(models, X, s.permutations, rng=s.seed)

@@ -29,7 +29,7 @@ class Spread:
 
 @dataclass(frozen=True)
 class PooledByClass:
-    """The pooled value sum_i phi(x_i) of the first seed's model, per class of held-out sets."""
+    """The pooled value sum_i phi(x_i) of the first seed's model, per class of the test sets."""
 
     class_0: Spread
     class_1: Spread
@@ -60,7 +60,7 @@ def declare(plan: Plan, s: StudySettings) -> LinearPhiVariants:
 
 @torch.no_grad()
 def pooled(model: DeepSet, test: TestSet) -> tuple[np.ndarray, np.ndarray]:
-    """(B,) pooled values of the held-out sets and (B,) their labels."""
+    """(B,) pooled values of the test sets and (B,) their labels."""
     X, y = test
     return model.embed(X)[:, 0].cpu().numpy(), y[:, 0].cpu().numpy()
 

@@ -53,7 +53,7 @@ def declare(plan: Plan, s: StudySettings) -> tuple[Variant, ...]:
 
 def criterion(deepset: Score) -> str:
     return (
-        "held-out accuracy of every seed >= the DeepSet's worst seed "
+        "accuracy over all sets of every seed >= the DeepSet's worst seed "
         f"({deepset.accuracy.min:.4f}), and mean final loss <= the DeepSet's "
         f"({deepset.final_loss.mean:.4g})"
     )

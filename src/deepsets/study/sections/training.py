@@ -27,7 +27,7 @@ class TrainingVariants:
 
 @dataclass(frozen=True)
 class TrainingResult:
-    """Steps 2-5: each model's parameters, final loss and held-out scores over seeds."""
+    """Steps 2-5: each model's parameters, final loss and scores over all sets, over seeds."""
 
     deepset: Score
     mlp: Score
