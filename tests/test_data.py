@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepsets import make_batches, make_data
+from deepsets import data, make_batches, make_data
 from deepsets.data import all_sets
 
 THIRD, FIFTH = torch.tensor(1 / 3), torch.tensor(1 / 5)  # float32, as the data stores them
@@ -229,3 +229,24 @@ def test_all_sets_hold_exactly_the_values_make_data_draws():
 def test_all_sets_refuses_bad_sizes_by_name(bad, error, match):
     with pytest.raises(error, match=match):
         all_sets(bad)
+
+
+def test_every_arrangement_of_ten_objects_is_equally_likely():
+    """The table path: each of the C(10, 3) = 120 and C(10, 5) = 252 arrangements, uniformly."""
+    X, y = make_data(200_000, generator=11)
+    crit = {119: 207.5, 251: 372.4}  # chi-square at p = 1e-6 (Wilson-Hilferty, conservative)
+    for label, count in ((0, 3), (1, 5)):
+        nonzero = X[y[:, 0] == label, :, 0] != 0  # (N/2, 10)
+        codes = (nonzero.long() * 2 ** torch.arange(10)).sum(dim=1)  # (N/2,) one code per set
+        seen = torch.bincount(codes, minlength=1024).numpy()
+        valid = [sum(2**i for i in c) for c in itertools.combinations(range(10), count)]
+        assert seen[valid].sum() == len(codes)  # nothing outside the class's arrangements
+        assert chi_square(seen[valid], len(codes) / len(valid)) < crit[len(valid) - 1]
+
+
+def test_positions_are_uniform_for_sets_too_large_for_the_table():
+    n = data.TABLE_OBJECTS + 1  # drawn by ranking uniform keys
+    X, y = make_data(20_000, n_objects=n, generator=5)
+    for label, count in ((0, 3), (1, 5)):
+        per_position = (X[y[:, 0] == label, :, 0] != 0).numpy().sum(axis=0)  # (n,)
+        assert chi_square(per_position, 10_000 * count / n) < 59.2  # 16 dof, p = 1e-6

@@ -4,7 +4,13 @@ The exercise's names are all here: `make_data`, `DeepSet`, `make_mlp`, `train`,
 `count_params`, plus the invariance check and the plots.
 """
 
-from deepsets.data import make_batches, make_data, make_padded_batches, make_padded_data
+from deepsets.data import (
+    all_sets,
+    make_batches,
+    make_data,
+    make_padded_batches,
+    make_padded_data,
+)
 from deepsets.device import resolve_device
 from deepsets.invariance import InvarianceCheck, check_invariance
 from deepsets.models import POOLINGS, DeepSet, PermEquivariant, make_mlp, pool
@@ -16,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "make_data",
+    "all_sets",
     "make_batches",
     "make_padded_data",
     "make_padded_batches",

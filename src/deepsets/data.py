@@ -104,6 +104,29 @@ def data_device(
     return g, device if device is not None else g.device
 
 
+# Sets of up to this many objects are drawn as one arrangement from the table of all_sets
+# (one uniform number per set) instead of by ranking N uniform keys: 3.7x faster to make a
+# chunk of 250 batches of 100 sets of 10 objects (1.45 ms against 5.4 ms), the same
+# distribution. Larger sets, and sets of varying size, are ranked.
+TABLE_OBJECTS = 16
+
+
+def _pick(n_objects: int, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Each set one arrangement of its class, uniformly from `all_sets`: y (...,) -> X (..., N)."""
+    table, n0 = _arrangements(n_objects, y.device)  # (A, N): class 0's n0 rows, then class 1's
+    u = torch.rand(y.shape, generator=g, device=y.device)  # (...,) uniform in [0, 1)
+    n = torch.where(y == 0, n0, table.shape[0] - n0)  # (...,) arrangements of the set's class
+    index = (u * n).long().clamp_(max=n - 1) + torch.where(y == 0, 0, n0)  # (...,)
+    return table[index]  # (..., N)
+
+
+@functools.lru_cache(maxsize=16)
+def _arrangements(n_objects: int, device: torch.device) -> tuple[torch.Tensor, int]:
+    """all_sets(n_objects) as a table (A, N) of values, and how many rows are class 0."""
+    X, y = all_sets(n_objects, device=device)
+    return X[..., 0], int((y == 0).sum())
+
+
 def _fill(
     sizes: torch.Tensor | None, n_objects: int, y: torch.Tensor, g: torch.Generator
 ) -> torch.Tensor:
@@ -113,6 +136,8 @@ def _fill(
     Returns X: (..., N).
     """
     device = y.device
+    if sizes is None and n_objects <= TABLE_OBJECTS:
+        return _pick(n_objects, y, g)
     # Rank uniform noise: the `count` smallest keys among the real objects are the nonzero ones.
     keys = torch.rand(*y.shape, n_objects, generator=g, device=device)  # (..., N)
     if sizes is not None:  # padding gets key 2 (> any uniform), so it is never chosen
