@@ -42,7 +42,7 @@ os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepsets-induct
 from run import study_models  # noqa: E402
 
 from deepsets import DeepSet, training  # noqa: E402
-from deepsets.engine import loop  # noqa: E402
+from deepsets.engine import loop, stacks  # noqa: E402
 from deepsets.engine.activations import FastTanh  # noqa: E402
 from deepsets.engine.loop import Streams  # noqa: E402
 from deepsets.engine.stacks import stack_models  # noqa: E402
@@ -92,19 +92,19 @@ def study_step_seconds(steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
+SWITCHES: list[tuple[str, Any, str, Any, Any]] = [  # name, owner, attribute, off, on
+    ("2 worker threads (study models, sets of 10)", training, "WORKERS", 1, 2),
+    ("narrow MLPs padded into shared stacks (same)", stacks, "PAD_TO", (), (16, 32)),
+    ("DeepSet variants of one shape in one stack (same)", stacks, "VARIANTS_SHARE", False, True),
+    ("fused Adam (same)", loop, "ADAM", {"foreach": True, "fused": None},
+     {"foreach": None, "fused": True}),
+]  # fmt: skip
+
+
 def switch_rows(steps: int) -> list[dict[str, Any]]:
-    """Workers and fused Adam, each off and on, alternated twice (the better of the two)."""
+    """Each switch off and on, alternated twice (the better time of each side)."""
     rows = []
-    for name, attr, owner, off_value, on_value in (
-        ("2 worker threads (study models, sets of 10)", "WORKERS", training, 1, 2),
-        (
-            "fused Adam (study models, sets of 10)",
-            "ADAM",
-            loop,
-            {"foreach": True, "fused": None},
-            {"foreach": None, "fused": True},
-        ),  # fmt: skip
-    ):
+    for name, owner, attr, off_value, on_value in SWITCHES:
         kept = getattr(owner, attr)
         times: dict[str, list[float]] = {"off": [], "on": []}
         try:

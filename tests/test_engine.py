@@ -9,6 +9,7 @@ in distribution, not to 1e-5.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import time
 import warnings
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets import training
+from deepsets import make_padded_data, training
 from deepsets.data import make_data, stream
 from deepsets.engine.activations import FastTanh
 from deepsets.engine.parts import partition
@@ -54,6 +55,8 @@ MIXED = [
     (lambda g: make_mlp((16, 16), "tanh", generator=g), 3),
     (lambda g: make_mlp((8, 4), generator=g), 0),
     (lambda g: make_mlp((4,), generator=g), 2),  # a second member of an MLP stack
+    (lambda g: make_mlp((8,), generator=g), 5),  # padded to 16 units, in the stack of (4,)
+    (lambda g: make_mlp((6, 3), "sigmoid", generator=g), 6),  # f(0) != 0: never padded
     (lambda g: Wrapped(g), 4),  # no stack knows it: trained through its own forward
 ]
 
@@ -129,16 +132,43 @@ def test_same_seeds_same_results():
 
 def test_models_are_grouped_into_stacks_by_architecture():
     models = [DeepSet(), make_mlp(8), DeepSet(), DeepSet(pooling="max"), make_mlp(8),
-              make_mlp(9), Wrapped(0), Wrapped(0)]  # fmt: skip
+              make_mlp(9), Wrapped(0), Wrapped(0), DeepSet(activation=None), DeepSet(latent=2),
+              DeepSet().double(), make_mlp(64), make_mlp(9, "sigmoid"), make_mlp((20, 20)),
+              make_mlp((32, 17))]  # fmt: skip
     stacks = [(type(s), index) for s, index in stack_models(models)]
     assert stacks == [
-        (StackedDeepSet, [0, 2]),
-        (StackedMLP, [1, 4]),
-        (StackedDeepSet, [3]),  # another pooling: another stack
-        (StackedMLP, [5]),
+        # one shape, three variants: each run of equal variants gets a slice of the stack
+        (StackedDeepSet, [3, 0, 2, 8]),  # max pooling, the exercise's, then the affine phi
+        (StackedMLP, [1, 4, 5]),  # 8 and 9 units: both padded to 16
         (ModuleStack, [6]),  # unknown modules train alone
         (ModuleStack, [7]),
+        (StackedDeepSet, [9]),  # another latent width: another shape
+        (StackedDeepSet, [10]),  # float64: another stack
+        (StackedMLP, [11]),  # 64 units: its own width
+        (StackedMLP, [12]),  # sigmoid(0) = 1/2: padding would not be exact, so never padded
+        (StackedMLP, [13, 14]),  # both padded to 32 x 32
     ]
+
+
+def test_padding_keeps_every_member_its_own_shape():
+    models = [make_mlp((4, 8), generator=0), make_mlp((16, 12), generator=1)]
+    shapes = [[p.shape for p in m.parameters()] for m in models]
+    train_many(models, 20, seeds=[0, 1], progress=False)
+    assert [[p.shape for p in m.parameters()] for m in models] == shapes
+
+
+def test_a_stack_of_variants_runs_each_variant_its_own_way():
+    """Activations and poolings mixed in one stack: every member's output is its own forward's."""
+    models = [DeepSet(activation=a, pooling=p, rho_activation=r, generator=k)
+              for k, (a, p, r) in enumerate(itertools.product(
+                  ("tanh", None, "relu"), ("sum", "mean", "max"), ("tanh", "relu")))]  # fmt: skip
+    ((stack, index),) = stack_models(models)
+    X, _, mask = make_padded_data(8, (5, 10), generator=0)  # (B, N, F), (B, N)
+    K = len(models)
+    params = iter(stack.init())
+    p = stack.forward(params, X.expand(K, *X.shape), mask.expand(K, *mask.shape))  # (K, B)
+    for k, i in enumerate(index):
+        torch.testing.assert_close(p[k], models[i](X, mask)[:, 0], rtol=0, atol=1e-6)
 
 
 def test_a_bad_model_stops_everything_before_any_training():
@@ -363,9 +393,9 @@ def test_partition_balances_the_stacks_and_keeps_every_model_once():
         DeepSet(generator=i) for i in range(4)
     ]
     models += [make_mlp(4, generator=i) for i in range(4)]
-    parts = partition(models, 100, 2)
+    parts = partition(models, 100, 10, 2)
     members = sorted(i for part in parts for _, index in part for i in index)
     assert members == list(range(len(models)))
     assert len(parts) == 2 and all(parts)
-    one = partition([DeepSet(generator=i) for i in range(5)], 100, 2)  # one stack: halved
+    one = partition([DeepSet(generator=i) for i in range(5)], 100, 10, 2)  # one stack: halved
     assert sorted(len(index) for part in one for _, index in part) == [2, 3]

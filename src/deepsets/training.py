@@ -220,7 +220,7 @@ def run_engine(
     for m in models:
         m.train()
     workers = WORKERS if X.device.type == "cpu" else 1  # on a GPU one thread launches all
-    parts = partition(models, batch_size, workers)
+    parts = partition(models, batch_size, X.shape[1], workers)
 
     def train_part(stacks: Part, members: list[int], show: bool) -> np.ndarray:
         return fit(stacks, data.subset(members), steps, lr, progress and show)

@@ -16,24 +16,32 @@ import numpy as np
 from torch import nn
 
 from deepsets.engine.stacks import Stack, stack_models
+from deepsets.models.deepset import DeepSet
 
 WORKERS = 2  # threads; measured gain in benchmarks/README.md ("Worker threads")
-# A stack's cost per step in seconds: a fixed part (about 25 ops, forward and backward) and
-# its multiply-adds. Measured on the study's stacks, one thread: 0.35 ms for an MLP stack of
-# five 4-unit MLPs, 1.8 ms for five 128x128 ones (about 6e9 multiply-adds/s, x3 for backward).
-STACK_SECONDS, MAC_SECONDS = 0.35e-3, 3 / 6e9
+# A stack's cost per step in seconds: a fixed part (launching its ops, forward and backward)
+# and a part per activation value it computes. Fitted to the study's stacks trained alone, one
+# thread: 0.5 ms for five 4-unit MLPs, 1.7 ms for five 128x128 ones (128k values a step),
+# 2.8 ms for 30 DeepSets (330k values: phi's 11 units on 1000 objects each).
+STACK_SECONDS, VALUE_SECONDS = 0.45e-3, 8e-9
 
 Part = list[tuple[Stack, list[int]]]  # a worker's stacks, each with its members' indices
 
 
-def cost(models: Sequence[nn.Module], rows: int) -> float:
-    """Estimated seconds per step of one stack of `models`, each seeing `rows` sets a step
-    (a DeepSet's phi sees N times more rows, but its few weights make that small)."""
-    macs = sum(p.numel() for m in models for p in m.parameters() if p.dim() == 2)
-    return STACK_SECONDS + MAC_SECONDS * macs * rows
+def cost(models: Sequence[nn.Module], B: int, N: int) -> float:
+    """Estimated seconds per step of one stack of `models` on batches of B sets of N objects."""
+    return STACK_SECONDS + VALUE_SECONDS * sum(values(m, B, N) for m in models)
 
 
-def partition(models: Sequence[nn.Module], rows: int, workers: int) -> list[Part]:
+def values(model: nn.Module, B: int, N: int) -> int:
+    """Activation values `model` computes a step: every Linear's outputs on its rows (a
+    DeepSet's phi runs on all B * N objects, everything else on the B sets)."""
+    if isinstance(model, DeepSet):
+        return values(model.phi, B * N, 1) + values(model.rho, B, 1)
+    return B * sum(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def partition(models: Sequence[nn.Module], B: int, N: int, workers: int) -> list[Part]:
     """The stacks of `models`, shared out into at most `workers` parts of about equal cost."""
     groups = [index for _, index in stack_models(models)]
     while len(groups) < workers and max(map(len, groups)) > 1:  # too few stacks: halve one
@@ -42,10 +50,10 @@ def partition(models: Sequence[nn.Module], rows: int, workers: int) -> list[Part
         groups += [big[: len(big) // 2], big[len(big) // 2 :]]
     parts: list[list[list[int]]] = [[] for _ in range(min(workers, len(groups)))]
     load = [0.0] * len(parts)
-    for index in sorted(groups, key=lambda g: -cost([models[i] for i in g], rows)):
+    for index in sorted(groups, key=lambda g: -cost([models[i] for i in g], B, N)):
         j = load.index(min(load))
         parts[j].append(index)
-        load[j] += cost([models[i] for i in index], rows)
+        load[j] += cost([models[i] for i in index], B, N)
     return [restack(models, part) for part in parts]
 
 
@@ -53,8 +61,8 @@ def restack(models: Sequence[nn.Module], part: list[list[int]]) -> Part:
     """The stacks of a part: each group of model indices as one stack (they share a key)."""
     out = []
     for index in part:
-        ((stack, _),) = stack_models([models[i] for i in index])
-        out.append((stack, index))
+        ((stack, local),) = stack_models([models[i] for i in index])  # members maybe reordered
+        out.append((stack, [index[n] for n in local]))
     return out
 
 

@@ -14,7 +14,7 @@ as a `ModuleStack` of one, through its own forward (`torch.func.functional_call`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import torch
@@ -24,7 +24,7 @@ from torch.func import functional_call
 from deepsets.engine.activations import fast
 from deepsets.models.activation import ACTIVATIONS
 from deepsets.models.deepset import DeepSet
-from deepsets.models.mlp import mlp_spec
+from deepsets.models.mlp import MLPSpec, mlp_spec
 from deepsets.models.pooling import pool
 
 Key = tuple[object, ...]  # what models must share to train as one stack
@@ -63,30 +63,44 @@ def layer_key(m: nn.Module) -> Key | None:
 
 
 class StackedLayers:
-    """The Linear and elementwise layers of K nn.Sequentials of one shape, on x (K, D, M)."""
+    """The Linear layers of K nn.Sequentials as stacked weights, and the elementwise layers
+    between them, on x (K, D, M).
 
-    def __init__(self, seqs: Sequence[nn.Sequential]) -> None:
-        self.ops: list[nn.Module | None] = []  # None: a Linear, its (W, b) next in params
+    The members' Linear layers have one shape each, or with `sizes` (the widths between the
+    Linear layers) narrower members are zero-padded to them (see `padded_sizes` for when that is
+    exact). The elementwise layers after each Linear may differ between runs of consecutive
+    members (a DeepSet with tanh beside one with none): each run gets its own, on its slice.
+    """
+
+    def __init__(self, seqs: Sequence[nn.Sequential], sizes: Sequence[int] | None = None) -> None:
         self.members: list[list[torch.Tensor]] = []  # per stacked tensor, each member's own
-        for layers in zip(*seqs, strict=True):
-            if type(layers[0]) is nn.Linear:
-                self.members.append([m.weight for m in layers])  # each (out, in)
-                self.members.append([m.bias.unsqueeze(-1) for m in layers])  # each (out, 1)
-                self.ops.append(None)
-            else:
-                self.ops.append(fast(layers[0]))
+        gaps = [split_at_linears(seq, self.members) for seq in seqs]  # per member, per Linear
+        self.n_linear = len(gaps[0])
+        self.shapes = [tuple(t.shape) for ts in self.members for t in ts[:1]]  # (out, in | 1)
+        if sizes is not None:  # stacked (out, in) and (out, 1) of each Linear, padded
+            pairs = zip(sizes[:-1], sizes[1:], strict=True)
+            self.shapes = [s for a, b in pairs for s in ((b, a), (b, 1))]
+        self.runs = runs([tuple(tuple(map(repr, gap)) for gap in g) for g in gaps])
+        self.fns = [
+            [apply_all([fast(m) for m in gaps[a][j]]) for a, _ in self.runs]
+            for j in range(self.n_linear)
+        ]  # per Linear, per run: its elementwise layers
 
     def init(self) -> list[torch.Tensor]:
-        return [torch.stack([t.detach() for t in ts]) for ts in self.members]  # (K, out, in|1)
+        stacked = []
+        for ts, shape in zip(self.members, self.shapes, strict=True):
+            s = ts[0].new_zeros(len(ts), *shape)  # (K, out, in | 1): padding stays 0
+            for k, t in enumerate(ts):
+                s[k, : t.shape[0], : t.shape[1]] = t.detach()
+            stacked.append(s)
+        return stacked
 
     def __call__(self, x: torch.Tensor, params: Iterator[torch.Tensor]) -> torch.Tensor:
         """x (K, D, M) -> (K, D', M), every member through its own weights."""
-        for op in self.ops:
-            if op is None:
-                W, b = next(params), next(params)  # (K, out, in), (K, out, 1)
-                x = torch.baddbmm(b, W, x)  # (K, out, M)
-            else:
-                x = op(x)
+        for j in range(self.n_linear):
+            W, b = next(params), next(params)  # (K, out, in), (K, out, 1)
+            x = torch.baddbmm(b, W, x)  # (K, out, M)
+            x = by_run(x, self.runs, self.fns[j])
         return x
 
     @torch.no_grad()
@@ -94,7 +108,60 @@ class StackedLayers:
         for ts in self.members:
             stacked = next(params)
             for k, t in enumerate(ts):
-                t.copy_(stacked[k])
+                t.copy_(stacked[k, : t.shape[0], : t.shape[1]])
+
+
+def split_at_linears(
+    seq: nn.Sequential, members: list[list[torch.Tensor]]
+) -> list[list[nn.Module]]:
+    """The elementwise layers after each Linear of `seq`; the Linear's weight (out, in) and bias
+    (out, 1) are appended to the per-tensor lists of `members` (created for the first member)."""
+    gaps: list[list[nn.Module]] = []
+    j = 0
+    for m in seq:
+        if type(m) is nn.Linear:
+            if len(members) < 2 * (j + 1):
+                members += [[], []]
+            members[2 * j].append(m.weight)
+            members[2 * j + 1].append(m.bias.unsqueeze(-1))
+            gaps.append([])
+            j += 1
+        else:
+            gaps[-1].append(m)
+    return gaps
+
+
+def runs(signatures: Sequence[object]) -> list[tuple[int, int]]:
+    """(first, count) of each run of equal consecutive signatures."""
+    out: list[tuple[int, int]] = []
+    for k, sig in enumerate(signatures):
+        if out and signatures[out[-1][0]] == sig:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((k, 1))
+    return out
+
+
+def apply_all(ops: list[nn.Module]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The layers `ops` one after another, as one function."""
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        for op in ops:
+            x = op(x)
+        return x
+
+    return f
+
+
+def by_run(
+    x: torch.Tensor,
+    spans: list[tuple[int, int]],
+    fns: Sequence[Callable[[torch.Tensor], torch.Tensor]],
+) -> torch.Tensor:
+    """fns[r] applied to run r's slice x[a : a + n] of x (K, ...); one call when one run."""
+    if len(spans) == 1:
+        return fns[0](x)
+    return torch.cat([f(x[a : a + n]) for (a, n), f in zip(spans, fns, strict=True)])
 
 
 def sequential_key(seq: nn.Module) -> Key | None:
@@ -105,21 +172,41 @@ def sequential_key(seq: nn.Module) -> Key | None:
     return None if any(k is None for k in keys) else keys
 
 
+def linear_shapes(seq: nn.Module) -> Key | None:
+    """The Linear shapes of an nn.Sequential of known layers (stackable whatever elementwise
+    layers lie between them), None for any other module."""
+    key = sequential_key(seq)
+    return None if key is None else tuple(k for k in key if k[0] == "linear")  # type: ignore[index]
+
+
+# DeepSets of one shape share a stack whatever their activations and pooling, each variant
+# on its slice (benchmarks/README.md, "Levers").
+VARIANTS_SHARE = True
+
+
 class StackedDeepSet:
-    """K DeepSets of one configuration: phi on every object, pool, rho."""
+    """K DeepSets of one shape: phi on every object, pool, rho. Members that differ in their
+    activations or pooling share the stack's matmuls; each run of them has its own slice."""
 
     def __init__(self, models: Sequence[DeepSet]) -> None:
         self.models: list[nn.Module] = list(models)
-        self.pooling = models[0].pooling
         self.phi = StackedLayers([m.phi for m in models])
         self.rho = StackedLayers([m.rho for m in models])
+        self.pool_runs = runs([m.pooling for m in models])
+        self.poolings = [models[a].pooling for a, _ in self.pool_runs]
 
     @staticmethod
     def key(model: nn.Module) -> Key | None:
         if type(model) is not DeepSet:
             return None
-        parts = (sequential_key(model.phi), sequential_key(model.rho))
-        return None if None in parts else ("DeepSet", *parts, model.pooling)
+        parts = (linear_shapes(model.phi), linear_shapes(model.rho))
+        variant = () if VARIANTS_SHARE else (StackedDeepSet.order(model),)
+        return None if None in parts else ("DeepSet", *parts, *variant)
+
+    @staticmethod
+    def order(model: DeepSet) -> str:
+        """Members sort by this within a stack, so that equal variants form runs."""
+        return repr((sequential_key(model.phi), sequential_key(model.rho), model.pooling))
 
     def init(self) -> list[torch.Tensor]:
         return self.phi.init() + self.rho.init()
@@ -129,28 +216,60 @@ class StackedDeepSet:
     ) -> torch.Tensor:
         K, B, N, F = X.shape
         h = self.phi(X.reshape(K, B * N, F).transpose(1, 2), params)  # (K, L, B*N)
-        L = h.shape[1]
+        z = [
+            self.pool(h[a : a + n], None if mask is None else mask[a : a + n], kind, B)
+            for (a, n), kind in zip(self.pool_runs, self.poolings, strict=True)
+        ]  # (n, L, B) per run
+        return self.rho(z[0] if len(z) == 1 else torch.cat(z), params)[:, 0]  # (K, B)
+
+    @staticmethod
+    def pool(h: torch.Tensor, mask: torch.Tensor | None, kind: str, B: int) -> torch.Tensor:
+        """h (n, L, B*N), mask (n, B, N) or None -> pooled (n, L, B)."""
+        n, L, BN = h.shape
+        N = BN // B
         if mask is not None:  # the same mask for each of the L latent features
-            mask = mask.unsqueeze(1).expand(K, L, B, N).reshape(K * L * B, N)  # (K*L*B, N)
-        z = pool(h.reshape(K * L * B, N, 1), mask, self.pooling)  # (K*L*B, 1)
-        return self.rho(z.view(K, L, B), params)[:, 0]  # (K, B)
+            mask = mask.unsqueeze(1).expand(n, L, B, N).reshape(n * L * B, N)  # (n*L*B, N)
+        return pool(h.reshape(n * L * B, N, 1), mask, kind).view(n, L, B)
 
     def write_back(self, params: Iterator[torch.Tensor]) -> None:
         self.phi.write_back(params)
         self.rho.write_back(params)
 
 
+# Hidden widths up to 16 or 32 share a stack zero-padded to that width: fewer stacks, so fewer
+# ops per step, for a little more arithmetic (benchmarks/README.md, "Levers").
+PAD_TO: tuple[int, ...] = (16, 32)
+ZERO_AT_ZERO = {"tanh", "relu", "gelu", None}  # f(0) = 0: padded units stay exactly 0
+
+
+def padded_sizes(spec: MLPSpec) -> tuple[int, ...]:
+    """The layer sizes of `spec`'s stack: hidden widths rounded up to a PAD_TO width.
+
+    Exact when every activation has f(0) = 0: a padded unit has zero weights in and out, so its
+    output is 0, its gradients are 0, and Adam leaves its weights at 0.
+    """
+    if not set(spec.activations) <= ZERO_AT_ZERO:
+        return spec.sizes
+    hidden = tuple(next((p for p in PAD_TO if w <= p), w) for w in spec.widths)
+    return (spec.sizes[0], *hidden, spec.sizes[-1])
+
+
 class StackedMLP:
-    """K MLPs of one `MLPSpec` (as `make_mlp` builds): flatten the set, then dense layers."""
+    """K MLPs (as `make_mlp` builds): flatten the set, then dense layers, narrow ones padded."""
 
     def __init__(self, models: Sequence[nn.Sequential]) -> None:
         self.models: list[nn.Module] = list(models)
-        self.layers = StackedLayers([nn.Sequential(*list(m)[1:]) for m in models])
+        spec = mlp_spec(models[0])
+        assert spec is not None  # `key` admitted only MLPs
+        seqs = [nn.Sequential(*list(m)[1:]) for m in models]
+        self.layers = StackedLayers(seqs, padded_sizes(spec))
 
     @staticmethod
     def key(model: nn.Module) -> Key | None:
         spec = mlp_spec(model)  # the one description of an MLP (models/mlp.py)
-        return None if spec is None else ("MLP", spec)
+        if spec is None:
+            return None
+        return ("MLP", padded_sizes(spec), spec.activations, spec.sigmoid)
 
     def init(self) -> list[torch.Tensor]:
         return self.layers.init()
@@ -214,8 +333,10 @@ def stack_models(models: Sequence[nn.Module]) -> list[tuple[Stack, list[int]]]:
         groups.setdefault(stack_key(m), []).append(i)
     stacks: list[tuple[Stack, list[int]]] = []
     for key, index in groups.items():
-        members = [models[i] for i in index]
         family = key[0]
+        if family is StackedDeepSet:  # equal variants side by side: runs of slices
+            index.sort(key=lambda i: StackedDeepSet.order(models[i]))  # type: ignore[arg-type]
+        members = [models[i] for i in index]
         stack = family(members) if family in FAMILIES else ModuleStack(members[0])  # type: ignore[arg-type]
         stacks.append((stack, index))
     return stacks
