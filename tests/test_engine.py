@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepsets import make_padded_data, training
-from deepsets.data import make_data, stream
+from deepsets.data import CHUNK, make_data, stream
 from deepsets.engine.activations import FastTanh
 from deepsets.engine.parts import partition
 from deepsets.engine.stacks import ModuleStack, StackedDeepSet, StackedMLP, stack_models
@@ -399,3 +399,24 @@ def test_partition_balances_the_stacks_and_keeps_every_model_once():
     assert len(parts) == 2 and all(parts)
     one = partition([DeepSet(generator=i) for i in range(5)], 100, 10, 2)  # one stack: halved
     assert sorted(len(index) for part in one for _, index in part) == [2, 3]
+
+
+def test_snapshots_are_the_models_partway_through_the_same_run():
+    make = [lambda: DeepSet(generator=0), lambda: make_mlp(8, generator=1), lambda: Wrapped(2)]
+    models = [f() for f in make]
+    snapshots: dict = {CHUNK: None, 2 * CHUNK: None}  # a run of CHUNK steps draws the same data
+    _, losses = train_many(models, 2 * CHUNK, seeds=[0, 1, 2], progress=False, snapshots=snapshots)
+    halfway = [f() for f in make]
+    _, first = train_many(halfway, CHUNK, seeds=[0, 1, 2], progress=False)
+    np.testing.assert_array_equal(losses[:, :CHUNK], first)
+    for snap, ref in zip(snapshots[CHUNK], halfway, strict=True):
+        assert max_diff(snap, ref) == 0 and not snap.training
+    for snap, final in zip(snapshots[2 * CHUNK], models, strict=True):
+        assert max_diff(snap, final) == 0 and snap is not final
+    assert max_diff(snapshots[CHUNK][0], models[0]) > 1e-4  # the snapshot is not the end
+
+
+@pytest.mark.parametrize("bad", [{0: None}, {61: None}, {1.5: None}, [30]])
+def test_snapshot_steps_are_checked(bad):
+    with pytest.raises((TypeError, ValueError), match="snapshots"):
+        train_many([DeepSet()], 60, seeds=[0], progress=False, snapshots=bad)

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, make_data
 from deepsets.engine.loop import Data, FixedSets, Streams, fit
 from deepsets.engine.parts import WORKERS, Part, partition, run_parts
-from deepsets.validate import check_memory, positive_float, positive_int
+from deepsets.validate import check_memory, is_int, positive_float, positive_int
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 
@@ -133,6 +133,7 @@ def train_many(
     n_objects: int = 10,
     sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
+    snapshots: dict[int, list[nn.Module]] | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train every model as `train(model_k, steps, seed=seeds[k], ...)` would, all at once.
 
@@ -151,6 +152,8 @@ def train_many(
         steps, batch_size, lr, n_objects, sizes, progress: as in `train`.
         seeds: K seeds (or generators) of the models' data streams; equal integer seeds
             share one stream, None draws a fresh one.
+        snapshots: a dict whose keys are steps (1..steps); each value is set to copies of the
+            K models (in eval mode) as they were after that many steps, from the same run.
 
     Returns:
         The same K model objects, trained and in eval mode, in input order, and their
@@ -165,7 +168,7 @@ def train_many(
     check_data_memory(min(steps, CHUNK) * batch_size * data.S, N, what)  # a chunk of every stream
     X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
     mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
-    return run_engine(models, data, steps, lr, progress, X, mask, batch_size)
+    return run_engine(models, data, steps, lr, progress, X, mask, batch_size, snapshots)
 
 
 def train_on(
@@ -211,10 +214,12 @@ def run_engine(
     X: torch.Tensor,
     mask: torch.Tensor | None,
     batch_size: int,
+    snapshots: dict[int, list[nn.Module]] | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Check every model on the sample input X (B, N, F), then train them all on `data`
     (`batch_size` sets a step), their stacks shared out over worker threads."""
     progress = show_progress(progress)
+    at = check_snapshots(snapshots, steps)
     check_memory(steps * len(models) * 16, f"steps={steps} for {len(models)} model(s)")  # losses
     check_outputs(models, X, mask)
     for m in models:
@@ -222,15 +227,35 @@ def run_engine(
     workers = WORKERS if X.device.type == "cpu" else 1  # on a GPU one thread launches all
     parts = partition(models, batch_size, X.shape[1], workers)
 
+    copies: dict[int, dict[int, nn.Module]] = {s: {} for s in at}  # step -> model index -> copy
+
     def train_part(stacks: Part, members: list[int], show: bool) -> np.ndarray:
-        return fit(stacks, data.subset(members), steps, lr, progress and show)
+        local: dict[int, dict[int, nn.Module]] = {s: {} for s in at}
+        losses = fit(stacks, data.subset(members), steps, lr, progress and show, local)
+        for s in at:  # one key per model, so the two workers never write the same entry
+            copies[s].update({members[k]: m for k, m in local[s].items()})
+        return losses
 
     with torch_threads(TORCH_THREADS):
         losses = run_parts(parts, train_part, len(models), steps)
+    for s in at:
+        snapshots[s] = [copies[s][i] for i in range(len(models))]  # type: ignore[index]
     for m in models:
         m.eval()
     warn_if_diverged(losses, lr)
     return list(models), losses
+
+
+def check_snapshots(snapshots: object, steps: int) -> list[int]:
+    """The snapshot steps asked for, each in 1..steps; [] for None."""
+    if snapshots is None:
+        return []
+    if not isinstance(snapshots, dict):
+        raise TypeError(f"snapshots must be a dict whose keys are steps, got {snapshots!r:.80}")
+    for s in snapshots:
+        if not is_int(s) or not 1 <= s <= steps:
+            raise ValueError(f"snapshots' keys must be steps from 1 to steps={steps}, got {s!r}")
+    return sorted(snapshots)
 
 
 def check_models(

@@ -10,15 +10,17 @@ is the sum of the members' mean losses, so each gets its own gradient.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from deepsets.data import CHUNK, chunks
-from deepsets.engine.stacks import Stack
+from deepsets.engine.stacks import Stack, twin
 from deepsets.validate import as_generator, is_int
 
 # One multi-tensor (foreach) Adam update of the flat parameter; a fused update measured no
@@ -134,8 +136,13 @@ def fit(
     steps: int,
     lr: float,
     progress: bool,
+    snapshots: dict[int, dict[int, nn.Module]] | None = None,
 ) -> np.ndarray:
-    """Train every stack for `steps` steps; returns losses (K, steps), models in input order."""
+    """Train every stack for `steps` steps; returns losses (K, steps), models in input order.
+
+    `snapshots`: for each step s it has as a key, it is filled with copies of the models as they
+    were after s steps, by model index.
+    """
     inits = [t for stack, _ in stacks for t in stack.init()]
     shapes, numels = [t.shape for t in inits], [t.numel() for t in inits]
     flat = torch.cat([t.reshape(-1) for t in inits]).requires_grad_(True)  # (P,)
@@ -168,6 +175,8 @@ def fit(
                 torch.autograd.backward(loss.sum())  # the one backward of the package
                 opt.step()
                 history[done + t] = loss.detach()
+                if snapshots is not None and done + t + 1 in snapshots:
+                    snapshots[done + t + 1].update(copies(stacks, views(flat.detach())))
             done += X.shape[0]
             bar.update(X.shape[0])
     trained = views(flat.detach())
@@ -176,6 +185,18 @@ def fit(
     losses = np.empty((len(data.rows), steps))
     losses[order] = history.T.cpu().numpy()
     return losses
+
+
+def copies(
+    stacks: Sequence[tuple[Stack, list[int]]], trained: Iterator[torch.Tensor]
+) -> dict[int, nn.Module]:
+    """Copies of every stack's members with the weights `trained`, by model index, in eval mode."""
+    out: dict[int, nn.Module] = {}
+    for stack, index in stacks:
+        members = [copy.deepcopy(m) for m in stack.models]
+        twin(stack, members).write_back(trained)
+        out.update(zip(index, (m.eval() for m in members), strict=True))
+    return out
 
 
 def _rows(rows: list[int], S: int, device: torch.device) -> torch.Tensor | None:

@@ -288,7 +288,8 @@ class StackedMLP:
 class ModuleStack:
     """Any other nn.Module, alone (K = 1), through its own forward with the trained weights."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, models: Sequence[nn.Module]) -> None:
+        (model,) = models
         self.models = [model]
         self.names = [n for n, p in model.named_parameters() if p.requires_grad]
 
@@ -326,6 +327,11 @@ def stack_key(model: nn.Module) -> Key:
     return (ModuleStack, id(model))
 
 
+def twin(stack: Stack, models: Sequence[nn.Module]) -> Stack:
+    """A stack of the same family over `models` (copies of its members, in its order)."""
+    return type(stack)(models)  # type: ignore[call-arg]
+
+
 def stack_models(models: Sequence[nn.Module]) -> list[tuple[Stack, list[int]]]:
     """Group models into stacks: (stack, the index of each member in `models`), input order."""
     groups: dict[Key, list[int]] = {}
@@ -336,7 +342,5 @@ def stack_models(models: Sequence[nn.Module]) -> list[tuple[Stack, list[int]]]:
         family = key[0]
         if family is StackedDeepSet:  # equal variants side by side: runs of slices
             index.sort(key=lambda i: StackedDeepSet.order(models[i]))  # type: ignore[arg-type]
-        members = [models[i] for i in index]
-        stack = family(members) if family in FAMILIES else ModuleStack(members[0])  # type: ignore[arg-type]
-        stacks.append((stack, index))
+        stacks.append((family([models[i] for i in index]), index))  # type: ignore[operator]
     return stacks

@@ -12,7 +12,7 @@ Shape letters: S seeds, T training steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,8 @@ class Runs:
     models: tuple[nn.Module, ...]
     losses: np.ndarray = field(repr=False)
     """(S, T) training loss of every seed at every step."""
+    snapshots: Mapping[int, tuple[nn.Module, ...]] = field(default_factory=dict, repr=False)
+    """step -> the S models as they were after that many steps of this run (if asked for)."""
 
     def deepsets(self) -> list[DeepSet]:
         """The models as DeepSets, for sections that read phi; a TypeError for other variants."""
@@ -135,13 +137,17 @@ class Plan:
     def n_models(self) -> int:
         return len(self.variants) * len(self.seeds)
 
-    def train(self, s: StudySettings, progress: bool) -> Mapping[Variant, Runs]:
+    def train(
+        self, s: StudySettings, progress: bool, snapshots: Sequence[int] = ()
+    ) -> Mapping[Variant, Runs]:
         """Train every declared variant for every seed; one `train_many` call per set-size
-        range, so that the models of one architecture are stacked together."""
+        range, so that the models of one architecture are stacked together. Copies of the
+        models after each of the steps `snapshots` are kept (`Runs.snapshots`)."""
         trained: dict[Variant, Runs] = {}
         for set_sizes in dict.fromkeys(v.set_sizes for v in self.variants.values()):
             group = [v for v in self.variants.values() if v.set_sizes == set_sizes]
             models = [v.build(seed, self.device) for v in group for seed in self.seeds]
+            snaps: dict[int, list[nn.Module]] = dict.fromkeys(snapshots, [])
             _, losses = train_many(
                 models,
                 s.steps,
@@ -150,11 +156,13 @@ class Plan:
                 lr=s.lr,
                 sizes=set_sizes,
                 progress=progress,
+                snapshots=snaps,
             )  # losses (len(group) * S, T)
             S = len(self.seeds)
             for i, v in enumerate(group):
                 runs = slice(i * S, (i + 1) * S)
-                trained[v] = Runs(v, tuple(self.seeds), tuple(models[runs]), losses[runs])
+                kept = {step: tuple(m[runs]) for step, m in snaps.items()}
+                trained[v] = Runs(v, tuple(self.seeds), tuple(models[runs]), losses[runs], kept)
         return trained
 
 

@@ -137,7 +137,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         log.info("training %d models x %d steps", plan.n_models, s.steps)
         stages.set_postfix_str(f"training {plan.n_models} models")
         t0 = time.perf_counter()
-        trained = plan.train(s, progress)
+        trained = plan.train(s, progress, learning_speed.checkpoints(s.steps)[:-1])
         train_seconds = time.perf_counter() - t0
         stages.update()
         sections, figs, symmetry_seconds = measure(trained, declared, s, test)

@@ -1,10 +1,8 @@
 """Is learning faster with the symmetry? Steps to a low loss and to 100% accuracy, per seed.
 
-Steps to the loss threshold come from the exercise models' own training losses. The engine
-keeps no weights along a run, so the accuracy along training comes from re-runs of the same
-seeds (same initial weights, same batches, same Adam) stopped at a few checkpoints; the last
-checkpoint is the main run itself. A re-run follows the main run up to float rounding, which a
-DeepSet's escape from its plateau can amplify.
+Both come from the exercise models' own training: steps to the loss threshold from their
+losses, and the accuracy along training from snapshots of the same run at a few checkpoints
+(`train_many(snapshots=...)`); the last checkpoint is the end of the run.
 
 Shape letters: S seeds, T steps, C checkpoints.
 """
@@ -15,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 
 from deepsets.study import figures
@@ -23,11 +20,10 @@ from deepsets.study.plan import Runs, Variant
 from deepsets.study.scores import TestSet, accuracies
 from deepsets.study.sections.training import TrainingVariants
 from deepsets.study.settings import StudySettings
-from deepsets.training import train_many
 
 LOSS_THRESHOLD = 0.01  # "learned": the running training loss stays below this
 WINDOW = 100  # steps in the running mean of the training loss (fewer if the run is shorter)
-CHECKPOINTS = (16, 8, 4, 2)  # re-runs stop at steps // 16, // 8, // 4 and // 2
+CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4 and // 2
 
 
 @dataclass(frozen=True)
@@ -80,25 +76,13 @@ def first_all_correct(accuracy: np.ndarray, at: Sequence[int]) -> list[int | Non
     ]
 
 
-def rerun(variants: Sequence[Variant], steps: int, seeds: Sequence[int], s: StudySettings,
-          device: torch.device) -> list[list[torch.nn.Module]]:  # fmt: skip
-    """Train each variant for every seed, as the study's plan does, for `steps` steps."""
-    models = [v.build(seed, device) for v in variants for seed in seeds]
-    train_many(
-        models, steps, seeds=[seed for _ in variants for seed in seeds],
-        batch_size=s.batch_size, lr=s.lr,
-    )  # fmt: skip
-    S = len(seeds)
-    return [models[i * S : (i + 1) * S] for i in range(len(variants))]
-
-
 def measure(
     trained: Mapping[Variant, Runs], v: TrainingVariants, s: StudySettings, sets: TestSet
 ) -> tuple[LearningSpeedResult, dict[str, Figure]]:
-    """Steps to the loss threshold from the main run; accuracy at each checkpoint from re-runs."""
+    """Steps to the loss threshold and accuracy at each checkpoint, from the main run."""
     main = [trained[v.deepset], trained[v.mlp]]
-    seeds, at, window = main[0].seeds, checkpoints(s.steps), min(WINDOW, s.steps)
-    by_checkpoint = [rerun([v.deepset, v.mlp], c, seeds, s, sets[0].device) for c in at[:-1]]
+    at, window = checkpoints(s.steps), min(WINDOW, s.steps)
+    by_checkpoint = [[list(r.snapshots[c]) for r in main] for c in at[:-1]]
     by_checkpoint.append([list(r.models) for r in main])
     speeds = []
     for i, runs in enumerate(main):
