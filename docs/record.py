@@ -188,8 +188,8 @@ def question_7a(m: Record) -> str:
     rows, best = sweep["rows"], sweep["smallest_match"]
     worst, loss = ds["accuracy"]["min"], ds["final_loss"]["mean"]
     crit = (
-        "(every seed's held-out accuracy at least the DeepSet's worst, and a mean final loss "
-        f"at most the DeepSet's {sci(loss, 2)})"
+        f"(every seed's accuracy over all {m['data']['scored_sets']} sets at least the DeepSet's "
+        f"worst, and a mean final loss at most the DeepSet's {sci(loss, 2)})"
     )
     if best is None:
         largest = max(r["score"]["params"] for r in rows)

@@ -48,7 +48,7 @@ class StudySettings:
     sweep_activations: tuple[str, ...] = ("relu", "tanh")
     """MLP activations of the parameter sweep."""
     test_size: int = 10_000
-    """Sets in the fixed held-out test set."""
+    """Sets per test size in the set-size section (fresh sets of 5 to 100 objects)."""
     final_window: int = 200
     """Final loss = mean training loss over this many last steps."""
     permutations: int = 3
