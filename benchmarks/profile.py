@@ -41,6 +41,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
+from deepsets import training  # noqa: E402
 from deepsets.engine.loop import Streams  # noqa: E402
 from deepsets.engine.stacks import StackedDeepSet, StackedLayers, StackedMLP, stack_models  # noqa: E402
 from deepsets.models import DeepSet  # noqa: E402
@@ -104,15 +105,14 @@ class Work:
 
 def layers_work(layers: StackedLayers, K: int, D: int, M: int, work: Work) -> None:
     """Add a StackedLayers' activations and matmuls on x (K, D, M) to `work`."""
-    j = 0
-    for op in layers.ops:
-        if op is None:
-            out, D_in = layers.members[j][0].shape  # (out, in)
-            work.linears.append((K, out, D_in, M))
-            D, j = out, j + 2
-        elif not isinstance(op, nn.Identity):
-            kind = "sigmoid" if isinstance(op, nn.Sigmoid) else type(op).__name__.lower()
-            work.activations.append((kind, (K, D, M)))
+    for j in range(layers.n_linear):
+        out, D_in = layers.shapes[2 * j]  # the stacked (out, in)
+        work.linears.append((K, out, D_in, M))
+        for (_, n), ops in zip(layers.runs, layers.ops[j], strict=True):
+            for op in ops:
+                if not isinstance(op, nn.Identity):
+                    kind = "sigmoid" if isinstance(op, nn.Sigmoid) else type(op).__name__.lower()
+                    work.activations.append((kind, (n, out, M)))
 
 
 def step_work(groups: Sequence[Models]) -> Work:
@@ -123,7 +123,7 @@ def step_work(groups: Sequence[Models]) -> Work:
         for stack, _ in stack_models(g.models):
             K = len(stack.models)
             if isinstance(stack, StackedDeepSet):
-                L = stack.rho.members[0][0].shape[1]  # rho's first weight (H, L)
+                L = stack.rho.shapes[0][1]  # rho's first weight (H, L)
                 layers_work(stack.phi, K, 1, B * N, work)
                 layers_work(stack.rho, K, L, B, work)
             elif isinstance(stack, StackedMLP):
@@ -257,9 +257,14 @@ def study_groups() -> list[Models]:
 
 
 def profile_all(steps: int = 30) -> list[Case]:
-    """The K = 64 DeepSet step and the default study's step, each against its limit."""
-    before = torch.get_num_threads()
+    """The K = 64 DeepSet step and the default study's step, each against its limit.
+
+    On one core: one worker thread (the profiler follows the main thread only) and one torch
+    thread, against limits measured on one core; benchmarks/levers.py has the second worker.
+    """
+    before, workers = torch.get_num_threads(), training.WORKERS
     torch.set_num_threads(1)  # as train_many runs
+    training.WORKERS = 1
     try:
         k64 = [Models([DeepSet(generator=k) for k in range(64)], list(range(64)))]
         return [
@@ -268,6 +273,7 @@ def profile_all(steps: int = 30) -> list[Case]:
         ]
     finally:
         torch.set_num_threads(before)
+        training.WORKERS = workers
 
 
 def top_ops(g: Group) -> str:

@@ -81,10 +81,10 @@ class StackedLayers:
             pairs = zip(sizes[:-1], sizes[1:], strict=True)
             self.shapes = [s for a, b in pairs for s in ((b, a), (b, 1))]
         self.runs = runs([tuple(tuple(map(repr, gap)) for gap in g) for g in gaps])
-        self.fns = [
-            [apply_all([fast(m) for m in gaps[a][j]]) for a, _ in self.runs]
-            for j in range(self.n_linear)
-        ]  # per Linear, per run: its elementwise layers
+        self.ops = [
+            [[fast(m) for m in gaps[a][j]] for a, _ in self.runs] for j in range(self.n_linear)
+        ]  # per Linear, per run: the elementwise layers after it
+        self.fns = [[apply_all(ops) for ops in by_run] for by_run in self.ops]
 
     def init(self) -> list[torch.Tensor]:
         stacked = []
