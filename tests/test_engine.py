@@ -397,8 +397,10 @@ def test_partition_balances_the_stacks_and_keeps_every_model_once():
     members = sorted(i for part in parts for _, index in part for i in index)
     assert members == list(range(len(models)))
     assert len(parts) == 2 and all(parts)
-    one = partition([DeepSet(generator=i) for i in range(5)], 100, 10, 2)  # one stack: halved
-    assert sorted(len(index) for part in one for _, index in part) == [2, 3]
+    big = partition([DeepSet(generator=i) for i in range(64)], 100, 10, 2)  # one big stack
+    assert sorted(len(index) for part in big for _, index in part) == [32, 32]  # halved
+    small = partition([DeepSet(generator=i) for i in range(5)], 100, 10, 2)  # one small stack
+    assert [[len(index) for _, index in part] for part in small] == [[5]]  # not worth halving
 
 
 def test_snapshots_are_the_models_partway_through_the_same_run():

@@ -218,3 +218,10 @@ def test_the_speed_table_quotes_every_row():
     assert "| K = 64 DeepSets (500 steps) | 425/s | 18,130/s | 42.7x | >= 60x | **no** |" in text
     assert "| 1256 s (est.) | 51 s | 24.6x | >= 30x, <= 60 s | **no** |" in text
     assert "load average 1.3 before, 1.4 after; the rows took 2.5 minutes" in text
+
+
+def test_an_output_that_never_moved_is_said_so():
+    text = flat(record.answers(full(study(invariance__deepset={"max_change": 0.0}))))
+    assert "output does not change at all;" in text
+    text = flat(record.answers(full(study(invariance__deepset={"max_change": 2e-9}))))
+    assert "moves by at most 2e-9 (float rounding)" in text

@@ -25,6 +25,11 @@ WORKERS = 2  # threads; measured gain in benchmarks/README.md ("Worker threads")
 # 2.8 ms for 30 DeepSets (330k values: phi's 11 units on 1000 objects each).
 STACK_SECONDS, VALUE_SECONDS = 0.45e-3, 8e-9
 
+# A lone stack is halved over two workers only when its work is this much: five DeepSets on
+# sets of 5-20 objects (about 0.9 ms of values a step) trained in 1.74-2.72 ms a step on one
+# worker and 2.67-2.75 ms when halved; 64 DeepSets on sets of 10 (5.9 ms) gain from halving.
+HALVE_WORK = 4 * STACK_SECONDS
+
 Part = list[tuple[Stack, list[int]]]  # a worker's stacks, each with its members' indices
 
 
@@ -44,8 +49,14 @@ def values(model: nn.Module, B: int, N: int) -> int:
 def partition(models: Sequence[nn.Module], B: int, N: int, workers: int) -> list[Part]:
     """The stacks of `models`, shared out into at most `workers` parts of about equal cost."""
     groups = [index for _, index in stack_models(models)]
-    while len(groups) < workers and max(map(len, groups)) > 1:  # too few stacks: halve one
-        big = max(groups, key=len)
+
+    def work(g: list[int]) -> float:  # the part of a stack's cost that halving would share
+        return cost([models[i] for i in g], B, N) - STACK_SECONDS
+
+    while len(groups) < workers:  # too few stacks: halve the largest, if it is worth it
+        big = max(groups, key=work)
+        if len(big) < 2 or work(big) < HALVE_WORK:
+            break
         groups.remove(big)
         groups += [big[: len(big) // 2], big[len(big) // 2 :]]
     parts: list[list[list[int]]] = [[] for _ in range(min(workers, len(groups)))]
