@@ -6,8 +6,9 @@
 Each lever is kept in the code only if this shows a gain; docs/record.py records the table and
 renders it into benchmarks/README.md. Rows:
 
-- FastTanh: tanh as 2 sigmoid(2x) - 1 with its backward from the output, against torch.tanh,
-  forward and backward of a (64, 5, 2000) tensor (the K = 64 DeepSet's phi activations).
+- FastTanh: the stacked forms' tanh as 2 sigmoid(2x) - 1 with its backward from the output
+  (`deepsets.engine.activations.FAST_TANH`), on the study's models (benchmarks/profile.py
+  compares the kernels alone).
 - worker threads: the study's models (sets of 10) trained by `train_many` with 2 workers
   against 1 (`deepsets.training.WORKERS`).
 - fused Adam: `torch.optim.Adam(fused=True)` against the multi-tensor (foreach) update the
@@ -42,8 +43,7 @@ os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepsets-induct
 from run import study_models  # noqa: E402
 
 from deepsets import DeepSet, training  # noqa: E402
-from deepsets.engine import loop, stacks  # noqa: E402
-from deepsets.engine.activations import FastTanh  # noqa: E402
+from deepsets.engine import activations, loop, stacks  # noqa: E402
 from deepsets.engine.loop import Streams  # noqa: E402
 from deepsets.engine.stacks import stack_models  # noqa: E402
 from deepsets.study.settings import StudySettings  # noqa: E402
@@ -72,17 +72,6 @@ def lever(name: str, off: float, on: float, unit: str, once: float = 0.0) -> dic
             "pays_after": pays_after, "keep": keep}  # fmt: skip
 
 
-def tanh_row() -> dict[str, Any]:
-    x0 = torch.randn(64, 5, 2000)
-
-    def run(f: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        x = x0.clone().requires_grad_(True)
-        f(x).sum().backward()
-
-    off, on = best(lambda: run(torch.tanh), 30), best(lambda: run(FastTanh.apply), 30)
-    return lever("FastTanh, forward + backward of (64, 5, 2000)", off, on, "call")
-
-
 def study_step_seconds(steps: int) -> float:
     """Seconds per step of `train_many` on the study's models for sets of 10 objects."""
     _, models = study_models(StudySettings())
@@ -96,6 +85,7 @@ SWITCHES: list[tuple[str, Any, str, Any, Any]] = [  # name, owner, attribute, of
     ("2 worker threads (study models, sets of 10)", training, "WORKERS", 1, 2),
     ("narrow MLPs padded into shared stacks (same)", stacks, "PAD_TO", (), (16, 32)),
     ("DeepSet variants of one shape in one stack (same)", stacks, "VARIANTS_SHARE", False, True),
+    ("FastTanh in the stacked forms (same)", activations, "FAST_TANH", False, True),
     ("fused Adam (same)", loop, "ADAM", {"foreach": True, "fused": None},
      {"foreach": None, "fused": True}),
 ]  # fmt: skip
@@ -154,7 +144,7 @@ def measure_levers(quick: bool = False) -> list[dict[str, Any]]:
     """Every lever's row."""
     steps = 60 if quick else 300
     with training.torch_threads(training.TORCH_THREADS):
-        return [tanh_row(), *switch_rows(steps), *compile_rows(steps)]
+        return [*switch_rows(steps), *compile_rows(steps)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -225,3 +225,24 @@ def test_an_output_that_never_moved_is_said_so():
     assert "output does not change at all;" in text
     text = flat(record.answers(full(study(invariance__deepset={"max_change": 2e-9}))))
     assert "moves by at most 2e-9 (float rounding)" in text
+
+
+def test_the_code_keeps_exactly_the_levers_the_record_keeps():
+    """Every lever of benchmarks/levers.py is on in the code if and only if the record says
+    it is worth keeping (at least 10% faster, a one-off cost repaid within a run)."""
+    from deepsets import training
+    from deepsets.engine import activations, loop, stacks
+
+    in_code = {
+        "2 worker threads": training.WORKERS == 2,
+        "narrow MLPs padded": stacks.PAD_TO != (),
+        "DeepSet variants of one shape": stacks.VARIANTS_SHARE,
+        "FastTanh": activations.FAST_TANH,
+        "fused Adam": bool(loop.ADAM["fused"]),
+        "torch.compile": False,  # nothing in src/ compiles
+    }
+    levers = json.loads(record.RECORD.read_text())["levers"]
+    assert len(levers) == len(in_code)
+    for row in levers:
+        (name,) = [n for n in in_code if row["lever"].startswith(n)]
+        assert row["keep"] == in_code[name], (row["lever"], row["gain"])

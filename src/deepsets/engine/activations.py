@@ -38,6 +38,12 @@ class Tanh(nn.Module):
         return y
 
 
+# Off: end to end, the autograd.Function's own Python cost outweighs its faster kernels on the
+# engine's small stacks (benchmarks/README.md, "Levers": one DeepSet 1,368-1,390 model-steps/s
+# with it against 1,582-1,598 without; 64 DeepSets 17,020-18,528 against 18,042-19,046).
+FAST_TANH = False
+
+
 def fast(layer: nn.Module) -> nn.Module:
-    """The cheaper equivalent of an elementwise layer, or the layer itself."""
-    return Tanh() if type(layer) is nn.Tanh else layer
+    """The cheaper equivalent of an elementwise layer when FAST_TANH, else the layer itself."""
+    return Tanh() if FAST_TANH and type(layer) is nn.Tanh else layer
