@@ -60,11 +60,12 @@ def load_script(name: str) -> ModuleType:
 
 def count_tests(run: bool) -> dict[str, Any]:
     """The test suite: run (passed, failed, seconds) or only collected (count)."""
-    args = ["-q", "-p", "no:cacheprovider"] + ([] if run else ["--collect-only"])
+    args = ["-q", "-rf", "-p", "no:cacheprovider"] + ([] if run else ["--collect-only"])
     start = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "pytest", *args], cwd=ROOT, capture_output=True, text=True
     ).stdout
+    print("".join(line + "\n" for line in out.splitlines() if line.startswith("FAILED")), end="")
     return pytest_summary(out, time.perf_counter() - start if run else None)
 
 

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from deepsets import make_padded_data, training
 from deepsets.data import CHUNK, make_data, stream
+from deepsets.engine import stacks as engine_stacks
 from deepsets.engine.activations import FastTanh
 from deepsets.engine.parts import partition
 from deepsets.engine.stacks import ModuleStack, StackedDeepSet, StackedMLP, stack_models
@@ -130,7 +131,18 @@ def test_same_seeds_same_results():
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
 
 
-def test_models_are_grouped_into_stacks_by_architecture():
+@pytest.fixture
+def shared_variants(monkeypatch):
+    """DeepSet variants of one shape in one stack (a lever, off by default)."""
+    monkeypatch.setattr(engine_stacks, "VARIANTS_SHARE", True)
+
+
+def test_variants_get_their_own_stacks_by_default():
+    models = [DeepSet(), DeepSet(pooling="max"), DeepSet(activation=None), DeepSet()]
+    assert [index for _, index in stack_models(models)] == [[0, 3], [1], [2]]
+
+
+def test_models_are_grouped_into_stacks_by_architecture(shared_variants):
     models = [DeepSet(), make_mlp(8), DeepSet(), DeepSet(pooling="max"), make_mlp(8),
               make_mlp(9), Wrapped(0), Wrapped(0), DeepSet(activation=None), DeepSet(latent=2),
               DeepSet().double(), make_mlp(64), make_mlp(9, "sigmoid"), make_mlp((20, 20)),
@@ -157,7 +169,7 @@ def test_padding_keeps_every_member_its_own_shape():
     assert [[p.shape for p in m.parameters()] for m in models] == shapes
 
 
-def test_a_stack_of_variants_runs_each_variant_its_own_way():
+def test_a_stack_of_variants_runs_each_variant_its_own_way(shared_variants):
     """Activations and poolings mixed in one stack: every member's output is its own forward's."""
     models = [DeepSet(activation=a, pooling=p, rho_activation=r, generator=k)
               for k, (a, p, r) in enumerate(itertools.product(

@@ -179,9 +179,9 @@ def linear_shapes(seq: nn.Module) -> Key | None:
     return None if key is None else tuple(k for k in key if k[0] == "linear")  # type: ignore[index]
 
 
-# DeepSets of one shape share a stack whatever their activations and pooling, each variant
-# on its slice (benchmarks/README.md, "Levers").
-VARIANTS_SHARE = True
+# DeepSets of one shape could share a stack whatever their activations and pooling, each
+# variant on its slice; off, as benchmarks/README.md ("Levers") measured less than 10% gain.
+VARIANTS_SHARE = False
 
 
 class StackedDeepSet:
