@@ -401,19 +401,19 @@ def profile_tables(r: Record) -> str:
 
 
 def levers_table(r: Record) -> str:
-    """benchmarks/levers.py's rows: each lever off and on, side by side."""
+    """benchmarks/levers.py's rows: each lever off and on, side by side, and the code's choice."""
+    words = {"keep": "clearly faster", "drop": "no gain", "noise": "within the noise"}
     lines = [
-        quick_note(r) + "| lever | off | on | gain | in the code |",
-        "|---|---|---|---|---|",
+        quick_note(r) + "| lever | off | on | gain | verdict | in the code |",
+        "|---|---|---|---|---|---|",
     ]
     for v in r["levers"]:
         off, on = (f"{x * 1e3:.2f} ms / {v['unit']}" for x in (v["off"], v["on"]))
-        verdict = "kept" if v["keep"] else "not kept"
+        said = words[v["verdict"]]
         if v["once"]:
-            verdict += f": {v['once']:.1f} s to compile, repaid after {v['pays_after']:,.0f} steps"
-        elif not v["keep"]:
-            verdict += ": less than 10% faster"
-        lines.append(f"| {v['lever']} | {off} | {on} | {v['gain']:.2f}x | {verdict} |")
+            said += f": {v['once']:.1f} s to compile, repaid after {v['pays_after']:,.0f} steps"
+        code = "on" if v["in_code"] else "off"
+        lines.append(f"| {v['lever']} | {off} | {on} | {v['gain']:.2f}x | {said} | {code} |")
     return "\n".join(lines)
 
 

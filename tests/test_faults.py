@@ -36,7 +36,14 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
+
+
+def default_signals() -> None:
+    """In the child: Ctrl-C acts as in a terminal even when this suite runs in the background
+    (a shell starts background jobs with SIGINT ignored, and a child inherits that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_staging(parent: Path, proc: subprocess.Popen, timeout: float = 60) -> None:

@@ -185,10 +185,21 @@ def test_the_run_directory_follows_the_umask(tmp_path, mask):
     assert stat.S_IMODE((tmp_path / "run" / MARKER).stat().st_mode) == 0o666 & ~mask
 
 
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, also when this suite runs in the
+    background (a shell starts background jobs with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize(
     "signum, exc", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)]
 )
-def test_a_signal_while_staged_removes_everything_and_restores_the_handler(tmp_path, signum, exc):
+def test_a_signal_while_staged_removes_everything_and_restores_the_handler(
+    tmp_path, signum, exc, ctrl_c
+):
     old_run = fake_run(tmp_path / "run", RUN)
     before = snapshot(tmp_path)
     handler = signal.getsignal(signum)

@@ -227,9 +227,9 @@ def test_an_output_that_never_moved_is_said_so():
     assert "moves by at most 2e-9 (float rounding)" in text
 
 
-def test_the_code_keeps_exactly_the_levers_the_record_keeps():
-    """Every lever of benchmarks/levers.py is on in the code if and only if the record says
-    it is worth keeping (at least 10% faster, a one-off cost repaid within a run)."""
+def test_the_code_keeps_the_levers_the_record_says_are_worth_it():
+    """A lever the record found clearly faster is on in the code, one with no gain is off,
+    and the record says truly whether each was on."""
     from deepsets import training
     from deepsets.engine import activations, loop, stacks
 
@@ -245,4 +245,6 @@ def test_the_code_keeps_exactly_the_levers_the_record_keeps():
     assert len(levers) == len(in_code)
     for row in levers:
         (name,) = [n for n in in_code if row["lever"].startswith(n)]
-        assert row["keep"] == in_code[name], (row["lever"], row["gain"])
+        assert row["in_code"] == in_code[name], row["lever"]
+        if row["verdict"] != "noise":
+            assert in_code[name] == (row["verdict"] == "keep"), (row["lever"], row["gain"])

@@ -180,7 +180,8 @@ def linear_shapes(seq: nn.Module) -> Key | None:
 
 
 # DeepSets of one shape could share a stack whatever their activations and pooling, each
-# variant on its slice; off, as benchmarks/README.md ("Levers") measured less than 10% gain.
+# variant on its slice; off: two records measured 1.10x and 1.18x, within the machine's noise
+# (benchmarks/README.md, "Levers"), and separate stacks are simpler.
 VARIANTS_SHARE = False
 
 
@@ -237,7 +238,8 @@ class StackedDeepSet:
 
 
 # Hidden widths up to 16 or 32 share a stack zero-padded to that width: fewer stacks, so fewer
-# ops per step, for a little more arithmetic (benchmarks/README.md, "Levers").
+# ops per step, for a little more arithmetic. Measured 1.15x in a run on the idle machine, and
+# 1.13x and 1.02x in two records (benchmarks/README.md, "Levers").
 PAD_TO: tuple[int, ...] = (16, 32)
 ZERO_AT_ZERO = {"tanh", "relu", "gelu", None}  # f(0) = 0: padded units stay exactly 0
 
