@@ -49,17 +49,6 @@ from deepsets.engine.loop import Streams  # noqa: E402
 from deepsets.engine.stacks import stack_models  # noqa: E402
 from deepsets.study.settings import StudySettings  # noqa: E402
 
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    """Least wall time of `repeat` calls, in seconds."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 NOISE = 0.2  # side-by-side runs on this machine differ by up to about 20%
 RUN_STEPS = 4000  # the exercise's run: a one-off cost must pay within it
 

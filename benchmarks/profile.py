@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
 import torch  # noqa: E402
+from run import clock  # noqa: E402  (benchmarks/run.py)
 from torch import nn  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
@@ -86,12 +87,7 @@ def group_of(op: str) -> str:
 def best_time(fn: Callable[[], object], repeat: int = 20) -> float:
     """Best of `repeat` calls of fn(), in seconds, after one warm-up call."""
     fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+    return clock(fn, repeat)
 
 
 @dataclass(frozen=True)
