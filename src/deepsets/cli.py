@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 import tyro
 
 from deepsets import __version__
+from deepsets.cluster import session
 from deepsets.study.output import OutputError
 from deepsets.study.settings import StudySettings, quick_settings, resolve
 from deepsets.study.signals import Terminated
@@ -179,7 +180,9 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        study.run(study.check(settings))  # the check comes first: a mistake costs no training
+        settings = study.check(settings)  # the check comes first: a mistake costs no training
+        with session(getattr(settings, "scheduler", None)):  # None: in this process
+            study.run(settings)
     except (FileExistsError, OutputError, ValueError, TypeError) as e:
         return error(prog, str(e))
     except KeyboardInterrupt:

@@ -12,15 +12,18 @@ import math
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from deepsets.cluster import current_executor
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, make_data
 from deepsets.engine.loop import LOSSES, fit
 from deepsets.engine.parts import WORKERS, Part, partition, run_parts
+from deepsets.engine.remote import run_groups
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
 from deepsets.validate import check_memory, is_int, positive_float, positive_int
 
@@ -140,6 +143,7 @@ def train_many(
     sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
     snapshots: dict[int, list[nn.Module]] | None = None,
+    executor: Executor | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train every model as `train(model_k, steps, seed=seeds[k], ...)` would, all at once.
 
@@ -160,6 +164,10 @@ def train_many(
             share one stream, None draws a fresh one.
         snapshots: a dict whose keys are steps (1..steps); each value is set to copies of the
             K models (in eval mode) as they were after that many steps, from the same run.
+        executor: train each stack as one task of this `concurrent.futures.Executor` (a
+            process pool, a Dask client's executor: `deepsets.cluster`), with the same numbers
+            on a CPU; default: `deepsets.cluster.current_executor()`, None = in this process.
+            Generator seeds are copied into the tasks (the caller's are not advanced).
 
     Returns:
         The same K model objects, trained and in eval mode, in input order, and their
@@ -174,7 +182,9 @@ def train_many(
     check_data_memory(min(steps, CHUNK) * batch_size * data.S, N, what)  # a chunk of every stream
     X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
     mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
-    return run_engine(models, data, steps, lr, progress, X, mask, batch_size, snapshots)
+    return run_engine(
+        models, data, steps, lr, progress, X, mask, batch_size, snapshots, executor=executor
+    )
 
 
 def train_on(
@@ -189,6 +199,7 @@ def train_on(
     batch_size: int | None = None,
     seeds: Sequence[torch.Generator | int] | None = None,
     progress: bool | None = None,
+    executor: Executor | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train model k on its own given sets X[k], y[k], or all models on one shared X, y.
 
@@ -208,6 +219,7 @@ def train_on(
         batch_size: None trains on all B sets at every step (full batch); b draws b of them at
             random (with replacement) every step, model k with its own generator seeds[k].
         seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1.
+        executor: as in `train_many`.
 
     Returns:
         The same K models, trained and in eval mode, and their losses (K, steps).
@@ -229,7 +241,7 @@ def train_on(
     b = X.shape[1] if batch_size is None else batch_size
     return run_engine(
         models, data, steps, lr, progress, data.X[0, :2], sample, b, loss=loss,
-        target=tuple(y.shape[2:]),
+        target=tuple(y.shape[2:]), executor=executor,
     )  # fmt: skip
 
 
@@ -254,11 +266,13 @@ def run_engine(
     *,
     loss: str = "bce",
     target: tuple[int, ...] = (1,),
+    executor: Executor | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Check every model on the sample input X (B, N, F) (outputs (B, *target)), then train
     them all on `data` (`batch_size` sets a step) with `loss`, their stacks shared out over
-    worker threads."""
+    worker threads, or each stack a task of `executor` (default: `current_executor()`)."""
     progress = show_progress(progress)
+    executor = check_executor(current_executor() if executor is None else executor, X.device)
     at = check_snapshots(snapshots, steps)
     check_memory(steps * len(models) * 16, f"steps={steps} for {len(models)} model(s)")  # losses
     check_outputs(models, X, mask, loss, target)
@@ -276,8 +290,12 @@ def run_engine(
             copies[s].update({members[k]: m for k, m in local[s].items()})
         return losses
 
-    with torch_threads(TORCH_THREADS):
-        losses = run_parts(parts, train_part, len(models), steps)
+    if executor is not None:
+        settings = (steps, lr, loss, tuple(at), TORCH_THREADS)
+        losses = run_groups(executor, models, parts, data, settings, progress, copies)
+    else:
+        with torch_threads(TORCH_THREADS):
+            losses = run_parts(parts, train_part, len(models), steps)
     for s in at:
         snapshots[s] = [copies[s][i] for i in range(len(models))]  # type: ignore[index]
     for m in models:
@@ -285,6 +303,21 @@ def run_engine(
     if loss == "bce":  # chance is ln 2 only for balanced labels
         warn_if_diverged(losses, lr)
     return list(models), losses
+
+
+def check_executor(executor: object, device: torch.device) -> Executor | None:
+    """The executor (None: none), if it is a `concurrent.futures.Executor` and the models are
+    on a CPU."""
+    if executor is None:
+        return None
+    if not isinstance(executor, Executor):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor (e.g. ProcessPoolExecutor or a "
+            f"Dask client's get_executor()), got {type(executor).__name__}"
+        )
+    if device.type != "cpu":
+        raise ValueError(f"an executor trains models on a CPU; the models are on {device}")
+    return executor
 
 
 def check_snapshots(snapshots: object, steps: int) -> list[int]:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from deepsets.cluster import describe
 from deepsets.study.results import StudyResults
 from deepsets.study.scores import Summary
 
@@ -75,4 +76,6 @@ def print_summary(results: StudyResults, console: Console | None = None) -> None
         f"{run.timing.symmetry_seconds:.1f} s; "
         f"study {run.timing.wall_seconds:.1f} s on {run.device}"
     )
+    if run.cluster is not None:
+        console.print(escape(describe(run.cluster)))
     console.print(f"Report: [bold]{escape(str(results.out / 'report.html'))}[/]")

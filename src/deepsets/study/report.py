@@ -11,6 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from deepsets.cluster import describe
 from deepsets.study.results import StudyResults
 
 
@@ -25,6 +26,7 @@ def environment() -> Environment:
     )
     env.filters["num"] = format  # {{ x|num(".4g") }}
     env.filters["tuple"] = tuple
+    env.filters["cluster"] = describe  # {{ r.run.cluster|cluster }}: where the models trained
     return env
 
 

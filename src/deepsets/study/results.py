@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from deepsets.cluster import ClusterInfo
 from deepsets.study.extras import ExtrasResult
 from deepsets.study.findings import Findings, findings
 from deepsets.study.sections.invariance import InvarianceResult
@@ -55,6 +56,8 @@ class RunInfo:
     models_trained: int
     data: DataShown
     timing: Timing
+    cluster: ClusterInfo | None = None
+    """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class StudyResults(Sections):
     def to_json(self) -> dict[str, Any]:
         """The content of metrics.json, as JSON types (tuples become lists)."""
         run = asdict(self.run)
-        timing = run.pop("timing")
+        timing, cluster = run.pop("timing"), run.pop("cluster")
         d = self.training
         metrics = {
             "schema_version": SCHEMA_VERSION,
@@ -107,6 +110,7 @@ class StudyResults(Sections):
             "extras": None if self.extras is None else asdict(self.extras),
             "findings": asdict(self.findings),
             "timing": timing,
+            "cluster": cluster,
         }
         as_json: dict[str, Any] = json.loads(json.dumps(metrics, default=str))
         return as_json

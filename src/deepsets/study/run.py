@@ -19,6 +19,7 @@ import torch
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from deepsets.cluster import cluster_info
 from deepsets.data import all_sets
 from deepsets.device import resolve_device
 from deepsets.study import extras
@@ -116,7 +117,7 @@ def run_study(settings: StudySettings | None = None) -> StudyResults:
     `settings.out` (default: a fresh runs/<timestamp>), atomically.
     """
     s = resolve(settings or StudySettings())
-    device = resolve_device(s.device)
+    device = resolve_device("cpu" if s.scheduler is not None else s.device)  # workers: CPUs
     out = Path(s.out) if s.out is not None else default_out()
     before = torch.get_num_threads()
     torch.set_num_threads(TORCH_THREADS if s.threads is None else s.threads)
@@ -153,6 +154,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
             models_trained=plan.n_models,
             data=DataShown(training.SHOWN_SETS, int(test[0].shape[0])),
             timing=Timing(train_seconds, symmetry_seconds, time.perf_counter() - start),
+            cluster=cluster_info(),
         )
         results = StudyResults.of(sections, out, run)
         write_metrics(tmp, results)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from deepsets.cluster import ClusterSettings, check_scheduler
 from deepsets.data import check_n_sets
 from deepsets.device import resolve_device
 from deepsets.models.activation import check_activation
@@ -18,8 +19,9 @@ from deepsets.validate import positive_int, positive_ints, seed_int
 
 
 @dataclass(frozen=True)
-class StudySettings:
-    """Everything `run_study` needs; the defaults are the exercise's."""
+class StudySettings(ClusterSettings):
+    """Everything `run_study` needs; the defaults are the exercise's (`scheduler`, where the
+    models train, comes from ClusterSettings)."""
 
     out: str | None = None
     """Output directory; default: a fresh runs/<timestamp> directory."""
@@ -117,6 +119,8 @@ def resolve(settings: StudySettings) -> StudySettings:
     resolve_device(s.device)  # a ValueError for an unknown device or cuda without a GPU
     if s.threads is not None:
         positive_int(s.threads, "threads")
+    if check_scheduler(s.scheduler) is not None and s.device == "cuda":
+        raise ValueError("a scheduler's workers train on their CPUs: give --device cpu or auto")
     return s
 
 

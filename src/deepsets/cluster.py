@@ -1,0 +1,269 @@
+"""Training on a Dask cluster: the `--scheduler` setting, a run-scoped executor, retries counted.
+
+`train_many` and `train_on` send each stack of models as one task to `current_executor()`
+when one is set (`using(executor)`), so the studies' calls use a cluster without passing it
+down. `session("tcp://host:8786")` connects to a running Dask scheduler, `session("local:N")`
+starts N worker processes on 127.0.0.1 for the run; either sets the executor for its block
+and closes what it opened on the way out (also on Ctrl-C or SIGTERM). `distributed` is
+imported only here, only when a session opens.
+
+A task lost with its worker is sent to another worker by the scheduler (at most
+`distributed.scheduler.allowed-failures` times, 3 by default), and a task that raises is
+tried again up to RETRIES times; either way it trains again from the initial weights and
+seeds it was given, so a retry changes no number. `ClusterInfo.retries` counts them from the
+scheduler's transition log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+CONNECT_SECONDS = 5.0  # a scheduler that does not answer within this is reported unreachable
+WORKERS_SECONDS = 20.0  # a scheduler without any worker after this is reported as such
+RETRIES = 2  # a task that raises is tried again this many times (Dask's `retries=`)
+MAX_LOCAL_WORKERS = 256  # local:N above this is surely a typo
+ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
+
+_CURRENT: ContextVar[Executor | None] = ContextVar("deepsets_executor", default=None)
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """The setting every study shares: where its models train."""
+
+    scheduler: str | None = None
+    """Train on a Dask cluster: tcp://HOST:PORT of a running scheduler, or local:N for N worker
+    processes on this machine (started for the run); default: in this process."""
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """How a run used its cluster (metrics.json's `cluster`)."""
+
+    scheduler: str
+    """The address as given (`tcp://host:port` or `local:N`)."""
+    workers: int
+    """Workers connected when the run started."""
+    groups: int
+    """Tasks sent: one per stack of models (and per `train_many`/`train_on` call)."""
+    retries: int
+    """Extra attempts: a task sent to a worker again, after its worker was lost or it raised."""
+    retried_groups: int
+    """Tasks that needed more than one attempt."""
+    task_seconds: float
+    """Seconds the tasks spent training, summed over tasks (their workers' clocks)."""
+
+
+def check_scheduler(scheduler: object, name: str = "scheduler") -> str | None:
+    """None, `local:N` (1 <= N <= MAX_LOCAL_WORKERS) or `tcp://host:port`; else a ValueError."""
+    if scheduler is None:
+        return None
+    if isinstance(scheduler, str) and (m := re.fullmatch(r"local:(\d+)", scheduler)):
+        if 1 <= int(m[1]) <= MAX_LOCAL_WORKERS:
+            return scheduler
+    elif isinstance(scheduler, str) and ADDRESS.match(scheduler):
+        if int(scheduler.rsplit(":", 1)[1]) < 65536:
+            return scheduler
+    raise ValueError(
+        f"{name} must be a Dask scheduler's address tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786) "
+        f"or local:N with N from 1 to {MAX_LOCAL_WORKERS} worker processes, got {scheduler!r}"
+    )
+
+
+def current_executor() -> Executor | None:
+    """The executor `train_many` and `train_on` use by default: the innermost `using`'s."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def using(executor: Executor | None) -> Iterator[None]:
+    """Train every stack of the block's `train_many`/`train_on` calls on `executor`."""
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+    token = _CURRENT.set(executor)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def cluster_info() -> ClusterInfo | None:
+    """The current session's cluster, tasks and retries; None when not on a Dask cluster."""
+    executor = _CURRENT.get()
+    return executor.info() if isinstance(executor, DaskGroups) else None
+
+
+class DaskGroups(Executor):
+    """A Dask client's executor that names its tasks, so that their attempts can be counted."""
+
+    def __init__(self, client: Any, scheduler: str, retries: int = RETRIES) -> None:
+        self.client, self.scheduler = client, scheduler
+        self.inner = client.get_executor(retries=retries, pure=False)
+        self.keys: list[str] = []
+        self.seconds: list[float] = []
+        self.workers = len(client.scheduler_info()["workers"])
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        key = f"deepsets-group-{uuid.uuid4().hex}"
+        self.keys.append(key)
+        future: Future[T] = self.inner.submit(fn, *args, key=key, **kwargs)
+        future.add_done_callback(self._timed)
+        return future
+
+    def _timed(self, future: Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self.seconds.append(float(getattr(future.result(), "seconds", 0.0)))
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.inner.shutdown(wait=wait and not cancel_futures)
+
+    def info(self) -> ClusterInfo:
+        """The tasks so far and their attempts, read from the scheduler's transition log."""
+        attempts: dict[str, int] = self.client.run_on_scheduler(count_attempts, keys=self.keys)
+        extra = [max(0, attempts.get(k, 1) - 1) for k in self.keys]
+        return ClusterInfo(
+            self.scheduler,
+            self.workers,
+            len(self.keys),
+            sum(extra),
+            sum(e > 0 for e in extra),
+            sum(self.seconds),
+        )
+
+
+def count_attempts(keys: list[str], dask_scheduler: Any) -> dict[str, int]:
+    """(On the scheduler) key -> times it was sent to a worker (transitions into processing)."""
+    counts: dict[str, int] = {}
+    for key, _start, finish, *_ in dask_scheduler.story(*keys):
+        if finish == "processing":
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@contextlib.contextmanager
+def quiet(name: str, level: int = logging.WARNING) -> Iterator[None]:
+    """Log only `level` and above from logger `name` and its children in the block (Dask logs
+    every worker's start and stop at INFO); their levels are restored after."""
+    import distributed  # noqa: F401  (sets its loggers' levels on import: set ours after)
+
+    names = [name, *(n for n in logging.root.manager.loggerDict if n.startswith(name + "."))]
+    before = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(max(level, before[n]))
+    try:
+        yield
+    finally:
+        for n, lvl in before.items():
+            logging.getLogger(n).setLevel(lvl)
+
+
+def worker_versions() -> dict[str, str]:
+    """(On a worker) the versions that decide its numbers."""
+    import torch
+
+    import deepsets
+
+    return {"deepsets": deepsets.__version__, "torch": torch.__version__}
+
+
+@contextlib.contextmanager
+def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
+    """Train the block's models on the Dask cluster `scheduler` (None: in this process).
+
+    Fails with a ValueError within about CONNECT_SECONDS for an unreachable scheduler, and
+    within WORKERS_SECONDS for one without workers, before any training. SIGTERM unwinds
+    like Ctrl-C, so the workers of `local:N` are shut down either way.
+    """
+    if check_scheduler(scheduler) is None:
+        yield None
+        return
+    from deepsets.study.signals import catching_signals
+
+    with catching_signals(), contextlib.ExitStack() as stack:
+        stack.enter_context(quiet("distributed"))
+        client = stack.enter_context(connect(str(scheduler)))
+        groups = DaskGroups(client, str(scheduler))
+        stack.enter_context(using(groups))
+        yield groups
+
+
+@contextlib.contextmanager
+def connect(scheduler: str) -> Iterator[Any]:
+    """A `distributed.Client` of `scheduler` (and for local:N its LocalCluster), checked:
+    reachable, with workers, whose deepsets and torch are this process's."""
+    from distributed import Client, LocalCluster
+    from distributed.gc import disable_gc_diagnosis
+
+    with contextlib.ExitStack() as stack:
+        address = scheduler
+        if scheduler.startswith("local:"):
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=int(scheduler.split(":")[1]),
+                threads_per_worker=1,  # one task per worker process, on TORCH_THREADS
+                processes=True,
+                host="127.0.0.1",  # loopback only
+                dashboard_address="127.0.0.1:0",  # its HTTP server: loopback, any free port
+            )
+            stack.callback(cluster.close, timeout=WORKERS_SECONDS)
+            address = cluster.scheduler_address
+            # The scheduler, in this process, hooks a GC callback (pause diagnostics), and an
+            # exception raised by a signal handler inside a GC callback is swallowed: Ctrl-C and
+            # SIGTERM would be lost whenever they land in one. Unhook it.
+            disable_gc_diagnosis(force=True)  # type: ignore[no-untyped-call]
+        try:
+            client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)  # type: ignore[no-untyped-call]
+        except OSError as e:
+            raise ValueError(
+                f"scheduler {scheduler}: no Dask scheduler answered within {CONNECT_SECONDS:g} s "
+                f"({e}); start one with `dask scheduler`, or use --scheduler local:N"
+            ) from e
+        stack.callback(client.close, timeout=WORKERS_SECONDS)
+        try:
+            client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+        except TimeoutError as e:
+            raise ValueError(
+                f"scheduler {scheduler} has no workers after {WORKERS_SECONDS:g} s; start some "
+                f"with `dask worker {address}`"
+            ) from e
+        check_workers(client, scheduler)
+        yield client
+
+
+def check_workers(client: Any, scheduler: str) -> None:
+    """A ValueError unless every worker runs this process's deepsets and torch."""
+    here = worker_versions()
+    try:
+        found = client.run(worker_versions)
+    except Exception as e:  # e.g. deepsets not installed on a worker
+        raise ValueError(f"the workers of {scheduler} cannot run deepsets: {e!r}") from e
+    other = {w: v for w, v in found.items() if v != here}
+    if other:
+        raise ValueError(
+            f"the workers of {scheduler} must run deepsets and torch as here ({here}), so that "
+            f"the numbers are the same; these differ: {other}"
+        )
+
+
+def describe(info: ClusterInfo) -> str:
+    """The report's sentence on the cluster: whether any task was retried (retries > 0)."""
+    where = (
+        f"Trained on the Dask cluster {info.scheduler} ({info.workers} workers at the start) "
+        f"as {info.groups} tasks, one stack of models each"
+    )
+    if info.retries == 0:
+        return f"{where}; no task was retried."
+    return (
+        f"{where}; {info.retried_groups} task(s) went to a worker again ({info.retries} extra "
+        "attempt(s) in all) after a worker was lost or a task failed, each training again from "
+        "its initial weights and seeds."
+    )

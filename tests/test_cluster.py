@@ -1,0 +1,307 @@
+"""Training on other processes and on a Dask cluster: the same numbers as in this process.
+
+Every cluster here is a `LocalCluster` of 2 worker processes on 127.0.0.1 started by the tests;
+every wait is bounded in time.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from distributed import Client, LocalCluster
+from distributed.diagnostics.plugin import WorkerPlugin
+
+import deepsets as ds
+from deepsets import cli
+from deepsets.cluster import (
+    ClusterInfo,
+    DaskGroups,
+    check_scheduler,
+    cluster_info,
+    current_executor,
+    describe,
+    using,
+)
+from deepsets.engine.parts import WORKERS, partition
+from deepsets.study.output import PARTIAL_PREFIX
+from deepsets.training import train_many, train_on
+
+EXE = Path(sys.executable).with_name("deepsets")
+SMALL = ["--quick", "--no-extras", "--steps", "100", "--final-window", "20"]  # a run in seconds
+STEPS = 40
+
+
+def models() -> list[torch.nn.Module]:
+    """DeepSets, MLPs of two shapes and a plain Sequential: several stacks."""
+    return [
+        *(ds.DeepSet(generator=s) for s in range(4)),
+        *(ds.make_mlp((16, 16), "relu", generator=s) for s in range(3)),
+        *(ds.make_mlp((4,), "tanh", generator=s) for s in range(2)),
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(10, 1), torch.nn.Sigmoid()),
+    ]
+
+
+SEEDS = [0, 1, 2, 3, 0, 1, 2, 0, 1, 7]
+
+
+def trained(executor=None, seeds=SEEDS):
+    """train_many on models() with snapshots: (models, losses, snapshots)."""
+    torch.manual_seed(0)  # the unstacked module's initial weights
+    ms, snaps = models(), {10: [], 25: []}
+    _, losses = train_many(
+        ms, STEPS, seeds=seeds, batch_size=20, snapshots=snaps, executor=executor, progress=False
+    )
+    return ms, losses, snaps
+
+
+def same(a, b) -> bool:
+    """Two trained runs agree to the last bit: losses, weights and snapshot weights."""
+    (ma, la, sa), (mb, lb, sb) = a, b
+    weights = [
+        torch.equal(p, q)
+        for x, y in [*zip(ma, mb), *zip(sa[10], sb[10]), *zip(sa[25], sb[25])]
+        for p, q in zip(x.state_dict().values(), y.state_dict().values(), strict=True)
+    ]
+    return np.array_equal(la, lb) and all(weights)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return trained()
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as p:
+        yield p
+
+
+def test_a_process_pool_trains_to_the_same_numbers(reference, pool):
+    assert same(trained(pool), reference)
+    assert not same(trained(pool, seeds=[s + 1 for s in SEEDS]), reference)  # it can fail
+
+
+def test_train_on_given_sets_on_a_process_pool_matches_in_process(pool):
+    X, y = ds.make_data(40, generator=3)  # (B, N, F), (B, 1) shared by every model
+    runs = []
+    for executor in (None, pool):
+        ms = [ds.DeepSet(generator=s) for s in range(3)] + [ds.make_mlp((8,), generator=0)]
+        _, losses = train_on(ms, X, y, STEPS, batch_size=10, executor=executor, progress=False)
+        runs.append((losses, [p for m in ms for p in m.parameters()]))
+    (la, pa), (lb, pb) = runs
+    assert np.array_equal(la, lb) and all(torch.equal(p, q) for p, q in zip(pa, pb, strict=True))
+
+
+def test_threads_as_executor_and_the_run_scoped_default(reference):
+    with ThreadPoolExecutor(3) as threads, using(threads):
+        assert current_executor() is threads
+        assert same(trained(), reference)  # train_many without executor= uses the default
+    assert current_executor() is None
+
+
+def test_an_executor_must_be_one_and_train_on_a_cpu():
+    with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
+        train_many([ds.DeepSet()], 5, seeds=[0], executor="local:2")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="executor must be"):
+        with using(object()):  # type: ignore[arg-type]
+            pass
+
+
+@pytest.mark.parametrize("good", [None, "local:1", "local:256", "tcp://127.0.0.1:8786",
+                                  "tcp://node-7.cluster:1", "tls://10.0.0.2:65535"])  # fmt: skip
+def test_scheduler_addresses_accepted(good):
+    assert check_scheduler(good) == good
+
+
+@pytest.mark.parametrize("bad", ["local:0", "local:257", "local:", "local:two", "8786",
+                                 "127.0.0.1:8786", "http://127.0.0.1:8786", "tcp://host",
+                                 "tcp://host:65536", "tcp://a b:1", "", 3])  # fmt: skip
+def test_scheduler_addresses_refused_with_what_is_expected(bad):
+    with pytest.raises(ValueError, match=r"scheduler must be .*tcp://HOST:PORT.*local:N"):
+        check_scheduler(bad)
+
+
+def test_without_a_scheduler_distributed_is_never_imported():
+    code = (
+        "import sys, deepsets, deepsets.cli, deepsets.study.run\n"
+        "from deepsets.cluster import session\n"
+        "with session(None) as s: assert s is None\n"
+        "deepsets.train_many([deepsets.DeepSet()], 2, seeds=[0], progress=False)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('distributed', 'dask')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+INFO = dict(scheduler="local:2", workers=2, groups=9, task_seconds=3.0)
+
+
+def test_the_report_sentence_follows_the_retries():
+    assert describe(ClusterInfo(**INFO, retries=0, retried_groups=0)).endswith(
+        "no task was retried."
+    )
+    text = describe(ClusterInfo(**INFO, retries=2, retried_groups=1))
+    assert "; 1 task(s) went to a worker again (2 extra attempt(s) in all)" in text
+
+
+# --- a LocalCluster of 2 worker processes on the loopback address ----------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    with Client(cluster.scheduler_address, timeout=10, set_as_default=False) as c:
+        c.wait_for_workers(2, timeout=60)
+        yield c
+
+
+def test_a_dask_cluster_trains_to_the_same_numbers_one_task_per_stack(reference, client):
+    groups = DaskGroups(client, "tcp://test")
+    with using(groups):
+        assert same(trained(), reference)
+        info = cluster_info()
+    assert info is not None and info.retries == 0 and info.workers == 2
+    stacks = sum(len(p) for p in partition(models(), 20, 10, WORKERS))
+    assert info.groups == stacks == len(groups.keys) >= 3
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    """metrics.json of a small run in this process."""
+    out = tmp_path_factory.mktemp("runs") / "in-process"
+    assert cli.main(["run", *SMALL, "--out", str(out)]) == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+def numbers(metrics: dict) -> dict:
+    """metrics.json without what may differ between equal runs: timings and where they ran."""
+    kept = {k: v for k, v in metrics.items() if k not in ("timing", "cluster")}
+    kept["settings"] = {k: v for k, v in kept["settings"].items() if k not in ("out", "scheduler")}
+    return kept
+
+
+def test_deepsets_run_on_a_cluster_writes_the_numbers_of_an_in_process_run(
+    in_process, cluster, tmp_path
+):
+    out, address = tmp_path / "on-cluster", cluster.scheduler_address
+    assert address.startswith("tcp://127.0.0.1:")
+    run = subprocess.run(
+        [str(EXE), "run", *SMALL, "--out", str(out), "--scheduler", address],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert numbers(metrics) == numbers(in_process)
+    assert metrics["settings"]["scheduler"] == address
+    assert metrics["cluster"]["retries"] == 0 and metrics["cluster"]["groups"] >= 10
+    assert in_process["cluster"] is None
+    assert "no task was retried" in (out / "report.html").read_text()
+
+
+class KillFirstGroup(WorkerPlugin):
+    """Kills its worker process (SIGKILL) when the first training task of the run starts."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and str(key).startswith("deepsets-group-"):
+            try:
+                os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))  # once, cluster-wide
+            except FileExistsError:
+                return
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_run_the_group_is_retried_and_the_numbers_stay(
+    in_process, cluster, client, tmp_path
+):
+    marker = tmp_path / "killed"
+    client.register_plugin(KillFirstGroup(str(marker)), name="kill-first-group")
+    try:
+        out = tmp_path / "killed-run"
+        address = cluster.scheduler_address
+        assert cli.main(["run", *SMALL, "--out", str(out), "--scheduler", address]) == 0
+    finally:
+        client.unregister_worker_plugin("kill-first-group")
+    assert marker.exists()  # a worker did die
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert numbers(metrics) == numbers(in_process)
+    assert metrics["cluster"]["retries"] >= 1 and metrics["cluster"]["retried_groups"] >= 1
+    assert "went to a worker again" in (out / "report.html").read_text()
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted it
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_scheduler_fails_fast_before_any_training(capsys, tmp_path):
+    start = time.monotonic()
+    address = f"tcp://127.0.0.1:{free_port()}"
+    assert cli.main(["run", *SMALL, "--out", str(tmp_path / "x"), "--scheduler", address]) == 2
+    assert time.monotonic() - start < 30
+    err = capsys.readouterr().err
+    assert f"deepsets run: error: scheduler {address}: no Dask scheduler answered" in err
+    assert not (tmp_path / "x").exists()
+    assert cli.main(["run", "--scheduler", "local:0"]) == 2
+    assert "deepsets run: error: scheduler must be" in capsys.readouterr().err
+
+
+def test_sigterm_leaves_no_output_and_no_worker_processes(tmp_path):
+    proc = subprocess.Popen(
+        [str(EXE), "run", *SMALL, "--out", str(tmp_path / "run"), "--scheduler", "local:1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the workers it starts are in it
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(PARTIAL_PREFIX) for p in tmp_path.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the run never started staging"
+        time.sleep(0.05)
+    assert len(group(proc.pid)) >= 2  # the run and its worker
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated by SIGTERM; nothing was written" in err
+    assert list(tmp_path.iterdir()) == []
+    deadline = time.monotonic() + 20  # multiprocessing's resource tracker exits on its own
+    while group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert group(proc.pid) == []
+
+
+def group(pgid: int) -> list[str]:
+    """The processes of process group `pgid`."""
+    out = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True)
+    return out.stdout.split()
