@@ -16,7 +16,6 @@ import pytest
 
 import deepsets
 from deepsets import cli
-from deepsets.study import settings as settings_module
 from deepsets.study.settings import QUICK, StudySettings
 
 EXE = Path(sys.executable).with_name("deepsets")
@@ -42,13 +41,15 @@ def ran(monkeypatch):
 
 
 def field_docs() -> dict[str, str]:
-    """Field -> the docstring under it, read from the source (independently of tyro)."""
-    tree = ast.parse(inspect.getsource(settings_module))
-    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "StudySettings")
+    """Field -> the docstring under it (whitespace collapsed), read from the source of
+    StudySettings and of the classes it inherits fields from (independently of tyro)."""
     docs = {}
-    for node, after in zip(cls.body, cls.body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr):
-            docs[node.target.id] = after.value.value
+    for base in StudySettings.__mro__[:-1]:  # all but object
+        (cls,) = ast.parse(inspect.getsource(base)).body
+        assert isinstance(cls, ast.ClassDef)
+        for node, after in zip(cls.body, cls.body[1:], strict=False):
+            if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr):
+                docs.setdefault(node.target.id, " ".join(after.value.value.split()))
     return docs
 
 
@@ -112,8 +113,9 @@ def test_every_kind_of_flag_reaches_the_settings():
     argv = "--out x --overwrite --seeds 3 --seed 7 --steps 11 --batch-size 10 --lr 0.01 "
     argv += "--hidden 4 --mlp-hidden 8 4 2 --mlp-activation tanh --sweep-widths 4 8 "
     argv += "--sweep-depths 3 --sweep-activations tanh gelu --test-size 100 --final-window 5 "
-    argv += "--permutations 2 --device cpu --threads 2 --quick --no-extras"
+    argv += "--permutations 2 --device cpu --threads 2 --quick --no-extras --scheduler local:3"
     expected = StudySettings(
+        scheduler="local:3",
         out="x",
         overwrite=True,
         seeds=3,

@@ -91,6 +91,9 @@ BAD = [
     ("threads", dict(threads=1.5)),
     ("quick", dict(quick="no")),
     ("extras", dict(extras=1)),
+    ("scheduler", dict(scheduler="local:0")),
+    ("scheduler", dict(scheduler="127.0.0.1:8786")),
+    ("device", dict(device="cuda", scheduler="local:2")),  # workers train on their CPUs
 ]
 
 

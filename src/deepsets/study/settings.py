@@ -120,7 +120,7 @@ def resolve(settings: StudySettings) -> StudySettings:
     if s.threads is not None:
         positive_int(s.threads, "threads")
     if check_scheduler(s.scheduler) is not None and s.device == "cuda":
-        raise ValueError("a scheduler's workers train on their CPUs: give --device cpu or auto")
+        raise ValueError("device must be cpu or auto with a scheduler (workers train on CPUs)")
     return s
 
 
