@@ -69,9 +69,10 @@ def trained(executor=None, seeds=SEEDS):
 def same(a, b) -> bool:
     """Two trained runs agree to the last bit: losses, weights and snapshot weights."""
     (ma, la, sa), (mb, lb, sb) = a, b
+    pairs = zip([*ma, *sa[10], *sa[25]], [*mb, *sb[10], *sb[25]], strict=True)
     weights = [
         torch.equal(p, q)
-        for x, y in [*zip(ma, mb), *zip(sa[10], sb[10]), *zip(sa[25], sb[25])]
+        for x, y in pairs
         for p, q in zip(x.state_dict().values(), y.state_dict().values(), strict=True)
     ]
     return np.array_equal(la, lb) and all(weights)

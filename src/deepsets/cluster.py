@@ -10,8 +10,8 @@ imported only here, only when a session opens.
 A task lost with its worker is sent to another worker by the scheduler (at most
 `distributed.scheduler.allowed-failures` times, 3 by default), and a task that raises is
 tried again up to RETRIES times; either way it trains again from the initial weights and
-seeds it was given, so a retry changes no number. `ClusterInfo.retries` counts them from the
-scheduler's transition log.
+seeds it was given, so a retry changes no number. `ClusterInfo.retries` counts them: a
+scheduler plugin of the session counts the times each of its tasks is sent to a worker.
 """
 
 from __future__ import annotations
@@ -104,17 +104,21 @@ def cluster_info() -> ClusterInfo | None:
 
 
 class DaskGroups(Executor):
-    """A Dask client's executor that names its tasks, so that their attempts can be counted."""
+    """A Dask client's executor that names its tasks and counts their attempts (a scheduler
+    plugin sees every task sent to a worker; the scheduler's own transition log keeps only the
+    last 1000 transitions)."""
 
     def __init__(self, client: Any, scheduler: str, retries: int = RETRIES) -> None:
         self.client, self.scheduler = client, scheduler
         self.inner = client.get_executor(retries=retries, pure=False)
+        self.prefix = f"deepsets-group-{uuid.uuid4().hex[:12]}-"  # this session's tasks
         self.keys: list[str] = []
         self.seconds: list[float] = []
         self.workers = len(client.scheduler_info()["workers"])
+        client.register_plugin(attempt_counter(self.prefix), name=self.prefix)
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        key = f"deepsets-group-{uuid.uuid4().hex}"
+        key = f"{self.prefix}{len(self.keys)}"
         self.keys.append(key)
         future: Future[T] = self.inner.submit(fn, *args, key=key, **kwargs)
         future.add_done_callback(self._timed)
@@ -126,28 +130,43 @@ class DaskGroups(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self.inner.shutdown(wait=wait and not cancel_futures)
+        with contextlib.suppress(Exception):  # the scheduler may be gone already
+            self.client.unregister_scheduler_plugin(self.prefix)
 
     def info(self) -> ClusterInfo:
-        """The tasks so far and their attempts, read from the scheduler's transition log."""
-        attempts: dict[str, int] = self.client.run_on_scheduler(count_attempts, keys=self.keys)
-        extra = [max(0, attempts.get(k, 1) - 1) for k in self.keys]
+        """The tasks so far and their extra attempts, as the scheduler plugin counted them."""
+        name = self.prefix
+        retried: dict[str, int] = self.client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.plugins[name].retried()
+        )  # key -> attempts, for the tasks sent more than once
         return ClusterInfo(
             self.scheduler,
             self.workers,
             len(self.keys),
-            sum(extra),
-            sum(e > 0 for e in extra),
+            sum(n - 1 for n in retried.values()),
+            len(retried),
             sum(self.seconds),
         )
 
 
-def count_attempts(keys: list[str], dask_scheduler: Any) -> dict[str, int]:
-    """(On the scheduler) key -> times it was sent to a worker (transitions into processing)."""
-    counts: dict[str, int] = {}
-    for key, _start, finish, *_ in dask_scheduler.story(*keys):
-        if finish == "processing":
-            counts[key] = counts.get(key, 0) + 1
-    return counts
+def attempt_counter(prefix: str) -> Any:
+    """A scheduler plugin counting, for each task whose key starts with `prefix`, the times it
+    was sent to a worker (transitions into "processing"). Defined in a function so that it
+    travels to the scheduler by value: the scheduler needs no deepsets."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class Attempts(SchedulerPlugin):
+        def __init__(self) -> None:
+            self.counts: dict[str, int] = {}
+
+        def transition(self, key: Any, start: str, finish: str, *args: Any, **kw: Any) -> None:
+            if finish == "processing" and str(key).startswith(prefix):
+                self.counts[str(key)] = self.counts.get(str(key), 0) + 1
+
+        def retried(self) -> dict[str, int]:
+            return {k: n for k, n in self.counts.items() if n > 1}
+
+    return Attempts()
 
 
 @contextlib.contextmanager
@@ -193,6 +212,7 @@ def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
         stack.enter_context(quiet("distributed"))
         client = stack.enter_context(connect(str(scheduler)))
         groups = DaskGroups(client, str(scheduler))
+        stack.callback(groups.shutdown, wait=False)  # cancels what is left
         stack.enter_context(using(groups))
         yield groups
 

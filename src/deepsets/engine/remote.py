@@ -65,6 +65,8 @@ def train_group(group: Group) -> Trained:
         copies: dict[int, dict[int, nn.Module]] = {s: {} for s in group.snapshots}
         losses = fit(stacks, group.data, group.steps, group.lr, False, copies, group.loss)
     weights = [{n: p.detach() for n, p in m.state_dict().items()} for m in group.models]
+    small = losses.astype(np.float32)  # float32 models' losses are float32 values: half the bytes
+    losses = small if np.array_equal(small, losses) else losses
     kept = {s: [c[k] for k in range(len(group.models))] for s, c in copies.items()}
     return Trained(weights, losses, kept, time.perf_counter() - start)
 

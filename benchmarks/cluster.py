@@ -1,0 +1,154 @@
+"""The study on a Dask cluster: wall times, the cost of one task, the bytes a task moves.
+
+    python benchmarks/cluster.py            # the quick study: about 2 minutes on a 2-core CPU
+    python benchmarks/cluster.py --full     # the exercise's defaults (4000 steps) as well
+
+Prints (and writes to benchmarks/results/cluster-<timestamp>.json):
+- `deepsets run` wall time in this process, with `--scheduler local:2` (the cluster's start
+  included), on a running 2-worker cluster, and on one whose first training task kills its
+  worker (the task is retried; the numbers are checked equal to the in-process run's);
+- the round trip of one task: G one-model, one-step stacks trained on the cluster, per task;
+- the bytes one task moves in and out (cloudpickle sizes, what Dask sends) for stacks of the
+  exercise's DeepSet of 5 and 100 members over 4000 steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+# benchmarks/profile.py would shadow the standard library's profile (cProfile imports it)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+import cloudpickle  # noqa: E402
+import torch  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
+from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
+
+from deepsets import DeepSet  # noqa: E402
+from deepsets.cluster import DaskGroups, using  # noqa: E402
+from deepsets.engine.remote import Group, train_group  # noqa: E402
+from deepsets.engine.sources import Streams  # noqa: E402
+from deepsets.training import TORCH_THREADS, train_many  # noqa: E402
+
+EXE = Path(sys.executable).with_name("deepsets")
+QUICK = ["--quick"]
+
+
+class KillFirstGroup(WorkerPlugin):
+    """Kills its worker (SIGKILL) as the run's first training task starts, once."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def transition(self, key: object, start: str, finish: str, **kwargs: Any) -> None:
+        if finish == "executing" and str(key).startswith("deepsets-group-"):
+            try:
+                os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def study(args: list[str], out: Path) -> tuple[float, dict[str, Any]]:
+    """Wall seconds of `deepsets run ARGS --out OUT` (a process) and its metrics.json."""
+    t = time.perf_counter()
+    subprocess.run([str(EXE), "run", *args, "--out", str(out)], check=True, capture_output=True)
+    return time.perf_counter() - t, json.loads((out / "metrics.json").read_text())
+
+
+def numbers(m: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in m.items() if k not in ("timing", "cluster", "settings")}
+    return kept
+
+
+def studies(flags: list[str], root: Path, cluster: LocalCluster, client: Client) -> dict[str, Any]:
+    """The study in-process, on local:2, on the running cluster, and with a worker killed."""
+    rows: dict[str, Any] = {}
+    base_s, base = study(flags, root / "in-process")
+    rows["in-process"] = {"wall": base_s, "train": base["timing"]["train_seconds"]}
+    address = cluster.scheduler_address
+    for name, extra in [
+        ("local:2", ["--scheduler", "local:2"]),
+        ("running", ["--scheduler", address]),
+    ]:
+        s, m = study([*flags, *extra], root / name.replace(":", "-"))
+        assert numbers(m) == numbers(base), name
+        rows[name] = {"wall": s, "train": m["timing"]["train_seconds"], "cluster": m["cluster"]}
+    client.register_plugin(KillFirstGroup(str(root / "killed")), name="kill")
+    try:
+        s, m = study([*flags, "--scheduler", address], root / "killed-run")
+    finally:
+        client.unregister_worker_plugin("kill")
+    assert numbers(m) == numbers(base) and m["cluster"]["retries"] >= 1
+    rows["one worker killed"] = {
+        "wall": s,
+        "train": m["timing"]["train_seconds"],
+        "cluster": m["cluster"],
+    }
+    client.wait_for_workers(2, timeout=60)
+    return rows
+
+
+def round_trip(client: Client, G: int = 60) -> dict[str, float]:
+    """Seconds per task for G stacks of one model trained one step: all overhead, no work."""
+    models = [DeepSet(hidden=h, generator=0) for h in range(1, G + 1)]  # G shapes: G stacks
+    t = time.perf_counter()
+    train_many(models, 1, seeds=[0] * G, progress=False)
+    local = time.perf_counter() - t
+    groups = DaskGroups(client, "bench")
+    with using(groups):
+        t = time.perf_counter()
+        train_many(models, 1, seeds=[0] * G, progress=False)
+        remote = time.perf_counter() - t
+        info = groups.info()
+    assert info.groups == G
+    return {"groups": G, "in_process_per_group": local / G, "cluster_per_group": remote / G}
+
+
+def sizes(steps: int = 4000) -> dict[str, dict[str, int]]:
+    """Bytes in and out of one task: a stack of k exercise DeepSets trained `steps` steps."""
+    out = {}
+    for k in (5, 100):
+        models = [DeepSet(generator=s) for s in range(k)]
+        data = Streams(list(range(k)), 100, 10, None, torch.device("cpu"))
+        group = Group(models, data, steps, 1e-3, "bce", (), TORCH_THREADS)
+        sent = len(cloudpickle.dumps(group))
+        result = train_group(Group(models, data, 2, 1e-3, "bce", (), TORCH_THREADS))
+        back = len(cloudpickle.dumps(result)) + k * (steps - 2) * 8  # losses: float64 a step
+        out[f"{k} DeepSets"] = {"in": sent, "out": back}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="also the exercise's full study")
+    args = parser.parse_args()
+    torch.set_num_threads(TORCH_THREADS)
+    record: dict[str, Any] = {"cpus": os.cpu_count(), "load": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp, LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as cluster, Client(cluster, set_as_default=False) as client:  # fmt: skip
+        record["round_trip"] = round_trip(client)
+        record["quick"] = studies(QUICK, Path(tmp) / "quick", cluster, client)
+        if args.full:
+            record["full"] = studies([], Path(tmp) / "full", cluster, client)
+    record["bytes"] = sizes()
+    print(json.dumps(record, indent=2))
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    path = results / f"cluster-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    main()
