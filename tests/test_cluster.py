@@ -185,6 +185,7 @@ def test_a_dask_cluster_trains_to_the_same_numbers_one_task_per_stack(reference,
     with using(groups):
         assert same(trained(), reference)
         info = cluster_info()
+    groups.shutdown()
     assert info is not None and info.retries == 0 and info.workers == 2
     stacks = sum(len(p) for p in partition(models(), 20, 10, WORKERS))
     assert info.groups == stacks == len(groups.keys) >= 3
