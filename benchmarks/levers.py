@@ -7,7 +7,7 @@ Each lever is kept in the code only if this shows a gain; docs/record.py records
 renders it into benchmarks/README.md. Rows:
 
 - FastTanh: the stacked forms' tanh as 2 sigmoid(2x) - 1 with its backward from the output
-  (`deepsets.engine.activations.FAST_TANH`), on the study's models (benchmarks/profile.py
+  (`deepsets.engine.activations.FAST_TANH`), on the study's models (benchmarks/limits.py
   compares the kernels alone).
 - worker threads: the study's models (sets of 10) trained by `train_many` with 2 workers
   against 1 (`deepsets.training.WORKERS`).
@@ -34,10 +34,9 @@ from typing import Any
 
 import torch
 
-# `python benchmarks/levers.py` puts benchmarks/ first on sys.path, where our profile.py would
-# shadow the standard library's (which torch.compile imports): move it to the end.
 HERE = Path(__file__).resolve().parent
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+if str(HERE) not in sys.path:
+    sys.path.append(str(HERE))  # for benchmarks/run.py when loaded by docs/record.py
 # torch.compile caches compiled code across runs; time it cold, as a first run meets it
 os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepsets-inductor-")
 from run import study_models  # noqa: E402

@@ -30,7 +30,7 @@ from torch import nn
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
-    sys.path.append(str(HERE))  # appended, not first: benchmarks/profile.py must not shadow
+    sys.path.append(str(HERE))  # for baseline.py when loaded by docs/record.py
 import baseline  # noqa: E402
 
 from deepsets.data import make_data  # noqa: E402

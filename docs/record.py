@@ -6,7 +6,7 @@
     python docs/record.py --render   # no measuring: re-render the READMEs from docs/results.json
 
 Recording runs `benchmarks/run.py`'s rows (whose last row is the default study, `run_study`:
-its metrics.json is kept, so the study runs once), `benchmarks/profile.py` and the test suite,
+its metrics.json is kept, so the study runs once), `benchmarks/limits.py` and the test suite,
 and writes everything with the date, load average and versions to docs/results.json. Run it on
 an idle machine: the timings move by 10-50% with load. A `--quick` record says so in every
 block it renders.
@@ -368,7 +368,7 @@ def limits_sentence(r: Record) -> str:
         for c in r["profile"]
     ]
     return (
-        "A training step against the sum of its ops' limits (`benchmarks/profile.py`; the "
+        "A training step against the sum of its ops' limits (`benchmarks/limits.py`; the "
         f"target is {LIMIT_TARGET:.0f}x): {'; '.join(parts)}."
     )
 
