@@ -85,7 +85,7 @@ def record(quick: bool, run_tests: bool) -> Record:
     bench = load_script("run").measure(quick)
     study = bench.pop("study")
     study["settings"].pop("out")  # a temporary directory
-    profile, t = load_script("profile"), time.perf_counter()
+    profile, t = load_script("limits"), time.perf_counter()
     cases = profile.as_json(profile.profile_all())
     profile_seconds = time.perf_counter() - t
     levers = load_script("levers").measure_levers(quick)
