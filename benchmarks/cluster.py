@@ -26,22 +26,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
+import numpy as np
+import torch
+from distributed import Client, LocalCluster
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from deepsets import DeepSet
+from deepsets.cluster import DaskGroups, using
+from deepsets.engine.remote import Group, train_group
+from deepsets.engine.sources import Streams
+from deepsets.training import TORCH_THREADS, train_many
+
 HERE = Path(__file__).resolve().parent
-# benchmarks/profile.py would shadow the standard library's profile (cProfile imports it)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-import cloudpickle  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
-from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
-
-from deepsets import DeepSet  # noqa: E402
-from deepsets.cluster import DaskGroups, using  # noqa: E402
-from deepsets.engine.remote import Group, train_group  # noqa: E402
-from deepsets.engine.sources import Streams  # noqa: E402
-from deepsets.training import TORCH_THREADS, train_many  # noqa: E402
-
 EXE = Path(sys.executable).with_name("deepsets")
 QUICK = ["--quick"]
 

@@ -21,7 +21,8 @@ from torch.nn import functional as F
 
 from deepsets.cluster import current_executor
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, make_data
-from deepsets.engine.loop import LOSSES, fit
+from deepsets.engine.loop import fit
+from deepsets.engine.losses import LOSSES
 from deepsets.engine.parts import WORKERS, Part, partition, run_parts
 from deepsets.engine.remote import run_groups
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
