@@ -112,6 +112,38 @@ def test_threads_as_executor_and_the_run_scoped_default(reference):
     assert current_executor() is None
 
 
+class Bar:
+    """Records what the progress bar is told: its total, whether shown, each update."""
+
+    made: list[Bar] = []
+
+    def __init__(self, total: int, desc: str, disable: bool, leave: bool) -> None:
+        self.total, self.shown, self.updates = total, not disable, 0
+        Bar.made.append(self)
+
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        self.updates += n
+
+
+def test_the_progress_bar_counts_finished_groups(monkeypatch):
+    monkeypatch.setattr("deepsets.engine.remote.tqdm", Bar)
+    monkeypatch.setattr(Bar, "made", [])
+    with ThreadPoolExecutor(2) as threads:
+        train_many(models(), 3, seeds=SEEDS, executor=threads, progress=True)
+        train_many(models(), 3, seeds=SEEDS, executor=threads, progress=False)
+    stacks = sum(len(p) for p in partition(models(), 100, 10, WORKERS))
+    assert [(b.total, b.shown, b.updates) for b in Bar.made] == [
+        (stacks, True, stacks),
+        (stacks, False, stacks),
+    ]
+
+
 def test_an_executor_must_be_one_and_train_on_a_cpu():
     with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
         train_many([ds.DeepSet()], 5, seeds=[0], executor="local:2")  # type: ignore[arg-type]
@@ -278,13 +310,15 @@ def test_an_unreachable_scheduler_fails_fast_before_any_training(capsys, tmp_pat
     assert "deepsets run: error: scheduler must be" in capsys.readouterr().err
 
 
-def test_sigterm_leaves_no_output_and_no_worker_processes(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_leaves_no_output_and_no_worker_processes(signum, tmp_path):
     proc = subprocess.Popen(
         [str(EXE), "run", *SMALL, "--out", str(tmp_path / "run"), "--scheduler", "local:1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group: the workers it starts are in it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
     )
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(PARTIAL_PREFIX) for p in tmp_path.iterdir()):
@@ -292,10 +326,11 @@ def test_sigterm_leaves_no_output_and_no_worker_processes(tmp_path):
         assert time.monotonic() < deadline, "the run never started staging"
         time.sleep(0.05)
     assert len(group(proc.pid)) >= 2  # the run and its worker
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert "terminated by SIGTERM; nothing was written" in err
+    assert proc.returncode == 128 + signum, err
+    said = "terminated by SIGTERM" if signum == signal.SIGTERM else "interrupted"
+    assert f"deepsets run: {said}; nothing was written" in err
     assert list(tmp_path.iterdir()) == []
     deadline = time.monotonic() + 20  # multiprocessing's resource tracker exits on its own
     while group(proc.pid) and time.monotonic() < deadline:
