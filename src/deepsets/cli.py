@@ -20,6 +20,8 @@ from deepsets import __version__
 from deepsets.study.output import OutputError
 from deepsets.study.settings import StudySettings, quick_settings, resolve
 from deepsets.study.signals import Terminated
+from deepsets.study.theory import entry as theory
+from deepsets.study.theory import settings as theory_settings
 
 S = TypeVar("S")
 
@@ -59,6 +61,13 @@ STUDIES: dict[str, Study[Any]] = {
         quick_settings,
         resolve,
         run_exercise,
+    ),
+    "theory": Study(
+        theory_settings.TheorySettings,
+        "five claims of the theory of set functions, each measured over seeds with a verdict",
+        theory_settings.quick_settings,
+        theory_settings.check,
+        theory.run_and_print,
     ),
 }
 DEFAULT_STUDY = "exercise"  # what `deepsets run` runs when no study is named

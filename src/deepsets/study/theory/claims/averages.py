@@ -34,7 +34,7 @@ STATEMENT = (
 CITATION = "C. Bueno, A. Hylton. On the representation power of set pooling networks. NeurIPS 2021."
 
 
-def measure(s: TheorySettings, tick: object = None) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings) -> tuple[Claim, Figure]:
     """Claim 3: a regression DeepSet per pooling and seed on the mean of N reals."""
     t0 = time.perf_counter()
     N = s.mean_objects

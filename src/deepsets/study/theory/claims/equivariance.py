@@ -38,7 +38,7 @@ CITATION = (
 )
 
 
-def measure(s: TheorySettings, tick: object = None) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings) -> tuple[Claim, Figure]:
     """Claim 4: a per-object network and a PermEquivariant stack per seed; accuracy per object."""
     t0 = time.perf_counter()
     N, spread = s.equivariant_objects, s.spread

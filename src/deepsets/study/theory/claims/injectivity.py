@@ -73,7 +73,7 @@ def _show(values: tuple[float, ...]) -> str:
     return "{" + ", ".join(f"{v:g}" for v in values) + "}"
 
 
-def measure(s: TheorySettings, tick: object = None) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings) -> tuple[Claim, Figure]:
     """Claim 2: a DeepSet per pooling and seed on the multiplicity task; accuracies, ceiling."""
     t0 = time.perf_counter()
     data = training_sets(

@@ -49,7 +49,7 @@ def variants(s: TheorySettings, seed: int) -> dict[str, nn.Module]:
     }
 
 
-def measure(s: TheorySettings, tick: object = None) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings) -> tuple[Claim, Figure]:
     """Claim 5: the baseline and each remedy per seed on make_data; accuracy over all 372 sets."""
     t0 = time.perf_counter()
     per_seed = [variants(s, s.seed + k) for k in range(s.seeds)]

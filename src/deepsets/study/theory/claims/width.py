@@ -6,6 +6,7 @@ Shape letters: S seeds, L latent widths, N set sizes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -47,13 +48,13 @@ def errors_for(s: TheorySettings, N: int) -> np.ndarray:
     return np.array(errs).reshape(s.seeds, len(s.latents))  # (S, L)
 
 
-def measure(s: TheorySettings, tick: object = None) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings, tick: Callable[[], None] | None = None) -> tuple[Claim, Figure]:
     """Claim 1: median regression over N and L, the error table and the verdict."""
     t0 = time.perf_counter()
     errors = {}
     for N in s.set_sizes:
         errors[N] = errors_for(s, N)  # (S, L)
-        if callable(tick):
+        if tick is not None:
             tick()
     median = {
         N: dict(zip(s.latents, np.median(e, axis=0).tolist(), strict=True))
