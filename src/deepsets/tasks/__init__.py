@@ -3,3 +3,23 @@
 Each takes a generator argument (a torch.Generator or an integer seed), so the same seed gives
 the same sets.
 """
+
+from deepsets.tasks.theory import (  # the theory study's tasks
+    above_mean_sets,
+    colliding_pairs,
+    exercise_sets,
+    mean_sets,
+    median_sets,
+    multiplicity_sets,
+    per_element_ceiling,
+)
+
+__all__ = [  # the theory study's tasks
+    "above_mean_sets",
+    "colliding_pairs",
+    "exercise_sets",
+    "mean_sets",
+    "median_sets",
+    "multiplicity_sets",
+    "per_element_ceiling",
+]

@@ -97,13 +97,12 @@ class EquivariantNet(nn.Module):
         self.layers = nn.ModuleList(
             PermEquivariant(a, b, pooling) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         )
-        if g is not None:  # the package's layer draws from the global generator; reseed it here
+        if g is not None:  # the package's layer draws from the global generator; redraw here
             with torch.no_grad():
-                for layer in self.layers:
-                    for lin in (layer.Lambda, layer.Gamma):
-                        bound = 1 / math.sqrt(lin.in_features)
-                        for p in lin.parameters():
-                            p.uniform_(-bound, bound, generator=g)
+                for a, layer in zip(sizes[:-1], self.layers, strict=True):
+                    bound = 1 / math.sqrt(a)  # nn.Linear's default range for `a` inputs
+                    for p in layer.parameters():
+                        p.uniform_(-bound, bound, generator=g)
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-object probabilities (B, N); padded objects come out as sigmoid(0) = 1/2."""

@@ -5,7 +5,6 @@ metrics.json into a staged output directory (atomic, as the exercise study's).
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,8 +21,7 @@ from deepsets.study.theory.report import write_report
 from deepsets.study.theory.settings import TheorySettings, check
 from deepsets.training import TORCH_THREADS, show_progress, torch_threads
 
-log = logging.getLogger(__name__)
-
+CLAIMS = (width, injectivity, averages, equivariance, trap)  # in the report's order
 SCHEMA_VERSION = 1  # of the theory study's metrics.json (README: "The theory study")
 
 
@@ -86,21 +84,11 @@ def _run(s: TheorySettings, out: Path) -> TheoryResults:
             total=len(s.set_sizes) + 4, desc="theory", unit="run", disable=not show_progress(None)
         )
         claims, figures = [], {}
-        steps = [
-            ("1 latent width", lambda: width.measure(s, bar.update)),
-            ("2 multisets", lambda: injectivity.measure(s)),
-            ("3 averages", lambda: averages.measure(s)),
-            ("4 equivariance", lambda: equivariance.measure(s)),
-            ("5 max-pooling trap", lambda: trap.measure(s)),
-        ]
-        for i, (name, measure) in enumerate(steps):
-            bar.set_postfix_str(f"claim {name}")
-            log.debug("claim %s", name)
-            claim, fig = measure()
+        for module in CLAIMS:
+            bar.set_postfix_str(module.__name__.rsplit(".", 1)[-1])
+            claim, fig = module.measure(s, lambda: bar.update())  # a tick per training call
             claims.append(claim)
             figures[claim.figure] = fig
-            if i:  # claim 1 ticks once per set size
-                bar.update()
         bar.close()
         write_figures(tmp, figures)
         results = TheoryResults(

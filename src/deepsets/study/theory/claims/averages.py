@@ -6,6 +6,7 @@ Shape letters: S seeds, B sets, N objects.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -34,7 +35,7 @@ STATEMENT = (
 CITATION = "C. Bueno, A. Hylton. On the representation power of set pooling networks. NeurIPS 2021."
 
 
-def measure(s: TheorySettings) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]:
     """Claim 3: a regression DeepSet per pooling and seed on the mean of N reals."""
     t0 = time.perf_counter()
     N = s.mean_objects
@@ -51,6 +52,7 @@ def measure(s: TheorySettings) -> tuple[Claim, Figure]:
         for p in POOLINGS
     ]  # fmt: skip
     fit(models, data, s.steps, s, loss="mse", lr=s.lr, masked=False)
+    tick()
     var = float(test[2].var())
     rel = {
         p: [relative_mse(models[k * len(POOLINGS) + j], test) for k in range(s.seeds)]

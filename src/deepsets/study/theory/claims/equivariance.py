@@ -6,6 +6,7 @@ Shape letters: S seeds, B sets, N objects.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -13,6 +14,7 @@ from torch import nn
 
 from deepsets.study.theory.common import (
     Claim,
+    Sets,
     Table,
     accuracy,
     fit,
@@ -38,11 +40,14 @@ CITATION = (
 )
 
 
-def measure(s: TheorySettings) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]:
     """Claim 4: a per-object network and a PermEquivariant stack per seed; accuracy per object."""
     t0 = time.perf_counter()
     N, spread = s.equivariant_objects, s.spread
-    task = lambda B: lambda g: above_mean_sets(B, N, spread=spread, generator=g)  # noqa: E731
+
+    def task(B: int) -> Callable[[int], Sets]:
+        return lambda g: above_mean_sets(B, N, spread=spread, generator=g)
+
     data = training_sets(task(s.train_sets), s, "equivariance", 2)
     test = test_sets(task(s.test_sets), s, "equivariance")
     models: list[nn.Module] = []
@@ -50,6 +55,7 @@ def measure(s: TheorySettings) -> tuple[Claim, Figure]:
         models.append(PerElementNet(s.hidden, generator=s.seed + k))
         models.append(EquivariantNet(s.hidden, s.layers, generator=s.seed + k))
     fit(models, data, s.steps, s, loss="bce", lr=s.lr, masked=False)
+    tick()
     names = ("per-object network", "PermEquivariant stack")
     acc = {
         n: [accuracy(models[2 * k + j], test, False) for k in range(s.seeds)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -73,7 +74,7 @@ def _show(values: tuple[float, ...]) -> str:
     return "{" + ", ".join(f"{v:g}" for v in values) + "}"
 
 
-def measure(s: TheorySettings) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]:
     """Claim 2: a DeepSet per pooling and seed on the multiplicity task; accuracies, ceiling."""
     t0 = time.perf_counter()
     data = training_sets(
@@ -86,6 +87,7 @@ def measure(s: TheorySettings) -> tuple[Claim, Figure]:
         for p in POOLINGS
     ]
     fit(models, data, s.multiset_steps, s, loss="bce", lr=s.lr, masked=True)
+    tick()
     acc = {
         p: [accuracy(models[k * 3 + j], test, True) for k in range(s.seeds)]
         for j, p in enumerate(POOLINGS)

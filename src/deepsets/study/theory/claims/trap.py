@@ -6,6 +6,7 @@ Shape letters: S seeds, B sets, N objects.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 from matplotlib.figure import Figure
@@ -49,7 +50,7 @@ def variants(s: TheorySettings, seed: int) -> dict[str, nn.Module]:
     }
 
 
-def measure(s: TheorySettings) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]:
     """Claim 5: the baseline and each remedy per seed on make_data; accuracy over all 372 sets."""
     t0 = time.perf_counter()
     per_seed = [variants(s, s.seed + k) for k in range(s.seeds)]
@@ -57,6 +58,7 @@ def measure(s: TheorySettings) -> tuple[Claim, Figure]:
     models = [m for v in per_seed for m in v.values()]
     data = training_sets(lambda g: exercise_sets(s.trap_sets, generator=g), s, "trap", len(names))
     fit(models, data, s.trap_steps, s, loss="bce", lr=s.trap_lr, masked=False)
+    tick()
     X, y = all_sets()  # (372, 10, 1), (372, 1)
     every = (X, torch.ones(X.shape[:2], dtype=torch.bool), y)
     acc = {n: [accuracy(v[n], every, False) for v in per_seed] for n in names}

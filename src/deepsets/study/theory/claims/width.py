@@ -48,14 +48,13 @@ def errors_for(s: TheorySettings, N: int) -> np.ndarray:
     return np.array(errs).reshape(s.seeds, len(s.latents))  # (S, L)
 
 
-def measure(s: TheorySettings, tick: Callable[[], None] | None = None) -> tuple[Claim, Figure]:
+def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]:
     """Claim 1: median regression over N and L, the error table and the verdict."""
     t0 = time.perf_counter()
     errors = {}
     for N in s.set_sizes:
         errors[N] = errors_for(s, N)  # (S, L)
-        if tick is not None:
-            tick()
+        tick()
     median = {
         N: dict(zip(s.latents, np.median(e, axis=0).tolist(), strict=True))
         for N, e in errors.items()
