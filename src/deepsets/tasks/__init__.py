@@ -5,11 +5,21 @@ the same sets.
 """
 
 from deepsets.tasks.theory import (  # the theory study's tasks
-    above_mean_sets as above_mean_sets,
-    colliding_pairs as colliding_pairs,
-    exercise_sets as exercise_sets,
-    mean_sets as mean_sets,
-    median_sets as median_sets,
-    multiplicity_sets as multiplicity_sets,
-    per_element_ceiling as per_element_ceiling,
+    above_mean_sets,
+    colliding_pairs,
+    exercise_sets,
+    mean_sets,
+    median_sets,
+    multiplicity_sets,
+    per_element_ceiling,
 )
+
+__all__ = [  # the theory study's tasks
+    "above_mean_sets",
+    "colliding_pairs",
+    "exercise_sets",
+    "mean_sets",
+    "median_sets",
+    "multiplicity_sets",
+    "per_element_ceiling",
+]
