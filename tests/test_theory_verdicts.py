@@ -12,11 +12,13 @@ def test_stopping_width_is_the_smallest_width_within_tolerance_of_the_best():
     assert v.stopping_width(errors, tol=0.25) == 4  # 0.2 <= 1.25 * 0.18
     assert v.stopping_width(errors, tol=0.06) == 8  # 0.2 > 1.06 * 0.18 >= 0.19
     assert v.stopping_width(errors, tol=0.0) == 16
+    assert v.stopping_width(errors, tol=0.0, floor=0.5) == 2  # 0.5 is 'solved'
+    assert v.stopping_width(errors, tol=0.0, floor=0.49) == 4
 
 
 def curve(stop: int) -> dict[int, float]:
     """Errors over L = 1..32 that halve until `stop`, then stay flat."""
-    return {L: 2.0 ** -min(L, stop).bit_length() for L in (1, 2, 4, 8, 16, 32)}
+    return {L: 2.0 ** -min(L, stop).bit_length() for L in (1, 2, 4, 8, 16, 32)}  # >= 1/64
 
 
 @pytest.mark.parametrize(

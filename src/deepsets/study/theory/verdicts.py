@@ -15,6 +15,9 @@ CONFIRMED, IN_PART, NOT_CONFIRMED = "confirmed", "confirmed in part", "not confi
 
 WIDTH_TOL = 0.25
 """Claim 1: a latent width L 'stops improving' the error once it is within 25% of the best L's."""
+WIDTH_FLOOR = 1e-3
+"""Claim 1: a relative MSE below 0.1% of the targets' variance counts as solved (differences
+below it are optimisation noise, not representation)."""
 LEARNED = 0.95
 """Claims 2 and 4: a model learned a classification task if its mean test accuracy is >= 95%."""
 CHANCE_MARGIN = 0.10
@@ -41,16 +44,21 @@ class Judgement:
     threshold: str
 
 
-def stopping_width(errors: Mapping[int, float], tol: float = WIDTH_TOL) -> int:
-    """The smallest latent width L whose error is within (1 + tol) of the best over L."""
+def stopping_width(
+    errors: Mapping[int, float], tol: float = WIDTH_TOL, floor: float = WIDTH_FLOOR
+) -> int:
+    """The smallest latent width L whose error is within (1 + tol) of the best over L, or
+    below `floor`."""
     best = min(errors.values())
-    return min(L for L, e in errors.items() if e <= (1 + tol) * best)
+    return min(L for L, e in errors.items() if e <= max((1 + tol) * best, floor))
 
 
-def width_verdict(errors: Mapping[int, Mapping[int, float]], tol: float = WIDTH_TOL) -> Judgement:
+def width_verdict(
+    errors: Mapping[int, Mapping[int, float]], tol: float = WIDTH_TOL, floor: float = WIDTH_FLOOR
+) -> Judgement:
     """Claim 1 from errors[N][L]: confirmed if the error stops improving exactly at L = N for
     every N; in part if it stops at some L <= N for every N (N suffices) or at N for some N."""
-    stops = {N: stopping_width(by_L, tol) for N, by_L in errors.items()}
+    stops = {N: stopping_width(by_L, tol, floor) for N, by_L in errors.items()}
     at_n = [N for N, L in stops.items() if L == N]
     by_n = [N for N, L in stops.items() if L <= N]
     where = ", ".join(f"N = {N}: L = {L}" for N, L in stops.items())
@@ -69,7 +77,7 @@ def width_verdict(errors: Mapping[int, Mapping[int, float]], tol: float = WIDTH_
         verdict,
         f"The median error stops improving {how} ({where}).",
         f"an L stops improving when its median error over seeds is within {tol:.0%} of the "
-        "best L's",
+        f"best L's, or below {floor:.1%} of the targets' variance",
     )
 
 

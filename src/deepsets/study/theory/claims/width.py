@@ -80,7 +80,8 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
             f"{s.median_steps} Adam steps (lr {s.lr}, MSE) on {s.train_sets} sets per seed, "
             f"batches of {s.batch_size}. Error: test MSE on {s.test_sets} fresh sets divided by "
             "the variance of their medians (1 = always predicting the average median); the table "
-            "shows the median over seeds."
+            "shows the median over seeds. (For N = 2 the median is the mean, which L = 1 "
+            "represents exactly: the bound is about the hardest functions, not every one.)"
         ),
         judgement=judgement,
         tables=(table,),
