@@ -29,13 +29,16 @@ def curve(stop: int) -> dict[int, float]:
         ({2: 1, 4: 2, 8: 4}, v.IN_PART),  # N suffices everywhere
         ({2: 4, 4: 4, 8: 16}, v.IN_PART),  # exactly at N only for N = 4
         ({2: 4, 4: 8, 8: 16}, v.NOT_CONFIRMED),
+        ({2: 1, 4: 8, 8: 4}, v.NOT_CONFIRMED),  # never at N, and too late for N = 4
     ],
 )
 def test_width_verdict(stops, verdict):
     j = v.width_verdict({N: curve(L) for N, L in stops.items()})
     assert j.verdict == verdict
     assert all(f"N = {N}: L = {L}" in j.finding for N, L in stops.items())
-    assert "25%" in j.threshold
+    after = [N for N, L in stops.items() if L > N]
+    assert ("after L = N for N = " + ", ".join(map(str, after)) in j.finding) == bool(after)
+    assert "25%" in j.threshold and "0.1%" in j.threshold
 
 
 @pytest.mark.parametrize(

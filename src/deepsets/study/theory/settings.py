@@ -36,7 +36,7 @@ class TheorySettings:
     """Hidden units of phi (and of the per-object and equivariant networks)."""
     rho_hidden: int = 64
     """Hidden units of rho, the set-wide network."""
-    median_steps: int = 1500
+    median_steps: int = 3000
     """Adam steps of each median regression (claim 1)."""
     set_sizes: tuple[int, ...] = (2, 4, 8, 16)
     """N, the set sizes of the median regression (claim 1)."""

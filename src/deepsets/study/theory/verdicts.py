@@ -60,19 +60,21 @@ def width_verdict(
     every N; in part if it stops at some L <= N for every N (N suffices) or at N for some N."""
     stops = {N: stopping_width(by_L, tol, floor) for N, by_L in errors.items()}
     at_n = [N for N, L in stops.items() if L == N]
-    by_n = [N for N, L in stops.items() if L <= N]
+    before = [N for N, L in stops.items() if L < N]
+    after = [N for N, L in stops.items() if L > N]
     where = ", ".join(f"N = {N}: L = {L}" for N, L in stops.items())
     if len(at_n) == len(stops):
-        verdict, how = CONFIRMED, "exactly at L = N for every N"
-    elif len(by_n) == len(stops) or at_n:
+        verdict = CONFIRMED
+    elif at_n or not after:
         verdict = IN_PART
-        how = (
-            "by L = N for every N, but before it for some"
-            if len(by_n) == len(stops)
-            else (f"at L = N only for N = {', '.join(map(str, at_n))}")
-        )
     else:
-        verdict, how = NOT_CONFIRMED, "neither at nor before L = N"
+        verdict = NOT_CONFIRMED
+    parts = [
+        f"{what} L = N for N = {', '.join(map(str, Ns))}"
+        for what, Ns in (("at", at_n), ("before", before), ("after", after))
+        if Ns
+    ]
+    how = "; ".join(parts)
     return Judgement(
         verdict,
         f"The median error stops improving {how} ({where}).",
