@@ -77,17 +77,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         title="4. Equivariant targets need a pooling layer",
         statement=STATEMENT,
         citation=CITATION,
-        setup=(
-            f"Sets of {N} objects x_i = c + e_i, one offset c ~ N(0, {spread:g}^2) per set, "
-            "e_i ~ N(0, 1); target per object: x_i > the set's mean. Per-object network: phi "
-            f"1 -> {s.hidden} -> {s.hidden} -> 1 (tanh) on each object alone. Equivariant: "
-            f"{s.layers} PermEquivariant layers (mean pooling, width {s.hidden}, tanh). Per seed, "
-            f"{s.steps} Adam steps (lr {s.lr}, BCE over objects) on {s.train_sets} sets, batches "
-            f"of {s.batch_size}; accuracy over the objects of {s.test_sets} fresh sets. Ceiling: "
-            "x_i and x_i - mean(x) are jointly Gaussian with correlation rho = sqrt((1 - 1/N) / "
-            "(spread^2 + 1)) and the best rule on x_i alone is its sign, right with probability "
-            f"1/2 + arcsin(rho)/pi = {ceiling:.1%}."
-        ),
+        setup=setup(s, ceiling),
         judgement=judgement,
         tables=(table,),
         figure="equivariant_needs_pooling",
@@ -103,4 +93,20 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     )
     return claim, seeds_by_variant(
         acc, "test accuracy per object", "x_i above its set's mean?", ceiling
+    )
+
+
+def setup(s: TheorySettings, ceiling: float) -> str:
+    """The setup paragraph of the report, from the settings."""
+    N, spread = s.equivariant_objects, s.spread
+    return (
+        f"Sets of {N} objects x_i = c + e_i, one offset c ~ N(0, {spread:g}^2) per set, "
+        "e_i ~ N(0, 1); target per object: x_i > the set's mean. Per-object network: phi "
+        f"1 -> {s.hidden} -> {s.hidden} -> 1 (tanh) on each object alone. Equivariant: "
+        f"{s.layers} PermEquivariant layers (mean pooling, width {s.hidden}, tanh). Per seed, "
+        f"{s.steps} Adam steps (lr {s.lr}, BCE over objects) on {s.train_sets} sets, batches "
+        f"of {s.batch_size}; accuracy over the objects of {s.test_sets} fresh sets. Ceiling: "
+        "x_i and x_i - mean(x) are jointly Gaussian with correlation rho = sqrt((1 - 1/N) / "
+        "(spread^2 + 1)) and the best rule on x_i alone is its sign, right with probability "
+        f"1/2 + arcsin(rho)/pi = {ceiling:.1%}."
     )
