@@ -72,13 +72,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         title="3. Max pooling cannot represent averages",
         statement=STATEMENT,
         citation=CITATION,
-        setup=(
-            f"Sets of {N} reals uniform on [0, 1), target their mean. A regression DeepSet "
-            f"(phi 1 -> {s.hidden} -> {s.hidden} -> {s.latent}, tanh; rho {s.latent} -> "
-            f"{s.rho_hidden} -> 1) per pooling (equal width) and seed, {s.steps} Adam steps "
-            f"(lr {s.lr}, MSE) on {s.train_sets} sets per seed, batches of {s.batch_size}; MSE "
-            f"on {s.test_sets} fresh sets (the variance of their means is {var:.2e})."
-        ),
+        setup=setup(s, var),
         judgement=judgement,
         tables=(table,),
         figure="max_no_average",
@@ -92,3 +86,15 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         seconds=time.perf_counter() - t0,
     )
     return claim, seeds_by_variant(mse, "test MSE", f"Mean of {N} reals", log=True)
+
+
+def setup(s: TheorySettings, var: float) -> str:
+    """The setup paragraph of the report, from the settings."""
+    N = s.mean_objects
+    return (
+        f"Sets of {N} reals uniform on [0, 1), target their mean. A regression DeepSet "
+        f"(phi 1 -> {s.hidden} -> {s.hidden} -> {s.latent}, tanh; rho {s.latent} -> "
+        f"{s.rho_hidden} -> 1) per pooling (equal width) and seed, {s.steps} Adam steps "
+        f"(lr {s.lr}, MSE) on {s.train_sets} sets per seed, batches of {s.batch_size}; MSE "
+        f"on {s.test_sets} fresh sets (the variance of their means is {var:.2e})."
+    )

@@ -105,20 +105,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         title="2. Sum is injective on multisets; mean and max are not",
         statement=STATEMENT,
         citation=CITATION,
-        setup=(
-            "Each set holds 1 to 3 distinct symbols of 4 (values 1/4, 1/2, 3/4, 1), each repeated "
-            "the same number of times m (1 to 4), shuffled and zero-padded to 12 with a mask; "
-            "label: m >= 3 (balanced). Mean and max pooling of any phi see only which symbols "
-            f"occur, independent of m by construction. A DeepSet (phi 1 -> {s.hidden} -> "
-            f"{s.hidden} -> {s.latent}, tanh; rho {s.latent} -> {s.rho_hidden} -> 1) per "
-            f"pooling and seed, {s.multiset_steps} Adam steps (lr {s.lr}, BCE) on "
-            f"{s.train_sets} sets per seed, batches of {s.batch_size}; accuracy on "
-            f"{s.test_sets} fresh sets. Ceiling of mean and max: the best accuracy of any "
-            "function of the distinct symbols on these test sets (the majority label of each "
-            f"support), {ceiling:.1%}. The second table pools two colliding pairs through each "
-            "pooling's trained phi (seed 0): a difference at float rounding (~1e-8) means both "
-            "sets of the pair get the same output, so one of them is misclassified."
-        ),
+        setup=setup(s, ceiling),
         judgement=judgement,
         tables=(table, collisions(first)),
         figure="sum_injective",
@@ -134,4 +121,22 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     )
     return claim, seeds_by_variant(
         acc, "test accuracy", "Multiplicity task", ceiling, "ceiling of mean and max"
+    )
+
+
+def setup(s: TheorySettings, ceiling: float) -> str:
+    """The setup paragraph of the report, from the settings."""
+    return (
+        "Each set holds 1 to 3 distinct symbols of 4 (values 1/4, 1/2, 3/4, 1), each repeated "
+        "the same number of times m (1 to 4), shuffled and zero-padded to 12 with a mask; "
+        "label: m >= 3 (balanced). Mean and max pooling of any phi see only which symbols "
+        f"occur, independent of m by construction. A DeepSet (phi 1 -> {s.hidden} -> "
+        f"{s.hidden} -> {s.latent}, tanh; rho {s.latent} -> {s.rho_hidden} -> 1) per "
+        f"pooling and seed, {s.multiset_steps} Adam steps (lr {s.lr}, BCE) on "
+        f"{s.train_sets} sets per seed, batches of {s.batch_size}; accuracy on "
+        f"{s.test_sets} fresh sets. Ceiling of mean and max: the best accuracy of any "
+        "function of the distinct symbols on these test sets (the majority label of each "
+        f"support), {ceiling:.1%}. The second table pools two colliding pairs through each "
+        "pooling's trained phi (seed 0): a difference at float rounding (~1e-8) means both "
+        "sets of the pair get the same output, so one of them is misclassified."
     )

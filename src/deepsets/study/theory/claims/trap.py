@@ -75,16 +75,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         title="5. Escaping the max-pooling trap",
         statement=STATEMENT,
         citation=CITATION,
-        setup=(
-            "The exercise's task (make_data: ten objects, three at 1/3 or five at 1/5) and "
-            "DeepSet (phi 1 -> 5 -> 5 -> 1, tanh; rho 1 -> 5 -> 1), with max pooling, and four "
-            f"changes of it: latent width {s.wide_latent}; phi's weights made positive and its "
-            "hidden biases zero at initialisation, so phi starts increasing (phi(0) < phi(1/5) < "
-            "phi(1/3)); log-sum-exp pooling t log sum exp(phi / t) with a learned temperature "
-            "(from t = 1); a power mean (mean softplus(phi)^p)^(1/p) with a learned p (from 2). "
-            f"Per seed, {s.trap_steps} Adam steps (lr {s.trap_lr}, BCE) on {s.trap_sets} sets "
-            f"of make_data, batches of {s.batch_size}; accuracy over all 372 distinct sets."
-        ),
+        setup=setup(s),
         judgement=judgement,
         tables=(table,),
         figure="max_pooling_trap",
@@ -104,3 +95,17 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
 
 
 __all__ = ["BASELINE", "measure"]
+
+
+def setup(s: TheorySettings) -> str:
+    """The setup paragraph of the report, from the settings."""
+    return (
+        "The exercise's task (make_data: ten objects, three at 1/3 or five at 1/5) and "
+        "DeepSet (phi 1 -> 5 -> 5 -> 1, tanh; rho 1 -> 5 -> 1), with max pooling, and four "
+        f"changes of it: latent width {s.wide_latent}; phi's weights made positive and its "
+        "hidden biases zero at initialisation, so phi starts increasing (phi(0) < phi(1/5) < "
+        "phi(1/3)); log-sum-exp pooling t log sum exp(phi / t) with a learned temperature "
+        "(from t = 1); a power mean (mean softplus(phi)^p)^(1/p) with a learned p (from 2). "
+        f"Per seed, {s.trap_steps} Adam steps (lr {s.trap_lr}, BCE) on {s.trap_sets} sets "
+        f"of make_data, batches of {s.batch_size}; accuracy over all 372 distinct sets."
+    )

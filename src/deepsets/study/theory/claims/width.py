@@ -73,16 +73,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         title="1. Latent width against set size",
         statement=STATEMENT,
         citation=CITATION,
-        setup=(
-            f"Sets of N reals uniform on [-1, 1), target their median; a DeepSet (phi 1 -> "
-            f"{s.hidden} -> {s.hidden} -> L, tanh; sum; rho L -> {s.rho_hidden} -> 1) per latent "
-            f"width L in {list(s.latents)} and N in {list(s.set_sizes)}, {s.seeds} seeds each, "
-            f"{s.median_steps} Adam steps (lr {s.lr}, MSE) on {s.train_sets} sets per seed, "
-            f"batches of {s.batch_size}. Error: test MSE on {s.test_sets} fresh sets divided by "
-            "the variance of their medians (1 = always predicting the average median); the table "
-            "shows the median over seeds. (For N = 2 the median is the mean, which L = 1 "
-            "represents exactly: the bound is about the hardest functions, not every one.)"
-        ),
+        setup=setup(s),
         judgement=judgement,
         tables=(table,),
         figure="latent_width",
@@ -116,3 +107,17 @@ def figure(latents: list[int], errors: dict[int, np.ndarray]) -> Figure:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     return fig
+
+
+def setup(s: TheorySettings) -> str:
+    """The setup paragraph of the report, from the settings."""
+    return (
+        f"Sets of N reals uniform on [-1, 1), target their median; a DeepSet (phi 1 -> "
+        f"{s.hidden} -> {s.hidden} -> L, tanh; sum; rho L -> {s.rho_hidden} -> 1) per latent "
+        f"width L in {list(s.latents)} and N in {list(s.set_sizes)}, {s.seeds} seeds each, "
+        f"{s.median_steps} Adam steps (lr {s.lr}, MSE) on {s.train_sets} sets per seed, "
+        f"batches of {s.batch_size}. Error: test MSE on {s.test_sets} fresh sets divided by "
+        "the variance of their medians (1 = always predicting the average median); the table "
+        "shows the median over seeds. (For N = 2 the median is the mean, which L = 1 "
+        "represents exactly: the bound is about the hardest functions, not every one.)"
+    )
