@@ -429,8 +429,49 @@ RENDERERS: dict[str, Callable[[Record], str]] = {
 }
 
 
+def theory_results(s: Record) -> str:
+    """`deepsets run theory`: each claim's verdict and finding, claim 1's table, the time."""
+    m = s["metrics"]
+    claims = m["claims"]
+    lines = [
+        textwrap.fill(
+            f"One default run ({len(m['seeds'])} seeds, recorded {s['date']} on a 2-core CPU, "
+            f"load average {s['load_average_before'][0]:.1f} before it) found:",
+            100,
+        ),
+        "",
+        *(wrap(f"- **{c['title']}: {c['verdict']}.** {c['finding']}") for c in claims.values()),
+    ]
+    width = claims["latent_width"]["numbers"]
+    Ls = list(next(iter(width["relative_mse"].values())))
+    lines += [
+        "",
+        "Claim 1, test MSE / Var(median), median over seeds:",
+        "",
+        "| N | " + " | ".join(f"L = {L}" for L in Ls) + " | stops at L |",
+        "|---" * (len(Ls) + 2) + "|",
+        *(
+            f"| {N} | "
+            + " | ".join(sci(e, 2) for e in by_L.values())
+            + f" | {width['stops_at'][N]} |"
+            for N, by_L in width["relative_mse"].items()
+        ),
+        "",
+        textwrap.fill(
+            f"The run took {seconds(s['seconds'])} (load average "
+            f"{s['load_average_after'][0]:.1f} after it); the claims took "
+            + ", ".join(seconds(c["seconds"]) for c in claims.values())
+            + ".",
+            100,
+        ),
+    ]
+    return "\n".join(lines)
+
+
 # The blocks of the other studies, each rendered from its recorded run's metrics.json.
-STUDY_RENDERERS: dict[str, dict[str, Callable[[Record], str]]] = {}
+STUDY_RENDERERS: dict[str, dict[str, Callable[[Record], str]]] = {
+    "theory": {"theory-results": theory_results},
+}
 
 
 def record_study(name: str) -> Record:
