@@ -3,3 +3,7 @@
 Each takes a generator argument (a torch.Generator or an integer seed), so the same seed gives
 the same sets.
 """
+
+from deepsets.tasks.digits import digit_sum, image_digit_sum
+
+__all__ = ["digit_sum", "image_digit_sum"]
