@@ -45,7 +45,7 @@ from run import study_models  # noqa: E402
 
 from deepsets import DeepSet, training  # noqa: E402
 from deepsets.engine import activations, loop, stacks  # noqa: E402
-from deepsets.engine.loop import Streams  # noqa: E402
+from deepsets.engine.sources import Streams  # noqa: E402
 from deepsets.engine.stacks import stack_models  # noqa: E402
 from deepsets.study.settings import StudySettings  # noqa: E402
 

@@ -43,7 +43,7 @@ from torch import nn  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from deepsets import training  # noqa: E402
-from deepsets.engine.loop import Streams  # noqa: E402
+from deepsets.engine.sources import Streams  # noqa: E402
 from deepsets.engine.stacks import StackedDeepSet, StackedLayers, StackedMLP, stack_models  # noqa: E402
 from deepsets.models import DeepSet  # noqa: E402
 from deepsets.training import train_many  # noqa: E402

@@ -339,7 +339,7 @@ def test_train_on_fixed_sets_equals_a_plain_full_batch_loop():
     "X, y, match",
     [
         (torch.zeros(2, 4, 10, 1), torch.zeros(2, 4, 1), "K = 1"),
-        (torch.zeros(1, 4, 10, 1), torch.zeros(1, 4), r"y must be a tensor \(K, B, 1\)"),
+        (torch.zeros(1, 4, 10, 1), torch.zeros(1, 4), r"y must be a tensor \(1, 4, 1\)"),
         (torch.zeros(1, 4, 10, 1), torch.full((1, 4, 1), 2.0), "labels 0 or 1"),
         (torch.zeros(1, 0, 10, 1), torch.zeros(1, 0, 1), "B >= 1"),
     ],

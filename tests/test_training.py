@@ -164,7 +164,7 @@ def test_train_rejects_bad_arguments_before_training(kwargs, error, match):
 
 def test_train_rejects_a_model_with_the_wrong_output_shape():
     model = nn.Sequential(nn.Flatten(), nn.Linear(10, 2), nn.Sigmoid())  # (B, 2), not (B, 1)
-    with pytest.raises(ValueError, match=re.escape("must map (B, N, 1) to (B, 1), got (2, 2)")):
+    with pytest.raises(ValueError, match=re.escape("must map (B, N, F) to (B, 1), got (2, 2)")):
         train(model, 5)
 
 

@@ -19,8 +19,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, make_data
-from deepsets.engine.loop import Data, FixedSets, Streams, fit
+from deepsets.engine.loop import LOSSES, fit
 from deepsets.engine.parts import WORKERS, Part, partition, run_parts
+from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
 from deepsets.validate import check_memory, is_int, positive_float, positive_int
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
@@ -46,8 +47,11 @@ def check_training_args(steps: object, batch_size: object, lr: object) -> None:
     positive_float(lr, "lr")
 
 
-def run_model(model: nn.Module, X: torch.Tensor, *mask: torch.Tensor) -> torch.Tensor:
-    """model(X, *mask) -> (B, 1), or a ValueError saying which input the model could not take."""
+def run_model(
+    model: nn.Module, X: torch.Tensor, *mask: torch.Tensor, target: tuple[int, ...] = (1,)
+) -> torch.Tensor:
+    """model(X, *mask) -> (B, *target), or a ValueError saying which input the model could not
+    take or which shape it gave instead."""
     try:
         p = model(X, *mask)
     except RuntimeError as e:  # e.g. an MLP built for another set size: a matmul shape error
@@ -55,9 +59,11 @@ def run_model(model: nn.Module, X: torch.Tensor, *mask: torch.Tensor) -> torch.T
             f"{type(model).__name__} could not take sets of shape {tuple(X.shape)} (B, N, F): "
             f"{e}. An MLP from make_mlp takes only the set size it was built for (n_objects)."
         ) from e
-    if not isinstance(p, torch.Tensor) or p.shape != (X.shape[0], 1):
+    if not isinstance(p, torch.Tensor) or p.shape != (X.shape[0], *target):
         got = tuple(p.shape) if isinstance(p, torch.Tensor) else type(p).__name__
-        raise ValueError(f"the model must map (B, N, 1) to (B, 1), got {got}")
+        raise ValueError(
+            f"the model must map (B, N, F) to (B, {', '.join(map(str, target))}), got {got}"
+        )
     return p
 
 
@@ -179,30 +185,60 @@ def train_on(
     *,
     mask: torch.Tensor | None = None,
     lr: float = 1e-3,
+    loss: str = "bce",
+    batch_size: int | None = None,
+    seeds: Sequence[torch.Generator | int] | None = None,
     progress: bool | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Train model k full-batch on its own fixed sets X[k], y[k]: every step sees all of them.
+    """Train model k on its own given sets X[k], y[k], or all models on one shared X, y.
 
-    The engine of `train_many` on a fixed training set instead of a fresh stream, for
-    experiments with few examples (sample efficiency).
+    The engine of `train_many` on given training sets instead of the exercise's stream: for
+    experiments with few examples (sample efficiency) and for other tasks (`deepsets.tasks`).
 
     Arguments:
-        models: K networks mapping X (B, N, F) to probabilities (B, 1), trained in place.
-        X: (K, B, N, F) float sets, one training set per model.
-        y: (K, B, 1) labels in {0, 1}.
-        steps: full-batch Adam steps.
-        mask: (K, B, N) booleans for sets of varying size (models must take a mask), or None.
+        models: K networks mapping X (b, N, F) [and mask (b, N)] to outputs (b, *O), trained
+            in place.
+        X: (K, B, N, F) sets, one training set per model, or (B, N, F) shared by all K (not
+            copied). Float sets take the models' dtype; integer ones (tokens) stay as they are.
+        y: targets (K, B, *O) or (B, *O), e.g. (B, 1): labels in {0, 1} for loss="bce".
+        steps: Adam steps.
+        mask: (K, B, N) or (B, N) booleans for sets of varying size (models must take a mask).
         lr, progress: as in `train`.
+        loss: "bce" (outputs are probabilities), "mse" or "mae" (outputs are real numbers).
+        batch_size: None trains on all B sets at every step (full batch); b draws b of them at
+            random (with replacement) every step, model k with its own generator seeds[k].
+        seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1.
 
     Returns:
         The same K models, trained and in eval mode, and their losses (K, steps).
     """
-    device, dtype = check_models(models, [None] * len(models), masked=mask is not None)
+    K = len(models) if isinstance(models, Sequence) else 0
+    draws = list(range(K)) if seeds is None else seeds
+    device, dtype = check_models(models, draws, masked=mask is not None)
     positive_int(steps, "steps")
     positive_float(lr, "lr")
-    data = FixedSets(X, y, mask, len(models), device, dtype)
-    sample = None if data.mask is None else data.mask[0]
-    return run_engine(models, data, steps, lr, progress, data.X[0], sample, data.X.shape[1])
+    check_loss(loss, y)
+    check_sets(X, y, mask, K, batch_size)
+    if X.dim() == 3:  # shared by the K models: one row, never copied
+        X, y = X.unsqueeze(0), y.unsqueeze(0)
+        mask = None if mask is None else mask.unsqueeze(0)
+    X, y = X.to(device), y.to(device)
+    mask = None if mask is None else mask.to(device)
+    data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
+    sample = None if mask is None else mask[0, :2]
+    b = X.shape[1] if batch_size is None else batch_size
+    return run_engine(
+        models, data, steps, lr, progress, data.X[0, :2], sample, b, loss=loss,
+        target=tuple(y.shape[2:]),
+    )  # fmt: skip
+
+
+def check_loss(loss: object, y: object) -> None:
+    """Raise a clear error for an unknown loss, or labels "bce" cannot take."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    if loss == "bce" and isinstance(y, torch.Tensor) and not bool(((y == 0) | (y == 1)).all()):
+        raise ValueError("y must hold labels 0 or 1 only (loss='bce')")
 
 
 def run_engine(
@@ -215,13 +251,17 @@ def run_engine(
     mask: torch.Tensor | None,
     batch_size: int,
     snapshots: dict[int, list[nn.Module]] | None = None,
+    *,
+    loss: str = "bce",
+    target: tuple[int, ...] = (1,),
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Check every model on the sample input X (B, N, F), then train them all on `data`
-    (`batch_size` sets a step), their stacks shared out over worker threads."""
+    """Check every model on the sample input X (B, N, F) (outputs (B, *target)), then train
+    them all on `data` (`batch_size` sets a step) with `loss`, their stacks shared out over
+    worker threads."""
     progress = show_progress(progress)
     at = check_snapshots(snapshots, steps)
     check_memory(steps * len(models) * 16, f"steps={steps} for {len(models)} model(s)")  # losses
-    check_outputs(models, X, mask)
+    check_outputs(models, X, mask, loss, target)
     for m in models:
         m.train()
     workers = WORKERS if X.device.type == "cpu" else 1  # on a GPU one thread launches all
@@ -231,7 +271,7 @@ def run_engine(
 
     def train_part(stacks: Part, members: list[int], show: bool) -> np.ndarray:
         local: dict[int, dict[int, nn.Module]] = {s: {} for s in at}
-        losses = fit(stacks, data.subset(members), steps, lr, progress and show, local)
+        losses = fit(stacks, data.subset(members), steps, lr, progress and show, local, loss)
         for s in at:  # one key per model, so the two workers never write the same entry
             copies[s].update({members[k]: m for k, m in local[s].items()})
         return losses
@@ -242,7 +282,8 @@ def run_engine(
         snapshots[s] = [copies[s][i] for i in range(len(models))]  # type: ignore[index]
     for m in models:
         m.eval()
-    warn_if_diverged(losses, lr)
+    if loss == "bce":  # chance is ln 2 only for balanced labels
+        warn_if_diverged(losses, lr)
     return list(models), losses
 
 
@@ -290,22 +331,35 @@ def check_models(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """model(X[, mask]) -> (B, 1) in eval mode and without gradients; the mode is restored."""
+def predict(
+    model: nn.Module,
+    X: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    target: tuple[int, ...] = (1,),
+) -> torch.Tensor:
+    """model(X[, mask]) -> (B, *target) in eval mode and without gradients; the mode is
+    restored."""
     mode = model.training
     model.eval()
     try:
-        return run_model(model, X, *(() if mask is None else (mask,)))  # (B, 1)
+        return run_model(model, X, *(() if mask is None else (mask,)), target=target)
     finally:
         model.train(mode)
 
 
 @torch.no_grad()
-def check_outputs(models: Sequence[nn.Module], X: torch.Tensor, mask: torch.Tensor | None) -> None:
-    """Run every model once on X (B, N, F), in eval mode, before any training starts."""
+def check_outputs(
+    models: Sequence[nn.Module],
+    X: torch.Tensor,
+    mask: torch.Tensor | None,
+    loss: str = "bce",
+    target: tuple[int, ...] = (1,),
+) -> None:
+    """Run every model once on X (B, N, F), in eval mode, before any training starts: its
+    outputs must have the target's shape (B, *target), and be probabilities for "bce"."""
     for i, m in enumerate(models):
-        p = predict(m, X, mask)  # (B, 1)
-        if not bool(((p >= 0) & (p <= 1)).all()):
+        p = predict(m, X, mask, target)  # (B, *target)
+        if loss == "bce" and not bool(((p >= 0) & (p <= 1)).all()):
             raise ValueError(
                 f"models[{i}] must output probabilities in [0, 1] (end with a sigmoid), "
                 f"got {p.flatten().tolist()}"

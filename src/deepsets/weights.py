@@ -29,6 +29,17 @@ from deepsets.models.mlp import MLPSpec, check_mlp, mlp_from_spec
 KEYS = {
     "DeepSet": [
         {"hidden", "activation", "latent", "pooling", "rho_hidden", "rho_activation", "in_features"}
+        | {"output"},
+        # files of deepsets 0.1.0 to 0.2: every DeepSet ended with a sigmoid
+        {
+            "hidden",
+            "activation",
+            "latent",
+            "pooling",
+            "rho_hidden",
+            "rho_activation",
+            "in_features",
+        },
     ],
     # files of deepsets 0.1.0 held make_mlp's arguments (one activation, a final Sigmoid)
     "MLP": [{"sizes", "activations", "sigmoid"}, {"hidden", "activation", "in_features"}],

@@ -45,7 +45,8 @@ class Stack(Protocol):
     def forward(
         self, params: Iterator[torch.Tensor], X: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
-        """X (K, B, N, F), mask (K, B, N) or None -> probabilities (K, B), from `params`."""
+        """X (K, B, N, F), mask (K, B, N) or None -> outputs (K, B) (or (K, B, *O) for a
+        model whose output per set is not one number), from `params`."""
         ...
 
     def write_back(self, params: Iterator[torch.Tensor]) -> None:
@@ -304,8 +305,8 @@ class ModuleStack:
     ) -> torch.Tensor:
         weights = {n: next(params)[0] for n in self.names}
         args = (X[0],) if mask is None else (X[0], mask[0])  # (B, N, F), (B, N)
-        p: torch.Tensor = functional_call(self.models[0], weights, args)  # (B, 1)
-        return p[:, 0].unsqueeze(0)  # (1, B)
+        p: torch.Tensor = functional_call(self.models[0], weights, args)  # (B, *O)
+        return (p[:, 0] if p.shape[1:] == (1,) else p).unsqueeze(0)  # (1, B) or (1, B, *O)
 
     @torch.no_grad()
     def write_back(self, params: Iterator[torch.Tensor]) -> None:

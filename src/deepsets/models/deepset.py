@@ -14,9 +14,18 @@ from deepsets.models.activation import check_activation, dense, seeded
 from deepsets.models.pooling import check_mask, check_pooling, pool
 from deepsets.validate import check_memory, positive_int
 
+OUTPUTS = ("sigmoid", None)
+
+
+def check_output(output: object) -> str | None:
+    """`output` if it is one of OUTPUTS, else a ValueError naming them."""
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be 'sigmoid' or None, got {output!r}")
+    return output
+
 
 class DeepSet(nn.Module):
-    """A DeepSet for binary classification of sets, as in the exercise.
+    """A DeepSet for binary classification of sets, as in the exercise, or for regression.
 
     `phi` maps each object R^F -> R^L through two hidden layers of `hidden` units;
     the objects are pooled (sum by default); `rho` maps R^L -> (0, 1) through one hidden
@@ -30,6 +39,8 @@ class DeepSet(nn.Module):
         rho_hidden: hidden units of `rho` (default: `hidden`).
         rho_activation: nonlinearity of rho's hidden layer.
         in_features: F, features per object.
+        output: "sigmoid" (a probability, the default) or None (rho ends with its Linear: a
+            real number, for regression).
         generator: a torch.Generator or integer seed for the initial weights; the same seed
             gives the same weights. None draws from torch's global generator, as nn.Linear does.
     """
@@ -44,6 +55,7 @@ class DeepSet(nn.Module):
         rho_hidden: int | None = None,
         rho_activation: str | None = "tanh",
         in_features: int = 1,
+        output: str | None = "sigmoid",
         generator: torch.Generator | int | None = None,
     ) -> None:
         super().__init__()
@@ -55,14 +67,16 @@ class DeepSet(nn.Module):
             rho_hidden=positive_int(hidden if rho_hidden is None else rho_hidden, "rho_hidden"),
             rho_activation=check_activation(rho_activation, "rho_activation"),
             in_features=positive_int(in_features, "in_features"),
+            output=check_output(output),
         )
         c, g = self.config, seeded(generator)
         size = ", ".join(f"{k}={c[k]}" for k in ("hidden", "latent", "rho_hidden", "in_features"))
         check_memory(self.n_params(c) * torch.get_default_dtype().itemsize, f"DeepSet({size})")
         phi = [c["in_features"], c["hidden"], c["hidden"], c["latent"]]
         self.phi = nn.Sequential(*dense(phi, c["activation"], g))
+        last = [nn.Sigmoid()] if c["output"] == "sigmoid" else []
         self.rho = nn.Sequential(
-            *dense([c["latent"], c["rho_hidden"], 1], c["rho_activation"], g), nn.Sigmoid()
+            *dense([c["latent"], c["rho_hidden"], 1], c["rho_activation"], g), *last
         )
 
     @staticmethod
@@ -102,6 +116,6 @@ class DeepSet(nn.Module):
         return pool(h, mask, self.pooling)  # (B, L)
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Class-1 probabilities: X (B, N, F), mask (B, N) or None -> (B, 1)."""
+        """Class-1 probabilities (or real outputs): X (B, N, F), mask (B, N) or None -> (B, 1)."""
         p: torch.Tensor = self.rho(self.embed(X, mask))  # (B, 1)
         return p
