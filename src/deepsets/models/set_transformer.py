@@ -37,7 +37,8 @@ class MAB(nn.Module):
         empty = ~mask.any(dim=1)  # (B,) sets with nothing to attend to
         ignore = ~mask & ~empty.unsqueeze(1)  # (B, N): an empty set attends to its padding
         a, _ = self.attention(Q, K, K, key_padding_mask=ignore, need_weights=False)  # (B, Q, D)
-        return a.masked_fill(empty.view(-1, 1, 1), 0.0)  # (B, Q, D): nothing attended, nothing
+        out: torch.Tensor = a.masked_fill(empty.view(-1, 1, 1), 0.0)  # (B, Q, D)
+        return out  # an empty set's attention adds nothing to Q
 
 
 class SetTransformer(nn.Module):
@@ -66,7 +67,9 @@ class SetTransformer(nn.Module):
             raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
         with seeded_init(generator):
             self.encoder = DigitEncoder(dim, in_features)
-            self.sabs = nn.ModuleList(MAB(dim, heads) for _ in range(positive_int(blocks, "blocks")))
+            self.sabs = nn.ModuleList(
+                MAB(dim, heads) for _ in range(positive_int(blocks, "blocks"))
+            )
             self.seed = nn.Parameter(torch.randn(1, 1, dim) / dim**0.5)  # S (1, 1, D)
             self.pma = MAB(dim, heads)
             self.rho = nn.Linear(dim, 1)

@@ -74,7 +74,7 @@ def _mask(B: int, lo: int, hi: int, g: torch.Generator) -> torch.Tensor:
 @functools.cache
 def _images() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's bundled digits 1-9: pixels (M, P) float32 in [0, 1], labels (M,) int64."""
-    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
+    from sklearn.datasets import load_digits  # type: ignore[import-untyped]  # bundled: no download
 
     data = load_digits()
     keep = np.isin(data.target, DIGITS)

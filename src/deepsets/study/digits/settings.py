@@ -29,22 +29,22 @@ class DigitsSettings:
     overwrite: bool = False
     """Replace an earlier run's output directory."""
     seeds: int = 3
-    """Independent runs (initialisation, training sets and batches) of every model."""
+    """Runs of every model, differing in initial weights and batch order (one training set)."""
     seed: int = 0
     """Base seed: run s uses seed + s."""
     train_sets: int = 100_000
-    """Training sets per run (the paper: 100,000)."""
+    """Training sets, shared by every run (the paper: 100,000)."""
     train_sizes: tuple[int, int] = (1, 10)
     """Smallest and largest number of digits in a training set."""
     steps: int = 3000
     """Adam steps at `lr` of every model."""
     lr: float = 1e-3
     """Adam's learning rate of the first phase."""
-    fine_steps: int = 1000
+    fine_steps: int = 500
     """Adam steps of the second phase, at `fine_lr` (0: none)."""
     fine_lr: float = 1e-4
     """Adam's learning rate of the second phase."""
-    batch_size: int = 128
+    batch_size: int = 64
     """Sets per step, drawn at random from the model's training sets."""
     lengths: tuple[int, ...] = tuple(range(5, 101, 5))
     """Numbers of digits of the test sets (the paper: 5, 10, ..., 100)."""
