@@ -11,11 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from deepsets import cli
+from deepsets.study.digits.evaluate import accuracies
+from deepsets.study.digits.models import build
 from deepsets.study.digits.results import DigitsResults
-from deepsets.study.digits.run import run_digits, summary
+from deepsets.study.digits.run import run_digits
 from deepsets.study.digits.settings import MODELS, TASKS, DigitsSettings, quick_settings, resolve
+from deepsets.study.digits.train import train_task
 
 EXE = Path(sys.executable).with_name("deepsets")
 TINY = dict(seeds=1, train_sets=200, steps=4, fine_steps=2, lengths=(5, 30), test_sets=20)
@@ -73,25 +78,28 @@ def test_metrics_summarise_each_length_over_runs_as_numpy_does():
                 assert metrics["per_seed"][t][m][str(n)] == a.tolist()
 
 
-def test_same_seed_same_numbers(tmp_path):
-    a = run_digits(DigitsSettings(out=str(tmp_path / "a"), **TINY))
-    b = run_digits(DigitsSettings(out=str(tmp_path / "b"), **TINY))
-    for t in TASKS:
-        for m in MODELS:
-            np.testing.assert_array_equal(a.accuracy[t][m], b.accuracy[t][m])
-            np.testing.assert_array_equal(a.losses[t][m], b.losses[t][m])
-    assert a.losses["text"]["deepset"].shape == (1, 6)  # both phases
-    assert "report:" in summary(a) and "LSTM" in summary(a)
+def test_same_seed_same_numbers():
+    s = DigitsSettings(**TINY)
+    a, b = (train_task("text", s, [0], torch.device("cpu"), False) for _ in range(2))
+    for m in MODELS:
+        np.testing.assert_array_equal(a.losses[m], b.losses[m])
+        assert a.losses[m].shape == (1, s.steps + s.fine_steps)  # both phases
+    np.testing.assert_array_equal(a.losses["deepset"], b.losses["deepset"])
+    acc_a, acc_b = accuracies(a, s, torch.device("cpu")), accuracies(b, s, torch.device("cpu"))
+    for m in MODELS:
+        np.testing.assert_array_equal(acc_a[m], acc_b[m])
+        assert acc_a[m].shape == (1, len(s.lengths))
 
 
 def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    argv = [str(EXE), "run", "digits", "--quick", "--seeds", "2", "--lengths", "5", "30"]
+    argv = [str(EXE), "run", "digits", "--quick", "--steps", "10", "--lengths", "5", "30"]
     done = subprocess.run(
         [*argv, "--out", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
     )
     assert done.returncode == 0, done.stderr
     assert "Set Transformer" in done.stdout and "report:" in done.stdout
+    assert "[agrees]" in done.stdout or "[differs]" in done.stdout
     out = tmp_path / "out"
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["results"]) == set(TASKS)
@@ -102,7 +110,8 @@ def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tm
             for cell in metrics["results"][t][m].values():
                 assert 0 <= cell["min"] <= cell["mean"] <= cell["max"] <= 1
     assert metrics["seeds"] == [0, 1] and metrics["settings"]["quick"] is True
-    assert metrics["settings"]["steps"] == quick_settings().steps
+    assert metrics["settings"]["steps"] == 10  # the explicit flag wins over --quick's
+    assert metrics["settings"]["test_sets"] == quick_settings().test_sets  # the rest: --quick's
     assert metrics["versions"]["torch"] and metrics["wall_seconds"] > 0
     report = (out / "report.html").read_text()
     assert report.count("data:image/png;base64,") == 2 and "Figure 2" in report
@@ -110,6 +119,8 @@ def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tm
         "accuracy_by_length.png", "training_curves.png"
     }  # fmt: skip
     assert len(list((out / "weights").glob("*.safetensors"))) == len(TASKS) * len(MODELS) * 2
+    model = build("gru", "image", quick_settings(), 0)  # the weights rebuild the trained model
+    model.load_state_dict(load_file(out / "weights" / "image-gru-seed1.safetensors"))
 
 
 def test_digits_is_a_registered_study():

@@ -125,6 +125,6 @@ def image_digit_sum(
     pixels, labels = image_split(split)  # (M, P), (M,)
     pick = torch.randint(0, len(labels), (B, hi), generator=g)  # (B, N)
     mask = _mask(B, lo, hi, g)  # (B, N)
-    X = pixels[pick] * mask.unsqueeze(-1)  # (B, N, P)
+    X = pixels[pick].mul_(mask.unsqueeze(-1))  # (B, N, P), in place: images take the memory
     y = torch.where(mask, labels[pick], 0).sum(dim=1, keepdim=True).float()  # (B, 1)
     return X, mask, y

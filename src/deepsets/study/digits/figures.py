@@ -48,9 +48,11 @@ def accuracy_by_length(
     return fig
 
 
-def training_curves(losses: Mapping[str, Mapping[str, np.ndarray]], window: int = 50) -> Figure:
+def training_curves(
+    losses: Mapping[str, Mapping[str, np.ndarray]], phase: int | None = None, window: int = 50
+) -> Figure:
     """The mean absolute error along training (running mean over `window` steps, log y), a panel
-    per task: losses task -> model -> (S, T)."""
+    per task: losses task -> model -> (S, T); a dotted line where the second phase starts."""
     fig = Figure(figsize=(11, 3.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(losses), sharey=True))
     for ax, (task, by_model) in zip(axes, losses.items(), strict=True):
@@ -59,6 +61,8 @@ def training_curves(losses: Mapping[str, Mapping[str, np.ndarray]], window: int 
             t = np.arange(1, L.shape[1] + 1)
             (line,) = ax.plot(t, L.mean(axis=0), lw=1.2, label=NAMES[model])
             ax.fill_between(t, L.min(axis=0), L.max(axis=0), color=line.get_color(), alpha=0.2)
+        if phase is not None:
+            ax.axvline(phase, color="grey", ls=":", lw=1, label="second phase (fine_lr)")
         ax.set_yscale("log")
         ax.set_title(TITLES.get(task, task))
         ax.set_xlabel("training step")

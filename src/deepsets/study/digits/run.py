@@ -79,7 +79,9 @@ def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained
         "accuracy_by_length": figures.accuracy_by_length(
             results.settings.lengths, results.accuracy, results.settings.train_sizes
         ),
-        "training_curves": figures.training_curves(results.losses),
+        "training_curves": figures.training_curves(
+            results.losses, results.settings.steps if results.settings.fine_steps else None
+        ),
     }
     for name, fig in figs.items():
         fig.savefig(root / "figures" / f"{name}.png", dpi=110)

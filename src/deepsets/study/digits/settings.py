@@ -44,7 +44,7 @@ class DigitsSettings:
     """Adam steps of the second phase, at `fine_lr` (0: none)."""
     fine_lr: float = 1e-4
     """Adam's learning rate of the second phase."""
-    batch_size: int = 64
+    batch_size: int = 32
     """Sets per step, drawn at random from the model's training sets."""
     lengths: tuple[int, ...] = tuple(range(5, 101, 5))
     """Numbers of digits of the test sets (the paper: 5, 10, ..., 100)."""
@@ -71,7 +71,7 @@ QUICK: dict[str, Any] = dict(
     train_sets=2000,
     steps=60,
     fine_steps=20,
-    batch_size=32,
+    batch_size=16,
     lengths=(5, 10, 20),
     test_sets=50,
 )
