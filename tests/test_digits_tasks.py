@@ -99,6 +99,7 @@ def test_image_split_is_fixed_and_the_draws_follow_the_seed():
         (lambda: digit_sum(5, (1,), generator=0), "sizes"),
         (lambda: digit_sum(5, (-1, 3), generator=0), "sizes"),
         (lambda: image_digit_sum(5, split="valid", generator=0), "split"),
+        (lambda: image_digit_sum(5, split=["test"], generator=0), "split"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(call, match):

@@ -85,6 +85,7 @@ def _images() -> tuple[np.ndarray, np.ndarray]:
 @functools.cache
 def image_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The images of one split: pixels (M, P) float32, labels (M,) int64 (the digit shown).
+    Cached and shared: read them, do not modify them.
 
     Stratified by digit: a fixed permutation (SPLIT_SEED) of each digit's images puts the first
     TEST_FRACTION of them in "test" and the rest in "train"; no image is in both.
@@ -121,6 +122,8 @@ def image_digit_sum(
     """
     B, g = positive_int(n_sets, "n_sets"), as_generator(generator)
     lo, hi = check_sizes(sizes)
+    if not isinstance(split, str) or split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     check_memory(B * hi * (PIXELS * 4 + 9), f"image_digit_sum(n_sets={B}, sizes={sizes!r})")
     pixels, labels = image_split(split)  # (M, P), (M,)
     pick = torch.randint(0, len(labels), (B, hi), generator=g)  # (B, N)
