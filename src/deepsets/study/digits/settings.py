@@ -22,7 +22,7 @@ MODELS = ("deepset", "lstm", "gru", "set_transformer")
 
 @dataclass(frozen=True)
 class DigitsSettings:
-    """Everything `run_digits` needs; the defaults are the full study (about 5 minutes)."""
+    """Everything `run_digits` needs; the defaults are the full study (~250 s of CPU)."""
 
     out: str | None = None
     """Output directory; default: a fresh runs/<timestamp> directory."""
