@@ -7,12 +7,12 @@ Each lever is kept in the code only if this shows a gain; docs/record.py records
 renders it into benchmarks/README.md. Rows:
 
 - FastTanh: the stacked forms' tanh as 2 sigmoid(2x) - 1 with its backward from the output
-  (`deepsets.engine.activations.FAST_TANH`), on the study's models (benchmarks/profile.py
+  (`deepsets.engine.activations.FAST_TANH`), on the study's models (benchmarks/limits.py
   compares the kernels alone).
 - worker threads: the study's models (sets of 10) trained by `train_many` with 2 workers
   against 1 (`deepsets.training.WORKERS`).
-- fused Adam: `torch.optim.Adam(fused=True)` against the multi-tensor (foreach) update the
-  loop uses, on the same models.
+- one hand-written Adam update (`deepsets.engine.loop.FLAT_ADAM`, engine/adam.py) against
+  `torch.optim.Adam(foreach=True)` on the flat parameter, on the same models.
 - torch.compile: the K = 64 DeepSet step compiled against eager; the compile time (cold: a
   fresh cache) is its one-off cost, repaid after `pays_after` steps.
 
@@ -33,18 +33,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn import functional as F
 
-# `python benchmarks/levers.py` puts benchmarks/ first on sys.path, where our profile.py would
-# shadow the standard library's (which torch.compile imports): move it to the end.
 HERE = Path(__file__).resolve().parent
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+if str(HERE) not in sys.path:
+    sys.path.append(str(HERE))  # for benchmarks/run.py when loaded by docs/record.py
 # torch.compile caches compiled code across runs; time it cold, as a first run meets it
 os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepsets-inductor-")
 from run import study_models  # noqa: E402
 
 from deepsets import DeepSet, training  # noqa: E402
 from deepsets.engine import activations, loop, stacks  # noqa: E402
+from deepsets.engine.adam import FlatAdam  # noqa: E402
+from deepsets.engine.losses import per_model  # noqa: E402
 from deepsets.engine.sources import Streams  # noqa: E402
 from deepsets.engine.stacks import stack_models  # noqa: E402
 from deepsets.study.settings import StudySettings  # noqa: E402
@@ -87,8 +87,7 @@ SWITCHES: list[tuple[str, Any, str, Any, Any]] = [  # name, owner, attribute, of
     ("narrow MLPs padded into shared stacks (same)", stacks, "PAD_TO", (), (16, 32)),
     ("DeepSet variants of one shape in one stack (same)", stacks, "VARIANTS_SHARE", False, True),
     ("FastTanh in the stacked forms (same)", activations, "FAST_TANH", False, True),
-    ("fused Adam (same)", loop, "ADAM", {"foreach": True, "fused": None},
-     {"foreach": None, "fused": True}),
+    ("one hand-written Adam update (same)", loop, "FLAT_ADAM", False, True),
 ]  # fmt: skip
 
 
@@ -120,11 +119,11 @@ def compile_rows(steps: int) -> list[dict[str, Any]]:
     def step_loss(flat: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         params = iter([w.view(s) for w, s in zip(torch.split(flat, numels), shapes, strict=True)])
         p = stack.forward(params, X, None)  # (K, B)
-        return F.binary_cross_entropy(p, y, reduction="none").mean(dim=1).sum()
+        return per_model("bce")(p, y).sum()
 
     def per_step(f: Callable[..., torch.Tensor]) -> tuple[float, float]:
         flat = torch.cat([t.reshape(-1) for t in inits]).requires_grad_(True)
-        opt = torch.optim.Adam([flat], lr=1e-3, foreach=True)
+        opt = FlatAdam(flat, 1e-3)
         X, y, _ = next(Streams(list(range(64)), 100, 10, None, torch.device("cpu")).chunks(1))
         t0 = time.perf_counter()
         for t in range(steps + 1):

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -30,7 +31,7 @@ from torch import nn
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
-    sys.path.append(str(HERE))  # appended, not first: benchmarks/profile.py must not shadow
+    sys.path.append(str(HERE))  # for baseline.py when loaded by docs/record.py
 import baseline  # noqa: E402
 
 from deepsets.data import make_data  # noqa: E402
@@ -41,6 +42,7 @@ from deepsets.study.settings import StudySettings  # noqa: E402
 from deepsets.training import train, train_many  # noqa: E402
 
 RESULTS = HERE / "results"
+HEADLINE = HERE.parent / "docs" / "headline.png"  # the README's figure: the study's sweep
 K_VALUES = (1, 8, 64, 256)
 RATE = "model-steps/s"  # the unit of the K rows; bigger is better
 
@@ -172,6 +174,8 @@ def study_row(quick: bool, base: BaselineClock) -> tuple[dict[str, Any], dict[st
         t = time.perf_counter()
         metrics = run_study(settings).metrics
         o = time.perf_counter() - t
+        if not quick:  # the README's headline figure, from this recorded run
+            shutil.copyfile(Path(tmp) / "run" / "figures" / "sweep.png", HEADLINE)
     r = row(f"deepsets run, {len(models)} models x {steps} steps", b, o, ">= 30x, <= 60 s",
             lambda ratio, ours: ratio >= 30 and ours <= 60,
             note=f"ours: whole run_study wall time; baseline est.: training only, {n_arch} "

@@ -4,9 +4,10 @@
     python docs/record.py --collect-tests   # the same, but only count the tests (1 minute less)
     python docs/record.py --quick    # a smoke test of the mechanism (about 1.5 minutes)
     python docs/record.py --render   # no measuring: re-render the READMEs from docs/results.json
+    python docs/record.py --study digits   # run `deepsets run digits` alone and record it
 
 Recording runs `benchmarks/run.py`'s rows (whose last row is the default study, `run_study`:
-its metrics.json is kept, so the study runs once), `benchmarks/profile.py` and the test suite,
+its metrics.json is kept, so the study runs once), `benchmarks/limits.py` and the test suite,
 and writes everything with the date, load average and versions to docs/results.json. Run it on
 an idle machine: the timings move by 10-50% with load. A `--quick` record says so in every
 block it renders.
@@ -28,6 +29,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable
@@ -85,7 +87,7 @@ def record(quick: bool, run_tests: bool) -> Record:
     bench = load_script("run").measure(quick)
     study = bench.pop("study")
     study["settings"].pop("out")  # a temporary directory
-    profile, t = load_script("profile"), time.perf_counter()
+    profile, t = load_script("limits"), time.perf_counter()
     cases = profile.as_json(profile.profile_all())
     profile_seconds = time.perf_counter() - t
     levers = load_script("levers").measure_levers(quick)
@@ -368,7 +370,7 @@ def limits_sentence(r: Record) -> str:
         for c in r["profile"]
     ]
     return (
-        "A training step against the sum of its ops' limits (`benchmarks/profile.py`; the "
+        "A training step against the sum of its ops' limits (`benchmarks/limits.py`; the "
         f"target is {LIMIT_TARGET:.0f}x): {'; '.join(parts)}."
     )
 
@@ -427,9 +429,36 @@ RENDERERS: dict[str, Callable[[Record], str]] = {
 }
 
 
+# The blocks of the other studies, each rendered from its recorded run's metrics.json.
+STUDY_RENDERERS: dict[str, dict[str, Callable[[Record], str]]] = {}
+
+
+def record_study(name: str) -> Record:
+    """Run `deepsets run NAME` with its defaults, as a user would; its metrics and wall time."""
+    from deepsets import cli
+
+    load_before, start = os.getloadavg(), time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / name
+        if cli.main(["run", name, "--out", str(out)]) != 0:
+            raise SystemExit(f"deepsets run {name} failed")
+        metrics = json.loads((out / "metrics.json").read_text())
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "seconds": time.perf_counter() - start,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "metrics": metrics,
+    }
+
+
 def blocks(r: Record) -> dict[str, str]:
-    """Every block's text, rendered from the record."""
-    return {name: render(r) for name, render in RENDERERS.items()}
+    """Every block's text, rendered from the record (a study's only once it is recorded)."""
+    out = {name: render(r) for name, render in RENDERERS.items()}
+    for study, renderers in STUDY_RENDERERS.items():
+        if study in r.get("studies", {}):
+            out |= {name: render(r["studies"][study]) for name, render in renderers.items()}
+    return out
 
 
 def render(text: str, rendered: dict[str, str]) -> str:
@@ -454,13 +483,27 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="fewer steps; the record says so")
     p.add_argument("--render", action="store_true", help="only re-render from docs/results.json")
     p.add_argument("--collect-tests", action="store_true", help="count the tests, do not run them")
+    p.add_argument(
+        "--study",
+        action="append",
+        default=[],
+        choices=sorted(STUDY_RENDERERS),
+        help="record only this study's run (repeatable); the rest stays as recorded",
+    )
     args = p.parse_args(argv)
     start = time.perf_counter()
-    if not args.render:
+    if args.study:
+        r = json.loads(RECORD.read_text())
+        for name in args.study:
+            r.setdefault("studies", {})[name] = record_study(name)
+        write_and_render(r)
+    elif not args.render:
         load = os.getloadavg()[0]
         if load > IDLE_LOAD:
             print(f"load average {load:.1f}: the machine is busy, the timings will be off")
         r = record(args.quick, run_tests=False)  # the suite runs on the written record, below
+        if RECORD.exists():  # the other studies' runs stay as they were recorded
+            r["studies"] = json.loads(RECORD.read_text()).get("studies", {})
         write_and_render(r)
         if not (args.quick or args.collect_tests):
             r["tests"] = count_tests(run=True)  # tests/test_recorded.py checks the new READMEs

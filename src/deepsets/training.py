@@ -19,7 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, make_data
-from deepsets.engine.loop import LOSSES, fit
+from deepsets.engine.loop import fit
+from deepsets.engine.losses import LOSSES
 from deepsets.engine.parts import WORKERS, Part, partition, run_parts
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
 from deepsets.validate import check_memory, is_int, positive_float, positive_int

@@ -31,17 +31,22 @@ class FastTanh(torch.autograd.Function):
 
 
 class Tanh(nn.Module):
-    """nn.Tanh through FastTanh."""
+    """nn.Tanh through FastTanh on tensors of at least FAST_FROM values, torch.tanh below."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.numel() < FAST_FROM:
+            return torch.tanh(x)
         y: torch.Tensor = FastTanh.apply(x)  # type: ignore[no-untyped-call]
         return y
 
 
-# Off: end to end, the autograd.Function's own Python cost outweighs its faster kernels on the
-# engine's small stacks (benchmarks/README.md, "Levers": one DeepSet 1,368-1,390 model-steps/s
-# with it against 1,582-1,598 without; 64 DeepSets 17,020-18,528 against 18,042-19,046).
-FAST_TANH = False
+# The autograd.Function costs about 20 us of Python a call, and saves about 1 ns a value
+# (forward and backward): on small tensors it is slower. Measured in CPU seconds, interleaved:
+# one DeepSet (5,000 values a layer) 0.341 s with it for all tensors against 0.301 s without;
+# 64 DeepSets (320,000 values) 0.872 s against 1.246 s. Hence a threshold between them, and
+# the switch's end-to-end gain in benchmarks/README.md, "Levers".
+FAST_TANH = True
+FAST_FROM = 32_768
 
 
 def fast(layer: nn.Module) -> nn.Module:

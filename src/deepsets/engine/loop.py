@@ -12,28 +12,21 @@ is the sum of the members' mean losses, so each gets its own gradient.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from deepsets.engine.adam import FlatAdam
+from deepsets.engine.losses import per_model
 from deepsets.engine.sources import Data
 from deepsets.engine.stacks import Stack, twin
 
-# One multi-tensor (foreach) Adam update of the flat parameter; a fused one measured 0.99x,
-# 1.04x and 1.16x: within the noise (benchmarks/README.md, "Levers"), so the default stays.
-ADAM: dict[str, bool | None] = {"foreach": True, "fused": None}
-
-# The losses a model can train on, per set: binary cross-entropy on probabilities (the
-# exercise), or the squared or absolute error of a real output (regression).
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {
-    "bce": F.binary_cross_entropy,
-    "mse": F.mse_loss,
-    "mae": F.l1_loss,
-}
+# One hand-written Adam update of the flat parameter (engine/adam.py): the same weights as
+# torch.optim.Adam, without its per-step Python; measured gain in benchmarks/README.md, "Levers".
+FLAT_ADAM = True
 
 
 def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | None:
@@ -59,13 +52,13 @@ def fit(
     inits = [t for stack, _ in stacks for t in stack.init()]
     shapes, numels = [t.shape for t in inits], [t.numel() for t in inits]
     flat = torch.cat([t.reshape(-1) for t in inits]).requires_grad_(True)  # (P,)
-    opt = torch.optim.Adam([flat], lr=lr, foreach=ADAM["foreach"], fused=ADAM["fused"])
+    opt = FlatAdam(flat, lr) if FLAT_ADAM else torch.optim.Adam([flat], lr=lr, foreach=True)
     order = [i for _, index in stacks for i in index]  # model index of each loss column
     S, device = data.S, flat.device
     rows = [_rows([data.rows[i] for i in index], S, device) for _, index in stacks]
     label_rows = torch.tensor([data.rows[i] for i in order], device=flat.device)  # (K,)
     history = flat.new_empty(steps, len(order))  # (steps, K), fetched once at the end
-    criterion = LOSSES[loss]
+    criterion = per_model(loss)
 
     def views(flat: torch.Tensor) -> Iterator[torch.Tensor]:
         """The stacked weights, in order, as views into flat (P,)."""
@@ -83,9 +76,8 @@ def fit(
                     s.forward(params, X[t] if r is None else X[t].index_select(0, r), select(m, r))
                     for s, r in zip(models, rows, strict=True)
                 ]  # (K_s, B) per stack
-                p = ps[0] if len(ps) == 1 else torch.cat(ps)  # (K, B)
-                per = criterion(p, y[t], reduction="none").flatten(1).mean(dim=1)  # (K,)
-                opt.zero_grad(set_to_none=True)
+                per = criterion(ps[0] if len(ps) == 1 else torch.cat(ps), y[t])  # (K,)
+                opt.zero_grad()
                 torch.autograd.backward(per.sum())  # the one backward of the package
                 opt.step()
                 history[done + t] = per.detach()

@@ -1,6 +1,6 @@
 """Where a training step's time goes, next to what each op costs at best on this machine.
 
-    python benchmarks/profile.py        # about 30 s on a 2-core CPU
+    python benchmarks/limits.py        # about 30 s on a 2-core CPU
 
 For two steps, 64 DeepSets trained at once (K = 64) and one step of the default study (every
 stack of its 175 models), prints the time per op group from torch.profiler next to that
@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-# `python benchmarks/profile.py` puts benchmarks/ first on sys.path, where this file would
-# shadow the standard library's `profile` (cProfile imports it): move benchmarks/ last.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+if str(HERE) not in sys.path:
+    sys.path.append(str(HERE))  # for benchmarks/run.py when loaded by docs/record.py
 
 import torch  # noqa: E402
 from run import clock  # noqa: E402  (benchmarks/run.py)
