@@ -4,6 +4,7 @@ Each takes a generator argument (a torch.Generator or an integer seed), so the s
 the same sets.
 """
 
+from deepsets.tasks.digits import digit_sum, image_digit_sum
 from deepsets.tasks.theory import (  # the theory study's tasks
     above_mean_sets,
     colliding_pairs,
@@ -14,10 +15,12 @@ from deepsets.tasks.theory import (  # the theory study's tasks
     per_element_ceiling,
 )
 
-__all__ = [  # the theory study's tasks
+__all__ = [
     "above_mean_sets",
     "colliding_pairs",
+    "digit_sum",
     "exercise_sets",
+    "image_digit_sum",
     "mean_sets",
     "median_sets",
     "multiplicity_sets",
