@@ -89,7 +89,8 @@ def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained
     for task, t in trained.items():
         for model, runs in t.models.items():
             for seed, m in zip(results.seeds, runs, strict=True):
-                # clones: the engine may leave parameters as views of one shared tensor
+                # clones: the DeepSet registers its encoder twice (encoder, phi.0), and safetensors
+                # refuses two names for one tensor
                 state = {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
                 meta = {"task": task, "model": model, "seed": str(seed)}
                 path = root / "weights" / f"{task}-{model}-seed{seed}.safetensors"
