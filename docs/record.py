@@ -429,8 +429,88 @@ RENDERERS: dict[str, Callable[[Record], str]] = {
 }
 
 
+def theory_results(s: Record) -> str:
+    """`deepsets run theory`: each claim's verdict and finding, claim 1's table, the time."""
+    m = s["metrics"]
+    claims = m["claims"]
+    lines = [
+        textwrap.fill(
+            f"One default run ({len(m['seeds'])} seeds, recorded {s['date']} on a 2-core CPU, "
+            f"load average {s['load_average_before'][0]:.1f} before it) found:",
+            100,
+        ),
+        "",
+        *(wrap(f"- **{c['title']}: {c['verdict']}.** {c['finding']}") for c in claims.values()),
+    ]
+    width = claims["latent_width"]["numbers"]
+    Ls = list(next(iter(width["relative_mse"].values())))
+    lines += [
+        "",
+        "Claim 1, test MSE / Var(median), median over seeds:",
+        "",
+        "| N | " + " | ".join(f"L = {L}" for L in Ls) + " | stops at L |",
+        "|---" * (len(Ls) + 2) + "|",
+        *(
+            f"| {N} | "
+            + " | ".join(sci(e, 2) for e in by_L.values())
+            + f" | {width['stops_at'][N]} |"
+            for N, by_L in width["relative_mse"].items()
+        ),
+        "",
+        textwrap.fill(
+            f"The run took {seconds(s['seconds'])} (load average "
+            f"{s['load_average_after'][0]:.1f} after it); the claims took "
+            + ", ".join(seconds(c["seconds"]) for c in claims.values())
+            + ".",
+            100,
+        ),
+    ]
+    return "\n".join(lines)
+
+
+DIGITS_LENGTHS = ("5", "10", "20", "50", "100")  # the digit-sum table's columns
+
+
+def digits(d: Record) -> str:
+    """The digit-sum study's recorded run: its time, the accuracy table, its findings."""
+    m = d["metrics"]
+    from deepsets.study.digits.models import NAMES as names
+
+    shown = [n for n in DIGITS_LENGTHS if n in m["results"]["text"]["deepset"]]
+    train = ", ".join(f"{task} {seconds(t)}" for task, t in m["train_seconds"].items())
+    before, after = d["load_average_before"][0], d["load_average_after"][0]
+    lines = [
+        textwrap.fill(
+            f"Recorded {d['date']} (`python docs/record.py --study digits`): the default run took "
+            f"{seconds(d['seconds'])} on this 2-core machine (training {train}), 1-minute load "
+            f"average {before:.1f} before and {after:.1f} after; accuracy on "
+            f"{m['test_sets_per_length']:,} test sets per length, mean over "
+            f"{len(m['seeds'])} runs (min in brackets):",
+            100,
+            break_on_hyphens=False,
+        ),
+        "",
+        "| task | model | " + " | ".join(shown) + " |",
+        "|---|---|" + "---|" * len(shown),
+    ]
+    for task, by_model in m["results"].items():
+        for model, cells in by_model.items():
+            row = [f"{cells[n]['mean']:.3f} ({cells[n]['min']:.3f})" for n in shown]
+            lines.append(f"| {task} | {names[model]} | " + " | ".join(row) + " |")
+    lines.append("")
+    word = {True: "agrees", False: "differs", None: "not measured"}
+    for key in ("text_deepset", "lstm", "gru", "image"):
+        v = m["findings"][key]
+        lines.append(wrap(f"- {v['claim']} **{word[v['agrees']]}**: {v['measured']}"))
+    lines.append(wrap(f"- Beyond the paper: {m['findings']['set_transformer']}"))
+    return "\n".join(lines)
+
+
 # The blocks of the other studies, each rendered from its recorded run's metrics.json.
-STUDY_RENDERERS: dict[str, dict[str, Callable[[Record], str]]] = {}
+STUDY_RENDERERS: dict[str, dict[str, Callable[[Record], str]]] = {
+    "digits": {"digits": digits},
+    "theory": {"theory-results": theory_results},
+}
 
 
 def record_study(name: str) -> Record:

@@ -41,7 +41,8 @@ def test_readme_numbers_are_the_records(doc):
 
 def test_every_block_is_quoted_once():
     names = [n for doc in record.DOCS for _, n, _, _ in record.BLOCK.findall(doc.read_text())]
-    assert sorted(names) == sorted(record.RENDERERS)
+    studies = [n for renderers in record.STUDY_RENDERERS.values() for n in renderers]
+    assert sorted(names) == sorted([*record.RENDERERS, *studies])
 
 
 def test_an_edited_readme_number_fails_the_check():
@@ -248,3 +249,13 @@ def test_the_code_keeps_the_levers_the_record_says_are_worth_it():
         assert row["in_code"] == in_code[name], row["lever"]
         if row["verdict"] != "noise":
             assert in_code[name] == (row["verdict"] == "keep"), (row["lever"], row["gain"])
+
+
+def test_the_digits_block_follows_its_record():
+    changed = copy.deepcopy(RECORDED)
+    digits = changed["studies"]["digits"]["metrics"]
+    digits["results"]["text"]["lstm"]["100"]["mean"] = 0.5
+    assert record.stale((ROOT / "README.md").read_text(), record.blocks(changed)) == ["digits"]
+    digits["findings"]["lstm"]["agrees"] = None  # a claim about lengths the run did not test
+    text = record.digits(changed["studies"]["digits"])
+    assert "**not measured**" in text and "| text | LSTM | " in text and "0.500 (" in text

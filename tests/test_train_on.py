@@ -164,3 +164,34 @@ def test_a_regression_deepset_has_no_sigmoid_and_saves(tmp_path):
     assert torch.equal(back(X), model(X))
     with pytest.raises(ValueError, match="output must be 'sigmoid' or None"):
         DeepSet(output="softmax")
+
+
+class Shared(nn.Module):
+    """A submodule registered under two names, and a weight tied between two Linears."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(1, 3)
+        self.phi = nn.Sequential(self.encoder, nn.Tanh())  # phi.0 is encoder
+        self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 3)
+        self.b.weight = self.a.weight  # tied
+        self.rho = nn.Linear(3, 1)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        h = self.b(torch.tanh(self.a(self.phi(X)))).sum(1)  # (B, 3)
+        return self.rho(h)  # (B, 1)
+
+
+def test_shared_submodules_and_tied_weights_train_as_in_a_plain_loop():
+    X, y, _ = regression_sets()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = Shared().double()
+    m0 = copy.deepcopy(model)
+    _, losses = train_on([model], X, y, 40, lr=1e-2, loss="mse", progress=False)
+    ref = plain(m0, X, y, 40, "mse", 1e-2)
+    assert max(abs(a - r) for a, r in zip(ref, losses[0], strict=True)) < TOL64
+    assert all(p.is_leaf for p in model.parameters())  # its own parameters, not views
+    assert model.b.weight is model.a.weight and model.phi[0] is model.encoder
+    assert max_diff(model, m0) < TOL64
+    torch.optim.Adam(model.parameters())  # trainable again by the user's own loop

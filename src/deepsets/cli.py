@@ -18,9 +18,14 @@ import tyro
 
 from deepsets import __version__
 from deepsets.cluster import session
+from deepsets.study.digits.settings import DigitsSettings
+from deepsets.study.digits.settings import quick_settings as digits_quick
+from deepsets.study.digits.settings import resolve as digits_resolve
 from deepsets.study.output import OutputError
 from deepsets.study.settings import StudySettings, quick_settings, resolve
 from deepsets.study.signals import Terminated
+from deepsets.study.theory import entry as theory
+from deepsets.study.theory import settings as theory_settings
 
 S = TypeVar("S")
 
@@ -45,6 +50,13 @@ class Study(Generic[S]):
     """Runs the study, writes its outputs and prints its summary."""
 
 
+def run_digits(settings: DigitsSettings) -> None:
+    """Run the digit-sum study and print its summary."""
+    from deepsets.study.digits.run import print_summary, run_digits
+
+    print_summary(run_digits(settings))
+
+
 def run_exercise(settings: StudySettings) -> None:
     """Run the exercise study and print its summary (imported here, so `--help` stays quick)."""
     from deepsets.study.console import print_summary
@@ -60,6 +72,21 @@ STUDIES: dict[str, Study[Any]] = {
         quick_settings,
         resolve,
         run_exercise,
+    ),
+    "theory": Study(
+        theory_settings.TheorySettings,
+        "five claims of the theory of set functions, each measured over seeds with a verdict",
+        theory_settings.quick_settings,
+        theory_settings.check,
+        theory.run_and_print,
+    ),
+    "digits": Study(
+        DigitsSettings,
+        "the DeepSets paper's sums of digits (text and images) against LSTM, GRU and a Set "
+        "Transformer",
+        digits_quick,
+        digits_resolve,
+        run_digits,
     ),
 }
 DEFAULT_STUDY = "exercise"  # what `deepsets run` runs when no study is named

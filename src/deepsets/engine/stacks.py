@@ -289,12 +289,26 @@ class StackedMLP:
 
 
 class ModuleStack:
-    """Any other nn.Module, alone (K = 1), through its own forward with the trained weights."""
+    """Any other nn.Module, alone (K = 1), through its own forward with the trained weights.
+
+    Weights are swapped in per slot (a module's attribute), not per name: a submodule reachable
+    by two names (registered twice) has one slot, and a weight shared by two modules (tied) fills
+    both of its slots. torch.func's own tying (`tie_weights=True`) restores a module registered
+    twice to the swapped-in tensor, leaving the model's parameters views of the engine's.
+    """
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
         (model,) = models
         self.models = [model]
-        self.names = [n for n, p in model.named_parameters() if p.requires_grad]
+        self.names = [n for n, p in model.named_parameters() if p.requires_grad]  # distinct
+        own = dict(model.named_parameters())
+        index = {id(own[n]): k for k, n in enumerate(self.names)}  # weight -> its place
+        slots: dict[tuple[int, str], tuple[str, int]] = {}  # (module, attribute) -> name, weight
+        for name, p in model.named_parameters(remove_duplicate=False):
+            path, _, attr = name.rpartition(".")
+            if id(p) in index:
+                slots.setdefault((id(model.get_submodule(path)), attr), (name, index[id(p)]))
+        self.slots = list(slots.values())  # (a name of the slot, its weight's place in names)
 
     def init(self) -> list[torch.Tensor]:
         params = dict(self.models[0].named_parameters())
@@ -303,9 +317,12 @@ class ModuleStack:
     def forward(
         self, params: Iterator[torch.Tensor], X: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
-        weights = {n: next(params)[0] for n in self.names}
+        trained = [next(params)[0] for _ in self.names]
+        weights = {name: trained[k] for name, k in self.slots}
         args = (X[0],) if mask is None else (X[0], mask[0])  # (B, N, F), (B, N)
-        p: torch.Tensor = functional_call(self.models[0], weights, args)  # (B, *O)
+        p: torch.Tensor = functional_call(
+            self.models[0], weights, args, tie_weights=False, strict=False
+        )  # (B, *O)
         return (p[:, 0] if p.shape[1:] == (1,) else p).unsqueeze(0)  # (1, B) or (1, B, *O)
 
     @torch.no_grad()

@@ -3,3 +3,26 @@
 Each takes a generator argument (a torch.Generator or an integer seed), so the same seed gives
 the same sets.
 """
+
+from deepsets.tasks.digits import digit_sum, image_digit_sum
+from deepsets.tasks.theory import (  # the theory study's tasks
+    above_mean_sets,
+    colliding_pairs,
+    exercise_sets,
+    mean_sets,
+    median_sets,
+    multiplicity_sets,
+    per_element_ceiling,
+)
+
+__all__ = [
+    "above_mean_sets",
+    "colliding_pairs",
+    "digit_sum",
+    "exercise_sets",
+    "image_digit_sum",
+    "mean_sets",
+    "median_sets",
+    "multiplicity_sets",
+    "per_element_ceiling",
+]

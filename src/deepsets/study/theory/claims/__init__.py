@@ -1,0 +1,1 @@
+"""The five claims, one module each: `measure(settings) -> (Claim, Figure)`."""

@@ -1,0 +1,133 @@
+"""Sums of digits (Zaheer et al. 2017, section 4.1.1): sets of digits, as text or as images.
+
+A set holds between `sizes[0]` and `sizes[1]` digits from 1 to 9; its target is their sum.
+Sets are padded to `sizes[1]` objects, with a mask (B, N) that is True for real digits. As in
+the paper, the digits are 1-9 for both tasks: the image task draws only images of 1-9 from
+scikit-learn's bundled 8x8 handwritten digits (`load_digits`, shipped with scikit-learn: nothing
+is downloaded), split once, by a fixed seed, into disjoint train and test images.
+
+Shape letters: B sets, N objects (the largest set size), P = 64 pixels.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from deepsets.validate import as_generator, check_memory, positive_int
+
+DIGITS = tuple(range(1, 10))  # the digits a set holds (0 would not change a sum)
+PIXELS = 64  # P: an 8x8 image, flattened
+PIXEL_MAX = 16.0  # load_digits' pixels are counts 0..16; divided by this they lie in [0, 1]
+SPLIT_SEED = 2017  # the fixed seed of the train/test split of the images (the paper's year)
+TEST_FRACTION = 0.3  # share of the images (of each digit) kept for testing
+SPLITS = ("train", "test")
+
+
+def check_sizes(sizes: object) -> tuple[int, int]:
+    """(lo, hi) with 0 <= lo <= hi and hi >= 1 (lo = 0 allows empty sets), else a ValueError."""
+    if not isinstance(sizes, tuple | list) or len(sizes) != 2:
+        raise ValueError(f"sizes must be a pair (lo, hi) of set sizes, got {sizes!r}")
+    hi = positive_int(sizes[1], "sizes[1]")
+    lo = sizes[0]
+    if lo != 0:
+        lo = positive_int(lo, "sizes[0]")
+    if lo > hi:
+        raise ValueError(f"sizes must satisfy 0 <= lo <= hi, got {sizes!r}")
+    return int(lo), hi
+
+
+def digit_sum(
+    n_sets: int,
+    sizes: tuple[int, int] = (1, 10),
+    *,
+    generator: torch.Generator | int | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Text digit sums: `n_sets` sets of digits 1-9, each of a uniform size in [lo, hi].
+
+    Arguments:
+        n_sets: B, the number of sets.
+        sizes: (lo, hi), the smallest and largest number of digits in a set (both included).
+        generator: a torch.Generator or integer seed; the same seed gives the same sets.
+
+    Returns:
+        X (B, N, 1) int64 digits (0 at padding), mask (B, N) bool, y (B, 1) float32 sums.
+    """
+    B, g = positive_int(n_sets, "n_sets"), as_generator(generator)
+    lo, hi = check_sizes(sizes)
+    check_memory(B * hi * 9, f"digit_sum(n_sets={B}, sizes={sizes!r})")
+    digits = torch.randint(1, 10, (B, hi), generator=g)  # (B, N)
+    mask = _mask(B, lo, hi, g)  # (B, N)
+    X = torch.where(mask, digits, 0)  # (B, N)
+    y = X.sum(dim=1, keepdim=True).float()  # (B, 1)
+    return X.unsqueeze(-1), mask, y
+
+
+def _mask(B: int, lo: int, hi: int, g: torch.Generator) -> torch.Tensor:
+    """(B, N) True at the first n_b positions, n_b uniform in [lo, hi]."""
+    n = torch.randint(lo, hi + 1, (B, 1), generator=g)  # (B, 1) set sizes
+    return torch.arange(hi).unsqueeze(0) < n  # (B, N)
+
+
+@functools.cache
+def _images() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled digits 1-9: pixels (M, P) float32 in [0, 1], labels (M,) int64."""
+    from sklearn.datasets import load_digits  # type: ignore[import-untyped]  # bundled: no download
+
+    data = load_digits()
+    keep = np.isin(data.target, DIGITS)
+    pixels = (data.data[keep] / PIXEL_MAX).astype(np.float32)  # (M, P)
+    return pixels, data.target[keep].astype(np.int64)
+
+
+@functools.cache
+def image_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images of one split: pixels (M, P) float32, labels (M,) int64 (the digit shown).
+    Cached and shared: read them, do not modify them.
+
+    Stratified by digit: a fixed permutation (SPLIT_SEED) of each digit's images puts the first
+    TEST_FRACTION of them in "test" and the rest in "train"; no image is in both.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    pixels, labels = _images()
+    rng = np.random.default_rng(SPLIT_SEED)
+    chosen = []
+    for d in DIGITS:
+        idx = rng.permutation(np.flatnonzero(labels == d))
+        n_test = round(TEST_FRACTION * len(idx))
+        chosen.append(idx[:n_test] if split == "test" else idx[n_test:])
+    rows = np.sort(np.concatenate(chosen))
+    return torch.from_numpy(pixels[rows]), torch.from_numpy(labels[rows])
+
+
+def image_digit_sum(
+    n_sets: int,
+    sizes: tuple[int, int] = (1, 10),
+    *,
+    split: str = "train",
+    generator: torch.Generator | int | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Image digit sums: sets of 8x8 images of digits 1-9 drawn (with replacement) from `split`.
+
+    Arguments:
+        n_sets, sizes, generator: as in `digit_sum`.
+        split: "train" or "test", two disjoint sets of images (`image_split`).
+
+    Returns:
+        X (B, N, P) float32 pixels in [0, 1] (0 at padding), mask (B, N), y (B, 1) float32 sums
+        of the digits the images show.
+    """
+    B, g = positive_int(n_sets, "n_sets"), as_generator(generator)
+    lo, hi = check_sizes(sizes)
+    if not isinstance(split, str) or split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    check_memory(B * hi * (PIXELS * 4 + 9), f"image_digit_sum(n_sets={B}, sizes={sizes!r})")
+    pixels, labels = image_split(split)  # (M, P), (M,)
+    pick = torch.randint(0, len(labels), (B, hi), generator=g)  # (B, N)
+    mask = _mask(B, lo, hi, g)  # (B, N)
+    X = pixels[pick].mul_(mask.unsqueeze(-1))  # (B, N, P), in place: images take the memory
+    y = torch.where(mask, labels[pick], 0).sum(dim=1, keepdim=True).float()  # (B, 1)
+    return X, mask, y
