@@ -6,6 +6,7 @@ every wait is bounded in time.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import multiprocessing
 import os
@@ -342,3 +343,57 @@ def group(pgid: int) -> list[str]:
     """The processes of process group `pgid`."""
     out = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True)
     return out.stdout.split()
+
+
+def without_times(x: object) -> object:
+    """metrics.json without timings, its cluster and where it ran: what equal runs share."""
+    if isinstance(x, dict):
+        return {
+            k: without_times(v)
+            for k, v in x.items()
+            if "seconds" not in k and k not in ("cluster", "out", "scheduler")
+        }
+    if isinstance(x, list):
+        return [without_times(v) for v in x]
+    return x
+
+
+OTHER_STUDIES = {
+    "digits": ["--quick", "--steps", "10", "--fine-steps", "0", "--lengths", "5", "30"],
+    "theory": ["--quick", "--seeds", "2", "--set-sizes", "2", "--latents", "1", "2"],
+}
+
+
+@pytest.mark.parametrize("study", sorted(OTHER_STUDIES))
+def test_the_other_studies_run_on_a_cluster_with_the_same_numbers(study, cluster, tmp_path):
+    args = ["run", study, *OTHER_STUDIES[study]]
+    assert cli.main([*args, "--out", str(tmp_path / "here")]) == 0
+    address = cluster.scheduler_address
+    assert cli.main([*args, "--out", str(tmp_path / "there"), "--scheduler", address]) == 0
+    here, there = (
+        json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("here", "there")
+    )
+    assert without_times(here) == without_times(there)
+    assert here["cluster"] is None and there["cluster"]["groups"] >= 1
+    assert there["settings"]["scheduler"] == address
+    assert "no task was retried" in (tmp_path / "there" / "report.html").read_text()
+
+
+class KilledWorker(Exception):
+    """Named as distributed.scheduler's: what a Dask future raises once a task is given up."""
+
+
+class GivesUp(concurrent.futures.Executor):
+    """An executor whose every task ends as Dask ends a task that kept killing its workers."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_exception(KilledWorker("deepsets-group-0", "worker died 3 times"))
+        return future
+
+
+def test_a_group_dask_gave_up_on_is_a_clear_error():
+    from deepsets.engine.remote import GroupLost
+
+    with pytest.raises(GroupLost, match="lost with its worker on every attempt"):
+        train_many([ds.DeepSet(generator=0)], 5, seeds=[0], progress=False, executor=GivesUp())

@@ -18,6 +18,7 @@ import tyro
 
 from deepsets import __version__
 from deepsets.cluster import session
+from deepsets.engine.remote import GroupLost
 from deepsets.study.digits.settings import DigitsSettings
 from deepsets.study.digits.settings import quick_settings as digits_quick
 from deepsets.study.digits.settings import resolve as digits_resolve
@@ -210,7 +211,7 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
         settings = study.check(settings)  # the check comes first: a mistake costs no training
         with session(getattr(settings, "scheduler", None)):  # None: in this process
             study.run(settings)
-    except (FileExistsError, OutputError, ValueError, TypeError) as e:
+    except (FileExistsError, OutputError, ValueError, TypeError, GroupLost) as e:
         return error(prog, str(e))
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; nothing was written", file=sys.stderr)

@@ -102,12 +102,30 @@ def run_groups(
             futures[executor.submit(train_group, task)] = index
         with tqdm(total=len(groups), desc="groups", disable=not progress, leave=False) as bar:
             for future in as_completed(futures):  # one per group: bounded by their count
-                write_back(future.result(), futures[future], models, losses, snapshots)
+                write_back(result(future), futures[future], models, losses, snapshots)
                 bar.update()
     finally:
         for future in futures:
             future.cancel()  # a no-op for finished tasks
     return losses
+
+
+class GroupLost(RuntimeError):
+    """A group of models could not be trained: its workers kept dying."""
+
+
+def result(future: Future[Trained]) -> Trained:
+    """The future's result; a GroupLost when Dask gave the task up (KilledWorker)."""
+    try:
+        return future.result()
+    except Exception as e:
+        if type(e).__name__ != "KilledWorker":  # distributed.scheduler's, not imported here
+            raise
+        raise GroupLost(
+            "a group of models was lost with its worker on every attempt (Dask's "
+            "distributed.scheduler.allowed-failures); nothing was written: check the workers' "
+            f"memory and logs ({e})"
+        ) from e
 
 
 def write_back(

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from deepsets.cluster import ClusterInfo
 from deepsets.study.digits import verdicts
 from deepsets.study.digits.models import NAMES
 from deepsets.study.digits.settings import DigitsSettings
@@ -56,6 +57,8 @@ class DigitsResults:
     device: str
     threads: int
     environment: dict[str, str]
+    cluster: ClusterInfo | None = None
+    """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
 
     def curve(self, task: str, model: str) -> dict[int, float]:
         """Length -> mean accuracy over runs."""
@@ -123,6 +126,7 @@ class DigitsResults:
             "versions": self.environment,
             "train_seconds": self.train_seconds,
             "wall_seconds": self.wall_seconds,
+            "cluster": None if self.cluster is None else asdict(self.cluster),
         }
         as_json: dict[str, Any] = json.loads(json.dumps(metrics))
         return as_json

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save as serialize
 
+from deepsets.cluster import cluster_info
 from deepsets.device import resolve_device
 from deepsets.files import write_atomic
 from deepsets.study.digits import figures
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 def run_digits(settings: DigitsSettings | None = None) -> DigitsResults:
     """Run the whole study and write its outputs; returns the results."""
     s = resolve(settings or DigitsSettings())
-    device = resolve_device(s.device)
+    device = resolve_device("cpu" if s.scheduler is not None else s.device)  # workers: CPUs
     out = Path(s.out) if s.out is not None else default_out()
     with torch_threads(TORCH_THREADS if s.threads is None else s.threads):
         return _run(s, device, out)
@@ -61,6 +62,7 @@ def _run(s: DigitsSettings, device: torch.device, out: Path) -> DigitsResults:
             device=str(device),
             threads=torch.get_num_threads(),
             environment=versions() | {"scikit-learn": _version("scikit-learn")},
+            cluster=cluster_info(),
         )
         write_outputs(tmp, results, trained)
     return results

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from deepsets.cluster import ClusterSettings, check_scheduler
 from deepsets.device import resolve_device
 from deepsets.study.settings import MAX_BASE_SEED
 from deepsets.tasks.digits import check_sizes
@@ -21,7 +22,7 @@ MODELS = ("deepset", "lstm", "gru", "set_transformer")
 
 
 @dataclass(frozen=True)
-class DigitsSettings:
+class DigitsSettings(ClusterSettings):
     """Everything `run_digits` needs; the defaults are the full study (~250 s of CPU)."""
 
     out: str | None = None
@@ -114,6 +115,8 @@ def resolve(settings: DigitsSettings) -> DigitsSettings:
     if s.st_dim % s.st_heads:
         raise ValueError(f"st_dim must be a multiple of st_heads, got {s.st_dim}, {s.st_heads}")
     resolve_device(s.device)
+    if check_scheduler(s.scheduler) is not None and s.device == "cuda":
+        raise ValueError("device must be cpu or auto with a scheduler (workers train on CPUs)")
     if s.threads is not None:
         positive_int(s.threads, "threads")
     return s

@@ -14,6 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from deepsets.cluster import ClusterInfo, cluster_info
 from deepsets.study.output import default_out, staged, versions
 from deepsets.study.theory.claims import averages, equivariance, injectivity, trap, width
 from deepsets.study.theory.common import Claim
@@ -36,6 +37,8 @@ class TheoryResults:
     threads: int
     environment: dict[str, str]
     wall_seconds: float
+    cluster: ClusterInfo | None = None
+    """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
 
     def to_json(self) -> dict[str, Any]:
         """The content of metrics.json, as JSON types."""
@@ -59,6 +62,7 @@ class TheoryResults:
             "threads": self.threads,
             "versions": self.environment,
             "wall_seconds": self.wall_seconds,
+            "cluster": None if self.cluster is None else asdict(self.cluster),
             "claims": claims,
         }
         out: dict[str, Any] = json.loads(json.dumps(metrics, default=str))
@@ -99,6 +103,7 @@ def _run(s: TheorySettings, out: Path) -> TheoryResults:
             threads=torch.get_num_threads(),
             environment=versions(),
             wall_seconds=time.perf_counter() - start,
+            cluster=cluster_info(),
         )
         (tmp / "metrics.json").write_text(json.dumps(results.to_json(), indent=2))
         write_report(tmp, results)

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deepsets.cluster import ClusterSettings, check_scheduler
 from deepsets.study.settings import MAX_BASE_SEED
 from deepsets.validate import positive_float, positive_int, positive_ints, seed_int
 
 
 @dataclass(frozen=True)
-class TheorySettings:
+class TheorySettings(ClusterSettings):
     """Everything `run_theory` needs."""
 
     out: str | None = None
@@ -109,6 +110,7 @@ def check(settings: TheorySettings) -> TheorySettings:
     for name in ("overwrite", "quick"):
         if not isinstance(getattr(s, name), bool):
             raise ValueError(f"{name} must be True or False, got {getattr(s, name)!r}")
+    check_scheduler(s.scheduler)
     positive_int(s.seeds, "seeds")
     if seed_int(s.seed, "seed") > MAX_BASE_SEED:
         raise ValueError(f"seed must be at most 2**62 (the study adds offsets to it), got {s.seed}")
