@@ -7,12 +7,13 @@ Each lever is kept in the code only if this shows a gain; docs/record.py records
 renders it into benchmarks/README.md. Rows:
 
 - FastTanh: the stacked forms' tanh as 2 sigmoid(2x) - 1 with its backward from the output
-  (`deepsets.engine.activations.FAST_TANH`), on the study's models (benchmarks/limits.py
-  compares the kernels alone).
+  on tensors of FAST_FROM values or more (`deepsets.engine.activations.FAST_TANH`), on 64
+  DeepSets trained at once (benchmarks/limits.py compares the kernels alone).
 - worker threads: the study's models (sets of 10) trained by `train_many` with 2 workers
   against 1 (`deepsets.training.WORKERS`).
 - one hand-written Adam update (`deepsets.engine.loop.FLAT_ADAM`, engine/adam.py) against
-  `torch.optim.Adam(foreach=True)` on the flat parameter, on the same models.
+  `torch.optim.Adam(foreach=True)` on the flat parameter, on one DeepSet (where the update's
+  own Python is the largest share of a step).
 - torch.compile: the K = 64 DeepSet step compiled against eager; the compile time (cold: a
   fresh cache) is its one-off cost, repaid after `pays_after` steps.
 
@@ -82,26 +83,48 @@ def study_step_seconds(steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-SWITCHES: list[tuple[str, Any, str, Any, Any]] = [  # name, owner, attribute, off, on
-    ("2 worker threads (study models, sets of 10)", training, "WORKERS", 1, 2),
-    ("narrow MLPs padded into shared stacks (same)", stacks, "PAD_TO", (), (16, 32)),
-    ("DeepSet variants of one shape in one stack (same)", stacks, "VARIANTS_SHARE", False, True),
-    ("FastTanh in the stacked forms (same)", activations, "FAST_TANH", False, True),
-    ("one hand-written Adam update (same)", loop, "FLAT_ADAM", False, True),
+def k64_step_seconds(steps: int) -> float:
+    """Seconds per step of `train_many` on 64 DeepSets (the K = 64 benchmark row)."""
+    models = [DeepSet(generator=k) for k in range(64)]
+    start = time.perf_counter()
+    training.train_many(models, steps, seeds=list(range(64)), progress=False)
+    return (time.perf_counter() - start) / steps
+
+
+def one_step_seconds(steps: int) -> float:
+    """Seconds per step of `train` on one DeepSet (4 x the steps: a step is short)."""
+    start = time.perf_counter()
+    training.train(DeepSet(generator=0), 4 * steps, seed=0, progress=False)
+    return (time.perf_counter() - start) / (4 * steps)
+
+
+# name (with the workload it is measured on: where the lever is meant to act), owner,
+# attribute, off, on, workload
+SWITCHES: list[tuple[str, Any, str, Any, Any, Callable[[int], float]]] = [
+    ("2 worker threads (study models, sets of 10)", training, "WORKERS", 1, 2,
+     study_step_seconds),
+    ("narrow MLPs padded into shared stacks (study models)", stacks, "PAD_TO", (), (16, 32),
+     study_step_seconds),
+    ("DeepSet variants of one shape in one stack (study models)", stacks, "VARIANTS_SHARE",
+     False, True, study_step_seconds),
+    ("FastTanh in the stacked forms (K = 64 DeepSets)", activations, "FAST_TANH", False, True,
+     k64_step_seconds),
+    ("one hand-written Adam update (one DeepSet)", loop, "FLAT_ADAM", False, True,
+     one_step_seconds),
 ]  # fmt: skip
 
 
 def switch_rows(steps: int) -> list[dict[str, Any]]:
     """Each switch off and on, alternated twice (the better time of each side)."""
     rows = []
-    for name, owner, attr, off_value, on_value in SWITCHES:
+    for name, owner, attr, off_value, on_value, workload in SWITCHES:
         kept = getattr(owner, attr)
         times: dict[str, list[float]] = {"off": [], "on": []}
         try:
             for _ in range(2):
                 for side, value in (("off", off_value), ("on", on_value)):
                     setattr(owner, attr, value)
-                    times[side].append(study_step_seconds(steps))
+                    times[side].append(workload(steps))
         finally:
             setattr(owner, attr, kept)
         on = kept == on_value
