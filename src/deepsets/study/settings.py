@@ -94,14 +94,7 @@ def resolve(settings: StudySettings) -> StudySettings:
     if not isinstance(settings, StudySettings):
         raise TypeError(f"settings must be a StudySettings, got {settings!r}")
     s = settings
-    if s.out is not None and (not isinstance(s.out, str) or not s.out):
-        raise ValueError(f"out must be a directory path or None, got {s.out!r}")
-    for name in ("overwrite", "quick", "extras"):
-        if not isinstance(getattr(s, name), bool):
-            raise ValueError(f"{name} must be True or False, got {getattr(s, name)!r}")
-    positive_int(s.seeds, "seeds")
-    if seed_int(s.seed, "seed") > MAX_BASE_SEED:
-        raise ValueError(f"seed must be at most 2**62 (the study adds offsets to it), got {s.seed}")
+    check_common(s, flags=("overwrite", "quick", "extras"))
     check_training_args(s.steps, s.batch_size, s.lr)
     positive_int(s.hidden, "hidden")
     positive_ints(s.mlp_hidden, "mlp_hidden")
@@ -116,12 +109,31 @@ def resolve(settings: StudySettings) -> StudySettings:
             "give a smaller final_window"
         )
     positive_int(s.permutations, "permutations")
-    resolve_device(s.device)  # a ValueError for an unknown device or cuda without a GPU
+    check_device(s.device, s.scheduler)
+    return s
+
+
+def check_common(s: Any, flags: tuple[str, ...] = ("overwrite", "quick")) -> None:
+    """The checks every study's settings share: out, the boolean `flags`, seeds, seed, threads
+    and scheduler (a ValueError naming the first bad one)."""
+    if s.out is not None and (not isinstance(s.out, str) or not s.out):
+        raise ValueError(f"out must be a directory path or None, got {s.out!r}")
+    for name in flags:
+        if not isinstance(getattr(s, name), bool):
+            raise ValueError(f"{name} must be True or False, got {getattr(s, name)!r}")
+    positive_int(s.seeds, "seeds")
+    if seed_int(s.seed, "seed") > MAX_BASE_SEED:
+        raise ValueError(f"seed must be at most 2**62 (the study adds offsets to it), got {s.seed}")
     if s.threads is not None:
         positive_int(s.threads, "threads")
-    if check_scheduler(s.scheduler) is not None and s.device == "cuda":
+    check_scheduler(s.scheduler)
+
+
+def check_device(device: str, scheduler: str | None) -> None:
+    """A ValueError for an unknown device, cuda without a GPU, or cuda with a scheduler."""
+    resolve_device(device)
+    if scheduler is not None and device == "cuda":
         raise ValueError("device must be cpu or auto with a scheduler (workers train on CPUs)")
-    return s
 
 
 def check_activations(values: object, name: str) -> None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from deepsets.cluster import ClusterSettings, check_scheduler
-from deepsets.device import resolve_device
-from deepsets.study.settings import MAX_BASE_SEED
+from deepsets.cluster import ClusterSettings
+from deepsets.study.settings import check_common, check_device
 from deepsets.tasks.digits import check_sizes
-from deepsets.validate import positive_float, positive_int, positive_ints, seed_int
+from deepsets.validate import positive_float, positive_int, positive_ints
 
 TASKS = ("text", "image")
 MODELS = ("deepset", "lstm", "gru", "set_transformer")
@@ -89,14 +88,7 @@ def resolve(settings: DigitsSettings) -> DigitsSettings:
     if not isinstance(settings, DigitsSettings):
         raise TypeError(f"settings must be a DigitsSettings, got {settings!r:.80}")
     s = settings
-    if s.out is not None and (not isinstance(s.out, str) or not s.out):
-        raise ValueError(f"out must be a directory path or None, got {s.out!r}")
-    for name in ("overwrite", "quick"):
-        if not isinstance(getattr(s, name), bool):
-            raise ValueError(f"{name} must be True or False, got {getattr(s, name)!r}")
-    positive_int(s.seeds, "seeds")
-    if seed_int(s.seed, "seed") > MAX_BASE_SEED:
-        raise ValueError(f"seed must be at most 2**62 (the study adds offsets to it), got {s.seed}")
+    check_common(s)
     positive_int(s.train_sets, "train_sets")
     if check_sizes(s.train_sizes)[0] < 1:
         raise ValueError(f"train_sizes must not allow empty sets, got {s.train_sizes!r}")
@@ -114,9 +106,5 @@ def resolve(settings: DigitsSettings) -> DigitsSettings:
         positive_int(getattr(s, name), name)
     if s.st_dim % s.st_heads:
         raise ValueError(f"st_dim must be a multiple of st_heads, got {s.st_dim}, {s.st_heads}")
-    resolve_device(s.device)
-    if check_scheduler(s.scheduler) is not None and s.device == "cuda":
-        raise ValueError("device must be cpu or auto with a scheduler (workers train on CPUs)")
-    if s.threads is not None:
-        positive_int(s.threads, "threads")
+    check_device(s.device, s.scheduler)
     return s

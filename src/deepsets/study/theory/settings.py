@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deepsets.cluster import ClusterSettings, check_scheduler
-from deepsets.study.settings import MAX_BASE_SEED
-from deepsets.validate import positive_float, positive_int, positive_ints, seed_int
+from deepsets.cluster import ClusterSettings
+from deepsets.study.settings import check_common
+from deepsets.validate import positive_float, positive_int, positive_ints
 
 
 @dataclass(frozen=True)
@@ -105,15 +105,7 @@ def check(settings: TheorySettings) -> TheorySettings:
     if not isinstance(settings, TheorySettings):
         raise TypeError(f"settings must be a TheorySettings, got {settings!r:.80}")
     s = settings
-    if s.out is not None and (not isinstance(s.out, str) or not s.out):
-        raise ValueError(f"out must be a directory path or None, got {s.out!r}")
-    for name in ("overwrite", "quick"):
-        if not isinstance(getattr(s, name), bool):
-            raise ValueError(f"{name} must be True or False, got {getattr(s, name)!r}")
-    check_scheduler(s.scheduler)
-    positive_int(s.seeds, "seeds")
-    if seed_int(s.seed, "seed") > MAX_BASE_SEED:
-        raise ValueError(f"seed must be at most 2**62 (the study adds offsets to it), got {s.seed}")
+    check_common(s)
     for name in POSITIVE:
         positive_int(getattr(s, name), name)
     positive_float(s.lr, "lr")
@@ -125,8 +117,6 @@ def check(settings: TheorySettings) -> TheorySettings:
     positive_ints(s.latents, "latents")
     if s.trap_sets % 2:
         raise ValueError(f"trap_sets must be even (make_data balances classes), got {s.trap_sets}")
-    if s.threads is not None:
-        positive_int(s.threads, "threads")
     return s
 
 
