@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from deepsets.models.deepset import DeepSet
 from deepsets.models.pooling import POOLINGS
+from deepsets.study.figures import seeds_by_variant
 from deepsets.study.theory.common import (
     Claim,
     Table,
@@ -22,7 +23,6 @@ from deepsets.study.theory.common import (
     test_sets,
     training_sets,
 )
-from deepsets.study.theory.figures import seeds_by_variant
 from deepsets.study.theory.settings import TheorySettings
 from deepsets.study.theory.verdicts import floor_verdict
 from deepsets.tasks.theory import mean_sets

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from torch import nn
 
+from deepsets.study.figures import seeds_by_variant
 from deepsets.study.theory.common import (
     Claim,
     Sets,
@@ -22,7 +23,6 @@ from deepsets.study.theory.common import (
     test_sets,
     training_sets,
 )
-from deepsets.study.theory.figures import seeds_by_variant
 from deepsets.study.theory.models import EquivariantNet, PerElementNet
 from deepsets.study.theory.settings import TheorySettings
 from deepsets.study.theory.verdicts import equivariance_verdict

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from deepsets.models.deepset import DeepSet
 from deepsets.models.pooling import POOLINGS, pool
+from deepsets.study.figures import seeds_by_variant
 from deepsets.study.theory.common import (
     Claim,
     Sets,
@@ -25,7 +26,6 @@ from deepsets.study.theory.common import (
     test_sets,
     training_sets,
 )
-from deepsets.study.theory.figures import seeds_by_variant
 from deepsets.study.theory.settings import TheorySettings
 from deepsets.study.theory.verdicts import injectivity_verdict
 from deepsets.tasks.theory import colliding_pairs, multiplicity_sets

@@ -14,8 +14,8 @@ from torch import nn
 
 from deepsets.data import all_sets
 from deepsets.models.deepset import DeepSet
+from deepsets.study.figures import seeds_by_variant
 from deepsets.study.theory.common import Claim, Table, accuracy, fit, training_sets
-from deepsets.study.theory.figures import seeds_by_variant
 from deepsets.study.theory.models import SmoothMaxDeepSet, make_phi_increasing
 from deepsets.study.theory.settings import TheorySettings
 from deepsets.study.theory.verdicts import TRAP_LEARNED, remedies_verdict
