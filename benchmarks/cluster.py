@@ -141,21 +141,27 @@ def sizes(steps: int = 4000) -> dict[str, dict[str, int]]:
     return out
 
 
+def measure(full: bool = False, repeat: int = 2) -> dict[str, Any]:
+    """Every figure: the round trip, the quick study (and the full one), the bytes per task."""
+    torch.set_num_threads(TORCH_THREADS)
+    record: dict[str, Any] = {"cpus": os.cpu_count(), "load": os.getloadavg(), "repeat": repeat}
+    with tempfile.TemporaryDirectory() as tmp, LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as cluster, Client(cluster, set_as_default=False) as client:  # fmt: skip
+        record["round_trip"] = round_trip(client)
+        record["quick"] = studies(QUICK, Path(tmp) / "quick", cluster, client, repeat)
+        if full:
+            record["full"] = studies([], Path(tmp) / "full", cluster, client, repeat)
+    record["bytes"] = sizes()
+    return record
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also the exercise's full study")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each; the best counts")
     args = parser.parse_args()
-    torch.set_num_threads(TORCH_THREADS)
-    record: dict[str, Any] = {"cpus": os.cpu_count(), "load": os.getloadavg()}
-    with tempfile.TemporaryDirectory() as tmp, LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
-    ) as cluster, Client(cluster, set_as_default=False) as client:  # fmt: skip
-        record["round_trip"] = round_trip(client)
-        record["quick"] = studies(QUICK, Path(tmp) / "quick", cluster, client, args.repeat)
-        if args.full:
-            record["full"] = studies([], Path(tmp) / "full", cluster, client, args.repeat)
-    record["bytes"] = sizes()
+    record = measure(args.full, args.repeat)
     print(json.dumps(record, indent=2))
     results = HERE / "results"
     results.mkdir(exist_ok=True)
