@@ -28,6 +28,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -620,6 +621,10 @@ STUDY_RENDERERS: dict[str, dict[str, Callable[[Record], str]]] = {
 }
 
 
+# The figures of a study's recorded run that the README shows: figures/NAME -> its path here.
+STUDY_FIGURES = {"digits": {"accuracy_by_length.png": "docs/digits.png"}}
+
+
 def record_study(name: str) -> Record:
     """Run `deepsets run NAME` with its defaults, as a user would; its metrics and wall time."""
     from deepsets import cli
@@ -630,6 +635,8 @@ def record_study(name: str) -> Record:
         if cli.main(["run", name, "--out", str(out)]) != 0:
             raise SystemExit(f"deepsets run {name} failed")
         metrics = json.loads((out / "metrics.json").read_text())
+        for figure, shown in STUDY_FIGURES.get(name, {}).items():  # the README's, from this run
+            shutil.copyfile(out / "figures" / figure, ROOT / shown)
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "seconds": time.perf_counter() - start,
