@@ -45,7 +45,8 @@ def fit(
 ) -> np.ndarray:
     """Train every stack for `steps` steps; returns losses (K, steps), models in input order.
 
-    `loss` names one of LOSSES; a model's loss is its mean over everything but the model axis.
+    `loss` names one of `deepsets.engine.losses.LOSSES`; a model's loss is its mean over
+    everything but the model axis.
     `snapshots`: for each step s it has as a key, it is filled with copies of the models as they
     were after s steps, by model index.
     """
