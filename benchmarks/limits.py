@@ -66,8 +66,10 @@ class Models:
 
 
 GROUPS = {  # op group -> the profiler's op names in it (anything else is "other")
-    "activations": {"tanh", "tanh_backward", "sigmoid", "sigmoid_backward", "relu",
-                    "threshold_backward", "clamp_min", "mul", "mul_", "sub_"},
+    "activations": {"tanh", "tanh_", "tanh_backward", "sigmoid", "sigmoid_",
+                    "sigmoid_backward", "relu", "relu_", "threshold_backward", "clamp_min", "mul",
+                    "mul_", "sub_"},
+    "Adam": {"lerp_", "addcmul_", "sqrt", "addcdiv_"},
     "matmuls": {"baddbmm", "bmm", "mm", "addmm", "matmul"},
     "data": {"rand", "uniform_", "argsort", "sort", "scatter_", "zeros_like", "lt", "ge",
              "where", "stack", "randint", "index_select", "arange", "index"},

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from deepsets.cluster import current_executor
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, make_data
+from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
 from deepsets.engine.parts import WORKERS, Part, partition, run_parts
@@ -282,21 +283,19 @@ def run_engine(
     workers = WORKERS if X.device.type == "cpu" else 1  # on a GPU one thread launches all
     parts = partition(models, batch_size, X.shape[1], workers)
 
-    copies: dict[int, dict[int, nn.Module]] = {s: {} for s in at}  # step -> model index -> copy
-
-    def train_part(stacks: Part, members: list[int], show: bool) -> np.ndarray:
-        local: dict[int, dict[int, nn.Module]] = {s: {} for s in at}
+    def train_part(stacks: Part, members: list[int], show: bool) -> tuple[np.ndarray, Copies]:
+        local: Copies = {s: {} for s in at}
         losses = fit(stacks, data.subset(members), steps, lr, progress and show, local, loss)
-        for s in at:  # one key per model, so the two workers never write the same entry
-            copies[s].update({members[k]: m for k, m in local[s].items()})
-        return losses
+        return losses, {s: {members[k]: m for k, m in local[s].items()} for s in at}
 
     if executor is not None:
+        copies: Copies = {s: {} for s in at}  # step -> model index -> copy
         settings = (steps, lr, loss, tuple(at), TORCH_THREADS)
         losses = run_groups(executor, models, parts, data, settings, progress, copies)
     else:
+        fork = forkable(X.device, data.seeds, len(parts))
         with torch_threads(TORCH_THREADS):
-            losses = run_parts(parts, train_part, len(models), steps)
+            losses, copies = run_parts(parts, train_part, models, steps, fork)
     for s in at:
         snapshots[s] = [copies[s][i] for i in range(len(models))]  # type: ignore[index]
     for m in models:

@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from deepsets.engine.adam import FlatAdam
+from deepsets.engine.backprop import step_of
 from deepsets.engine.losses import per_model
 from deepsets.engine.sources import Data
 from deepsets.engine.stacks import Stack, twin
@@ -50,48 +51,115 @@ def fit(
     `snapshots`: for each step s it has as a key, it is filled with copies of the models as they
     were after s steps, by model index.
     """
-    inits = [t for stack, _ in stacks for t in stack.init()]
-    shapes, numels = [t.shape for t in inits], [t.numel() for t in inits]
-    flat = torch.cat([t.reshape(-1) for t in inits]).requires_grad_(True)  # (P,)
-    opt = FlatAdam(flat, lr) if FLAT_ADAM else torch.optim.Adam([flat], lr=lr, foreach=True)
-    order = [i for _, index in stacks for i in index]  # model index of each loss column
-    S, device = data.S, flat.device
-    rows = [_rows([data.rows[i] for i in index], S, device) for _, index in stacks]
-    label_rows = torch.tensor([data.rows[i] for i in order], device=flat.device)  # (K,)
-    history = flat.new_empty(steps, len(order))  # (steps, K), fetched once at the end
-    criterion = per_model(loss)
-
-    def views(flat: torch.Tensor) -> Iterator[torch.Tensor]:
-        """The stacked weights, in order, as views into flat (P,)."""
-        return iter([w.view(s) for w, s in zip(torch.split(flat, numels), shapes, strict=True)])
-
-    models = [stack for stack, _ in stacks]
+    flat = Flat(stacks, data, loss)
+    opt = FlatAdam(flat.w, lr) if FLAT_ADAM else torch.optim.Adam([flat.w], lr=lr, foreach=True)
+    history = flat.w.new_empty(steps, len(flat.order))  # (steps, K), fetched once at the end
     done = 0
     with tqdm(total=steps, desc="train", disable=not progress, leave=False) as bar:
         for X, y, mask in data.chunks(steps):
-            y = y.index_select(1, label_rows)  # (T, K, B): every model's own labels
+            y = y.index_select(1, flat.label_rows)  # (T, K, B): every model's own labels
             for t in range(X.shape[0]):
-                m = None if mask is None else mask[t]  # (S, B, N)
-                params = views(flat)
-                ps = [
-                    s.forward(params, X[t] if r is None else X[t].index_select(0, r), select(m, r))
-                    for s, r in zip(models, rows, strict=True)
-                ]  # (K_s, B) per stack
-                per = criterion(ps[0] if len(ps) == 1 else torch.cat(ps), y[t])  # (K,)
-                opt.zero_grad()
-                torch.autograd.backward(per.sum())  # the one backward of the package
+                flat.step(X[t], y[t], None if mask is None else mask[t], history[done + t])
                 opt.step()
-                history[done + t] = per.detach()
                 if snapshots is not None and done + t + 1 in snapshots:
-                    snapshots[done + t + 1].update(copies(stacks, views(flat.detach())))
+                    snapshots[done + t + 1].update(copies(flat.stacks, iter(flat.weights)))
             done += X.shape[0]
             bar.update(X.shape[0])
-    trained = views(flat.detach())
-    for stack, _ in stacks:
+    trained = iter(flat.weights)
+    for stack, _ in flat.stacks:
         stack.write_back(trained)
     losses = np.empty((len(data.rows), steps))
-    losses[order] = history.T.cpu().numpy()
+    losses[flat.order] = history.T.cpu().numpy()
     return losses
+
+
+class Flat:
+    """Every stack's weights as views into one flat parameter `w` (P,), and one step's gradient
+    `w.grad` (P,), which each step fills whole.
+
+    Stacks with a hand-written step (engine/backprop.py) come first and write their gradients
+    straight into theirs; the rest, the tail from `tail` on, go through autograd.
+    """
+
+    def __init__(self, stacks: Sequence[tuple[Stack, list[int]]], data: Data, loss: str) -> None:
+        hand = [step_of(stack, loss) for stack, _ in stacks]
+        first = sorted(range(len(stacks)), key=lambda s: hand[s] is None)  # hand-written first
+        self.stacks, self.hand = [stacks[s] for s in first], [hand[s] for s in first]
+        self.n_hand = sum(f is not None for f in self.hand)
+        inits = [stack.init() for stack, _ in self.stacks]
+        shapes = [t.shape for ts in inits for t in ts]
+        self.w = torch.cat(
+            [x for ts in inits for t in ts for x in (t.reshape(-1), t.new_zeros(gap(t.numel())))]
+        )  # (P,)
+        self.w.grad = torch.zeros_like(self.w)  # (P,)
+        self.weights, self.grads = views(self.w, shapes), views(self.w.grad, shapes)
+        self.tail = sum(t.numel() + gap(t.numel()) for ts in inits[: self.n_hand] for t in ts)
+        self.tail_shapes = shapes[sum(len(ts) for ts in inits[: self.n_hand]) :]
+        self.order = [i for _, index in self.stacks for i in index]  # model of each loss column
+        self.bounds = np.cumsum([0] + [len(index) for _, index in self.stacks]).tolist()
+        self.rows = [
+            _rows([data.rows[i] for i in ix], data.S, self.w.device) for _, ix in self.stacks
+        ]
+        self.label_rows = torch.tensor([data.rows[i] for i in self.order], device=self.w.device)
+        self.criterion = per_model(loss)
+
+    def step(
+        self, X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor
+    ) -> None:
+        """One step's losses into out (K,) and gradients into w.grad, from X (S, B, N, F),
+        y (K, B), mask (S, B, N) or None."""
+        params, grads = iter(self.weights), iter(self.grads)
+        per = []  # (K_s,) per stack, then (K_tail,)
+        for s in range(self.n_hand):
+            f, r, (a, b) = self.hand[s], self.rows[s], self.bounds[s : s + 2]
+            assert f is not None
+            per.append(f(params, grads, _select(X, r), y[a:b], select(mask, r)))
+        if self.n_hand < len(self.stacks):
+            per.append(self.autograd_step(X, y[self.bounds[self.n_hand] :], mask))
+        torch.cat(per, out=out)
+
+    def autograd_step(
+        self, X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The tail's losses (K_tail,) and gradients, through autograd on a leaf over w[tail:]."""
+        leaf = self.w.detach()[self.tail :].requires_grad_(True)  # shares w's memory
+        params = iter(views(leaf, self.tail_shapes))
+        ps = [
+            stack.forward(params, _select(X, r), select(mask, r))
+            for (stack, _), r in zip(
+                self.stacks[self.n_hand :], self.rows[self.n_hand :], strict=True
+            )
+        ]  # (K_s, B) per stack
+        per = self.criterion(ps[0] if len(ps) == 1 else torch.cat(ps), y)  # (K_tail,)
+        torch.autograd.backward(per.sum())  # the one backward of the package
+        assert leaf.grad is not None and self.w.grad is not None
+        self.w.grad[self.tail :].copy_(leaf.grad)
+        return per.detach()
+
+
+# Every stacked tensor starts at a multiple of ALIGN values of the flat parameter, and so its
+# gradient at one of the flat gradient: a bmm writing into memory at an address that is not a
+# multiple of 16 bytes rounds differently (measured: 1e-5 apart), and a stack's numbers must not
+# depend on the stacks before it (a stack trained alone, as a cluster task, gives the same).
+ALIGN = 16
+
+
+def gap(n: int) -> int:
+    """Unused values after a tensor of n values, up to the next multiple of ALIGN."""
+    return -n % ALIGN
+
+
+def views(flat: torch.Tensor, shapes: Sequence[torch.Size]) -> list[torch.Tensor]:
+    """The stacked weights, in order, as views into flat (P,) (one split: one cat backward)."""
+    sizes = [n for s in shapes for n in (s.numel(), gap(s.numel()))]
+    chunks = torch.split(flat, sizes)[::2]  # without the gaps
+    return [w.view(s) for w, s in zip(chunks, shapes, strict=True)]
+
+
+def _select(X: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    out = select(X, rows)
+    assert out is not None
+    return out
 
 
 def copies(

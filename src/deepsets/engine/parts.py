@@ -1,7 +1,7 @@
-"""Share the stacks out over worker threads, one CPU core each, of about equal work.
+"""Share the stacks out over workers, one CPU core each, of about equal work.
 
-A worker runs its own copy of the training loop on its share of the stacks; torch releases
-the GIL inside every op, so two workers keep two cores busy. Each member's arithmetic is that
+A worker (a forked process, or a thread where forking is not safe: engine/forked.py) runs its
+own copy of the training loop on its share of the stacks. Each member's arithmetic is that
 of its stack alone, so the split changes no result as long as the stacks stay the same; a
 stack is split in two only when there are fewer stacks than workers, and the split depends
 only on the models (never on the machine), so the same models give the same numbers.
@@ -15,10 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from torch import nn
 
+from deepsets.engine.forked import Copies, run_forked
 from deepsets.engine.stacks import Stack, stack_models
 from deepsets.models.deepset import DeepSet
 
-WORKERS = 2  # threads; measured gain in benchmarks/README.md ("Worker threads")
+WORKERS = 2  # processes (or threads); measured gain in benchmarks/README.md ("Worker threads")
 # A stack's cost per step in seconds: a fixed part (launching its ops, forward and backward)
 # and a part per activation value it computes. Fitted to the study's stacks trained alone, one
 # thread: 0.5 ms for five 4-unit MLPs, 1.7 ms for five 128x128 ones (128k values a step),
@@ -79,28 +80,37 @@ def restack(models: Sequence[nn.Module], part: list[list[int]]) -> Part:
 
 def run_parts(
     parts: list[Part],
-    train: Callable[[Part, list[int], bool], np.ndarray],
-    K: int,
+    train: Callable[[Part, list[int], bool], tuple[np.ndarray, Copies]],
+    models: Sequence[nn.Module],
     steps: int,
-) -> np.ndarray:
-    """Train each part with `train(stacks, members, progress)` in its own thread; (K, steps).
+    fork: bool,
+) -> tuple[np.ndarray, Copies]:
+    """Train each part with `train(stacks, members, progress)` in its own worker; returns the
+    losses (K, steps) and the snapshot copies (step -> model index -> copy).
 
     `train` gets the part's stacks with member indices local to the part (0..k-1), the
-    part's global model indices, and whether to show progress (part 0 only).
+    part's global model indices, and whether to show progress (part 0 only); it returns the
+    part's losses and its snapshot copies by global model index. The workers are forked
+    processes if `fork` (engine/forked.py), else threads.
     """
 
-    def one(j: int) -> tuple[list[int], np.ndarray]:
+    def one(j: int) -> tuple[list[int], np.ndarray, Copies]:
         members = [i for _, index in parts[j] for i in index]
         local = {g: n for n, g in enumerate(members)}
         stacks = [(s, [local[i] for i in index]) for s, index in parts[j]]
-        return members, train(stacks, members, j == 0)
+        return (members, *train(stacks, members, j == 0))
 
-    losses = np.empty((K, steps))
-    if len(parts) == 1:
+    if fork:
+        results = run_forked(len(parts), one, models)
+    elif len(parts) == 1:
         results = [one(0)]
     else:
         with ThreadPoolExecutor(len(parts)) as pool:
             results = list(pool.map(one, range(len(parts))))
-    for members, part_losses in results:
+    losses = np.empty((len(models), steps))
+    copies: Copies = {}
+    for members, part_losses, part_copies in results:
         losses[members] = part_losses
-    return losses
+        for s, c in part_copies.items():
+            copies.setdefault(s, {}).update(c)
+    return losses, copies
