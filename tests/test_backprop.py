@@ -62,9 +62,7 @@ def one_stack(models: list[nn.Module]) -> object:
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", None])
 def test_deepset_step_is_autograds(pooling: str, masked: bool, activation: str | None) -> None:
-    models = [
-        DeepSet(4, activation, latent=3, pooling=pooling, generator=k) for k in range(K)
-    ]
+    models = [DeepSet(4, activation, latent=3, pooling=pooling, generator=k) for k in range(K)]
     stack = one_stack(models)
     assert isinstance(stack, StackedDeepSet)
     compare(stack, "bce", *data(1, masked=masked, ties=pooling == "max"))
@@ -81,7 +79,9 @@ def test_regression_deepset_step_is_autograds(loss: str) -> None:
 def test_the_sigmoid_identity_for_tanh_on_large_tensors_is_autograds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(activations, "FAST_FROM", 1)  # every tanh through 2 sigmoid(2x) - 1
+    monkeypatch.setattr(
+        activations, "FAST_FROM_IN_PLACE", 1
+    )  # every tanh through 2 sigmoid(2x) - 1
     models = [DeepSet(5, generator=k) for k in range(K)]
     compare(one_stack(models), "bce", *data(4))
 

@@ -411,8 +411,10 @@ def test_partition_balances_the_stacks_and_keeps_every_model_once():
     assert len(parts) == 2 and all(parts)
     big = partition([DeepSet(generator=i) for i in range(64)], 100, 10, 2)  # one big stack
     assert sorted(len(index) for part in big for _, index in part) == [32, 32]  # halved
-    small = partition([DeepSet(generator=i) for i in range(5)], 100, 10, 2)  # one small stack
-    assert [[len(index) for _, index in part] for part in small] == [[5]]  # not worth halving
+    small = partition([make_mlp(4, generator=i) for i in range(3)], 100, 10, 2)  # tiny stack
+    assert [[len(index) for _, index in part] for part in small] == [[3]]  # not worth halving
+    five = partition([DeepSet(generator=i) for i in range(5)], 100, 10, 2)
+    assert sorted(len(index) for part in five for _, index in part) == [2, 3]  # worth it
 
 
 def test_snapshots_are_the_models_partway_through_the_same_run():

@@ -24,7 +24,7 @@ from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_set
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
-from deepsets.engine.parts import WORKERS, Part, partition, run_parts
+from deepsets.engine.parts import WORKERS, Part, partition, run_parts, worth_forking
 from deepsets.engine.remote import run_groups
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
 from deepsets.validate import check_memory, is_int, positive_float, positive_int
@@ -293,7 +293,8 @@ def run_engine(
         settings = (steps, lr, loss, tuple(at), TORCH_THREADS)
         losses = run_groups(executor, models, parts, data, settings, progress, copies)
     else:
-        fork = forkable(X.device, data.seeds, len(parts))
+        fork = forkable(X.device, data.seeds)
+        fork = fork and worth_forking(parts, models, batch_size, X.shape[1], steps)
         with torch_threads(TORCH_THREADS):
             losses, copies = run_parts(parts, train_part, models, steps, fork)
     for s in at:

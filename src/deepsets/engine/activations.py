@@ -48,6 +48,12 @@ class Tanh(nn.Module):
 FAST_TANH = True
 FAST_FROM = 32_768
 
+# The hand-written steps (engine/backprop.py) apply tanh in place on a fresh tensor, where the
+# identity is four in-place ops and no autograd.Function: measured on one thread, tanh_ against
+# mul_(2).sigmoid_().mul_(2).sub_(1), 2,000 values 4.8 us against 6.8; 5,000 11.0 against 8.0;
+# 32,768 69.5 against 16.0; 640,000 1,626 against 229.
+FAST_FROM_IN_PLACE = 4_096
+
 
 def fast(layer: nn.Module) -> nn.Module:
     """The cheaper equivalent of an elementwise layer when FAST_TANH, else the layer itself."""

@@ -16,11 +16,12 @@ and no weights of its part are written; on any error or interruption the childre
 from __future__ import annotations
 
 import copy
+import functools
 import multiprocessing as mp
 import os
 import pickle
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -32,41 +33,40 @@ from deepsets.validate import is_int
 # benchmarks/README.md, "Levers".
 FORK = True
 
+T = TypeVar("T")
+R = TypeVar("R")
+Weights = dict[str, torch.Tensor]  # a state_dict
 Copies = dict[int, dict[int, nn.Module]]  # step -> model index -> a copy of the model then
 Train = Callable[[int], tuple[list[int], np.ndarray, Copies]]  # part -> members, losses, copies
 
 
-def forkable(device: torch.device, seeds: Sequence[object], parts: int) -> bool:
-    """Whether `parts` parts may train in forked children: on a CPU, where fork exists, outside
-    a daemon process (which may not have children), and when every data stream comes from an
-    integer seed (a child's copy of a caller's generator would not advance the caller's)."""
-    return (
-        FORK
-        and parts > 1
-        and device.type == "cpu"
-        and "fork" in mp.get_all_start_methods()
-        and not mp.current_process().daemon
-        and all(is_int(s) for s in seeds)
-    )
+def can_fork() -> bool:
+    """Whether this process may fork workers: where fork exists, outside a daemon process
+    (which may not have children), unless FORK is off."""
+    return FORK and "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
-def run_forked(
-    n_parts: int, train: Train, models: Sequence[nn.Module]
-) -> list[tuple[list[int], np.ndarray, Copies]]:
-    """`train(j)` for every part j: part 0 here, the others each in a forked child; the
-    children's trained weights are written into `models`. Results in part order."""
+def forkable(device: torch.device, seeds: Sequence[object]) -> bool:
+    """Whether training workers may be forked children: `can_fork`, on a CPU, and when every
+    data stream comes from an integer seed (a child's copy of a caller's generator would not
+    advance the caller's)."""
+    return can_fork() and device.type == "cpu" and all(is_int(s) for s in seeds)
+
+
+def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
+    """Every job's result, in order: jobs[0] runs here, each other one in a forked child,
+    at the same time. A child's error is raised here; on any error the children are ended."""
     ctx = mp.get_context("fork")
     children = []
     try:
-        for j in range(1, n_parts):
+        for job in jobs[1:]:
             recv, send = ctx.Pipe(duplex=False)
-            child = ctx.Process(target=serve, args=(send, j, train, models), daemon=True)
+            child = ctx.Process(target=serve, args=(send, job), daemon=True)
             child.start()
             send.close()
             children.append((child, recv))
-        results = [train(0)]
-        for j, (child, recv) in enumerate(children, start=1):
-            results.append(receive(j, child, recv, models))
+        results = [jobs[0]()]
+        results += [receive(j, child, recv) for j, (child, recv) in enumerate(children, 1)]
     finally:
         for child, recv in children:
             if child.is_alive():
@@ -76,14 +76,29 @@ def run_forked(
     return results
 
 
-def serve(send: Any, j: int, train: Train, models: Sequence[nn.Module]) -> None:
-    """In the child: train part j and send back its members' weights, losses and snapshot
-    weights (or the error), then leave without running the parent's exit handlers."""
+def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """[fn(x) for x in items], shared out over `workers` processes (this one and forked
+    children, every `workers`-th item each), in order; a plain loop where forking is not
+    possible. Only the results are pickled: fn and items are the children's copies."""
+    n = min(workers, len(items))
+    if n < 2 or not can_fork():
+        return [fn(x) for x in items]
+    shares = fork_all([functools.partial(_map, fn, items[j::n]) for j in range(n)])
+    out: list[R] = [None] * len(items)  # type: ignore[list-item]
+    for j, share in enumerate(shares):
+        out[j::n] = share
+    return out
+
+
+def _map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    return [fn(x) for x in items]
+
+
+def serve(send: Any, job: Callable[[], object]) -> None:
+    """In the child: run the job and send back its result (or its error), then leave without
+    running the parent's exit handlers."""
     try:
-        members, losses, copies = train(j)
-        weights = [models[i].state_dict() for i in members]
-        kept = {s: {i: m.state_dict() for i, m in c.items()} for s, c in copies.items()}
-        send.send_bytes(pickle.dumps(("done", members, losses, weights, kept)))
+        send.send_bytes(pickle.dumps(("done", job())))
     except BaseException as e:  # any failure goes back to the parent
         try:
             send.send_bytes(pickle.dumps(("error", e)))
@@ -94,29 +109,49 @@ def serve(send: Any, j: int, train: Train, models: Sequence[nn.Module]) -> None:
         os._exit(0)
 
 
-def receive(
-    j: int, child: Any, recv: Any, models: Sequence[nn.Module]
-) -> tuple[list[int], np.ndarray, Copies]:
-    """Part j's results from its child; its weights written into `models`."""
+def receive(j: int, child: Any, recv: Any) -> Any:
+    """Job j's result from its child; its error raised here."""
     try:
-        message = pickle.loads(recv.recv_bytes())
+        status, result = pickle.loads(recv.recv_bytes())
     except EOFError:
         child.join()
         raise RuntimeError(
-            f"the worker process training part {j} of the models died (exit code "
-            f"{child.exitcode}); none of that part's weights were written"
+            f"worker process {j} died (exit code {child.exitcode}) before sending its results; "
+            "nothing of its work was kept"
         ) from None
-    if message[0] == "error":
-        raise message[1]
-    _, members, losses, weights, kept = message
-    with torch.no_grad():
-        for i, w in zip(members, weights, strict=True):
-            models[i].load_state_dict(w)
-    copies = {s: {i: snapshot(models[i], w) for i, w in c.items()} for s, c in kept.items()}
-    return members, losses, copies
+    if status == "error":
+        raise result
+    return result
 
 
-def snapshot(model: nn.Module, weights: dict[str, torch.Tensor]) -> nn.Module:
+def run_forked(
+    n_parts: int, train: Train, models: Sequence[nn.Module]
+) -> list[tuple[list[int], np.ndarray, Copies]]:
+    """`train(j)` for every part j: part 0 here, the others each in a forked child, which
+    sends back its members' weights, losses and snapshot weights; the children's trained
+    weights are written into `models`. Results in part order."""
+
+    def packed(
+        j: int,
+    ) -> tuple[list[int], np.ndarray, list[Weights], dict[int, dict[int, Weights]]]:
+        members, losses, copies = train(j)
+        kept = {s: {i: m.state_dict() for i, m in c.items()} for s, c in copies.items()}
+        return members, losses, [models[i].state_dict() for i in members], kept
+
+    jobs: list[Callable[[], Any]] = [functools.partial(train, 0)]
+    jobs += [functools.partial(packed, j) for j in range(1, n_parts)]
+    first, *rest = fork_all(jobs)
+    results: list[tuple[list[int], np.ndarray, Copies]] = [first]
+    for members, losses, weights, kept in rest:
+        with torch.no_grad():
+            for i, w in zip(members, weights, strict=True):
+                models[i].load_state_dict(w)
+        copies = {s: {i: snapshot(models[i], w) for i, w in c.items()} for s, c in kept.items()}
+        results.append((members, losses, copies))
+    return results
+
+
+def snapshot(model: nn.Module, weights: Weights) -> nn.Module:
     """A copy of `model` with `weights`, in eval mode, as the engine's snapshots are."""
     out = copy.deepcopy(model)
     out.load_state_dict(weights)

@@ -20,23 +20,48 @@ from deepsets.engine.stacks import Stack, stack_models
 from deepsets.models.deepset import DeepSet
 
 WORKERS = 2  # processes (or threads); measured gain in benchmarks/README.md ("Worker threads")
-# A stack's cost per step in seconds: a fixed part (launching its ops, forward and backward)
-# and a part per activation value it computes. Fitted to the study's stacks trained alone, one
-# thread: 0.5 ms for five 4-unit MLPs, 1.7 ms for five 128x128 ones (128k values a step),
-# 2.8 ms for 30 DeepSets (330k values: phi's 11 units on 1000 objects each).
-STACK_SECONDS, VALUE_SECONDS = 0.45e-3, 8e-9
+# A stack's cost per step in seconds: a fixed part (launching its ops), a part per activation
+# value it computes and a part per multiply-add of its Linear layers. Fitted (least squares,
+# worst residual 0.14 ms) to the default study's 26 stacks trained alone with their data, one
+# core, hand-written steps: 0.12 ms for five 10-4-1 MLPs (16,500 values, 0.35 MFLOP), 0.84 ms
+# for five 10-128-128-1 ones (128,500 values, 17.8 MFLOP), 0.25 ms for five DeepSets (58,000).
+STACK_SECONDS, VALUE_SECONDS, FLOP_SECONDS = 0.08e-3, 2.6e-9, 2.4e-11
 
-# A lone stack is halved over two workers only when its work is this much: five DeepSets on
-# sets of 5-20 objects (about 0.9 ms of values a step) trained in 1.74-2.72 ms a step on one
-# worker and 2.67-2.75 ms when halved; 64 DeepSets on sets of 10 (5.9 ms) gain from halving.
-HALVE_WORK = 4 * STACK_SECONDS
+# A lone stack is halved over two workers when its work is more than the fixed cost of the
+# second stack. Measured with forked workers, ms a step unhalved against halved: 8 DeepSets
+# 0.333 against 0.230; the study's five DeepSets on sets of 5-20 objects 0.553 against 0.383;
+# 64 DeepSets 1.88 against 1.05.
+HALVE_WORK = STACK_SECONDS
+
+# Forking the workers costs about this once per training call: a 5-step `train_many` of 8
+# models took 8.4 ms on threads and 28.2 ms forked. Below it in work, the parts use threads.
+FORK_SECONDS = 0.02
 
 Part = list[tuple[Stack, list[int]]]  # a worker's stacks, each with its members' indices
 
 
 def cost(models: Sequence[nn.Module], B: int, N: int) -> float:
     """Estimated seconds per step of one stack of `models` on batches of B sets of N objects."""
-    return STACK_SECONDS + VALUE_SECONDS * sum(values(m, B, N) for m in models)
+    work = sum(VALUE_SECONDS * values(m, B, N) + FLOP_SECONDS * flops(m, B, N) for m in models)
+    return STACK_SECONDS + work
+
+
+def flops(model: nn.Module, B: int, N: int) -> int:
+    """Multiply-adds x 2 of `model`'s Linear layers a step, forward only (rows as `values`)."""
+    if isinstance(model, DeepSet):
+        return flops(model.phi, B * N, 1) + flops(model.rho, B, 1)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return 2 * B * sum(m.in_features * m.out_features for m in linears)
+
+
+def worth_forking(
+    parts: Sequence[Part], models: Sequence[nn.Module], B: int, N: int, steps: int
+) -> bool:
+    """Whether every part has more work in `steps` steps than forking a worker costs."""
+    if len(parts) < 2:
+        return False
+    work = [sum(cost([models[i] for i in index], B, N) for _, index in p) for p in parts]
+    return steps * min(work) > FORK_SECONDS
 
 
 def values(model: nn.Module, B: int, N: int) -> int:

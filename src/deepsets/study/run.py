@@ -22,6 +22,8 @@ from tqdm.auto import tqdm
 from deepsets.cluster import cluster_info
 from deepsets.data import all_sets
 from deepsets.device import resolve_device
+from deepsets.engine.forked import fork_map
+from deepsets.engine.parts import WORKERS
 from deepsets.study import extras
 from deepsets.study.output import default_out, staged, versions
 from deepsets.study.plan import Plan, Runs, Variant
@@ -165,9 +167,14 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
 
 
 def write_figures(root: Path, figs: Mapping[str, Figure]) -> None:
+    """figures/<name>.png for every figure, drawn side by side in the engine's worker
+    processes (matplotlib draws on one core)."""
     (root / "figures").mkdir()
-    for name, fig in figs.items():
-        fig.savefig(root / "figures" / f"{name}.png", dpi=110)
+
+    def save(name: str) -> None:
+        figs[name].savefig(root / "figures" / f"{name}.png", dpi=110)
+
+    fork_map(save, list(figs), WORKERS)
 
 
 def write_weights(root: Path, runs: list[Runs]) -> None:

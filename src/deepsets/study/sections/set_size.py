@@ -5,7 +5,7 @@ Shape letters: B sets, N objects, S seeds, Z test sizes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +13,8 @@ import torch
 from matplotlib.figure import Figure
 
 from deepsets.data import make_data
+from deepsets.engine.forked import fork_map
+from deepsets.engine.parts import WORKERS
 from deepsets.study import figures
 from deepsets.study.plan import (
     Plan,
@@ -80,9 +82,19 @@ def declare(plan: Plan, s: StudySettings) -> SetSizeVariants:
     return SetSizeVariants(poolings, mixed, plan.declare(exercise_mlp(s)))
 
 
-def by_size(label: str, runs: Runs, tests: Mapping[int, TestSet]) -> AccuracyBySize:
-    acc = np.array([accuracies(runs.models, tests[n]) for n in TEST_SIZES]).T  # (S, Z)
-    return AccuracyBySize(label, tuple(acc.mean(axis=0).tolist()), tuple(map(tuple, acc.tolist())))
+def by_size(
+    named: Sequence[tuple[str, Runs]], tests: Mapping[int, TestSet]
+) -> list[AccuracyBySize]:
+    """Each labelled run's accuracy on the sets of every size in TEST_SIZES, the models
+    scored side by side in the engine's worker processes (each score is one model's alone)."""
+    jobs = [(m, n) for _, runs in named for m in runs.models for n in TEST_SIZES]
+    scores = iter(fork_map(lambda job: accuracies([job[0]], tests[job[1]])[0], jobs, WORKERS))
+    out = []
+    for label, runs in named:
+        acc = np.array([[next(scores) for _ in TEST_SIZES] for _ in runs.models])  # (S, Z)
+        per_seed = tuple(map(tuple, acc.tolist()))
+        out.append(AccuracyBySize(label, tuple(acc.mean(axis=0).tolist()), per_seed))
+    return out
 
 
 @torch.no_grad()
@@ -111,16 +123,23 @@ def measure(
     }
     lo, hi = MIXED
     p = v.poolings
+    sum_, mean, max_, mixed = by_size(
+        [
+            ("sum pooling", trained[p.sum_pooling]),
+            ("mean pooling", trained[p.mean_pooling]),
+            ("max pooling", trained[p.max_pooling]),
+            (f"sum pooling, trained on {lo}-{hi} objects", trained[v.sum_pooling_mixed]),
+        ],
+        tests,
+    )
     result = SetSizeResult(
         trained_on=TRAINED_ON,
         mixed_sizes=MIXED,
         test_sizes=TEST_SIZES,
-        sum_pooling=by_size("sum pooling", trained[p.sum_pooling], tests),
-        mean_pooling=by_size("mean pooling", trained[p.mean_pooling], tests),
-        max_pooling=by_size("max pooling", trained[p.max_pooling], tests),
-        sum_pooling_mixed=by_size(
-            f"sum pooling, trained on {lo}-{hi} objects", trained[v.sum_pooling_mixed], tests
-        ),
+        sum_pooling=sum_,
+        mean_pooling=mean,
+        max_pooling=max_,
+        sum_pooling_mixed=mixed,
         abs_phi0=abs_phi0(trained[p.sum_pooling]),
         abs_phi0_mixed=abs_phi0(trained[v.sum_pooling_mixed]),
         mlp_error=mlp_error(trained[v.mlp], tests[MLP_TRIED][0]),
