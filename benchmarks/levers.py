@@ -6,11 +6,18 @@
 Each lever is kept in the code only if this shows a gain; docs/record.py records the table and
 renders it into benchmarks/README.md. Rows:
 
+- workers: the study's models (sets of 10) trained by `train_many` with 2 workers against 1
+  (`deepsets.training.WORKERS`), and the workers as forked processes against threads
+  (`deepsets.engine.forked.FORK`).
+- hand-written training steps for the stacked DeepSets and MLPs against autograd
+  (`deepsets.engine.backprop.HAND_WRITTEN`), on the study's models.
+- the fused Adam kernel against Adam's seven passes (`deepsets.engine.adam.FUSED`), on the
+  study's models (288,530 parameters).
+- padding and variants: narrow MLPs zero-padded into shared stacks (`stacks.PAD_TO`), and
+  DeepSets of one shape but other activations or pooling in one stack (`VARIANTS_SHARE`).
 - FastTanh: the stacked forms' tanh as 2 sigmoid(2x) - 1 with its backward from the output
   on tensors of FAST_FROM values or more (`deepsets.engine.activations.FAST_TANH`), on 64
   DeepSets trained at once (benchmarks/limits.py compares the kernels alone).
-- worker threads: the study's models (sets of 10) trained by `train_many` with 2 workers
-  against 1 (`deepsets.training.WORKERS`).
 - one hand-written Adam update (`deepsets.engine.loop.FLAT_ADAM`, engine/adam.py) against
   `torch.optim.Adam(foreach=True)` on the flat parameter, on one DeepSet (where the update's
   own Python is the largest share of a step).
@@ -43,7 +50,7 @@ os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepsets-induct
 from run import study_models  # noqa: E402
 
 from deepsets import DeepSet, training  # noqa: E402
-from deepsets.engine import activations, loop, stacks  # noqa: E402
+from deepsets.engine import activations, adam, backprop, forked, loop, stacks  # noqa: E402
 from deepsets.engine.adam import FlatAdam  # noqa: E402
 from deepsets.engine.losses import per_model  # noqa: E402
 from deepsets.engine.sources import Streams  # noqa: E402
@@ -101,8 +108,12 @@ def one_step_seconds(steps: int) -> float:
 # name (with the workload it is measured on: where the lever is meant to act), owner,
 # attribute, off, on, workload
 SWITCHES: list[tuple[str, Any, str, Any, Any, Callable[[int], float]]] = [
-    ("2 worker threads (study models, sets of 10)", training, "WORKERS", 1, 2,
+    ("2 workers (study models, sets of 10)", training, "WORKERS", 1, 2, study_step_seconds),
+    ("workers as forked processes, not threads (study models)", forked, "FORK", False, True,
      study_step_seconds),
+    ("hand-written training steps, not autograd (study models)", backprop, "HAND_WRITTEN",
+     False, True, study_step_seconds),
+    ("fused Adam kernel (study models)", adam, "FUSED", False, True, study_step_seconds),
     ("narrow MLPs padded into shared stacks (study models)", stacks, "PAD_TO", (), (16, 32),
      study_step_seconds),
     ("DeepSet variants of one shape in one stack (study models)", stacks, "VARIANTS_SHARE",
@@ -176,7 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="fewer steps")
     for r in measure_levers(p.parse_args(argv).quick):
         print(f"{r['lever']:55s} off {r['off'] * 1e3:8.2f} ms  on {r['on'] * 1e3:8.2f} ms  "
-              f"gain {r['gain']:.2f}x  once {r['once']:.1f} s  keep {r['keep']}")  # fmt: skip
+              f"gain {r['gain']:.2f}x  once {r['once']:.1f} s  {r['verdict']}, "
+              f"in the code: {r['in_code']}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -422,7 +422,7 @@ def levers_table(r: Record) -> str:
 
 
 CLUSTER_RUNS = {  # benchmarks/cluster.py's rows, as the README names them
-    "in-process": "in this process (2 threads)",
+    "in-process": "in this process (2 workers)",
     "local:2": "`--scheduler local:2` (its start included)",
     "running": "a running 2-worker `LocalCluster`",
     "one worker killed": "the same, one worker killed at the first task",

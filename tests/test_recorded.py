@@ -232,10 +232,13 @@ def test_the_code_keeps_the_levers_the_record_says_are_worth_it():
     """A lever the record found clearly faster is on in the code, one with no gain is off,
     and the record says truly whether each was on."""
     from deepsets import training
-    from deepsets.engine import activations, loop, stacks
+    from deepsets.engine import activations, adam, backprop, forked, loop, stacks
 
     in_code = {
-        "2 worker threads": training.WORKERS == 2,
+        "2 workers": training.WORKERS == 2,
+        "workers as forked processes": forked.FORK,
+        "hand-written training steps": backprop.HAND_WRITTEN,
+        "fused Adam kernel": adam.FUSED,
         "narrow MLPs padded": stacks.PAD_TO != (),
         "DeepSet variants of one shape": stacks.VARIANTS_SHARE,
         "FastTanh": activations.FAST_TANH,

@@ -1,0 +1,111 @@
+"""Forked workers (engine/forked.py): the numbers of thread workers, errors brought home."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deepsets.engine import forked, parts
+from deepsets.models import DeepSet, make_mlp
+from deepsets.training import train_many
+
+
+class Dies(nn.Module):
+    """A model that trains in this process, and fails (raises, or exits) in any other."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.lin, self.how, self.home = nn.Linear(10, 1), how, os.getpid()
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        if os.getpid() != self.home:
+            if self.how == "exit":
+                os._exit(3)
+            raise ValueError("boom in a worker")
+        return torch.sigmoid(self.lin(X.flatten(1)))
+
+
+@pytest.fixture
+def always_fork(monkeypatch):
+    """Fork whatever the work, and count the forks."""
+    monkeypatch.setattr(parts, "FORK_SECONDS", 0.0)
+    calls = []
+    real = forked.fork_all
+
+    def counted(jobs):
+        calls.append(len(jobs))
+        return real(jobs)
+
+    monkeypatch.setattr(forked, "fork_all", counted)
+    return calls
+
+
+def models():
+    return (
+        [DeepSet(generator=k) for k in range(3)]
+        + [make_mlp((8,), generator=k) for k in range(3)]
+        + [make_mlp((6,), "tanh", generator=9)]
+    )
+
+
+def weights(ms):
+    return [p.detach().clone() for m in ms for p in m.parameters()]
+
+
+def test_forked_workers_give_the_numbers_of_thread_workers(always_fork, monkeypatch):
+    runs = []
+    for fork in (True, False):
+        monkeypatch.setattr(forked, "FORK", fork)
+        ms, snaps = models(), {20: []}
+        _, losses = train_many(ms, 40, seeds=list(range(7)), snapshots=snaps, progress=False)
+        runs.append((losses, weights(ms), weights(snaps[20])))
+    assert always_fork == [2]  # the forked run forked once, into two workers
+    (losses, w, s), (losses_t, w_t, s_t) = runs
+    np.testing.assert_array_equal(losses, losses_t)
+    assert all(torch.equal(a, b) for a, b in zip(w + s, w_t + s_t, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(w, s, strict=True))  # it trained on
+
+
+def test_an_error_in_a_worker_is_raised_here(always_fork):
+    with pytest.raises(ValueError, match="boom in a worker"):
+        train_many([Dies("raise"), Dies("raise")], 5, seeds=[0, 1], progress=False)
+    assert always_fork == [2]
+    assert mp.active_children() == []
+
+
+def test_a_worker_that_dies_is_a_clear_error(always_fork):
+    with pytest.raises(RuntimeError, match=r"worker process 1 died \(exit code 3\)"):
+        train_many([Dies("exit"), Dies("exit")], 5, seeds=[0, 1], progress=False)
+    assert mp.active_children() == []
+
+
+def test_fork_map_is_map_in_order_over_processes():
+    out = forked.fork_map(lambda x: (x * x, os.getpid()), list(range(7)), 2)
+    assert [v for v, _ in out] == [x * x for x in range(7)]
+    assert len({pid for _, pid in out}) == 2 and out[0][1] == os.getpid()
+
+
+def test_fork_map_is_a_loop_where_it_may_not_fork(monkeypatch):
+    monkeypatch.setattr(forked, "FORK", False)
+    out = forked.fork_map(lambda x: os.getpid(), list(range(4)), 2)
+    assert out == [os.getpid()] * 4
+
+
+def test_only_integer_seeds_and_cpus_fork():
+    cpu = torch.device("cpu")
+    assert forked.forkable(cpu, [0, 1])
+    assert not forked.forkable(cpu, [0, torch.Generator()])  # the caller's, to be advanced
+    assert not forked.forkable(cpu, [None])
+    assert not forked.forkable(torch.device("cuda"), [0, 1])
+
+
+def test_small_work_stays_on_threads(monkeypatch):
+    calls = []
+    monkeypatch.setattr(forked, "fork_all", lambda jobs: calls.append(jobs))
+    train_many([make_mlp((4,), generator=k) for k in range(4)], 3, seeds=[0, 1, 2, 3])
+    assert calls == []
