@@ -401,7 +401,26 @@ def profile_tables(r: Record) -> str:
                 f"{ops} |"
             )
         out.append("\n".join(lines))
-    return "\n\n".join(out)
+    before = profile_before(r)
+    return "\n\n".join(out + ([before] if before else []))
+
+
+def profile_before(r: Record) -> str:
+    """The first recorded profile, before the speed work of issue 15, for comparison."""
+    if "profile_before" not in r:
+        return ""
+    b = r["profile_before"]
+    out = [
+        f"**Before**: the first recorded profile ({b['recorded']}, commit {b['commit']}, "
+        "`docs/results.json` then), against the same kinds of limits:"
+    ]
+    for c in b["profile"]:
+        cells = ", ".join(f"{g['group']} {g['profiled_ms']:.2f}" for g in c["groups"])
+        out.append(
+            f"- {c['name']}: one step {c['step_ms']:.2f} ms, {c['distance']:.1f}x the sum of its "
+            f"limits ({c['limit_ms']:.2f} ms); profiled ms: {cells}."
+        )
+    return "\n".join(out)
 
 
 def levers_table(r: Record) -> str:
@@ -707,7 +726,7 @@ def main(argv: list[str] | None = None) -> None:
         r = record(args.quick, run_tests=False)  # the suite runs on the written record, below
         if RECORD.exists():  # the other studies' runs and the cluster's stay as recorded
             old = json.loads(RECORD.read_text())
-            r |= {k: old[k] for k in ("studies", "cluster") if k in old}
+            r |= {k: old[k] for k in ("studies", "cluster", "profile_before") if k in old}
         write_and_render(r)
         if not (args.quick or args.collect_tests):
             r["tests"] = count_tests(run=True)  # tests/test_recorded.py checks the new READMEs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -109,3 +110,50 @@ def test_small_work_stays_on_threads(monkeypatch):
     monkeypatch.setattr(forked, "fork_all", lambda jobs: calls.append(jobs))
     train_many([make_mlp((4,), generator=k) for k in range(4)], 3, seeds=[0, 1, 2, 3])
     assert calls == []
+
+
+BLOCKED_CHILD = """
+import signal, time
+from deepsets.engine import forked
+
+class Terminated(BaseException):
+    pass
+
+def handler(signum, frame):  # as the study's: SIGTERM raises, and the fork copies the handler
+    raise Terminated
+
+signal.signal(signal.SIGTERM, handler)
+
+def here():
+    time.sleep(1.0)  # the child has its result by now, blocked on the full pipe
+    raise KeyError("here")
+
+try:
+    forked.fork_all([here, lambda: b"x" * 20_000_000])
+except KeyError:
+    print("ended")
+"""
+
+
+def test_an_error_here_ends_a_child_blocked_on_sending_its_result(tmp_path):
+    """The parent ends its children with SIGTERM: a child must die of it at once, even with the
+    parent's raising handler copied into it and blocked on a pipe the parent no longer reads."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED_CHILD], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ended", done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_children_leave_ctrl_c_to_their_parent():
+    home = os.getpid()
+
+    def job(x: int) -> int:
+        if os.getpid() != home:
+            os.kill(os.getpid(), signal.SIGINT)  # as a terminal sends to the whole group
+        return x
+
+    assert forked.fork_map(job, [0, 1, 2, 3], 2) == [0, 1, 2, 3]

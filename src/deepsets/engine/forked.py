@@ -15,11 +15,13 @@ and no weights of its part are written; on any error or interruption the childre
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import multiprocessing as mp
 import os
 import pickle
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -36,6 +38,7 @@ FORK = True
 T = TypeVar("T")
 R = TypeVar("R")
 Weights = dict[str, torch.Tensor]  # a state_dict
+SIGNALS = {signal.SIGINT, signal.SIGTERM}
 Copies = dict[int, dict[int, nn.Module]]  # step -> model index -> a copy of the model then
 Train = Callable[[int], tuple[list[int], np.ndarray, Copies]]  # part -> members, losses, copies
 
@@ -62,9 +65,13 @@ def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
         for job in jobs[1:]:
             recv, send = ctx.Pipe(duplex=False)
             child = ctx.Process(target=serve, args=(send, job), daemon=True)
-            child.start()
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # until serve's own
+            try:
+                child.start()
+                children.append((child, recv))
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
             send.close()
-            children.append((child, recv))
         results = [jobs[0]()]
         results += [receive(j, child, recv) for j, (child, recv) in enumerate(children, 1)]
     finally:
@@ -96,7 +103,17 @@ def _map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
 def serve(send: Any, job: Callable[[], object]) -> None:
     """In the child: run the job and send back its result (or its error), then leave without
-    running the parent's exit handlers."""
+    running the parent's exit handlers.
+
+    The child ignores Ctrl-C (its parent gets it too, and ends its children) and dies at once
+    of SIGTERM, the parent's way of ending it, whatever it was doing (blocked on a full pipe, or
+    inside the parent's handlers, which the fork copied). The signals were blocked from before
+    the fork until these are in place.
+    """
+    with contextlib.suppress(ValueError):  # not this process's main thread: nothing to set
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     try:
         send.send_bytes(pickle.dumps(("done", job())))
     except BaseException as e:  # any failure goes back to the parent
