@@ -24,7 +24,7 @@ from deepsets import make_padded_data, training
 from deepsets.data import CHUNK, make_data, stream
 from deepsets.engine import stacks as engine_stacks
 from deepsets.engine.activations import FastTanh
-from deepsets.engine.parts import partition
+from deepsets.engine.parts import STACK_VALUES, partition, values
 from deepsets.engine.stacks import ModuleStack, StackedDeepSet, StackedMLP, stack_models
 from deepsets.models import DeepSet, make_mlp
 from deepsets.training import train, train_many, train_on
@@ -413,6 +413,11 @@ def test_partition_balances_the_stacks_and_keeps_every_model_once():
     assert sorted(len(index) for part in big for _, index in part) == [32, 32]  # halved
     small = partition([make_mlp(4, generator=i) for i in range(3)], 100, 10, 2)  # tiny stack
     assert [[len(index) for _, index in part] for part in small] == [[3]]  # not worth halving
+    many = partition([DeepSet(generator=i) for i in range(256)], 100, 10, 2)
+    sizes = sorted(len(index) for part in many for _, index in part)
+    assert sizes == [32] * 8 and [len(part) for part in many] == [4, 4]  # cache-sized stacks
+    assert sorted(i for part in many for _, index in part for i in index) == list(range(256))
+    assert 32 * values(DeepSet(), 100, 10) <= STACK_VALUES < 64 * values(DeepSet(), 100, 10)
     five = partition([DeepSet(generator=i) for i in range(5)], 100, 10, 2)
     assert sorted(len(index) for part in five for _, index in part) == [2, 3]  # worth it
 
