@@ -6,7 +6,8 @@
 Prints (and writes to benchmarks/results/cluster-<timestamp>.json):
 - `deepsets run` wall time in this process, with `--scheduler local:2` (the cluster's start
   included), on a running 2-worker cluster, and on one whose first training task kills its
-  worker (the task is retried; the numbers are checked equal to the in-process run's);
+  worker (the task is retried; the numbers are checked equal to the in-process run's); the
+  in-process and `local:2` runs come first, while no other cluster is running to take CPU;
 - the round trip of one task: G one-model, one-step stacks trained on the cluster, per task;
 - the bytes one task moves in and out (cloudpickle sizes, what Dask sends) for stacks of the
   exercise's DeepSet of 5 and 100 members over 4000 steps.
@@ -71,29 +72,30 @@ def numbers(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def studies(
-    flags: list[str], root: Path, cluster: LocalCluster, client: Client, repeat: int
-) -> dict[str, Any]:
-    """The study in-process, on local:2, on the running cluster, and with a worker killed,
-    each `repeat` times in turn; the best wall and training times of each (least disturbed by
-    other jobs), and the cluster facts of its last run. The numbers must equal in-process's."""
-    address = cluster.scheduler_address
-    runs = {
-        "in-process": [],
-        "local:2": ["--scheduler", "local:2"],
-        "running": ["--scheduler", address],
-        "one worker killed": ["--scheduler", address],
-    }
+    flags: list[str],
+    root: Path,
+    runs: dict[str, list[str]],
+    repeat: int,
+    base: dict[str, Any],
+    client: Client | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The study as each of `runs` (name -> extra flags), each `repeat` times in turn; the
+    best wall and training times of each (least disturbed by other jobs), and the cluster facts
+    of its last run; and the metrics every run matched. The numbers must equal those of `base`
+    (the first run's, if it is empty). "one worker killed" kills a worker of `client`'s cluster
+    at its first task."""
     rows: dict[str, Any] = {name: {"wall": float("inf"), "train": float("inf")} for name in runs}
-    base = None
     for r in range(repeat):
         for name, extra in runs.items():
             out = root / f"{name.replace(':', '-').replace(' ', '-')}-{r}"
             if name == "one worker killed":
+                assert client is not None
                 client.register_plugin(KillFirstGroup(str(out) + ".killed"), name="kill")
             try:
                 s, m = study([*flags, *extra], out)
             finally:
                 if name == "one worker killed":
+                    assert client is not None
                     client.unregister_worker_plugin("kill")
                     client.wait_for_workers(2, timeout=60)
             base = base or m
@@ -103,8 +105,7 @@ def studies(
                 wall=min(row["wall"], s), train=min(row["train"], m["timing"]["train_seconds"])
             )
             row["cluster"] = m["cluster"]
-    assert rows["one worker killed"]["cluster"]["retries"] >= 1
-    return rows
+    return rows, base
 
 
 def round_trip(client: Client, G: int = 60, repeat: int = 3) -> dict[str, float]:
@@ -142,16 +143,29 @@ def sizes(steps: int = 4000) -> dict[str, dict[str, int]]:
 
 
 def measure(full: bool = False, repeat: int = 2) -> dict[str, Any]:
-    """Every figure: the round trip, the quick study (and the full one), the bytes per task."""
+    """Every figure: the round trip, the quick study (and the full one), the bytes per task.
+    The in-process and `local:2` runs come first, with no other cluster alive to take CPU."""
     torch.set_num_threads(TORCH_THREADS)
     record: dict[str, Any] = {"cpus": os.cpu_count(), "load": os.getloadavg(), "repeat": repeat}
-    with tempfile.TemporaryDirectory() as tmp, LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
-    ) as cluster, Client(cluster, set_as_default=False) as client:  # fmt: skip
-        record["round_trip"] = round_trip(client)
-        record["quick"] = studies(QUICK, Path(tmp) / "quick", cluster, client, repeat)
-        if full:
-            record["full"] = studies([], Path(tmp) / "full", cluster, client, repeat)
+    kinds = {"quick": QUICK, **({"full": []} if full else {})}
+    alone = {"in-process": [], "local:2": ["--scheduler", "local:2"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        bases = {}
+        for kind, flags in kinds.items():
+            record[kind], bases[kind] = studies(flags, Path(tmp) / kind, alone, repeat, {})
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+        ) as cluster, Client(cluster, set_as_default=False) as client:  # fmt: skip
+            record["round_trip"] = round_trip(client)
+            address = cluster.scheduler_address
+            on = {
+                "running": ["--scheduler", address],
+                "one worker killed": ["--scheduler", address],
+            }
+            for kind, flags in kinds.items():
+                rows, _ = studies(flags, Path(tmp) / kind, on, repeat, bases[kind], client)
+                record[kind] |= rows
+                assert record[kind]["one worker killed"]["cluster"]["retries"] >= 1
     record["bytes"] = sizes()
     return record
 

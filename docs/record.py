@@ -441,8 +441,8 @@ def levers_table(r: Record) -> str:
 
 
 CLUSTER_RUNS = {  # benchmarks/cluster.py's rows, as the README names them
-    "in-process": "in this process (2 workers)",
-    "local:2": "`--scheduler local:2` (its start included)",
+    "in-process": "in this process (2 workers; no cluster running)",
+    "local:2": "`--scheduler local:2` (its start included; no other cluster running)",
     "running": "a running 2-worker `LocalCluster`",
     "one worker killed": "the same, one worker killed at the first task",
 }
