@@ -195,3 +195,18 @@ def test_shared_submodules_and_tied_weights_train_as_in_a_plain_loop():
     assert model.b.weight is model.a.weight and model.phi[0] is model.encoder
     assert max_diff(model, m0) < TOL64
     torch.optim.Adam(model.parameters())  # trainable again by the user's own loop
+
+
+def test_an_mlp_with_several_outputs_trains_on_all_of_them_as_in_a_plain_loop():
+    """The stacked MLP gives one number a set; an MLP with three outputs trains through its own
+    forward, every output in the loss (once only the first was, and the loss did not match)."""
+    g = torch.Generator().manual_seed(3)
+    X = torch.rand(40, 10, 1, generator=g, dtype=torch.float64)
+    y = (torch.rand(40, 3, generator=g) < 0.5).double()
+    model = nn.Sequential(nn.Flatten(), nn.Linear(10, 4), nn.ReLU(), nn.Linear(4, 3), nn.Sigmoid())
+    model = model.double()
+    m0 = copy.deepcopy(model)
+    _, losses = train_on([model], X, y, 50, lr=1e-2, progress=False)
+    ref = plain(m0, X, y, 50, "bce", 1e-2)
+    assert max(abs(a - b) for a, b in zip(ref, losses[0], strict=True)) < TOL64
+    assert max_diff(model, m0) < TOL64

@@ -153,13 +153,16 @@ def loss_and_grad(
     return per, (p - y).sign_().mul_(scale)  # mae
 
 
-def first_row(p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """dL/d(out) (K, D', M) when the loss saw out[:, 0] only, from g (K, M)."""
-    if p.shape[1] == 1:
-        return g.unsqueeze(1)
-    full = p.new_zeros(p.shape)
-    full[:, 0] = g
-    return full
+def head(
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    loss: str,
+    out: torch.Tensor,
+    y: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The losses (K,) of the stacked outputs out (K, 1, B) (both families end with one unit)
+    and dL/d(out) (K, 1, B)."""
+    per, dp = loss_and_grad(criterion, loss, out[:, 0], y)  # (K,), (K, B)
+    return per, dp.unsqueeze(1)
 
 
 def mlp_step(acts: list[str | None], loss: str) -> Step:
@@ -176,8 +179,8 @@ def mlp_step(acts: list[str | None], loss: str) -> Step:
         K, B, N, F = X.shape
         tape = Tape()
         out = forward(acts, X.reshape(K, B, N * F).transpose(1, 2), params, tape)  # (K, D', B)
-        per, dp = loss_and_grad(criterion, loss, out[:, 0], y)
-        backward(acts, tape, first_row(out, dp), grads, need_input=False)
+        per, g = head(criterion, loss, out, y)
+        backward(acts, tape, g, grads, need_input=False)
         return per
 
     return step
@@ -200,9 +203,9 @@ def deepset_step(phi: list[str | None], rho: list[str | None], kind: str, loss: 
         L = h.shape[1]
         pooling = Pooling(h.view(K, L, B, N), mask, kind)
         out = forward(rho, pooling.z, params, at_rho)  # (K, D', B)
-        per, dp = loss_and_grad(criterion, loss, out[:, 0], y)
+        per, g = head(criterion, loss, out, y)
         phi_grads = [next(grads) for _ in range(2 * len(phi))]
-        gz = backward(rho, at_rho, first_row(out, dp), grads, need_input=True)
+        gz = backward(rho, at_rho, g, grads, need_input=True)
         assert gz is not None
         backward(phi, at_phi, pooling.pullback(gz).view(K, L, B * N), iter(phi_grads), False)
         return per

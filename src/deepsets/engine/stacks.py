@@ -270,7 +270,7 @@ class StackedMLP:
     @staticmethod
     def key(model: nn.Module) -> Key | None:
         spec = mlp_spec(model)  # the one description of an MLP (models/mlp.py)
-        if spec is None:
+        if spec is None or spec.sizes[-1] != 1:  # a stack returns one number per set
             return None
         return ("MLP", padded_sizes(spec), spec.activations, spec.sigmoid)
 
