@@ -137,7 +137,7 @@ def deepset_rows(quick: bool) -> list[dict[str, Any]]:
     for K in K_VALUES:
         models = [DeepSet(generator=k) for k in range(K)]
         seeds = list(range(K))
-        o = clock(lambda m=models, s=seeds: train_many(m, k_steps, seeds=s, progress=False))
+        o = clock(lambda m=models, s=seeds: train_many(m, k_steps, seeds=s, progress=False), 2)
         target, met = "", None
         if K == 64:
             target, met = ">= 60x", at_least(60)

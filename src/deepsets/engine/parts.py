@@ -16,7 +16,7 @@ import numpy as np
 from torch import nn
 
 from deepsets.engine.forked import Copies, run_forked
-from deepsets.engine.stacks import Stack, stack_models
+from deepsets.engine.stacks import Stack, grouped
 from deepsets.models.deepset import DeepSet
 
 WORKERS = 2  # processes (or threads); measured gain in benchmarks/README.md ("Worker threads")
@@ -82,25 +82,27 @@ def values(model: nn.Module, B: int, N: int) -> int:
 def partition(models: Sequence[nn.Module], B: int, N: int, workers: int) -> list[Part]:
     """The stacks of `models`, shared out into at most `workers` parts of about equal cost."""
     groups = [
-        piece for _, index in stack_models(models) for piece in split(index, models, B, N, workers)
-    ]
+        (family, piece)
+        for family, index in grouped(models)
+        for piece in split(index, models, B, N, workers)
+    ]  # each model's stack key is found once, and each stack built once
 
-    def work(g: list[int]) -> float:  # the part of a stack's cost that halving would share
-        return cost([models[i] for i in g], B, N) - STACK_SECONDS
+    def full(g: list[int]) -> float:
+        return cost([models[i] for i in g], B, N)
 
     while len(groups) < workers:  # too few stacks: halve the largest, if it is worth it
-        big = max(groups, key=work)
-        if len(big) < 2 or work(big) < HALVE_WORK:
+        family, big = max(groups, key=lambda fg: full(fg[1]))
+        if len(big) < 2 or full(big) - STACK_SECONDS < HALVE_WORK:  # the work halving shares
             break
-        groups.remove(big)
-        groups += [big[: len(big) // 2], big[len(big) // 2 :]]
-    parts: list[list[list[int]]] = [[] for _ in range(min(workers, len(groups)))]
+        groups.remove((family, big))
+        groups += [(family, big[: len(big) // 2]), (family, big[len(big) // 2 :])]
+    parts: list[Part] = [[] for _ in range(min(workers, len(groups)))]
     load = [0.0] * len(parts)
-    for index in sorted(groups, key=lambda g: -cost([models[i] for i in g], B, N)):
+    for family, index in sorted(groups, key=lambda fg: -full(fg[1])):
         j = load.index(min(load))
-        parts[j].append(index)
-        load[j] += cost([models[i] for i in index], B, N)
-    return [restack(models, part) for part in parts]
+        parts[j].append((family([models[i] for i in index]), index))
+        load[j] += full(index)
+    return parts
 
 
 def split(
@@ -114,15 +116,6 @@ def split(
     pieces = -(-total // STACK_VALUES)  # at least this many
     n = min(len(index), -(-pieces // workers) * workers)  # a multiple of the workers
     return [[int(i) for i in a] for a in np.array_split(index, n)]
-
-
-def restack(models: Sequence[nn.Module], part: list[list[int]]) -> Part:
-    """The stacks of a part: each group of model indices as one stack (they share a key)."""
-    out = []
-    for index in part:
-        ((stack, local),) = stack_models([models[i] for i in index])  # members maybe reordered
-        out.append((stack, [index[n] for n in local]))
-    return out
 
 
 def run_parts(

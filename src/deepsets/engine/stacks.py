@@ -352,15 +352,21 @@ def twin(stack: Stack, models: Sequence[nn.Module]) -> Stack:
     return type(stack)(models)  # type: ignore[call-arg]
 
 
-def stack_models(models: Sequence[nn.Module]) -> list[tuple[Stack, list[int]]]:
-    """Group models into stacks: (stack, the index of each member in `models`), input order."""
+def grouped(models: Sequence[nn.Module]) -> list[tuple[Callable[..., Stack], list[int]]]:
+    """Which models train as one stack: each stack's family and its members' indices in
+    `models` (DeepSet variants side by side, in runs), stacks in input order."""
     groups: dict[Key, list[int]] = {}
     for i, m in enumerate(models):
         groups.setdefault(stack_key(m), []).append(i)
-    stacks: list[tuple[Stack, list[int]]] = []
+    out: list[tuple[Callable[..., Stack], list[int]]] = []
     for key, index in groups.items():
         family = key[0]
         if family is StackedDeepSet:  # equal variants side by side: runs of slices
             index.sort(key=lambda i: StackedDeepSet.order(models[i]))  # type: ignore[arg-type]
-        stacks.append((family([models[i] for i in index]), index))  # type: ignore[operator]
-    return stacks
+        out.append((family, index))  # type: ignore[arg-type]
+    return out
+
+
+def stack_models(models: Sequence[nn.Module]) -> list[tuple[Stack, list[int]]]:
+    """Group models into stacks: (stack, the index of each member in `models`), input order."""
+    return [(family([models[i] for i in index]), index) for family, index in grouped(models)]
