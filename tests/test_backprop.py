@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from deepsets.engine import activations, backprop
@@ -135,3 +137,39 @@ def test_the_switch_turns_every_hand_written_step_off(monkeypatch: pytest.Monkey
     assert backprop.step_of(stack, "bce") is not None  # type: ignore[arg-type]
     monkeypatch.setattr(backprop, "HAND_WRITTEN", False)
     assert backprop.step_of(stack, "bce") is None  # type: ignore[arg-type]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    k=st.integers(1, 4),
+    b=st.integers(1, 6),
+    n=st.integers(0, 7),
+    hidden=st.integers(1, 6),
+    latent=st.integers(1, 3),
+    pooling=st.sampled_from(["sum", "mean", "max"]),
+    activation=st.sampled_from(["tanh", "relu", "sigmoid", None]),
+    masked=st.booleans(),
+    regression=st.sampled_from([None, "mse", "mae"]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_deepset_step_is_autograds(
+    k, b, n, hidden, latent, pooling, activation, masked, regression, seed
+):
+    """Stacks of any size, sets of any size (none included), masks with empty sets, every
+    pooling, activation and loss: the hand-written step is autograd's."""
+    output = None if regression else "sigmoid"
+    models = [
+        DeepSet(
+            hidden, activation, latent=latent, pooling=pooling, output=output, generator=seed + i
+        )
+        for i in range(k)
+    ]
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(k, b, n, 1, generator=g, dtype=torch.float64)
+    X = torch.where(X < 0.5, torch.zeros_like(X), X)  # ties, as in the exercise's sets
+    mask = (torch.rand(k, b, n, generator=g) < 0.6) if masked else None
+    if regression:
+        y = torch.randn(k, b, generator=g, dtype=torch.float64)
+    else:
+        y = (torch.rand(k, b, generator=g) < 0.5).double()
+    compare(one_stack(models), regression or "bce", X, y, mask)
