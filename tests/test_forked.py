@@ -46,11 +46,22 @@ def always_fork(monkeypatch):
     return calls
 
 
+class Own(nn.Module):
+    """A model no stack knows: it trains through autograd, in whichever worker has it."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.inner = DeepSet(3, "relu", generator=seed)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.inner(X)
+
+
 def models():
     return (
         [DeepSet(generator=k) for k in range(3)]
         + [make_mlp((8,), generator=k) for k in range(3)]
-        + [make_mlp((6,), "tanh", generator=9)]
+        + [make_mlp((6,), "tanh", generator=9), Own(1), Own(2)]
     )
 
 
@@ -63,7 +74,7 @@ def test_forked_workers_give_the_numbers_of_thread_workers(always_fork, monkeypa
     for fork in (True, False):
         monkeypatch.setattr(forked, "FORK", fork)
         ms, snaps = models(), {20: []}
-        _, losses = train_many(ms, 40, seeds=list(range(7)), snapshots=snaps, progress=False)
+        _, losses = train_many(ms, 40, seeds=list(range(9)), snapshots=snaps, progress=False)
         runs.append((losses, weights(ms), weights(snaps[20])))
     assert always_fork == [2]  # the forked run forked once, into two workers
     (losses, w, s), (losses_t, w_t, s_t) = runs
