@@ -3,10 +3,12 @@ at once.
 
 Shape letters: T steps in a chunk, S distinct data streams, K models, B sets, N objects, F features.
 
-Every stacked weight is a view into one flat leaf (P,): the backward of `split` is a single cat,
-and Adam updates one tensor per step instead of one per parameter. Adam is elementwise and the
-members share no weights, so each gets exactly the update its own Adam would give it; the loss
-is the sum of the members' mean losses, so each gets its own gradient.
+Every stacked weight is a view into one flat parameter (P,), and its gradient a view into one
+flat gradient, so Adam updates one tensor per step instead of one per parameter. Stacked
+DeepSets and MLPs write their gradients there by hand (engine/backprop.py); the other stacks go
+through autograd on a leaf over their part (the backward of `split` is a single cat). Adam is
+elementwise and the members share no weights, so each gets exactly the update its own Adam would
+give it; the loss is the sum of the members' mean losses, so each gets its own gradient.
 """
 
 from __future__ import annotations
