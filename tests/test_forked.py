@@ -116,6 +116,14 @@ def test_only_integer_seeds_and_cpus_fork():
     assert not forked.forkable(torch.device("cuda"), [0, 1])
 
 
+def test_only_linux_forks(monkeypatch):
+    assert forked.can_fork()
+    for platform in ("darwin", "win32"):
+        monkeypatch.setattr(forked.sys, "platform", platform)
+        assert not forked.can_fork()
+        assert forked.fork_map(lambda x: os.getpid(), [0, 1], 2) == [os.getpid()] * 2
+
+
 def test_small_work_stays_on_threads(monkeypatch):
     calls = []
     monkeypatch.setattr(forked, "fork_all", lambda jobs: calls.append(jobs))

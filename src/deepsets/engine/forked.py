@@ -22,6 +22,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -44,9 +45,10 @@ Train = Callable[[int], tuple[list[int], np.ndarray, Copies]]  # part -> members
 
 
 def can_fork() -> bool:
-    """Whether this process may fork workers: where fork exists, outside a daemon process
+    """Whether this process may fork workers: on Linux (macOS's system libraries are not safe
+    to fork, as Python's own default there says; Windows has no fork), outside a daemon process
     (which may not have children), unless FORK is off."""
-    return FORK and "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+    return FORK and sys.platform == "linux" and not mp.current_process().daemon
 
 
 def forkable(device: torch.device, seeds: Sequence[object]) -> bool:
