@@ -9,6 +9,11 @@ import torch
 from torch import nn
 
 
+def tanh_(z: torch.Tensor) -> torch.Tensor:
+    """tanh(z) in place, as 2 sigmoid(2z) - 1: the sigmoid's kernel is the cheaper one."""
+    return z.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
 class FastTanh(torch.autograd.Function):
     """tanh(x) = 2 sigmoid(2x) - 1, with the backward from the saved output, 1 - tanh^2.
 
@@ -19,7 +24,7 @@ class FastTanh(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
-        y = torch.sigmoid(2 * x).mul_(2).sub_(1)  # in place on a fresh tensor
+        y = tanh_(x.clone())
         ctx.save_for_backward(y)
         return y
 
