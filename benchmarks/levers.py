@@ -55,7 +55,7 @@ from deepsets.engine.adam import FlatAdam  # noqa: E402
 from deepsets.engine.losses import per_model  # noqa: E402
 from deepsets.engine.sources import Streams  # noqa: E402
 from deepsets.engine.stacks import stack_models  # noqa: E402
-from deepsets.study.settings import StudySettings  # noqa: E402
+from deepsets.studies.exercise.settings import StudySettings  # noqa: E402
 
 NOISE = 0.2  # side-by-side runs on this machine differ by up to about 20%
 RUN_STEPS = 4000  # the exercise's run: a one-off cost must pay within it

@@ -245,7 +245,7 @@ def study_groups() -> list[Models]:
     """The default study's models, one group per set-size range, as Plan.train trains them."""
     from run import study_models  # benchmarks/run.py
 
-    from deepsets.study.settings import StudySettings
+    from deepsets.studies.exercise.settings import StudySettings
 
     plan, models = study_models(StudySettings())
     runs = [(v.set_sizes, seed) for v in plan.variants.values() for seed in plan.seeds]

@@ -36,9 +36,9 @@ import baseline  # noqa: E402
 
 from deepsets.data import make_data  # noqa: E402
 from deepsets.models import DeepSet  # noqa: E402
-from deepsets.study.plan import Plan, sweep_variants  # noqa: E402
-from deepsets.study.run import declare, run_study  # noqa: E402
-from deepsets.study.settings import StudySettings  # noqa: E402
+from deepsets.studies.exercise.plan import Plan, sweep_variants  # noqa: E402
+from deepsets.studies.exercise.run import declare, run_study  # noqa: E402
+from deepsets.studies.exercise.settings import StudySettings  # noqa: E402
 from deepsets.training import train, train_many  # noqa: E402
 
 RESULTS = HERE / "results"

@@ -177,7 +177,7 @@ def mlp_name(row: dict[str, Any]) -> str:
 
 
 def step6(m: Record) -> str:
-    from deepsets.study.verdicts import ROUNDING
+    from deepsets.studies.exercise.verdicts import ROUNDING
 
     inv = m["invariance"]
     ds, mlp = inv["deepset"]["max_change"], inv["mlp"]["max_change"]
@@ -239,7 +239,7 @@ def question_7a(m: Record) -> str:
 
 
 def question_7b(m: Record) -> str:
-    from deepsets.study.verdicts import LN2_TOLERANCE
+    from deepsets.studies.exercise.verdicts import LN2_TOLERANCE
 
     loss = m["linear_phi"]["score"]["final_loss"]
     near = sum(abs(v - math.log(2)) <= LN2_TOLERANCE for v in loss["values"])
@@ -257,7 +257,7 @@ def question_7b(m: Record) -> str:
 
 
 def beyond(m: Record) -> str:
-    from deepsets.study.verdicts import SOLVED
+    from deepsets.studies.exercise.verdicts import SOLVED
 
     if m["extras"] is None:
         return ""
@@ -601,7 +601,7 @@ DIGITS_LENGTHS = ("5", "10", "20", "50", "100")  # the digit-sum table's columns
 def digits(d: Record) -> str:
     """The digit-sum study's recorded run: its time, the accuracy table, its findings."""
     m = d["metrics"]
-    from deepsets.study.digits.models import NAMES as names
+    from deepsets.studies.digits.models import NAMES as names
 
     shown = [n for n in DIGITS_LENGTHS if n in m["results"]["text"]["deepset"]]
     train = ", ".join(f"{task} {seconds(t)}" for task, t in m["train_seconds"].items())

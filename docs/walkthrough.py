@@ -40,7 +40,7 @@ import torch
 
 import deepsets as ds
 from deepsets.data import all_sets
-from deepsets.study.sections.learning_speed import steps_below
+from deepsets.studies.exercise.sections.learning_speed import steps_below
 
 if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")  # run as a script or by the tests: draw off-screen, open no window

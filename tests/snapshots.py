@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from deepsets.study.output import OLD_PREFIX, PARTIAL_PREFIX
+from deepsets.lab.output import OLD_PREFIX, PARTIAL_PREFIX
 
 
 def snapshot(root: Path) -> dict[str, object]:
@@ -36,7 +36,7 @@ def debris(*roots: Path) -> list[Path]:
 
 def fake_run(d: Path, files: dict[str, str]) -> Path:
     """A finished run in `d` (with its marker), holding `files` (relative path -> text)."""
-    from deepsets.study.output import write_marker
+    from deepsets.lab.output import write_marker
 
     d.mkdir(parents=True)
     for rel, text in files.items():

@@ -17,11 +17,11 @@ from torch import nn
 
 import deepsets as ds
 from deepsets.data import check_n_objects, check_n_sets
+from deepsets.lab.output import check_out, staged
 from deepsets.models.activation import check_activation, linear
 from deepsets.models.mlp import MLPSpec, mlp_from_spec
 from deepsets.models.pooling import check_mask, check_pooling
 from deepsets.plots import smooth
-from deepsets.study.output import check_out, staged
 
 NO_GPU = not torch.cuda.is_available()
 

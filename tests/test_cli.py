@@ -16,7 +16,7 @@ import pytest
 
 import deepsets
 from deepsets import cli
-from deepsets.study.settings import QUICK, StudySettings
+from deepsets.studies.exercise.settings import QUICK, StudySettings
 
 EXE = Path(sys.executable).with_name("deepsets")
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"

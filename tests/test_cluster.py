@@ -36,7 +36,7 @@ from deepsets.cluster import (
     using,
 )
 from deepsets.engine.parts import WORKERS, partition
-from deepsets.study.output import PARTIAL_PREFIX
+from deepsets.lab.output import PARTIAL_PREFIX
 from deepsets.training import train_many, train_on
 
 EXE = Path(sys.executable).with_name("deepsets")
@@ -169,7 +169,7 @@ def test_scheduler_addresses_refused_with_what_is_expected(bad):
 
 def test_without_a_scheduler_distributed_is_never_imported():
     code = (
-        "import sys, deepsets, deepsets.cli, deepsets.study.run\n"
+        "import sys, deepsets, deepsets.cli, deepsets.studies.exercise.run\n"
         "from deepsets.cluster import session\n"
         "with session(None) as s: assert s is None\n"
         "deepsets.train_many([deepsets.DeepSet()], 2, seeds=[0], progress=False)\n"

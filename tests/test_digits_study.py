@@ -15,12 +15,12 @@ import torch
 from safetensors.torch import load_file
 
 from deepsets import cli
-from deepsets.study.digits.evaluate import accuracies
-from deepsets.study.digits.models import build
-from deepsets.study.digits.results import DigitsResults
-from deepsets.study.digits.run import run_digits
-from deepsets.study.digits.settings import MODELS, TASKS, DigitsSettings, quick_settings, resolve
-from deepsets.study.digits.train import train_task
+from deepsets.studies.digits.evaluate import accuracies
+from deepsets.studies.digits.models import build
+from deepsets.studies.digits.results import DigitsResults
+from deepsets.studies.digits.run import run_digits
+from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings, quick_settings, resolve
+from deepsets.studies.digits.train import train_task
 
 EXE = Path(sys.executable).with_name("deepsets")
 TINY = dict(seeds=1, train_sets=200, steps=4, fine_steps=2, lengths=(5, 30), test_sets=20)

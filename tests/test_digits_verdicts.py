@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepsets.study.digits import verdicts as v
+from deepsets.studies.digits import verdicts as v
 
 LENGTHS = range(5, 101, 5)
 

@@ -17,7 +17,7 @@ import pytest
 from snapshots import debris, fake_run, snapshot
 
 import deepsets.cli
-from deepsets.study.output import PARTIAL_PREFIX
+from deepsets.lab.output import PARTIAL_PREFIX
 
 EXE = Path(sys.executable).with_name("deepsets")
 CLI = inspect.getsource(deepsets.cli)

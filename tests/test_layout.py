@@ -10,7 +10,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "deepsets"
-STUDY = SRC / "study"
 MAX_LINES = 60
 
 
@@ -43,15 +42,26 @@ def test_one_place_in_the_package_calls_backward():
 def test_every_template_is_package_data():
     tomllib = pytest.importorskip("tomllib")
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    globs = pyproject["tool"]["setuptools"]["package-data"]["deepsets.study"]
-    templates = sorted(p.relative_to(STUDY).as_posix() for p in (STUDY / "templates").iterdir())
-    assert "templates/report.html.j2" in templates
+    globs = pyproject["tool"]["setuptools"]["package-data"]["deepsets"]
+    templates = sorted(
+        p.relative_to(SRC).as_posix() for p in SRC.rglob("templates/*") if p.is_file()
+    )
+    assert "studies/exercise/templates/report.html.j2" in templates
+    assert "lab/templates/report.css" in templates
     for name in templates:
         assert any(fnmatch.fnmatch(name, g) for g in globs), f"{name} is not in package-data"
 
 
-def test_the_report_templates_load_from_the_package():
-    from deepsets.study.report import environment
+@pytest.mark.parametrize(
+    ("study", "pages"),
+    [
+        ("exercise", {"report.html.j2", "exercise.html.j2", "extras.html.j2"}),
+        ("digits", {"digits.html.j2"}),
+        ("theory", {"theory.html.j2"}),
+    ],
+)
+def test_the_report_templates_load_from_the_package(study, pages):
+    from deepsets.lab.report import environment
 
-    env = environment()
-    assert {"report.html.j2", "exercise.html.j2", "extras.html.j2"} <= set(env.list_templates())
+    env = environment(f"deepsets.studies.{study}")
+    assert pages | {"macros.html.j2", "report.css"} <= set(env.list_templates())

@@ -14,8 +14,7 @@ from types import SimpleNamespace
 import pytest
 from snapshots import debris, fake_run, snapshot
 
-from deepsets.study import output
-from deepsets.study.output import (
+from deepsets.lab.output import (
     MARKER,
     OutputError,
     ResultsKept,
@@ -24,7 +23,8 @@ from deepsets.study.output import (
     remove_run,
     staged,
 )
-from deepsets.study.signals import Terminated, catching_signals
+from deepsets.signals import Terminated, catching_signals
+from deepsets.lab import output
 
 RUN = {"report.html": "old report", "metrics.json": "{}", "figures/data.png": "png"}
 

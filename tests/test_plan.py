@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deepsets.models import DeepSet, make_mlp
-from deepsets.study.plan import (
+from deepsets.studies.exercise.plan import (
     Plan,
     deepset_variant,
     exercise_deepset,
@@ -16,7 +16,7 @@ from deepsets.study.plan import (
     mlp_variant,
     sweep_variants,
 )
-from deepsets.study.settings import StudySettings
+from deepsets.studies.exercise.settings import StudySettings
 
 CPU = torch.device("cpu")
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from deepsets.device import DEVICES
-from deepsets.study.settings import (
+from deepsets.studies.exercise.settings import (
     QUICK,
     StudySettings,
     quick_settings,

@@ -13,11 +13,11 @@ import torch
 from markupsafe import escape
 
 from deepsets import load_model
-from deepsets.study import verdicts
-from deepsets.study.output import staged
-from deepsets.study.report import embedded_figures, render_report
-from deepsets.study.run import run_study
-from deepsets.study.settings import QUICK, StudySettings
+from deepsets.lab.output import staged
+from deepsets.studies.exercise import verdicts
+from deepsets.studies.exercise.report import embedded_figures, render_report
+from deepsets.studies.exercise.run import run_study
+from deepsets.studies.exercise.settings import QUICK, StudySettings
 
 QUICK_SETTINGS = StudySettings(**QUICK, quick=True, device="cpu")
 SWEEP_SIZE = len(QUICK["sweep_widths"]) * len(QUICK["sweep_depths"])
@@ -92,7 +92,7 @@ def test_scores_are_over_all_372_sets_and_say_they_were_seen(study):
 
 
 def test_sample_efficiency_trains_on_m_per_class_and_scores_the_rest(study):
-    from deepsets.study.sections.sample_efficiency import QUICK_M_VALUES
+    from deepsets.studies.exercise.sections.sample_efficiency import QUICK_M_VALUES
 
     se = study.sample_efficiency
     assert se.per_class == QUICK_M_VALUES

@@ -9,8 +9,8 @@ from torch.nn import functional as F
 
 from deepsets.data import all_sets
 from deepsets.models import make_mlp
-from deepsets.study.sections import learning_speed as ls
-from deepsets.study.sections import sample_efficiency as se
+from deepsets.studies.exercise.sections import learning_speed as ls
+from deepsets.studies.exercise.sections import sample_efficiency as se
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7])

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from deepsets.models.deepset import DeepSet
 from deepsets.models.smooth_pooling import logsumexp_pool, power_mean_pool
-from deepsets.study.theory.models import (
+from deepsets.studies.theory.models import (
     EquivariantNet,
     PerElementNet,
     SmoothMaxDeepSet,

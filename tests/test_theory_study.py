@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from deepsets import cli
-from deepsets.study.theory.run import run_theory
-from deepsets.study.theory.settings import QUICK, TheorySettings, check, quick_settings
-from deepsets.study.theory.verdicts import CONFIRMED, IN_PART, NOT_CONFIRMED
+from deepsets.studies.theory.run import run_theory
+from deepsets.studies.theory.settings import QUICK, TheorySettings, check, quick_settings
+from deepsets.studies.theory.verdicts import CONFIRMED, IN_PART, NOT_CONFIRMED
 
 EXE = Path(sys.executable).with_name("deepsets")
 CLAIMS = {

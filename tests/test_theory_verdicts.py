@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deepsets.study.theory import verdicts as v
+from deepsets.studies.theory import verdicts as v
 
 
 def test_stopping_width_is_the_smallest_width_within_tolerance_of_the_best():

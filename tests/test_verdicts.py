@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from deepsets.study import verdicts as v
-from deepsets.study.scores import Score, Summary
+from deepsets.studies.exercise import verdicts as v
+from deepsets.studies.exercise.scores import Score, Summary
 
 
 def score(params: int, losses: list[float], accs: list[float]) -> Score:

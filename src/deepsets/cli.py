@@ -19,14 +19,14 @@ import tyro
 from deepsets import __version__
 from deepsets.cluster import session
 from deepsets.engine.remote import GroupLost
-from deepsets.study.digits.settings import DigitsSettings
-from deepsets.study.digits.settings import quick_settings as digits_quick
-from deepsets.study.digits.settings import resolve as digits_resolve
-from deepsets.study.output import OutputError
-from deepsets.study.settings import StudySettings, quick_settings, resolve
-from deepsets.study.signals import Terminated
-from deepsets.study.theory import entry as theory
-from deepsets.study.theory import settings as theory_settings
+from deepsets.lab.output import OutputError
+from deepsets.signals import Terminated
+from deepsets.studies.digits.settings import DigitsSettings
+from deepsets.studies.digits.settings import quick_settings as digits_quick
+from deepsets.studies.digits.settings import resolve as digits_resolve
+from deepsets.studies.exercise.settings import StudySettings, quick_settings, resolve
+from deepsets.studies.theory import entry as theory
+from deepsets.studies.theory import settings as theory_settings
 
 S = TypeVar("S")
 
@@ -53,15 +53,15 @@ class Study(Generic[S]):
 
 def run_digits(settings: DigitsSettings) -> None:
     """Run the digit-sum study and print its summary."""
-    from deepsets.study.digits.run import print_summary, run_digits
+    from deepsets.studies.digits.run import print_summary, run_digits
 
     print_summary(run_digits(settings))
 
 
 def run_exercise(settings: StudySettings) -> None:
     """Run the exercise study and print its summary (imported here, so `--help` stays quick)."""
-    from deepsets.study.console import print_summary
-    from deepsets.study.run import run_study
+    from deepsets.studies.exercise.console import print_summary
+    from deepsets.studies.exercise.run import run_study
 
     print_summary(run_study(settings))
 

@@ -206,7 +206,7 @@ def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
     if check_scheduler(scheduler) is None:
         yield None
         return
-    from deepsets.study.signals import catching_signals
+    from deepsets.signals import catching_signals
 
     with catching_signals(), contextlib.ExitStack() as stack:
         stack.enter_context(quiet("distributed"))

@@ -1,0 +1,294 @@
+"""Where a study writes: a new directory, or an earlier run replaced on request, atomically.
+
+Results go to a temporary sibling directory (`.deepsets-partial-XXXXXXXX`, short whatever the
+name of `--out`) that is renamed into place only when the study has finished, so an interrupted
+run (Ctrl-C, SIGTERM, a full disk) leaves neither a half-written report nor a damaged earlier
+one. Every finished run holds a marker, `.deepsets-run`, with its id and the list of paths it
+wrote. `--overwrite` replaces only a directory with a valid marker, and refuses while it holds
+anything the run did not write (a user's `notes.txt`): those files are named, never deleted.
+A symbolic link to a run stays a link; the directory it points to is what gets replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+from deepsets.files import umask
+from deepsets.signals import catching_signals
+
+log = logging.getLogger(__name__)
+
+MARKER = ".deepsets-run"
+PARTIAL_PREFIX = ".deepsets-partial-"  # + 8 random characters: fits any NAME_MAX (255)
+OLD_PREFIX = ".deepsets-old-"
+MAX_MARKER_BYTES = 1_000_000  # a run lists ~30 paths (~2 kB); anything far larger is not ours
+# A quick run writes 1.1 MB (report.html with inlined figures 0.57 MB, PNGs, weights); refuse to
+# start with less than 10x that free rather than fail after the training.
+MIN_FREE_BYTES = 10 * 2**20
+# errno values that mean "this location cannot take the run", whichever file hit them.
+LOCATION_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+class OutputError(OSError):
+    """The output location cannot take the run (read-only, full, missing); nothing was written."""
+
+
+def default_out(root: str | Path = "runs") -> Path:
+    """A fresh directory name under `root`: runs/<YYYYmmdd-HHMMSS>[-k]."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / stamp
+    k = 1
+    while path.exists():
+        path = Path(root) / f"{stamp}-{k}"
+        k += 1
+    return path
+
+
+def destination(out: Path) -> Path:
+    """The directory that will hold the run: `out`, or what it links to if it is a symlink."""
+    if not isinstance(out, str | os.PathLike):
+        raise TypeError(f"--out must be a path, got {type(out).__name__}")
+    out = Path(out)
+    if out.name in ("", ".", ".."):
+        raise ValueError(f"--out must name a directory of its own, got {str(out)!r}")
+    try:
+        return Path(os.path.realpath(out, strict=True))
+    except FileNotFoundError:
+        return Path(os.path.realpath(out))  # not there yet (or a link to a path not there yet)
+    except OSError as e:
+        raise ValueError(f"--out {out} cannot be resolved: {e.strerror} (a symlink loop?)") from e
+
+
+def listing(d: Path) -> set[str]:
+    """Every path under `d`, relative, '/'-separated; directories end in '/'. Links not followed."""
+    paths = set()
+    for root, dirs, files in os.walk(d):
+        rel = Path(root).relative_to(d)
+        for name in dirs:  # a symlink to a directory is listed as a file: never entered
+            link = (Path(root) / name).is_symlink()
+            paths.add((rel / name).as_posix() + ("" if link else "/"))
+        paths.update((rel / name).as_posix() for name in files)
+    return paths
+
+
+def read_marker(d: Path) -> set[str]:
+    """The paths an earlier run wrote into `d`, from its marker; FileExistsError if it has none."""
+    marker = d / MARKER
+    refuse = (
+        f"{d} is not empty and holds no valid {MARKER} marker, so it is not an earlier study's "
+        "output; --overwrite only replaces those. Choose another --out"
+    )
+    if marker.is_symlink() or not marker.is_file() or marker.stat().st_size > MAX_MARKER_BYTES:
+        raise FileExistsError(refuse)
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise FileExistsError(f"{refuse} (the marker is unreadable: {e})") from e
+    paths = record.get("paths") if isinstance(record, dict) else None
+    if (
+        not isinstance(record, dict)
+        or record.get("program") != "deepsets"
+        or not isinstance(record.get("run_id"), str)
+        or not isinstance(paths, list)
+        or not all(isinstance(p, str) and _relative(p) for p in paths)
+    ):
+        raise FileExistsError(refuse)
+    return set(paths) | {MARKER}
+
+
+def _relative(path: str) -> bool:
+    return not path.startswith("/") and ".." not in path.split("/")
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse, before any work is done, anything but a new, empty or earlier-run directory (and
+    that only when asked), and an output location that cannot be written."""
+    dest = check_target(out, overwrite)
+    check_writable(dest.parent)
+
+
+def check_target(out: Path, overwrite: bool) -> Path:
+    """The directory `out` names, if the run may go there; else FileExistsError or ValueError."""
+    dest = destination(out)
+    if dest.exists() and not dest.is_dir():
+        raise FileExistsError(f"{out} exists and is not a directory")
+    if not dest.is_dir() or not any(dest.iterdir()):
+        return dest
+    if not overwrite:
+        raise FileExistsError(
+            f"{out} exists and is not empty; choose another --out or pass --overwrite to replace it"
+        )
+    extra = listing(dest) - read_marker(dest)
+    foreign = sorted(p for p in extra if not any(a in extra for a in _ancestors(p)))
+    if foreign:
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        shown = ", ".join(foreign[:5]) + more
+        raise FileExistsError(
+            f"{out} is an earlier run but holds files that run did not write: {shown}. "
+            "--overwrite never deletes those: move them elsewhere, or choose another --out"
+        )
+    return dest
+
+
+def _ancestors(path: str) -> list[str]:
+    """'a/b/c' -> ['a/', 'a/b/']: the directories a listed path lies in."""
+    parts = path.rstrip("/").split("/")[:-1]
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def check_writable(parent: Path) -> None:
+    """OutputError unless a directory can be made in `parent` (or its nearest existing ancestor)
+    and the filesystem there has MIN_FREE_BYTES free. Makes and removes one probe directory."""
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"cannot write the run under {parent}: {existing} is not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=existing))
+        free = shutil.disk_usage(existing).free
+    except OSError as e:
+        raise OutputError(
+            f"cannot write the run under {parent}: making a directory in {existing} failed "
+            f"({e.strerror or e})"
+        ) from e
+    if free < MIN_FREE_BYTES:
+        raise OutputError(
+            f"cannot write the run under {parent}: only {free / 2**20:.1f} MB free, a run needs "
+            f"about {MIN_FREE_BYTES / 2**20:.0f} MB"
+        )
+
+
+@contextlib.contextmanager
+def staged(out: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary directory beside `out`; on success move it to `out`, else delete it.
+
+    SIGTERM is handled like Ctrl-C while the run is staged (it raises `signals.Terminated`),
+    and neither signal can cut the final renames or the clean-up short. Errors that mean the
+    location cannot take the run (a full disk, a read-only filesystem) become an `OutputError`.
+    """
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    check_out(out, overwrite)
+    out, dest = Path(out), destination(out)
+    with catching_signals() as guard:
+        made: list[Path] = []
+        tmp = None
+        try:
+            made = make_parents(dest.parent)
+            tmp = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=dest.parent))
+            os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a run follows the umask
+            yield tmp
+            write_marker(tmp)
+            with guard.hold():
+                _commit(tmp, out, dest, overwrite)
+        except BaseException as e:
+            if not isinstance(e, ResultsKept):
+                with guard.hold():
+                    if tmp is not None:
+                        shutil.rmtree(tmp, ignore_errors=True)
+                    for d in made:
+                        with contextlib.suppress(OSError):
+                            d.rmdir()
+            if isinstance(e, OSError) and e.errno in LOCATION_ERRNOS:
+                raise OutputError(
+                    f"cannot write the run into {out}: {e.strerror}; nothing was written"
+                ) from e
+            raise
+
+
+class ResultsKept(FileExistsError):
+    """`--out` changed while the run worked; the finished run was kept in `kept_in`."""
+
+    def __init__(self, message: str, kept_in: Path) -> None:
+        super().__init__(f"{message}. The finished results were kept in {kept_in}")
+        self.kept_in = kept_in
+
+
+def _commit(tmp: Path, out: Path, dest: Path, overwrite: bool) -> None:
+    """Put the finished run `tmp` at `dest`; keep it and raise ResultsKept if `out` changed."""
+    try:
+        check_target(out, overwrite)  # the directory may have appeared while we worked
+    except (FileExistsError, ValueError) as e:
+        raise ResultsKept(str(e), tmp) from e
+    if not dest.is_dir() or not any(dest.iterdir()):
+        try:
+            os.rename(tmp, dest)  # onto nothing or an empty directory: atomic
+        except OSError as e:  # another run got there first
+            raise ResultsKept(f"{out} could not be written: {e.strerror}", tmp) from e
+        return
+    paths = read_marker(dest)
+    old = Path(tempfile.mkdtemp(prefix=OLD_PREFIX, dir=dest.parent))
+    os.rename(dest, old / "run")
+    try:
+        os.rename(tmp, dest)
+    except OSError as e:  # another run got there first: put the earlier run back if we can
+        with contextlib.suppress(OSError):
+            os.rename(old / "run", dest)
+        if (old / "run").exists():
+            remove_run(old / "run", paths)  # it was to be replaced anyway
+        with contextlib.suppress(OSError):
+            os.rmdir(old)
+        raise ResultsKept(f"{out} could not be replaced: {e.strerror}", tmp) from e
+    remove_run(old / "run", paths)
+    with contextlib.suppress(OSError):
+        os.rmdir(old)
+
+
+def remove_run(d: Path, paths: set[str]) -> None:
+    """Delete the listed `paths` of a run in `d`, then `d` if nothing else is left in it."""
+    for p in sorted(paths, key=lambda p: p.count("/") - p.endswith("/"), reverse=True):
+        target = d / p
+        with contextlib.suppress(OSError):
+            if p.endswith("/"):
+                target.rmdir()  # only when empty: anything unlisted inside stays
+            else:
+                target.unlink()
+    try:
+        d.rmdir()
+    except OSError:
+        log.warning("kept %s: it holds files the earlier run did not write", d)
+
+
+def write_marker(tmp: Path) -> None:
+    """Record in `tmp` a new run id and every path written there (the marker lists itself)."""
+    paths = sorted(listing(tmp) | {MARKER})
+    record = {"program": "deepsets", "run_id": uuid.uuid4().hex, "paths": paths}
+    (tmp / MARKER).write_text(json.dumps(record, indent=1), encoding="utf-8")
+
+
+def make_parents(parent: Path) -> list[Path]:
+    """mkdir -p `parent`; the directories it made, deepest first, to remove on failure."""
+    missing = []
+    p = parent
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True, mode=0o777)
+    except OSError as e:
+        raise OutputError(f"cannot create {parent}: {e.strerror}") from e
+    return missing
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, the platform and the libraries the results depend on."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("deepsets", "torch", "numpy", "matplotlib", "safetensors"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

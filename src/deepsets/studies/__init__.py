@@ -1,0 +1,1 @@
+"""The studies, as peers: exercise/, digits/, theory/, each built the same way."""

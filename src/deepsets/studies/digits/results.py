@@ -1,0 +1,132 @@
+"""What `run_digits` returns: accuracies by task, model and length over runs, and the verdicts.
+
+`DigitsResults.to_json()` is metrics.json; its schema is in the README section "The digit-sum
+study" (an interface others read: change both together).
+
+Shape letters: S runs (seeds), L test lengths, T training steps.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepsets.cluster import ClusterInfo
+from deepsets.studies.digits import verdicts
+from deepsets.studies.digits.models import NAMES
+from deepsets.studies.digits.settings import DigitsSettings
+
+SCHEMA = "digits/1"
+KEY_LENGTHS = (5, 10, 20, 50, 100)  # the lengths of the report's summary table
+FINAL_WINDOW = 0.1  # the final loss: the mean over this share of the last training steps
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The report's comparison with the paper's Figure 2, and the Set Transformer beyond it."""
+
+    text_deepset: verdicts.Verdict
+    lstm: verdicts.Verdict
+    gru: verdicts.Verdict
+    image: verdicts.Verdict
+    set_transformer: str
+
+    @property
+    def paper(self) -> list[verdicts.Verdict]:
+        return [self.text_deepset, self.lstm, self.gru, self.image]
+
+
+@dataclass(frozen=True)
+class DigitsResults:
+    """Where the study wrote, how it ran, and every accuracy it measured."""
+
+    out: Path
+    settings: DigitsSettings
+    seeds: tuple[int, ...]
+    accuracy: dict[str, dict[str, np.ndarray]]
+    """task -> model -> accuracy (S, L) at settings.lengths."""
+    losses: dict[str, dict[str, np.ndarray]]
+    """task -> model -> training MAE (S, T)."""
+    train_seconds: dict[str, float]
+    wall_seconds: float
+    device: str
+    threads: int
+    environment: dict[str, str]
+    cluster: ClusterInfo | None = None
+    """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
+
+    def curve(self, task: str, model: str) -> dict[int, float]:
+        """Length -> mean accuracy over runs."""
+        mean = self.accuracy[task][model].mean(axis=0)  # (L,)
+        return {n: float(a) for n, a in zip(self.settings.lengths, mean, strict=True)}
+
+    def final_loss(self, task: str, model: str) -> np.ndarray:
+        """Each run's mean training MAE over the last FINAL_WINDOW of its steps, (S,)."""
+        L = self.losses[task][model]  # (S, T)
+        final: np.ndarray = L[:, -max(1, round(FINAL_WINDOW * L.shape[1])) :].mean(axis=1)
+        return final
+
+    @cached_property
+    def findings(self) -> Findings:
+        text = {m: self.curve("text", m) for m in self.accuracy["text"]}
+        image = {m: self.curve("image", m) for m in self.accuracy["image"]}
+        return Findings(
+            text_deepset=verdicts.text_deepset(text["deepset"]),
+            lstm=verdicts.recurrent(NAMES["lstm"], text["lstm"]),
+            gru=verdicts.recurrent(NAMES["gru"], text["gru"]),
+            image=verdicts.image_deepset(image["deepset"], image["lstm"], image["gru"]),
+            set_transformer=verdicts.set_transformer(text["set_transformer"], text["deepset"]),
+        )
+
+    def table(self, lengths: tuple[int, ...] = KEY_LENGTHS) -> list[dict[str, Any]]:
+        """Rows (task, model, then per length the mean and min over runs) at `lengths` measured."""
+        shown = [n for n in lengths if n in self.settings.lengths]
+        rows = []
+        for task, by_model in self.accuracy.items():
+            for model, acc in by_model.items():
+                cols = [self.settings.lengths.index(n) for n in shown]
+                picked = acc[:, cols]  # (S, len(shown))
+                mean, low = picked.mean(axis=0).tolist(), picked.min(axis=0).tolist()
+                rows.append(dict(task=task, model=NAMES[model], lengths=shown, mean=mean, min=low))
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        """metrics.json: results[task][model][str(length)] = {"mean", "min", "max"} and the run."""
+        results: dict[str, Any] = {}
+        per_seed: dict[str, Any] = {}
+        for task, by_model in self.accuracy.items():
+            results[task], per_seed[task] = {}, {}
+            for model, acc in by_model.items():
+                results[task][model] = {
+                    str(n): {"mean": float(a.mean()), "min": float(a.min()), "max": float(a.max())}
+                    for n, a in zip(self.settings.lengths, acc.T, strict=True)
+                }
+                per_seed[task][model] = {
+                    str(n): a.tolist() for n, a in zip(self.settings.lengths, acc.T, strict=True)
+                }
+        final = {
+            t: {m: self.final_loss(t, m).tolist() for m in self.losses[t]} for t in self.losses
+        }
+        metrics = {
+            "schema": SCHEMA,
+            "results": results,
+            "per_seed": per_seed,
+            "final_train_mae": final,
+            "findings": asdict(self.findings),
+            "settings": asdict(self.settings),
+            "seeds": list(self.seeds),
+            "test_sets_per_length": self.settings.test_sets,
+            "device": self.device,
+            "threads": self.threads,
+            "versions": self.environment,
+            "train_seconds": self.train_seconds,
+            "wall_seconds": self.wall_seconds,
+            "cluster": None if self.cluster is None else asdict(self.cluster),
+        }
+        as_json: dict[str, Any] = json.loads(json.dumps(metrics))
+        return as_json

@@ -1,0 +1,121 @@
+"""`run_digits(settings)`: train every model on both tasks over seeds, measure, write the report.
+
+Writes report.html, metrics.json, figures/*.png and weights/*.safetensors into `settings.out`
+(default: a fresh runs/<timestamp>), atomically (`study.output.staged`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import save as serialize
+
+from deepsets.cluster import cluster_info
+from deepsets.device import resolve_device
+from deepsets.files import write_atomic
+from deepsets.lab.output import default_out, staged, versions
+from deepsets.studies.digits import figures
+from deepsets.studies.digits.evaluate import accuracies
+from deepsets.studies.digits.report import write_report
+from deepsets.studies.digits.results import DigitsResults
+from deepsets.studies.digits.settings import TASKS, DigitsSettings, resolve
+from deepsets.studies.digits.train import Trained, train_task
+from deepsets.training import TORCH_THREADS, show_progress, torch_threads
+
+log = logging.getLogger(__name__)
+
+
+def run_digits(settings: DigitsSettings | None = None) -> DigitsResults:
+    """Run the whole study and write its outputs; returns the results."""
+    s = resolve(settings or DigitsSettings())
+    device = resolve_device("cpu" if s.scheduler is not None else s.device)  # workers: CPUs
+    out = Path(s.out) if s.out is not None else default_out()
+    with torch_threads(TORCH_THREADS if s.threads is None else s.threads):
+        return _run(s, device, out)
+
+
+def _run(s: DigitsSettings, device: torch.device, out: Path) -> DigitsResults:
+    start = time.perf_counter()
+    seeds = [s.seed + k for k in range(s.seeds)]
+    progress = show_progress(None)
+    with staged(out, s.overwrite) as tmp:
+        trained: dict[str, Trained] = {}
+        for task in TASKS:
+            log.info("%s: training 4 models x %d runs", task, len(seeds))
+            trained[task] = train_task(task, s, seeds, device, progress)
+            log.info("%s: trained in %.0f s", task, trained[task].seconds)
+        t0 = time.perf_counter()
+        accuracy = {task: accuracies(trained[task], s, device) for task in TASKS}
+        log.info("evaluated %d lengths in %.0f s", len(s.lengths), time.perf_counter() - t0)
+        results = DigitsResults(
+            out=out,
+            settings=s,
+            seeds=tuple(seeds),
+            accuracy=accuracy,
+            losses={task: t.losses for task, t in trained.items()},
+            train_seconds={task: t.seconds for task, t in trained.items()},
+            wall_seconds=time.perf_counter() - start,
+            device=str(device),
+            threads=torch.get_num_threads(),
+            environment=versions() | {"scikit-learn": _version("scikit-learn")},
+            cluster=cluster_info(),
+        )
+        write_outputs(tmp, results, trained)
+    return results
+
+
+def _version(name: str) -> str:
+    from importlib import metadata
+
+    return metadata.version(name)
+
+
+def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained]) -> None:
+    """figures/*.png, weights/<task>-<model>-seed<s>.safetensors, metrics.json, report.html."""
+    (root / "figures").mkdir()
+    figs = {
+        "accuracy_by_length": figures.accuracy_by_length(
+            results.settings.lengths, results.accuracy, results.settings.train_sizes
+        ),
+        "training_curves": figures.training_curves(
+            results.losses, results.settings.steps if results.settings.fine_steps else None
+        ),
+    }
+    for name, fig in figs.items():
+        fig.savefig(root / "figures" / f"{name}.png", dpi=110)
+    (root / "weights").mkdir()
+    for task, t in trained.items():
+        for model, runs in t.models.items():
+            for seed, m in zip(results.seeds, runs, strict=True):
+                # clones: the DeepSet registers its encoder twice (encoder, phi.0), and safetensors
+                # refuses two names for one tensor
+                state = {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
+                meta = {"task": task, "model": model, "seed": str(seed)}
+                path = root / "weights" / f"{task}-{model}-seed{seed}.safetensors"
+                write_atomic(path, serialize(state, meta), overwrite=False)
+    (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
+    write_report(root, results)
+
+
+def summary(results: DigitsResults) -> str:
+    """What `deepsets run digits` prints: the accuracy table, the verdicts, where the run is."""
+    rows = results.table()
+    head = f"{'task':6} {'model':16}" + "".join(f"{n:>8}" for n in rows[0]["lengths"])
+    lines = [f"accuracy (mean over {len(results.seeds)} runs) by number of digits", head]
+    for r in rows:
+        lines.append(f"{r['task']:6} {r['model']:16}" + "".join(f"{m:8.3f}" for m in r["mean"]))
+    lines.append("")
+    for v in results.findings.paper:
+        word = {True: "agrees", False: "differs", None: "not measured"}[v.agrees]
+        lines.append(f"[{word}] {v.measured}")
+    lines.append(results.findings.set_transformer)
+    lines.append(f"\n{results.wall_seconds:.0f} s; report: {results.out / 'report.html'}")
+    return "\n".join(lines)
+
+
+def print_summary(results: DigitsResults) -> None:
+    print(summary(results))  # the CLI's console output

@@ -1,0 +1,110 @@
+"""The digit-sum study's settings: one frozen dataclass, a docstring per field (its `--help`).
+
+The defaults follow the paper (Zaheer et al. 2017, section 4.1.1) where the 10-minute budget on a
+2-core CPU allows: 100,000 training sets of 1-10 digits, the paper's models, Adam on the mean
+absolute error; fewer test sets per length (1,000, the paper: 10,000) and a second, short phase
+at a tenth of the learning rate (the engine keeps lr fixed within a call).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from deepsets.cluster import ClusterSettings
+from deepsets.lab.settings import check_common, check_device
+from deepsets.tasks.digits import check_sizes
+from deepsets.validate import positive_float, positive_int, positive_ints
+
+TASKS = ("text", "image")
+MODELS = ("deepset", "lstm", "gru", "set_transformer")
+
+
+@dataclass(frozen=True)
+class DigitsSettings(ClusterSettings):
+    """Everything `run_digits` needs; the defaults are the full study (~250 s of CPU)."""
+
+    out: str | None = None
+    """Output directory; default: a fresh runs/<timestamp> directory."""
+    overwrite: bool = False
+    """Replace an earlier run's output directory."""
+    seeds: int = 3
+    """Runs of every model, differing in initial weights and batch order (one training set)."""
+    seed: int = 0
+    """Base seed: run s uses seed + s."""
+    train_sets: int = 100_000
+    """Training sets, shared by every run (the paper: 100,000)."""
+    train_sizes: tuple[int, int] = (1, 10)
+    """Smallest and largest number of digits in a training set."""
+    steps: int = 3000
+    """Adam steps at `lr` of every model."""
+    lr: float = 1e-3
+    """Adam's learning rate of the first phase."""
+    fine_steps: int = 500
+    """Adam steps of the second phase, at `fine_lr` (0: none)."""
+    fine_lr: float = 1e-4
+    """Adam's learning rate of the second phase."""
+    batch_size: int = 32
+    """Sets per step, drawn at random from the model's training sets."""
+    lengths: tuple[int, ...] = tuple(range(5, 101, 5))
+    """Numbers of digits of the test sets (the paper: 5, 10, ..., 100)."""
+    test_sets: int = 1000
+    """Test sets per length (the paper: 10,000)."""
+    lstm_hidden: int = 50
+    """Units of the LSTM baseline (the paper: 50)."""
+    gru_hidden: int = 80
+    """Units of the GRU baseline (the paper: 80)."""
+    st_dim: int = 32
+    """Width of the Set Transformer's blocks."""
+    st_heads: int = 2
+    """Attention heads of the Set Transformer (st_dim must be a multiple)."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto, cpu or cuda."""
+    threads: int | None = None
+    """torch CPU threads during the study; default: 1 (training.TORCH_THREADS)."""
+    quick: bool = False
+    """A smoke test in seconds: the smaller defaults of QUICK; explicit flags win."""
+
+
+QUICK: dict[str, Any] = dict(
+    seeds=2,
+    train_sets=2000,
+    steps=60,
+    fine_steps=20,
+    batch_size=16,
+    lengths=(5, 10, 20),
+    test_sets=50,
+)
+"""The defaults `--quick` changes; every other field keeps its own."""
+
+
+def quick_settings(**overrides: Any) -> DigitsSettings:
+    """The quick run: QUICK's values and quick=True, then `overrides` (explicit settings win)."""
+    return DigitsSettings(**{**QUICK, "quick": True, **overrides})
+
+
+def resolve(settings: DigitsSettings) -> DigitsSettings:
+    """Check every field (a ValueError naming the first bad one); the settings as given."""
+    if not isinstance(settings, DigitsSettings):
+        raise TypeError(f"settings must be a DigitsSettings, got {settings!r:.80}")
+    s = settings
+    check_common(s)
+    positive_int(s.train_sets, "train_sets")
+    if check_sizes(s.train_sizes)[0] < 1:
+        raise ValueError(f"train_sizes must not allow empty sets, got {s.train_sizes!r}")
+    positive_int(s.steps, "steps")
+    positive_int(s.batch_size, "batch_size")
+    positive_float(s.lr, "lr")
+    if s.fine_steps != 0:
+        positive_int(s.fine_steps, "fine_steps")
+    positive_float(s.fine_lr, "fine_lr")
+    positive_ints(s.lengths, "lengths")
+    if len(set(s.lengths)) != len(s.lengths):
+        raise ValueError(f"lengths must not repeat, got {s.lengths!r}")
+    positive_int(s.test_sets, "test_sets")
+    for name in ("lstm_hidden", "gru_hidden", "st_dim", "st_heads"):
+        positive_int(getattr(s, name), name)
+    if s.st_dim % s.st_heads:
+        raise ValueError(f"st_dim must be a multiple of st_heads, got {s.st_dim}, {s.st_heads}")
+    check_device(s.device, s.scheduler)
+    return s

@@ -1,0 +1,162 @@
+"""The study's figures beyond the exercise's two: sweep, pooled values, learned phi, set sizes.
+
+Every function takes numbers (numpy arrays, dicts of them, or a section's results) and returns
+a matplotlib Figure. Shape letters: S seeds, W MLP widths, B sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+if TYPE_CHECKING:
+    from deepsets.studies.exercise.scores import Score, Summary
+    from deepsets.studies.exercise.sections.sweep import SweepRow
+
+
+def sweep(rows: Sequence[SweepRow], deepset: Score) -> Figure:
+    """Final loss and accuracy over all sets against parameter count (log x), one line per family
+    (depth, activation) of MLPs, with the DeepSet as the reference."""
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for depth, act in sorted({(r.depth, r.activation) for r in rows}):
+        family = sorted(
+            (r for r in rows if (r.depth, r.activation) == (depth, act)),
+            key=lambda r: r.score.params,
+        )
+        p = np.array([r.score.params for r in family])  # (W,)
+        label = f"MLP, {depth} hidden layer{'s' * (depth > 1)}, {act}"
+        for ax, stat in ((ax_loss, _final_loss), (ax_acc, _accuracy)):
+            v = np.array([stat(r.score).values for r in family])  # (W, S)
+            (line,) = ax.plot(p, v.mean(axis=1), "o-", label=label, ms=4)
+            ax.fill_between(p, v.min(axis=1), v.max(axis=1), color=line.get_color(), alpha=0.15)
+    _deepset_reference(ax_loss, deepset.final_loss.values, deepset.params)
+    _deepset_reference(ax_acc, deepset.accuracy.values, deepset.params)
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylabel("final training loss (BCE)")
+    ax_acc.set_ylabel("accuracy over all sets")
+    ax_loss.legend(fontsize=7)
+    fig.suptitle("How big must an MLP be to match the DeepSet? (band: min-max over seeds)")
+    return fig
+
+
+def _final_loss(score: Score) -> Summary:
+    return score.final_loss
+
+
+def _accuracy(score: Score) -> Summary:
+    return score.accuracy
+
+
+def _deepset_reference(ax: Axes, values: Sequence[float], params: int) -> None:
+    """The DeepSet's mean over seeds as a dashed line and a star at its parameter count."""
+    mean = float(np.mean(values))
+    ax.axhline(mean, color="k", ls="--", lw=1.2, label="DeepSet (mean over seeds)")
+    ax.plot([params], [mean], "k*", ms=12, label=f"DeepSet, {params} params")
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.grid(alpha=0.3, which="both")
+
+
+def pooled_histograms(pooled: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
+    """For each model, histograms of its pooled value sum_i phi(x_i) per class.
+
+    pooled: name -> (values (B,), labels (B,)).
+    """
+    fig = Figure(figsize=(5 * len(pooled), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(pooled)))
+    for ax, (name, (v, y)) in zip(axes, pooled.items(), strict=True):
+        lo, hi = float(v.min()), float(v.max())
+        span = max(hi - lo, 1e-3 * max(1.0, abs(hi)))  # a linear phi pools to one value
+        bins = np.linspace(lo - 0.05 * span, hi + 0.05 * span, 60)
+        for c, color in ((0, "tab:blue"), (1, "tab:orange")):
+            ax.hist(v[y == c], bins=bins, alpha=0.6, color=color, label=f"class {c}")
+        ax.set_title(name)
+        ax.set_xlabel(r"pooled value $\sum_i \phi(x_i)$")
+        ax.legend()
+    axes[0].set_ylabel("sets")
+    return fig
+
+
+def phi_curves(x: np.ndarray, curves: Mapping[str, np.ndarray]) -> Figure:
+    """The learned phi as a function on [0, 1]: for each name, (S, len(x)) curves over seeds.
+
+    The three values the data takes (0, 1/5, 1/3) are marked.
+    """
+    fig = Figure(figsize=(5 * len(curves), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(curves)))
+    for ax, (name, c) in zip(axes, curves.items(), strict=True):
+        for s, curve in enumerate(np.atleast_2d(c)):
+            ax.plot(x, curve, lw=1.2, label=f"seed {s}")
+        for v, lab in ((0.0, "0"), (0.2, "1/5"), (1 / 3, "1/3")):
+            ax.axvline(v, color="grey", ls=":", lw=1)
+            ax.text(v, 1.0, lab, transform=ax.get_xaxis_transform(), ha="center", va="bottom")
+        ax.set_title(name, pad=14)
+        ax.set_xlabel("object value x")
+        ax.set_ylabel(r"$\phi(x)$")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def set_sizes(sizes: list[int], accuracy: Mapping[str, np.ndarray], trained_on: str) -> Figure:
+    """Held-out accuracy against the test set size (log x): name -> (S, len(sizes))."""
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, acc in accuracy.items():
+        acc = np.atleast_2d(acc)
+        (line,) = ax.plot(sizes, acc.mean(axis=0), "o-", label=name)
+        ax.fill_between(sizes, acc.min(axis=0), acc.max(axis=0), color=line.get_color(), alpha=0.15)
+    ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("objects per test set")
+    ax.set_ylabel("accuracy on fresh sets")
+    ax.set_title(f"Set-size generalisation (trained on {trained_on})")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def unseen_accuracy(per_class: list[int], accuracy: Mapping[str, np.ndarray]) -> Figure:
+    """Accuracy on unseen arrangements against M, the arrangements per class trained on:
+    name -> (S, len(per_class))."""
+    fig = _over_seeds(per_class, accuracy, chance=True)
+    ax = fig.axes[0]
+    ax.set_xlabel("training arrangements per class, M")
+    ax.set_ylabel("accuracy on unseen arrangements")
+    ax.set_title("Generalisation to unseen arrangements (band: min-max over seeds)")
+    return fig
+
+
+def speed(checkpoints: list[int], accuracy: Mapping[str, np.ndarray]) -> Figure:
+    """Accuracy over all sets at each checkpoint: name -> (S, len(checkpoints))."""
+    fig = _over_seeds(checkpoints, accuracy, chance=False)
+    ax = fig.axes[0]
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("accuracy over all sets")
+    ax.set_title("Accuracy along training (band: min-max over seeds)")
+    return fig
+
+
+def _over_seeds(x: list[int], values: Mapping[str, np.ndarray], chance: bool) -> Figure:
+    """One line per name (mean over seeds) with a min-max band, against x on a log axis."""
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, v in values.items():
+        v = np.atleast_2d(v)  # (S, len(x))
+        (line,) = ax.plot(x, v.mean(axis=0), "o-", label=name)
+        ax.fill_between(x, v.min(axis=0), v.max(axis=0), color=line.get_color(), alpha=0.15)
+    if chance:
+        ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks(x, [str(v) for v in x])
+    ax.xaxis.set_minor_formatter(NullFormatter())  # only the measured x values are labelled
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig

@@ -1,0 +1,106 @@
+"""The study's findings as sentences, each chosen from the results by a function in verdicts.py.
+
+The report, the console and metrics.json all read these fields; none restates a finding itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from deepsets.studies.exercise import verdicts
+from deepsets.studies.exercise.extras import ExtrasResult
+from deepsets.studies.exercise.sections.learning_speed import LearningSpeedResult
+from deepsets.studies.exercise.sections.sample_efficiency import SampleEfficiencyResult
+from deepsets.studies.exercise.sections.set_size import MLP_TRIED
+
+if TYPE_CHECKING:
+    from deepsets.studies.exercise.results import Sections
+
+
+@dataclass(frozen=True)
+class ExtraFindings:
+    """The findings of the sections beyond the exercise, one sentence each."""
+
+    set_size: str
+    phi0: str
+    max_pooling: str
+    mlp_set_size: str
+    affine_chance: str
+    affine_max: str
+    learned_phi_max: str
+    latent: str
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the run found: step 6, the answers to 7a and 7b, and the extras' findings."""
+
+    invariance: str
+    mlp_sweep: str
+    linear_phi: str
+    sample_efficiency: str
+    learning_speed: str
+    headline: str
+    """What the symmetry buys on this task, in examples and in steps."""
+    extras: ExtraFindings | None
+
+
+def extra_findings(e: ExtrasResult) -> ExtraFindings:
+    """The extras' findings, from their numbers."""
+    sz, ap, phi = e.set_size, e.affine_pooling, e.learned_phi
+    trained_at = sz.test_sizes.index(sz.trained_on)
+    blind = phi.max_pooling.max_is_phi0
+    return ExtraFindings(
+        set_size=verdicts.set_size_verdict({m.label: m.mean for m in sz.models}, sz.test_sizes),
+        phi0=verdicts.phi0_verdict(sz.abs_phi0.mean, sz.abs_phi0_mixed.mean, sz.mixed_sizes),
+        max_pooling=verdicts.max_pooling_note(
+            sz.max_pooling.mean[trained_at], sz.trained_on, sum(blind), len(blind)
+        ),
+        mlp_set_size=verdicts.mlp_set_size_note(sz.mlp_error, sz.trained_on, MLP_TRIED),
+        affine_chance=verdicts.chance_verdict(
+            {
+                "sum pooling": ap.sum_pooling.score.accuracy.max,
+                "mean pooling": ap.mean_pooling.score.accuracy.max,
+            }
+        ),
+        affine_max=verdicts.affine_max_verdict(
+            ap.max_pooling.score.accuracy.values, ap.max_pooling.slope
+        ),
+        learned_phi_max=verdicts.blind_max_verdict(blind),
+        latent=verdicts.latent_verdict(e.latent.mean_final_loss(), e.latent.mean_accuracy()),
+    )
+
+
+def symmetry_findings(se: SampleEfficiencyResult, sp: LearningSpeedResult) -> dict[str, str]:
+    """The findings of the two sections on what the symmetry buys, and the headline."""
+    worst = {m.label: [a.min for a in m.unseen_accuracy] for m in se.models}
+    loss = (sp.deepset.steps_to_loss, sp.mlp.steps_to_loss)
+    correct = (sp.deepset.steps_to_all_correct, sp.mlp.steps_to_all_correct)
+    return dict(
+        sample_efficiency=verdicts.sample_efficiency_verdict(se.per_class, worst),
+        learning_speed=verdicts.learning_speed_verdict(
+            loss, correct, sp.loss_threshold, sp.checkpoints[-1]
+        ),
+        headline=verdicts.symmetry_headline(
+            se.per_class, worst, verdicts.compare_speed(*loss), sp.loss_threshold
+        ),
+    )
+
+
+def findings(r: Sections) -> Findings:
+    """Every finding of a study, from its sections' numbers."""
+    best = r.mlp_sweep.smallest_match
+    return Findings(
+        invariance=verdicts.invariance_verdict(
+            r.invariance.deepset.max_change, r.invariance.mlp.max_change
+        ),
+        mlp_sweep=verdicts.sweep_answer(
+            None if best is None else (best.name, best.params),
+            r.training.deepset.params,
+            r.mlp_sweep.largest_params,
+        ),
+        linear_phi=verdicts.linear_phi_verdict(r.linear_phi.score.final_loss.mean),
+        **symmetry_findings(r.sample_efficiency, r.learning_speed),
+        extras=None if r.extras is None else extra_findings(r.extras),
+    )

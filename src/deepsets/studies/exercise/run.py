@@ -1,0 +1,189 @@
+"""`run_study(settings)`: every step of the exercise, and the questions beyond it, over seeds.
+
+Each section declares the variants it needs on one `Plan`; the plan trains them all together
+(the ensemble trainer stacks models of one architecture), then each section measures its own.
+Run s of every model uses seed + s for both its initialisation and its data stream, so the
+DeepSet and the MLP of a run see the same batches.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from deepsets.cluster import cluster_info
+from deepsets.data import all_sets
+from deepsets.device import resolve_device
+from deepsets.engine.forked import fork_map
+from deepsets.engine.parts import WORKERS
+from deepsets.lab.output import default_out, staged, versions
+from deepsets.studies.exercise import extras
+from deepsets.studies.exercise.plan import Plan, Runs, Variant
+from deepsets.studies.exercise.report import write_report
+from deepsets.studies.exercise.results import DataShown, RunInfo, Sections, StudyResults, Timing
+from deepsets.studies.exercise.scores import TestSet
+from deepsets.studies.exercise.sections import (
+    invariance,
+    learning_speed,
+    linear_phi,
+    sample_efficiency,
+    sweep,
+    training,
+)
+from deepsets.studies.exercise.settings import StudySettings, resolve
+from deepsets.training import TORCH_THREADS, show_progress
+from deepsets.weights import save_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """The handles of every section's variants."""
+
+    training: training.TrainingVariants
+    linear_phi: linear_phi.LinearPhiVariants
+    sweep: tuple[Variant, ...]
+    extras: extras.ExtraVariants | None
+
+    @property
+    def saved(self) -> tuple[Variant, ...]:
+        """The variants whose weights are written: the exercise's two and 7b's."""
+        return (self.training.deepset, self.training.mlp, self.linear_phi.affine)
+
+
+def declare(plan: Plan, s: StudySettings) -> Declared:
+    """Every section's variants, in the order that fixes how the trainer stacks them."""
+    return Declared(
+        training=training.declare(plan, s),
+        linear_phi=linear_phi.declare(plan, s),
+        sweep=sweep.declare(plan, s),
+        extras=extras.declare(plan, s) if s.extras else None,
+    )
+
+
+def measure(
+    trained: Mapping[Variant, Runs], v: Declared, s: StudySettings, test: TestSet
+) -> tuple[Sections, dict[str, Figure], float]:
+    """Every section's results, the figures by file name, and the seconds the two sections on
+    what the symmetry buys took (they train their own models)."""
+    training_result, figs = training.measure(trained, v.training, s, test)
+    sweep_result, more = sweep.measure(trained, v.sweep, s, test, training_result.deepset)
+    figs |= more
+    linear_result, more = linear_phi.measure(trained, v.linear_phi, s, test)
+    figs |= more
+    t0 = time.perf_counter()
+    seeds = trained[v.training.deepset].seeds
+    efficiency, more = sample_efficiency.measure(s, seeds, sweep_result, test)
+    figs |= more
+    speed, more = learning_speed.measure(trained, v.training, s, test)
+    figs |= more
+    symmetry_seconds = time.perf_counter() - t0
+    extras_result = None
+    if v.extras is not None:
+        extras_result, more = extras.measure(trained, v.extras, s, test)
+        figs |= more
+    sections = Sections(
+        training=training_result,
+        invariance=invariance.measure(trained, v.training, s, test),
+        mlp_sweep=sweep_result,
+        linear_phi=linear_result,
+        sample_efficiency=efficiency,
+        learning_speed=speed,
+        extras=extras_result,
+    )
+    return sections, figs, symmetry_seconds
+
+
+def scored_sets(seed: int, device: torch.device) -> TestSet:
+    """Every distinct set (`all_sets`) in an order shuffled by `seed`, so that the invariance
+    check, which permutes the first sets, sees both classes. Scores over them have no sampling
+    noise, but every one of these sets was also seen in training."""
+    X, y = all_sets(device=device)  # (B, N, 1), (B, 1): class 0 first, then class 1
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed)).to(device)
+    return X[order], y[order]
+
+
+def run_study(settings: StudySettings | None = None) -> StudyResults:
+    """Run the whole study and write its report; returns the output directory and the results.
+
+    Writes report.html, metrics.json, figures/*.png and weights/*.safetensors into
+    `settings.out` (default: a fresh runs/<timestamp>), atomically.
+    """
+    s = resolve(settings or StudySettings())
+    device = resolve_device("cpu" if s.scheduler is not None else s.device)  # workers: CPUs
+    out = Path(s.out) if s.out is not None else default_out()
+    before = torch.get_num_threads()
+    torch.set_num_threads(TORCH_THREADS if s.threads is None else s.threads)
+    try:
+        return _run(s, device, out)
+    finally:
+        torch.set_num_threads(before)  # the caller's setting, as it was
+
+
+def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
+    start = time.perf_counter()
+    with staged(out, s.overwrite) as tmp:
+        progress = show_progress(None)
+        stages = tqdm(total=3, desc="study", disable=not progress)
+        plan = Plan([s.seed + k for k in range(s.seeds)], device)
+        declared = declare(plan, s)
+        test = scored_sets(s.seed, device)
+        log.info("training %d models x %d steps", plan.n_models, s.steps)
+        stages.set_postfix_str(f"training {plan.n_models} models")
+        t0 = time.perf_counter()
+        trained = plan.train(s, progress, learning_speed.checkpoints(s.steps)[:-1])
+        train_seconds = time.perf_counter() - t0
+        stages.update()
+        sections, figs, symmetry_seconds = measure(trained, declared, s, test)
+        stages.update()
+        write_figures(tmp, figs)
+        write_weights(tmp, [trained[v] for v in declared.saved])
+        run = RunInfo(
+            settings=s,
+            seeds=tuple(plan.seeds),
+            device=str(device),
+            threads=torch.get_num_threads(),
+            environment=versions(),
+            models_trained=plan.n_models,
+            data=DataShown(training.SHOWN_SETS, int(test[0].shape[0])),
+            timing=Timing(train_seconds, symmetry_seconds, time.perf_counter() - start),
+            cluster=cluster_info(),
+        )
+        results = StudyResults.of(sections, out, run)
+        write_metrics(tmp, results)
+        write_report(tmp, results)
+        stages.update()
+        stages.close()
+    return results
+
+
+def write_figures(root: Path, figs: Mapping[str, Figure]) -> None:
+    """figures/<name>.png for every figure, drawn side by side in the engine's worker
+    processes (matplotlib draws on one core)."""
+    (root / "figures").mkdir()
+
+    def save(name: str) -> None:
+        figs[name].savefig(root / "figures" / f"{name}.png", dpi=110)
+
+    fork_map(save, list(figs), WORKERS)
+
+
+def write_weights(root: Path, runs: list[Runs]) -> None:
+    """weights/<variant>-seed<s>.safetensors for every seed of each of `runs`."""
+    (root / "weights").mkdir()
+    for r in runs:
+        for seed, model in zip(r.seeds, r.models, strict=True):
+            save_model(model, root / "weights" / f"{r.variant.name}-seed{seed}.safetensors")
+
+
+def write_metrics(root: Path, results: StudyResults) -> None:
+    (root / "metrics.json").write_text(json.dumps(results.metrics, indent=2))

@@ -1,0 +1,99 @@
+"""Is learning faster with the symmetry? Steps to a low loss and to 100% accuracy, per seed.
+
+Both come from the exercise models' own training: steps to the loss threshold from their
+losses, and the accuracy along training from snapshots of the same run at a few checkpoints
+(`train_many(snapshots=...)`); the last checkpoint is the end of the run.
+
+Shape letters: S seeds, T steps, C checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from deepsets.studies.exercise import figures
+from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.scores import TestSet, accuracies
+from deepsets.studies.exercise.sections.training import TrainingVariants
+from deepsets.studies.exercise.settings import StudySettings
+
+LOSS_THRESHOLD = 0.01  # "learned": the running training loss stays below this
+WINDOW = 100  # steps in the running mean of the training loss (fewer if the run is shorter)
+CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4 and // 2
+
+
+@dataclass(frozen=True)
+class Speed:
+    """One model's learning speed, per seed (None: not reached within the run)."""
+
+    steps_to_loss: tuple[int | None, ...]
+    """(S,) the step from which the running loss stays below the threshold to the end."""
+    accuracy: tuple[tuple[float, ...], ...]
+    """(C, S) class-balanced accuracy over all sets at each checkpoint."""
+    steps_to_all_correct: tuple[int | None, ...]
+    """(S,) the first checkpoint at which every set is classified correctly."""
+
+
+@dataclass(frozen=True)
+class LearningSpeedResult:
+    loss_threshold: float
+    window: int
+    checkpoints: tuple[int, ...]
+    """(C,) steps at which accuracy is measured; the last is the main run's end."""
+    deepset: Speed
+    mlp: Speed
+
+
+def steps_below(losses: np.ndarray, threshold: float, window: int) -> int | None:
+    """The first step t (1-based) such that the mean loss of every `window` consecutive steps
+    ending at t or later is below `threshold`; None if the last window's is not.
+
+    losses: (T,) per-step training loss, T >= window.
+    """
+    running = np.convolve(losses, np.ones(window) / window, mode="valid")  # (T - window + 1,)
+    above = np.flatnonzero(running >= threshold)  # window i ends at step i + window
+    if above.size == 0:
+        return window
+    if above[-1] == running.size - 1:
+        return None
+    return int(above[-1]) + 1 + window
+
+
+def checkpoints(steps: int) -> tuple[int, ...]:
+    """The steps at which accuracy is measured: steps // c for c in CHECKPOINTS, then steps."""
+    return tuple(sorted({max(1, steps // c) for c in CHECKPOINTS} | {steps}))
+
+
+def first_all_correct(accuracy: np.ndarray, at: Sequence[int]) -> list[int | None]:
+    """(S,) per seed, the first of the checkpoints `at` whose accuracy (C, S) is 1."""
+    return [
+        next((c for c, a in zip(at, column, strict=True) if a == 1.0), None)
+        for column in accuracy.T
+    ]
+
+
+def measure(
+    trained: Mapping[Variant, Runs], v: TrainingVariants, s: StudySettings, sets: TestSet
+) -> tuple[LearningSpeedResult, dict[str, Figure]]:
+    """Steps to the loss threshold and accuracy at each checkpoint, from the main run."""
+    main = [trained[v.deepset], trained[v.mlp]]
+    at, window = checkpoints(s.steps), min(WINDOW, s.steps)
+    by_checkpoint = [[list(r.snapshots[c]) for r in main] for c in at[:-1]]
+    by_checkpoint.append([list(r.models) for r in main])
+    speeds = []
+    for i, runs in enumerate(main):
+        acc = np.array([accuracies(models[i], sets) for models in by_checkpoint])  # (C, S)
+        speeds.append(
+            Speed(
+                steps_to_loss=tuple(steps_below(r, LOSS_THRESHOLD, window) for r in runs.losses),
+                accuracy=tuple(tuple(row) for row in acc.tolist()),
+                steps_to_all_correct=tuple(first_all_correct(acc, at)),
+            )
+        )
+    result = LearningSpeedResult(LOSS_THRESHOLD, window, at, *speeds)
+    curves = {"DeepSet": np.array(speeds[0].accuracy).T, "MLP": np.array(speeds[1].accuracy).T}
+    return result, {"speed": figures.speed(list(at), curves)}

@@ -1,0 +1,56 @@
+"""Steps 1-5 of the exercise: the data, the DeepSet and the MLP trained over seeds, scored.
+
+Shape letters: B sets, N objects, S seeds, T steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+
+from deepsets.data import make_data
+from deepsets.plots import plot_losses, plot_sets
+from deepsets.studies.exercise.plan import Plan, Runs, Variant, exercise_deepset, exercise_mlp
+from deepsets.studies.exercise.scores import Score, TestSet, score
+from deepsets.studies.exercise.settings import StudySettings
+
+SHOWN_SETS = 40  # sets drawn in the data figure (step 1)
+
+
+@dataclass(frozen=True)
+class TrainingVariants:
+    deepset: Variant
+    mlp: Variant
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """Steps 2-5: each model's parameters, final loss and scores over all sets, over seeds."""
+
+    deepset: Score
+    mlp: Score
+
+
+def declare(plan: Plan, s: StudySettings) -> TrainingVariants:
+    return TrainingVariants(plan.declare(exercise_deepset(s)), plan.declare(exercise_mlp(s)))
+
+
+def measure(
+    trained: Mapping[Variant, Runs], v: TrainingVariants, s: StudySettings, test: TestSet
+) -> tuple[TrainingResult, dict[str, Figure]]:
+    """Score both models; draw a batch of data and the loss curves."""
+    deepset, mlp = trained[v.deepset], trained[v.mlp]
+    result = TrainingResult(
+        deepset=score(deepset, test, s.final_window), mlp=score(mlp, test, s.final_window)
+    )
+    X, y = make_data(SHOWN_SETS, generator=s.seed, device=test[0].device)  # (B, N, 1), (B, 1)
+    hidden = tuple(s.mlp_hidden)
+    losses = plot_losses(
+        {
+            f"DeepSet ({result.deepset.params} params)": deepset.losses,  # (S, T)
+            f"MLP {hidden} {s.mlp_activation} ({result.mlp.params} params)": mlp.losses,
+        }
+    )
+    return result, {"data": plot_sets(X, y), "losses": losses}

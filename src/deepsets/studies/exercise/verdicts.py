@@ -1,0 +1,390 @@
+"""What this run found, in words: every sentence is chosen by a pure function of measured numbers.
+
+Each threshold is a named constant next to the functions that use it; tests/test_verdicts.py
+feeds every function numbers on both sides. Explanations that hold whatever a run measures
+(why an affine phi commutes with the sum) are fixed text in the report's templates instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from deepsets.studies.exercise.scores import Score
+
+LN2 = math.log(2)  # the loss of predicting 1/2 for every set of a balanced task
+
+ROUNDING = 1e-5  # an output change at most this is float rounding (outputs are float32)
+
+
+def invariance_verdict(deepset_change: float, mlp_change: float, tol: float = ROUNDING) -> str:
+    """Step 6: is each model's largest change under permutations rounding or a real change?"""
+    if deepset_change == 0:
+        deepset = "The DeepSet's output did not change at all"
+    elif deepset_change <= tol:
+        deepset = (
+            f"The DeepSet's largest change, {deepset_change:.1e}, is float rounding "
+            "(the sum is computed in another order)"
+        )
+    else:
+        deepset = (
+            f"The DeepSet's output moved by {deepset_change:.1e}, more than float rounding "
+            f"({tol:.0e}): its invariance is broken"
+        )
+    if mlp_change > tol:
+        mlp = f"the MLP's moved by up to {mlp_change:.1e}: it sees positions."
+    else:
+        mlp = f"the MLP's moved by only {mlp_change:.1e}: on these sets it ignored the order."
+    return f"{deepset}; {mlp}"
+
+
+def matches_deepset(mlp: Score, deepset: Score) -> bool:
+    """Question 7a's criterion: every seed of the MLP at least as accurate over all sets as
+    the DeepSet's worst seed, and a mean final loss no higher than the DeepSet's."""
+    return (
+        mlp.accuracy.min >= deepset.accuracy.min and mlp.final_loss.mean <= deepset.final_loss.mean
+    )
+
+
+def sweep_answer(smallest: tuple[str, int] | None, deepset_params: int, largest: int) -> str:
+    """Question 7a's answer: the smallest matching MLP (name, parameters), or none up to
+    `largest` parameters."""
+    if smallest is None:
+        return (
+            f"No MLP of the sweep (up to {largest} parameters) matches the "
+            f"{deepset_params}-parameter DeepSet."
+        )
+    name, params = smallest
+    return (
+        f"The smallest MLP that matches the {deepset_params}-parameter DeepSet is {name}, "
+        f"with {params} parameters: {params / deepset_params:.1f}x as many."
+    )
+
+
+LN2_TOLERANCE = 0.01  # a mean final loss this close to ln 2 is chance level
+
+
+def linear_phi_verdict(final_loss: float, tol: float = LN2_TOLERANCE) -> str:
+    """Question 7b: did the DeepSet with an affine phi stay at chance (loss ln 2)?"""
+    head = "Without a nonlinearity in phi the DeepSet's mean final loss"
+    if abs(final_loss - LN2) <= tol:
+        return (
+            f"{head} stays at {final_loss:.4f} (ln 2 = {LN2:.4f}): "
+            "it cannot tell the classes apart."
+        )
+    if final_loss < LN2:
+        return (
+            f"{head} falls to {final_loss:.4f}, below ln 2 = {LN2:.4f}: it separates the classes "
+            "in part, which an affine phi on sets that all sum to 1 should not allow."
+        )
+    return (
+        f"{head} ends at {final_loss:.4f}, above ln 2 = {LN2:.4f}: it did not even reach "
+        "chance level; it needs more steps."
+    )
+
+
+SOLVED = 0.99  # a mean accuracy of at least this counts as solving the task
+
+
+def set_size_verdict(
+    accuracy: Mapping[str, Sequence[float]], sizes: Sequence[int], solved: float = SOLVED
+) -> str:
+    """Which models keep solving the task at every test set size, and where the others fail.
+
+    accuracy: model label -> mean accuracy at each of `sizes`.
+    """
+    holds = [name for name, acc in accuracy.items() if min(acc) >= solved]
+    fails = {
+        name: [n for n, a in zip(sizes, acc, strict=True) if a < solved]
+        for name, acc in accuracy.items()
+        if name not in holds
+    }
+    if holds:
+        text = f"Mean accuracy stays at or above {solved:.0%} at every size only with: "
+        text += "; ".join(holds) + "."
+    else:
+        text = f"No model keeps {solved:.0%} mean accuracy at every size."
+    if fails:
+        where = "; ".join(f"{name} at n = {', '.join(map(str, ns))}" for name, ns in fails.items())
+        text += f" Below it: {where}."
+    return text
+
+
+PHI0_SHRINK = 0.5  # mixed sizes "pushed phi(0) towards 0" if |phi(0)| fell to at most half
+
+
+def phi0_verdict(
+    fixed: float, mixed: float, mixed_sizes: tuple[int, int], shrink: float = PHI0_SHRINK
+) -> str:
+    """Did training on mixed set sizes bring |phi(0)| (mean over seeds) closer to 0 than
+    training on sets of 10 alone?"""
+    lo, hi = mixed_sizes
+    if mixed <= shrink * fixed:
+        return (
+            f"Training on sets of {lo} to {hi} objects pushed |phi(0)| from {fixed:.3g} "
+            f"(trained on 10) down to {mixed:.3g}, so the shift (n - 10) phi(0) grows "
+            f"{fixed / max(mixed, 1e-12):.0f}x more slowly with n."
+        )
+    return (
+        f"Training on sets of {lo} to {hi} objects did not push phi(0) towards 0 here: "
+        f"|phi(0)| = {mixed:.3g}, against {fixed:.3g} when trained on 10."
+    )
+
+
+def max_pooling_note(
+    accuracy: float, trained_on: int, blind: int, seeds: int, solved: float = SOLVED
+) -> str:
+    """Whether max pooling learned the task at its training size; if not, how many of its
+    `seeds` learned a phi whose maximum is phi(0) (`blind`)."""
+    if accuracy >= solved:
+        return f"Max pooling solved the task on sets of {trained_on} ({accuracy:.2f})."
+    text = f"But here max pooling reached only {accuracy:.2f} even on sets of {trained_on}"
+    if blind:
+        return (
+            f"{text}: {blind} of {seeds} seeds learned a phi whose maximum is phi(0), the blind "
+            "spot described under 'What phi learned'."
+        )
+    return f"{text}, though no seed learned a phi whose maximum is phi(0)."
+
+
+def mlp_set_size_note(error: str | None, trained_on: int, tried: int) -> str:
+    """What happened when the MLP built for `trained_on` objects was given sets of `tried`."""
+    if error is None:
+        return f"The MLP built for {trained_on} objects accepted sets of {tried} (unexpected)."
+    return (
+        f"The MLP built for {trained_on} objects cannot take sets of {tried} at all: "
+        f"torch says {error!r}."
+    )
+
+
+CHANCE_MARGIN = 0.02  # an accuracy within this of 1/2 is chance level (balanced classes)
+
+
+def chance_verdict(best_accuracy: Mapping[str, float], margin: float = CHANCE_MARGIN) -> str:
+    """Do the variants that cannot separate the classes stay at chance on every seed?
+
+    best_accuracy: variant label -> its best seed's accuracy over all sets.
+    """
+    above = {name: a for name, a in best_accuracy.items() if a > 0.5 + margin}
+    names = " and ".join(best_accuracy)
+    if not above:
+        best = max(best_accuracy.values())
+        return f"Measured: {names} stay at chance on every seed (best {best:.3f})."
+    where = "; ".join(f"{name} reached {a:.3f}" for name, a in above.items())
+    return f"Measured: above chance, against the argument: {where}."
+
+
+def affine_max_verdict(
+    accuracies: Sequence[float], slopes: Sequence[float], solved: float = SOLVED
+) -> str:
+    """Max pooling of an affine phi: how many seeds solved the task, and how many ended with
+    a slope a <= 0 (the blind spot where every set pools to phi(0) = b)."""
+    n = len(accuracies)
+    ok = sum(a >= solved for a in accuracies)
+    blind = sum(a <= 0 for a in slopes)
+    text = f"Measured: {ok} of {n} seeds solved it"
+    if blind == 0:
+        return (
+            f"{text}, and no seed ended with a slope a ≤ 0: here gradient descent avoided the "
+            "blind spot."
+        )
+    where = "every seed" if blind == n else f"{blind} of {n} seeds"
+    return (
+        f"{text}; gradient descent from a small random start ended with a slope a ≤ 0, "
+        f"the blind spot, on {where}."
+    )
+
+
+def blind_max_verdict(max_is_phi0: Sequence[bool]) -> str:
+    """How many max-pooling DeepSets learned a phi whose largest value on the data is phi(0)."""
+    blind, n = sum(max_is_phi0), len(max_is_phi0)
+    if blind == 0:
+        return f"For max pooling, none of the {n} trained phi has its maximum at phi(0)."
+    return (
+        f"For max pooling, {blind} of {n} trained phi have phi(0) ≥ phi(1/5), phi(1/3): such a "
+        "model pools phi(0) for every set and is blind to the class, the trap seen with an "
+        "affine phi."
+    )
+
+
+LOSS_GAIN = 0.9  # a wider latent trained "to a lower loss" only below 90% of L = 1's
+
+
+def latent_verdict(
+    final_loss: Mapping[int, float],
+    accuracy: Mapping[int, float],
+    solved: float = SOLVED,
+    gain: float = LOSS_GAIN,
+) -> str:
+    """Did a latent width L > 1 help, and was it expressiveness or optimisation?
+
+    final_loss, accuracy: latent width L -> mean over seeds; L = 1 must be present.
+    """
+    if accuracy[1] >= solved:
+        return _wider_than_solved(final_loss, accuracy, solved, gain)
+    wider = [L for L in accuracy if L != 1 and accuracy[L] >= solved]
+    if wider:
+        return (
+            f"L = 1 reached only {accuracy[1]:.3f} mean accuracy but L = {wider[0]} reached "
+            f"{accuracy[wider[0]]:.3f}: in this run the extra width was needed to train to a "
+            "solution."
+        )
+    return (
+        f"No latent width solved the task here (best mean accuracy "
+        f"{max(accuracy.values()):.3f}), so this run cannot say whether width helps."
+    )
+
+
+def _wider_than_solved(
+    final_loss: Mapping[int, float], accuracy: Mapping[int, float], solved: float, gain: float
+) -> str:
+    """latent_verdict when L = 1 solves the task: did a wider latent train to a lower loss?"""
+    text = (
+        f"L = 1 already solves the task (mean accuracy {accuracy[1]:.3f}), so wider latents have "
+        "no information to add"
+    )
+    wider = [L for L in final_loss if L != 1]
+    if not wider:
+        return f"{text}."
+    best, base = min(wider, key=lambda L: final_loss[L]), final_loss[1]
+    if final_loss[best] >= gain * base:
+        return f"{text}, and none trained to a clearly lower loss ({base:.3g} at L = 1)."
+    lower = f"L = {best} reached a lower mean final loss, {final_loss[best]:.3g} against {base:.3g}"
+    if accuracy[best] < solved:
+        return f"{text}; {lower}, but a lower accuracy ({accuracy[best]:.3f}): width did not help."
+    return f"{text}; {lower}: the extra width helped optimisation, not expressiveness."
+
+
+SPEED_RATIO = 0.8  # "faster": a median number of steps at most 80% of the other model's
+
+
+def median_steps(steps: Sequence[int | None]) -> float:
+    """The median over seeds of the steps to a goal; a seed that never got there counts as
+    infinitely slow (so the median is infinite when most seeds never got there)."""
+    values = sorted(math.inf if s is None else float(s) for s in steps)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def compare_speed(
+    deepset: Sequence[int | None], mlp: Sequence[int | None], ratio: float = SPEED_RATIO
+) -> str:
+    """ "faster", "slower", "as fast" or "neither": the DeepSet's median steps to a goal against
+    the MLP's ("neither": most seeds of both never reached it)."""
+    d, m = median_steps(deepset), median_steps(mlp)
+    if math.isinf(d) and math.isinf(m):
+        return "neither"
+    if d <= ratio * m:
+        return "faster"
+    if m <= ratio * d:
+        return "slower"
+    return "as fast"
+
+
+def _steps(steps: Sequence[int | None], total: int) -> str:
+    """ "at step 1,200 (slowest seed 2,000)" (the median over seeds) or "never within 4000
+    steps", with how many seeds never got there."""
+    median = median_steps(steps)
+    text = f"never within {total} steps" if math.isinf(median) else f"at step {median:,.0f}"
+    reached = [s for s in steps if s is not None]
+    if len(reached) < len(steps) and reached:
+        return f"{text} ({len(steps) - len(reached)} of {len(steps)} seeds never)"
+    if len(reached) == len(steps) > 1:
+        return f"{text} (slowest seed {max(reached):,})"
+    return text
+
+
+PACE = {"faster": "faster", "slower": "slower", "as fast": "about as fast", "neither": "undecided"}
+CLAIM = {
+    ("faster", "faster"): "here the DeepSet does learn faster in steps, as the exercise says.",
+    ("slower", "slower"): (
+        "in training steps the exercise's claim that learning is faster does not hold here: "
+        "the DeepSet learns more slowly."
+    ),
+    ("as fast", "as fast"): "in training steps neither model learns clearly faster here.",
+}
+
+
+def learning_speed_verdict(
+    loss: tuple[Sequence[int | None], Sequence[int | None]],
+    correct: tuple[Sequence[int | None], Sequence[int | None]],
+    threshold: float,
+    total: int,
+) -> str:
+    """Does the DeepSet learn faster in steps than the MLP? From the steps (per seed, None if
+    never) to a running loss below `threshold` for good and to 100% accuracy, each given as
+    (DeepSet, MLP); medians over seeds, compared by `compare_speed`."""
+    by_loss, by_acc = compare_speed(*loss), compare_speed(*correct)
+    claim = CLAIM.get(
+        (by_loss, by_acc),
+        f"in training steps the claim holds at most in part: by loss the DeepSet is "
+        f"{PACE[by_loss]}, by accuracy {PACE[by_acc]}.",
+    )
+    return (
+        f"Running loss below {threshold:g} for good (median over seeds): DeepSet "
+        f"{_steps(loss[0], total)}, MLP {_steps(loss[1], total)}. Right on every set: DeepSet "
+        f"{_steps(correct[0], total)}, MLP {_steps(correct[1], total)}. So {claim}"
+    )
+
+
+def first_generalising(
+    per_class: Sequence[int], worst: Sequence[float], solved: float = SOLVED
+) -> int | None:
+    """The smallest M at which every seed's accuracy on unseen arrangements (`worst`, the
+    minimum over seeds at each M) is at least `solved`; None if no M reaches it."""
+    return next((M for M, a in zip(per_class, worst, strict=True) if a >= solved), None)
+
+
+def sample_efficiency_verdict(
+    per_class: Sequence[int], worst: Mapping[str, Sequence[float]], solved: float = SOLVED
+) -> str:
+    """From how many training arrangements per class each model is right on at least `solved`
+    of the arrangements it never saw, on every seed. worst: model -> min over seeds per M."""
+    parts = []
+    for name, acc in worst.items():
+        M = first_generalising(per_class, acc, solved)
+        if M is None:
+            parts.append(
+                f"{name} not even from M = {per_class[-1]} (worst seed {acc[-1]:.3f} there)"
+            )
+        else:
+            parts.append(f"{name} from M = {M}")
+    return (
+        f"Every seed is right on at least {solved:.0%} of the arrangements it never saw: "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def symmetry_headline(
+    per_class: Sequence[int],
+    worst: Mapping[str, Sequence[float]],
+    speed: str,
+    threshold: float,
+    solved: float = SOLVED,
+) -> str:
+    """The report's top line: from how many examples per class the first model (the DeepSet)
+    and the second (the exercise's MLP) generalise, and `speed`, the `compare_speed` word of
+    their steps to a running loss below `threshold`."""
+    (ds_name, ds), (mlp_name, mlp) = list(worst.items())[:2]
+    M_ds, M_mlp = (first_generalising(per_class, a, solved) for a in (ds, mlp))
+    largest = per_class[-1]
+    ds_text = (
+        f"from M = {M_ds} training example{'s' * (M_ds != 1)} per class the {ds_name} is right on "
+        f"at least {solved:.0%} of the arrangements it never saw (every seed)"
+        if M_ds is not None
+        else f"even from M = {largest} examples per class the {ds_name} is not right on "
+        f"{solved:.0%} of the unseen arrangements"
+    )
+    mlp_text = (
+        f"the {mlp_name} needs M = {M_mlp}"
+        if M_mlp is not None
+        else f"the {mlp_name} is not, even from M = {largest} (worst seed {mlp[-1]:.3f})"
+    )
+    pace = {
+        "neither": f"neither model's running loss stays below {threshold:g} within the run",
+        "as fast": f"in training steps to a running loss below {threshold:g} (median over "
+        "seeds) it learns about as fast as the MLP",
+    }.get(speed, f"in training steps to a running loss below {threshold:g} (median over "
+          f"seeds) it learns {speed} than the MLP")  # fmt: skip
+    return f"What the symmetry buys: {ds_text}; {mlp_text}. {pace[0].upper()}{pace[1:]}."
