@@ -16,6 +16,7 @@ from safetensors.torch import save as serialize
 
 from deepsets.cluster import cluster_info
 from deepsets.device import resolve_device
+from deepsets.engine.settings import TORCH_THREADS, torch_threads
 from deepsets.files import write_atomic
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.studies.digits import figures
@@ -24,7 +25,7 @@ from deepsets.studies.digits.report import write_report
 from deepsets.studies.digits.results import DigitsResults
 from deepsets.studies.digits.settings import TASKS, DigitsSettings, resolve
 from deepsets.studies.digits.train import Trained, train_task
-from deepsets.training import TORCH_THREADS, show_progress, torch_threads
+from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from deepsets.data import all_sets
 from deepsets.device import resolve_device
 from deepsets.engine.forked import fork_map
 from deepsets.engine.parts import WORKERS
+from deepsets.engine.settings import TORCH_THREADS
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.plan import Plan, Runs, Variant
@@ -39,7 +40,7 @@ from deepsets.studies.exercise.sections import (
     training,
 )
 from deepsets.studies.exercise.settings import StudySettings, resolve
-from deepsets.training import TORCH_THREADS, show_progress
+from deepsets.training import show_progress
 from deepsets.weights import save_model
 
 log = logging.getLogger(__name__)

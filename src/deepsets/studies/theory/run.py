@@ -15,12 +15,13 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from deepsets.cluster import ClusterInfo, cluster_info
+from deepsets.engine.settings import TORCH_THREADS, torch_threads
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
 from deepsets.studies.theory.common import Claim
 from deepsets.studies.theory.report import write_report
 from deepsets.studies.theory.settings import TheorySettings, check
-from deepsets.training import TORCH_THREADS, show_progress, torch_threads
+from deepsets.training import show_progress
 
 CLAIMS = (width, injectivity, averages, equivariance, trap)  # in the report's order
 SCHEMA_VERSION = 1  # of the theory study's metrics.json (README: "The theory study")
