@@ -10,7 +10,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "deepsets"
-STUDY = SRC / "study"
 MAX_LINES = 60
 
 
@@ -43,9 +42,10 @@ def test_one_place_in_the_package_calls_backward():
 def test_every_template_is_package_data():
     tomllib = pytest.importorskip("tomllib")
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    globs = pyproject["tool"]["setuptools"]["package-data"]["deepsets.study"]
-    templates = sorted(p.relative_to(STUDY).as_posix() for p in (STUDY / "templates").iterdir())
-    assert "templates/report.html.j2" in templates
+    globs = pyproject["tool"]["setuptools"]["package-data"]["deepsets"]
+    files = [p for p in SRC.rglob("*") if p.suffix in (".j2", ".css")]
+    templates = sorted(p.relative_to(SRC).as_posix() for p in files)
+    assert {"study/templates/report.html.j2", "study/templates/report.css"} <= set(templates)
     for name in templates:
         assert any(fnmatch.fnmatch(name, g) for g in globs), f"{name} is not in package-data"
 
