@@ -280,6 +280,8 @@ def test_the_command_refuses_what_cannot_export_and_bad_flags(tmp_path, capsys):
     assert "is not a readable safetensors file" in capsys.readouterr().err
     assert cli.main(["export", "--help"]) == 0
     assert "WEIGHTS OUT" in capsys.readouterr().out
+    assert cli.main(["--help"]) == 0
+    assert "  export WEIGHTS OUT " in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.safetensors", "w.safetensors"]
 
 

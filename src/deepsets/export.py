@@ -348,7 +348,7 @@ def main(args: Sequence[str], prog: str = "deepsets export") -> int:
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     try:
         done = export_file(settings)
-    except (FileExistsError, FileNotFoundError, ImportError, ValueError, TypeError) as e:
+    except (OSError, ImportError, ValueError, TypeError) as e:  # OSError: exists, missing, denied
         return error(prog, str(e))
     X = f"X (batch, objects, {done.x.features}) {str(done.x.dtype)[6:]}"
     print(
