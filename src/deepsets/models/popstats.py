@@ -7,7 +7,8 @@ divided by M, so the two represent the same functions, while the mean keeps rho'
 order one for any M (and for sets of varying size, with a mask, it does not tell rho M).
 
 The model carries its data scales as buffers, so that it takes raw samples and returns the raw
-statistic: x_i / x_scale goes into phi, and rho's output r becomes y_loc + y_scale * r. The
+statistic: x_i W goes into phi (W a fixed whitening matrix, e.g. `whitening` of the training
+samples), and rho's output r becomes y_loc + y_scale * r. The
 code fed raw samples and raw labels. Once `DeepSet` takes modules, this is
 `DeepSet(phi=..., rho=..., pooling="mean")` with the scales around it.
 
@@ -38,13 +39,13 @@ def elu_layers(sizes: list[int], generator: torch.Generator | None) -> nn.Sequen
 
 
 class PopStatsDeepSet(nn.Module):
-    """rho(mean_i phi(x_i / x_scale)) * y_scale + y_loc, the paper's layers (module docstring).
+    """rho(mean_i phi(x_i W)) * y_scale + y_loc, the paper's layers (module docstring).
 
     Arguments:
         in_features: D, the dimension of a sample.
         generator: a torch.Generator or integer seed for the initial weights.
-        x_scale: (D,) or a number: each coordinate is divided by it (e.g. the training
-            samples' standard deviation); default 1.
+        whiten: W (D, D), applied to every sample before phi (e.g. `whitening(X)` of the
+            training sets); default the identity.
         y_loc, y_scale: the output is y_loc + y_scale * rho(...) (e.g. the training targets'
             mean and standard deviation); default 0 and 1.
     """
@@ -54,7 +55,7 @@ class PopStatsDeepSet(nn.Module):
         in_features: int,
         *,
         generator: torch.Generator | int | None = None,
-        x_scale: torch.Tensor | float = 1.0,
+        whiten: torch.Tensor | None = None,
         y_loc: float = 0.0,
         y_scale: float = 1.0,
     ) -> None:
@@ -63,23 +64,24 @@ class PopStatsDeepSet(nn.Module):
         g = seeded(generator)
         self.phi = elu_layers([D, *PHI], g)
         self.rho = elu_layers([PHI[-1], *RHO], g)
-        scale = torch.as_tensor(x_scale, dtype=torch.float32).expand(D).clone()
-        if not bool(torch.isfinite(scale).all() & (scale > 0).all()):
-            raise ValueError(f"x_scale must be positive and finite, got {x_scale!r:.80}")
+        W = torch.eye(D) if whiten is None else whiten
+        if not isinstance(W, torch.Tensor) or W.shape != (D, D) or not bool(W.isfinite().all()):
+            got = tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__
+            raise ValueError(f"whiten must be a finite ({D}, {D}) tensor, got {got}")
         if not isinstance(y_loc, int | float) or not torch.isfinite(torch.tensor(y_loc)):
             raise ValueError(f"y_loc must be a finite number, got {y_loc!r}")
-        self.register_buffer("x_scale", scale)  # (D,)
+        self.register_buffer("whiten", W.to(torch.float32).clone())  # (D, D)
         self.register_buffer("y_loc", torch.tensor(float(y_loc)))
         self.register_buffer("y_scale", torch.tensor(positive_float(y_scale, "y_scale")))
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The statistic of each set: X (B, M, D), mask (B, M) or None -> (B, 1)."""
-        D = self.x_scale.shape[0]
+        D = self.whiten.shape[0]
         if not isinstance(X, torch.Tensor) or X.dim() != 3 or X.shape[-1] != D:
             got = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
             raise ValueError(f"X must be a tensor of shape (B, M, {D}), got {got}")
         mask = check_mask(mask, X)
-        h = self.phi(X / self.x_scale)  # (B, M, L)
+        h = self.phi(X @ self.whiten)  # (B, M, L)
         z = pool(h, mask, "mean")  # (B, L)
         r: torch.Tensor = self.rho(z)  # (B, 1)
         return self.y_loc + self.y_scale * r
@@ -89,12 +91,24 @@ def popstats_deepset(
     in_features: int,
     seed: torch.Generator | int | None = None,
     *,
-    x_scale: torch.Tensor | float = 1.0,
+    whiten: torch.Tensor | None = None,
     y_loc: float = 0.0,
     y_scale: float = 1.0,
 ) -> PopStatsDeepSet:
     """The paper's population-statistics DeepSet for samples of `in_features` coordinates,
     its initial weights from `seed` (see `PopStatsDeepSet`)."""
-    return PopStatsDeepSet(
-        in_features, generator=seed, x_scale=x_scale, y_loc=y_loc, y_scale=y_scale
-    )
+    return PopStatsDeepSet(in_features, generator=seed, whiten=whiten, y_loc=y_loc, y_scale=y_scale)
+
+
+def whitening(X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """W (D, D) with W^T C W = I for the pooled second moment C of the real samples of the sets
+    X (B, M, D) (zero-mean samples: the covariance): C^(-1/2), symmetric, in float64."""
+    if not isinstance(X, torch.Tensor) or X.dim() != 3:
+        raise ValueError("X must be a tensor of sets (B, M, D)")
+    x = (X if mask is None else X[mask]).reshape(-1, X.shape[-1]).to(torch.float64)  # (n, D)
+    C = x.T @ x / x.shape[0]  # (D, D)
+    e, Q = torch.linalg.eigh(C)
+    if not bool((e > 0).all()):
+        raise ValueError("the samples' second moment is singular: too few samples to whiten")
+    W: torch.Tensor = (Q / e.sqrt()) @ Q.T  # (D, D)
+    return W

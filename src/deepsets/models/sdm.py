@@ -184,10 +184,11 @@ class SDM:
                     p = ridge_fit(K[np.ix_(tr, tr)], t[tr], r).predict(K[np.ix_(val, tr)])
                     grid.append(Choice(s, w, r, float(np.mean((p + t[tr].mean() - t[val]) ** 2))))
                     if best is None or grid[-1].mse < best[0].mse:
-                        best = (grid[-1], f, w * w * max(m2, 1e-300))
+                        best = (grid[-1], f, w * w * max(m2, 1e-300), s * scale)
         assert best is not None
         self.grid, self.choice = tuple(grid), best[0]
-        self._features, self._width2, self._loc = best[1], best[2], float(t.mean())
+        self._features, self._width2, self._bandwidth = best[1], best[2], best[3]
+        self._loc = float(t.mean())
         self._train = self._features.embed(X, mask)  # (B, F)
         K = np.exp(-squared_distances(self._train, self._train).numpy() / (2 * self._width2))
         self._krr = ridge_fit(K, t, self.choice.ridge)
@@ -201,9 +202,26 @@ class SDM:
         D = self._features.omega.shape[0]
         if X.shape[2] != D:
             raise ValueError(f"X must have D = {D} features per sample like the training sets")
-        E = self._features.embed(X, mask)  # (B, F)
-        K = np.exp(-squared_distances(E, self._train).numpy() / (2 * self._width2))  # (B, N)
+        K = self.kernel(X, mask)  # (B, N)
         return np.asarray(self._krr.predict(K), dtype=np.float64) + self._loc
+
+    def kernel(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> np.ndarray:
+        """The fitted kernel between sets X (B, M, D) and the training sets: (B, N)."""
+        if not hasattr(self, "_krr"):
+            raise RuntimeError("SDM.kernel needs a fitted model: call fit(X, y) first")
+        X, mask = check_sets(X, mask)
+        E = self._features.embed(X, mask)  # (B, F)
+        return np.exp(-squared_distances(E, self._train).numpy() / (2 * self._width2))
+
+    @property
+    def width(self) -> float:
+        """The fitted RBF width w on the MMD, in absolute units."""
+        return math.sqrt(self._width2)
+
+    @property
+    def bandwidth(self) -> float:
+        """The fitted base kernel bandwidth s on the samples, in absolute units."""
+        return self._bandwidth
 
 
 def check_targets(y: object, B: int) -> np.ndarray:

@@ -91,7 +91,8 @@ def rank1_vector(d: int = DIM, seed: int = PARAMETER_SEED) -> torch.Tensor:
     """The fixed v of `rank1`: uniform on [0, 1)^d, scaled to unit length, as in the code."""
     d = positive_int(d, "d")
     v = torch.rand(d, generator=as_generator(seed_int(seed)), dtype=torch.float64)
-    return v / v.norm()  # (d,)
+    unit: torch.Tensor = v / v.norm()  # (d,)
+    return unit
 
 
 def gaussian_entropy(covariance: torch.Tensor) -> torch.Tensor:
@@ -131,8 +132,9 @@ def _correlation(B: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor
     a = 2 * torch.rand(B, generator=g, dtype=torch.float64) - 1  # (B,), in [-1, 1)
     a = a.clamp(min=-1 + 2**-40)  # open at -1 as well: the covariance stays positive definite
     A = a.view(B, 1, 1)
-    cov = torch.cat([torch.cat([S.expand(B, -1, -1), A * S], 2), torch.cat([A * S, S.expand(
-        B, -1, -1)], 2)], 1)  # (B, 2k, 2k)
+    cov = torch.cat(
+        [torch.cat([S.expand(B, -1, -1), A * S], 2), torch.cat([A * S, S.expand(B, -1, -1)], 2)], 1
+    )  # (B, 2k, 2k)
     return cov, -0.5 * HALF * torch.log1p(-a * a), a
 
 
@@ -207,8 +209,11 @@ def population_sets(
     for a in range(0, B, CHUNK_SETS):
         z = torch.randn(min(CHUNK_SETS, B - a), M, D, generator=g, dtype=torch.float64)
         X[a : a + CHUNK_SETS] = z @ L[a : a + CHUNK_SETS].transpose(1, 2)  # (b, M, D): z L^T
-    n = torch.randint(lo, M + 1, (B, 1), generator=g) if sizes is not None else torch.full(
-        (B, 1), M)  # (B, 1) set sizes
+    n = (
+        torch.randint(lo, M + 1, (B, 1), generator=g)
+        if sizes is not None
+        else torch.full((B, 1), M)
+    )  # (B, 1) set sizes
     mask = torch.arange(M).unsqueeze(0) < n  # (B, M)
     X = X.masked_fill(~mask.unsqueeze(-1), 0.0)
     return PopulationSets(X, mask, y.unsqueeze(1), cov, parameter)
