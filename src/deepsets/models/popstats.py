@@ -50,6 +50,10 @@ class PopStatsDeepSet(nn.Module):
             mean and standard deviation); default 0 and 1.
     """
 
+    whiten: torch.Tensor  # (D, D), a buffer
+    y_loc: torch.Tensor  # (), a buffer
+    y_scale: torch.Tensor  # (), a buffer
+
     def __init__(
         self,
         in_features: int,
