@@ -125,8 +125,8 @@ def _correlation(B: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor
     logdet Sigma = 2 logdet S + k log(1 - a^2).
 
     The code uses k = 8 (16 coordinates), draws a on a grid in [-0.99, 0.99] and labels
-    -1/2 log(1 - a^2), the mutual information divided by k; its samples R^T-transpose the
-    Cholesky factor, so their covariance is not the one it labels.
+    -1/2 log(1 - a^2), the mutual information divided by k; its samples are R u for MATLAB's
+    upper Cholesky factor R (R^T R = Sigma), so their covariance R R^T is not the one it labels.
     """
     S = fixed_matrix(HALF)  # (k, k)
     a = 2 * torch.rand(B, generator=g, dtype=torch.float64) - 1  # (B,), in [-1, 1)
