@@ -277,18 +277,9 @@ class SetModel(nn.Module):
                 f"counting needs pooling='pma' (its attention), got pooling={pooling!r}"
             )
         K = self.seeds or 1
+        self.rho: nn.Module
         with seeded_init(generator):
-            if encoder == "rff":
-                self.phi = rff([self.in_features] + [D] * L)
-            else:
-                block = (
-                    (lambda: SAB(D, H, layer_norm=ln))
-                    if encoder == "sab"
-                    else (lambda: ISAB(D, H, positive_int(inducing, "inducing"), layer_norm=ln))
-                )
-                self.phi = nn.ModuleList(
-                    [nn.Linear(self.in_features, D)] + [block() for _ in range(L)]
-                )
+            self.phi = encoder_of(encoder, self.in_features, D, H, L, inducing, ln)
             if pooling == "pma":
                 self.pma = PMA(D, H, K, counting=counting, layer_norm=ln)
                 self.sabs = nn.ModuleList(SAB(D, H, layer_norm=ln) for _ in range(depth))
@@ -313,7 +304,7 @@ class SetModel(nn.Module):
 
     def encode(self, X: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Every object's D features X (B, N, F) -> Z (B, N, D), equivariantly."""
-        if isinstance(self.phi, nn.Sequential):
+        if not isinstance(self.phi, nn.ModuleList):
             Z: torch.Tensor = self.phi(X)  # (B, N, D): each object alone
             return Z
         Z = self.phi[0](X)  # (B, N, D)
@@ -343,3 +334,18 @@ def check_depth(value: object) -> int:
     if not is_int(value) or value < 0:
         raise ValueError(f"decoder must be an integer >= 0, got {value!r}")
     return int(value)
+
+
+def encoder_of(
+    kind: str, F: int, D: int, heads: int, blocks: int, inducing: int, layer_norm: bool
+) -> nn.Module:
+    """An rFF of `blocks` Linear layers F -> D (a Sequential), or Linear(F, D) followed by
+    `blocks` SABs or ISABs (a ModuleList, each block taking the mask)."""
+    if kind == "rff":
+        return rff([F] + [D] * blocks)
+    if kind == "sab":
+        made: list[nn.Module] = [SAB(D, heads, layer_norm=layer_norm) for _ in range(blocks)]
+    else:
+        m = positive_int(inducing, "inducing")
+        made = [ISAB(D, heads, m, layer_norm=layer_norm) for _ in range(blocks)]
+    return nn.ModuleList([nn.Linear(F, D), *made])
