@@ -4,7 +4,7 @@ Each takes a generator argument (a torch.Generator or an integer seed), so the s
 the same sets.
 """
 
-from deepsets.tasks.digits import digit_sum, image_digit_sum
+from deepsets.tasks.digits import digit_sum, image_digit_sum, shift_images
 from deepsets.tasks.theory import (  # the theory study's tasks
     above_mean_sets,
     colliding_pairs,
@@ -25,4 +25,5 @@ __all__ = [
     "median_sets",
     "multiplicity_sets",
     "per_element_ceiling",
+    "shift_images",
 ]
