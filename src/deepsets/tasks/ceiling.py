@@ -124,7 +124,10 @@ def exact_sum_accuracy(classifier: object, X: object, mask: object, y: object) -
     X, y = check_image_sets(X, mask, y)
     valid: torch.Tensor = mask  # type: ignore[assignment]  # checked: (B, N) bool
     digits = torch.zeros(valid.shape, dtype=torch.int64)  # (B, N), 0 at padding
-    digits[valid.cpu()] = predict_digits(clf, X[valid])
+    # test sets draw their images from a few hundred: each distinct image is classified once
+    # (1,000 sets of each length 5, 10, ..., 100: 103 s image by image on a busy machine)
+    images, which = torch.unique(X[valid].cpu(), dim=0, return_inverse=True)  # (U, P), (M,)
+    digits[valid.cpu()] = predict_digits(clf, images)[which]
     sums = digits.sum(dim=1)  # (B,)
     return float((sums.double() == y[:, 0].double().cpu()).double().mean())
 
