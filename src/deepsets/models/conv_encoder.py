@@ -2,14 +2,17 @@
 
 `ConvEncoder` maps every image of a set to E features on its own: two 3x3 convolutions, each
 followed by a ReLU and a 2x2 max-pooling (8x8 -> 4x4 -> 2x2), then a ReLU layer of E units.
-Padding objects are not computed at all when a mask is given (their features are 0), which
-halves the work on sets of 1-10 digits padded to 10.
+Padding objects are not computed at all when a mask is given (their features are 0): a
+training step on 32 sets of 1-10 digits padded to 10 measured 30.7 ms against 50.0 ms with
+the padding computed (one thread, interleaved, on a busy machine).
 
 `DigitHead` ends phi in a softmax over the nine digit values, so phi(x) is a distribution over
 1..9 and the pooled sum is the expected count of every digit in the set; `DigitValues` is the
 rho that turns those counts into the set's sum (sum_d d * count_d, no trained weights). Each
 image's value is then a mixture of 1..9: it cannot drift between digits, and the sum of many
-images stays on the scale of the digits.
+images stays on the scale of the digits. Measured (one seed, 12,000 steps of 32 sets, images
+shifted by up to a pixel), accuracy at 5 / 50 digits: this head 0.926 / 0.422, a Dense(30,
+tanh) phi with rho = Dense(1) on the same encoder 0.568 / 0.098.
 
 Shape letters: B sets, N objects, P = 64 pixels, E encoded features, D = 9 digit values.
 """
