@@ -11,7 +11,7 @@ from deepsets.tasks.attention import (  # the Set Transformer's benchmarks
     mixture_sets,
     oracle_log_likelihood,
 )
-from deepsets.tasks.digits import digit_sum, image_digit_sum
+from deepsets.tasks.digits import digit_sum, image_digit_sum, shift_images
 from deepsets.tasks.popstats import PopulationSets, population_sets
 from deepsets.tasks.theory import (  # the theory study's tasks
     above_mean_sets,
@@ -40,4 +40,5 @@ __all__ = [
     "per_element_ceiling",
     "population_sets",
     "PopulationSets",
+    "shift_images",
 ]
