@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from snapshots import debris, fake_run, snapshot
 
+from deepsets.lab import output
 from deepsets.lab.output import (
     MARKER,
     OutputError,
@@ -24,7 +25,6 @@ from deepsets.lab.output import (
     staged,
 )
 from deepsets.signals import Terminated, catching_signals
-from deepsets.lab import output
 
 RUN = {"report.html": "old report", "metrics.json": "{}", "figures/data.png": "png"}
 

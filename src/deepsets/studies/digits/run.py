@@ -15,16 +15,16 @@ import torch
 from safetensors.torch import save as serialize
 
 from deepsets.cluster import cluster_info
-from deepsets.device import resolve_device
 from deepsets.files import write_atomic
 from deepsets.lab.output import default_out, staged, versions
+from deepsets.lab.settings import run_device, study_threads
 from deepsets.studies.digits import figures
 from deepsets.studies.digits.evaluate import accuracies
 from deepsets.studies.digits.report import write_report
 from deepsets.studies.digits.results import DigitsResults
 from deepsets.studies.digits.settings import TASKS, DigitsSettings, resolve
 from deepsets.studies.digits.train import Trained, train_task
-from deepsets.training import TORCH_THREADS, show_progress, torch_threads
+from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,9 @@ log = logging.getLogger(__name__)
 def run_digits(settings: DigitsSettings | None = None) -> DigitsResults:
     """Run the whole study and write its outputs; returns the results."""
     s = resolve(settings or DigitsSettings())
-    device = resolve_device("cpu" if s.scheduler is not None else s.device)  # workers: CPUs
     out = Path(s.out) if s.out is not None else default_out()
-    with torch_threads(TORCH_THREADS if s.threads is None else s.threads):
-        return _run(s, device, out)
+    with study_threads(s):
+        return _run(s, run_device(s), out)
 
 
 def _run(s: DigitsSettings, device: torch.device, out: Path) -> DigitsResults:

@@ -21,10 +21,10 @@ from tqdm.auto import tqdm
 
 from deepsets.cluster import cluster_info
 from deepsets.data import all_sets
-from deepsets.device import resolve_device
 from deepsets.engine.forked import fork_map
 from deepsets.engine.parts import WORKERS
 from deepsets.lab.output import default_out, staged, versions
+from deepsets.lab.settings import run_device, study_threads
 from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.plan import Plan, Runs, Variant
 from deepsets.studies.exercise.report import write_report
@@ -39,7 +39,7 @@ from deepsets.studies.exercise.sections import (
     training,
 )
 from deepsets.studies.exercise.settings import StudySettings, resolve
-from deepsets.training import TORCH_THREADS, show_progress
+from deepsets.training import show_progress
 from deepsets.weights import save_model
 
 log = logging.getLogger(__name__)
@@ -119,14 +119,9 @@ def run_study(settings: StudySettings | None = None) -> StudyResults:
     `settings.out` (default: a fresh runs/<timestamp>), atomically.
     """
     s = resolve(settings or StudySettings())
-    device = resolve_device("cpu" if s.scheduler is not None else s.device)  # workers: CPUs
     out = Path(s.out) if s.out is not None else default_out()
-    before = torch.get_num_threads()
-    torch.set_num_threads(TORCH_THREADS if s.threads is None else s.threads)
-    try:
-        return _run(s, device, out)
-    finally:
-        torch.set_num_threads(before)  # the caller's setting, as it was
+    with study_threads(s):
+        return _run(s, run_device(s), out)
 
 
 def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.lab.settings import run_device
 from deepsets.studies.theory.settings import TheorySettings
 from deepsets.studies.theory.verdicts import Judgement
 from deepsets.tasks.theory import Sets
@@ -57,11 +58,6 @@ class Claim:
     """Training and measuring time."""
 
 
-def seeds_of(s: TheorySettings) -> list[int]:
-    """The runs' seeds: seed, seed + 1, ..., seed + seeds - 1."""
-    return [s.seed + k for k in range(s.seeds)]
-
-
 def training_sets(
     task: Callable[[int], Sets], s: TheorySettings, claim: str, repeat: int = 1
 ) -> Sets:
@@ -89,8 +85,12 @@ def fit(
     masked: bool,
 ) -> None:
     """Train `models` (model k on data row k) with the engine, batches drawn by each model's
-    own generator (its init seed), all in one call: models of one configuration share a stack."""
-    X, mask, y = data
+    own generator (its init seed), all in one call: models of one configuration share a stack.
+    The models move to the study's device (`--device`) first; they stay there."""
+    device = run_device(s)
+    for m in models:
+        m.to(device)
+    X, mask, y = (t.to(device) for t in data)
     batch = min(s.batch_size, X.shape[1])
     train_on(
         models, X, y, steps, mask=mask if masked else None, lr=lr, loss=loss,
@@ -99,12 +99,14 @@ def fit(
 
 
 def outputs(model: nn.Module, data: Sets, masked: bool) -> torch.Tensor:
-    """model's outputs on the sets of `data` (B, *T), in eval mode, without gradients."""
-    X, mask, _ = data
+    """model's outputs on the sets of `data` (B, *T), in eval mode, without gradients, computed
+    on the model's device and returned on the CPU (where `data` lives)."""
+    device = next(model.parameters()).device
+    X, mask, _ = (t.to(device) for t in data)
     with torch.no_grad():
         model.eval()
         out: torch.Tensor = model(X, mask) if masked else model(X)
-    return out
+    return out.cpu()
 
 
 def accuracy(model: nn.Module, data: Sets, masked: bool) -> float:
