@@ -76,10 +76,12 @@ def test_console_script_quick_run_writes_the_report_and_the_metrics_contract(tmp
     assert {"torch", "numpy", "python"} <= set(metrics["versions"])
     assert set(metrics["claims"]) == CLAIMS
     for claim in metrics["claims"].values():
-        assert claim["verdict"] in (CONFIRMED, IN_PART, NOT_CONFIRMED)
-        assert claim["numbers"] and claim["threshold"] and claim["finding"]
+        verdict = claim["verdict"]
+        assert verdict["outcome"] in (CONFIRMED.value, IN_PART.value, NOT_CONFIRMED.value)
+        assert claim["numbers"] and verdict["measured"] and verdict["threshold"]
+        assert verdict["rule"] and verdict["sentence"]
     html = (out / "report.html").read_text()
     assert html.count("Verdict:") == 5 and html.count("data:image/png;base64,") == 5
     assert len(list((out / "figures").glob("*.png"))) == 5
     for claim in metrics["claims"].values():
-        assert claim["verdict"].upper() in done.stdout
+        assert claim["verdict"]["outcome"] in done.stdout

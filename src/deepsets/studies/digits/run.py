@@ -12,10 +12,13 @@ import time
 from pathlib import Path
 
 import torch
+from rich.console import Console
 from safetensors.torch import save as serialize
 
-from deepsets.cluster import cluster_info
+from deepsets.cluster import cluster_info, describe
 from deepsets.files import write_atomic
+from deepsets.lab.console import print_summary as print_study
+from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
 from deepsets.studies.digits import figures
@@ -100,21 +103,17 @@ def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained
     write_report(root, results)
 
 
-def summary(results: DigitsResults) -> str:
+def print_summary(results: DigitsResults, console: Console | None = None) -> None:
     """What `deepsets run digits` prints: the accuracy table, the verdicts, where the run is."""
     rows = results.table()
-    head = f"{'task':6} {'model':16}" + "".join(f"{n:>8}" for n in rows[0]["lengths"])
-    lines = [f"accuracy (mean over {len(results.seeds)} runs) by number of digits", head]
-    for r in rows:
-        lines.append(f"{r['task']:6} {r['model']:16}" + "".join(f"{m:8.3f}" for m in r["mean"]))
-    lines.append("")
-    for v in results.findings.paper:
-        word = {True: "agrees", False: "differs", None: "not measured"}[v.agrees]
-        lines.append(f"[{word}] {v.measured}")
-    lines.append(results.findings.set_transformer)
-    lines.append(f"\n{results.wall_seconds:.0f} s; report: {results.out / 'report.html'}")
-    return "\n".join(lines)
-
-
-def print_summary(results: DigitsResults) -> None:
-    print(summary(results))  # the CLI's console output
+    header = ("task", "model", *map(str, rows[0]["lengths"]))
+    cells = [(r["task"], r["model"], *(f"{m:.3f}" for m in r["mean"])) for r in rows]
+    title = f"Accuracy (mean over {len(results.seeds)} runs) by number of digits"
+    f = results.findings
+    shown = [("text DeepSet", f.text_deepset), ("text LSTM", f.lstm), ("text GRU", f.gru),
+             ("image DeepSet", f.image), ("Set Transformer", f.set_transformer)]  # fmt: skip
+    notes = [f"{results.wall_seconds:.0f} s on {results.device}"]
+    if results.cluster is not None:
+        notes.append(describe(results.cluster))
+    out = results.out / "report.html"
+    print_study([table(title, header, cells)], shown, notes, out, console)

@@ -28,7 +28,7 @@ from deepsets.lab.settings import run_device, study_threads
 from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.plan import Plan, Runs, Variant
 from deepsets.studies.exercise.report import write_report
-from deepsets.studies.exercise.results import DataShown, RunInfo, Sections, StudyResults, Timing
+from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
 from deepsets.studies.exercise.scores import TestSet
 from deepsets.studies.exercise.sections import (
     invariance,
@@ -38,6 +38,7 @@ from deepsets.studies.exercise.sections import (
     sweep,
     training,
 )
+from deepsets.studies.exercise.sections.measured import Sections
 from deepsets.studies.exercise.settings import StudySettings, resolve
 from deepsets.training import show_progress
 from deepsets.weights import save_model

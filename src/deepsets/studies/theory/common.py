@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from deepsets.lab.settings import run_device
+from deepsets.lab.verdict import Verdict
 from deepsets.studies.theory.settings import TheorySettings
-from deepsets.studies.theory.verdicts import Judgement
 from deepsets.tasks.theory import Sets
 from deepsets.training import train_on
 
@@ -45,7 +45,7 @@ class Claim:
     citation: str
     setup: str
     """What was trained on what, in words, from the settings."""
-    judgement: Judgement
+    verdict: Verdict
     tables: tuple[Table, ...]
     figure: str
     """The figure's file name (without .png)."""

@@ -15,7 +15,7 @@ from deepsets.cluster import ClusterInfo
 from deepsets.studies.theory.common import Claim
 from deepsets.studies.theory.settings import TheorySettings
 
-SCHEMA_VERSION = 1  # of the theory study's metrics.json (README: "The theory study")
+SCHEMA_VERSION = 2  # of metrics.json (README: "The theory study"); 1: verdict, finding, threshold
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,7 @@ class TheoryResults:
         claims = {
             c.key: {
                 "title": c.title,
-                "verdict": c.judgement.verdict,
-                "finding": c.judgement.finding,
-                "threshold": c.judgement.threshold,
+                "verdict": c.verdict.to_json(),
                 "numbers": c.numbers,
                 "models": c.models,
                 "seconds": c.seconds,

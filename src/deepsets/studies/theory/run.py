@@ -10,9 +10,11 @@ from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
+from rich.console import Console
 from tqdm.auto import tqdm
 
-from deepsets.cluster import cluster_info
+from deepsets.cluster import cluster_info, describe
+from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
@@ -72,8 +74,10 @@ def write_figures(root: Path, figures: dict[str, Figure]) -> None:
         fig.savefig(root / "figures" / f"{name}.png", dpi=110)
 
 
-def print_summary(results: TheoryResults) -> None:
-    """The verdicts on the console, then where the report is."""
-    for c in results.claims:
-        print(f"{c.title}: {c.judgement.verdict.upper()}. {c.judgement.finding}")
-    print(f"{results.wall_seconds:.0f} s; report: {results.out / 'report.html'}")
+def print_summary(results: TheoryResults, console: Console | None = None) -> None:
+    """The verdicts on the console (`lab.console`), then where the report is."""
+    notes = [f"{results.wall_seconds:.0f} s on {results.device}"]
+    if results.cluster is not None:
+        notes.append(describe(results.cluster))
+    shown = [(c.title, c.verdict) for c in results.claims]
+    print_study([], shown, notes, results.out / "report.html", console)

@@ -59,7 +59,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         for j, p in enumerate(POOLINGS)
     }
     mse = {p: [r * var for r in v] for p, v in rel.items()}
-    judgement = floor_verdict({p: float(np.mean(v)) for p, v in mse.items()})
+    verdict = floor_verdict({p: float(np.mean(v)) for p, v in mse.items()})
     table = Table(
         ("pooling", "mean test MSE", "min", "max", "MSE / Var(mean)"),
         tuple(
@@ -73,7 +73,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s, var),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table,),
         figure="max_no_average",
         caption="Test MSE of each pooling (log scale), one dot per seed.",

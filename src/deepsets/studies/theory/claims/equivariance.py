@@ -62,7 +62,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         for j, n in enumerate(names)
     }
     ceiling = per_element_ceiling(N, spread)
-    judgement = equivariance_verdict(
+    verdict = equivariance_verdict(
         float(np.mean(acc[names[0]])), float(np.mean(acc[names[1]])), ceiling
     )
     table = Table(
@@ -78,7 +78,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s, ceiling),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table,),
         figure="equivariant_needs_pooling",
         caption="Test accuracy per object, one dot per seed; the dashed line is the ceiling of "

@@ -94,7 +94,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     }
     mean_acc = {p: float(np.mean(a)) for p, a in acc.items()}
     ceiling = support_ceiling(test)
-    judgement = injectivity_verdict(mean_acc, ceiling)
+    verdict = injectivity_verdict(mean_acc, ceiling)
     first = {p: models[j] for j, p in enumerate(POOLINGS)}  # seed 0 of each pooling
     table = Table(
         ("pooling", "mean accuracy", "min", "max"),
@@ -106,7 +106,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s, ceiling),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table, collisions(first)),
         figure="sum_injective",
         caption="Test accuracy of each pooling, one dot per seed; the dashed line is the ceiling "

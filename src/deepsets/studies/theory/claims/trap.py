@@ -63,7 +63,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     every = (X, torch.ones(X.shape[:2], dtype=torch.bool), y)
     acc = {n: [accuracy(v[n], every, False) for v in per_seed] for n in names}
     learned = {n: sum(a >= TRAP_LEARNED for a in v) for n, v in acc.items()}
-    judgement = remedies_verdict({n: c for n, c in learned.items() if n != BASELINE}, s.seeds)
+    verdict = remedies_verdict({n: c for n, c in learned.items() if n != BASELINE}, s.seeds)
     table = Table(
         ("variant", f"seeds learned (>= {TRAP_LEARNED:.0%})", "accuracy per seed"),
         tuple(
@@ -76,7 +76,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table,),
         figure="max_pooling_trap",
         caption="Accuracy over the 372 distinct sets, one dot per seed; the dashed line is the "

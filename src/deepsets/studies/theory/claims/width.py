@@ -59,7 +59,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         N: dict(zip(s.latents, np.median(e, axis=0).tolist(), strict=True))
         for N, e in errors.items()
     }
-    judgement = width_verdict(median)
+    verdict = width_verdict(median)
     stops = {N: stopping_width(by_L) for N, by_L in median.items()}
     table = Table(
         ("N \\ L", *map(str, s.latents), "stops at L"),
@@ -74,7 +74,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table,),
         figure="latent_width",
         caption="Relative test MSE of the median regression against L (median over seeds, band: "
