@@ -13,14 +13,13 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
-from safetensors.torch import save as serialize
 
 from deepsets.cluster import cluster_info, describe
-from deepsets.files import write_atomic
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.weights import write_weights
 from deepsets.studies.digits import figures
 from deepsets.studies.digits.evaluate import accuracies
 from deepsets.studies.digits.report import write_report
@@ -89,18 +88,20 @@ def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained
     }
     for name, fig in figs.items():
         fig.savefig(root / "figures" / f"{name}.png", dpi=110)
-    (root / "weights").mkdir()
-    for task, t in trained.items():
-        for model, runs in t.models.items():
-            for seed, m in zip(results.seeds, runs, strict=True):
-                # clones: the DeepSet registers its encoder twice (encoder, phi.0), and safetensors
-                # refuses two names for one tensor
-                state = {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
-                meta = {"task": task, "model": model, "seed": str(seed)}
-                path = root / "weights" / f"{task}-{model}-seed{seed}.safetensors"
-                write_atomic(path, serialize(state, meta), overwrite=False)
+    save_weights(root, results.seeds, trained)
     (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
     write_report(root, results)
+
+
+def save_weights(root: Path, seeds: tuple[int, ...], trained: dict[str, Trained]) -> None:
+    """weights/<task>-<model>-seed<s>.safetensors for every trained model (`lab.weights`)."""
+    models, meta = {}, {}
+    for task, t in trained.items():
+        for model, runs in t.models.items():
+            for seed, m in zip(seeds, runs, strict=True):
+                name = f"{task}-{model}-seed{seed}"
+                models[name], meta[name] = m, {"task": task, "model": model, "seed": str(seed)}
+    write_weights(root, models, meta)
 
 
 def print_summary(results: DigitsResults, console: Console | None = None) -> None:

@@ -25,6 +25,7 @@ from deepsets.engine.forked import fork_map
 from deepsets.engine.parts import WORKERS
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.weights import write_weights
 from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.plan import Plan, Runs, Variant
 from deepsets.studies.exercise.report import write_report
@@ -41,7 +42,6 @@ from deepsets.studies.exercise.sections import (
 from deepsets.studies.exercise.sections.measured import Sections
 from deepsets.studies.exercise.settings import StudySettings, resolve
 from deepsets.training import show_progress
-from deepsets.weights import save_model
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         sections, figs, symmetry_seconds = measure(trained, declared, s, test)
         stages.update()
         write_figures(tmp, figs)
-        write_weights(tmp, [trained[v] for v in declared.saved])
+        save_weights(tmp, [trained[v] for v in declared.saved])
         run = RunInfo(
             settings=s,
             seeds=tuple(plan.seeds),
@@ -173,12 +173,16 @@ def write_figures(root: Path, figs: Mapping[str, Figure]) -> None:
     fork_map(save, list(figs), WORKERS)
 
 
-def write_weights(root: Path, runs: list[Runs]) -> None:
+def save_weights(root: Path, runs: list[Runs]) -> None:
     """weights/<variant>-seed<s>.safetensors for every seed of each of `runs`."""
-    (root / "weights").mkdir()
-    for r in runs:
-        for seed, model in zip(r.seeds, r.models, strict=True):
-            save_model(model, root / "weights" / f"{r.variant.name}-seed{seed}.safetensors")
+    write_weights(
+        root,
+        {
+            f"{r.variant.name}-seed{seed}": model
+            for r in runs
+            for seed, model in zip(r.seeds, r.models, strict=True)
+        },
+    )
 
 
 def write_metrics(root: Path, results: StudyResults) -> None:

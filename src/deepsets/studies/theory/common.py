@@ -5,7 +5,7 @@ Shape letters: K models, S seeds, B sets, N objects, F features, T target dims.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,8 @@ class Claim:
     """Models trained."""
     seconds: float
     """Training and measuring time."""
+    trained: Mapping[str, nn.Module]
+    """The trained models by name: weights/<key>-<name>.safetensors."""
 
 
 def training_sets(

@@ -1,5 +1,5 @@
-"""`run_theory(settings)`: measure the five claims, then write report.html, figures/ and
-metrics.json into a staged output directory (atomic, as the exercise study's).
+"""`run_theory(settings)`: measure the five claims, then write report.html, figures/, weights/
+and metrics.json into a staged output directory (atomic, as every study's).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from deepsets.cluster import cluster_info, describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.weights import write_weights
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
 from deepsets.studies.theory.report import write_report
 from deepsets.studies.theory.results import TheoryResults
@@ -29,8 +30,9 @@ CLAIMS = (width, injectivity, averages, equivariance, trap)  # in the report's o
 def run_theory(settings: TheorySettings | None = None) -> TheoryResults:
     """Measure every claim and write the report; returns the results.
 
-    Writes report.html, metrics.json and figures/*.png into `settings.out` (default: a fresh
-    runs/<timestamp>), atomically: an interrupted run leaves nothing behind.
+    Writes report.html, metrics.json, figures/*.png and weights/*.safetensors into
+    `settings.out` (default: a fresh runs/<timestamp>), atomically: an interrupted run leaves
+    nothing behind.
     """
     s = check(settings or TheorySettings())
     out = Path(s.out) if s.out is not None else default_out()
@@ -52,6 +54,7 @@ def _run(s: TheorySettings, device: torch.device, out: Path) -> TheoryResults:
             figures[claim.figure] = fig
         bar.close()
         write_figures(tmp, figures)
+        write_weights(tmp, {f"{c.key}-{n}": m for c in claims for n, m in c.trained.items()})
         results = TheoryResults(
             out=out,
             settings=s,
