@@ -88,7 +88,8 @@ def study_threads(s: CommonSettings) -> Iterator[int]:
 
     This is the one place a study sets its threads. Training itself runs on the engine's
     TORCH_THREADS whatever this says, until `train_on`/`train_many` take a `threads=` keyword:
-    then the run functions pass `threads_of(s)` to it.
+    then each study's engine call passes `threads=threads_of(s)` (exercise: plan.Plan.train and
+    sections/sample_efficiency.py; digits: train.train_task; theory: common.fit).
     """
     n = threads_of(s)
     with torch_threads(n):
