@@ -9,11 +9,11 @@ BIN := $(VENV)/bin
 TORCH_INDEX ?=
 PIP_INDEX := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 
-.PHONY: run test typecheck bench lint clean
+.PHONY: run test typecheck bench docs lint clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,cluster]' $(PIP_INDEX)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,cluster,docs]' $(PIP_INDEX)
 	touch $@
 
 run: $(BIN)/.installed
@@ -22,7 +22,13 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest $(ARGS)
+
+# The documentation site (mkdocs.yml) into site/, strict: a broken reference or link fails.
+# The walkthrough notebook is executed with its fast setting (200 steps instead of 4000).
+docs: $(BIN)/.installed
+	DEEPSETS_NOTEBOOK_STEPS=200 NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -31,4 +37,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .mypy_cache site .cache

@@ -28,7 +28,7 @@ def hand_built(sizes, activations, sigmoid, dtype=torch.float32, seed=0) -> nn.S
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1], dtype=dtype))
         if i < len(sizes) - 2 and activations[i] is not None:
-            layers.append(ACTIVATIONS[activations[i]]())
+            layers.append(ACTIVATIONS[activations[i]].module())
     if sigmoid:
         layers.append(nn.Sigmoid())
     return nn.Sequential(*layers)

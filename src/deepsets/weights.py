@@ -56,6 +56,8 @@ def describe(model: nn.Module) -> dict[str, Any]:
     if isinstance(model, DeepSet):
         if type(model) is not DeepSet:
             raise TypeError(f"cannot save a subclass of DeepSet ({type(model).__name__})")
+        if model.config is None:
+            raise TypeError("cannot save a DeepSet of user modules")
         with torch.device("meta"):  # built for comparison only: no memory
             reference = DeepSet(**model.config)
         if str(reference) != str(model):

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from deepsets.models.encoder import DigitEncoder
-from deepsets.models.seeding import seeded_init
+from deepsets.models.seeding import child_seed, seeded_init
 from deepsets.validate import positive_int
 
 
@@ -65,7 +65,7 @@ class SetTransformer(nn.Module):
         dim, heads = positive_int(dim, "dim"), positive_int(heads, "heads")
         if dim % heads:
             raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
-        with seeded_init(generator):
+        with seeded_init(child_seed(generator)):
             self.encoder = DigitEncoder(dim, in_features)
             self.sabs = nn.ModuleList(
                 MAB(dim, heads) for _ in range(positive_int(blocks, "blocks"))
