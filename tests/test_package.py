@@ -49,7 +49,7 @@ def pip_install_line(tmp_path: Path, *make_args: str) -> str:
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_torch_index_is_one_make_variable_empty_by_default(tmp_path):
     default = pip_install_line(tmp_path)
-    assert default.split()[-4:] == ["-c", "constraints.txt", "-e", "'.[test,cluster]'"]
+    assert default.split()[-4:] == ["-c", "constraints.txt", "-e", "'.[test,cluster,docs,onnx]'"]
     assert "index-url" not in default
     cpu = pip_install_line(tmp_path, f"TORCH_INDEX={CPU_INDEX}")
     assert cpu.split() == [*default.split(), "--extra-index-url", CPU_INDEX]

@@ -12,6 +12,7 @@ from deepsets.data import (
     make_padded_data,
 )
 from deepsets.device import resolve_device
+from deepsets.export import export_onnx
 from deepsets.invariance import InvarianceCheck, check_invariance
 from deepsets.models import POOLINGS, DeepSet, PermEquivariant, make_mlp, pool
 from deepsets.plots import plot_losses, plot_sets
@@ -43,4 +44,5 @@ __all__ = [
     "save_model",
     "load_model",
     "resolve_device",
+    "export_onnx",
 ]

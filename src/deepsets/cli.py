@@ -20,6 +20,7 @@ import tyro
 from deepsets import __version__
 from deepsets.cluster import session
 from deepsets.engine.remote import GroupLost
+from deepsets.export import main as export_main
 from deepsets.lab.output import OutputError
 from deepsets.lab.study import Study
 from deepsets.signals import Terminated
@@ -92,13 +93,15 @@ def usage() -> str:
     ]
     return "\n".join(
         [
-            "usage: deepsets [-h] [--version] run [STUDY] [OPTIONS]",
+            "usage: deepsets [-h] [--version] {run [STUDY],export WEIGHTS OUT} [OPTIONS]",
             "",
             "DeepSets: the exercise as a tested library and a study.",
             "",
             "commands:",
             "  run [STUDY] [OPTIONS]  run a study and write its report "
             "(deepsets run [STUDY] --help lists its options)",
+            "  export WEIGHTS OUT     write a saved model as an ONNX file, checked in "
+            "onnxruntime (deepsets export --help)",
             "",
             "studies:",
             *studies,
@@ -127,9 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[0] == "--version":
         print(f"deepsets {__version__}")
         return 0
+    if args[0] == "export":
+        return export_main(args[1:])
     if args[0] != "run":
         print(usage().splitlines()[0], file=sys.stderr)
-        return error("deepsets", f"unknown command {args[0]!r} (the command is: run)")
+        return error("deepsets", f"unknown command {args[0]!r} (the commands: run, export)")
     if len(args) > 1 and not args[1].startswith("-"):
         if args[1] not in STUDIES:
             known = ", ".join(STUDIES)

@@ -278,7 +278,7 @@ def run_engine(
     if executor is not None:
         losses = run_groups(executor, models, parts, data, s, copies)
     else:
-        fork = forkable(X.device, data.seeds)
+        fork = forkable(X.device, data.seeds, s.threads)
         fork = fork and worth_forking(parts, models, s.batch_size, X.shape[1], s.steps)
         with torch_threads(s.threads):
             losses, copies = run_parts(parts, train_part, models, s.steps, fork)

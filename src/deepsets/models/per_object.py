@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from deepsets.models.activation import check_activation, dense
+from deepsets.models.arguments import recorded
 from deepsets.models.equivariant import PermEquivariant
 from deepsets.models.pooling import check_pooling
 from deepsets.models.seeding import seeded_init
@@ -21,6 +22,7 @@ from deepsets.validate import positive_int
 class PerElementNet(nn.Module):
     """phi applied to each object alone, then a sigmoid: (B, N, F) -> (B, N); no interaction."""
 
+    @recorded
     def __init__(
         self,
         hidden: int = 16,
@@ -43,6 +45,7 @@ class EquivariantNet(nn.Module):
     """`layers` PermEquivariant layers (x -> Lambda x + Gamma pool(x)) with tanh between, then a
     sigmoid: (B, N, F) -> per-object probabilities (B, N)."""
 
+    @recorded
     def __init__(
         self,
         hidden: int = 16,

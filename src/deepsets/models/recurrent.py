@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.models.arguments import recorded
 from deepsets.models.encoder import DigitEncoder
 from deepsets.models.seeding import child_seed, seeded_init
 from deepsets.validate import positive_int
@@ -31,6 +32,7 @@ class RecurrentSum(nn.Module):
         generator: a torch.Generator or integer seed for the initial weights.
     """
 
+    @recorded
     def __init__(
         self,
         cell: str = "lstm",

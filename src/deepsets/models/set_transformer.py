@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.models.arguments import recorded
 from deepsets.models.encoder import DigitEncoder
 from deepsets.models.seeding import child_seed, seeded_init
 from deepsets.validate import positive_int
@@ -52,6 +53,7 @@ class SetTransformer(nn.Module):
         generator: a torch.Generator or integer seed for the initial weights.
     """
 
+    @recorded
     def __init__(
         self,
         in_features: int | None = None,

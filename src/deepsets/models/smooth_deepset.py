@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from deepsets.models.arguments import recorded
 from deepsets.models.deepset import DeepSet
 from deepsets.models.pooling import check_mask
 from deepsets.models.smooth_pooling import SMOOTH_POOLINGS, logsumexp_pool, power_mean_pool
@@ -26,6 +27,7 @@ class SmoothMaxDeepSet(DeepSet):
     (starting at `sharpness`). Other arguments as DeepSet's (its `pooling` is replaced).
     """
 
+    @recorded
     def __init__(
         self, smooth: str = "logsumexp", sharpness: float = 1.0, **deepset: object
     ) -> None:
@@ -35,7 +37,7 @@ class SmoothMaxDeepSet(DeepSet):
         if smooth == "powermean" and s < 1:
             raise ValueError(f"sharpness (the initial p) must be at least 1, got {s}")
         super().__init__(**{**deepset, "pooling": "max"})  # type: ignore[arg-type]
-        self.smooth, self.sharpness = smooth, s
+        self.smooth = smooth
         # log t, or log(p - 1) (p - 1 > 0 keeps the power mean at least the mean)
         start = math.log(s) if smooth == "logsumexp" else math.log(max(s - 1, 1e-3))
         self.log_sharpness = nn.Parameter(torch.tensor(start))

@@ -5,6 +5,7 @@ the same sets.
 """
 
 from deepsets.tasks.digits import digit_sum, image_digit_sum
+from deepsets.tasks.popstats import PopulationSets, population_sets
 from deepsets.tasks.theory import (  # the theory study's tasks
     above_mean_sets,
     colliding_pairs,
@@ -25,4 +26,6 @@ __all__ = [
     "median_sets",
     "multiplicity_sets",
     "per_element_ceiling",
+    "population_sets",
+    "PopulationSets",
 ]
