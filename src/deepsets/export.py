@@ -160,7 +160,7 @@ def export_onnx(
     """Write `model` (forward(X, mask) -> (B, 1)) to `path` as ONNX, checked in onnxruntime.
 
     Arguments:
-        model: a DeepSet (any pooling), a DigitDeepSet, or another module whose forward takes
+        model: a DeepSet (any pooling), the digit DeepSet, or another module whose forward takes
             X (B, N, F) and a boolean mask (B, N) and whose trace does not depend on N.
         path: the .onnx file; an existing file is refused (FileExistsError) unless `overwrite`.
             It is written whole or not at all (a temporary file, then renamed).

@@ -140,7 +140,7 @@ def train_many(
     """Train every model as `train(model_k, steps, seed=seeds[k], ...)` would, all at once.
 
     Models of one architecture (DeepSets of one configuration, MLPs of one shape) are stacked
-    into one batched network (`deepsets.engine.stacks`); any other module trains through its
+    into one batched network (`deepsets.engine.families`); any other module trains through its
     own forward in the same loop. The models share one device and one dtype (float64 models
     train on float64 data; the data's values are exact in both). Member k sees exactly the
     data `train(model_k, seed=seeds[k])` sees. Stacked and plain computations round
