@@ -27,7 +27,7 @@ from deepsets.engine.parts import WORKERS, Part, partition, run_parts, worth_for
 from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import TORCH_THREADS, EngineSettings, torch_threads
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
-from deepsets.validate import check_memory, is_int, positive_float, positive_int
+from deepsets.validate import check_memory, is_int, positive_float, positive_int, positive_ints
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 
@@ -193,6 +193,7 @@ def train_on(
     progress: bool | None = None,
     executor: Executor | None = None,
     threads: int | None = None,
+    output: tuple[int, ...] | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train model k on its own given sets X[k], y[k], or all models on one shared X, y.
 
@@ -213,6 +214,8 @@ def train_on(
             random (with replacement) every step, model k with its own generator seeds[k].
         seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1.
         executor: as in `train_many`.
+        output: the shape of one set's output when it is not y's, *O (e.g. (K, 4) mixtures
+            for loss="mixture_nll", whose targets are the sets' points (N, 3)).
 
     Returns:
         The same K models, trained and in eval mode, and their losses (K, steps).
@@ -232,8 +235,9 @@ def train_on(
     mask = None if mask is None else mask.to(device)
     data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
     sample = None if mask is None else mask[0, :2]
+    target = tuple(y.shape[2:]) if output is None else positive_ints(output, "output")
     settings = EngineSettings(
-        steps, X.shape[1] if batch_size is None else batch_size, lr, loss, tuple(y.shape[2:]),
+        steps, X.shape[1] if batch_size is None else batch_size, lr, loss, target,
         threads=n_threads, progress=show_progress(progress),
     )  # fmt: skip
     return run_engine(models, data, settings, data.X[0, :2], sample, None, executor)

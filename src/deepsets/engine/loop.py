@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from deepsets.engine.adam import FlatAdam
 from deepsets.engine.families import Stack, Step, twin
+from deepsets.engine.families.layers import HAND_LOSSES
 from deepsets.engine.losses import per_model
 from deepsets.engine.settings import EngineSettings
 from deepsets.engine.sources import Data
@@ -42,8 +43,9 @@ def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | 
 
 
 def hand_step(stack: Stack, loss: str) -> Step | None:
-    """The stack's hand-written step on `loss` (its family's), None when HAND_WRITTEN is off."""
-    return stack.step(loss) if HAND_WRITTEN else None
+    """The stack's hand-written step on `loss` (its family's), None when HAND_WRITTEN is off or
+    the loss is not one the steps write out (any other trains through autograd)."""
+    return stack.step(loss) if HAND_WRITTEN and loss in HAND_LOSSES else None
 
 
 def fit(

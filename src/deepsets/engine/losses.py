@@ -12,12 +12,17 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
+from deepsets.tasks.attention import mixture_nll
+
 # The losses a model can train on, per set: binary cross-entropy on probabilities (the
-# exercise), or the squared or absolute error of a real output (regression).
+# exercise), the squared or absolute error of a real output (regression), or the negative
+# log-likelihood per point of a set's points (targets (B, N, 3)) under a predicted mixture
+# (outputs (B, K, 4): train_on's `output`).
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "bce": F.binary_cross_entropy,
     "mse": F.mse_loss,
     "mae": F.l1_loss,
+    "mixture_nll": mixture_nll,
 }
 
 

@@ -1,37 +1,70 @@
-"""The Set Transformer (Lee et al. 2019): self-attention blocks (SAB) and attention pooling (PMA).
+"""The Set Transformer (Lee et al. 2019): attention blocks (MAB, SAB, ISAB, PMA) and the set
+networks its benchmarks compare.
 
-MAB(Q, K) = H + relu(Dense(H)), H = Q + Multihead(Q, K, K) (the paper's block without layer
-norm, its default). SAB(X) = MAB(X, X) is permutation-equivariant; PMA(Z) = MAB(S, Z) with a
-learned seed S pools a set into one vector, invariantly. Padding is excluded from every
-attention by torch's key_padding_mask. An empty set has nothing to attend to: softmax over no
-keys is undefined (NaN in torch), so its attention is computed over unmasked padding, which keeps
-every number finite, and then replaced by zero, so its blocks pass Q through unchanged.
+MAB(Q, K) = H + relu(Dense(H)), H = Q + Multihead(Q, K, K): the paper's block, without layer
+norm by default as in its released code (`layer_norm=True` adds both of its norms).
+SAB(X) = MAB(X, X) and ISAB(X) = MAB(X, MAB(I, X)) with m learned inducing points I are
+permutation-equivariant; PMA(Z) = MAB(S, Z) with k learned seeds S pools a set into k vectors,
+invariantly. Padding is excluded from every attention by torch's key_padding_mask. An empty set
+has nothing to attend to: softmax over no keys is undefined (NaN in torch), so its attention is
+computed over unmasked padding, which keeps every number finite, and then replaced by zero, so
+its blocks pass Q through unchanged.
 
-Shape letters: B sets, N objects, Q queries, D model width.
+Softmax attention is a weighted mean: a set and the same set twice over give the same output.
+`counting=True` makes an MAB's attention cardinality-preserving, the "additive" CPA of Zhang &
+Xie 2019 ("Improving attention mechanism in graph neural networks via cardinality
+preservation"): the attention output plus w * (the unnormalised sum of the values), w a learned
+vector (initially 1), so a set's size reaches the output.
+
+Where this differs from the paper's released code (juho-lee/set_transformer, modules.py):
+torch's MultiheadAttention scales scores by sqrt(D / heads), not sqrt(D), and applies an output
+projection; the residual adds the block's input Q, not its projection, so objects are first
+embedded to D features by a Linear layer (the paper's first block does this inside its fc_q).
+
+Shape letters: B sets, N objects, F features, Q queries, M inducing points, K seeds (outputs),
+D model width, O numbers per output.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from deepsets.models.arguments import recorded
 from deepsets.models.encoder import DigitEncoder
+from deepsets.models.pooling import check_mask, pool
 from deepsets.models.seeding import child_seed, seeded_init
-from deepsets.validate import positive_int
+from deepsets.validate import is_int, positive_int
+
+ENCODERS = ("rff", "sab", "isab")  # row-wise feed-forward, self-attention, induced self-attention
+POOLINGS = ("mean", "sum", "max", "pma")  # after the encoder: a fixed pooling or attention
 
 
 class MAB(nn.Module):
-    """Multihead attention block: Q (B, Q, D) attends to K (B, N, D) where mask (B, N) is True."""
+    """Multihead attention block: Q (B, Q, D) attends to K (B, N, D) where mask (B, N) is True.
 
-    def __init__(self, dim: int, heads: int) -> None:
+    Arguments:
+        dim: D.
+        heads: attention heads (D must be a multiple of it).
+        counting: add w * sum of the values to the attention (cardinality-preserving, CPA).
+        layer_norm: the paper's LayerNorm after H and after the output (off in its code).
+    """
+
+    def __init__(
+        self, dim: int, heads: int, *, counting: bool = False, layer_norm: bool = False
+    ) -> None:
         super().__init__()
         self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.ff = nn.Linear(dim, dim)
+        self.count_weight = nn.Parameter(torch.ones(dim)) if counting else None  # w (D,)
+        self.norms = nn.ModuleList([nn.LayerNorm(dim), nn.LayerNorm(dim)]) if layer_norm else None
 
     def forward(self, Q: torch.Tensor, K: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         H = Q if K.shape[1] == 0 else Q + self.attend(Q, K, mask)  # (B, Q, D)
-        return H + torch.relu(self.ff(H))  # (B, Q, D)
+        H = H if self.norms is None else self.norms[0](H)  # (B, Q, D)
+        out = H + torch.relu(self.ff(H))  # (B, Q, D)
+        return out if self.norms is None else self.norms[1](out)  # (B, Q, D)
 
     def attend(self, Q: torch.Tensor, K: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Multihead(Q, K, K) over the real objects (B, Q, D); zero for an empty set."""
@@ -39,17 +72,91 @@ class MAB(nn.Module):
         ignore = ~mask & ~empty.unsqueeze(1)  # (B, N): an empty set attends to its padding
         a, _ = self.attention(Q, K, K, key_padding_mask=ignore, need_weights=False)  # (B, Q, D)
         out: torch.Tensor = a.masked_fill(empty.view(-1, 1, 1), 0.0)  # (B, Q, D)
+        if self.count_weight is not None:
+            out = out + self.value_sum(K, mask).unsqueeze(1)  # (B, Q, D)
         return out  # an empty set's attention adds nothing to Q
+
+    def value_sum(self, K: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """W_o (w * sum_j v_j) over the real objects (B, D): what CPA adds to the attention."""
+        assert self.count_weight is not None and self.attention.in_proj_weight is not None
+        D = K.shape[-1]
+        W_v = self.attention.in_proj_weight[2 * D :]  # (D, D): the value projection
+        b_v = self.attention.in_proj_bias[2 * D :]  # (D,)
+        real = K.masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, N, D): padding never leaks in
+        n = mask.sum(dim=1, keepdim=True).to(K.dtype)  # (B, 1)
+        v = F.linear(real.sum(dim=1), W_v) + n * b_v  # (B, D) = sum_j (W_v k_j + b_v)
+        return F.linear(self.count_weight * v, self.attention.out_proj.weight)  # (B, D)
+
+
+class SAB(nn.Module):
+    """Set attention block SAB(X) = MAB(X, X): X (B, N, D), mask (B, N) -> (B, N, D)."""
+
+    def __init__(self, dim: int, heads: int, *, layer_norm: bool = False) -> None:
+        super().__init__()
+        self.mab = MAB(dim, heads, layer_norm=layer_norm)
+
+    def forward(self, X: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.mab(X, X, mask)  # (B, N, D)
+        return out
+
+
+class ISAB(nn.Module):
+    """Induced set attention block ISAB_m(X) = MAB(X, MAB(I, X)), I (m, D) learned inducing
+    points: X (B, N, D), mask (B, N) -> (B, N, D) in O(N m) instead of SAB's O(N^2)."""
+
+    def __init__(self, dim: int, heads: int, inducing: int, *, layer_norm: bool = False) -> None:
+        super().__init__()
+        M = positive_int(inducing, "inducing")
+        self.inducing = nn.Parameter(nn.init.xavier_uniform_(torch.empty(1, M, dim)))  # I
+        self.mab0 = MAB(dim, heads, layer_norm=layer_norm)
+        self.mab1 = MAB(dim, heads, layer_norm=layer_norm)
+
+    def forward(self, X: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if X.shape[1] == 0:
+            return X  # no objects: nothing to attend from
+        points = self.inducing.expand(X.shape[0], -1, -1)  # (B, M, D)
+        H = self.mab0(points, X, mask)  # (B, M, D): the inducing points read the real objects
+        every = torch.ones(H.shape[:2], dtype=torch.bool, device=X.device)  # (B, M)
+        out: torch.Tensor = self.mab1(X, H, every)  # (B, N, D)
+        return out
+
+
+class PMA(nn.Module):
+    """Pooling by multihead attention PMA_k(Z) = MAB(S, Z), S (k, D) learned seeds:
+    Z (B, N, D), mask (B, N) -> (B, K, D), invariant to the order of the objects."""
+
+    def __init__(
+        self, dim: int, heads: int, seeds: int, *, counting: bool = False, layer_norm: bool = False
+    ) -> None:
+        super().__init__()
+        k = positive_int(seeds, "seeds")
+        self.seeds = nn.Parameter(nn.init.xavier_uniform_(torch.empty(1, k, dim)))  # S
+        self.mab = MAB(dim, heads, counting=counting, layer_norm=layer_norm)
+
+    def forward(self, Z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        S = self.seeds.expand(Z.shape[0], -1, -1)  # (B, K, D)
+        out: torch.Tensor = self.mab(S, Z, mask)  # (B, K, D)
+        return out
+
+
+def check_width(dim: int, heads: int) -> tuple[int, int]:
+    """(dim, heads) if both are positive and dim is a multiple of heads, else a ValueError."""
+    dim, heads = positive_int(dim, "dim"), positive_int(heads, "heads")
+    if dim % heads:
+        raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
+    return dim, heads
 
 
 class SetTransformer(nn.Module):
-    """encoder -> SAB x blocks -> PMA (one seed) -> Dense(1): a regression on sets.
+    """encoder -> SAB x blocks -> PMA (one seed) -> Dense(1): a regression on sets (the digit
+    sums).
 
     Arguments:
         in_features: None for digit tokens (B, N, 1); F for float features (B, N, F).
         dim: D, the width of every block (the encoder's output too).
         heads: attention heads (D must be a multiple of it).
         blocks: SABs in the encoder (the paper: 2).
+        counting: cardinality-preserving attention (CPA) in the PMA: it can count.
         generator: a torch.Generator or integer seed for the initial weights.
     """
 
@@ -61,19 +168,18 @@ class SetTransformer(nn.Module):
         dim: int = 64,
         heads: int = 4,
         blocks: int = 2,
+        counting: bool = False,
         generator: torch.Generator | int | None = None,
     ) -> None:
         super().__init__()
-        dim, heads = positive_int(dim, "dim"), positive_int(heads, "heads")
-        if dim % heads:
-            raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
+        dim, heads = check_width(dim, heads)
         with seeded_init(child_seed(generator)):
             self.encoder = DigitEncoder(dim, in_features)
             self.sabs = nn.ModuleList(
                 MAB(dim, heads) for _ in range(positive_int(blocks, "blocks"))
             )
             self.seed = nn.Parameter(torch.randn(1, 1, dim) / dim**0.5)  # S (1, 1, D)
-            self.pma = MAB(dim, heads)
+            self.pma = MAB(dim, heads, counting=check_flag(counting, "counting"))
             self.rho = nn.Linear(dim, 1)
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -86,3 +192,163 @@ class SetTransformer(nn.Module):
         pooled = self.pma(S, Z, valid)  # (B, 1, D)
         p: torch.Tensor = self.rho(pooled[:, 0])  # (B, 1)
         return p
+
+
+def check_flag(value: object, name: str) -> bool:
+    """`value` if it is a bool, else a TypeError naming `name`."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_choice(value: object, choices: tuple[str, ...], name: str) -> str:
+    """`value` if it is one of `choices`, else a ValueError naming them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def rff(sizes: list[int]) -> nn.Sequential:
+    """Row-wise feed-forward: Linear layers through `sizes`, ReLU between them (not after the
+    last), applied to every object alone."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
+    return nn.Sequential(*layers)
+
+
+class SetModel(nn.Module):
+    """encoder -> pooling -> decoder: the set networks of the Set Transformer's benchmarks
+    (Lee et al. 2019, Table 1 and section 5.3), all of float sets X (B, N, F) with a mask.
+
+    The encoder maps each object to D features: "rff" (Linear layers with ReLUs between, each
+    object alone: a DeepSet's phi), "sab" or "isab" (an embedding Linear(F, D), then attention
+    blocks). The pooling is "mean", "sum" or "max" over the real objects, followed by a decoder
+    of `decoder` FC(D, ReLU) layers and a Linear to K * O numbers (as the paper's DeepSet), or
+    "pma": PMA with K seeds, then `decoder` SABs among the K outputs, then a Linear to O each.
+
+    Arguments:
+        in_features: F, features per object.
+        outputs: O, numbers per output vector.
+        encoder: one of ENCODERS.
+        pooling: one of POOLINGS.
+        seeds: None for one output vector (the model returns (B, O)); K for K of them
+            ((B, K, O)): PMA's seeds, or the decoder's output reshaped.
+        dim: D, the width of every layer and block.
+        heads: attention heads (D must be a multiple of it).
+        blocks: Linear layers of an rFF encoder, or SABs / ISABs of an attention encoder.
+        inducing: m, inducing points of each ISAB.
+        decoder: hidden layers of the decoder (FC after a pooling, SAB after PMA).
+        counting: cardinality-preserving attention in the PMA (`MAB`): it can count.
+        layer_norm: the paper's layer norms in every attention block.
+        generator: a torch.Generator or integer seed for the initial weights.
+    """
+
+    @recorded
+    def __init__(
+        self,
+        in_features: int,
+        outputs: int = 1,
+        *,
+        encoder: str = "sab",
+        pooling: str = "pma",
+        seeds: int | None = None,
+        dim: int = 64,
+        heads: int = 4,
+        blocks: int = 2,
+        inducing: int = 16,
+        decoder: int = 0,
+        counting: bool = False,
+        layer_norm: bool = False,
+        generator: torch.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features, width = (
+            positive_int(in_features, "in_features"),
+            positive_int(outputs, "outputs"),
+        )
+        self.encoder, self.pooling = (
+            check_choice(encoder, ENCODERS, "encoder"),
+            check_choice(pooling, POOLINGS, "pooling"),
+        )
+        self.seeds = None if seeds is None else positive_int(seeds, "seeds")
+        D, H = check_width(dim, heads)
+        L, depth = positive_int(blocks, "blocks"), check_depth(decoder)
+        ln = check_flag(layer_norm, "layer_norm")
+        if check_flag(counting, "counting") and pooling != "pma":
+            raise ValueError(
+                f"counting needs pooling='pma' (its attention), got pooling={pooling!r}"
+            )
+        K = self.seeds or 1
+        self.rho: nn.Module
+        with seeded_init(generator):
+            self.phi = encoder_of(encoder, self.in_features, D, H, L, inducing, ln)
+            if pooling == "pma":
+                self.pma = PMA(D, H, K, counting=counting, layer_norm=ln)
+                self.sabs = nn.ModuleList(SAB(D, H, layer_norm=ln) for _ in range(depth))
+                self.rho = nn.Linear(D, width)
+            else:
+                self.rho = rff([D] * (depth + 1) + [K * width])
+        self.shape = (width,) if self.seeds is None else (K, width)  # one set's output
+
+    def check(self, X: object, mask: object) -> torch.Tensor:
+        """The (B, N) mask (all True for None), if X is a float tensor (B, N, F)."""
+        if not isinstance(X, torch.Tensor):
+            raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
+        if X.dim() != 3 or X.shape[-1] != self.in_features or not X.is_floating_point():
+            raise ValueError(
+                f"X must hold float features of shape (B, N, {self.in_features}), "
+                f"got {X.dtype} {tuple(X.shape)}"
+            )
+        checked = check_mask(mask, X)  # type: ignore[arg-type]
+        if checked is None:
+            checked = torch.ones(X.shape[:2], dtype=torch.bool, device=X.device)  # (B, N)
+        return checked
+
+    def encode(self, X: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Every object's D features X (B, N, F) -> Z (B, N, D), equivariantly."""
+        if not isinstance(self.phi, nn.ModuleList):
+            Z: torch.Tensor = self.phi(X)  # (B, N, D): each object alone
+            return Z
+        Z = self.phi[0](X)  # (B, N, D)
+        for block in self.phi[1:]:
+            Z = block(Z, mask)  # (B, N, D)
+        return Z
+
+    def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """X (B, N, F), mask (B, N) or None -> (B, O), or (B, K, O) with K seeds."""
+        valid = self.check(X, mask)  # (B, N)
+        Z = self.encode(X, valid)  # (B, N, D)
+        if self.pooling == "pma":
+            S = self.pma(Z, valid)  # (B, K, D)
+            every = torch.ones(S.shape[:2], dtype=torch.bool, device=S.device)  # (B, K)
+            for sab in self.sabs:
+                S = sab(S, every)  # (B, K, D)
+            out: torch.Tensor = self.rho(S)  # (B, K, O)
+        else:
+            out = self.rho(pool(Z, valid, self.pooling))  # (B, K * O)
+        return out.reshape(X.shape[0], *self.shape)  # (B, O) or (B, K, O)
+
+
+def check_depth(value: object) -> int:
+    """A number of decoder layers: an integer >= 0, else a ValueError."""
+    if is_int(value) and value == 0:
+        return 0
+    if not is_int(value) or value < 0:
+        raise ValueError(f"decoder must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def encoder_of(
+    kind: str, F: int, D: int, heads: int, blocks: int, inducing: int, layer_norm: bool
+) -> nn.Module:
+    """An rFF of `blocks` Linear layers F -> D (a Sequential), or Linear(F, D) followed by
+    `blocks` SABs or ISABs (a ModuleList, each block taking the mask)."""
+    if kind == "rff":
+        return rff([F] + [D] * blocks)
+    if kind == "sab":
+        made: list[nn.Module] = [SAB(D, heads, layer_norm=layer_norm) for _ in range(blocks)]
+    else:
+        m = positive_int(inducing, "inducing")
+        made = [ISAB(D, heads, m, layer_norm=layer_norm) for _ in range(blocks)]
+    return nn.ModuleList([nn.Linear(F, D), *made])

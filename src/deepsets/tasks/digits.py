@@ -131,3 +131,43 @@ def image_digit_sum(
     X = pixels[pick].mul_(mask.unsqueeze(-1))  # (B, N, P), in place: images take the memory
     y = torch.where(mask, labels[pick], 0).sum(dim=1, keepdim=True).float()  # (B, 1)
     return X, mask, y
+
+
+SIDE = 8  # an image is SIDE x SIDE pixels (P = SIDE**2), row by row
+
+
+def shift_images(
+    X: torch.Tensor, max_shift: int, *, generator: torch.Generator | int | None
+) -> torch.Tensor:
+    """Each image of X (..., P) moved by its own random whole-pixel shift, zeros shifted in.
+
+    An image's shift (dy, dx) is drawn uniformly from [-max_shift, max_shift]^2 (by `generator`,
+    two draws per image, in X's order): its pixel (r, c) moves to (r + dy, c + dx), and pixels
+    moved past the border are lost. Padding (all-zero images) stays all zero. A new tensor;
+    max_shift=0 returns a copy of X.
+
+    Arguments:
+        X: float pixels (..., P), e.g. sets (B, N, P) from `image_digit_sum`.
+        max_shift: the largest shift in either direction, 0 <= max_shift < SIDE.
+        generator: a torch.Generator or integer seed; the same seed gives the same shifts.
+    """
+    if not isinstance(X, torch.Tensor) or not X.is_floating_point() or X.dim() < 1:
+        what = f"{X.dtype} {tuple(X.shape)}" if isinstance(X, torch.Tensor) else type(X).__name__
+        raise ValueError(f"X must be float pixels of shape (..., {PIXELS}), got {what}")
+    if X.shape[-1] != PIXELS:
+        raise ValueError(f"X must be float pixels of shape (..., {PIXELS}), got {tuple(X.shape)}")
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift < SIDE:
+        raise ValueError(f"max_shift must be an integer in [0, {SIDE - 1}], got {max_shift!r}")
+    g, s = as_generator(generator), max_shift
+    images = X.reshape(-1, SIDE, SIDE)  # (M, SIDE, SIDE)
+    check_memory(images.numel() * X.element_size() * 3, f"shift_images of {len(images)} images")
+    d = torch.randint(-s, s + 1, (len(images), 2), generator=g).to(X.device)  # (M, 2): dy, dx
+    padded = torch.nn.functional.pad(images, (s, s, s, s))  # (M, SIDE + 2s, SIDE + 2s)
+    out = torch.empty_like(images)  # (M, SIDE, SIDE)
+    for dy in range(-s, s + 1):  # one slice per shift: no index tensor per pixel
+        for dx in range(-s, s + 1):
+            rows = torch.nonzero((d[:, 0] == dy) & (d[:, 1] == dx)).squeeze(1)  # (m,)
+            # out[r, c] = in[r - dy, c - dx] = padded[r - dy + s, c - dx + s]
+            window = padded[:, s - dy : s - dy + SIDE, s - dx : s - dx + SIDE]
+            out[rows] = window[rows]
+    return out.reshape(X.shape)

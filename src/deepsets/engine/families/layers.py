@@ -236,6 +236,9 @@ def backward(
     return g
 
 
+HAND_LOSSES = ("bce", "mse", "mae")  # the losses whose gradient loss_and_grad writes out
+
+
 def loss_and_grad(loss: str, p: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Each model's mean loss (K,) of outputs p (K, B) against y, and dL/dp (K, B), with
     autograd's formulas (binary cross-entropy's denominator clamped at 1e-12 as torch's)."""

@@ -1,0 +1,112 @@
+"""A convolutional encoder of 8x8 digit images, and a head that reads each image as a digit.
+
+`ConvEncoder` maps every image of a set to E features on its own: two 3x3 convolutions, each
+followed by a ReLU and a 2x2 max-pooling (8x8 -> 4x4 -> 2x2), then a ReLU layer of E units.
+Padding objects are not computed at all when a mask is given (their features are 0): a
+training step on 32 sets of 1-10 digits padded to 10 measured 30.7 ms against 50.0 ms with
+the padding computed (one thread, interleaved, on a busy machine).
+
+`DigitHead` ends phi in a softmax over the nine digit values, so phi(x) is a distribution over
+1..9 and the pooled sum is the expected count of every digit in the set; `DigitValues` is the
+rho that turns those counts into the set's sum (sum_d d * count_d, no trained weights). Each
+image's value is then a mixture of 1..9: it cannot drift between digits, and the sum of many
+images stays on the scale of the digits. Measured (one seed, 12,000 steps of 32 sets, images
+shifted by up to a pixel), accuracy at 5 / 50 digits: this head 0.926 / 0.422, a Dense(30,
+tanh) phi with rho = Dense(1) on the same encoder 0.568 / 0.098.
+
+Shape letters: B sets, N objects, P = 64 pixels, E encoded features, D = 9 digit values.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deepsets.models.pooling import check_mask
+from deepsets.models.seeding import seeded_init
+from deepsets.tasks.digits import DIGITS, PIXELS, SIDE
+from deepsets.validate import positive_int, positive_ints
+
+
+class ConvEncoder(nn.Module):
+    """Each 8x8 image (a row of P = 64 pixels) -> E features, independently of the others.
+
+    Arguments:
+        width: E, the features of each image.
+        channels: (C1, C2), the output channels of the two 3x3 convolutions.
+        generator: a torch.Generator or integer seed for the initial weights.
+    """
+
+    def __init__(
+        self,
+        width: int = 64,
+        channels: tuple[int, int] = (16, 32),
+        *,
+        generator: torch.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        self.width = positive_int(width, "width")
+        if not isinstance(channels, tuple | list) or len(channels) != 2:
+            raise ValueError(
+                f"channels must be a pair (C1, C2) of positive integers, got {channels!r}"
+            )
+        c1, c2 = positive_ints(channels, "channels")
+        self.in_features = PIXELS
+        with seeded_init(generator):
+            self.net = nn.Sequential(
+                nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (M, C1, 4, 4)
+                nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (M, C2, 2, 2)
+                nn.Flatten(), nn.Linear(c2 * (SIDE // 4) ** 2, self.width), nn.ReLU(),
+            )  # fmt: skip
+
+    def check(self, X: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """X as (B, N, P) floats and a (B, N) mask (all True for None), else a clear error."""
+        if not isinstance(X, torch.Tensor):
+            raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
+        if X.dim() != 3 or X.shape[-1] != PIXELS or not X.is_floating_point():
+            raise ValueError(
+                f"X must hold float pixels of shape (B, N, {PIXELS}), "
+                f"got {X.dtype} {tuple(X.shape)}"
+            )
+        checked = check_mask(mask, X)  # type: ignore[arg-type]
+        if checked is None:
+            checked = torch.ones(X.shape[:2], dtype=torch.bool, device=X.device)  # (B, N)
+        return X, checked
+
+    def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """X (B, N, P) -> (B, N, E); with a mask (B, N), padding objects get 0 (not computed)."""
+        B, N, _ = X.shape
+        if mask is None:
+            h: torch.Tensor = self.net(X.reshape(B * N, 1, SIDE, SIDE))  # (B * N, E)
+            return h.reshape(B, N, self.width)
+        real = self.net(X[mask].reshape(-1, 1, SIDE, SIDE))  # (M, E), M real objects
+        out = real.new_zeros(B, N, self.width)  # (B, N, E)
+        scattered: torch.Tensor = out.masked_scatter(mask.unsqueeze(-1), real)
+        return scattered
+
+
+class DigitHead(nn.Module):
+    """E features -> a distribution over the D = 9 digit values: Linear(E, D) and a softmax."""
+
+    def __init__(self, width: int, *, generator: torch.Generator | int | None = None) -> None:
+        super().__init__()
+        with seeded_init(generator):
+            self.linear = nn.Linear(positive_int(width, "width"), len(DIGITS))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """h (..., E) -> probabilities (..., D) of the digits 1..9."""
+        return torch.softmax(self.linear(h), dim=-1)
+
+
+class DigitValues(nn.Module):
+    """rho of the digit sum: expected digit counts (B, D) -> their sum sum_d d * count_d (B, 1).
+    Fixed, not trained: the values of the digits are known."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("values", torch.tensor(DIGITS, dtype=torch.float32))  # (D,)
+
+    def forward(self, counts: torch.Tensor) -> torch.Tensor:
+        """counts (B, D) -> (B, 1)."""
+        values: torch.Tensor = self.values  # type: ignore[assignment]
+        return (counts @ values.to(counts.dtype)).unsqueeze(-1)
