@@ -15,8 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.models.arguments import recorded
 from deepsets.models.encoder import DigitEncoder
-from deepsets.models.seeding import seeded_init
+from deepsets.models.seeding import child_seed, seeded_init
 from deepsets.validate import positive_int
 
 
@@ -52,6 +53,7 @@ class SetTransformer(nn.Module):
         generator: a torch.Generator or integer seed for the initial weights.
     """
 
+    @recorded
     def __init__(
         self,
         in_features: int | None = None,
@@ -65,7 +67,7 @@ class SetTransformer(nn.Module):
         dim, heads = positive_int(dim, "dim"), positive_int(heads, "heads")
         if dim % heads:
             raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
-        with seeded_init(generator):
+        with seeded_init(child_seed(generator)):
             self.encoder = DigitEncoder(dim, in_features)
             self.sabs = nn.ModuleList(
                 MAB(dim, heads) for _ in range(positive_int(blocks, "blocks"))
