@@ -214,7 +214,8 @@ def test_quick_cli_run_writes_the_metrics_contract_report_and_weights(tmp_path):
 @pytest.mark.xfail(
     strict=True, raises=ValueError,
     reason="the weights format does not describe the popstats DeepSet yet (its files are raw "
-    "state dicts, lab.weights.RAW); once load_model rebuilds it, this passes and the xfail goes",
+    "state dicts, popstats.models.RAW); once load_model rebuilds it, this passes and the xfail "
+    "goes",
 )  # fmt: skip
 def test_load_model_rebuilds_a_saved_popstats_deepset(tmp_path):
     s = quick_settings(**TINY, tasks=("rank1",), out=str(tmp_path / "out"))
@@ -235,3 +236,18 @@ def test_same_seed_same_numbers_and_another_seed_others(tmp_path):
 def test_popstats_is_a_registered_study():
     study = cli.STUDIES["popstats"]
     assert study.settings is PopstatsSettings and study.quick() == quick_settings()
+
+
+@pytest.mark.parametrize("threads", [1, None])
+def test_threads_reach_every_training_call(monkeypatch, tmp_path, threads):
+    calls = []
+    real = train.train_on
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs.get("threads", "not given"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "train_on", recorded)
+    run_popstats(quick_settings(**TINY, tasks=("rank1", "rotation"), threads=threads,
+                                out=str(tmp_path / "out")))  # fmt: skip
+    assert calls == [threads] * 2 * len(TINY["sizes"]) * 2  # 2 phases, 2 sizes, 2 groups by D

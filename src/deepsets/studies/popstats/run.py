@@ -24,10 +24,9 @@ from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
-from deepsets.lab.weights import write_weights
 from deepsets.models.popstats import PopStatsDeepSet
 from deepsets.studies.popstats import figures
-from deepsets.studies.popstats.models import NAMES, deepset_meta
+from deepsets.studies.popstats.models import NAMES, deepset_meta, save_deepsets
 from deepsets.studies.popstats.report import write_report
 from deepsets.studies.popstats.results import Cell, PopstatsResults, Scatter
 from deepsets.studies.popstats.settings import PopstatsSettings, resolve, scatter_size
@@ -170,9 +169,7 @@ def write_outputs(root: Path, results: PopstatsResults, saved: Saved) -> None:
     }
     for name, fig in figs.items():
         fig.savefig(root / "figures" / f"{name}.png", dpi=110)
-    write_weights(
-        root, {k: m for k, (m, _) in saved.items()}, {k: meta for k, (_, meta) in saved.items()}
-    )
+    save_deepsets(root, saved)
     (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
     write_report(root, results)
 

@@ -84,7 +84,7 @@ def train_deepsets(
     for n, loss, lr, offset in phases:
         train_on(
             models, X, y, n, loss=loss, lr=lr, batch_size=s.batch_size,
-            seeds=[d + offset for d in seeds], progress=False,
+            seeds=[d + offset for d in seeds], progress=False, threads=s.threads,
         )  # fmt: skip
     return models
 
