@@ -50,6 +50,7 @@ DOCS = (  # every page that quotes recorded numbers
     ROOT / "docs" / "studies" / "theory.md",
     ROOT / "docs" / "engine.md",
     ROOT / "docs" / "cluster.md",
+    ROOT / "docs" / "studies" / "popstats.md",
 )
 BLOCK = re.compile(r"(<!-- recorded:begin ([\w-]+) -->\n)(.*?)(<!-- recorded:end -->)", re.S)
 
@@ -667,15 +668,87 @@ def digits(d: Record) -> str:
     return "\n".join(lines)
 
 
+POPSTATS_METHODS = {"deepset": "DeepSet", "sdm": "SDM"}  # the popstats table's method names
+
+
+def popstats_cell(c: Record | None) -> str:
+    """0.00503 [0.00486, 0.00517]: a mean test MSE over runs and its min and max; - if not run."""
+    if c is None:
+        return "-"
+    return f"{c['mean']:.3g} [{c['min']:.3g}, {c['max']:.3g}]"
+
+
+def popstats(d: Record) -> str:
+    """The population-statistics study's recorded run: its time, the MSE table, the crossings
+    beside the paper's finding, its verdicts."""
+    m = d["metrics"]
+    Ns = sorted({int(N) for by in m["results"].values() for c in by.values() for N in c})
+    before, after = d["load_average_before"][0], d["load_average_after"][0]
+    lines = [
+        textwrap.fill(
+            f"Recorded {d['date']} (`python docs/record.py --study popstats`): the default run "
+            f"took {seconds(d['seconds'])} of wall time and {m['total_cpu_seconds']:.0f} "
+            f"CPU-seconds on this 2-core machine, 1-minute load average {before:.1f} before and "
+            f"{after:.1f} after; test MSE on {m['test_sets']} test sets per task, mean over "
+            f"{len(m['seeds'])} runs [min, max], M = {m['settings']['samples']} samples per set:",
+            100,
+            break_on_hyphens=False,
+        ),
+        "",
+        "| task | method | " + " | ".join(f"N = {N}" for N in Ns) + " | Var(y) |",
+        "|---|---|" + "---|" * (len(Ns) + 1),
+    ]
+    for task, by in m["results"].items():
+        for method, cells in by.items():
+            row = [popstats_cell(cells.get(str(N))) for N in Ns]
+            name = POPSTATS_METHODS[method]
+            lines.append(
+                f"| {task} | {name} | " + " | ".join(row) + f" | {m['variance'][task]:.3g} |"
+            )
+    paper = next(iter(m["findings"]["crossover"].values()))["paper"]
+    lines += [
+        "",
+        f"Where the curves cross (the smallest N at which the DeepSet's mean test MSE is below "
+        f"SDM's), beside the paper's finding ({paper['source']}: {paper['finding']}):",
+        "",
+        "| task | crossing | verdict |",
+        "|---|---|---|",
+    ]
+    largest = m["largest_n"]
+    for task, v in m["findings"]["crossover"].items():
+        at = m["crossover"][task]
+        where = f"N = {at}" if at is not None else f"not within N <= {largest['sdm']}"
+        lines.append(f"| {task} | {where} | {v['outcome']} |")
+    lines.append("")
+    for group in ("crossover", "falls_faster"):
+        for v in m["findings"][group].values():
+            lines.append(wrap(f"- {v['claim']} **{v['outcome']}**: {v['sentence']}"))
+    v = m["findings"]["kernel_small"]
+    lines.append(wrap(f"- {v['claim']} **{v['outcome']}**: {v['sentence']}"))
+    lines += [
+        "",
+        textwrap.fill(
+            f"The DeepSet ran up to N = {largest['deepset']}, SDM up to N = {largest['sdm']} "
+            f"(`--sdm-max`: its N x N kernel solves grow as N^3).",
+            100,
+        ),
+    ]
+    return "\n".join(lines)
+
+
 # The blocks of the other studies, each rendered from its recorded run's metrics.json.
 STUDY_RENDERERS: dict[str, dict[str, Callable[[Record], str]]] = {
     "digits": {"digits": digits},
     "theory": {"theory-results": theory_results},
+    "popstats": {"popstats-results": popstats},
 }
 
 
 # The figures of a study's recorded run that the README shows: figures/NAME -> its path here.
-STUDY_FIGURES = {"digits": {"accuracy_by_length.png": "docs/digits.png"}}
+STUDY_FIGURES = {
+    "digits": {"accuracy_by_length.png": "docs/digits.png"},
+    "popstats": {"mse_by_size.png": "docs/popstats.png"},
+}
 
 
 def record_study(name: str) -> Record:

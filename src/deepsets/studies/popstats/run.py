@@ -1,0 +1,202 @@
+"""`run_popstats(settings)`: both methods on every task at every N over seeds, measured on the
+same fresh test sets, then the figures, metrics.json, the weights and report.html.
+
+Writes into `settings.out` (default: a fresh runs/<timestamp>), atomically (`lab.output.staged`).
+Per N, the DeepSets of the tasks of one sample dimension train in one engine call (rotation's
+D = 2 apart from the others' D = 32), then the kernel method's fits of those runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from deepsets.cluster import cluster_info, describe
+from deepsets.lab.console import print_summary as print_study
+from deepsets.lab.console import table
+from deepsets.lab.output import default_out, staged, versions
+from deepsets.lab.settings import run_device, study_threads
+from deepsets.models.popstats import PopStatsDeepSet
+from deepsets.studies.popstats import figures
+from deepsets.studies.popstats.models import NAMES, deepset_meta, save_deepsets
+from deepsets.studies.popstats.report import write_report
+from deepsets.studies.popstats.results import Cell, PopstatsResults, Scatter
+from deepsets.studies.popstats.settings import PopstatsSettings, resolve, scatter_size
+from deepsets.studies.popstats.train import (
+    cpu_seconds,
+    deepset_predictions,
+    draw_runs,
+    sdm_predictions,
+    test_sets,
+    train_deepsets,
+)
+from deepsets.tasks.popstats import DIMENSIONS, PopulationSets
+
+log = logging.getLogger(__name__)
+Saved = dict[str, tuple[PopStatsDeepSet, dict[str, str]]]  # weight name -> model, metadata
+
+
+def run_popstats(settings: PopstatsSettings | None = None) -> PopstatsResults:
+    """Run the whole study and write its outputs; returns the results."""
+    s = resolve(settings or PopstatsSettings())
+    out = Path(s.out) if s.out is not None else default_out()
+    with study_threads(s):
+        return _run(s, run_device(s), out)
+
+
+def groups(tasks: tuple[str, ...]) -> list[list[str]]:
+    """The tasks by sample dimension: each group's DeepSets train in one engine call."""
+    by_d: dict[int, list[str]] = {}
+    for t in tasks:
+        by_d.setdefault(DIMENSIONS[t], []).append(t)
+    return list(by_d.values())
+
+
+@dataclass
+class Tally:
+    """What the study has measured so far (filled N by N)."""
+
+    mse: dict[str, dict[str, dict[int, Cell]]]
+    scatter: dict[str, dict[str, np.ndarray]]
+    cpu: dict[str, dict[int, float]] = field(default_factory=lambda: {"deepset": {}, "sdm": {}})
+    saved: Saved = field(default_factory=dict)
+
+
+def _run(s: PopstatsSettings, device: torch.device, out: Path) -> PopstatsResults:
+    start, cpu0 = time.perf_counter(), cpu_seconds()
+    seeds = tuple(s.seed + k for k in range(s.seeds))
+    with staged(out, s.overwrite) as tmp:
+        tests = {t: test_sets(t, s) for t in s.tasks}
+        tally = Tally({t: {"deepset": {}, "sdm": {}} for t in s.tasks}, {t: {} for t in s.tasks})
+        for N, steps in zip(s.sizes, s.steps, strict=True):
+            measure_size(N, steps, s, seeds, device, tests, tally)
+        at = scatter_size(s)
+        results = PopstatsResults(
+            out=out,
+            settings=s,
+            seeds=seeds,
+            mse=tally.mse,
+            variance={t: float(tests[t].y.var()) for t in s.tasks},
+            scatter={t: Scatter(at, tests[t].y[:, 0].numpy(), tally.scatter[t]) for t in s.tasks},
+            cpu_seconds=tally.cpu,
+            total_cpu_seconds=cpu_seconds() - cpu0,
+            wall_seconds=time.perf_counter() - start,
+            device=str(device),
+            threads=torch.get_num_threads(),
+            environment=versions() | {"scikit-learn": metadata.version("scikit-learn")},
+            cluster=cluster_info(),
+        )
+        write_outputs(tmp, results, tally.saved)
+    return results
+
+
+def measure_size(
+    N: int,
+    steps: int,
+    s: PopstatsSettings,
+    seeds: tuple[int, ...],
+    device: torch.device,
+    tests: dict[str, PopulationSets],
+    tally: Tally,
+) -> None:
+    """Train and test both methods on every task at N; their numbers go into `tally`."""
+    cpu = tally.cpu
+    cpu["deepset"][N] = 0.0
+    if N <= s.sdm_max:
+        cpu["sdm"][N] = 0.0
+    for tasks in groups(s.tasks):
+        runs = draw_runs(tasks, N, seeds, s)
+        c0 = cpu_seconds()
+        models = train_deepsets(runs, N, steps, s, device)
+        preds = {
+            "deepset": [
+                deepset_predictions(m, tests[r.task]) for r, m in zip(runs, models, strict=True)
+            ]
+        }
+        cpu["deepset"][N] += cpu_seconds() - c0
+        for r, m in zip(runs, models, strict=True):
+            tally.saved[f"{r.task}-n{N}-seed{r.seed}"] = (
+                m,
+                deepset_meta(r.train, r.task, N, r.seed),
+            )
+        if N <= s.sdm_max:
+            c0 = cpu_seconds()
+            preds["sdm"] = sdm_predictions(runs, tests, s)
+            cpu["sdm"][N] += cpu_seconds() - c0
+        for method, p in preds.items():
+            for t in tasks:
+                mine = [q for r, q in zip(runs, p, strict=True) if r.task == t]
+                y = tests[t].y[:, 0].numpy()
+                tally.mse[t][method][N] = Cell(tuple(float(np.mean((q - y) ** 2)) for q in mine))
+                if N == scatter_size(s):
+                    tally.scatter[t][method] = mine[0]
+    log.info("N = %d: DeepSet %.0f CPU-s, SDM %.0f CPU-s; test MSE %s", N, cpu["deepset"][N],
+             cpu["sdm"].get(N, 0.0), progress_line(tally.mse, N))  # fmt: skip
+
+
+def progress_line(mse: dict[str, dict[str, dict[int, Cell]]], N: int) -> str:
+    """'rank1 0.0123 (SDM 0.00998), ...': each task's mean test MSE at N."""
+    return ", ".join(
+        f"{t} {by['deepset'][N].mean:.3g}"
+        + (f" (SDM {by['sdm'][N].mean:.3g})" if N in by["sdm"] else "")
+        for t, by in mse.items()
+    )
+
+
+def write_outputs(root: Path, results: PopstatsResults, saved: Saved) -> None:
+    """figures/*.png, weights/<task>-n<N>-seed<s>.safetensors, metrics.json, report.html."""
+    (root / "figures").mkdir()
+    mse = {
+        t: {m: {N: c.values for N, c in by_n.items()} for m, by_n in by.items()}
+        for t, by in results.mse.items()
+    }
+    sc = results.scatter
+    figs = {
+        "mse_by_size": figures.mse_by_size(mse, results.variance),
+        "predicted_vs_true": figures.predicted_vs_true(
+            {t: v.truth for t, v in sc.items()},
+            {t: v.predicted for t, v in sc.items()},
+            next(iter(sc.values())).N,
+        ),
+    }
+    for name, fig in figs.items():
+        fig.savefig(root / "figures" / f"{name}.png", dpi=110)
+    save_deepsets(root, saved)
+    (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
+    write_report(root, results)
+
+
+def print_summary(results: PopstatsResults, console: Console | None = None) -> None:
+    """What `deepsets run popstats` prints: the MSE table, the verdicts, where the run is."""
+    Ns = sorted({N for by in results.mse.values() for c in by.values() for N in c})
+    cells = []
+    for task, by in results.mse.items():
+        for method, by_n in by.items():
+            cells.append(
+                (task, NAMES[method], *(f"{by_n[N].mean:.4g}" if N in by_n else "-" for N in Ns))
+            )
+    runs, sets = len(results.seeds), results.settings.test_sets
+    title = f"Test MSE (mean over {runs} runs, {sets} test sets per task) by N"
+    total = results.total_cpu_seconds
+    notes = [
+        f"{results.wall_seconds:.0f} s wall, {total:.0f} CPU-s on {results.device}; largest N: "
+        f"DeepSet {results.largest('deepset')}, SDM {results.largest('sdm')} (sdm_max)"
+    ]
+    if results.cluster is not None:
+        notes.append(describe(results.cluster))
+    out = results.out / "report.html"
+    print_study(
+        [table(title, ("task", "method", *map(str, Ns)), cells)],
+        results.findings.listed(),
+        notes,
+        out,
+        console,
+    )
