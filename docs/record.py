@@ -556,6 +556,31 @@ def record_cluster(full: bool) -> Record:
     return c | {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
+def sentence_of(v: Any) -> str:
+    """A verdict's sentence: a Verdict object in metrics.json, or an older record's string."""
+    return v if isinstance(v, str) else str(v["sentence"])
+
+
+def claim_verdict(c: Record) -> tuple[str, str]:
+    """(outcome, sentence) of a theory claim in metrics.json: `verdict` is a Verdict object
+    (schema 2) or, in older records (schema 1), the outcome beside a `finding`."""
+    v = c["verdict"]
+    if isinstance(v, str):
+        return v, c["finding"]
+    return v["outcome"], v["sentence"]
+
+
+PAPER_WORDS = {True: "agrees", False: "differs", None: "not measured"}  # digits/1's `agrees`
+
+
+def paper_verdict(v: Record) -> tuple[str, str, str]:
+    """(claim, outcome, sentence) of a digit-sum finding: a Verdict object (digits/2), or an
+    older record's {claim, measured (the sentence), agrees}."""
+    if "outcome" in v:
+        return v["claim"], v["outcome"], v["sentence"]
+    return v["claim"], PAPER_WORDS[v["agrees"]], v["measured"]
+
+
 def theory_results(s: Record) -> str:
     """`deepsets run theory`: each claim's verdict and finding, claim 1's table, the time."""
     m = s["metrics"]
@@ -567,7 +592,7 @@ def theory_results(s: Record) -> str:
             100,
         ),
         "",
-        *(wrap(f"- **{c['title']}: {c['verdict']}.** {c['finding']}") for c in claims.values()),
+        *(wrap("- **{}: {}.** {}".format(c["title"], *claim_verdict(c))) for c in claims.values()),
     ]
     width = claims["latent_width"]["numbers"]
     Ls = list(next(iter(width["relative_mse"].values())))
@@ -625,11 +650,11 @@ def digits(d: Record) -> str:
             row = [f"{cells[n]['mean']:.3f} ({cells[n]['min']:.3f})" for n in shown]
             lines.append(f"| {task} | {names[model]} | " + " | ".join(row) + " |")
     lines.append("")
-    word = {True: "agrees", False: "differs", None: "not measured"}
     for key in ("text_deepset", "lstm", "gru", "image"):
-        v = m["findings"][key]
-        lines.append(wrap(f"- {v['claim']} **{word[v['agrees']]}**: {v['measured']}"))
-    lines.append(wrap(f"- Beyond the paper: {m['findings']['set_transformer']}"))
+        claim, word, sentence = paper_verdict(m["findings"][key])
+        lines.append(wrap(f"- {claim} **{word}**: {sentence}"))
+    beyond = m["findings"]["set_transformer"]
+    lines.append(wrap(f"- Beyond the paper: {sentence_of(beyond)}"))
     return "\n".join(lines)
 
 

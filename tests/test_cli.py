@@ -36,7 +36,7 @@ def ran(monkeypatch):
     """Replace the exercise's run function by a recorder: main runs no training."""
     calls: list[StudySettings] = []
     study = cli.STUDIES["exercise"]
-    monkeypatch.setitem(cli.STUDIES, "exercise", replace(study, run=calls.append))
+    monkeypatch.setitem(cli.STUDIES, "exercise", replace(study, run=calls.append, summary=print))
     return calls
 
 

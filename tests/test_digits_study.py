@@ -14,13 +14,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from deepsets import cli
+from deepsets import cli, load_model
 from deepsets.studies.digits.evaluate import accuracies
 from deepsets.studies.digits.models import build
 from deepsets.studies.digits.results import DigitsResults
-from deepsets.studies.digits.run import run_digits
+from deepsets.studies.digits.run import run_digits, save_weights
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings, quick_settings, resolve
-from deepsets.studies.digits.train import train_task
+from deepsets.studies.digits.train import task_sets, train_task
 
 EXE = Path(sys.executable).with_name("deepsets")
 TINY = dict(seeds=1, train_sets=200, steps=4, fine_steps=2, lengths=(5, 30), test_sets=20)
@@ -98,8 +98,8 @@ def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tm
         [*argv, "--out", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
     )
     assert done.returncode == 0, done.stderr
-    assert "Set Transformer" in done.stdout and "report:" in done.stdout
-    assert "[agrees]" in done.stdout or "[differs]" in done.stdout
+    assert "Set Transformer" in done.stdout and "Report:" in done.stdout
+    assert "confirmed" in done.stdout  # the verdicts: confirmed or not confirmed
     out = tmp_path / "out"
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["results"]) == set(TASKS)
@@ -126,3 +126,45 @@ def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tm
 def test_digits_is_a_registered_study():
     study = cli.STUDIES["digits"]
     assert study.settings is DigitsSettings and study.quick() == quick_settings()
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """Both tasks' models trained for a few steps and written as the study writes them."""
+    s = quick_settings(**TINY)
+    trained = {t: train_task(t, s, [0], torch.device("cpu"), False) for t in TASKS}
+    root = tmp_path_factory.mktemp("digits")
+    save_weights(root, (0,), trained)
+    return s, trained, root / "weights"
+
+
+def digit_sets(task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    X, mask, _ = task_sets(task, 6, (1, 12), "test", 11)  # (B, N, 1) or (B, N, F), (B, N)
+    return X, mask
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("model", MODELS)
+def test_every_saved_model_is_rebuilt_with_the_same_outputs(saved, task, model):
+    s, trained, weights = saved
+    original = trained[task].models[model][0].eval()
+    again = build(model, task, s, 1).eval()  # other initial weights: the file must replace them
+    again.load_state_dict(load_file(weights / f"{task}-{model}-seed0.safetensors"))
+    X, mask = digit_sets(task)
+    with torch.no_grad():
+        torch.testing.assert_close(again(X, mask), original(X, mask), rtol=0, atol=0)
+
+
+@pytest.mark.xfail(
+    strict=True, raises=ValueError,
+    reason="the weights format does not describe the digit models yet (their files are raw "
+    "state dicts, lab.weights.RAW); once it does, this passes and the xfail goes",
+)  # fmt: skip
+@pytest.mark.parametrize("model", MODELS)
+def test_load_model_rebuilds_a_saved_digit_model(saved, model):
+    s, trained, weights = saved
+    again = load_model(weights / f"image-{model}-seed0.safetensors")
+    X, mask = digit_sets("image")
+    with torch.no_grad():
+        expected = trained["image"].models[model][0].eval()(X, mask)
+        torch.testing.assert_close(again(X, mask), expected, rtol=0, atol=0)

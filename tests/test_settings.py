@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import typing
-from dataclasses import fields, replace
+from dataclasses import fields
 
 import pytest
 import torch
@@ -15,7 +15,6 @@ from deepsets.studies.exercise.settings import (
     StudySettings,
     quick_settings,
     resolve,
-    sweep_architectures,
 )
 
 
@@ -123,15 +122,3 @@ def test_quick_with_fewer_steps_than_its_window_says_which_flag_to_lower():
     with pytest.raises(ValueError, match=re.escape(message)):
         resolve(quick_settings(steps=20))
     assert resolve(quick_settings(steps=20, final_window=10)).steps == 20
-
-
-def test_sweep_architectures_cover_every_combination():
-    s = replace(
-        StudySettings(), sweep_widths=(4, 16), sweep_depths=(1, 2), sweep_activations=("relu",)
-    )
-    assert sweep_architectures(s) == [
-        {"hidden": (4,), "activation": "relu"},
-        {"hidden": (16,), "activation": "relu"},
-        {"hidden": (4, 4), "activation": "relu"},
-        {"hidden": (16, 16), "activation": "relu"},
-    ]

@@ -14,6 +14,7 @@ from markupsafe import escape
 
 from deepsets import load_model
 from deepsets.lab.output import staged
+from deepsets.lab.verdict import Outcome
 from deepsets.studies.exercise import verdicts
 from deepsets.studies.exercise.report import embedded_figures, render_report
 from deepsets.studies.exercise.run import run_study
@@ -60,7 +61,8 @@ def test_metrics_json_holds_every_section_and_the_settings(study):
     for row in m["mlp_sweep"]["rows"]:
         assert len(row["score"]["accuracy"]["values"]) == QUICK["seeds"]
     assert m == study.metrics  # the file is what run_study returned
-    assert m["findings"]["invariance"] == study.findings.invariance
+    assert m["findings"]["invariance"] == study.findings.invariance.to_json()
+    assert m["findings"]["invariance"]["outcome"] in {o.value for o in Outcome}
     # the typed results and the file hold the same numbers
     assert m["training"]["mlp"]["accuracy"]["values"] == list(study.training.mlp.accuracy.values)
     assert m["extras"]["latent"]["widths"][1]["latent"] == 2
@@ -73,7 +75,7 @@ def test_invariance_numbers_have_the_right_magnitude(study):
         assert sorted(p) == list(range(10))
     assert inv.deepset.max_change < 1e-5  # float rounding of a reordered sum
     assert inv.mlp.max_change > 1e-3  # position-sensitive
-    assert "float rounding" in study.findings.invariance
+    assert "float rounding" in study.findings.invariance.sentence
 
 
 def test_linear_phi_stays_at_ln2(study):
@@ -82,7 +84,7 @@ def test_linear_phi_stays_at_ln2(study):
     # the pooled value of an affine phi is the same for both classes (every set sums to 1)
     p = lin.pooled_affine_phi
     assert p.class_0.mean == pytest.approx(p.class_1.mean, abs=1e-4)
-    assert "cannot tell the classes apart" in study.findings.linear_phi
+    assert "cannot tell the classes apart" in study.findings.linear_phi.sentence
 
 
 def test_scores_are_over_all_372_sets_and_say_they_were_seen(study):
@@ -150,10 +152,10 @@ def test_sweep_answer_is_consistent_with_its_rows(study):
     if matching:
         best = min(matching, key=lambda r: r.score.params)
         assert sweep.smallest_match.params == best.score.params
-        assert best.name in study.findings.mlp_sweep
+        assert best.name in study.findings.mlp_sweep.sentence
     else:
         assert sweep.smallest_match is None
-        assert study.findings.mlp_sweep.startswith("No MLP")
+        assert study.findings.mlp_sweep.sentence.startswith("No MLP")
 
 
 def test_report_contains_each_section_and_embeds_its_figures(study):
@@ -163,7 +165,7 @@ def test_report_contains_each_section_and_embeds_its_figures(study):
                     "Pooling with an affine phi", "What phi learned", "Latent width",
                     "8. What the symmetry buys", "8a.", "8b."):  # fmt: skip
         assert heading in html, heading
-    assert str(escape(study.findings.headline)) in html
+    assert str(escape(study.findings.headline.sentence)) in html
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) == len(list((study.out / "figures").glob("*.png")))
     assert not re.search(r"(src|href)=[\"']?(https?:|//)", html)  # self-contained
@@ -322,4 +324,4 @@ def test_report_states_the_computed_findings(study):
     html = (study.out / "report.html").read_text()
     f = study.findings
     for sentence in (f.invariance, f.mlp_sweep, f.linear_phi, f.extras.latent, f.extras.set_size):
-        assert str(escape(sentence)) in html  # as Jinja2 escapes it
+        assert str(escape(sentence.sentence)) in html  # as Jinja2 escapes it

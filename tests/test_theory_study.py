@@ -11,8 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
-from deepsets import cli
+from deepsets import cli, load_model
+from deepsets.lab.weights import saveable
 from deepsets.studies.theory.run import run_theory
 from deepsets.studies.theory.settings import QUICK, TheorySettings, check, quick_settings
 from deepsets.studies.theory.verdicts import CONFIRMED, IN_PART, NOT_CONFIRMED
@@ -76,10 +79,36 @@ def test_console_script_quick_run_writes_the_report_and_the_metrics_contract(tmp
     assert {"torch", "numpy", "python"} <= set(metrics["versions"])
     assert set(metrics["claims"]) == CLAIMS
     for claim in metrics["claims"].values():
-        assert claim["verdict"] in (CONFIRMED, IN_PART, NOT_CONFIRMED)
-        assert claim["numbers"] and claim["threshold"] and claim["finding"]
+        verdict = claim["verdict"]
+        assert verdict["outcome"] in (CONFIRMED.value, IN_PART.value, NOT_CONFIRMED.value)
+        assert claim["numbers"] and verdict["measured"] and verdict["threshold"]
+        assert verdict["rule"] and verdict["sentence"]
     html = (out / "report.html").read_text()
     assert html.count("Verdict:") == 5 and html.count("data:image/png;base64,") == 5
     assert len(list((out / "figures").glob("*.png"))) == 5
     for claim in metrics["claims"].values():
-        assert claim["verdict"].upper() in done.stdout
+        assert claim["verdict"]["outcome"] in done.stdout
+
+
+def test_every_trained_model_is_saved_and_the_deepsets_load_with_load_model(tmp_path):
+    r = run_theory(quick_settings(out=str(tmp_path / "o"), **TINY))
+    weights = r.out / "weights"
+    names = {f"{c.key}-{n}" for c in r.claims for n in c.trained}
+    assert {p.stem for p in weights.glob("*.safetensors")} == names
+    assert sum(c.models for c in r.claims) == len(names)  # every model trained, once
+    X = torch.rand(7, 10, 1, generator=torch.Generator().manual_seed(3))  # (B, N, 1)
+    mask = torch.rand(7, 10, generator=torch.Generator().manual_seed(4)) > 0.3  # (B, N)
+    loaded = 0
+    for c in r.claims:
+        for n, model in c.trained.items():
+            if not saveable(model):  # the weights format does not describe it yet
+                state = load_file(weights / f"{c.key}-{n}.safetensors")
+                assert state.keys() == model.state_dict().keys()
+                continue
+            again = load_model(weights / f"{c.key}-{n}.safetensors")
+            model.eval()
+            with torch.no_grad():
+                torch.testing.assert_close(again(X, mask), model(X, mask), rtol=0, atol=0)
+            loaded += 1
+    # the DeepSets of claims 1-3 and three of claim 5's five variants per seed
+    assert loaded == TINY["seeds"] * (len(TINY["latents"]) + 3 + 3 + 3)

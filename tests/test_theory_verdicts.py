@@ -34,11 +34,15 @@ def curve(stop: int) -> dict[int, float]:
 )
 def test_width_verdict(stops, verdict):
     j = v.width_verdict({N: curve(L) for N, L in stops.items()})
-    assert j.verdict == verdict
-    assert all(f"N = {N}: L = {L}" in j.finding for N, L in stops.items())
+    assert j.outcome == verdict
+    assert all(f"N = {N}: L = {L}" in j.sentence for N, L in stops.items())
     after = [N for N, L in stops.items() if L > N]
-    assert ("after L = N for N = " + ", ".join(map(str, after)) in j.finding) == bool(after)
-    assert "25%" in j.threshold and "0.1%" in j.threshold
+    assert ("after L = N for N = " + ", ".join(map(str, after)) in j.sentence) == bool(after)
+    assert "25%" in j.rule_text and "0.1%" in j.rule_text
+    assert j.measured["stops_at"] == stops and j.threshold == {
+        "tol": v.WIDTH_TOL,
+        "floor": v.WIDTH_FLOOR,
+    }
 
 
 @pytest.mark.parametrize(
@@ -53,8 +57,9 @@ def test_width_verdict(stops, verdict):
 )
 def test_injectivity_verdict_at_its_thresholds(acc, verdict):
     j = v.injectivity_verdict(acc, ceiling=0.5)
-    assert j.verdict == verdict
-    assert "95%" in j.threshold and "50.0%" in j.threshold
+    assert j.outcome == verdict
+    assert j.measured["accuracy"] == acc and j.threshold["ceiling"] == 0.5
+    assert "95%" in j.rule_text and "50.0%" in j.rule_text
 
 
 @pytest.mark.parametrize(
@@ -67,7 +72,7 @@ def test_injectivity_verdict_at_its_thresholds(acc, verdict):
     ],
 )
 def test_floor_verdict_at_ten_times(mse, verdict):
-    assert v.floor_verdict(mse).verdict == verdict
+    assert v.floor_verdict(mse).outcome == verdict
 
 
 @pytest.mark.parametrize(
@@ -81,8 +86,8 @@ def test_floor_verdict_at_ten_times(mse, verdict):
 )
 def test_equivariance_verdict_at_ceiling_plus_slack_and_95(per_element, equivariant, verdict):
     j = v.equivariance_verdict(per_element, equivariant, ceiling=0.64)
-    assert j.verdict == verdict
-    assert f"{per_element:.1%}" in j.finding
+    assert j.outcome == verdict
+    assert f"{per_element:.1%}" in j.sentence
 
 
 @pytest.mark.parametrize(
@@ -95,10 +100,11 @@ def test_equivariance_verdict_at_ceiling_plus_slack_and_95(per_element, equivari
 )
 def test_remedies_verdict_needs_four_of_five_seeds_and_three_remedies(learned, verdict):
     j = v.remedies_verdict(learned, seeds=5)
-    assert j.verdict == verdict
-    assert "4 of 5" in j.threshold
+    assert j.outcome == verdict
+    assert j.threshold["enough"] == 4 and j.measured["learned"] == learned
+    assert "4 of 5" in j.rule_text
 
 
 def test_remedies_need_80_percent_of_any_number_of_seeds():
-    assert v.remedies_verdict({"a": 2, "b": 2, "c": 2}, seeds=2).verdict == v.CONFIRMED
-    assert v.remedies_verdict({"a": 7, "b": 8, "c": 8}, seeds=10).verdict == v.IN_PART
+    assert v.remedies_verdict({"a": 2, "b": 2, "c": 2}, seeds=2).outcome == v.CONFIRMED
+    assert v.remedies_verdict({"a": 7, "b": 8, "c": 8}, seeds=10).outcome == v.IN_PART

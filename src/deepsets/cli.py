@@ -1,18 +1,19 @@
 """The `deepsets` command: `deepsets run [STUDY] [OPTIONS]` parses a study's settings and runs it.
 
-A study is an entry of STUDIES: a frozen settings dataclass, whose fields and the docstring under
-each become the options and `--help` (tyro, the cleanrl convention), its `--quick` preset, its
-check and its run function. `deepsets run` alone runs the exercise study. Above the studies sit
-only `--help`, `--version` and the command name: a few lines of dispatch, not a parser.
+A study is an entry of the registry `deepsets.studies.STUDIES` (a `lab.study.Study`): a frozen
+settings dataclass, whose fields and the docstring under each become the options and `--help`
+(tyro, the cleanrl convention), its `--quick` preset, its check, its run function and its console
+summary. `deepsets run` alone runs DEFAULT_STUDY. Above the studies sit only `--help`,
+`--version` and the command name: a few lines of dispatch, not a parser, and no study's code.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
-from typing import Any, Generic, TypeVar
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any, TypeVar
 
 import tyro
 
@@ -21,77 +22,15 @@ from deepsets.cluster import session
 from deepsets.engine.remote import GroupLost
 from deepsets.export import main as export_main
 from deepsets.lab.output import OutputError
+from deepsets.lab.study import Study
 from deepsets.signals import Terminated
-from deepsets.studies.digits.settings import DigitsSettings
-from deepsets.studies.digits.settings import quick_settings as digits_quick
-from deepsets.studies.digits.settings import resolve as digits_resolve
-from deepsets.studies.exercise.settings import StudySettings, quick_settings, resolve
-from deepsets.studies.theory import entry as theory
-from deepsets.studies.theory import settings as theory_settings
+from deepsets.studies import DEFAULT_STUDY, STUDIES
 
 S = TypeVar("S")
 
 # `--out STR` and `--threads INT`, not `{None}|STR`: None is their default, not a value to type
 TYRO_CONFIG = (tyro.conf.DisallowNone,)
 EXAMPLE = "Example: deepsets run --quick --out runs/smoke   (a small run in seconds)"
-
-
-@dataclass(frozen=True)
-class Study(Generic[S]):
-    """One study that `deepsets run NAME` runs."""
-
-    settings: type[S]
-    """A frozen dataclass with a default for every field and a docstring under each."""
-    about: str
-    """One line for `deepsets --help` and the top of `deepsets run NAME --help`."""
-    quick: Callable[[], S]
-    """The settings of `--quick`: smaller defaults that explicit flags still override."""
-    check: Callable[[S], S]
-    """Validates the settings (a ValueError naming the bad field) before any work starts."""
-    run: Callable[[S], None]
-    """Runs the study, writes its outputs and prints its summary."""
-
-
-def run_digits(settings: DigitsSettings) -> None:
-    """Run the digit-sum study and print its summary."""
-    from deepsets.studies.digits.run import print_summary, run_digits
-
-    print_summary(run_digits(settings))
-
-
-def run_exercise(settings: StudySettings) -> None:
-    """Run the exercise study and print its summary (imported here, so `--help` stays quick)."""
-    from deepsets.studies.exercise.console import print_summary
-    from deepsets.studies.exercise.run import run_study
-
-    print_summary(run_study(settings))
-
-
-STUDIES: dict[str, Study[Any]] = {
-    "exercise": Study(
-        StudySettings,
-        "the exercise's DeepSet and MLPs over seeds, its questions answered by measurement",
-        quick_settings,
-        resolve,
-        run_exercise,
-    ),
-    "theory": Study(
-        theory_settings.TheorySettings,
-        "five claims of the theory of set functions, each measured over seeds with a verdict",
-        theory_settings.quick_settings,
-        theory_settings.check,
-        theory.run_and_print,
-    ),
-    "digits": Study(
-        DigitsSettings,
-        "the DeepSets paper's sums of digits (text and images) against LSTM, GRU and a Set "
-        "Transformer",
-        digits_quick,
-        digits_resolve,
-        run_digits,
-    ),
-}
-DEFAULT_STUDY = "exercise"  # what `deepsets run` runs when no study is named
 
 
 def flags(changes: dict[str, object]) -> str:
@@ -103,7 +42,7 @@ def flags(changes: dict[str, object]) -> str:
     return " ".join(words)
 
 
-def description(study: Study[Any]) -> str:
+def description(study: Study[Any, Any]) -> str:
     """The text above the options of `deepsets run NAME --help`."""
     default, quick = study.settings(), study.quick()
     changes = {
@@ -120,7 +59,7 @@ def description(study: Study[Any]) -> str:
     return "\n\n".join([*paragraphs, EXAMPLE])
 
 
-def parse(study: Study[S], args: Sequence[str], prog: str) -> S:
+def parse(study: Study[S, Any], args: Sequence[str], prog: str) -> S:
     """The study's settings from `args`, over its defaults, or over its quick preset if `--quick`.
 
     The second parse (only with --quick) applies the same flags on top of the quick preset, so
@@ -215,7 +154,7 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
     try:
         settings = study.check(settings)  # the check comes first: a mistake costs no training
         with session(getattr(settings, "scheduler", None)):  # None: in this process
-            study.run(settings)
+            study.summary(study.run(settings))
     except (FileExistsError, OutputError, ValueError, TypeError, GroupLost) as e:
         return error(prog, str(e))
     except KeyboardInterrupt:

@@ -1,24 +1,58 @@
-"""What every study's settings share, checked once: out, flags, seeds, seed, threads, scheduler,
-device."""
+"""What every study's settings share, declared and checked once: `CommonSettings` (out,
+overwrite, seeds, seed, threads, device, quick, and the cluster's scheduler), `check_common`,
+and the two facts every run function derives from them: its device and its CPU threads.
+
+A study's settings inherit `CommonSettings` and add their own fields; a study may redeclare a
+common field to change its default or its docstring (its `--help` line), never its meaning.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
 
-from deepsets.cluster import check_scheduler
+import torch
+
+from deepsets.cluster import ClusterSettings, check_scheduler
 from deepsets.device import resolve_device
+from deepsets.training import TORCH_THREADS, torch_threads
 from deepsets.validate import positive_int, seed_int
 
 # The study seeds its runs with seed + s plus offsets below 10**6; 2**62 leaves them room under
 # torch's largest seed, 2**63 - 1, so a large seed is refused up front, not midway.
 MAX_BASE_SEED = 2**62
 
-def check_common(s: Any, flags: tuple[str, ...] = ("overwrite", "quick")) -> None:
-    """The checks every study's settings share: out, the boolean `flags`, seeds, seed, threads
-    and scheduler (a ValueError naming the first bad one)."""
+
+@dataclass(frozen=True)
+class CommonSettings(ClusterSettings):
+    """The settings every study takes (`scheduler`, where the models train, comes from
+    ClusterSettings)."""
+
+    out: str | None = None
+    """Output directory; default: a fresh runs/<timestamp> directory."""
+    overwrite: bool = False
+    """Replace an earlier run's output directory (never files that run did not write)."""
+    seeds: int = 5
+    """Independent runs (initialisation and data) of every model."""
+    seed: int = 0
+    """Base seed: run s of a model uses seed + s."""
+    threads: int | None = None
+    """torch CPU threads during the study; default: 1, fastest for these tiny models."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto, cpu or cuda."""
+    quick: bool = False
+    """A smoke test in seconds: the smaller defaults of QUICK (listed above); explicit flags win."""
+
+
+def check_common(s: CommonSettings, flags: tuple[str, ...] = ()) -> None:
+    """The checks every study's settings share: out, overwrite, quick and the study's other
+    boolean `flags`, seeds, seed, threads, device and scheduler (a ValueError naming the first
+    bad one)."""
     if s.out is not None and (not isinstance(s.out, str) or not s.out):
         raise ValueError(f"out must be a directory path or None, got {s.out!r}")
-    for name in flags:
+    for name in ("overwrite", "quick", *flags):
         if not isinstance(getattr(s, name), bool):
             raise ValueError(f"{name} must be True or False, got {getattr(s, name)!r}")
     positive_int(s.seeds, "seeds")
@@ -27,6 +61,7 @@ def check_common(s: Any, flags: tuple[str, ...] = ("overwrite", "quick")) -> Non
     if s.threads is not None:
         positive_int(s.threads, "threads")
     check_scheduler(s.scheduler)
+    check_device(s.device, s.scheduler)
 
 
 def check_device(device: str, scheduler: str | None) -> None:
@@ -34,3 +69,28 @@ def check_device(device: str, scheduler: str | None) -> None:
     resolve_device(device)
     if scheduler is not None and device == "cuda":
         raise ValueError("device must be cpu or auto with a scheduler (workers train on CPUs)")
+
+
+def run_device(s: CommonSettings) -> torch.device:
+    """Where the study's models live: `s.device` resolved, or the CPU when a cluster's workers
+    train them."""
+    return resolve_device("cpu" if s.scheduler is not None else s.device)
+
+
+def threads_of(s: CommonSettings) -> int:
+    """The CPU threads a study runs on: `s.threads`, or the engine's TORCH_THREADS."""
+    return TORCH_THREADS if s.threads is None else s.threads
+
+
+@contextlib.contextmanager
+def study_threads(s: CommonSettings) -> Iterator[int]:
+    """Run the block (a whole study) on `threads_of(s)` torch threads, then restore the caller's.
+
+    This is the one place a study sets its threads. Training itself runs on the engine's
+    TORCH_THREADS whatever this says, until `train_on`/`train_many` take a `threads=` keyword:
+    then each study's engine call passes `threads=threads_of(s)` (exercise: plan.Plan.train and
+    sections/sample_efficiency.py; digits: train.train_task; theory: common.fit).
+    """
+    n = threads_of(s)
+    with torch_threads(n):
+        yield n

@@ -1,1 +1,19 @@
-"""The studies, as peers: exercise/, digits/, theory/, each built the same way."""
+"""The studies, as peers: exercise/, digits/, theory/, each built the same way (lab.study).
+
+STUDIES is the registry `deepsets run` reads: a new study is one folder exposing its `STUDY`
+and one line here. The first entry is what `deepsets run` runs when no study is named.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepsets.lab.study import Study
+from deepsets.studies import digits, exercise, theory
+
+STUDIES: dict[str, Study[Any, Any]] = {
+    "exercise": exercise.STUDY,
+    "theory": theory.STUDY,
+    "digits": digits.STUDY,
+}
+DEFAULT_STUDY = "exercise"  # what `deepsets run` runs when no study is named

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from deepsets.cluster import ClusterInfo
+from deepsets.lab.verdict import Verdict, jsonable
 from deepsets.studies.digits import verdicts
 from deepsets.studies.digits.models import NAMES
 from deepsets.studies.digits.settings import DigitsSettings
 
-SCHEMA = "digits/1"
+SCHEMA = "digits/2"  # 1: findings as {claim, measured (the sentence), agrees}
 KEY_LENGTHS = (5, 10, 20, 50, 100)  # the lengths of the report's summary table
 FINAL_WINDOW = 0.1  # the final loss: the mean over this share of the last training steps
 
@@ -30,14 +31,14 @@ FINAL_WINDOW = 0.1  # the final loss: the mean over this share of the last train
 class Findings:
     """The report's comparison with the paper's Figure 2, and the Set Transformer beyond it."""
 
-    text_deepset: verdicts.Verdict
-    lstm: verdicts.Verdict
-    gru: verdicts.Verdict
-    image: verdicts.Verdict
-    set_transformer: str
+    text_deepset: Verdict
+    lstm: Verdict
+    gru: Verdict
+    image: Verdict
+    set_transformer: Verdict
 
     @property
-    def paper(self) -> list[verdicts.Verdict]:
+    def paper(self) -> list[Verdict]:
         return [self.text_deepset, self.lstm, self.gru, self.image]
 
 
@@ -117,7 +118,7 @@ class DigitsResults:
             "results": results,
             "per_seed": per_seed,
             "final_train_mae": final,
-            "findings": asdict(self.findings),
+            "findings": jsonable(self.findings),
             "settings": asdict(self.settings),
             "seeds": list(self.seeds),
             "test_sets_per_length": self.settings.test_sets,

@@ -12,19 +12,21 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import save as serialize
+from rich.console import Console
 
-from deepsets.cluster import cluster_info
-from deepsets.device import resolve_device
-from deepsets.files import write_atomic
+from deepsets.cluster import cluster_info, describe
+from deepsets.lab.console import print_summary as print_study
+from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
+from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.weights import write_weights
 from deepsets.studies.digits import figures
 from deepsets.studies.digits.evaluate import accuracies
 from deepsets.studies.digits.report import write_report
 from deepsets.studies.digits.results import DigitsResults
 from deepsets.studies.digits.settings import TASKS, DigitsSettings, resolve
 from deepsets.studies.digits.train import Trained, train_task
-from deepsets.training import TORCH_THREADS, show_progress, torch_threads
+from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +34,9 @@ log = logging.getLogger(__name__)
 def run_digits(settings: DigitsSettings | None = None) -> DigitsResults:
     """Run the whole study and write its outputs; returns the results."""
     s = resolve(settings or DigitsSettings())
-    device = resolve_device("cpu" if s.scheduler is not None else s.device)  # workers: CPUs
     out = Path(s.out) if s.out is not None else default_out()
-    with torch_threads(TORCH_THREADS if s.threads is None else s.threads):
-        return _run(s, device, out)
+    with study_threads(s):
+        return _run(s, run_device(s), out)
 
 
 def _run(s: DigitsSettings, device: torch.device, out: Path) -> DigitsResults:
@@ -87,35 +88,33 @@ def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained
     }
     for name, fig in figs.items():
         fig.savefig(root / "figures" / f"{name}.png", dpi=110)
-    (root / "weights").mkdir()
-    for task, t in trained.items():
-        for model, runs in t.models.items():
-            for seed, m in zip(results.seeds, runs, strict=True):
-                # clones: the DeepSet registers its encoder twice (encoder, phi.0), and safetensors
-                # refuses two names for one tensor
-                state = {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
-                meta = {"task": task, "model": model, "seed": str(seed)}
-                path = root / "weights" / f"{task}-{model}-seed{seed}.safetensors"
-                write_atomic(path, serialize(state, meta), overwrite=False)
+    save_weights(root, results.seeds, trained)
     (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
     write_report(root, results)
 
 
-def summary(results: DigitsResults) -> str:
+def save_weights(root: Path, seeds: tuple[int, ...], trained: dict[str, Trained]) -> None:
+    """weights/<task>-<model>-seed<s>.safetensors for every trained model (`lab.weights`)."""
+    models, meta = {}, {}
+    for task, t in trained.items():
+        for model, runs in t.models.items():
+            for seed, m in zip(seeds, runs, strict=True):
+                name = f"{task}-{model}-seed{seed}"
+                models[name], meta[name] = m, {"task": task, "model": model, "seed": str(seed)}
+    write_weights(root, models, meta)
+
+
+def print_summary(results: DigitsResults, console: Console | None = None) -> None:
     """What `deepsets run digits` prints: the accuracy table, the verdicts, where the run is."""
     rows = results.table()
-    head = f"{'task':6} {'model':16}" + "".join(f"{n:>8}" for n in rows[0]["lengths"])
-    lines = [f"accuracy (mean over {len(results.seeds)} runs) by number of digits", head]
-    for r in rows:
-        lines.append(f"{r['task']:6} {r['model']:16}" + "".join(f"{m:8.3f}" for m in r["mean"]))
-    lines.append("")
-    for v in results.findings.paper:
-        word = {True: "agrees", False: "differs", None: "not measured"}[v.agrees]
-        lines.append(f"[{word}] {v.measured}")
-    lines.append(results.findings.set_transformer)
-    lines.append(f"\n{results.wall_seconds:.0f} s; report: {results.out / 'report.html'}")
-    return "\n".join(lines)
-
-
-def print_summary(results: DigitsResults) -> None:
-    print(summary(results))  # the CLI's console output
+    header = ("task", "model", *map(str, rows[0]["lengths"]))
+    cells = [(r["task"], r["model"], *(f"{m:.3f}" for m in r["mean"])) for r in rows]
+    title = f"Accuracy (mean over {len(results.seeds)} runs) by number of digits"
+    f = results.findings
+    shown = [("text DeepSet", f.text_deepset), ("text LSTM", f.lstm), ("text GRU", f.gru),
+             ("image DeepSet", f.image), ("Set Transformer", f.set_transformer)]  # fmt: skip
+    notes = [f"{results.wall_seconds:.0f} s on {results.device}"]
+    if results.cluster is not None:
+        notes.append(describe(results.cluster))
+    out = results.out / "report.html"
+    print_study([table(title, header, cells)], shown, notes, out, console)

@@ -9,10 +9,9 @@ at a tenth of the learning rate (the engine keeps lr fixed within a call).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from deepsets.cluster import ClusterSettings
-from deepsets.lab.settings import check_common, check_device
+from deepsets.lab.settings import CommonSettings, check_common
 from deepsets.tasks.digits import check_sizes
 from deepsets.validate import positive_float, positive_int, positive_ints
 
@@ -21,17 +20,11 @@ MODELS = ("deepset", "lstm", "gru", "set_transformer")
 
 
 @dataclass(frozen=True)
-class DigitsSettings(ClusterSettings):
+class DigitsSettings(CommonSettings):
     """Everything `run_digits` needs; the defaults are the full study (~250 s of CPU)."""
 
-    out: str | None = None
-    """Output directory; default: a fresh runs/<timestamp> directory."""
-    overwrite: bool = False
-    """Replace an earlier run's output directory."""
     seeds: int = 3
     """Runs of every model, differing in initial weights and batch order (one training set)."""
-    seed: int = 0
-    """Base seed: run s uses seed + s."""
     train_sets: int = 100_000
     """Training sets, shared by every run (the paper: 100,000)."""
     train_sizes: tuple[int, int] = (1, 10)
@@ -58,12 +51,6 @@ class DigitsSettings(ClusterSettings):
     """Width of the Set Transformer's blocks."""
     st_heads: int = 2
     """Attention heads of the Set Transformer (st_dim must be a multiple)."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """auto, cpu or cuda."""
-    threads: int | None = None
-    """torch CPU threads during the study; default: 1 (training.TORCH_THREADS)."""
-    quick: bool = False
-    """A smoke test in seconds: the smaller defaults of QUICK; explicit flags win."""
 
 
 QUICK: dict[str, Any] = dict(
@@ -106,5 +93,4 @@ def resolve(settings: DigitsSettings) -> DigitsSettings:
         positive_int(getattr(s, name), name)
     if s.st_dim % s.st_heads:
         raise ValueError(f"st_dim must be a multiple of st_heads, got {s.st_dim}, {s.st_heads}")
-    check_device(s.device, s.scheduler)
     return s

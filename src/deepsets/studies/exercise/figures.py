@@ -1,4 +1,4 @@
-"""The study's figures beyond the exercise's two: sweep, pooled values, learned phi, set sizes.
+"""The study's figures beyond the exercise's two: pooled values, learned phi, set sizes, speed.
 
 Every function takes numbers (numpy arrays, dicts of them, or a section's results) and returns
 a matplotlib Figure. Shape letters: S seeds, W MLP widths, B sets.
@@ -6,61 +6,11 @@ a matplotlib Figure. Shape letters: S seeds, W MLP widths, B sets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
-
-if TYPE_CHECKING:
-    from deepsets.studies.exercise.scores import Score, Summary
-    from deepsets.studies.exercise.sections.sweep import SweepRow
-
-
-def sweep(rows: Sequence[SweepRow], deepset: Score) -> Figure:
-    """Final loss and accuracy over all sets against parameter count (log x), one line per family
-    (depth, activation) of MLPs, with the DeepSet as the reference."""
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    for depth, act in sorted({(r.depth, r.activation) for r in rows}):
-        family = sorted(
-            (r for r in rows if (r.depth, r.activation) == (depth, act)),
-            key=lambda r: r.score.params,
-        )
-        p = np.array([r.score.params for r in family])  # (W,)
-        label = f"MLP, {depth} hidden layer{'s' * (depth > 1)}, {act}"
-        for ax, stat in ((ax_loss, _final_loss), (ax_acc, _accuracy)):
-            v = np.array([stat(r.score).values for r in family])  # (W, S)
-            (line,) = ax.plot(p, v.mean(axis=1), "o-", label=label, ms=4)
-            ax.fill_between(p, v.min(axis=1), v.max(axis=1), color=line.get_color(), alpha=0.15)
-    _deepset_reference(ax_loss, deepset.final_loss.values, deepset.params)
-    _deepset_reference(ax_acc, deepset.accuracy.values, deepset.params)
-    ax_loss.set_yscale("log")
-    ax_loss.set_ylabel("final training loss (BCE)")
-    ax_acc.set_ylabel("accuracy over all sets")
-    ax_loss.legend(fontsize=7)
-    fig.suptitle("How big must an MLP be to match the DeepSet? (band: min-max over seeds)")
-    return fig
-
-
-def _final_loss(score: Score) -> Summary:
-    return score.final_loss
-
-
-def _accuracy(score: Score) -> Summary:
-    return score.accuracy
-
-
-def _deepset_reference(ax: Axes, values: Sequence[float], params: int) -> None:
-    """The DeepSet's mean over seeds as a dashed line and a star at its parameter count."""
-    mean = float(np.mean(values))
-    ax.axhline(mean, color="k", ls="--", lw=1.2, label="DeepSet (mean over seeds)")
-    ax.plot([params], [mean], "k*", ms=12, label=f"DeepSet, {params} params")
-    ax.set_xscale("log")
-    ax.set_xlabel("trainable parameters")
-    ax.grid(alpha=0.3, which="both")
 
 
 def pooled_histograms(pooled: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:

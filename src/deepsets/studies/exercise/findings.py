@@ -1,4 +1,4 @@
-"""The study's findings as sentences, each chosen from the results by a function in verdicts.py.
+"""The study's findings, each a Verdict chosen from the results by a function in verdicts.py.
 
 The report, the console and metrics.json all read these fields; none restates a finding itself.
 """
@@ -6,42 +6,40 @@ The report, the console and metrics.json all read these fields; none restates a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from deepsets.lab.verdict import Verdict
 from deepsets.studies.exercise import verdicts
 from deepsets.studies.exercise.extras import ExtrasResult
 from deepsets.studies.exercise.sections.learning_speed import LearningSpeedResult
+from deepsets.studies.exercise.sections.measured import Sections
 from deepsets.studies.exercise.sections.sample_efficiency import SampleEfficiencyResult
 from deepsets.studies.exercise.sections.set_size import MLP_TRIED
-
-if TYPE_CHECKING:
-    from deepsets.studies.exercise.results import Sections
 
 
 @dataclass(frozen=True)
 class ExtraFindings:
     """The findings of the sections beyond the exercise, one sentence each."""
 
-    set_size: str
-    phi0: str
-    max_pooling: str
-    mlp_set_size: str
-    affine_chance: str
-    affine_max: str
-    learned_phi_max: str
-    latent: str
+    set_size: Verdict
+    phi0: Verdict
+    max_pooling: Verdict
+    mlp_set_size: Verdict
+    affine_chance: Verdict
+    affine_max: Verdict
+    learned_phi_max: Verdict
+    latent: Verdict
 
 
 @dataclass(frozen=True)
 class Findings:
     """What the run found: step 6, the answers to 7a and 7b, and the extras' findings."""
 
-    invariance: str
-    mlp_sweep: str
-    linear_phi: str
-    sample_efficiency: str
-    learning_speed: str
-    headline: str
+    invariance: Verdict
+    mlp_sweep: Verdict
+    linear_phi: Verdict
+    sample_efficiency: Verdict
+    learning_speed: Verdict
+    headline: Verdict
     """What the symmetry buys on this task, in examples and in steps."""
     extras: ExtraFindings | None
 
@@ -72,7 +70,9 @@ def extra_findings(e: ExtrasResult) -> ExtraFindings:
     )
 
 
-def symmetry_findings(se: SampleEfficiencyResult, sp: LearningSpeedResult) -> dict[str, str]:
+def symmetry_findings(
+    se: SampleEfficiencyResult, sp: LearningSpeedResult
+) -> dict[str, Verdict]:
     """The findings of the two sections on what the symmetry buys, and the headline."""
     worst = {m.label: [a.min for a in m.unseen_accuracy] for m in se.models}
     loss = (sp.deepset.steps_to_loss, sp.mlp.steps_to_loss)

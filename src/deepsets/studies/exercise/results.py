@@ -13,17 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from deepsets.cluster import ClusterInfo
-from deepsets.studies.exercise.extras import ExtrasResult
+from deepsets.lab.verdict import jsonable
 from deepsets.studies.exercise.findings import Findings, findings
-from deepsets.studies.exercise.sections.invariance import InvarianceResult
-from deepsets.studies.exercise.sections.learning_speed import LearningSpeedResult
-from deepsets.studies.exercise.sections.linear_phi import LinearPhiResult
-from deepsets.studies.exercise.sections.sample_efficiency import SampleEfficiencyResult
-from deepsets.studies.exercise.sections.sweep import SweepResult
-from deepsets.studies.exercise.sections.training import TrainingResult
+from deepsets.studies.exercise.sections.measured import Sections
 from deepsets.studies.exercise.settings import StudySettings
 
-SCHEMA_VERSION = 3  # of metrics.json; 2 scored on a sampled "held-out" set, 1 keyed display names
+SCHEMA_VERSION = 4  # of metrics.json; 3: findings as sentences, 2: a "held-out" set, 1: names
 
 
 @dataclass(frozen=True)
@@ -61,20 +56,6 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
-class Sections:
-    """Every section's numbers."""
-
-    training: TrainingResult
-    invariance: InvarianceResult
-    mlp_sweep: SweepResult
-    linear_phi: LinearPhiResult
-    sample_efficiency: SampleEfficiencyResult
-    learning_speed: LearningSpeedResult
-    extras: ExtrasResult | None
-    """None when the study ran with extras=False."""
-
-
-@dataclass(frozen=True)
 class StudyResults(Sections):
     """Where a study wrote, how it ran, every section's numbers and its findings."""
 
@@ -108,7 +89,7 @@ class StudyResults(Sections):
             "sample_efficiency": asdict(self.sample_efficiency),
             "learning_speed": asdict(self.learning_speed),
             "extras": None if self.extras is None else asdict(self.extras),
-            "findings": asdict(self.findings),
+            "findings": jsonable(self.findings),
             "timing": timing,
             "cluster": cluster,
         }

@@ -21,14 +21,15 @@ from tqdm.auto import tqdm
 
 from deepsets.cluster import cluster_info
 from deepsets.data import all_sets
-from deepsets.device import resolve_device
 from deepsets.engine.forked import fork_map
 from deepsets.engine.parts import WORKERS
 from deepsets.lab.output import default_out, staged, versions
+from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.weights import write_weights
 from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.plan import Plan, Runs, Variant
 from deepsets.studies.exercise.report import write_report
-from deepsets.studies.exercise.results import DataShown, RunInfo, Sections, StudyResults, Timing
+from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
 from deepsets.studies.exercise.scores import TestSet
 from deepsets.studies.exercise.sections import (
     invariance,
@@ -38,9 +39,9 @@ from deepsets.studies.exercise.sections import (
     sweep,
     training,
 )
+from deepsets.studies.exercise.sections.measured import Sections
 from deepsets.studies.exercise.settings import StudySettings, resolve
-from deepsets.training import TORCH_THREADS, show_progress
-from deepsets.weights import save_model
+from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +120,9 @@ def run_study(settings: StudySettings | None = None) -> StudyResults:
     `settings.out` (default: a fresh runs/<timestamp>), atomically.
     """
     s = resolve(settings or StudySettings())
-    device = resolve_device("cpu" if s.scheduler is not None else s.device)  # workers: CPUs
     out = Path(s.out) if s.out is not None else default_out()
-    before = torch.get_num_threads()
-    torch.set_num_threads(TORCH_THREADS if s.threads is None else s.threads)
-    try:
-        return _run(s, device, out)
-    finally:
-        torch.set_num_threads(before)  # the caller's setting, as it was
+    with study_threads(s):
+        return _run(s, run_device(s), out)
 
 
 def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
@@ -146,7 +142,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         sections, figs, symmetry_seconds = measure(trained, declared, s, test)
         stages.update()
         write_figures(tmp, figs)
-        write_weights(tmp, [trained[v] for v in declared.saved])
+        save_weights(tmp, [trained[v] for v in declared.saved])
         run = RunInfo(
             settings=s,
             seeds=tuple(plan.seeds),
@@ -177,12 +173,16 @@ def write_figures(root: Path, figs: Mapping[str, Figure]) -> None:
     fork_map(save, list(figs), WORKERS)
 
 
-def write_weights(root: Path, runs: list[Runs]) -> None:
+def save_weights(root: Path, runs: list[Runs]) -> None:
     """weights/<variant>-seed<s>.safetensors for every seed of each of `runs`."""
-    (root / "weights").mkdir()
-    for r in runs:
-        for seed, model in zip(r.seeds, r.models, strict=True):
-            save_model(model, root / "weights" / f"{r.variant.name}-seed{seed}.safetensors")
+    write_weights(
+        root,
+        {
+            f"{r.variant.name}-seed{seed}": model
+            for r in runs
+            for seed, model in zip(r.seeds, r.models, strict=True)
+        },
+    )
 
 
 def write_metrics(root: Path, results: StudyResults) -> None:

@@ -8,29 +8,20 @@ defaults of `--quick`; `resolve` checks every field before any work starts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from deepsets.cluster import ClusterSettings
 from deepsets.data import check_n_sets
-from deepsets.lab.settings import check_common, check_device
+from deepsets.lab.settings import CommonSettings, check_common
 from deepsets.models.activation import check_activation
 from deepsets.training import check_training_args
 from deepsets.validate import positive_int, positive_ints
 
 
 @dataclass(frozen=True)
-class StudySettings(ClusterSettings):
-    """Everything `run_study` needs; the defaults are the exercise's (`scheduler`, where the
-    models train, comes from ClusterSettings)."""
+class StudySettings(CommonSettings):
+    """Everything `run_study` needs; the defaults are the exercise's (out, seeds, threads,
+    device, scheduler and the other fields every study takes come from CommonSettings)."""
 
-    out: str | None = None
-    """Output directory; default: a fresh runs/<timestamp> directory."""
-    overwrite: bool = False
-    """Replace an existing non-empty output directory."""
-    seeds: int = 5
-    """Independent runs (initialisation and data) of every model."""
-    seed: int = 0
-    """Base seed: run s of a model uses seed + s for its initialisation and data."""
     steps: int = 4000
     """Adam steps per model (the exercise: 4000)."""
     batch_size: int = 100
@@ -55,12 +46,6 @@ class StudySettings(ClusterSettings):
     """Final loss = mean training loss over this many last steps."""
     permutations: int = 3
     """Random permutations in the invariance check (step 6)."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """auto, cpu or cuda."""
-    threads: int | None = None
-    """torch CPU threads during the study; default: 1, fastest for these tiny models."""
-    quick: bool = False
-    """A smoke test in seconds: the smaller defaults of QUICK (listed above); explicit flags win."""
     extras: bool = True
     """The sections beyond the exercise (set sizes, pooling, latent width, learned phi)."""
 
@@ -90,7 +75,7 @@ def resolve(settings: StudySettings) -> StudySettings:
     if not isinstance(settings, StudySettings):
         raise TypeError(f"settings must be a StudySettings, got {settings!r}")
     s = settings
-    check_common(s, flags=("overwrite", "quick", "extras"))
+    check_common(s, flags=("extras",))
     check_training_args(s.steps, s.batch_size, s.lr)
     positive_int(s.hidden, "hidden")
     positive_ints(s.mlp_hidden, "mlp_hidden")
@@ -105,7 +90,6 @@ def resolve(settings: StudySettings) -> StudySettings:
             "give a smaller final_window"
         )
     positive_int(s.permutations, "permutations")
-    check_device(s.device, s.scheduler)
     return s
 
 
@@ -119,14 +103,4 @@ def check_activations(values: object, name: str) -> None:
         check_activation(a, f"{name}[{i}]")
 
 
-def sweep_architectures(settings: StudySettings) -> list[dict[str, Any]]:
-    """The MLPs of question 7a: every (depth, width, activation), as make_mlp keyword dicts."""
-    return [
-        {"hidden": (w,) * d, "activation": a}
-        for a in settings.sweep_activations
-        for d in settings.sweep_depths
-        for w in settings.sweep_widths
-    ]
-
-
-__all__ = ["QUICK", "StudySettings", "quick_settings", "resolve", "sweep_architectures"]
+__all__ = ["QUICK", "StudySettings", "quick_settings", "resolve"]

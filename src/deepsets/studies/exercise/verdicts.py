@@ -1,4 +1,5 @@
-"""What this run found, in words: every sentence is chosen by a pure function of measured numbers.
+"""What this run found: every finding is a `lab.verdict.Verdict` chosen by a pure function of
+measured numbers (the outcome, the numbers, the threshold, the sentence's template).
 
 Each threshold is a named constant next to the functions that use it; tests/test_verdicts.py
 feeds every function numbers on both sides. Explanations that hold whatever a run measures
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from deepsets.lab.verdict import Outcome, Verdict, count_outcome
 from deepsets.studies.exercise.scores import Score
 
 LN2 = math.log(2)  # the loss of predicting 1/2 for every set of a balanced task
@@ -17,25 +19,32 @@ LN2 = math.log(2)  # the loss of predicting 1/2 for every set of a balanced task
 ROUNDING = 1e-5  # an output change at most this is float rounding (outputs are float32)
 
 
-def invariance_verdict(deepset_change: float, mlp_change: float, tol: float = ROUNDING) -> str:
+def invariance_verdict(deepset_change: float, mlp_change: float, tol: float = ROUNDING) -> Verdict:
     """Step 6: is each model's largest change under permutations rounding or a real change?"""
     if deepset_change == 0:
         deepset = "The DeepSet's output did not change at all"
     elif deepset_change <= tol:
         deepset = (
-            f"The DeepSet's largest change, {deepset_change:.1e}, is float rounding "
+            "The DeepSet's largest change, {deepset_change:.1e}, is float rounding "
             "(the sum is computed in another order)"
         )
     else:
         deepset = (
-            f"The DeepSet's output moved by {deepset_change:.1e}, more than float rounding "
-            f"({tol:.0e}): its invariance is broken"
+            "The DeepSet's output moved by {deepset_change:.1e}, more than float rounding "
+            "({tol:.0e}): its invariance is broken"
         )
     if mlp_change > tol:
-        mlp = f"the MLP's moved by up to {mlp_change:.1e}: it sees positions."
+        mlp = "the MLP's moved by up to {mlp_change:.1e}: it sees positions."
     else:
-        mlp = f"the MLP's moved by only {mlp_change:.1e}: on these sets it ignored the order."
-    return f"{deepset}; {mlp}"
+        mlp = "the MLP's moved by only {mlp_change:.1e}: on these sets it ignored the order."
+    return Verdict(
+        count_outcome((deepset_change <= tol) + (mlp_change > tol), 2),
+        f"{deepset}; {mlp}",
+        {"deepset_change": deepset_change, "mlp_change": mlp_change},
+        {"tol": tol},
+        "The DeepSet's output does not change under permutations; the MLP's does.",
+        rule="a change of at most {tol:.0e} is float rounding",
+    )
 
 
 def matches_deepset(mlp: Score, deepset: Score) -> bool:
@@ -46,40 +55,55 @@ def matches_deepset(mlp: Score, deepset: Score) -> bool:
     )
 
 
-def sweep_answer(smallest: tuple[str, int] | None, deepset_params: int, largest: int) -> str:
+def sweep_answer(smallest: tuple[str, int] | None, deepset_params: int, largest: int) -> Verdict:
     """Question 7a's answer: the smallest matching MLP (name, parameters), or none up to
     `largest` parameters."""
+    claim = "Some MLP of the sweep matches the DeepSet (criterion: `matches_deepset`)."
+    numbers = {"deepset_params": deepset_params, "largest": largest}
     if smallest is None:
-        return (
-            f"No MLP of the sweep (up to {largest} parameters) matches the "
-            f"{deepset_params}-parameter DeepSet."
+        return Verdict(
+            Outcome.REFUTED,
+            "No MLP of the sweep (up to {largest} parameters) matches the "
+            "{deepset_params}-parameter DeepSet.",
+            numbers,
+            claim=claim,
         )
     name, params = smallest
-    return (
-        f"The smallest MLP that matches the {deepset_params}-parameter DeepSet is {name}, "
-        f"with {params} parameters: {params / deepset_params:.1f}x as many."
+    return Verdict(
+        Outcome.CONFIRMED,
+        "The smallest MLP that matches the {deepset_params}-parameter DeepSet is {name}, "
+        "with {params} parameters: {ratio:.1f}x as many.",
+        numbers | {"name": name, "params": params, "ratio": params / deepset_params},
+        claim=claim,
     )
 
 
 LN2_TOLERANCE = 0.01  # a mean final loss this close to ln 2 is chance level
 
 
-def linear_phi_verdict(final_loss: float, tol: float = LN2_TOLERANCE) -> str:
+def linear_phi_verdict(final_loss: float, tol: float = LN2_TOLERANCE) -> Verdict:
     """Question 7b: did the DeepSet with an affine phi stay at chance (loss ln 2)?"""
     head = "Without a nonlinearity in phi the DeepSet's mean final loss"
-    if abs(final_loss - LN2) <= tol:
-        return (
-            f"{head} stays at {final_loss:.4f} (ln 2 = {LN2:.4f}): "
-            "it cannot tell the classes apart."
-        )
-    if final_loss < LN2:
-        return (
-            f"{head} falls to {final_loss:.4f}, below ln 2 = {LN2:.4f}: it separates the classes "
+    at_chance = abs(final_loss - LN2) <= tol
+    if at_chance:
+        tail = "stays at {final_loss:.4f} (ln 2 = {ln2:.4f}): it cannot tell the classes apart."
+    elif final_loss < LN2:
+        tail = (
+            "falls to {final_loss:.4f}, below ln 2 = {ln2:.4f}: it separates the classes "
             "in part, which an affine phi on sets that all sum to 1 should not allow."
         )
-    return (
-        f"{head} ends at {final_loss:.4f}, above ln 2 = {LN2:.4f}: it did not even reach "
-        "chance level; it needs more steps."
+    else:
+        tail = (
+            "ends at {final_loss:.4f}, above ln 2 = {ln2:.4f}: it did not even reach "
+            "chance level; it needs more steps."
+        )
+    return Verdict(
+        Outcome.CONFIRMED if at_chance else Outcome.REFUTED,
+        f"{head} {tail}",
+        {"final_loss": final_loss},
+        {"ln2": LN2, "tol": tol},
+        "Without a nonlinearity in phi the DeepSet stays at chance (loss ln 2).",
+        rule="chance: a mean final loss within {tol} of ln 2",
     )
 
 
@@ -88,7 +112,7 @@ SOLVED = 0.99  # a mean accuracy of at least this counts as solving the task
 
 def set_size_verdict(
     accuracy: Mapping[str, Sequence[float]], sizes: Sequence[int], solved: float = SOLVED
-) -> str:
+) -> Verdict:
     """Which models keep solving the task at every test set size, and where the others fail.
 
     accuracy: model label -> mean accuracy at each of `sizes`.
@@ -100,14 +124,21 @@ def set_size_verdict(
         if name not in holds
     }
     if holds:
-        text = f"Mean accuracy stays at or above {solved:.0%} at every size only with: "
-        text += "; ".join(holds) + "."
+        text = "Mean accuracy stays at or above {solved:.0%} at every size only with: {holds}."
     else:
-        text = f"No model keeps {solved:.0%} mean accuracy at every size."
+        text = "No model keeps {solved:.0%} mean accuracy at every size."
     if fails:
-        where = "; ".join(f"{name} at n = {', '.join(map(str, ns))}" for name, ns in fails.items())
-        text += f" Below it: {where}."
-    return text
+        text += " Below it: {fails}."
+    where = "; ".join(f"{name} at n = {', '.join(map(str, ns))}" for name, ns in fails.items())
+    return Verdict(
+        count_outcome(len(holds), len(accuracy)),
+        text,
+        {"accuracy": dict(accuracy), "sizes": list(sizes), "holds": "; ".join(holds),
+         "fails": where},
+        {"solved": solved},
+        "Every model keeps solving the task at every test set size.",
+        rule="solved: a mean accuracy of at least {solved:.0%}",
+    )  # fmt: skip
 
 
 PHI0_SHRINK = 0.5  # mixed sizes "pushed phi(0) towards 0" if |phi(0)| fell to at most half
@@ -115,99 +146,158 @@ PHI0_SHRINK = 0.5  # mixed sizes "pushed phi(0) towards 0" if |phi(0)| fell to a
 
 def phi0_verdict(
     fixed: float, mixed: float, mixed_sizes: tuple[int, int], shrink: float = PHI0_SHRINK
-) -> str:
+) -> Verdict:
     """Did training on mixed set sizes bring |phi(0)| (mean over seeds) closer to 0 than
     training on sets of 10 alone?"""
     lo, hi = mixed_sizes
-    if mixed <= shrink * fixed:
-        return (
-            f"Training on sets of {lo} to {hi} objects pushed |phi(0)| from {fixed:.3g} "
-            f"(trained on 10) down to {mixed:.3g}, so the shift (n - 10) phi(0) grows "
-            f"{fixed / max(mixed, 1e-12):.0f}x more slowly with n."
+    pushed = mixed <= shrink * fixed
+    if pushed:
+        text = (
+            "Training on sets of {lo} to {hi} objects pushed |phi(0)| from {fixed:.3g} "
+            "(trained on 10) down to {mixed:.3g}, so the shift (n - 10) phi(0) grows "
+            "{ratio:.0f}x more slowly with n."
         )
-    return (
-        f"Training on sets of {lo} to {hi} objects did not push phi(0) towards 0 here: "
-        f"|phi(0)| = {mixed:.3g}, against {fixed:.3g} when trained on 10."
+    else:
+        text = (
+            "Training on sets of {lo} to {hi} objects did not push phi(0) towards 0 here: "
+            "|phi(0)| = {mixed:.3g}, against {fixed:.3g} when trained on 10."
+        )
+    return Verdict(
+        Outcome.CONFIRMED if pushed else Outcome.REFUTED,
+        text,
+        {"fixed": fixed, "mixed": mixed, "lo": lo, "hi": hi, "ratio": fixed / max(mixed, 1e-12)},
+        {"shrink": shrink},
+        "Training on mixed set sizes pushes phi(0) towards 0.",
+        rule="pushed: |phi(0)| falls to at most {shrink} of its value when trained on 10",
     )
 
 
 def max_pooling_note(
     accuracy: float, trained_on: int, blind: int, seeds: int, solved: float = SOLVED
-) -> str:
+) -> Verdict:
     """Whether max pooling learned the task at its training size; if not, how many of its
     `seeds` learned a phi whose maximum is phi(0) (`blind`)."""
+    head = "But here max pooling reached only {accuracy:.2f} even on sets of {trained_on}"
     if accuracy >= solved:
-        return f"Max pooling solved the task on sets of {trained_on} ({accuracy:.2f})."
-    text = f"But here max pooling reached only {accuracy:.2f} even on sets of {trained_on}"
-    if blind:
-        return (
-            f"{text}: {blind} of {seeds} seeds learned a phi whose maximum is phi(0), the blind "
-            "spot described under 'What phi learned'."
+        text = "Max pooling solved the task on sets of {trained_on} ({accuracy:.2f})."
+    elif blind:
+        text = (
+            f"{head}: {{blind}} of {{seeds}} seeds learned a phi whose maximum is phi(0), the "
+            "blind spot described under 'What phi learned'."
         )
-    return f"{text}, though no seed learned a phi whose maximum is phi(0)."
+    else:
+        text = f"{head}, though no seed learned a phi whose maximum is phi(0)."
+    return Verdict(
+        Outcome.CONFIRMED if accuracy >= solved else Outcome.REFUTED,
+        text,
+        {"accuracy": accuracy, "trained_on": trained_on, "blind": blind, "seeds": seeds},
+        {"solved": solved},
+        "Max pooling solves the task at its training set size.",
+        rule="solved: a mean accuracy of at least {solved:.0%}",
+    )
 
 
-def mlp_set_size_note(error: str | None, trained_on: int, tried: int) -> str:
+def mlp_set_size_note(error: str | None, trained_on: int, tried: int) -> Verdict:
     """What happened when the MLP built for `trained_on` objects was given sets of `tried`."""
     if error is None:
-        return f"The MLP built for {trained_on} objects accepted sets of {tried} (unexpected)."
-    return (
-        f"The MLP built for {trained_on} objects cannot take sets of {tried} at all: "
-        f"torch says {error!r}."
+        text = "The MLP built for {trained_on} objects accepted sets of {tried} (unexpected)."
+    else:
+        text = (
+            "The MLP built for {trained_on} objects cannot take sets of {tried} at all: "
+            "torch says {error!r}."
+        )
+    return Verdict(
+        Outcome.REFUTED if error is None else Outcome.CONFIRMED,
+        text,
+        {"error": error, "trained_on": trained_on, "tried": tried},
+        claim="An MLP built for one set size cannot take sets of another.",
     )
 
 
 CHANCE_MARGIN = 0.02  # an accuracy within this of 1/2 is chance level (balanced classes)
 
 
-def chance_verdict(best_accuracy: Mapping[str, float], margin: float = CHANCE_MARGIN) -> str:
+def chance_verdict(best_accuracy: Mapping[str, float], margin: float = CHANCE_MARGIN) -> Verdict:
     """Do the variants that cannot separate the classes stay at chance on every seed?
 
     best_accuracy: variant label -> its best seed's accuracy over all sets.
     """
     above = {name: a for name, a in best_accuracy.items() if a > 0.5 + margin}
-    names = " and ".join(best_accuracy)
     if not above:
-        best = max(best_accuracy.values())
-        return f"Measured: {names} stay at chance on every seed (best {best:.3f})."
-    where = "; ".join(f"{name} reached {a:.3f}" for name, a in above.items())
-    return f"Measured: above chance, against the argument: {where}."
+        text = "Measured: {names} stay at chance on every seed (best {best:.3f})."
+    else:
+        text = "Measured: above chance, against the argument: {above}."
+    return Verdict(
+        count_outcome(len(best_accuracy) - len(above), len(best_accuracy)),
+        text,
+        {
+            "best_accuracy": dict(best_accuracy),
+            "names": " and ".join(best_accuracy),
+            "best": max(best_accuracy.values()),
+            "above": "; ".join(f"{name} reached {a:.3f}" for name, a in above.items()),
+        },
+        {"margin": margin},
+        "Sum and mean pooling of an affine phi stay at chance on every seed.",
+        rule="chance: a best seed's accuracy at most 1/2 + {margin}",
+    )
 
 
 def affine_max_verdict(
     accuracies: Sequence[float], slopes: Sequence[float], solved: float = SOLVED
-) -> str:
+) -> Verdict:
     """Max pooling of an affine phi: how many seeds solved the task, and how many ended with
     a slope a <= 0 (the blind spot where every set pools to phi(0) = b)."""
     n = len(accuracies)
-    ok = sum(a >= solved for a in accuracies)
     blind = sum(a <= 0 for a in slopes)
-    text = f"Measured: {ok} of {n} seeds solved it"
+    head = "Measured: {ok} of {n} seeds solved it"
     if blind == 0:
-        return (
-            f"{text}, and no seed ended with a slope a ≤ 0: here gradient descent avoided the "
+        text = (
+            f"{head}, and no seed ended with a slope a ≤ 0: here gradient descent avoided the "
             "blind spot."
         )
-    where = "every seed" if blind == n else f"{blind} of {n} seeds"
-    return (
-        f"{text}; gradient descent from a small random start ended with a slope a ≤ 0, "
-        f"the blind spot, on {where}."
+    else:
+        text = (
+            f"{head}; gradient descent from a small random start ended with a slope a ≤ 0, "
+            "the blind spot, on {where}."
+        )
+    return Verdict(
+        count_outcome(blind, n),
+        text,
+        {
+            "accuracies": list(accuracies),
+            "slopes": list(slopes),
+            "n": n,
+            "ok": sum(a >= solved for a in accuracies),
+            "blind": blind,
+            "where": "every seed" if blind == n else f"{blind} of {n} seeds",
+        },
+        {"solved": solved},
+        "Gradient descent can end max pooling of an affine phi in the blind spot (a slope a ≤ 0).",
+        rule="solved: an accuracy of at least {solved:.0%}; blind: a slope a ≤ 0",
     )
 
 
-def blind_max_verdict(max_is_phi0: Sequence[bool]) -> str:
+def blind_max_verdict(max_is_phi0: Sequence[bool]) -> Verdict:
     """How many max-pooling DeepSets learned a phi whose largest value on the data is phi(0)."""
     blind, n = sum(max_is_phi0), len(max_is_phi0)
     if blind == 0:
-        return f"For max pooling, none of the {n} trained phi has its maximum at phi(0)."
-    return (
-        f"For max pooling, {blind} of {n} trained phi have phi(0) ≥ phi(1/5), phi(1/3): such a "
-        "model pools phi(0) for every set and is blind to the class, the trap seen with an "
-        "affine phi."
+        text = "For max pooling, none of the {n} trained phi has its maximum at phi(0)."
+    else:
+        text = (
+            "For max pooling, {blind} of {n} trained phi have phi(0) ≥ phi(1/5), phi(1/3): such "
+            "a model pools phi(0) for every set and is blind to the class, the trap seen with "
+            "an affine phi."
+        )
+    return Verdict(
+        count_outcome(blind, n),
+        text,
+        {"max_is_phi0": list(max_is_phi0), "blind": blind, "n": n},
+        claim="A max-pooling DeepSet can learn a phi whose maximum is phi(0) (the blind spot).",
     )
 
 
 LOSS_GAIN = 0.9  # a wider latent trained "to a lower loss" only below 90% of L = 1's
+LATENT = "A latent width L = 1 suffices for this task: a wider latent adds no expressiveness."
 
 
 def latent_verdict(
@@ -215,44 +305,63 @@ def latent_verdict(
     accuracy: Mapping[int, float],
     solved: float = SOLVED,
     gain: float = LOSS_GAIN,
-) -> str:
+) -> Verdict:
     """Did a latent width L > 1 help, and was it expressiveness or optimisation?
 
     final_loss, accuracy: latent width L -> mean over seeds; L = 1 must be present.
     """
+    numbers: dict[str, object] = {
+        "final_loss": dict(final_loss), "accuracy": dict(accuracy), "at_1": accuracy[1]
+    }
+    thresholds = {"solved": solved, "gain": gain}
+    rule = "solved: a mean accuracy of at least {solved:.0%}; lower: below {gain} x L = 1's loss"
     if accuracy[1] >= solved:
-        return _wider_than_solved(final_loss, accuracy, solved, gain)
+        return _wider_than_solved(final_loss, accuracy, numbers, thresholds, rule)
     wider = [L for L in accuracy if L != 1 and accuracy[L] >= solved]
     if wider:
-        return (
-            f"L = 1 reached only {accuracy[1]:.3f} mean accuracy but L = {wider[0]} reached "
-            f"{accuracy[wider[0]]:.3f}: in this run the extra width was needed to train to a "
-            "solution."
-        )
-    return (
-        f"No latent width solved the task here (best mean accuracy "
-        f"{max(accuracy.values()):.3f}), so this run cannot say whether width helps."
-    )
+        return Verdict(
+            Outcome.REFUTED,
+            "L = 1 reached only {at_1:.3f} mean accuracy but L = {wide} reached "
+            "{at_wide:.3f}: in this run the extra width was needed to train to a solution.",
+            numbers | {"wide": wider[0], "at_wide": accuracy[wider[0]]},
+            thresholds, LATENT, rule=rule,
+        )  # fmt: skip
+    return Verdict(
+        Outcome.UNMEASURED,
+        "No latent width solved the task here (best mean accuracy {best:.3f}), so this run "
+        "cannot say whether width helps.",
+        numbers | {"best": max(accuracy.values())},
+        thresholds, LATENT, rule=rule,
+    )  # fmt: skip
 
 
 def _wider_than_solved(
-    final_loss: Mapping[int, float], accuracy: Mapping[int, float], solved: float, gain: float
-) -> str:
+    final_loss: Mapping[int, float],
+    accuracy: Mapping[int, float],
+    numbers: dict[str, object],
+    thresholds: dict[str, float],
+    rule: str,
+) -> Verdict:
     """latent_verdict when L = 1 solves the task: did a wider latent train to a lower loss?"""
     text = (
-        f"L = 1 already solves the task (mean accuracy {accuracy[1]:.3f}), so wider latents have "
-        "no information to add"
+        "L = 1 already solves the task (mean accuracy {at_1:.3f}), so wider latents have no "
+        "information to add"
     )
     wider = [L for L in final_loss if L != 1]
     if not wider:
-        return f"{text}."
-    best, base = min(wider, key=lambda L: final_loss[L]), final_loss[1]
-    if final_loss[best] >= gain * base:
-        return f"{text}, and none trained to a clearly lower loss ({base:.3g} at L = 1)."
-    lower = f"L = {best} reached a lower mean final loss, {final_loss[best]:.3g} against {base:.3g}"
-    if accuracy[best] < solved:
-        return f"{text}; {lower}, but a lower accuracy ({accuracy[best]:.3f}): width did not help."
-    return f"{text}; {lower}: the extra width helped optimisation, not expressiveness."
+        text += "."
+    else:
+        best = min(wider, key=lambda L: final_loss[L])
+        numbers |= {"best": best, "loss_best": final_loss[best], "loss_1": final_loss[1]}
+        numbers |= {"at_best": accuracy[best]}
+        lower = "L = {best} reached a lower mean final loss, {loss_best:.3g} against {loss_1:.3g}"
+        if final_loss[best] >= thresholds["gain"] * final_loss[1]:
+            text += ", and none trained to a clearly lower loss ({loss_1:.3g} at L = 1)."
+        elif accuracy[best] < thresholds["solved"]:
+            text += f"; {lower}, but a lower accuracy ({{at_best:.3f}}): width did not help."
+        else:
+            text += f"; {lower}: the extra width helped optimisation, not expressiveness."
+    return Verdict(Outcome.CONFIRMED, text, numbers, thresholds, LATENT, rule=rule)
 
 
 SPEED_RATIO = 0.8  # "faster": a median number of steps at most 80% of the other model's
@@ -305,12 +414,20 @@ CLAIM = {
 }
 
 
+def speed_outcome(by_loss: str, by_acc: str) -> Outcome:
+    """The exercise's claim (the DeepSet learns faster) by both measures, one, or neither;
+    not measured when neither model reached either goal."""
+    if by_loss == by_acc == "neither":
+        return Outcome.UNMEASURED
+    return count_outcome([by_loss, by_acc].count("faster"), 2)
+
+
 def learning_speed_verdict(
     loss: tuple[Sequence[int | None], Sequence[int | None]],
     correct: tuple[Sequence[int | None], Sequence[int | None]],
     threshold: float,
     total: int,
-) -> str:
+) -> Verdict:
     """Does the DeepSet learn faster in steps than the MLP? From the steps (per seed, None if
     never) to a running loss below `threshold` for good and to 100% accuracy, each given as
     (DeepSet, MLP); medians over seeds, compared by `compare_speed`."""
@@ -320,10 +437,24 @@ def learning_speed_verdict(
         f"in training steps the claim holds at most in part: by loss the DeepSet is "
         f"{PACE[by_loss]}, by accuracy {PACE[by_acc]}.",
     )
-    return (
-        f"Running loss below {threshold:g} for good (median over seeds): DeepSet "
-        f"{_steps(loss[0], total)}, MLP {_steps(loss[1], total)}. Right on every set: DeepSet "
-        f"{_steps(correct[0], total)}, MLP {_steps(correct[1], total)}. So {claim}"
+    return Verdict(
+        speed_outcome(by_loss, by_acc),
+        "Running loss below {threshold:g} for good (median over seeds): DeepSet {ds_loss}, "
+        "MLP {mlp_loss}. Right on every set: DeepSet {ds_correct}, MLP {mlp_correct}. So {so}",
+        {
+            "steps_to_loss": [list(loss[0]), list(loss[1])],
+            "steps_to_all_correct": [list(correct[0]), list(correct[1])],
+            "by_loss": by_loss,
+            "by_accuracy": by_acc,
+            "ds_loss": _steps(loss[0], total),
+            "mlp_loss": _steps(loss[1], total),
+            "ds_correct": _steps(correct[0], total),
+            "mlp_correct": _steps(correct[1], total),
+            "so": claim,
+        },
+        {"threshold": threshold, "ratio": SPEED_RATIO},
+        "The DeepSet learns faster in training steps than the MLP (the exercise's claim).",
+        rule="faster: a median number of steps at most {ratio} x the other model's",
     )
 
 
@@ -337,23 +468,28 @@ def first_generalising(
 
 def sample_efficiency_verdict(
     per_class: Sequence[int], worst: Mapping[str, Sequence[float]], solved: float = SOLVED
-) -> str:
+) -> Verdict:
     """From how many training arrangements per class each model is right on at least `solved`
     of the arrangements it never saw, on every seed. worst: model -> min over seeds per M."""
-    parts = []
+    parts, first = [], {}
     for name, acc in worst.items():
-        M = first_generalising(per_class, acc, solved)
+        M = first[name] = first_generalising(per_class, acc, solved)
         if M is None:
             parts.append(
                 f"{name} not even from M = {per_class[-1]} (worst seed {acc[-1]:.3f} there)"
             )
         else:
             parts.append(f"{name} from M = {M}")
-    return (
-        f"Every seed is right on at least {solved:.0%} of the arrangements it never saw: "
-        + "; ".join(parts)
-        + "."
-    )
+    return Verdict(
+        count_outcome(sum(M is not None for M in first.values()), len(first)),
+        "Every seed is right on at least {solved:.0%} of the arrangements it never saw: "
+        "{parts}.",
+        {"per_class": list(per_class), "worst": dict(worst), "first_m": first,
+         "parts": "; ".join(parts)},
+        {"solved": solved},
+        "Every model generalises to the arrangements it never saw from some M of the run.",
+        rule="generalises: every seed right on at least {solved:.0%} of the unseen arrangements",
+    )  # fmt: skip
 
 
 def symmetry_headline(
@@ -362,7 +498,7 @@ def symmetry_headline(
     speed: str,
     threshold: float,
     solved: float = SOLVED,
-) -> str:
+) -> Verdict:
     """The report's top line: from how many examples per class the first model (the DeepSet)
     and the second (the exercise's MLP) generalise, and `speed`, the `compare_speed` word of
     their steps to a running loss below `threshold`."""
@@ -387,4 +523,13 @@ def symmetry_headline(
         "seeds) it learns about as fast as the MLP",
     }.get(speed, f"in training steps to a running loss below {threshold:g} (median over "
           f"seeds) it learns {speed} than the MLP")  # fmt: skip
-    return f"What the symmetry buys: {ds_text}; {mlp_text}. {pace[0].upper()}{pace[1:]}."
+    fewer = M_ds is not None and (M_mlp is None or M_ds < M_mlp)
+    return Verdict(
+        count_outcome(fewer + (speed == "faster"), 2),
+        "What the symmetry buys: {ds_text}; {mlp_text}. {pace}.",
+        {"m_deepset": M_ds, "m_mlp": M_mlp, "speed": speed, "ds_text": ds_text,
+         "mlp_text": mlp_text, "pace": pace[0].upper() + pace[1:]},
+        {"solved": solved, "threshold": threshold},
+        "The DeepSet generalises from fewer examples than the MLP and learns faster in steps.",
+        rule="generalises: every seed right on at least {solved:.0%} of the unseen arrangements",
+    )  # fmt: skip

@@ -5,7 +5,7 @@ Shape letters: K models, S seeds, B sets, N objects, F features, T target dims.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.lab.settings import run_device
+from deepsets.lab.verdict import Verdict
 from deepsets.studies.theory.settings import TheorySettings
-from deepsets.studies.theory.verdicts import Judgement
 from deepsets.tasks.theory import Sets
 from deepsets.training import train_on
 
@@ -44,7 +45,7 @@ class Claim:
     citation: str
     setup: str
     """What was trained on what, in words, from the settings."""
-    judgement: Judgement
+    verdict: Verdict
     tables: tuple[Table, ...]
     figure: str
     """The figure's file name (without .png)."""
@@ -55,11 +56,8 @@ class Claim:
     """Models trained."""
     seconds: float
     """Training and measuring time."""
-
-
-def seeds_of(s: TheorySettings) -> list[int]:
-    """The runs' seeds: seed, seed + 1, ..., seed + seeds - 1."""
-    return [s.seed + k for k in range(s.seeds)]
+    trained: Mapping[str, nn.Module]
+    """The trained models by name: weights/<key>-<name>.safetensors."""
 
 
 def training_sets(
@@ -89,8 +87,12 @@ def fit(
     masked: bool,
 ) -> None:
     """Train `models` (model k on data row k) with the engine, batches drawn by each model's
-    own generator (its init seed), all in one call: models of one configuration share a stack."""
-    X, mask, y = data
+    own generator (its init seed), all in one call: models of one configuration share a stack.
+    The models move to the study's device (`--device`) first; they stay there."""
+    device = run_device(s)
+    for m in models:
+        m.to(device)
+    X, mask, y = (t.to(device) for t in data)
     batch = min(s.batch_size, X.shape[1])
     train_on(
         models, X, y, steps, mask=mask if masked else None, lr=lr, loss=loss,
@@ -99,12 +101,14 @@ def fit(
 
 
 def outputs(model: nn.Module, data: Sets, masked: bool) -> torch.Tensor:
-    """model's outputs on the sets of `data` (B, *T), in eval mode, without gradients."""
-    X, mask, _ = data
+    """model's outputs on the sets of `data` (B, *T), in eval mode, without gradients, computed
+    on the model's device and returned on the CPU (where `data` lives)."""
+    device = next(model.parameters()).device
+    X, mask, _ = (t.to(device) for t in data)
     with torch.no_grad():
         model.eval()
         out: torch.Tensor = model(X, mask) if masked else model(X)
-    return out
+    return out.cpu()
 
 
 def accuracy(model: nn.Module, data: Sets, masked: bool) -> float:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from deepsets.lab.report import embedded_figures, environment
 
 if TYPE_CHECKING:
-    from deepsets.studies.theory.run import TheoryResults
+    from deepsets.studies.theory.results import TheoryResults
 
 
 def render_report(results: TheoryResults, figures: dict[str, str]) -> str:

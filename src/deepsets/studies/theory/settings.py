@@ -8,23 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deepsets.cluster import ClusterSettings
-from deepsets.lab.settings import check_common
+from deepsets.lab.settings import CommonSettings, check_common
 from deepsets.validate import positive_float, positive_int, positive_ints
 
 
 @dataclass(frozen=True)
-class TheorySettings(ClusterSettings):
+class TheorySettings(CommonSettings):
     """Everything `run_theory` needs."""
 
-    out: str | None = None
-    """Output directory; default: a fresh runs/<timestamp> directory."""
-    overwrite: bool = False
-    """Replace an existing output directory of an earlier run."""
-    seeds: int = 5
-    """Independent runs (initialisation and training data) of every model."""
-    seed: int = 0
-    """Base seed: run s of a model uses seed + s (plus an offset per claim for its data)."""
     train_sets: int = 4096
     """Training sets per seed of each task of claims 1-4."""
     test_sets: int = 4096
@@ -65,10 +56,6 @@ class TheorySettings(ClusterSettings):
     """Adam steps of the exercise task (claim 5; the exercise: 4000)."""
     wide_latent: int = 8
     """Latent width of the 'wider latent' remedy (claim 5; the exercise's DeepSet has 1)."""
-    threads: int | None = None
-    """torch CPU threads during the study; default: 1, fastest for these tiny models."""
-    quick: bool = False
-    """A smoke test in seconds: the smaller defaults of QUICK; explicit flags win."""
 
 
 QUICK: dict[str, Any] = dict(

@@ -1,17 +1,19 @@
-"""Each claim's verdict, a pure function of measured numbers with its threshold named beside it.
+"""Each claim's verdict (a `lab.verdict.Verdict`), a pure function of measured numbers with its
+threshold named beside it.
 
-A verdict is "confirmed", "confirmed in part" or "not confirmed"; the sentence that goes with
-it is chosen by the same function. tests/test_theory_verdicts.py feeds every function numbers on
-both sides of its thresholds.
+The outcome is confirmed, confirmed in part or not confirmed; the sentence's template is chosen
+by the same function, and the rule (the threshold in words) is stated in the report.
+tests/test_theory_verdicts.py feeds every function numbers on both sides of its thresholds.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-CONFIRMED, IN_PART, NOT_CONFIRMED = "confirmed", "confirmed in part", "not confirmed"
+from deepsets.lab.verdict import Outcome, Verdict
+
+CONFIRMED, IN_PART, NOT_CONFIRMED = Outcome.CONFIRMED, Outcome.PARTLY, Outcome.REFUTED
 
 WIDTH_TOL = 0.25
 """Claim 1: a latent width L 'stops improving' the error once it is within 25% of the best L's."""
@@ -35,15 +37,6 @@ TRAP_REMEDIES = 3
 """Claim 5: the claim is confirmed when at least 3 remedies work."""
 
 
-@dataclass(frozen=True)
-class Judgement:
-    """A claim's verdict, the sentence that states it, and the threshold it used."""
-
-    verdict: str
-    finding: str
-    threshold: str
-
-
 def stopping_width(
     errors: Mapping[int, float], tol: float = WIDTH_TOL, floor: float = WIDTH_FLOOR
 ) -> int:
@@ -55,7 +48,7 @@ def stopping_width(
 
 def width_verdict(
     errors: Mapping[int, Mapping[int, float]], tol: float = WIDTH_TOL, floor: float = WIDTH_FLOOR
-) -> Judgement:
+) -> Verdict:
     """Claim 1 from errors[N][L]: confirmed if the error stops improving exactly at L = N for
     every N; in part if it stops at some L <= N for every N (N suffices) or at N for some N."""
     stops = {N: stopping_width(by_L, tol, floor) for N, by_L in errors.items()}
@@ -74,19 +67,21 @@ def width_verdict(
         for what, Ns in (("at", at_n), ("before", before), ("after", after))
         if Ns
     ]
-    how = "; ".join(parts)
-    return Judgement(
+    return Verdict(
         verdict,
-        f"The median error stops improving {how} ({where}).",
-        f"an L stops improving when its median error over seeds is within {tol:.0%} of the "
-        f"best L's, or below {floor:.1%} of the targets' variance",
+        "The median error stops improving {how} ({where}).",
+        {"stops_at": stops, "how": "; ".join(parts), "where": where},
+        {"tol": tol, "floor": floor},
+        "The test error of a median regression stops improving at L = N.",
+        rule="an L stops improving when its median error over seeds is within {tol:.0%} of the "
+        "best L's, or below {floor:.1%} of the targets' variance",
     )
 
 
 def injectivity_verdict(
     accuracy: Mapping[str, float], ceiling: float, learned: float = LEARNED,
     margin: float = CHANCE_MARGIN,
-) -> Judgement:  # fmt: skip
+) -> Verdict:  # fmt: skip
     """Claim 2 from the mean test accuracy of each pooling: sum learns (>= `learned`), mean and
     max stay within `margin` of `ceiling`, the best any function of their pooled value can do."""
     sum_learns = accuracy["sum"] >= learned
@@ -101,15 +96,18 @@ def injectivity_verdict(
         )
     else:
         verdict, how = NOT_CONFIRMED, "sum pooling falls short and mean and max beat their ceiling"
-    return Judgement(
+    return Verdict(
         verdict,
-        f"Test accuracy: {acc}; {how}.",
-        f"learned: mean accuracy >= {learned:.0%}; cannot: <= the ceiling {ceiling:.1%} + "
-        f"{margin:.0%}",
+        "Test accuracy: {acc}; {how}.",
+        {"accuracy": dict(accuracy), "acc": acc, "how": how},
+        {"learned": learned, "ceiling": ceiling, "margin": margin},
+        "Sum pooling can learn a multiplicity task that mean and max pooling cannot.",
+        rule="learned: mean accuracy >= {learned:.0%}; cannot: <= the ceiling {ceiling:.1%} + "
+        "{margin:.0%}",
     )
 
 
-def floor_verdict(mse: Mapping[str, float], ratio: float = FLOOR_RATIO) -> Judgement:
+def floor_verdict(mse: Mapping[str, float], ratio: float = FLOOR_RATIO) -> Verdict:
     """Claim 3 from the mean test MSE of each pooling: max's is >= `ratio` x the worse of sum's
     and mean's (confirmed), above it but less (in part), or not above it (not confirmed)."""
     other = max(mse["sum"], mse["mean"])
@@ -121,17 +119,20 @@ def floor_verdict(mse: Mapping[str, float], ratio: float = FLOOR_RATIO) -> Judge
         verdict, how = IN_PART, f"max pooling's error is higher, but only {times:.1f}x"
     else:
         verdict, how = NOT_CONFIRMED, "max pooling's error is no higher than the others'"
-    return Judgement(
+    return Verdict(
         verdict,
-        f"Test MSE: {errs}; {how}.",
-        f"a floor: max's MSE >= {ratio:.0f}x the worse of sum's and mean's",
+        "Test MSE: {errs}; {how}.",
+        {"mse": dict(mse), "times": times, "errs": errs, "how": how},
+        {"ratio": ratio},
+        "At equal width max pooling shows an error floor on the mean that sum and mean do not.",
+        rule="a floor: max's MSE >= {ratio:.0f}x the worse of sum's and mean's",
     )
 
 
 def equivariance_verdict(
     per_element: float, equivariant: float, ceiling: float, learned: float = LEARNED,
     slack: float = CEILING_SLACK,
-) -> Judgement:  # fmt: skip
+) -> Verdict:  # fmt: skip
     """Claim 4: the per-object net stays under ceiling + `slack` and the equivariant stack
     reaches `learned` (confirmed); one of the two (in part); neither (not confirmed)."""
     under = per_element <= ceiling + slack
@@ -148,16 +149,19 @@ def equivariance_verdict(
         how += "; the stack reaches the target" if reaches else "; the stack falls short"
     else:
         verdict, how = NOT_CONFIRMED, "the ceiling is beaten and the stack falls short"
-    return Judgement(
+    return Verdict(
         verdict,
-        f"Test accuracy per object: {nums}; {how}.",
-        f"cannot beat: <= ceiling + {slack:.0%}; reaches: >= {learned:.0%}",
+        "Test accuracy per object: {nums}; {how}.",
+        {"per_element": per_element, "equivariant": equivariant, "nums": nums, "how": how},
+        {"ceiling": ceiling, "learned": learned, "slack": slack},
+        "An equivariant target needs a pooling layer: a per-object network stays at its ceiling.",
+        rule="cannot beat: <= ceiling + {slack:.0%}; reaches: >= {learned:.0%}",
     )
 
 
 def remedies_verdict(
     learned: Mapping[str, int], seeds: int, share: float = TRAP_SEEDS, need: int = TRAP_REMEDIES
-) -> Judgement:
+) -> Verdict:
     """Claim 5 from how many seeds each remedy learned on: a remedy works on >= share * seeds;
     confirmed with >= `need` working remedies, in part with some, not confirmed with none."""
     enough = math.ceil(share * seeds - 1e-9)
@@ -169,9 +173,12 @@ def remedies_verdict(
         verdict = IN_PART
     else:
         verdict = NOT_CONFIRMED
-    which = ", ".join(works) if works else "none"
-    return Judgement(
+    return Verdict(
         verdict,
-        f"Seeds that learn the task: {counts}; working remedies: {which}.",
-        f"a remedy works on >= {enough} of {seeds} seeds; confirmed with >= {need} remedies",
-    )
+        "Seeds that learn the task: {counts}; working remedies: {which}.",
+        {"learned": dict(learned), "seeds": seeds, "counts": counts,
+         "which": ", ".join(works) if works else "none"},
+        {"share": share, "enough": enough, "need": need, "seeds": seeds},
+        "A wider latent, an increasing phi at init or a smooth maximum rescues max pooling.",
+        rule="a remedy works on >= {enough} of {seeds} seeds; confirmed with >= {need} remedies",
+    )  # fmt: skip

@@ -59,7 +59,12 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         for j, p in enumerate(POOLINGS)
     }
     mse = {p: [r * var for r in v] for p, v in rel.items()}
-    judgement = floor_verdict({p: float(np.mean(v)) for p, v in mse.items()})
+    trained = {
+        f"{p}-seed{s.seed + k}": models[k * len(POOLINGS) + j]
+        for k in range(s.seeds)
+        for j, p in enumerate(POOLINGS)
+    }
+    verdict = floor_verdict({p: float(np.mean(v)) for p, v in mse.items()})
     table = Table(
         ("pooling", "mean test MSE", "min", "max", "MSE / Var(mean)"),
         tuple(
@@ -73,7 +78,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s, var),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table,),
         figure="max_no_average",
         caption="Test MSE of each pooling (log scale), one dot per seed.",
@@ -84,6 +89,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         },
         models=len(models),
         seconds=time.perf_counter() - t0,
+        trained=trained,
     )
     return claim, seeds_by_variant(mse, "test MSE", f"Mean of {N} reals", log=True)
 

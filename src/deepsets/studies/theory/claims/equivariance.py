@@ -62,7 +62,12 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         for j, n in enumerate(names)
     }
     ceiling = per_element_ceiling(N, spread)
-    judgement = equivariance_verdict(
+    trained = {
+        f"{kind}-seed{s.seed + k}": models[2 * k + j]
+        for k in range(s.seeds)
+        for j, kind in enumerate(("per-object", "equivariant"))
+    }
+    verdict = equivariance_verdict(
         float(np.mean(acc[names[0]])), float(np.mean(acc[names[1]])), ceiling
     )
     table = Table(
@@ -78,7 +83,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s, ceiling),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table,),
         figure="equivariant_needs_pooling",
         caption="Test accuracy per object, one dot per seed; the dashed line is the ceiling of "
@@ -90,6 +95,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         },
         models=len(models),
         seconds=time.perf_counter() - t0,
+        trained=trained,
     )
     return claim, seeds_by_variant(
         acc, "test accuracy per object", "x_i above its set's mean?", ceiling

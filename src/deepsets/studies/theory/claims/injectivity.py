@@ -94,8 +94,13 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     }
     mean_acc = {p: float(np.mean(a)) for p, a in acc.items()}
     ceiling = support_ceiling(test)
-    judgement = injectivity_verdict(mean_acc, ceiling)
+    verdict = injectivity_verdict(mean_acc, ceiling)
     first = {p: models[j] for j, p in enumerate(POOLINGS)}  # seed 0 of each pooling
+    trained = {
+        f"{p}-seed{s.seed + k}": models[k * len(POOLINGS) + j]
+        for k in range(s.seeds)
+        for j, p in enumerate(POOLINGS)
+    }
     table = Table(
         ("pooling", "mean accuracy", "min", "max"),
         tuple((p, f"{mean_acc[p]:.1%}", f"{min(a):.1%}", f"{max(a):.1%}") for p, a in acc.items()),
@@ -106,7 +111,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s, ceiling),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table, collisions(first)),
         figure="sum_injective",
         caption="Test accuracy of each pooling, one dot per seed; the dashed line is the ceiling "
@@ -118,6 +123,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         },
         models=len(models),
         seconds=time.perf_counter() - t0,
+        trained=trained,
     )
     return claim, seeds_by_variant(
         acc, "test accuracy", "Multiplicity task", ceiling, "ceiling of mean and max"

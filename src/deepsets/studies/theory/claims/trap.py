@@ -14,6 +14,7 @@ from torch import nn
 
 from deepsets.data import all_sets
 from deepsets.lab.figures import seeds_by_variant
+from deepsets.lab.weights import slug
 from deepsets.models.deepset import DeepSet
 from deepsets.studies.theory.common import Claim, Table, accuracy, fit, training_sets
 from deepsets.studies.theory.models import SmoothMaxDeepSet, make_phi_increasing
@@ -63,7 +64,10 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     every = (X, torch.ones(X.shape[:2], dtype=torch.bool), y)
     acc = {n: [accuracy(v[n], every, False) for v in per_seed] for n in names}
     learned = {n: sum(a >= TRAP_LEARNED for a in v) for n, v in acc.items()}
-    judgement = remedies_verdict({n: c for n, c in learned.items() if n != BASELINE}, s.seeds)
+    trained = {
+        f"{slug(n)}-seed{s.seed + k}": m for k, v in enumerate(per_seed) for n, m in v.items()
+    }
+    verdict = remedies_verdict({n: c for n, c in learned.items() if n != BASELINE}, s.seeds)
     table = Table(
         ("variant", f"seeds learned (>= {TRAP_LEARNED:.0%})", "accuracy per seed"),
         tuple(
@@ -76,7 +80,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table,),
         figure="max_pooling_trap",
         caption="Accuracy over the 372 distinct sets, one dot per seed; the dashed line is the "
@@ -88,6 +92,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         },
         models=len(models),
         seconds=time.perf_counter() - t0,
+        trained=trained,
     )
     fig = seeds_by_variant(acc, "accuracy over all sets", "Max pooling and its remedies",
                            TRAP_LEARNED, "learned")  # fmt: skip

@@ -37,29 +37,33 @@ def models_for(s: TheorySettings) -> list[DeepSet]:
     ]
 
 
-def errors_for(s: TheorySettings, N: int) -> np.ndarray:
-    """Train every (seed, L) on the median of N reals; their relative test MSEs (S, L)."""
+def errors_for(s: TheorySettings, N: int) -> tuple[np.ndarray, list[DeepSet]]:
+    """Train every (seed, L) on the median of N reals; their relative test MSEs (S, L) and the
+    trained models (seed-major, as models_for)."""
     task = lambda g: median_sets(s.train_sets, N, generator=g)  # noqa: E731
     data = training_sets(task, s, "width", repeat=len(s.latents))
     test = test_sets(lambda g: median_sets(s.test_sets, N, generator=g), s, "width")
     models = models_for(s)
     fit(models, data, s.median_steps, s, loss="mse", lr=s.lr, masked=False)
     errs = [relative_mse(m, test) for m in models]
-    return np.array(errs).reshape(s.seeds, len(s.latents))  # (S, L)
+    return np.array(errs).reshape(s.seeds, len(s.latents)), models  # (S, L)
 
 
 def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]:
     """Claim 1: median regression over N and L, the error table and the verdict."""
     t0 = time.perf_counter()
-    errors = {}
+    errors, trained = {}, {}
     for N in s.set_sizes:
-        errors[N] = errors_for(s, N)  # (S, L)
+        errors[N], models = errors_for(s, N)  # (S, L)
+        for k in range(s.seeds):
+            for j, L in enumerate(s.latents):
+                trained[f"N{N}-L{L}-seed{s.seed + k}"] = models[k * len(s.latents) + j]
         tick()
     median = {
         N: dict(zip(s.latents, np.median(e, axis=0).tolist(), strict=True))
         for N, e in errors.items()
     }
-    judgement = width_verdict(median)
+    verdict = width_verdict(median)
     stops = {N: stopping_width(by_L) for N, by_L in median.items()}
     table = Table(
         ("N \\ L", *map(str, s.latents), "stops at L"),
@@ -74,7 +78,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         statement=STATEMENT,
         citation=CITATION,
         setup=setup(s),
-        judgement=judgement,
+        verdict=verdict,
         tables=(table,),
         figure="latent_width",
         caption="Relative test MSE of the median regression against L (median over seeds, band: "
@@ -86,6 +90,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         },
         models=s.seeds * len(s.latents) * len(s.set_sizes),
         seconds=time.perf_counter() - t0,
+        trained=trained,
     )
     return claim, figure(list(s.latents), errors)
 

@@ -1,0 +1,63 @@
+"""Every study's console summary, in one rich style: its tables, its verdicts, where it ran.
+
+A study builds its tables of numbers (`table`) and names its verdicts; `print_summary` prints
+them, then a verdict table (what was tested, the outcome, the sentence), the notes (time,
+cluster) and where the report is. It states nothing itself: every word comes from the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from deepsets.lab.verdict import Outcome, Verdict
+
+STYLE = {
+    Outcome.CONFIRMED: "green",
+    Outcome.PARTLY: "yellow",
+    Outcome.REFUTED: "red",
+    Outcome.UNMEASURED: "dim",
+}
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    """A table of formatted cells: the first column left-aligned (names), the others right."""
+    t = Table(title=escape(title))
+    for i, col in enumerate(header):
+        t.add_column(escape(col), justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*(escape(cell) for cell in row))
+    return t
+
+
+def verdict_table(verdicts: Sequence[tuple[str, Verdict]], title: str = "Verdicts") -> Table:
+    """One row per (label, verdict): the label, the outcome (coloured) and the sentence."""
+    t = Table(title=escape(title), show_lines=True)
+    t.add_column("")
+    t.add_column("outcome", no_wrap=True)
+    t.add_column("finding", ratio=1)
+    for label, v in verdicts:
+        word = f"[{STYLE[v.outcome]}]{escape(v.outcome.value)}[/]"
+        t.add_row(escape(label), word, escape(v.sentence))
+    return t
+
+
+def print_summary(
+    tables: Sequence[Table],
+    verdicts: Sequence[tuple[str, Verdict]],
+    notes: Sequence[str],
+    report: Path,
+    console: Console | None = None,
+) -> None:
+    """Print a finished study: its tables, its verdicts, the notes, then where its report is."""
+    console = console or Console()
+    for t in tables:
+        console.print(t)
+    console.print(verdict_table(verdicts))
+    for note in notes:
+        console.print(escape(note))
+    console.print(f"Report: [bold]{escape(str(report))}[/]")
