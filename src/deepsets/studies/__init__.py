@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from deepsets.lab.study import Study
-from deepsets.studies import digits, exercise, theory
+from deepsets.studies import attention, digits, exercise, theory
 
 STUDIES: dict[str, Study[Any, Any]] = {
     "exercise": exercise.STUDY,
     "theory": theory.STUDY,
     "digits": digits.STUDY,
+    "attention": attention.STUDY,
 }
 DEFAULT_STUDY = "exercise"  # what `deepsets run` runs when no study is named
