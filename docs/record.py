@@ -692,8 +692,9 @@ def attention(d: Record) -> str:
             break_on_hyphens=False,
         ),
     ]
-    for task, title in (("max_regression", "Max regression, test MAE (Table 1)"),
-                        ("clustering", "Clustering, test log-likelihood per point (5.3)")):  # fmt: skip
+    titles = {"max_regression": "Max regression, test MAE (Table 1)",
+              "clustering": "Clustering, test log-likelihood per point (5.3)"}  # fmt: skip
+    for task, title in titles.items():
         lines += ["", f"| {title} | ours | paper | verdict |", "|---|---|---|---|"]
         for model, cell in m["results"][task].items():
             p = m["paper"][task][model]
@@ -704,10 +705,9 @@ def attention(d: Record) -> str:
                 f"{cell['mean']:.4f} ({cell['min']:.4f}..{cell['max']:.4f})")  # fmt: skip
             lines.append(f"| {names[task][model]} | {ours} | {paper} | {verdict} |")
     lines.append("")
-    for key in ("ordering",):
-        for task, v in m["findings"][key].items():
-            lines.append(wrap(f"- {task.replace('_', ' ')}, the paper's order: **{v['outcome']}**. "
-                              f"{v['sentence']}"))  # fmt: skip
+    for task, v in m["findings"]["ordering"].items():
+        order = f"- {task.replace('_', ' ')}, the paper's order: **{v['outcome']}**."
+        lines.append(wrap(f"{order} {v['sentence']}"))
     for key in ("max_targets", "oracle", "near_oracle", "deepset_gap"):
         v = m["findings"][key]
         lines.append(wrap(f"- {v['claim']} **{v['outcome']}**: {v['sentence']}"))

@@ -25,10 +25,10 @@ MAX_CHUNK = 2000  # max-regression sets (at most 10 numbers each) per forward pa
 
 def test_mae(model: nn.Module, X: torch.Tensor, mask: torch.Tensor, y: torch.Tensor) -> float:
     """Mean absolute error of the model's maxima on X (B, N, 1) against y (B, 1)."""
-    total = sum(
-        float((predict(model, X[i : i + MAX_CHUNK], mask[i : i + MAX_CHUNK]) - y[i : i + MAX_CHUNK]).abs().sum())
-        for i in range(0, len(y), MAX_CHUNK)
-    )
+    total = 0.0
+    for i in range(0, len(y), MAX_CHUNK):
+        p = predict(model, X[i : i + MAX_CHUNK], mask[i : i + MAX_CHUNK])  # (b, 1)
+        total += float((p - y[i : i + MAX_CHUNK]).abs().sum())
     return total / len(y)
 
 

@@ -29,8 +29,8 @@ def _paper_marks(fig: Figure, models: Sequence[str], paper: Paper) -> None:
         mean, std = paper[m]
         if std is not None:
             ax.fill_between([i - 0.3, i + 0.3], mean - std, mean + std, color="tab:red", alpha=0.3)
-        ax.hlines(mean, i - 0.3, i + 0.3, color="tab:red", lw=2,
-                  label="paper (+- std)" if i == 0 else None)  # fmt: skip
+        label = "paper (+- std)" if i == 0 else "_nolegend_"  # one legend entry
+        ax.hlines(mean, i - 0.3, i + 0.3, color="tab:red", lw=2, label=label)
     ax.legend(fontsize=8)
 
 
@@ -70,9 +70,10 @@ def clustering_examples(
             ax.plot(true_mu[e, :, 0], true_mu[e, :, 1], "x", color="k", ms=6)
             for k in range(pi.shape[1]):
                 alpha = 0.25 + 0.75 * float(pi[e, k]) / float(pi[e].max())
-                for n_sigma in SIGMAS:
-                    ax.add_patch(Circle(tuple(mu[e, k]), n_sigma * float(sigma[e, k]), fill=False,
-                                        color="tab:blue", alpha=alpha, lw=1.5 / n_sigma))  # fmt: skip
+                for n in SIGMAS:
+                    circle = Circle(tuple(mu[e, k]), n * float(sigma[e, k]), fill=False,
+                                    color="tab:blue", alpha=alpha, lw=1.5 / n)  # fmt: skip
+                    ax.add_patch(circle)
             ax.set_xlim(-5.5, 5.5)
             ax.set_ylim(-5.5, 5.5)
             ax.set_aspect("equal")

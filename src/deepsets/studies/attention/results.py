@@ -42,8 +42,12 @@ class Findings:
     @property
     def targets(self) -> list[tuple[str, Verdict]]:
         """The issue's targets, labelled."""
-        return [("max regression", self.max_targets), ("oracle", self.oracle),
-                ("near the oracle", self.near_oracle), ("DeepSet gap", self.deepset_gap)]  # fmt: skip
+        return [
+            ("max regression", self.max_targets),
+            ("oracle", self.oracle),
+            ("near the oracle", self.near_oracle),
+            ("DeepSet gap", self.deepset_gap),
+        ]
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,9 @@ class AttentionResults:
     def findings(self) -> Findings:
         means = {t: self.means(t) for t in TASKS}
         return Findings(
-            models={t: {m: verdicts.model_verdict(t, m, means[t]) for m in means[t]} for t in TASKS},
+            models={
+                t: {m: verdicts.model_verdict(t, m, means[t]) for m in means[t]} for t in TASKS
+            },
             ordering={t: verdicts.ordering(t, means[t]) for t in TASKS},
             max_targets=verdicts.max_targets(means["max_regression"]),
             oracle=verdicts.oracle(self.oracle),
@@ -104,7 +110,10 @@ class AttentionResults:
         results: dict[str, Any] = {
             t: {m: summary(v) for m, v in self.values[t].items()} for t in TASKS
         }
-        results["clustering"] = {"oracle": summary(np.array([self.oracle])), **results["clustering"]}
+        results["clustering"] = {
+            "oracle": summary(np.array([self.oracle])),
+            **results["clustering"],
+        }
         paper = {
             t: {m: {"mean": v, "std": s} for m, (v, s) in verdicts.PAPER[t].items()} for t in TASKS
         }

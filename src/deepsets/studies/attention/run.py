@@ -109,7 +109,7 @@ def write_outputs(
 ) -> None:
     """figures/*.png, weights/<task>-<model>-seed<s>.safetensors, metrics.json, report.html."""
     (root / "figures").mkdir()
-    v = results.values
+    v = {t: {m: runs.tolist() for m, runs in results.values[t].items()} for t in TASKS}
     best, worst = results.best_and_worst()
     shown = test_subset(test, EXAMPLES)
     predicted = {
@@ -160,11 +160,15 @@ def print_summary(results: AttentionResults, console: Console | None = None) -> 
     """What `deepsets run attention` prints: both tables beside the paper's, the verdicts."""
     f = results.findings
     tables = []
-    for task, title, spec in (("max_regression", "Max regression: test MAE", ".4f"),
-                              ("clustering", "Clustering: test log-likelihood per point", ".4f")):
+    for task, title, spec in (
+        ("max_regression", "Max regression: test MAE", ".4f"),
+        ("clustering", "Clustering: test log-likelihood per point", ".4f"),
+    ):
         rows = []
         if task == "clustering":
-            rows.append(("oracle", f"{results.oracle:{spec}}", "", "", f"{PAPER[task]['oracle'][0]}", ""))
+            rows.append(
+                ("oracle", f"{results.oracle:{spec}}", "", "", f"{PAPER[task]['oracle'][0]}", "")
+            )
         for m, v in results.values[task].items():
             paper, std = PAPER[task][m]
             rows.append((m, f"{v.mean():{spec}}", f"{v.min():{spec}}", f"{v.max():{spec}}",
@@ -173,7 +177,9 @@ def print_summary(results: AttentionResults, console: Console | None = None) -> 
         header = ("model", f"mean ({len(results.seeds)} runs)", "min", "max", "paper", "verdict")
         tables.append(table(title, header, rows))
     shown = [*((f"{t} order", f.ordering[t]) for t in TASKS), *f.targets]
-    notes = [f"{results.wall_seconds:.0f} s wall, {results.cpu_seconds:.0f} CPU-s on {results.device}"]
+    notes = [
+        f"{results.wall_seconds:.0f} s wall, {results.cpu_seconds:.0f} CPU-s on {results.device}"
+    ]
     if results.cluster is not None:
         notes.append(describe(results.cluster))
     print_study(tables, shown, notes, results.out / "report.html", console)

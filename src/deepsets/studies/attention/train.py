@@ -46,7 +46,10 @@ class Trained:
 
 def cpu_seconds() -> float:
     """CPU seconds of this process and its finished children (the engine forks its workers)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -103,7 +106,7 @@ def train_task(
         engine = {"loss": "mixture_nll", "batch_size": s.cl_batch,
                   "output": (s.components, MIXTURE_OUTPUTS)}  # fmt: skip
     data = (X.to(device), y.to(device), mask.to(device))
-    models = [build(name, s, seed).to(device) for name in names for seed in seeds]
+    models: list[nn.Module] = [build(name, s, seed).to(device) for name in names for seed in seeds]
     draws = [seed for _ in names for seed in seeds]  # run s: one batch order for its models
     t, cpu = time.perf_counter(), cpu_seconds()
     L = two_phases(models, data, steps, fine, s.lr, draws, progress, **engine)  # (K, T)

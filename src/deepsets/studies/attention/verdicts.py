@@ -126,7 +126,8 @@ def oracle(value: float, tolerance: float = ORACLE_TOLERANCE) -> Verdict:
     return Verdict(
         Outcome.CONFIRMED if ok else Outcome.REFUTED,
         "The true parameters give {oracle:.4f} per point (paper {paper}): {diff:.4f} apart, "
-        + ("within" if ok else "more than") + " {tolerance}.",
+        + ("within" if ok else "more than")
+        + " {tolerance}.",
         {"oracle": value, "diff": abs(value - paper)},
         {"tolerance": tolerance},
         "The oracle log-likelihood depends only on the data: ours is the paper's.",
