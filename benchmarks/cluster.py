@@ -36,8 +36,9 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from deepsets import DeepSet
 from deepsets.cluster import DaskGroups, using
 from deepsets.engine.remote import Group, train_group
+from deepsets.engine.settings import TORCH_THREADS, EngineSettings
 from deepsets.engine.sources import Streams
-from deepsets.training import TORCH_THREADS, train_many
+from deepsets.training import train_many
 
 HERE = Path(__file__).resolve().parent
 EXE = Path(sys.executable).with_name("deepsets")
@@ -133,9 +134,9 @@ def sizes(steps: int = 4000) -> dict[str, dict[str, int]]:
     for k in (5, 100):
         models = [DeepSet(generator=s) for s in range(k)]
         data = Streams(list(range(k)), 100, 10, None, torch.device("cpu"))
-        group = Group(models, data, steps, 1e-3, "bce", (), TORCH_THREADS)
+        group = Group(models, data, EngineSettings(steps, 100))
         sent = len(cloudpickle.dumps(group))
-        result = train_group(Group(models, data, 2, 1e-3, "bce", (), TORCH_THREADS))
+        result = train_group(Group(models, data, EngineSettings(2, 100)))
         losses = np.zeros((k, steps), dtype=result.losses.dtype)  # as `steps` steps send them
         back = len(cloudpickle.dumps(replace(result, losses=losses)))
         out[f"{k} DeepSets"] = {"in": sent, "out": back}

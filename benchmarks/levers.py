@@ -10,13 +10,12 @@ renders it into benchmarks/README.md. Rows:
   (`deepsets.training.WORKERS`), and the workers as forked processes against threads
   (`deepsets.engine.forked.FORK`).
 - hand-written training steps for the stacked DeepSets and MLPs against autograd
-  (`deepsets.engine.backprop.HAND_WRITTEN`), on the study's models.
+  (`deepsets.engine.loop.HAND_WRITTEN`), on the study's models.
 - the fused Adam kernel against Adam's seven passes (`deepsets.engine.adam.FUSED`), on the
   study's models (288,530 parameters).
-- padding and variants: narrow MLPs zero-padded into shared stacks (`stacks.PAD_TO`), and
-  DeepSets of one shape but other activations or pooling in one stack (`VARIANTS_SHARE`).
+- padding: narrow MLPs zero-padded into shared stacks (`engine.families.mlp.PAD_TO`).
 - FastTanh: the stacked forms' tanh as 2 sigmoid(2x) - 1 with its backward from the output
-  on tensors of FAST_FROM values or more (`deepsets.engine.activations.FAST_TANH`), on 64
+  on tensors of FAST_FROM values or more (`deepsets.engine.families.layers.FAST_TANH`), on 64
   DeepSets trained at once (benchmarks/limits.py compares the kernels alone).
 - one hand-written Adam update (`deepsets.engine.loop.FLAT_ADAM`, engine/adam.py) against
   `torch.optim.Adam(foreach=True)` on the flat parameter, on one DeepSet (where the update's
@@ -50,11 +49,15 @@ os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepsets-induct
 from run import study_models  # noqa: E402
 
 from deepsets import DeepSet, training  # noqa: E402
-from deepsets.engine import activations, adam, backprop, forked, loop, stacks  # noqa: E402
+from deepsets.engine import adam, forked, loop  # noqa: E402
 from deepsets.engine.adam import FlatAdam  # noqa: E402
+from deepsets.engine.families import (  # noqa: E402
+    layers,
+    mlp,
+    stack_models,  # noqa: E402
+)
 from deepsets.engine.losses import per_model  # noqa: E402
 from deepsets.engine.sources import Streams  # noqa: E402
-from deepsets.engine.stacks import stack_models  # noqa: E402
 from deepsets.studies.exercise.settings import StudySettings  # noqa: E402
 
 NOISE = 0.2  # side-by-side runs on this machine differ by up to about 20%
@@ -111,14 +114,12 @@ SWITCHES: list[tuple[str, Any, str, Any, Any, Callable[[int], float]]] = [
     ("2 workers (study models, sets of 10)", training, "WORKERS", 1, 2, study_step_seconds),
     ("workers as forked processes, not threads (study models)", forked, "FORK", False, True,
      study_step_seconds),
-    ("hand-written training steps, not autograd (study models)", backprop, "HAND_WRITTEN",
+    ("hand-written training steps, not autograd (study models)", loop, "HAND_WRITTEN",
      False, True, study_step_seconds),
     ("fused Adam kernel (study models)", adam, "FUSED", False, True, study_step_seconds),
-    ("narrow MLPs padded into shared stacks (study models)", stacks, "PAD_TO", (), (16, 32),
+    ("narrow MLPs padded into shared stacks (study models)", mlp, "PAD_TO", (), (16, 32),
      study_step_seconds),
-    ("DeepSet variants of one shape in one stack (study models)", stacks, "VARIANTS_SHARE",
-     False, True, study_step_seconds),
-    ("FastTanh in the stacked forms (K = 64 DeepSets)", activations, "FAST_TANH", False, True,
+    ("FastTanh in the stacked forms (K = 64 DeepSets)", layers, "FAST_TANH", False, True,
      k64_step_seconds),
     ("one hand-written Adam update (one DeepSet)", loop, "FLAT_ADAM", False, True,
      one_step_seconds),

@@ -42,8 +42,9 @@ from torch import nn  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from deepsets import training  # noqa: E402
+from deepsets.engine.families import StackedDeepSet, StackedMLP, stack_models  # noqa: E402
+from deepsets.engine.families.layers import StackedLayers  # noqa: E402
 from deepsets.engine.sources import Streams  # noqa: E402
-from deepsets.engine.stacks import StackedDeepSet, StackedLayers, StackedMLP, stack_models  # noqa: E402
 from deepsets.models import DeepSet  # noqa: E402
 from deepsets.training import train_many  # noqa: E402
 
@@ -102,14 +103,13 @@ class Work:
 
 def layers_work(layers: StackedLayers, K: int, D: int, M: int, work: Work) -> None:
     """Add a StackedLayers' activations and matmuls on x (K, D, M) to `work`."""
-    for j in range(layers.n_linear):
+    for j, ops in enumerate(layers.ops):
         out, D_in = layers.shapes[2 * j]  # the stacked (out, in)
         work.linears.append((K, out, D_in, M))
-        for (_, n), ops in zip(layers.runs, layers.ops[j], strict=True):
-            for op in ops:
-                if not isinstance(op, nn.Identity):
-                    kind = "sigmoid" if isinstance(op, nn.Sigmoid) else type(op).__name__.lower()
-                    work.activations.append((kind, (n, out, M)))
+        for op in ops:
+            if not isinstance(op, nn.Identity):
+                kind = "sigmoid" if isinstance(op, nn.Sigmoid) else type(op).__name__.lower()
+                work.activations.append((kind, (K, out, M)))
 
 
 def step_work(groups: Sequence[Models]) -> Work:

@@ -1,4 +1,5 @@
-"""The hand-written training steps (engine/backprop.py) against autograd, in float64.
+"""The hand-written training steps (each family's `step`, engine/families) against autograd,
+in float64.
 
 Each case builds one stack, takes its hand-written step (losses, and gradients written into a
 flat buffer), and compares them with autograd's gradients of the stack's own forward and the
@@ -7,16 +8,18 @@ loss, from the same weights and data: the two share no code but the stack's weig
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from deepsets.engine import activations, backprop
+from deepsets.engine import loop
+from deepsets.engine.families import StackedDeepSet, StackedMLP, stack_models
 from deepsets.engine.losses import per_model
-from deepsets.engine.stacks import StackedDeepSet, StackedMLP, stack_models
-from deepsets.models import DeepSet, make_mlp
+from deepsets.models import DeepSet, activation, make_mlp
 
 K, B, N = 3, 7, 6
 
@@ -39,7 +42,7 @@ def data(
 
 def compare(stack: object, loss: str, X: torch.Tensor, y: torch.Tensor, mask: object) -> None:
     """The hand-written step's losses and gradients equal autograd's to float64 rounding."""
-    step = backprop.step_of(stack, loss)  # type: ignore[arg-type]
+    step = loop.hand_step(stack, loss)  # type: ignore[arg-type]
     assert step is not None
     inits = stack.init()  # type: ignore[attr-defined]
     grads = [torch.full_like(t, float("nan")) for t in inits]  # every entry must be written
@@ -81,9 +84,7 @@ def test_regression_deepset_step_is_autograds(loss: str) -> None:
 def test_the_sigmoid_identity_for_tanh_on_large_tensors_is_autograds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(
-        activations, "FAST_FROM_IN_PLACE", 1
-    )  # every tanh through 2 sigmoid(2x) - 1
+    monkeypatch.setattr(activation, "FAST_FROM_IN_PLACE", 1)  # every tanh: 2 sigmoid(2x) - 1
     models = [DeepSet(5, generator=k) for k in range(K)]
     compare(one_stack(models), "bce", *data(4))
 
@@ -106,7 +107,8 @@ def test_mlp_step_is_autograds(activation: str | None, hidden: tuple[int, ...]) 
 def test_the_comparison_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     """A hand-written step that forgets the activations' derivative is caught."""
     stack = one_stack([DeepSet(4, generator=k) for k in range(K)])
-    monkeypatch.setattr(backprop, "derivative", lambda g, y, kind: g)
+    wrong = replace(activation.ACTIVATIONS["tanh"], derivative=lambda g, y: g)
+    monkeypatch.setitem(activation.BY_MODULE, nn.Tanh, wrong)  # the table every part reads
     with pytest.raises(AssertionError, match="not close"):
         compare(stack, "bce", *data(7))
 
@@ -129,14 +131,14 @@ def test_a_saturated_sigmoid_gets_autograds_clamped_gradient() -> None:
 )
 def test_layers_without_a_hand_written_step_go_through_autograd(model: object) -> None:
     stack = one_stack([model(k) for k in range(K)])  # type: ignore[operator]
-    assert backprop.step_of(stack, "bce") is None  # type: ignore[arg-type]
+    assert loop.hand_step(stack, "bce") is None  # type: ignore[arg-type]
 
 
 def test_the_switch_turns_every_hand_written_step_off(monkeypatch: pytest.MonkeyPatch) -> None:
     stack = one_stack([DeepSet(generator=k) for k in range(K)])
-    assert backprop.step_of(stack, "bce") is not None  # type: ignore[arg-type]
-    monkeypatch.setattr(backprop, "HAND_WRITTEN", False)
-    assert backprop.step_of(stack, "bce") is None  # type: ignore[arg-type]
+    assert loop.hand_step(stack, "bce") is not None  # type: ignore[arg-type]
+    monkeypatch.setattr(loop, "HAND_WRITTEN", False)
+    assert loop.hand_step(stack, "bce") is None  # type: ignore[arg-type]
 
 
 @settings(max_examples=40, deadline=None)

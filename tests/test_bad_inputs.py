@@ -18,7 +18,7 @@ from torch import nn
 import deepsets as ds
 from deepsets.data import check_n_objects, check_n_sets
 from deepsets.lab.output import check_out, staged
-from deepsets.models.activation import check_activation, linear
+from deepsets.models.activation import check_activation, dense
 from deepsets.models.mlp import MLPSpec, mlp_from_spec
 from deepsets.models.pooling import check_mask, check_pooling
 from deepsets.plots import smooth
@@ -101,6 +101,21 @@ CASES = {
     "DeepSet mask shape": (lambda: ds.DeepSet()(X4, torch.ones(4, 9, dtype=torch.bool)), "mask"),
     "DeepSet mask float": (lambda: ds.DeepSet()(X4, torch.ones(4, 10)), "mask"),
     "DeepSet.embed X": (lambda: ds.DeepSet().embed(torch.zeros(4)), "X"),
+    "DeepSet phi int": (lambda: ds.DeepSet(phi=3, rho=nn.Linear(1, 1)), "phi"),
+    "DeepSet rho missing": (lambda: ds.DeepSet(phi=nn.Linear(1, 1)), "rho"),
+    "DeepSet modules and widths": (
+        lambda: ds.DeepSet(8, phi=nn.Linear(1, 1), rho=nn.Linear(1, 1)), "hidden"
+    ),
+    "DeepSet modules and seed": (
+        lambda: ds.DeepSet(phi=nn.Linear(1, 1), rho=nn.Linear(1, 1), generator=0), "generator"
+    ),
+    "DeepSet modules X rank 1": (
+        lambda: ds.DeepSet(phi=nn.Linear(1, 1), rho=nn.Linear(1, 1))(torch.zeros(4)), "X"
+    ),
+    "train threads 0": (lambda: ds.train(ds.DeepSet(), 2, threads=0), "threads"),
+    "train_on threads str": (
+        lambda: ds.train_on([ds.DeepSet()], X4, torch.ones(4, 1), 2, threads="2"), "threads"
+    ),
     "make_mlp hidden=0": (lambda: ds.make_mlp(0), "hidden"),
     "make_mlp hidden list": (lambda: ds.make_mlp([5, -1]), r"hidden\[1\]"),
     "make_mlp hidden str": (lambda: ds.make_mlp("20"), "hidden"),
@@ -131,7 +146,8 @@ CASES = {
     "check_pooling": (lambda: check_pooling(None), "pooling"),
     "check_mask": (lambda: check_mask(np.ones((4, 10), bool), X4), "mask"),
     "check_activation": (lambda: check_activation(3, "rho_activation"), "rho_activation"),
-    "linear": (lambda: linear(0, 3), "in_features"),
+    "dense": (lambda: dense([0, 3], "tanh"), "in_features"),
+    "dense width": (lambda: dense([2, 3.5, 1], "tanh"), "out_features"),
     "MLPSpec sizes": (lambda: MLPSpec((10, 0, 1), ("relu",)), r"sizes\[1\]"),
     "MLPSpec activations": (lambda: MLPSpec((10, 1), ("relu",)), "activations"),
     "mlp_from_spec huge": (lambda: mlp_from_spec(MLPSpec((10**6, 10**6, 1), (None,))), "sizes"),

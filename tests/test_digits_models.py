@@ -7,13 +7,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepsets.models.digit_deepset import DigitDeepSet
+from deepsets import DeepSet
+from deepsets.models.digit_deepset import digit_deepset
 from deepsets.models.recurrent import RecurrentSum
 from deepsets.models.set_transformer import SetTransformer
 from deepsets.tasks import digit_sum, image_digit_sum
 
 INVARIANT = {
-    "deepset": lambda F: DigitDeepSet(F, generator=0),
+    "deepset": lambda F: digit_deepset(F, generator=0),
     "set_transformer": lambda F: SetTransformer(F, dim=16, heads=2, generator=0),
 }
 ALL = {
@@ -81,7 +82,7 @@ def test_every_model_maps_sets_to_one_number_each_and_empty_sets_to_finite_ones(
 
 
 def test_deepset_is_rho_of_the_sum_of_phi_over_the_real_objects():
-    model = DigitDeepSet(generator=1)
+    model = digit_deepset(generator=1)
     X, mask, _ = digit_sum(20, (0, 8), generator=2)
     with torch.no_grad():
         out = model(X, mask)
@@ -127,7 +128,7 @@ def test_set_transformer_cannot_tell_a_set_from_itself_doubled():
     with torch.no_grad():
         once, twice = model(X, mask), model(torch.cat([X, X], 1), torch.cat([mask, mask], 1))
     torch.testing.assert_close(twice, once, atol=1e-5, rtol=1e-5)
-    deepset = DigitDeepSet(generator=7)  # the sum is not: it doubles phi's sum
+    deepset = digit_deepset(generator=7)  # the sum is not: it doubles phi's sum
     with torch.no_grad():
         assert (
             deepset(torch.cat([X, X], 1), torch.cat([mask, mask], 1)) - deepset(X, mask)
@@ -156,9 +157,18 @@ def test_the_same_seed_gives_the_same_weights_and_leaves_torchs_generator_alone(
         ),
         (lambda: RecurrentSum("rnn"), ValueError, "cell"),
         (lambda: SetTransformer(dim=10, heads=4), ValueError, "multiple of heads"),
-        (lambda: DigitDeepSet(latent=0), ValueError, "latent"),
+        (lambda: digit_deepset(latent=0), ValueError, "latent"),
     ],
 )
 def test_bad_inputs_are_refused_by_name(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_the_digit_deepset_is_the_packages_deepset_with_an_encoder_as_phi():
+    model = digit_deepset(generator=3)
+    assert type(model) is DeepSet and model.config is None and model.pooling == "sum"
+    encoder, dense, tanh = model.phi
+    assert type(encoder).__name__ == "DigitEncoder" and isinstance(tanh, torch.nn.Tanh)
+    assert (dense.in_features, dense.out_features) == (100, 30)
+    assert (model.rho.in_features, model.rho.out_features) == (30, 1)

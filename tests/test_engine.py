@@ -17,16 +17,16 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from batches import batches
 from torch import nn
 from torch.nn import functional as F
 
 from deepsets import make_padded_data, training
-from deepsets.data import CHUNK, make_data, stream
-from deepsets.engine import stacks as engine_stacks
-from deepsets.engine.activations import FastTanh
+from deepsets.data import CHUNK, make_data
+from deepsets.engine.families import ModuleStack, StackedDeepSet, StackedMLP, stack_models
 from deepsets.engine.parts import STACK_VALUES, partition, values
-from deepsets.engine.stacks import ModuleStack, StackedDeepSet, StackedMLP, stack_models
 from deepsets.models import DeepSet, make_mlp
+from deepsets.models.activation import FastTanh
 from deepsets.training import train, train_many, train_on
 
 STEPS = 100
@@ -131,29 +131,24 @@ def test_same_seeds_same_results():
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
 
 
-@pytest.fixture
-def shared_variants(monkeypatch):
-    """DeepSet variants of one shape in one stack (a lever, off by default)."""
-    monkeypatch.setattr(engine_stacks, "VARIANTS_SHARE", True)
-
-
-def test_variants_get_their_own_stacks_by_default():
+def test_variants_get_their_own_stacks():
     models = [DeepSet(), DeepSet(pooling="max"), DeepSet(activation=None), DeepSet()]
     assert [index for _, index in stack_models(models)] == [[0, 3], [1], [2]]
 
 
-def test_models_are_grouped_into_stacks_by_architecture(shared_variants):
+def test_models_are_grouped_into_stacks_by_architecture():
     models = [DeepSet(), make_mlp(8), DeepSet(), DeepSet(pooling="max"), make_mlp(8),
               make_mlp(9), Wrapped(0), Wrapped(0), DeepSet(activation=None), DeepSet(latent=2),
               DeepSet().double(), make_mlp(64), make_mlp(9, "sigmoid"), make_mlp((20, 20)),
               make_mlp((32, 17))]  # fmt: skip
     stacks = [(type(s), index) for s, index in stack_models(models)]
     assert stacks == [
-        # one shape, three variants: each run of equal variants gets a slice of the stack
-        (StackedDeepSet, [3, 0, 2, 8]),  # max pooling, the exercise's, then the affine phi
+        (StackedDeepSet, [0, 2]),  # the exercise's DeepSet
         (StackedMLP, [1, 4, 5]),  # 8 and 9 units: both padded to 16
+        (StackedDeepSet, [3]),  # max pooling: another variant, another stack
         (ModuleStack, [6]),  # unknown modules train alone
         (ModuleStack, [7]),
+        (StackedDeepSet, [8]),  # the affine phi
         (StackedDeepSet, [9]),  # another latent width: another shape
         (StackedDeepSet, [10]),  # float64: another stack
         (StackedMLP, [11]),  # 64 units: its own width
@@ -169,18 +164,21 @@ def test_padding_keeps_every_member_its_own_shape():
     assert [[p.shape for p in m.parameters()] for m in models] == shapes
 
 
-def test_a_stack_of_variants_runs_each_variant_its_own_way(shared_variants):
-    """Activations and poolings mixed in one stack: every member's output is its own forward's."""
-    models = [DeepSet(activation=a, pooling=p, rho_activation=r, generator=k)
+def test_every_variant_stack_runs_as_its_members_forward():
+    """Activations and poolings of every kind, two members each: every stack's output is its
+    members' own forward's."""
+    models = [DeepSet(activation=a, pooling=p, rho_activation=r, generator=k + 27 * j)
               for k, (a, p, r) in enumerate(itertools.product(
-                  ("tanh", None, "relu"), ("sum", "mean", "max"), ("tanh", "relu")))]  # fmt: skip
-    ((stack, index),) = stack_models(models)
+                  ("tanh", None, "relu"), ("sum", "mean", "max"), ("tanh", "relu")))
+              for j in range(2)]  # fmt: skip
+    stacks = stack_models(models)
+    assert len(stacks) == len(models) // 2
     X, _, mask = make_padded_data(8, (5, 10), generator=0)  # (B, N, F), (B, N)
-    K = len(models)
-    params = iter(stack.init())
-    p = stack.forward(params, X.expand(K, *X.shape), mask.expand(K, *mask.shape))  # (K, B)
-    for k, i in enumerate(index):
-        torch.testing.assert_close(p[k], models[i](X, mask)[:, 0], rtol=0, atol=1e-6)
+    for stack, index in stacks:
+        K = len(index)
+        p = stack.forward(iter(stack.init()), X.expand(K, *X.shape), mask.expand(K, *mask.shape))
+        for k, i in enumerate(index):  # p (K, B)
+            torch.testing.assert_close(p[k], models[i](X, mask)[:, 0], rtol=0, atol=1e-6)
 
 
 def test_a_bad_model_stops_everything_before_any_training():
@@ -228,7 +226,7 @@ def plain_train(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     dtype = next(model.parameters()).dtype
     losses = []
-    for X, y in stream(steps, 100, generator=seed):
+    for X, y in batches(steps, 100, generator=seed):
         loss = F.binary_cross_entropy(model(X.to(dtype)), y.to(dtype))
         opt.zero_grad()
         loss.backward()
@@ -364,9 +362,9 @@ def test_sizes_that_cannot_fit_are_refused_before_any_allocation(kwargs, match):
 
 
 @pytest.mark.parametrize("steps", [0, -1, 2.5])
-def test_stream_checks_its_arguments_at_the_call(steps):
+def test_the_batches_check_their_arguments_at_the_call(steps):
     with pytest.raises(ValueError, match="steps must be a positive integer"):
-        stream(steps, 10)  # no iteration needed: the error comes at the call
+        batches(steps, 10)  # no iteration needed: the error comes at the call
 
 
 def test_the_divergence_warning_points_at_the_callers_line():

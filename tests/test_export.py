@@ -22,7 +22,7 @@ import onnx  # noqa: E402  (after the skip: both come with the extra)
 import deepsets as ds  # noqa: E402
 from deepsets import cli  # noqa: E402
 from deepsets.export import SetInput, export_onnx, session, trace, verify  # noqa: E402
-from deepsets.models.digit_deepset import DigitDeepSet  # noqa: E402
+from deepsets.models.digit_deepset import digit_deepset  # noqa: E402
 from deepsets.models.recurrent import RecurrentSum  # noqa: E402
 from deepsets.models.set_transformer import SetTransformer  # noqa: E402
 
@@ -112,7 +112,7 @@ def test_empty_sets_give_rho_of_zero_with_an_all_false_mask_and_with_no_objects(
 
 @pytest.mark.parametrize("in_features", [None, 5])  # digit tokens, float features
 def test_the_digit_deepset_exports_with_tokens_and_features(tmp_path, in_features):
-    model = DigitDeepSet(in_features, width=16, latent=8, generator=3).eval()
+    model = digit_deepset(in_features, width=16, latent=8, generator=3).eval()
     done = export_onnx(model, tmp_path / "digits.onnx", max_objects=N_MAX)
     sess = ort.InferenceSession(str(done.path), providers=["CPUExecutionProvider"])
     g = torch.Generator().manual_seed(4)

@@ -114,6 +114,7 @@ def test_only_integer_seeds_and_cpus_fork():
     assert not forked.forkable(cpu, [0, torch.Generator()])  # the caller's, to be advanced
     assert not forked.forkable(cpu, [None])
     assert not forked.forkable(torch.device("cuda"), [0, 1])
+    assert not forked.forkable(cpu, [0, 1], threads=2)  # a copied OpenMP pool would hang
 
 
 def test_only_linux_forks(monkeypatch):

@@ -1,39 +1,25 @@
-"""lab.weights: a model save_model describes is written by it (load_model rebuilds it); any
-other model's state dict is written with its class and the study's metadata."""
+"""lab.weights: every study's models are written by save_model, so load_model rebuilds them."""
 
 from __future__ import annotations
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
-from torch import nn
 
-from deepsets import DeepSet, load_model
-from deepsets.lab.weights import RAW, saveable, slug, write_weights
+from deepsets import DeepSet, load_model, make_mlp
+from deepsets.lab.weights import slug, write_weights
 
 
-class Twice(nn.Module):
-    """One tensor under two names, as the digit DeepSet's encoder is (encoder and phi.0)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.a = nn.Linear(2, 3)
-        self.b = nn.Sequential(self.a)
-
-
-def test_a_deepset_is_written_by_save_model_and_anything_else_as_its_state_dict(tmp_path):
-    ds, other = DeepSet(generator=0), Twice()
-    assert saveable(ds) and not saveable(other)
-    write_weights(tmp_path, {"ds": ds, "twice": other}, {"twice": {"task": "text"}})
-    X = torch.rand(4, 10, 1, generator=torch.Generator().manual_seed(0))
+def test_every_model_is_written_by_save_model_and_loads_with_the_same_outputs(tmp_path):
+    models = {"ds": DeepSet(generator=0), "mlp": make_mlp(10, generator=1)}
+    write_weights(tmp_path, models)
+    assert {p.name for p in (tmp_path / "weights").iterdir()} == {
+        "ds.safetensors",
+        "mlp.safetensors",
+    }
+    X = torch.rand(4, 10, 1, generator=torch.Generator().manual_seed(0))  # (B, N, 1)
     with torch.no_grad():
-        torch.testing.assert_close(load_model(tmp_path / "weights" / "ds.safetensors")(X), ds(X))
-    path = tmp_path / "weights" / "twice.safetensors"
-    with safe_open(str(path), framework="pt") as f:
-        assert f.metadata() == {"format": RAW, "class": "Twice", "task": "text"}
-    state = load_file(path)
-    assert state.keys() == other.state_dict().keys()
-    torch.testing.assert_close(state["b.0.weight"], other.a.weight.detach())
+        for name, model in models.items():
+            again = load_model(tmp_path / "weights" / f"{name}.safetensors")
+            torch.testing.assert_close(again(X), model.eval()(X), rtol=0, atol=0)
 
 
 def test_slug_makes_file_names_of_labels():

@@ -26,8 +26,8 @@ def test_no_function_is_longer_than_60_lines():
 
 def test_one_place_in_the_package_calls_backward():
     """One training loop: every autograd gradient in the package comes from engine/loop.py
-    (the hand-written ones of engine/backprop.py are checked against autograd in
-    tests/test_backprop.py)."""
+    (the hand-written ones of the families' steps, engine/families, are checked against
+    autograd in tests/test_backprop.py)."""
     calls = [
         f"{path.relative_to(ROOT)}:{node.lineno}"
         for path in sorted(SRC.rglob("*.py"))

@@ -7,10 +7,11 @@ import copy
 import numpy as np
 import pytest
 import torch
+from batches import batches
 from torch.nn import functional as F
 
 import deepsets as ds
-from deepsets.data import make_padded_batches, stream
+from deepsets.data import make_padded_batches
 from deepsets.training import train_many
 
 
@@ -27,8 +28,8 @@ def test_padded_batches_are_each_balanced_and_follow_the_class_rule():
 
 
 def test_stream_of_padded_sets_is_reproducible():
-    a = list(stream(7, 10, sizes=(5, 9), generator=1))
-    b = list(stream(7, 10, sizes=(5, 9), generator=1))
+    a = list(batches(7, 10, sizes=(5, 9), generator=1))
+    b = list(batches(7, 10, sizes=(5, 9), generator=1))
     assert len(a) == 7
     for (Xa, ya, ma), (Xb, yb, mb) in zip(a, b, strict=True):
         assert torch.equal(Xa, Xb) and torch.equal(ya, yb) and torch.equal(ma, mb)
@@ -41,7 +42,7 @@ def test_masked_training_equals_a_plain_loop_over_the_same_batches():
     _, losses = ds.train(model, 30, batch_size=20, seed=5, sizes=(5, 15))
     opt = torch.optim.Adam(reference.parameters(), lr=1e-3)
     expected = []
-    for X, y, mask in stream(30, 20, sizes=(5, 15), generator=5):
+    for X, y, mask in batches(30, 20, sizes=(5, 15), generator=5):
         loss = F.binary_cross_entropy(reference(X, mask), y)
         opt.zero_grad()
         loss.backward()

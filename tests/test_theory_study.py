@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from deepsets import cli, load_model
-from deepsets.lab.weights import saveable
 from deepsets.studies.theory.run import run_theory
 from deepsets.studies.theory.settings import QUICK, TheorySettings, check, quick_settings
 from deepsets.studies.theory.verdicts import CONFIRMED, IN_PART, NOT_CONFIRMED
@@ -90,7 +88,7 @@ def test_console_script_quick_run_writes_the_report_and_the_metrics_contract(tmp
         assert claim["verdict"]["outcome"] in done.stdout
 
 
-def test_every_trained_model_is_saved_and_the_deepsets_load_with_load_model(tmp_path):
+def test_every_trained_model_is_saved_and_loads_with_load_model_with_the_same_outputs(tmp_path):
     r = run_theory(quick_settings(out=str(tmp_path / "o"), **TINY))
     weights = r.out / "weights"
     names = {f"{c.key}-{n}" for c in r.claims for n in c.trained}
@@ -98,17 +96,12 @@ def test_every_trained_model_is_saved_and_the_deepsets_load_with_load_model(tmp_
     assert sum(c.models for c in r.claims) == len(names)  # every model trained, once
     X = torch.rand(7, 10, 1, generator=torch.Generator().manual_seed(3))  # (B, N, 1)
     mask = torch.rand(7, 10, generator=torch.Generator().manual_seed(4)) > 0.3  # (B, N)
-    loaded = 0
     for c in r.claims:
         for n, model in c.trained.items():
-            if not saveable(model):  # the weights format does not describe it yet
-                state = load_file(weights / f"{c.key}-{n}.safetensors")
-                assert state.keys() == model.state_dict().keys()
-                continue
             again = load_model(weights / f"{c.key}-{n}.safetensors")
             model.eval()
             with torch.no_grad():
-                torch.testing.assert_close(again(X, mask), model(X, mask), rtol=0, atol=0)
-            loaded += 1
-    # the DeepSets of claims 1-3 and three of claim 5's five variants per seed
-    assert loaded == TINY["seeds"] * (len(TINY["latents"]) + 3 + 3 + 3)
+                if c.key == "equivariant_needs_pooling":  # per-object outputs, no mask
+                    torch.testing.assert_close(again(X), model(X), rtol=0, atol=0)
+                else:
+                    torch.testing.assert_close(again(X, mask), model(X, mask), rtol=0, atol=0)

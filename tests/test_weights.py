@@ -18,7 +18,12 @@ from torch import nn
 
 from deepsets import DeepSet, load_model, make_data, make_mlp, save_model
 from deepsets.models.activation import ACTIVATIONS
+from deepsets.models.digit_deepset import digit_deepset
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_spec
+from deepsets.models.per_object import EquivariantNet, PerElementNet
+from deepsets.models.recurrent import RecurrentSum
+from deepsets.models.set_transformer import SetTransformer
+from deepsets.models.smooth_deepset import SmoothMaxDeepSet
 
 
 def hand_built(sizes, activations, sigmoid, dtype=torch.float32, seed=0) -> nn.Sequential:
@@ -28,7 +33,7 @@ def hand_built(sizes, activations, sigmoid, dtype=torch.float32, seed=0) -> nn.S
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1], dtype=dtype))
         if i < len(sizes) - 2 and activations[i] is not None:
-            layers.append(ACTIVATIONS[activations[i]]())
+            layers.append(ACTIVATIONS[activations[i]].module())
     if sigmoid:
         layers.append(nn.Sigmoid())
     return nn.Sequential(*layers)
@@ -121,7 +126,7 @@ UNSUPPORTED = {
     "previous layer's output": lambda: nn.Sequential(
         nn.Flatten(), nn.Linear(10, 3), nn.Linear(4, 1)
     ),
-    "model must be a DeepSet or a make_mlp network .*got ModuleList": lambda: nn.ModuleList(
+    "model must be a DeepSet, a make_mlp network .*got ModuleList": lambda: nn.ModuleList(
         [nn.Linear(2, 1)]
     ),
     "subclass of DeepSet": lambda: type("MyDeepSet", (DeepSet,), {})(),
@@ -365,4 +370,101 @@ def test_the_path_must_be_a_path(path):
     with pytest.raises(TypeError, match="path must be a str or a pathlib.Path"):
         save_model(DeepSet(), path)
     with pytest.raises(TypeError, match="path must be a str or a pathlib.Path"):
+        load_model(path)
+
+
+# ---------------------------------------------------------------- every model a study saves
+
+
+def _package_modules_deepset() -> DeepSet:
+    phi = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 6), nn.Identity(), nn.GELU(),
+                        nn.Linear(6, 3))  # fmt: skip
+    rho = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
+    return DeepSet(phi=phi, rho=rho, pooling="max")
+
+
+def _inputs(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sets for a model of input `kind` (a mask with an empty set): X (B, N, F), mask (B, N)."""
+    g = torch.Generator().manual_seed(0)
+    mask = torch.rand(6, 5, generator=g) < 0.7
+    mask[0] = False
+    if kind == "tokens":
+        return torch.randint(0, 10, (6, 5, 1), generator=g), mask
+    return torch.rand(6, 5, {"one": 1, "two": 2, "pixels": 64}[kind], generator=g), mask
+
+
+EVERY_KIND = {
+    "DeepSet": (lambda: DeepSet(4, latent=2, pooling="mean", output=None, generator=0), "one"),
+    "DeepSet of package modules": (_package_modules_deepset, "two"),
+    "MLP": (lambda: make_mlp((6, 3), "tanh", n_objects=5, generator=0), "one"),
+    "digit DeepSet, text": (lambda: digit_deepset(generator=0), "tokens"),
+    "digit DeepSet, images": (lambda: digit_deepset(64, width=8, latent=4, generator=0), "pixels"),
+    "LSTM": (lambda: RecurrentSum("lstm", 7, generator=0), "tokens"),
+    "GRU": (lambda: RecurrentSum("gru", 5, 64, width=8, generator=0), "pixels"),
+    "Set Transformer": (lambda: SetTransformer(dim=8, heads=2, blocks=1, generator=0), "tokens"),
+    "smooth max DeepSet": (lambda: SmoothMaxDeepSet("powermean", 3.0, hidden=4, generator=0),
+                           "one"),  # fmt: skip
+    "log-sum-exp DeepSet": (lambda: SmoothMaxDeepSet(latent=2, generator=1), "one"),
+    "per-element network": (lambda: PerElementNet(6, "relu", generator=0), "one"),
+    "equivariant network": (lambda: EquivariantNet(5, 2, "max", generator=0), "one"),
+}
+
+
+@pytest.mark.parametrize("kind", EVERY_KIND)
+def test_every_kind_of_model_loads_with_its_weights_and_gives_the_same_outputs(tmp_path, kind):
+    make, inputs = EVERY_KIND[kind]
+    model = make()
+    with torch.no_grad():  # trained weights: not what the constructor would draw again
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    X, mask = _inputs(inputs)
+    args = (X,) if kind == "MLP" else (X, mask)
+    path = save_model(model, tmp_path / "m.safetensors")
+    loaded = load_model(path)
+    assert type(loaded) is type(model) and not loaded.training
+    with torch.no_grad():
+        assert torch.equal(loaded(*args), model.eval()(*args))
+    assert [n for n, _ in loaded.named_parameters()] == [n for n, _ in model.named_parameters()]
+    again = load_model(save_model(loaded, tmp_path / "again.safetensors"))  # saved as loaded
+    with torch.no_grad():
+        assert torch.equal(again(*args), model(*args))
+
+
+def _changed_set_transformer() -> SetTransformer:
+    model = SetTransformer(dim=8, heads=2, generator=0)
+    model.rho = nn.Linear(8, 2)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: DeepSet(phi=nn.Sequential(nn.Linear(1, 3), nn.LeakyReLU()),
+                         rho=nn.Linear(3, 1)), "phi.1 is LeakyReLU"),  # fmt: skip
+        (lambda: DeepSet(phi=nn.Linear(1, 3), rho=nn.Bilinear(3, 3, 1)), "rho is Bilinear"),
+        (_changed_set_transformer, "changed after it was built"),
+    ],
+)
+def test_modules_the_format_cannot_rebuild_are_refused_naming_them(tmp_path, make, message):
+    """A DeepSet of the user's own modules cannot be rebuilt from a file: refused, naming the
+    module and what to do instead; so is a package model changed after it was built."""
+    with pytest.raises(TypeError, match=message):
+        save_model(make(), tmp_path / "m.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("arch", "message"),
+    [
+        ({"kind": "RecurrentSum", "cell": "lstm", "layers": 2}, "takes"),
+        ({"kind": "DeepSet", "pooling": "sum", "phi": {"kind": "Conv1d"}, "rho": {}}, "built of"),
+        ({"kind": "DeepSet", "pooling": "sum", "rho": {"kind": "tanh"},
+          "phi": {"kind": "Linear", "in_features": -1, "out_features": 2, "bias": True}},
+         "positive"),  # fmt: skip
+    ],
+)
+def test_bad_stored_architectures_of_the_new_kinds_are_clear_errors(tmp_path, arch, message):
+    path = tmp_path / "bad.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"deepsets": json.dumps(arch)})
+    with pytest.raises(ValueError, match=message):
         load_model(path)

@@ -16,7 +16,7 @@ from deepsets.export import export_onnx
 from deepsets.invariance import InvarianceCheck, check_invariance
 from deepsets.models import POOLINGS, DeepSet, PermEquivariant, make_mlp, pool
 from deepsets.plots import plot_losses, plot_sets
-from deepsets.training import count_params, evaluate, held_out_set, train, train_many, train_on
+from deepsets.training import count_params, evaluate, train, train_many, train_on
 from deepsets.weights import load_model, save_model
 
 __version__ = "0.1.0"
@@ -37,7 +37,6 @@ __all__ = [
     "train_on",
     "count_params",
     "evaluate",
-    "held_out_set",
     "check_invariance",
     "InvarianceCheck",
     "plot_sets",

@@ -20,7 +20,7 @@ import tyro
 from deepsets import __version__
 from deepsets.cluster import session
 from deepsets.engine.remote import GroupLost
-from deepsets.export import main as export_main
+from deepsets.export import ExportSettings, export_file
 from deepsets.lab.output import OutputError
 from deepsets.lab.study import Study
 from deepsets.signals import Terminated
@@ -121,6 +121,25 @@ def error(prog: str, message: str) -> int:
     return 2
 
 
+def export(args: Sequence[str], prog: str = "deepsets export") -> int:
+    """`deepsets export WEIGHTS OUT [--max-objects N] [--overwrite]`; returns the exit status."""
+    try:
+        settings = tyro.cli(ExportSettings, args=list(args), prog=prog)
+    except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    try:
+        done = export_file(settings)
+    except (OSError, ImportError, ValueError, TypeError) as e:  # OSError: exists, missing, denied
+        return error(prog, str(e))
+    X = f"X (batch, objects, {done.x.features}) {str(done.x.dtype)[6:]}"
+    print(
+        f"Wrote {done.path}: inputs {X}, mask (batch, objects) bool -> y (batch, 1); "
+        f"checked in onnxruntime on {done.sets_checked} sets of 0 to {done.max_objects} "
+        f"objects, largest difference to torch {done.max_difference:.2g}"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `deepsets` console script; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -131,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deepsets {__version__}")
         return 0
     if args[0] == "export":
-        return export_main(args[1:])
+        return export(args[1:])
     if args[0] != "run":
         print(usage().splitlines()[0], file=sys.stderr)
         return error("deepsets", f"unknown command {args[0]!r} (the commands: run, export)")

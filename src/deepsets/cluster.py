@@ -22,9 +22,12 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+# the run-scoped executor lives in the engine, which reads it; here for the studies' calls
+from deepsets.engine.remote import current_executor as current_executor
+from deepsets.engine.remote import using as using
 
 T = TypeVar("T")
 
@@ -34,7 +37,6 @@ RETRIES = 2  # a task that raises is tried again this many times (Dask's `retrie
 MAX_LOCAL_WORKERS = 256  # local:N above this is surely a typo
 ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
 
-_CURRENT: ContextVar[Executor | None] = ContextVar("deepsets_executor", default=None)
 
 
 @dataclass(frozen=True)
@@ -80,26 +82,9 @@ def check_scheduler(scheduler: object, name: str = "scheduler") -> str | None:
     )
 
 
-def current_executor() -> Executor | None:
-    """The executor `train_many` and `train_on` use by default: the innermost `using`'s."""
-    return _CURRENT.get()
-
-
-@contextlib.contextmanager
-def using(executor: Executor | None) -> Iterator[None]:
-    """Train every stack of the block's `train_many`/`train_on` calls on `executor`."""
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
-    token = _CURRENT.set(executor)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
-
-
 def cluster_info() -> ClusterInfo | None:
     """The current session's cluster, tasks and retries; None when not on a Dask cluster."""
-    executor = _CURRENT.get()
+    executor = current_executor()
     return executor.info() if isinstance(executor, DaskGroups) else None
 
 

@@ -308,22 +308,3 @@ def chunks(
 
     return blocks()
 
-
-def stream(
-    steps: int,
-    batch_size: int,
-    *,
-    n_objects: int = 10,
-    sizes: tuple[int, int] | None = None,
-    generator: torch.Generator | int | None = None,
-    device: torch.device | str | None = None,
-) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Yield `steps` fresh balanced batches (X (B, N, 1), y (B, 1)), one per training step.
-
-    One new `make_data(batch_size)` per step, drawn in chunks (see `chunks`). With
-    `sizes=(lo, hi)` the sets vary in size and each batch is (X (B, hi, 1), y (B, 1), mask).
-    """
-    blocks = chunks(
-        steps, batch_size, n_objects=n_objects, sizes=sizes, generator=generator, device=device
-    )
-    return (tuple(part[i] for part in block) for block in blocks for i in range(len(block[0])))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -161,7 +160,7 @@ def export_onnx(
     """Write `model` (forward(X, mask) -> (B, 1)) to `path` as ONNX, checked in onnxruntime.
 
     Arguments:
-        model: a DeepSet (any pooling), a DigitDeepSet, or another module whose forward takes
+        model: a DeepSet (any pooling), the digit DeepSet, or another module whose forward takes
             X (B, N, F) and a boolean mask (B, N) and whose trace does not depend on N.
         path: the .onnx file; an existing file is refused (FileExistsError) unless `overwrite`.
             It is written whole or not at all (a temporary file, then renamed).
@@ -240,7 +239,9 @@ def trace(model: nn.Module, X: torch.Tensor, mask: torch.Tensor) -> bytes:
 def describe_file(onnx: Any, data: bytes, N: int, x: SetInput, name: str) -> bytes:
     """The ONNX bytes with a doc string and metadata saying what the inputs are; a TypeError if
     the graph lacks one (model `name` ignores it)."""
-    from deepsets import __version__
+    from importlib import metadata
+
+    release = metadata.version("deepsets")  # the package imports this module: no cycle back
 
     proto = onnx.load_from_string(data)
     inputs = tuple(i.name for i in proto.graph.input)
@@ -252,11 +253,11 @@ def describe_file(onnx: Any, data: bytes, N: int, x: SetInput, name: str) -> byt
         )
     what = "int64 digit tokens" if x.tokens else f"{x.features} {str(x.dtype)[6:]} features"
     proto.doc_string = (
-        f"deepsets {__version__}: X (batch, objects, {x.features}) of {what} per object, "
+        f"deepsets {release}: X (batch, objects, {x.features}) of {what} per object, "
         "mask (batch, objects) bool, True for real objects -> y (batch, 1); "
         f"checked against torch on sets of 0 to {N} objects"
     )
-    for key, value in {"deepsets_version": __version__, "max_objects": str(N)}.items():
+    for key, value in {"deepsets_version": release, "max_objects": str(N)}.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     return bytes(proto.SerializeToString())
@@ -336,24 +337,3 @@ def export_file(settings: ExportSettings) -> Exported:
     return export_onnx(
         model, settings.out, max_objects=settings.max_objects, overwrite=settings.overwrite
     )
-
-
-def main(args: Sequence[str], prog: str = "deepsets export") -> int:
-    """`deepsets export WEIGHTS OUT [--max-objects N] [--overwrite]`; returns the exit status."""
-    from deepsets.cli import error
-
-    try:
-        settings = tyro.cli(ExportSettings, args=list(args), prog=prog)
-    except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
-        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
-    try:
-        done = export_file(settings)
-    except (OSError, ImportError, ValueError, TypeError) as e:  # OSError: exists, missing, denied
-        return error(prog, str(e))
-    X = f"X (batch, objects, {done.x.features}) {str(done.x.dtype)[6:]}"
-    print(
-        f"Wrote {done.path}: inputs {X}, mask (batch, objects) bool -> y (batch, 1); "
-        f"checked in onnxruntime on {done.sets_checked} sets of 0 to {done.max_objects} "
-        f"objects, largest difference to torch {done.max_difference:.2g}"
-    )
-    return 0

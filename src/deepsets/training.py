@@ -6,26 +6,26 @@ first, grouped into stacks of one architecture, and trained together by the one 
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
+from dataclasses import replace
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets.cluster import current_executor
-from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, make_data
+from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
 from deepsets.engine.parts import WORKERS, Part, partition, run_parts, worth_forking
-from deepsets.engine.remote import run_groups
+from deepsets.engine.remote import current_executor, run_groups
+from deepsets.engine.settings import TORCH_THREADS, EngineSettings, torch_threads
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
 from deepsets.validate import check_memory, is_int, positive_float, positive_int, positive_ints
 
@@ -72,23 +72,9 @@ def run_model(
     return p
 
 
-# torch's intra-op threads during training. Measured on a 2-core CPU (benchmarks/README.md): the
-# whole study trains in about the same time on one thread as on two when the machine is idle,
-# and up to ten times slower on two when anything else wants a core, as intra-op threads then
-# wait for each other; the cores are used by the engine's worker threads instead. On CUDA the
-# CPU only launches kernels, so one thread is enough there too.
-TORCH_THREADS = 1
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with torch on `n` CPU threads, then restore the caller's setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def check_threads(threads: object) -> int:
+    """torch's CPU threads for training: TORCH_THREADS for None, else a positive integer."""
+    return TORCH_THREADS if threads is None else positive_int(threads, "threads")
 
 
 def show_progress(progress: object) -> bool:
@@ -108,6 +94,7 @@ def train(
     n_objects: int = 10,
     sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
+    threads: int | None = None,
 ) -> tuple[nn.Module, np.ndarray]:
     """Train `model` in place with Adam on binary cross-entropy, one fresh batch per step.
 
@@ -121,6 +108,8 @@ def train(
         sizes: (lo, hi) to train on sets of varying size (`make_padded_data`), passed to the
             model with their mask as `model(X, mask)`; the model must take a mask (DeepSet).
         progress: show a tqdm bar; None shows one only on a terminal.
+        threads: torch's CPU threads while it trains, in every worker; None: TORCH_THREADS
+            (1). The caller's setting is restored afterwards.
 
     Returns:
         The trained model (in eval mode) and the loss of every step, an array (steps,).
@@ -129,7 +118,7 @@ def train(
         raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
     _, losses = train_many(
         [model], steps, seeds=[seed], batch_size=batch_size, lr=lr, n_objects=n_objects,
-        sizes=sizes, progress=progress,
+        sizes=sizes, progress=progress, threads=threads,
     )  # fmt: skip
     return model, losses[0]
 
@@ -146,22 +135,23 @@ def train_many(
     progress: bool | None = None,
     snapshots: dict[int, list[nn.Module]] | None = None,
     executor: Executor | None = None,
+    threads: int | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train every model as `train(model_k, steps, seed=seeds[k], ...)` would, all at once.
 
     Models of one architecture (DeepSets of one configuration, MLPs of one shape) are stacked
-    into one batched network (`deepsets.engine.stacks`); any other module trains through its
+    into one batched network (`deepsets.engine.families`); any other module trains through its
     own forward in the same loop. The models share one device and one dtype (float64 models
     train on float64 data; the data's values are exact in both). Member k sees exactly the
     data `train(model_k, seed=seeds[k])` sees. Stacked and plain computations round
     differently in the last bit: in float32 they agree to ~1e-6 over the first hundred steps,
     then a DeepSet's escape from its ln 2 plateau amplifies rounding, so long runs agree in
     distribution, not digit by digit (in float64, to 1e-9 over 1000 steps). Torch runs on
-    `TORCH_THREADS` during the call.
+    `threads` CPU threads during the call (default TORCH_THREADS, 1).
 
     Arguments:
         models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place.
-        steps, batch_size, lr, n_objects, sizes, progress: as in `train`.
+        steps, batch_size, lr, n_objects, sizes, progress, threads: as in `train`.
         seeds: K seeds (or generators) of the models' data streams; equal integer seeds
             share one stream, None draws a fresh one.
         snapshots: a dict whose keys are steps (1..steps); each value is set to copies of the
@@ -178,15 +168,15 @@ def train_many(
     device, dtype = check_models(models, seeds, masked=sizes is not None)
     check_training_args(steps, batch_size, lr)
     n_objects = check_n_objects(n_objects)
+    settings = EngineSettings(steps, batch_size, lr, threads=check_threads(threads),
+                              progress=show_progress(progress))  # fmt: skip
     data = Streams(seeds, batch_size, n_objects, sizes, device, dtype)  # validates the seeds
     N = n_objects if sizes is None else sizes[1]
     what = f"batch_size={batch_size} for {data.S} data stream(s)"
     check_data_memory(min(steps, CHUNK) * batch_size * data.S, N, what)  # a chunk of every stream
     X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
     mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
-    return run_engine(
-        models, data, steps, lr, progress, X, mask, batch_size, snapshots, executor=executor
-    )
+    return run_engine(models, data, settings, X, mask, snapshots, executor)
 
 
 def train_on(
@@ -202,6 +192,7 @@ def train_on(
     seeds: Sequence[torch.Generator | int] | None = None,
     progress: bool | None = None,
     executor: Executor | None = None,
+    threads: int | None = None,
     output: tuple[int, ...] | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train model k on its own given sets X[k], y[k], or all models on one shared X, y.
@@ -217,7 +208,7 @@ def train_on(
         y: targets (K, B, *O) or (B, *O), e.g. (B, 1): labels in {0, 1} for loss="bce".
         steps: Adam steps.
         mask: (K, B, N) or (B, N) booleans for sets of varying size (models must take a mask).
-        lr, progress: as in `train`.
+        lr, progress, threads: as in `train`.
         loss: "bce" (outputs are probabilities), "mse" or "mae" (outputs are real numbers).
         batch_size: None trains on all B sets at every step (full batch); b draws b of them at
             random (with replacement) every step, model k with its own generator seeds[k].
@@ -234,21 +225,29 @@ def train_on(
     device, dtype = check_models(models, draws, masked=mask is not None)
     positive_int(steps, "steps")
     positive_float(lr, "lr")
+    n_threads = check_threads(threads)
     check_loss(loss, y)
     check_sets(X, y, mask, K, batch_size)
-    if X.dim() == 3:  # shared by the K models: one row, never copied
-        X, y = X.unsqueeze(0), y.unsqueeze(0)
-        mask = None if mask is None else mask.unsqueeze(0)
-    X, y = X.to(device), y.to(device)
-    mask = None if mask is None else mask.to(device)
+    X, y, mask = as_rows(X, y, mask, device)
     data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
     sample = None if mask is None else mask[0, :2]
-    b = X.shape[1] if batch_size is None else batch_size
-    return run_engine(
-        models, data, steps, lr, progress, data.X[0, :2], sample, b, loss=loss,
-        target=tuple(y.shape[2:]) if output is None else positive_ints(output, "output"),
-        executor=executor,
+    target = tuple(y.shape[2:]) if output is None else positive_ints(output, "output")
+    settings = EngineSettings(
+        steps, X.shape[1] if batch_size is None else batch_size, lr, loss, target,
+        threads=n_threads, progress=show_progress(progress),
     )  # fmt: skip
+    return run_engine(models, data, settings, data.X[0, :2], sample, None, executor)
+
+
+def as_rows(
+    X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """X, y, mask with a leading row axis (one row when shared by the K models: never
+    copied), on `device`."""
+    if X.dim() == 3:  # shared by the K models: one row
+        X, y = X.unsqueeze(0), y.unsqueeze(0)
+        mask = None if mask is None else mask.unsqueeze(0)
+    return X.to(device), y.to(device), None if mask is None else mask.to(device)
 
 
 def check_loss(loss: object, y: object) -> None:
@@ -262,51 +261,44 @@ def check_loss(loss: object, y: object) -> None:
 def run_engine(
     models: Sequence[nn.Module],
     data: Data,
-    steps: int,
-    lr: float,
-    progress: bool | None,
+    s: EngineSettings,
     X: torch.Tensor,
     mask: torch.Tensor | None,
-    batch_size: int,
-    snapshots: dict[int, list[nn.Module]] | None = None,
-    *,
-    loss: str = "bce",
-    target: tuple[int, ...] = (1,),
-    executor: Executor | None = None,
+    snapshots: dict[int, list[nn.Module]] | None,
+    executor: Executor | None,
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Check every model on the sample input X (B, N, F) (outputs (B, *target)), then train
-    them all on `data` (`batch_size` sets a step) with `loss`, their stacks shared out over
-    worker threads, or each stack a task of `executor` (default: `current_executor()`)."""
-    progress = show_progress(progress)
+    """Check every model on the sample input X (B, N, F) (outputs (B, *s.target)), then train
+    them all on `data` as `s` says, their stacks shared out over the workers, or each stack a
+    task of `executor` (default: `current_executor()`)."""
     executor = check_executor(current_executor() if executor is None else executor, X.device)
-    at = check_snapshots(snapshots, steps)
-    check_memory(steps * len(models) * 16, f"steps={steps} for {len(models)} model(s)")  # losses
-    check_outputs(models, X, mask, loss, target)
+    s = replace(s, snapshots=tuple(check_snapshots(snapshots, s.steps)))
+    check_memory(s.steps * len(models) * 16, f"steps={s.steps} for {len(models)} model(s)")
+    check_outputs(models, X, mask, s.loss, s.target)
     for m in models:
         m.train()
     workers = WORKERS if X.device.type == "cpu" else 1  # on a GPU one thread launches all
-    parts = partition(models, batch_size, X.shape[1], workers)
+    parts = partition(models, s.batch_size, X.shape[1], workers)
 
     def train_part(stacks: Part, members: list[int], show: bool) -> tuple[np.ndarray, Copies]:
-        local: Copies = {s: {} for s in at}
-        losses = fit(stacks, data.subset(members), steps, lr, progress and show, local, loss)
-        return losses, {s: {members[k]: m for k, m in local[s].items()} for s in at}
+        torch.set_num_threads(s.threads)  # a forked worker's own setting, as this process's
+        local: Copies = {step: {} for step in s.snapshots}
+        losses = fit(stacks, data.subset(members), replace(s, progress=s.progress and show), local)
+        return losses, {t: {members[k]: m for k, m in local[t].items()} for t in s.snapshots}
 
+    copies: Copies = {step: {} for step in s.snapshots}  # step -> model index -> copy
     if executor is not None:
-        copies: Copies = {s: {} for s in at}  # step -> model index -> copy
-        settings = (steps, lr, loss, tuple(at), TORCH_THREADS)
-        losses = run_groups(executor, models, parts, data, settings, progress, copies)
+        losses = run_groups(executor, models, parts, data, s, copies)
     else:
-        fork = forkable(X.device, data.seeds)
-        fork = fork and worth_forking(parts, models, batch_size, X.shape[1], steps)
-        with torch_threads(TORCH_THREADS):
-            losses, copies = run_parts(parts, train_part, models, steps, fork)
-    for s in at:
-        snapshots[s] = [copies[s][i] for i in range(len(models))]  # type: ignore[index]
+        fork = forkable(X.device, data.seeds, s.threads)
+        fork = fork and worth_forking(parts, models, s.batch_size, X.shape[1], s.steps)
+        with torch_threads(s.threads):
+            losses, copies = run_parts(parts, train_part, models, s.steps, fork)
+    for step in s.snapshots:
+        snapshots[step] = [copies[step][i] for i in range(len(models))]  # type: ignore[index]
     for m in models:
         m.eval()
-    if loss == "bce":  # chance is ln 2 only for balanced labels
-        warn_if_diverged(losses, lr)
+    if s.loss == "bce":  # chance is ln 2 only for balanced labels
+        warn_if_diverged(losses, s.lr)
     return list(models), losses
 
 
@@ -443,20 +435,3 @@ def evaluate(
     loss = F.binary_cross_entropy(p, y).item()
     acc = ((p > 0.5).float() == y).float().mean().item()
     return {"loss": loss, "accuracy": acc}
-
-
-def held_out_set(
-    N: int = 10_000,
-    *,
-    seed: int = 12345,
-    n_objects: int = 10,
-    device: torch.device | str | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed test sample: `make_data(N)` from its own seed, apart from the training streams.
-
-    Its draws are not training data, but on the exercise's task its sets are: there are only
-    372 distinct sets of 10 objects (`deepsets.data.all_sets`), and a 4000-step run of 100 sets
-    per step draws each of them about a thousand times. Scores on it measure fit, not
-    generalisation; for sets the model never saw, train on a subset of `all_sets()`.
-    """
-    return make_data(N, n_objects=n_objects, generator=seed, device=device)

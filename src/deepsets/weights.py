@@ -1,14 +1,20 @@
 """Save and load trained models as safetensors (no pickle): weights plus the architecture.
 
-Only what can be restored exactly is saved: a `DeepSet` as its constructor builds it, or an MLP
-that `models.mlp.check_mlp` recognises (per-layer activations, with or without a final
-Sigmoid). Anything else is refused at save time, naming the layer. `load_model` checks the
+Only what can be restored exactly is saved: a `DeepSet` as its constructor builds it from
+widths, a DeepSet whose phi and rho are built of package modules (`MODULES`: Sequential,
+Linear, the activations, DigitEncoder), an MLP that `models.mlp.check_mlp` recognises
+(per-layer activations, with or without a final Sigmoid), and the package's other models
+(`MODELS`: the recurrent ones, the Set Transformer, the theory study's), rebuilt from the
+constructor arguments they keep (`models.arguments.recorded`). Anything else is refused at save
+time, naming the module: a DeepSet of the user's own modules too (the file could not rebuild
+them; save its `state_dict` and rebuild the modules in your code). `load_model` checks the
 stored architecture against the tensor shapes in the file's header before it builds anything,
 so a damaged or hostile file costs a clear ValueError, never a large allocation.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -24,13 +30,19 @@ from torch import nn
 from deepsets.device import resolve_device
 from deepsets.files import write_atomic
 from deepsets.models import DeepSet
+from deepsets.models.activation import ACTIVATIONS, activation_name
+from deepsets.models.encoder import DigitEncoder
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_from_spec
+from deepsets.models.per_object import EquivariantNet, PerElementNet
+from deepsets.models.recurrent import RecurrentSum
+from deepsets.models.set_transformer import SetTransformer
+from deepsets.models.smooth_deepset import SmoothMaxDeepSet
 
 KEYS = {
     "DeepSet": [
         {"hidden", "activation", "latent", "pooling", "rho_hidden", "rho_activation", "in_features"}
         | {"output"},
-        # files of deepsets 0.1.0 to 0.2: every DeepSet ended with a sigmoid
+        # files of deepsets 0.1.0 (before `output`): every DeepSet ended with a sigmoid
         {
             "hidden",
             "activation",
@@ -40,30 +52,37 @@ KEYS = {
             "rho_activation",
             "in_features",
         },
+        {"pooling", "phi", "rho"},  # phi and rho described as modules (`module_of`)
     ],
-    # files of deepsets 0.1.0 held make_mlp's arguments (one activation, a final Sigmoid)
+    # files of deepsets 0.1.0 (its first day) held make_mlp's arguments (one activation, a
+    # final Sigmoid)
     "MLP": [{"sizes", "activations", "sigmoid"}, {"hidden", "activation", "in_features"}],
 }
+# the package's other models, rebuilt as cls(**model.arguments); their keys: cls's arguments
+MODELS: dict[str, type[nn.Module]] = {
+    cls.__name__: cls
+    for cls in (RecurrentSum, SetTransformer, SmoothMaxDeepSet, PerElementNet, EquivariantNet)
+}
+# the modules a saved DeepSet's phi and rho may be built of (besides the activations)
+MODULES = ("Sequential", "Linear", "Identity", "DigitEncoder", *ACTIVATIONS)
 MAX_METADATA_CHARS = 100_000  # a DeepSet's metadata is ~200 characters; an MLP's grows with depth
 DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
 
 def describe(model: nn.Module) -> dict[str, Any]:
-    """The architecture of a DeepSet or an MLP, as a JSON-able dict that rebuilds it exactly.
-
-    Raises a TypeError naming what does not fit (a layer, a subclass, a changed DeepSet).
+    """The architecture of a model the file format knows, as a JSON-able dict that rebuilds it
+    exactly. Raises a TypeError naming what does not fit (a layer, a subclass, a changed model).
     """
+    if type(model) in MODELS.values():
+        arch = {"kind": type(model).__name__, **getattr(model, "arguments", {})}
+        return same_when_rebuilt(model, arch)
     if isinstance(model, DeepSet):
         if type(model) is not DeepSet:
             raise TypeError(f"cannot save a subclass of DeepSet ({type(model).__name__})")
-        with torch.device("meta"):  # built for comparison only: no memory
-            reference = DeepSet(**model.config)
-        if str(reference) != str(model):
-            raise TypeError(
-                "cannot save this DeepSet: its layers were changed after it was built, so "
-                f"its config no longer describes it:\n{model}"
-            )
-        return {"kind": "DeepSet", **model.config}
+        if model.config is None:
+            parts = {"phi": module_of(model.phi, "phi"), "rho": module_of(model.rho, "rho")}
+            return {"kind": "DeepSet", "pooling": model.pooling, **parts}
+        return same_when_rebuilt(model, {"kind": "DeepSet", **model.config})
     if isinstance(model, nn.Sequential):
         spec = check_mlp(model)  # a TypeError naming the layer that does not fit
         return {
@@ -73,15 +92,87 @@ def describe(model: nn.Module) -> dict[str, Any]:
             "sigmoid": spec.sigmoid,
         }
     raise TypeError(
-        "model must be a DeepSet or a make_mlp network (an nn.Sequential MLP) to be saved, "
-        f"got {type(model).__name__}"
+        "model must be a DeepSet, a make_mlp network (an nn.Sequential MLP) or one of the "
+        f"package's models {sorted(MODELS)} to be saved, got {type(model).__name__}"
     )
+
+
+def same_when_rebuilt(model: nn.Module, arch: dict[str, Any]) -> dict[str, Any]:
+    """`arch` if `build(arch)` has `model`'s layers; else a TypeError (it was changed after it
+    was built, so its arguments no longer describe it)."""
+    try:
+        json.dumps(arch, allow_nan=False)
+        with torch.device("meta"):  # built for comparison only: no memory
+            reference = build(arch)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"cannot save this {arch['kind']}: its arguments {arch} ({e})") from e
+    if str(reference) != str(model):
+        raise TypeError(
+            f"cannot save this {arch['kind']}: its layers were changed after it was built, so "
+            f"its arguments no longer describe it:\n{model}"
+        )
+    return arch
+
+
+def module_of(m: nn.Module, where: str) -> dict[str, Any]:
+    """A DeepSet's phi or rho as a JSON-able dict of package modules (MODULES); a TypeError
+    naming the first module that is not one of them."""
+    name = activation_name(m)
+    if name is not None:
+        return {"kind": name}
+    if type(m) is nn.Sequential:
+        return {"kind": "Sequential", "layers": [module_of(x, f"{where}.{i}") for i, x in
+                                                 enumerate(m)]}  # fmt: skip
+    if type(m) is nn.Linear:
+        return {"kind": "Linear", "in_features": m.in_features, "out_features": m.out_features,
+                "bias": m.bias is not None}  # fmt: skip
+    if type(m) is nn.Identity:
+        return {"kind": "Identity"}
+    if type(m) is DigitEncoder:
+        return {"kind": "DigitEncoder", "width": m.width, "in_features": m.in_features}
+    raise TypeError(
+        f"cannot save a DeepSet whose {where} is {type(m).__name__}: a file rebuilds phi and "
+        f"rho from package modules only ({', '.join(MODULES)}); save its state_dict and "
+        "rebuild the modules in your own code"
+    )
+
+
+def module_from(d: object) -> nn.Module:
+    """The module `module_of` described; a ValueError for anything else."""
+    if not isinstance(d, dict) or d.get("kind") not in MODULES:
+        raise ValueError(f"a DeepSet's phi and rho are built of {MODULES}, got {d!r:.80}")
+    kind, rest = d["kind"], {k: v for k, v in d.items() if k != "kind"}
+    try:
+        if kind in ACTIVATIONS and not rest:
+            return ACTIVATIONS[kind].module()
+        if kind == "Sequential" and set(rest) == {"layers"}:
+            return nn.Sequential(*(module_from(x) for x in _tuple(rest["layers"])))
+        if kind == "Linear" and set(rest) == {"in_features", "out_features", "bias"}:
+            if not all(_positive(rest[k]) for k in ("in_features", "out_features")):
+                raise ValueError(f"a Linear's sizes must be positive integers, got {rest}")
+            return nn.Linear(rest["in_features"], rest["out_features"], bias=rest["bias"] is True)
+        if kind == "Identity" and not rest:
+            return nn.Identity()
+        if kind == "DigitEncoder" and set(rest) == {"width", "in_features"}:
+            return DigitEncoder(**rest)
+    except TypeError as e:
+        raise ValueError(f"invalid {kind} {rest}: {e}") from e
+    raise ValueError(f"a stored {kind} has other keys: {sorted(rest)}")
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def build(arch: dict[str, Any]) -> nn.Module:
     """An untrained model of the architecture `describe` returned; its arguments are checked."""
     rest = {k: v for k, v in arch.items() if k != "kind"}
+    if arch["kind"] in MODELS:
+        return MODELS[arch["kind"]](**rest)
     if arch["kind"] == "DeepSet":
+        if "phi" in rest:
+            phi, rho = module_from(rest["phi"]), module_from(rest["rho"])
+            return DeepSet(phi=phi, rho=rho, pooling=rest["pooling"])
         return DeepSet(**rest)
     if "sizes" in rest:
         return mlp_from_spec(
@@ -108,7 +199,7 @@ def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     arch = describe(model)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}  # unshared
     dtypes = {v.dtype for v in tensors.values()}
     if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point:
         raise TypeError(f"can only save a model whose weights share one float dtype, got {dtypes}")
@@ -194,14 +285,32 @@ def parse_arch(text: str, where: str) -> dict[str, Any]:
             f"{where}: the stored architecture has no 'kind' ('DeepSet' or 'MLP'): {text:.80}"
         )
     kind = arch["kind"]
-    if kind not in KEYS:
-        raise ValueError(f"unknown model kind {kind!r} (expected 'DeepSet' or 'MLP') in {where}")
     keys = set(arch) - {"kind"}
+    if kind in MODELS:
+        expected = arguments_of(MODELS[kind])
+        if not keys <= expected:
+            raise ValueError(
+                f"{where}: a stored {kind} takes {sorted(expected)}, got {sorted(keys)}"
+            )
+        return arch
+    if kind not in KEYS:
+        raise ValueError(
+            f"unknown model kind {kind!r} (expected one of {sorted([*KEYS, *MODELS])}) in {where}"
+        )
     if keys not in KEYS[kind]:
         raise ValueError(
             f"{where}: a stored {kind} has the keys {sorted(KEYS[kind][0])}, got {sorted(keys)}"
         )
     return arch
+
+
+def arguments_of(cls: type[nn.Module]) -> set[str]:
+    """The arguments `cls` records (a DeepSet subclass's **kwargs: DeepSet's widths)."""
+    params = inspect.signature(cls).parameters
+    names = {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        names |= set(inspect.signature(DeepSet).parameters) - {"phi", "rho", "pooling"}
+    return names - {"generator"}
 
 
 def _ints(value: object) -> list[int]:

@@ -36,9 +36,6 @@ class FlatAdam:
         self.v = torch.zeros_like(flat)  # (P,) second moment
         self.steps = torch.zeros((), dtype=torch.float32, device=flat.device)  # as torch's
 
-    def zero_grad(self) -> None:
-        self.flat.grad = None
-
     @torch.no_grad()
     def step(self) -> None:
         """One update from flat.grad."""

@@ -51,11 +51,12 @@ def can_fork() -> bool:
     return FORK and sys.platform == "linux" and not mp.current_process().daemon
 
 
-def forkable(device: torch.device, seeds: Sequence[object]) -> bool:
-    """Whether training workers may be forked children: `can_fork`, on a CPU, and when every
-    data stream comes from an integer seed (a child's copy of a caller's generator would not
-    advance the caller's)."""
-    return can_fork() and device.type == "cpu" and all(is_int(s) for s in seeds)
+def forkable(device: torch.device, seeds: Sequence[object], threads: int = 1) -> bool:
+    """Whether training workers may be forked children: `can_fork`, on a CPU, when every data
+    stream comes from an integer seed (a child's copy of a caller's generator would not advance
+    the caller's), and on one torch thread: a child that runs torch's intra-op threads on the
+    pool it copied from its parent (GNU OpenMP's) waits for threads that are not there."""
+    return can_fork() and device.type == "cpu" and all(is_int(s) for s in seeds) and threads == 1
 
 
 def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:

@@ -5,8 +5,8 @@ Shape letters: T steps in a chunk, S distinct data streams, K models, B sets, N 
 
 Every stacked weight is a view into one flat parameter (P,), and its gradient a view into one
 flat gradient, so Adam updates one tensor per step instead of one per parameter. Stacked
-DeepSets and MLPs write their gradients there by hand (engine/backprop.py); the other stacks go
-through autograd on a leaf over their part (the backward of `split` is a single cat). Adam is
+DeepSets and MLPs write their gradients there by hand (their families' `step`); the other stacks
+go through autograd on a leaf over their part (the backward of `split` is a single cat). Adam is
 elementwise and the members share no weights, so each gets exactly the update its own Adam would
 give it; the loss is the sum of the members' mean losses, so each gets its own gradient.
 """
@@ -22,10 +22,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from deepsets.engine.adam import FlatAdam
-from deepsets.engine.backprop import step_of
+from deepsets.engine.families import Stack, Step, twin
 from deepsets.engine.losses import per_model
+from deepsets.engine.settings import EngineSettings
 from deepsets.engine.sources import Data
-from deepsets.engine.stacks import Stack, twin
+
+# Hand-written steps for the stacked DeepSets and MLPs (each family's `step`); measured gain in
+# benchmarks/README.md, "Levers" (autograd's own cost per op is most of a tiny stack's step).
+HAND_WRITTEN = True
 
 # One hand-written Adam update of the flat parameter (engine/adam.py): the same weights as
 # torch.optim.Adam, without its per-step Python; measured gain in benchmarks/README.md, "Levers".
@@ -37,27 +41,29 @@ def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | 
     return x if x is None or rows is None else x.index_select(0, rows)
 
 
+def hand_step(stack: Stack, loss: str) -> Step | None:
+    """The stack's hand-written step on `loss` (its family's), None when HAND_WRITTEN is off."""
+    return stack.step(loss) if HAND_WRITTEN else None
+
+
 def fit(
     stacks: Sequence[tuple[Stack, list[int]]],
     data: Data,
-    steps: int,
-    lr: float,
-    progress: bool,
+    s: EngineSettings,
     snapshots: dict[int, dict[int, nn.Module]] | None = None,
-    loss: str = "bce",
 ) -> np.ndarray:
-    """Train every stack for `steps` steps; returns losses (K, steps), models in input order.
+    """Train every stack for `s.steps` steps with `s.loss` (a model's loss is its mean over
+    everything but the model axis); returns losses (K, steps), models in input order.
 
-    `loss` names one of `deepsets.engine.losses.LOSSES`; a model's loss is its mean over
-    everything but the model axis.
-    `snapshots`: for each step s it has as a key, it is filled with copies of the models as they
-    were after s steps, by model index.
+    `snapshots`: for each step it has as a key, it is filled with copies of the models as they
+    were after that many steps, by model index.
     """
-    flat = Flat(stacks, data, loss)
-    opt = FlatAdam(flat.w, lr) if FLAT_ADAM else torch.optim.Adam([flat.w], lr=lr, foreach=True)
+    steps = s.steps
+    flat = Flat(stacks, data, s.loss)
+    opt = FlatAdam(flat.w, s.lr) if FLAT_ADAM else torch.optim.Adam([flat.w], s.lr, foreach=True)
     history = flat.w.new_empty(steps, len(flat.order))  # (steps, K), fetched once at the end
     done = 0
-    with tqdm(total=steps, desc="train", disable=not progress, leave=False) as bar:
+    with tqdm(total=steps, desc="train", disable=not s.progress, leave=False) as bar:
         for X, y, mask in data.chunks(steps):
             y = y.index_select(1, flat.label_rows)  # (T, K, B): every model's own labels
             for t in range(X.shape[0]):
@@ -79,12 +85,12 @@ class Flat:
     """Every stack's weights as views into one flat parameter `w` (P,), and one step's gradient
     `w.grad` (P,), which each step fills whole.
 
-    Stacks with a hand-written step (engine/backprop.py) come first and write their gradients
+    Stacks with a hand-written step (engine/families) come first and write their gradients
     straight into theirs; the rest, the tail from `tail` on, go through autograd.
     """
 
     def __init__(self, stacks: Sequence[tuple[Stack, list[int]]], data: Data, loss: str) -> None:
-        hand = [step_of(stack, loss) for stack, _ in stacks]
+        hand = [hand_step(stack, loss) for stack, _ in stacks]
         first = sorted(range(len(stacks)), key=lambda s: hand[s] is None)  # hand-written first
         self.stacks, self.hand = [stacks[s] for s in first], [hand[s] for s in first]
         self.n_hand = sum(f is not None for f in self.hand)

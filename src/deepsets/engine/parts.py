@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from torch import nn
 
+from deepsets.engine.families import Stack, grouped
+from deepsets.engine.families import cost as family_cost
 from deepsets.engine.forked import Copies, run_forked
-from deepsets.engine.stacks import Stack, grouped
-from deepsets.models.deepset import DeepSet
 
 WORKERS = 2  # processes (or threads); measured gain in benchmarks/README.md ("Worker threads")
 # A stack's cost per step in seconds: a fixed part (launching its ops), a part per activation
@@ -48,17 +48,18 @@ Part = list[tuple[Stack, list[int]]]  # a worker's stacks, each with its members
 
 
 def cost(models: Sequence[nn.Module], B: int, N: int) -> float:
-    """Estimated seconds per step of one stack of `models` on batches of B sets of N objects."""
-    work = sum(VALUE_SECONDS * values(m, B, N) + FLOP_SECONDS * flops(m, B, N) for m in models)
+    """Estimated seconds per step of one stack of `models` on batches of B sets of N objects
+    (each model's values and flops are its family's estimate, engine/families)."""
+    work = 0.0
+    for m in models:
+        n_values, n_flops = family_cost(m, B, N)
+        work += VALUE_SECONDS * n_values + FLOP_SECONDS * n_flops
     return STACK_SECONDS + work
 
 
-def flops(model: nn.Module, B: int, N: int) -> int:
-    """Multiply-adds x 2 of `model`'s Linear layers a step, forward only (rows as `values`)."""
-    if isinstance(model, DeepSet):
-        return flops(model.phi, B * N, 1) + flops(model.rho, B, 1)
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    return 2 * B * sum(m.in_features * m.out_features for m in linears)
+def values(model: nn.Module, B: int, N: int) -> int:
+    """Activation values `model` computes a step (its family's estimate)."""
+    return family_cost(model, B, N)[0]
 
 
 def worth_forking(
@@ -69,14 +70,6 @@ def worth_forking(
         return False
     work = [sum(cost([models[i] for i in index], B, N) for _, index in p) for p in parts]
     return steps * min(work) > FORK_SECONDS
-
-
-def values(model: nn.Module, B: int, N: int) -> int:
-    """Activation values `model` computes a step: every Linear's outputs on its rows (a
-    DeepSet's phi runs on all B * N objects, everything else on the B sets)."""
-    if isinstance(model, DeepSet):
-        return values(model.phi, B * N, 1) + values(model.rho, B, 1)
-    return B * sum(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
 
 
 def partition(models: Sequence[nn.Module], B: int, N: int, workers: int) -> list[Part]:

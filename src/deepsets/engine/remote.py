@@ -12,33 +12,52 @@ or a Dask `distributed` client, `deepsets.cluster`).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, as_completed
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from deepsets.engine.families import stack_models
 from deepsets.engine.loop import fit
 from deepsets.engine.parts import Part
+from deepsets.engine.settings import EngineSettings, torch_threads
 from deepsets.engine.sources import Data
-from deepsets.engine.stacks import stack_models
+
+_CURRENT: ContextVar[Executor | None] = ContextVar("deepsets_executor", default=None)
+
+
+def current_executor() -> Executor | None:
+    """The executor `train_many` and `train_on` use by default: the innermost `using`'s."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def using(executor: Executor | None) -> Iterator[None]:
+    """Train every stack of the block's `train_many`/`train_on` calls on `executor`."""
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+    token = _CURRENT.set(executor)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
 
 
 @dataclass(frozen=True)
 class Group:
-    """What one task trains: a stack's members (in stack order) and their data source."""
+    """What one task trains: a stack's members (in stack order), their data source and the
+    engine's settings (without a progress bar)."""
 
     models: list[nn.Module]
     data: Data
-    steps: int
-    lr: float
-    loss: str
-    snapshots: tuple[int, ...]
-    threads: int
+    settings: EngineSettings
 
 
 @dataclass(frozen=True)
@@ -53,17 +72,15 @@ class Trained:
 
 
 def train_group(group: Group) -> Trained:
-    """Train one stack (the task, run wherever the executor runs it) on `group.threads`
-    torch threads; the caller's setting is restored."""
-    from deepsets.training import torch_threads  # the training module imports this one
-
+    """Train one stack (the task, run wherever the executor runs it) on the settings' torch
+    threads; the caller's setting is restored."""
     start = time.perf_counter()
-    with torch_threads(group.threads):
+    with torch_threads(group.settings.threads):
         stacks = stack_models(group.models)
         if len(stacks) != 1 or stacks[0][1] != list(range(len(group.models))):
             raise ValueError("a group must hold the members of one stack, in stack order")
-        copies: dict[int, dict[int, nn.Module]] = {s: {} for s in group.snapshots}
-        losses = fit(stacks, group.data, group.steps, group.lr, False, copies, group.loss)
+        copies: dict[int, dict[int, nn.Module]] = {s: {} for s in group.settings.snapshots}
+        losses = fit(stacks, group.data, group.settings, copies)
     weights = [{n: p.detach() for n, p in m.state_dict().items()} for m in group.models]
     small = losses.astype(np.float32)  # float32 models' losses are float32 values: half the bytes
     losses = small if np.array_equal(small, losses) else losses
@@ -81,24 +98,23 @@ def run_groups(
     models: Sequence[nn.Module],
     parts: Sequence[Part],
     data: Data,
-    settings: tuple[int, float, str, tuple[int, ...], int],
-    progress: bool,
+    settings: EngineSettings,
     snapshots: dict[int, dict[int, nn.Module]],
 ) -> np.ndarray:
     """Submit every stack of `parts` to `executor`, write the trained weights back into
     `models` and the snapshot copies into `snapshots` (step -> model index -> copy); returns
-    the losses (K, T). `settings` are steps, lr, loss, snapshot steps and torch threads.
+    the losses (K, T).
 
-    A progress bar counts finished stacks. On any error or interruption the tasks not yet
-    finished are cancelled before it propagates.
+    A progress bar (if `settings.progress`) counts finished stacks. On any error or
+    interruption the tasks not yet finished are cancelled before it propagates.
     """
-    steps = settings[0]
+    progress, task_settings = settings.progress, replace(settings, progress=False)
     groups = groups_of(parts)
     futures: dict[Future[Trained], list[int]] = {}
-    losses = np.empty((len(models), steps))
+    losses = np.empty((len(models), settings.steps))
     try:
         for index in groups:
-            task = Group([models[i] for i in index], data.subset(index), *settings)
+            task = Group([models[i] for i in index], data.subset(index), task_settings)
             futures[executor.submit(train_group, task)] = index
         with tqdm(total=len(groups), desc="groups", disable=not progress, leave=False) as bar:
             for future in as_completed(futures):  # one per group: bounded by their count

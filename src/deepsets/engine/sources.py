@@ -26,8 +26,8 @@ CHUNK_BYTES = 64 * 2**20  # at most this much of drawn batches is made at once
 class Streams:
     """The training data of K models: one stream per distinct seed, a chunk at a time.
 
-    Model k sees the stream of seeds[k], exactly what `deepsets.data.stream(seed=seeds[k])`
-    yields; models given the same integer seed share one stream, made once.
+    Model k sees the stream of seeds[k], exactly what `deepsets.data.chunks(generator=seeds[k])`
+    yields, chunk by chunk; models given the same integer seed share one stream, made once.
     """
 
     def __init__(

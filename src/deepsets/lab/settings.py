@@ -17,7 +17,7 @@ import torch
 
 from deepsets.cluster import ClusterSettings, check_scheduler
 from deepsets.device import resolve_device
-from deepsets.training import TORCH_THREADS, torch_threads
+from deepsets.engine.settings import TORCH_THREADS, torch_threads
 from deepsets.validate import positive_int, seed_int
 
 # The study seeds its runs with seed + s plus offsets below 10**6; 2**62 leaves them room under
@@ -86,10 +86,11 @@ def threads_of(s: CommonSettings) -> int:
 def study_threads(s: CommonSettings) -> Iterator[int]:
     """Run the block (a whole study) on `threads_of(s)` torch threads, then restore the caller's.
 
-    This is the one place a study sets its threads. Training itself runs on the engine's
-    TORCH_THREADS whatever this says, until `train_on`/`train_many` take a `threads=` keyword:
-    then each study's engine call passes `threads=threads_of(s)` (exercise: plan.Plan.train and
-    sections/sample_efficiency.py; digits: train.train_task; theory: common.fit).
+    This is the one place a study sets its threads. Its training still runs on the engine's
+    TORCH_THREADS: passing `threads=s.threads` to `train_many`/`train_on` (exercise
+    plan.Plan.train and sections/sample_efficiency.py, digits train.train_task, theory
+    common.fit) hangs the exercise study at --threads 2 (a forked worker of the
+    sample-efficiency section's `train_on` never answers), so it waits for the engine's fix.
     """
     n = threads_of(s)
     with torch_threads(n):

@@ -1,20 +1,30 @@
 """The DeepSet: rho(pool_i phi(x_i)), invariant to the order of the objects by construction.
 
 Shape letters: B sets, N objects, F features per object, H hidden units, L latent features.
+
+`DeepSet()` is the exercise's network, built from integer widths; `DeepSet(phi=..., rho=...)`
+takes any modules instead (as PyG's `DeepSetsAggregation(local_nn, global_nn)` does): phi maps
+each object's features (B, N, ...) to (B, N, L), rho maps the pooled (B, L) to the outputs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
-from deepsets.models.activation import check_activation, dense, seeded
+from deepsets.models.activation import check_activation, dense
 from deepsets.models.pooling import check_mask, check_pooling, pool
+from deepsets.models.seeding import seeded_init
 from deepsets.validate import check_memory, positive_int
 
 OUTPUTS = ("sigmoid", None)
+WIDTHS = dict(
+    hidden=5, activation="tanh", latent=1, rho_hidden=None, rho_activation="tanh",
+    in_features=1, output="sigmoid",
+)  # fmt: skip  # the integer form's defaults: the exercise's network
 
 
 def check_output(output: object) -> str | None:
@@ -43,6 +53,9 @@ class DeepSet(nn.Module):
             real number, for regression).
         generator: a torch.Generator or integer seed for the initial weights; the same seed
             gives the same weights. None draws from torch's global generator, as nn.Linear does.
+        phi, rho: modules to use instead of the ones the widths describe (both or neither;
+            then the widths, `output` and `generator` are not given): phi (B, N, ...) ->
+            (B, N, L) on every object, rho (B, L) -> (B, *O). `config` is then None.
     """
 
     def __init__(
@@ -57,27 +70,39 @@ class DeepSet(nn.Module):
         in_features: int = 1,
         output: str | None = "sigmoid",
         generator: torch.Generator | int | None = None,
+        phi: nn.Module | None = None,
+        rho: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.config: dict[str, Any] = dict(
+        self._pooling = check_pooling(pooling)
+        self.config: dict[str, Any] | None = None  # the integer form's widths, for saving
+        if phi is not None or rho is not None:
+            widths = dict(hidden=hidden, activation=activation, latent=latent,
+                          rho_hidden=rho_hidden, rho_activation=rho_activation,
+                          in_features=in_features, output=output)  # fmt: skip
+            self.phi, self.rho = check_modules(phi, rho, widths, generator)
+            return
+        self.config = dict(
             hidden=positive_int(hidden, "hidden"),
             activation=check_activation(activation),
             latent=positive_int(latent, "latent"),
-            pooling=check_pooling(pooling),
+            pooling=self._pooling,
             rho_hidden=positive_int(hidden if rho_hidden is None else rho_hidden, "rho_hidden"),
             rho_activation=check_activation(rho_activation, "rho_activation"),
             in_features=positive_int(in_features, "in_features"),
             output=check_output(output),
         )
-        c, g = self.config, seeded(generator)
+        c = self.config
         size = ", ".join(f"{k}={c[k]}" for k in ("hidden", "latent", "rho_hidden", "in_features"))
         check_memory(self.n_params(c) * torch.get_default_dtype().itemsize, f"DeepSet({size})")
-        phi = [c["in_features"], c["hidden"], c["hidden"], c["latent"]]
-        self.phi = nn.Sequential(*dense(phi, c["activation"], g))
-        last = [nn.Sigmoid()] if c["output"] == "sigmoid" else []
-        self.rho = nn.Sequential(
-            *dense([c["latent"], c["rho_hidden"], 1], c["rho_activation"], g), *last
-        )
+        with seeded_init(generator):  # phi's layers first, then rho's: one stream of draws
+            self.phi = nn.Sequential(
+                *dense([c["in_features"], c["hidden"], c["hidden"], c["latent"]], c["activation"])
+            )
+            last = [nn.Sigmoid()] if c["output"] == "sigmoid" else []
+            self.rho = nn.Sequential(
+                *dense([c["latent"], c["rho_hidden"], 1], c["rho_activation"]), *last
+            )
 
     @staticmethod
     def n_params(config: dict[str, Any]) -> int:
@@ -87,10 +112,16 @@ class DeepSet(nn.Module):
 
     @property
     def pooling(self) -> str:
-        return str(self.config["pooling"])
+        return self._pooling
 
     def check_input(self, X: torch.Tensor) -> None:
-        """Raise a ValueError unless X is a float tensor of shape (B, N, F)."""
+        """Raise a clear error unless X is a tensor of sets (B, N, ...); for the integer form, a
+        float tensor of shape (B, N, F) of the weights' dtype."""
+        if self.config is None:
+            if not isinstance(X, torch.Tensor) or X.dim() < 2:
+                what = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+                raise ValueError(f"DeepSet expects X a tensor of sets (B, N, ...), got {what}")
+            return
         F = self.config["in_features"]
         if not isinstance(X, torch.Tensor):
             raise TypeError(f"DeepSet expects X a torch.Tensor of shape (B, N, {F}), got {type(X)}")
@@ -101,7 +132,7 @@ class DeepSet(nn.Module):
             )
         if not X.is_floating_point():
             raise TypeError(f"DeepSet expects X floating-point, got {X.dtype}")
-        dtype = self.phi[0].weight.dtype
+        dtype = next(self.phi.parameters()).dtype
         if X.dtype != dtype:
             raise TypeError(
                 f"DeepSet expects X of dtype {dtype} like its weights, got {X.dtype} "
@@ -116,6 +147,27 @@ class DeepSet(nn.Module):
         return pool(h, mask, self.pooling)  # (B, L)
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Class-1 probabilities (or real outputs): X (B, N, F), mask (B, N) or None -> (B, 1)."""
+        """Class-1 probabilities (or real outputs): X (B, N, F), mask (B, N) or None -> (B, 1)
+        (for user modules: (B, *O), whatever rho gives)."""
         p: torch.Tensor = self.rho(self.embed(X, mask))  # (B, 1)
         return p
+
+
+def check_modules(
+    phi: object, rho: object, widths: Mapping[str, object], generator: object
+) -> tuple[nn.Module, nn.Module]:
+    """phi and rho if both are modules and no width describes them too; else a clear error."""
+    for name, m in (("phi", phi), ("rho", rho)):
+        if not isinstance(m, nn.Module):
+            raise TypeError(
+                f"{name} must be a torch.nn.Module (phi and rho are given together), "
+                f"got {type(m).__name__}"
+            )
+    given = sorted(k for k, v in widths.items() if v != WIDTHS[k])
+    if given or generator is not None:
+        raise ValueError(
+            "a DeepSet takes either widths or modules phi and rho: with phi and rho, leave "
+            f"{', '.join(given or ['generator'])} out (seed the modules where they are built)"
+        )
+    assert isinstance(phi, nn.Module) and isinstance(rho, nn.Module)
+    return phi, rho

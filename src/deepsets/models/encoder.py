@@ -39,6 +39,15 @@ class DigitEncoder(nn.Module):
 
     def check(self, X: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
         """X as (B, N, 1) tokens or (B, N, F) floats, and a (B, N) mask (all True for None)."""
+        X = self.check_input(X)
+        checked = check_mask(mask, X)  # type: ignore[arg-type]
+        if checked is None:
+            checked = torch.ones(X.shape[:2], dtype=torch.bool, device=X.device)  # (B, N)
+        return X, checked
+
+    def check_input(self, X: object) -> torch.Tensor:
+        """X as (B, N, 1) digit tokens (from (B, N, 1) or (B, N)) or (B, N, F) floats, or a
+        clear error."""
         if not isinstance(X, torch.Tensor):
             raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
         if self.in_features is None:
@@ -56,13 +65,11 @@ class DigitEncoder(nn.Module):
                 f"X must hold float features of shape (B, N, {self.in_features}), "
                 f"got {X.dtype} {tuple(X.shape)}"
             )
-        checked = check_mask(mask, X)  # type: ignore[arg-type]
-        if checked is None:
-            checked = torch.ones(X.shape[:2], dtype=torch.bool, device=X.device)  # (B, N)
-        return X, checked
+        return X
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        """X (B, N, 1) tokens or (B, N, F) pixels -> (B, N, E)."""
+        """X (B, N, 1) or (B, N) tokens, or (B, N, F) pixels -> (B, N, E); checked first."""
+        X = self.check_input(X)
         if self.in_features is None:
             out: torch.Tensor = self.net(X.squeeze(-1))  # (B, N, E)
         else:

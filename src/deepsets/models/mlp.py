@@ -13,13 +13,8 @@ import torch
 from torch import nn
 
 from deepsets.data import check_n_objects
-from deepsets.models.activation import (
-    ACTIVATIONS,
-    activation_name,
-    check_activation,
-    linear,
-    seeded,
-)
+from deepsets.models.activation import ACTIVATIONS, activation_name, check_activation
+from deepsets.models.seeding import seeded_init
 from deepsets.validate import check_memory, positive_int, positive_ints
 
 
@@ -73,13 +68,13 @@ def mlp_from_spec(
     """
     what = what or f"an MLP with layer sizes {list(spec.sizes)}"
     check_memory(spec.n_params * torch.get_default_dtype().itemsize, what)
-    g = seeded(generator)
     layers: list[nn.Module] = [nn.Flatten()]
-    for i, (a, b) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True)):
-        layers.append(linear(a, b, g))
-        act = spec.activations[i] if i < len(spec.activations) else None
-        if act is not None:
-            layers.append(ACTIVATIONS[act]())
+    with seeded_init(generator):
+        for i, (a, b) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True)):
+            layers.append(nn.Linear(a, b))
+            act = spec.activations[i] if i < len(spec.activations) else None
+            if act is not None:
+                layers.append(ACTIVATIONS[act].module())
     if spec.sigmoid:
         layers.append(nn.Sigmoid())
     return nn.Sequential(*layers)

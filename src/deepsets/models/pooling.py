@@ -43,21 +43,34 @@ def pool(h: torch.Tensor, mask: torch.Tensor | None = None, kind: str = "sum") -
             f"h must have shape (B, N, L) (sets, objects, features), got {tuple(h.shape)}"
         )
     mask = check_mask(mask, h)
-    if h.shape[1] == 0:  # no objects at all: mean would be nan and max would raise
-        return h.new_zeros(h.shape[0], h.shape[2])  # (B, L)
-    if mask is not None and kind != "max":
-        # masked_fill, not a product: padding that is inf or nan must not leak in (inf * 0 = nan)
-        h = h.masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, N, L), padding zeroed
+    z, _ = masked_pool(h, None if mask is None else mask.unsqueeze(-1), kind, dim=1)
+    return z  # (B, L)
+
+
+def masked_pool(
+    h: torch.Tensor, m: torch.Tensor | None, kind: str, dim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pooling of h over its axis `dim` (the objects), unchecked: the one implementation
+    behind `pool` and the engine's stacked DeepSets (which pool h (K, L, B, N) over -1).
+
+    m is the mask, broadcastable to h (True for real objects), or None. Returns the pooled
+    tensor (h without `dim`) and h with its padding filled as the pooling saw it (0 for sum
+    and mean, -inf for max; h itself without a mask), from which a max's gradient is found.
+    An empty set (no real object, or no objects at all) pools to 0.
+    """
+    N = h.shape[dim]
+    if kind == "max":
+        hm = h if m is None else h.masked_fill(~m, float("-inf"))
+        if N == 0:  # amax of nothing would raise
+            return h.sum(dim=dim), hm  # zeros
+        z = hm.amax(dim=dim)
+        if m is not None:  # empty sets pool to 0
+            z = torch.where(m.any(dim=dim), z, torch.zeros_like(z))
+        return z, hm
+    # masked_fill, not a product: padding that is inf or nan must not leak in (inf * 0 = nan)
+    hm = h if m is None else h.masked_fill(~m, 0.0)
     if kind == "sum":
-        return h.sum(dim=1)  # (B, L)
-    if kind == "mean":
-        if mask is None:
-            return h.mean(dim=1)  # (B, L)
-        n = mask.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1)
-        return h.sum(dim=1) / n  # (B, L)
-    # max
-    if mask is None:
-        return h.amax(dim=1)  # (B, L)
-    m = mask.unsqueeze(-1)  # (B, N, 1)
-    pooled = h.masked_fill(~m, float("-inf")).amax(dim=1)  # (B, L)
-    return torch.where(m.any(dim=1), pooled, torch.zeros_like(pooled))  # empty sets -> 0
+        return hm.sum(dim=dim), hm
+    if m is None:
+        return (hm.mean(dim=dim) if N else hm.sum(dim=dim)), hm  # no objects: 0, not nan
+    return hm.sum(dim=dim) / m.sum(dim=dim).clamp(min=1), hm

@@ -20,19 +20,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepsets.models.activation import linear, seeded
 from deepsets.models.pooling import check_mask, pool
+from deepsets.models.seeding import seeded_init
 from deepsets.validate import positive_float, positive_int
 
 PHI = (50, 100, 50)  # phi's widths after the input (the code's feature_extractor)
 RHO = (30, 30, 10, 1)  # rho's widths after the latent (the code's regressor)
 
 
-def elu_layers(sizes: list[int], generator: torch.Generator | None) -> nn.Sequential:
-    """Linear layers through `sizes` with an ELU after every one but the last."""
+def elu_layers(sizes: list[int]) -> nn.Sequential:
+    """Linear layers through `sizes` with an ELU after every one but the last (their weights
+    from torch's generator: build inside `seeded_init`)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(linear(a, b, generator))
+        layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ELU())
     return nn.Sequential(*layers)
@@ -65,9 +66,9 @@ class PopStatsDeepSet(nn.Module):
     ) -> None:
         super().__init__()
         D = positive_int(in_features, "in_features")
-        g = seeded(generator)
-        self.phi = elu_layers([D, *PHI], g)
-        self.rho = elu_layers([PHI[-1], *RHO], g)
+        with seeded_init(generator):  # phi's layers, then rho's: one stream of draws
+            self.phi = elu_layers([D, *PHI])
+            self.rho = elu_layers([PHI[-1], *RHO])
         W = torch.eye(D) if whiten is None else whiten
         if not isinstance(W, torch.Tensor) or W.shape != (D, D) or not bool(W.isfinite().all()):
             got = tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__

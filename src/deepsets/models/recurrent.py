@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.models.arguments import recorded
 from deepsets.models.encoder import DigitEncoder
-from deepsets.models.seeding import seeded_init
+from deepsets.models.seeding import child_seed, seeded_init
 from deepsets.validate import positive_int
 
 CELLS: dict[str, type[nn.LSTM] | type[nn.GRU]] = {"lstm": nn.LSTM, "gru": nn.GRU}
@@ -31,6 +32,7 @@ class RecurrentSum(nn.Module):
         generator: a torch.Generator or integer seed for the initial weights.
     """
 
+    @recorded
     def __init__(
         self,
         cell: str = "lstm",
@@ -45,7 +47,7 @@ class RecurrentSum(nn.Module):
             raise ValueError(f"cell must be one of {tuple(CELLS)}, got {cell!r}")
         self.cell = cell
         hidden = positive_int(hidden, "hidden")
-        with seeded_init(generator):
+        with seeded_init(child_seed(generator)):
             self.encoder = DigitEncoder(width, in_features)
             self.rnn = CELLS[cell](width, hidden, batch_first=True)
             self.rho = nn.Linear(hidden, 1)

@@ -31,9 +31,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from deepsets.models.arguments import recorded
 from deepsets.models.encoder import DigitEncoder
 from deepsets.models.pooling import check_mask, pool
-from deepsets.models.seeding import seeded_init
+from deepsets.models.seeding import child_seed, seeded_init
 from deepsets.validate import is_int, positive_int
 
 ENCODERS = ("rff", "sab", "isab")  # row-wise feed-forward, self-attention, induced self-attention
@@ -159,6 +160,7 @@ class SetTransformer(nn.Module):
         generator: a torch.Generator or integer seed for the initial weights.
     """
 
+    @recorded
     def __init__(
         self,
         in_features: int | None = None,
@@ -171,7 +173,7 @@ class SetTransformer(nn.Module):
     ) -> None:
         super().__init__()
         dim, heads = check_width(dim, heads)
-        with seeded_init(generator):
+        with seeded_init(child_seed(generator)):
             self.encoder = DigitEncoder(dim, in_features)
             self.sabs = nn.ModuleList(
                 MAB(dim, heads) for _ in range(positive_int(blocks, "blocks"))
@@ -242,6 +244,7 @@ class SetModel(nn.Module):
         generator: a torch.Generator or integer seed for the initial weights.
     """
 
+    @recorded
     def __init__(
         self,
         in_features: int,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from deepsets.models.digit_deepset import DigitDeepSet
+from deepsets.models.digit_deepset import digit_deepset
 from deepsets.models.recurrent import RecurrentSum
 from deepsets.models.set_transformer import SetTransformer
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings
@@ -32,7 +32,7 @@ def build(model: str, task: str, s: DigitsSettings, seed: int) -> nn.Module:
     """One untrained model of MODELS for `task`, its weights drawn from `seed`."""
     F = in_features(task)
     if model == "deepset":
-        return DigitDeepSet(F, generator=seed)
+        return digit_deepset(F, generator=seed)
     if model == "lstm":
         return RecurrentSum("lstm", s.lstm_hidden, F, generator=seed)
     if model == "gru":

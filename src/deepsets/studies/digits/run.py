@@ -95,13 +95,15 @@ def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained
 
 def save_weights(root: Path, seeds: tuple[int, ...], trained: dict[str, Trained]) -> None:
     """weights/<task>-<model>-seed<s>.safetensors for every trained model (`lab.weights`)."""
-    models, meta = {}, {}
-    for task, t in trained.items():
-        for model, runs in t.models.items():
-            for seed, m in zip(seeds, runs, strict=True):
-                name = f"{task}-{model}-seed{seed}"
-                models[name], meta[name] = m, {"task": task, "model": model, "seed": str(seed)}
-    write_weights(root, models, meta)
+    write_weights(
+        root,
+        {
+            f"{task}-{model}-seed{seed}": m
+            for task, t in trained.items()
+            for model, runs in t.models.items()
+            for seed, m in zip(seeds, runs, strict=True)
+        },
+    )
 
 
 def print_summary(results: DigitsResults, console: Console | None = None) -> None:

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from deepsets.lab.figures import seeds_by_variant
+from deepsets.models.per_object import EquivariantNet, PerElementNet
 from deepsets.studies.theory.common import (
     Claim,
     Sets,
@@ -23,7 +24,6 @@ from deepsets.studies.theory.common import (
     test_sets,
     training_sets,
 )
-from deepsets.studies.theory.models import EquivariantNet, PerElementNet
 from deepsets.studies.theory.settings import TheorySettings
 from deepsets.studies.theory.verdicts import equivariance_verdict
 from deepsets.tasks.theory import above_mean_sets, per_element_ceiling

@@ -1,0 +1,84 @@
+"""The engine's families read the models' facts from one place: the stacked pooling is the
+model's pooling (bitwise, masks and empty sets included), and every activation's table entry
+(value at 0, in-place form, derivative, fast forms) is the module's own function."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from deepsets.engine.families import StackedDeepSet, cost, stack_models
+from deepsets.engine.families.deepset import Pooling
+from deepsets.engine.families.mlp import padded_sizes
+from deepsets.models import DeepSet, activation, make_mlp
+from deepsets.models.activation import ACTIVATIONS
+from deepsets.models.mlp import mlp_spec
+from deepsets.models.pooling import pool
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    K=st.integers(1, 3), L=st.integers(1, 3), B=st.integers(1, 5), N=st.integers(0, 6),
+    kind=st.sampled_from(["sum", "mean", "max"]), masked=st.booleans(),
+    seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_the_stacked_pooling_is_the_models_pooling_bit_for_bit(K, L, B, N, kind, masked, seed):
+    """The engine pools h (K, L, B, N) as `pool` pools each member's (B, N, L), to the bit."""
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(K, L, B, N, generator=g)
+    h = torch.where(h < 0, torch.zeros_like(h), h)  # ties, for max
+    mask = None
+    if masked:
+        mask = torch.rand(K, B, N, generator=g) < 0.6
+        mask[:, 0] = False  # an empty set
+    z = Pooling(h, mask, kind).z  # (K, L, B)
+    for k in range(K):
+        expected = pool(h[k].permute(1, 2, 0), None if mask is None else mask[k], kind)  # (B, L)
+        assert torch.equal(z[k].T, expected), (k, kind)
+
+
+def test_the_pooling_comparison_can_fail():
+    h = torch.rand(1, 1, 2, 3)
+    assert not torch.equal(Pooling(h, None, "mean").z[0].T, pool(h[0].permute(1, 2, 0), None))
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_each_activations_entry_is_its_modules_function(name):
+    a = ACTIVATIONS[name]
+    z = torch.linspace(-4, 4, 50_001, dtype=torch.float64)  # above both fast thresholds
+    y = a.module()(z)
+    assert a.module()(torch.zeros(1)).item() == a.at_zero
+    for f in (a.apply_, a.fast_):
+        if f is not None:
+            torch.testing.assert_close(f(z.clone()), y, rtol=0, atol=1e-15)
+    if a.fast is not None:
+        torch.testing.assert_close(a.fast()(z), y, rtol=0, atol=1e-15)
+    if a.derivative is not None:  # autograd's gradient of the module, from the output alone
+        leaf = z.clone().requires_grad_(True)
+        g = torch.rand(z.shape, generator=torch.Generator().manual_seed(0), dtype=z.dtype)
+        (auto,) = torch.autograd.grad(a.module()(leaf), leaf, g)
+        torch.testing.assert_close(a.derivative(g, y), auto, rtol=1e-12, atol=1e-15)
+
+
+def test_the_table_decides_what_the_engine_pads_and_writes_by_hand(monkeypatch):
+    """Zero-padding follows `at_zero`; a hand-written step exists where `derivative` does."""
+    assert padded_sizes(mlp_spec(make_mlp(9, "relu"))) == (10, 16, 1)
+    assert padded_sizes(mlp_spec(make_mlp(9, "sigmoid"))) == (10, 9, 1)
+    ((stack, _),) = stack_models([DeepSet(generator=0)])
+    assert stack.step("bce") is not None
+    monkeypatch.setitem(activation.BY_MODULE, nn.Tanh, activation.ACTIVATIONS["gelu"])
+    assert stack.step("bce") is None  # gelu's entry has no derivative: through autograd
+
+
+def test_any_deepsets_cost_runs_phi_on_every_object():
+    """The cost estimate (for sharing stacks out) of a DeepSet, stacked or not: phi on B * N
+    objects, rho on the B sets, counted by hand for the exercise's network."""
+    values, flops = cost(DeepSet(), 100, 10)
+    assert values == 1000 * (5 + 5 + 1) + 100 * (5 + 1)
+    assert flops == 2 * (1000 * (5 + 25 + 5) + 100 * (5 + 5))
+    user = DeepSet(phi=nn.Sequential(nn.Linear(1, 5), nn.Tanh()), rho=nn.Linear(5, 1))
+    assert cost(user, 100, 10) == (1000 * 5 + 100, 2 * (1000 * 5 + 100 * 5))
+    assert StackedDeepSet.key(user) is None  # rho is not a Sequential: trained alone
