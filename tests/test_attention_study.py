@@ -15,9 +15,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
-from safetensors.torch import load_file
 
-from deepsets import cli
+from deepsets import cli, load_model
 from deepsets.lab.verdict import Outcome
 from deepsets.studies.attention import verdicts
 from deepsets.studies.attention.evaluate import test_log_likelihood as model_log_likelihood
@@ -236,16 +235,16 @@ def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tm
         "max_regression.png", "clustering.png", "clustering_examples.png"
     }  # fmt: skip
     assert len(list((out / "weights").glob("*.safetensors"))) == 2 * (4 + 5)
-    # the weights rebuild the trained models: their test numbers are the recorded ones
+    # load_model rebuilds the trained models: their test numbers are the recorded ones
     s = replace(quick_settings(), max_steps=20)
-    model = max_model("sab_pma", s, 7)
-    model.load_state_dict(load_file(out / "weights" / "max_regression-sab_pma-seed1.safetensors"))
+    model = load_model(out / "weights" / "max_regression-sab_pma-seed1.safetensors")
+    assert str(model) == str(max_model("sab_pma", s, 7))
     X, mask, y = max_sets(s, "test")
     assert model_mae(model, X, mask, y) == pytest.approx(
         metrics["results"]["max_regression"]["sab_pma"]["values"][1], rel=1e-6
     )
-    model = cluster_model("isab_pma", s, 7)
-    model.load_state_dict(load_file(out / "weights" / "clustering-isab_pma-seed0.safetensors"))
+    model = load_model(out / "weights" / "clustering-isab_pma-seed0.safetensors")
+    assert str(model) == str(cluster_model("isab_pma", s, 7))
     ll = model_log_likelihood(model, cluster_sets(s, "test"), s.components).mean()
     assert ll == pytest.approx(metrics["results"]["clustering"]["isab_pma"]["values"][0], rel=1e-6)
 

@@ -147,13 +147,15 @@ def mixture(model: torch.nn.Module, sets: MixtureSets, K: int) -> figures.Mixtur
 
 def save_weights(root: Path, seeds: tuple[int, ...], trained: dict[str, Trained]) -> None:
     """weights/<task>-<model>-seed<s>.safetensors for every trained model (`lab.weights`)."""
-    models, meta = {}, {}
-    for task, t in trained.items():
-        for model, runs in t.models.items():
-            for seed, m in zip(seeds, runs, strict=True):
-                name = f"{task}-{model}-seed{seed}"
-                models[name], meta[name] = m, {"task": task, "model": model, "seed": str(seed)}
-    write_weights(root, models, meta)
+    write_weights(
+        root,
+        {
+            f"{task}-{model}-seed{seed}": m
+            for task, t in trained.items()
+            for model, runs in t.models.items()
+            for seed, m in zip(seeds, runs, strict=True)
+        },
+    )
 
 
 def print_summary(results: AttentionResults, console: Console | None = None) -> None:
