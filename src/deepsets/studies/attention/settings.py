@@ -25,8 +25,7 @@ class AttentionSettings(CommonSettings):
     seeds: int = 3
     """Runs of every model, differing in initial weights and batch order (one training set)."""
     paper: bool = False
-    """The paper's schedule: 20,000 / 50,000 steps, clustering trained on 100-500 points (hours
-    of CPU: for a larger machine or --scheduler); fields given explicitly win."""
+    """The paper's schedule: 20,000 / 50,000 steps, 100-500 training points; explicit flags win."""
     max_steps: int = 3000
     """Adam steps of every max-regression model (the paper: 20,000)."""
     max_fine_steps: int = 1000
