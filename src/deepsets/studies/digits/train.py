@@ -63,7 +63,7 @@ def train_task(
     for steps, lr, phase_seeds in phases:
         _, phase_losses = train_on(
             models, X, y, steps, mask=mask, lr=lr, loss="mae", batch_size=s.batch_size,
-            seeds=phase_seeds, progress=progress,
+            seeds=phase_seeds, progress=progress, threads=s.threads,
         )  # fmt: skip
         losses.append(phase_losses)  # (K, steps)
     L = np.concatenate(losses, axis=1)  # (K, steps + fine_steps), K = S * len(MODELS)
