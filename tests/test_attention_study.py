@@ -252,3 +252,21 @@ def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tm
 def test_attention_is_a_registered_study():
     study = cli.STUDIES["attention"]
     assert study.settings is AttentionSettings and study.quick() == quick_settings()
+
+
+@pytest.mark.parametrize("threads", [1, None])
+def test_threads_reach_every_training_call(monkeypatch, threads):
+    from deepsets import training
+    from deepsets.studies.attention import train
+
+    calls = []
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs.get("threads", "not given"))
+        return training.train_on(*args, **kwargs)
+
+    monkeypatch.setattr(train, "train_on", recorded)
+    s = AttentionSettings(**TINY, threads=threads)
+    for task, names in (("max_regression", ("max",)), ("clustering", ("rff_pool",))):
+        train_task(task, s, names, [0], torch.device("cpu"), False)
+    assert calls == [threads] * 4  # two phases per task

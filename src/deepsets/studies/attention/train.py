@@ -98,12 +98,12 @@ def train_task(
     if task == "max_regression":
         X, mask, y = max_sets(s, "train")
         build, steps, fine = max_model, s.max_steps, s.max_fine_steps
-        engine: dict[str, object] = {"loss": "mae", "batch_size": s.max_batch}
+        engine: dict[str, object] = {"loss": "mae", "batch_size": s.max_batch, "threads": s.threads}
     else:
         train = cluster_sets(s, "train")
         X, mask, y = train.points, train.mask, train.targets
         build, steps, fine = cluster_model, s.cl_steps, s.cl_fine_steps
-        engine = {"loss": "mixture_nll", "batch_size": s.cl_batch,
+        engine = {"loss": "mixture_nll", "batch_size": s.cl_batch, "threads": s.threads,
                   "output": (s.components, MIXTURE_OUTPUTS)}  # fmt: skip
     data = (X.to(device), y.to(device), mask.to(device))
     models: list[nn.Module] = [build(name, s, seed).to(device) for name in names for seed in seeds]
