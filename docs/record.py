@@ -751,6 +751,60 @@ STUDY_FIGURES = {
 }
 
 
+# ---------------------------------------------------------------- the attention study
+
+
+def attention(d: Record) -> str:
+    """`deepsets run attention`'s recorded run: both tables beside the paper's, the targets."""
+    from deepsets.studies.attention.models import NAMES as names
+
+    m = d["metrics"]
+    s, before, after = m["settings"], d["load_average_before"][0], d["load_average_after"][0]
+    cpu = ", ".join(f"{task.replace('_', ' ')} {seconds(c)}" for task, c in
+                    m["train_cpu_seconds"].items())  # fmt: skip
+    lines = [
+        textwrap.fill(
+            f"Recorded {d['date']} (`python docs/record.py --study attention`): the default run "
+            f"took {seconds(d['seconds'])} of wall time and {seconds(m['cpu_seconds'])} of CPU "
+            f"time (training: {cpu}) on this 2-core machine, 1-minute load average "
+            f"{before:.1f} before and {after:.1f} after; mean over {len(m['seeds'])} runs "
+            f"(min..max), max regression {s['max_steps']:,} steps, clustering "
+            f"{s['cl_steps']:,} (the paper: 20,000 and 50,000).",
+            100,
+            break_on_hyphens=False,
+        ),
+    ]
+    titles = {"max_regression": "Max regression, test MAE (Table 1)",
+              "clustering": "Clustering, test log-likelihood per point (5.3)"}  # fmt: skip
+    for task, title in titles.items():
+        lines += ["", f"| {title} | ours | paper | verdict |", "|---|---|---|---|"]
+        for model, cell in m["results"][task].items():
+            p = m["paper"][task][model]
+            paper = f"{p['mean']}" + ("" if p["std"] is None else f" +- {p['std']}")
+            v = m["findings"]["oracle" if model == "oracle" else "models"]
+            verdict = (v if model == "oracle" else v[task][model])["outcome"]
+            ours = f"{cell['mean']:.4f}" if len(cell["values"]) == 1 else (
+                f"{cell['mean']:.4f} ({cell['min']:.4f}..{cell['max']:.4f})")  # fmt: skip
+            lines.append(f"| {names[task][model]} | {ours} | {paper} | {verdict} |")
+    lines.append("")
+    for task, v in m["findings"]["ordering"].items():
+        order = f"- {task.replace('_', ' ')}, the paper's order: **{v['outcome']}**."
+        lines.append(wrap(f"{order} {v['sentence']}"))
+    for key in ("max_targets", "oracle", "near_oracle", "deepset_gap"):
+        v = m["findings"][key]
+        lines.append(wrap(f"- {v['claim']} **{v['outcome']}**: {v['sentence']}"))
+    return "\n".join(lines)
+
+
+DOCS = (*DOCS, ROOT / "docs" / "studies" / "attention.md")
+STUDY_RENDERERS["attention"] = {"attention": attention}
+STUDY_FIGURES["attention"] = {
+    "max_regression.png": "docs/attention_max_regression.png",
+    "clustering.png": "docs/attention_clustering.png",
+    "clustering_examples.png": "docs/attention_examples.png",
+}
+
+
 def record_study(name: str) -> Record:
     """Run `deepsets run NAME` with its defaults, as a user would; its metrics and wall time."""
     from deepsets import cli

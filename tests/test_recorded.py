@@ -277,3 +277,20 @@ def test_the_digits_block_follows_its_record():
     digits["findings"]["lstm"]["agrees"] = None  # a claim about lengths the run did not test
     text = record.digits(changed["studies"]["digits"])
     assert "**not measured**" in text and "| text | LSTM | " in text and "0.500 (" in text
+
+
+def test_the_attention_page_follows_its_record():
+    """docs/studies/attention.md's tables are the recorded run's; a changed number is noticed."""
+    page = (ROOT / "docs" / "studies" / "attention.md").read_text()
+    assert record.stale(page, record.blocks(RECORDED)) == []
+    changed = copy.deepcopy(RECORDED)
+    attention = changed["studies"]["attention"]
+    attention["metrics"]["results"]["clustering"]["isab_pma"]["mean"] = -1.2345
+    attention["metrics"]["findings"]["oracle"]["outcome"] = "not confirmed"
+    assert record.stale(page, record.blocks(changed)) == ["attention"]
+    text = record.attention(attention)
+    assert "| ISAB + PMA | -1.2345 (" in text
+    assert "| oracle (true parameters) | " in text and "| not confirmed |" in text
+    for model in ("mean", "sum", "max", "sab_pma"):
+        cell = attention["metrics"]["results"]["max_regression"][model]
+        assert f"{cell['mean']:.4f} ({cell['min']:.4f}..{cell['max']:.4f})" in text

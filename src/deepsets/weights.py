@@ -35,7 +35,7 @@ from deepsets.models.encoder import DigitEncoder
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_from_spec
 from deepsets.models.per_object import EquivariantNet, PerElementNet
 from deepsets.models.recurrent import RecurrentSum
-from deepsets.models.set_transformer import SetTransformer
+from deepsets.models.set_transformer import SetModel, SetTransformer
 from deepsets.models.smooth_deepset import SmoothMaxDeepSet
 
 KEYS = {
@@ -61,7 +61,14 @@ KEYS = {
 # the package's other models, rebuilt as cls(**model.arguments); their keys: cls's arguments
 MODELS: dict[str, type[nn.Module]] = {
     cls.__name__: cls
-    for cls in (RecurrentSum, SetTransformer, SmoothMaxDeepSet, PerElementNet, EquivariantNet)
+    for cls in (
+        RecurrentSum,
+        SetTransformer,
+        SetModel,
+        SmoothMaxDeepSet,
+        PerElementNet,
+        EquivariantNet,
+    )
 }
 # the modules a saved DeepSet's phi and rho may be built of (besides the activations)
 MODULES = ("Sequential", "Linear", "Identity", "DigitEncoder", *ACTIVATIONS)

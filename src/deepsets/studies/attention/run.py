@@ -1,0 +1,187 @@
+"""`run_attention(settings)`: train every model of both tables over runs, measure, write.
+
+Writes report.html, metrics.json, figures/*.png and weights/*.safetensors into `settings.out`
+(default: a fresh runs/<timestamp>), atomically (`lab.output.staged`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from deepsets.cluster import cluster_info, describe
+from deepsets.lab.console import print_summary as print_study
+from deepsets.lab.console import table
+from deepsets.lab.output import default_out, staged, versions
+from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.weights import write_weights
+from deepsets.studies.attention import figures
+from deepsets.studies.attention.evaluate import components, oracle, test_log_likelihood, test_mae
+from deepsets.studies.attention.models import CLUSTER_MODELS, MAX_MODELS
+from deepsets.studies.attention.report import write_report
+from deepsets.studies.attention.results import TASKS, AttentionResults
+from deepsets.studies.attention.settings import AttentionSettings, resolve
+from deepsets.studies.attention.train import (
+    Trained,
+    cluster_sets,
+    cpu_seconds,
+    max_sets,
+    train_task,
+)
+from deepsets.studies.attention.verdicts import PAPER
+from deepsets.tasks.attention import MixtureSets
+from deepsets.training import show_progress
+
+log = logging.getLogger(__name__)
+EXAMPLES = 4  # clustering test datasets drawn in the report
+
+
+def run_attention(settings: AttentionSettings | None = None) -> AttentionResults:
+    """Run the whole study and write its outputs; returns the results."""
+    s = resolve(settings or AttentionSettings())
+    out = Path(s.out) if s.out is not None else default_out()
+    with study_threads(s):
+        return _run(s, run_device(s), out)
+
+
+def train_both(s: AttentionSettings, device: torch.device) -> dict[str, Trained]:
+    """Every model of both tasks, a run per seed."""
+    seeds = [s.seed + k for k in range(s.seeds)]
+    progress = show_progress(None)
+    trained = {}
+    for task, names in zip(TASKS, (tuple(MAX_MODELS), tuple(CLUSTER_MODELS)), strict=True):
+        log.info("%s: training %d models x %d runs", task, len(names), len(seeds))
+        trained[task] = train_task(task, s, names, seeds, device, progress)
+        log.info("%s: trained in %.0f s", task, trained[task].seconds)
+    return trained
+
+
+def measure(
+    s: AttentionSettings, trained: dict[str, Trained], device: torch.device
+) -> tuple[dict[str, dict[str, np.ndarray]], float, MixtureSets]:
+    """Test values task -> model -> (S,), the oracle, and the clustering's test datasets."""
+    X, mask, y = (t.to(device) for t in max_sets(s, "test"))
+    values = {"max_regression": {
+        m: np.array([test_mae(model, X, mask, y) for model in runs])
+        for m, runs in trained["max_regression"].models.items()
+    }}  # fmt: skip
+    test = cluster_sets(s, "test")
+    values["clustering"] = {
+        m: np.array([test_log_likelihood(model, test, s.components).mean() for model in runs])
+        for m, runs in trained["clustering"].models.items()
+    }
+    return values, float(oracle(test).mean()), test
+
+
+def _run(s: AttentionSettings, device: torch.device, out: Path) -> AttentionResults:
+    start, cpu = time.perf_counter(), cpu_seconds()
+    with staged(out, s.overwrite) as tmp:
+        trained = train_both(s, device)
+        values, oracle_value, test = measure(s, trained, device)
+        results = AttentionResults(
+            out=out,
+            settings=s,
+            seeds=tuple(s.seed + k for k in range(s.seeds)),
+            values=values,
+            oracle=oracle_value,
+            losses={t: trained[t].losses for t in TASKS},
+            train_seconds={t: trained[t].seconds for t in TASKS},
+            train_cpu_seconds={t: trained[t].cpu_seconds for t in TASKS},
+            wall_seconds=time.perf_counter() - start,
+            cpu_seconds=cpu_seconds() - cpu,
+            device=str(device),
+            threads=torch.get_num_threads(),
+            environment=versions(),
+            cluster=cluster_info(),
+        )
+        write_outputs(tmp, results, trained, test)
+    return results
+
+
+def write_outputs(
+    root: Path, results: AttentionResults, trained: dict[str, Trained], test: MixtureSets
+) -> None:
+    """figures/*.png, weights/<task>-<model>-seed<s>.safetensors, metrics.json, report.html."""
+    (root / "figures").mkdir()
+    v = {t: {m: runs.tolist() for m, runs in results.values[t].items()} for t in TASKS}
+    best, worst = results.best_and_worst()
+    shown = test_subset(test, EXAMPLES)
+    predicted = {
+        f"{name} ({'best' if name == best else 'worst'})": mixture(
+            trained["clustering"].models[name][0], shown, results.settings.components
+        )
+        for name in dict.fromkeys((best, worst))
+    }
+    figs = {
+        "max_regression": figures.mae_by_model(v["max_regression"], PAPER["max_regression"]),
+        "clustering": figures.likelihood_by_model(
+            v["clustering"], PAPER["clustering"], results.oracle
+        ),
+        "clustering_examples": figures.clustering_examples(
+            shown.points.numpy(), shown.mask.numpy(), shown.mu.numpy(), predicted
+        ),
+    }
+    for name, fig in figs.items():
+        fig.savefig(root / "figures" / f"{name}.png", dpi=110)
+    save_weights(root, results.seeds, trained)
+    (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
+    write_report(root, results)
+
+
+def test_subset(sets: MixtureSets, n: int) -> MixtureSets:
+    """The first n datasets of `sets`."""
+    return MixtureSets(sets.points[:n], sets.mask[:n], sets.pi[:n], sets.mu[:n], sets.sigma[:n])
+
+
+def mixture(model: torch.nn.Module, sets: MixtureSets, K: int) -> figures.Mixture:
+    """pi (E, K), mu (E, K, 2), sigma (E, K) the model predicts for `sets`, as numpy."""
+    log_pi, mu, sigma = components(model, sets, K)
+    return log_pi.exp().numpy(), mu.numpy(), sigma.numpy()
+
+
+def save_weights(root: Path, seeds: tuple[int, ...], trained: dict[str, Trained]) -> None:
+    """weights/<task>-<model>-seed<s>.safetensors for every trained model (`lab.weights`)."""
+    write_weights(
+        root,
+        {
+            f"{task}-{model}-seed{seed}": m
+            for task, t in trained.items()
+            for model, runs in t.models.items()
+            for seed, m in zip(seeds, runs, strict=True)
+        },
+    )
+
+
+def print_summary(results: AttentionResults, console: Console | None = None) -> None:
+    """What `deepsets run attention` prints: both tables beside the paper's, the verdicts."""
+    f = results.findings
+    tables = []
+    for task, title, spec in (
+        ("max_regression", "Max regression: test MAE", ".4f"),
+        ("clustering", "Clustering: test log-likelihood per point", ".4f"),
+    ):
+        rows = []
+        if task == "clustering":
+            rows.append(
+                ("oracle", f"{results.oracle:{spec}}", "", "", f"{PAPER[task]['oracle'][0]}", "")
+            )
+        for m, v in results.values[task].items():
+            paper, std = PAPER[task][m]
+            rows.append((m, f"{v.mean():{spec}}", f"{v.min():{spec}}", f"{v.max():{spec}}",
+                         f"{paper}" + ("" if std is None else f" +- {std}"),
+                         f.models[task][m].outcome.value))  # fmt: skip
+        header = ("model", f"mean ({len(results.seeds)} runs)", "min", "max", "paper", "verdict")
+        tables.append(table(title, header, rows))
+    shown = [*((f"{t} order", f.ordering[t]) for t in TASKS), *f.targets]
+    notes = [
+        f"{results.wall_seconds:.0f} s wall, {results.cpu_seconds:.0f} CPU-s on {results.device}"
+    ]
+    if results.cluster is not None:
+        notes.append(describe(results.cluster))
+    print_study(tables, shown, notes, results.out / "report.html", console)

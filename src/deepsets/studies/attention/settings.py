@@ -1,0 +1,169 @@
+"""The attention study's settings: one frozen dataclass, a docstring per field (its `--help`).
+
+The defaults fit the 15-minute budget on a 2-core CPU (~1,350 CPU-seconds of training,
+estimated from the calibration): the paper's models and losses (Lee et al. 2019, Table 1 and
+section 5.3) with fewer steps (3,000 and 4,000; the paper: 20,000 and 50,000) ending in a phase
+at a tenth of the learning rate, and clustering training sets of 50-100 points (the paper:
+100-500; the attention's cost grows with the square of the padded set size). `--paper`
+switches to the paper's schedule; `--quick` to a smoke test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from deepsets.lab.settings import CommonSettings, check_common
+from deepsets.tasks.digits import check_sizes
+from deepsets.validate import positive_float, positive_int
+
+
+@dataclass(frozen=True)
+class AttentionSettings(CommonSettings):
+    """Everything `run_attention` needs; the defaults are the full study (~1,350 CPU-s)."""
+
+    seeds: int = 3
+    """Runs of every model, differing in initial weights and batch order (one training set)."""
+    paper: bool = False
+    """The paper's schedule: 20,000 / 50,000 steps, 100-500 training points; explicit flags win."""
+    max_steps: int = 3000
+    """Adam steps of every max-regression model (the paper: 20,000)."""
+    max_fine_steps: int = 1000
+    """Of those, the last ones at lr / 10 (a second phase, a fresh Adam; 0: none)."""
+    max_batch: int = 128
+    """Sets per max-regression step (the paper: 128)."""
+    max_train_sets: int = 100_000
+    """Max-regression training sets, shared by every run."""
+    max_test_sets: int = 10_000
+    """Max-regression test sets, the same for every model and run."""
+    max_sizes: tuple[int, int] = (1, 10)
+    """Smallest and largest max-regression set (the paper: 1-10)."""
+    max_dim: int = 64
+    """Width of every max-regression layer and block (the paper: 64)."""
+    cl_steps: int = 4000
+    """Adam steps of every clustering model (the paper: 50,000)."""
+    cl_fine_steps: int = 1200
+    """Of those, the last ones at lr / 10 (the paper: 15,000, from step 35,000; 0: none)."""
+    cl_batch: int = 10
+    """Datasets per clustering step (the paper: 10)."""
+    cl_train_sets: int = 5000
+    """Clustering training datasets, shared by every run."""
+    cl_train_sizes: tuple[int, int] = (50, 100)
+    """Smallest and largest training dataset (the paper: 100-500; smaller fits the budget)."""
+    cl_test_sets: int = 1000
+    """Clustering test datasets, the same for every model and run (and the oracle)."""
+    cl_sizes: tuple[int, int] = (100, 500)
+    """Smallest and largest test dataset (the paper's text: 100-500)."""
+    components: int = 4
+    """k, the mixture components of every dataset and the PMA's seeds (the paper: 4)."""
+    cl_dim: int = 64
+    """Width of every clustering layer and block."""
+    heads: int = 4
+    """Attention heads of every attention block (both widths must be multiples)."""
+    inducing: int = 16
+    """Inducing points of each ISAB (the paper: 16)."""
+    rff_blocks: int = 4
+    """Linear layers of an rFF encoder (the paper: 4)."""
+    attention_blocks: int = 2
+    """SABs / ISABs of an attention encoder (the paper: 2)."""
+    pool_decoder: int = 3
+    """FC(D, ReLU) layers after a mean pooling in clustering (max regression: 1)."""
+    pma_decoder: int = 1
+    """SABs among the k outputs after PMA in clustering (max regression: 0)."""
+    lr: float = 1e-3
+    """Adam's learning rate of the first phase (the paper: 1e-3)."""
+
+
+QUICK: dict[str, Any] = dict(
+    seeds=2,
+    max_steps=30,
+    max_fine_steps=10,
+    max_train_sets=500,
+    max_test_sets=200,
+    max_dim=16,
+    cl_steps=12,
+    cl_fine_steps=4,
+    cl_train_sets=50,
+    cl_train_sizes=(10, 20),
+    cl_test_sets=12,
+    cl_sizes=(20, 40),
+    cl_dim=16,
+    inducing=4,
+)
+"""The defaults `--quick` changes; every other field keeps its own."""
+
+PAPER: dict[str, Any] = dict(
+    max_steps=20_000,
+    max_fine_steps=0,
+    cl_steps=50_000,
+    cl_fine_steps=15_000,
+    cl_train_sets=20_000,
+    cl_train_sizes=(100, 500),
+)
+"""The paper's schedule (`--paper`): the fields it changes where they are left at their
+defaults (the paper trains on fresh sets each step; 20,000 datasets here, ~250 MB)."""
+
+
+def quick_settings(**overrides: Any) -> AttentionSettings:
+    """The quick run: QUICK's values and quick=True, then `overrides` (explicit settings win)."""
+    return AttentionSettings(**{**QUICK, "quick": True, **overrides})
+
+
+def paper_schedule(s: AttentionSettings) -> AttentionSettings:
+    """With `paper`, PAPER's values for every field of it still at its default."""
+    if not s.paper:
+        return s
+    default = AttentionSettings()
+    return replace(s, **{k: v for k, v in PAPER.items() if getattr(s, k) == getattr(default, k)})
+
+
+POSITIVE = (
+    "max_steps", "max_batch", "max_train_sets", "max_test_sets", "max_dim", "cl_steps",
+    "cl_batch", "cl_train_sets", "cl_test_sets", "components", "cl_dim", "heads", "inducing",
+    "rff_blocks", "attention_blocks",
+)  # fmt: skip
+"""The fields that must be positive integers."""
+
+
+def resolve(settings: AttentionSettings) -> AttentionSettings:
+    """Check every field (a ValueError naming the first bad one); the settings to run, with
+    `--paper`'s schedule applied."""
+    if not isinstance(settings, AttentionSettings):
+        raise TypeError(f"settings must be an AttentionSettings, got {settings!r:.80}")
+    check_common(settings, ("paper",))
+    if settings.paper and settings.quick:
+        raise ValueError("paper and quick exclude each other: choose --paper or --quick")
+    s = paper_schedule(settings)
+    for name in POSITIVE:
+        positive_int(getattr(s, name), name)
+    for name in ("pool_decoder", "pma_decoder", "max_fine_steps", "cl_fine_steps"):
+        if getattr(s, name) != 0:
+            positive_int(getattr(s, name), name)
+    for steps, fine in (("max_steps", "max_fine_steps"), ("cl_steps", "cl_fine_steps")):
+        if getattr(s, fine) >= getattr(s, steps):
+            raise ValueError(
+                f"{fine} must be smaller than {steps} (they are its last steps), got "
+                f"{getattr(s, fine)} >= {getattr(s, steps)}"
+            )
+    positive_float(s.lr, "lr")
+    for name in ("max_sizes", "cl_train_sizes", "cl_sizes"):
+        sizes(s, name)
+    for dim in ("max_dim", "cl_dim"):
+        if getattr(s, dim) % s.heads:
+            raise ValueError(f"{dim} must be a multiple of heads, got {getattr(s, dim)}, {s.heads}")
+    return s
+
+
+def sizes(s: AttentionSettings, name: str) -> tuple[int, int]:
+    """Field `name` as (lo, hi) with 1 <= lo <= hi, else a ValueError naming it."""
+    value = getattr(s, name)
+    try:
+        lo, hi = check_sizes(value)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
+    if lo < 1:
+        raise ValueError(f"{name} must not allow empty sets, got {value!r}")
+    return lo, hi
+
+
+__all__ = ["PAPER", "QUICK", "AttentionSettings", "paper_schedule", "quick_settings", "resolve"]
