@@ -129,7 +129,8 @@ class DigitsResults:
         ceiling = self.ceiling_curve
         if ceiling is not None:
             exact = [ceiling[n] for n in shown]
-            rows.append(dict(task="image", model=CEILING_NAME, lengths=shown, mean=exact, min=exact))
+            ceiling_row = dict(mean=exact, min=exact)
+            rows.append(dict(task="image", model=CEILING_NAME, lengths=shown, **ceiling_row))
         paper = [verdicts.PAPER_IMAGE.get(n) for n in shown]
         rows.append(dict(task="image", model=PAPER_NAME, lengths=shown, mean=paper, min=paper))
         return rows
