@@ -13,9 +13,10 @@ and writes everything with the date, load average and versions to docs/results.j
 an idle machine: the timings move by 10-50% with load. A `--quick` record says so in every
 block it renders.
 
-In README.md and benchmarks/README.md, the text between `<!-- recorded:begin NAME -->` and
-`<!-- recorded:end -->` is `blocks(record)[NAME]`: the README's opening table and answers, its
-speed section, and the benchmark and profile tables. tests/test_recorded.py re-renders the
+In README.md, benchmarks/README.md and the documentation pages of DOCS, the text between
+`<!-- recorded:begin NAME -->` and `<!-- recorded:end -->` is `blocks(record)[NAME]`: the
+README's opening table, the exercise page's answers, the engine page's speed section, the
+studies' results, and the benchmark and profile tables. tests/test_recorded.py re-renders the
 blocks from docs/results.json and fails when a README differs.
 """
 
@@ -41,7 +42,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "docs" / "results.json"
-DOCS = (ROOT / "README.md", ROOT / "benchmarks" / "README.md")
+DOCS = (  # every page that quotes recorded numbers
+    ROOT / "README.md",
+    ROOT / "benchmarks" / "README.md",
+    ROOT / "docs" / "studies" / "exercise.md",
+    ROOT / "docs" / "studies" / "digits.md",
+    ROOT / "docs" / "studies" / "theory.md",
+    ROOT / "docs" / "engine.md",
+    ROOT / "docs" / "cluster.md",
+)
 BLOCK = re.compile(r"(<!-- recorded:begin ([\w-]+) -->\n)(.*?)(<!-- recorded:end -->)", re.S)
 
 IDLE_LOAD = 0.5  # a 1-minute load average above this: warn that the timings will be off

@@ -49,3 +49,11 @@ def test_the_comparison_sees_a_missing_name():
     text = (DOCS / "reference.md").read_text().replace("::: deepsets.train\n", "")
     entries = re.findall(r"^::: deepsets\.(\w+)$", text, re.M)
     assert sorted(entries) != sorted(deepsets.__all__)
+
+
+def test_the_readme_links_only_to_files_that_exist():
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)
+    assert "docs/studies/exercise.md" in links and "docs/headline.png" in links
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert not missing, missing

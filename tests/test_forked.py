@@ -108,6 +108,18 @@ def test_fork_map_is_a_loop_where_it_may_not_fork(monkeypatch):
     assert out == [os.getpid()] * 4
 
 
+def test_fork_map_is_a_loop_on_more_than_one_torch_thread():
+    """A child forked after torch ran on two threads would wait on the copied OpenMP pool
+    (`deepsets run --threads 2` hung in the set-size section)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = forked.fork_map(lambda x: (float(torch.ones(64, 64).sum()), os.getpid()), [0, 1], 2)
+    finally:
+        torch.set_num_threads(before)
+    assert out == [(4096.0, os.getpid())] * 2
+
+
 def test_only_integer_seeds_and_cpus_fork():
     cpu = torch.device("cpu")
     assert forked.forkable(cpu, [0, 1])

@@ -1,16 +1,17 @@
-"""The README's Python walk-through runs as written (with fewer steps)."""
+"""The exercise page's Python walk-through (docs/studies/exercise.md) runs as written (with
+fewer steps)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "studies" / "exercise.md"
 
 
 def test_readme_example_runs():
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert blocks, "the README has no python example"
+    assert blocks, "the exercise page has no python example"
     code = blocks[0].replace("4000", "300")
     namespace: dict = {}
     exec(compile(code, str(README), "exec"), namespace)

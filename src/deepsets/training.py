@@ -228,11 +228,7 @@ def train_on(
     n_threads = check_threads(threads)
     check_loss(loss, y)
     check_sets(X, y, mask, K, batch_size)
-    if X.dim() == 3:  # shared by the K models: one row, never copied
-        X, y = X.unsqueeze(0), y.unsqueeze(0)
-        mask = None if mask is None else mask.unsqueeze(0)
-    X, y = X.to(device), y.to(device)
-    mask = None if mask is None else mask.to(device)
+    X, y, mask = as_rows(X, y, mask, device)
     data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
     sample = None if mask is None else mask[0, :2]
     target = tuple(y.shape[2:]) if output is None else positive_ints(output, "output")
@@ -241,6 +237,17 @@ def train_on(
         threads=n_threads, progress=show_progress(progress),
     )  # fmt: skip
     return run_engine(models, data, settings, data.X[0, :2], sample, None, executor)
+
+
+def as_rows(
+    X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """X, y, mask with a leading row axis (one row when shared by the K models: never
+    copied), on `device`."""
+    if X.dim() == 3:  # shared by the K models: one row
+        X, y = X.unsqueeze(0), y.unsqueeze(0)
+        mask = None if mask is None else mask.unsqueeze(0)
+    return X.to(device), y.to(device), None if mask is None else mask.to(device)
 
 
 def check_loss(loss: object, y: object) -> None:

@@ -89,9 +89,10 @@ def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
 def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     """[fn(x) for x in items], shared out over `workers` processes (this one and forked
     children, every `workers`-th item each), in order; a plain loop where forking is not
-    possible. Only the results are pickled: fn and items are the children's copies."""
+    possible, or on more than one torch thread (a child would wait on the OpenMP pool it copied,
+    as `forkable` says). Only the results are pickled: fn and items are the children's copies."""
     n = min(workers, len(items))
-    if n < 2 or not can_fork():
+    if n < 2 or not can_fork() or torch.get_num_threads() > 1:
         return [fn(x) for x in items]
     shares = fork_all([functools.partial(_map, fn, items[j::n]) for j in range(n)])
     out: list[R] = [None] * len(items)  # type: ignore[list-item]

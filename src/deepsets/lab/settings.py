@@ -86,11 +86,10 @@ def threads_of(s: CommonSettings) -> int:
 def study_threads(s: CommonSettings) -> Iterator[int]:
     """Run the block (a whole study) on `threads_of(s)` torch threads, then restore the caller's.
 
-    This is the one place a study sets its threads. Its training still runs on the engine's
-    TORCH_THREADS: passing `threads=s.threads` to `train_many`/`train_on` (exercise
-    plan.Plan.train and sections/sample_efficiency.py, digits train.train_task, theory
-    common.fit) hangs the exercise study at --threads 2 (a forked worker of the
-    sample-efficiency section's `train_on` never answers), so it waits for the engine's fix.
+    This is the one place a study sets its threads outside training (its evaluation, figures);
+    its engine calls pass `threads=s.threads` to `train_many`/`train_on`, which train on that
+    many (None: the same TORCH_THREADS): exercise plan.Plan.train and
+    sections/sample_efficiency.py, digits train.train_task, theory common.fit.
     """
     n = threads_of(s)
     with torch_threads(n):

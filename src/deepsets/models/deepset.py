@@ -55,7 +55,11 @@ class DeepSet(nn.Module):
             gives the same weights. None draws from torch's global generator, as nn.Linear does.
         phi, rho: modules to use instead of the ones the widths describe (both or neither;
             then the widths, `output` and `generator` are not given): phi (B, N, ...) ->
-            (B, N, L) on every object, rho (B, L) -> (B, *O). `config` is then None.
+            (B, N, L) on every object, rho (B, L) -> (B, *O). `config` is then None. The
+            engine stacks it when both are nn.Sequentials of Linear layers and activations and
+            rho ends with one unit, else trains it alone through autograd; `save_model` saves
+            it when phi and rho are built of package modules (`deepsets.weights.MODULES`) and
+            refuses, naming the module, otherwise (save its state_dict instead).
     """
 
     def __init__(

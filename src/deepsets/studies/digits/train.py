@@ -103,7 +103,7 @@ def train_task(
         for steps, lr, phase_seeds in phases:
             _, phase_losses = train_on(
                 group, X, y, steps, mask=mask, lr=lr, loss="mae", batch_size=s.batch_size,
-                seeds=phase_seeds, progress=progress,
+                seeds=phase_seeds, progress=progress, threads=s.threads,
             )  # fmt: skip
             parts.append(phase_losses)  # (K, steps)
         L = np.concatenate(parts, axis=1)  # (K, T), K = S * len(names)

@@ -157,6 +157,7 @@ class Plan:
                 sizes=set_sizes,
                 progress=progress,
                 snapshots=snaps,
+                threads=s.threads,
             )  # losses (len(group) * S, T)
             S = len(self.seeds)
             for i, v in enumerate(group):

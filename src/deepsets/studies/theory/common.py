@@ -97,6 +97,7 @@ def fit(
     train_on(
         models, X, y, steps, mask=mask if masked else None, lr=lr, loss=loss,
         batch_size=batch, seeds=[s.seed + k for k in range(len(models))], progress=False,
+        threads=s.threads,
     )  # fmt: skip
 
 

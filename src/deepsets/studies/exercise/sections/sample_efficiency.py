@@ -128,7 +128,8 @@ def measure(
                 for k in range(len(seeds))]  # fmt: skip
         models = [chosen[i][0].build(seeds[k], X.device) for i, _, k in runs]
         train = [split(orders[seeds[k]], Ms[z]) for _, z, k in runs]
-        _, losses = train_on(models, *training_sets(X, y, [t for t, _ in train]), steps, lr=LR)
+        sets = training_sets(X, y, [t for t, _ in train])
+        _, losses = train_on(models, *sets, steps, lr=LR, threads=s.threads)
         for (i, z, k), model, (_, u), loss in zip(runs, models, train, losses, strict=True):
             acc[i, z, k] = balanced(model, X[u], y[u])["accuracy"]
             final[i, z, k] = loss[-1]
