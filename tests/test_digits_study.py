@@ -267,3 +267,12 @@ def test_load_model_rebuilds_every_saved_model_with_the_same_outputs(saved, task
     X, mask = digit_sets(task)
     with torch.no_grad():
         torch.testing.assert_close(again(X, mask), original(X, mask), rtol=0, atol=0)
+
+
+def test_only_the_image_deepset_trains_on_shifted_images():
+    s = DigitsSettings(**TINY)
+    cpu = torch.device("cpu")
+    still, moved = (train_task("image", replace(s, max_shift=k), [0], cpu, False) for k in (0, 1))
+    for m in MODELS:
+        same = np.array_equal(still.losses[m], moved.losses[m])
+        assert same == (m != "deepset"), m
