@@ -634,20 +634,24 @@ DIGITS_LENGTHS = ("5", "10", "20", "50", "100")  # the digit-sum table's columns
 
 
 def digits(d: Record) -> str:
-    """The digit-sum study's recorded run: its time, the accuracy table, its findings."""
+    """The digit-sum study's recorded run: its time, the accuracy table (with the supervised
+    ceiling and the paper's image curve, digits/3), the single-object accuracies, its findings."""
     m = d["metrics"]
-    from deepsets.studies.digits.models import NAMES as names
+    from deepsets.studies.digits.models import NAMES
 
+    names = NAMES | {"ceiling": "supervised ceiling"}
     shown = [n for n in DIGITS_LENGTHS if n in m["results"]["text"]["deepset"]]
     train = ", ".join(f"{task} {seconds(t)}" for task, t in m["train_seconds"].items())
     before, after = d["load_average_before"][0], d["load_average_after"][0]
+    cpu = f" ({seconds(m['cpu_seconds'])} of CPU)" if m.get("cpu_seconds") else ""
     lines = [
         textwrap.fill(
             f"Recorded {d['date']} (`python docs/record.py --study digits`): the default run took "
-            f"{seconds(d['seconds'])} on this 2-core machine (training {train}), 1-minute load "
-            f"average {before:.1f} before and {after:.1f} after; accuracy on "
+            f"{seconds(d['seconds'])}{cpu} on this 2-core machine (training {train}), 1-minute "
+            f"load average {before:.1f} before and {after:.1f} after; accuracy on "
             f"{m['test_sets_per_length']:,} test sets per length, mean over "
-            f"{len(m['seeds'])} runs (min in brackets):",
+            f"{len(m['seeds'])} runs (min in brackets"
+            + ("; the ceiling has no runs):" if "ceiling" in m["results"]["image"] else "):"),
             100,
             break_on_hyphens=False,
         ),
@@ -657,10 +661,33 @@ def digits(d: Record) -> str:
     ]
     for task, by_model in m["results"].items():
         for model, cells in by_model.items():
-            row = [f"{cells[n]['mean']:.3f} ({cells[n]['min']:.3f})" for n in shown]
+            row = [
+                f"{cells[n]['mean']:.3f}"
+                if cells[n]["min"] == cells[n]["mean"] == cells[n]["max"] and model == "ceiling"
+                else f"{cells[n]['mean']:.3f} ({cells[n]['min']:.3f})"
+                for n in shown
+            ]
             lines.append(f"| {task} | {names[model]} | " + " | ".join(row) + " |")
+    paper = m.get("paper", {}).get("image", {}).get("deepset")
+    if paper:
+        row = ["(not tested)" if paper.get(n) is None else f"{paper[n]:.2f}" for n in shown]
+        lines.append("| image | the paper's DeepSet (MNIST8m) | " + " | ".join(row) + " |")
+    per = m.get("per_image_accuracy", {})
+    if per:
+        singles = "; ".join(
+            f"{task} {names[model]} {cell['mean']:.4f}"
+            + ("" if cell["min"] == cell["mean"] else f" (min {cell['min']:.4f})")
+            for task, by_model in per.items()
+            for model, cell in by_model.items()
+        )
+        lines += ["", wrap(f"Accuracy on single objects (test images; text: the tokens 1-9), "
+                           f"rounded, mean over runs: {singles}.")]  # fmt: skip
     lines.append("")
-    for key in ("text_deepset", "lstm", "gru", "image"):
+    paper_keys = ("text_deepset", "lstm", "gru", "image", "image_targets")
+    for key in [k for k in paper_keys if k in m["findings"]]:
+        claim, word, sentence = paper_verdict(m["findings"][key])
+        lines.append(wrap(f"- {claim} **{word}**: {sentence}"))
+    for key in [k for k in ("image_ceiling", "counting") if k in m["findings"]]:
         claim, word, sentence = paper_verdict(m["findings"][key])
         lines.append(wrap(f"- {claim} **{word}**: {sentence}"))
     beyond = m["findings"]["set_transformer"]

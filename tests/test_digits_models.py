@@ -1,4 +1,5 @@
-"""The digit-sum models: invariance (with masks and empty sets), padding, shapes, seeded weights."""
+"""The digit-sum models: invariance (with masks and empty sets), padding, shapes, seeded weights,
+the image DeepSet of the study and what its files keep."""
 
 from __future__ import annotations
 
@@ -7,15 +8,21 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepsets import DeepSet
+from deepsets import DeepSet, save_model
+from deepsets.models.conv_encoder import ConvEncoder, DigitHead, DigitValues
 from deepsets.models.digit_deepset import digit_deepset
 from deepsets.models.recurrent import RecurrentSum
 from deepsets.models.set_transformer import SetTransformer
+from deepsets.studies.digits.models import image_deepset
 from deepsets.tasks import digit_sum, image_digit_sum
+from deepsets.weights import module_from
 
 INVARIANT = {
     "deepset": lambda F: digit_deepset(F, generator=0),
     "set_transformer": lambda F: SetTransformer(F, dim=16, heads=2, generator=0),
+    "counting_set_transformer": lambda F: SetTransformer(
+        F, dim=16, heads=2, counting=True, generator=0
+    ),
 }
 ALL = {
     **INVARIANT,
@@ -172,3 +179,69 @@ def test_the_digit_deepset_is_the_packages_deepset_with_an_encoder_as_phi():
     assert type(encoder).__name__ == "DigitEncoder" and isinstance(tanh, torch.nn.Tanh)
     assert (dense.in_features, dense.out_features) == (100, 30)
     assert (model.rho.in_features, model.rho.out_features) == (30, 1)
+
+
+IMAGE_DEEPSET = image_deepset(0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31), lo=st.integers(0, 4), extra=st.integers(1, 8))
+def test_the_image_deepset_ignores_order_and_padding_and_sums_its_images(seed, lo, extra):
+    X, mask, _ = sets(seed, 8, lo, lo + extra, True)  # empty sets when lo = 0
+    Xp, maskp = shuffled(X, mask, seed + 1)
+    junk = torch.full_like(X[:, :2], 0.5)  # padding with ink counts no more than blank padding
+    with torch.no_grad():
+        out = IMAGE_DEEPSET(X, mask)
+        permuted = IMAGE_DEEPSET(Xp, maskp)
+        padded = IMAGE_DEEPSET(torch.cat([X, junk], 1), torch.cat([mask, mask[:, :2] & False], 1))
+        # a plain loop: each real image alone, as a set of one, summed
+        alone = torch.stack([
+            sum((IMAGE_DEEPSET(X[b, i].reshape(1, 1, -1))[0] for i in range(X.shape[1])
+                 if mask[b, i]), torch.zeros(1))
+            for b in range(X.shape[0])
+        ])  # fmt: skip
+    torch.testing.assert_close(permuted, out, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(padded, out, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(alone, out, atol=1e-4, rtol=1e-5)
+
+
+def test_the_image_deepset_is_the_packages_deepset_of_the_conv_encoder_and_digit_values():
+    model = image_deepset(3)
+    assert type(model) is DeepSet and model.config is None and model.pooling == "sum"
+    encoder, head = model.phi
+    assert isinstance(encoder, ConvEncoder) and isinstance(head, DigitHead)
+    assert isinstance(model.rho, DigitValues) and not list(model.rho.parameters())
+    again = image_deepset(3)
+    for p, q in zip(model.parameters(), again.parameters(), strict=True):
+        assert torch.equal(p, q)
+    other = image_deepset(4)
+    assert not torch.equal(next(model.parameters()), next(other.parameters()))
+
+
+def test_the_conv_encoder_computes_blank_images_once_as_every_image_alone():
+    """Without a mask every object gets its features, all-zero images included: a plain loop
+    over the images, one at a time, is the reference."""
+    enc = ConvEncoder(16, (4, 8), generator=5)
+    X, mask, _ = image_digit_sum(6, (0, 5), split="test", generator=2)  # blank padding
+    with torch.no_grad():
+        out = enc(X)  # (B, N, E)
+        alone = torch.stack([
+            torch.stack([enc.net(X[b, i].reshape(1, 1, 8, 8))[0] for i in range(X.shape[1])])
+            for b in range(X.shape[0])
+        ])  # fmt: skip
+        masked = enc(X, mask)
+    assert bool((~mask).any())
+    torch.testing.assert_close(out, alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(masked[mask], alone[mask], atol=1e-5, rtol=1e-5)
+    assert bool((masked[~mask] == 0).all())
+    with pytest.raises(ValueError, match=r"\(B, N, 64\)"):
+        enc(torch.ones(2, 3, 5))
+
+
+def test_a_changed_conv_encoder_is_not_saved_and_a_bad_stored_one_not_loaded(tmp_path):
+    model = image_deepset(0)
+    model.phi[0].net[3] = torch.nn.Conv2d(16, 32, 5, padding=2)  # no longer what it records
+    with pytest.raises(TypeError, match="changed after it was built"):
+        save_model(model, tmp_path / "changed.safetensors")
+    with pytest.raises(ValueError, match="ConvEncoder"):
+        module_from({"kind": "ConvEncoder", "width": 64, "kernel": 5})

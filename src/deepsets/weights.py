@@ -2,7 +2,8 @@
 
 Only what can be restored exactly is saved: a `DeepSet` as its constructor builds it from
 widths, a DeepSet whose phi and rho are built of package modules (`MODULES`: Sequential,
-Linear, the activations, DigitEncoder), an MLP that `models.mlp.check_mlp` recognises
+Linear, the activations, DigitEncoder, and the `RECORDED_MODULES` rebuilt from the arguments
+they keep: ConvEncoder, DigitHead, DigitValues), an MLP that `models.mlp.check_mlp` recognises
 (per-layer activations, with or without a final Sigmoid), and the package's other models
 (`MODELS`: the recurrent ones, the Set Transformer, the theory study's), rebuilt from the
 constructor arguments they keep (`models.arguments.recorded`). Anything else is refused at save
@@ -31,6 +32,7 @@ from deepsets.device import resolve_device
 from deepsets.files import write_atomic
 from deepsets.models import DeepSet
 from deepsets.models.activation import ACTIVATIONS, activation_name
+from deepsets.models.conv_encoder import ConvEncoder, DigitHead, DigitValues
 from deepsets.models.encoder import DigitEncoder
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_from_spec
 from deepsets.models.per_object import EquivariantNet, PerElementNet
@@ -71,7 +73,11 @@ MODELS: dict[str, type[nn.Module]] = {
     )
 }
 # the modules a saved DeepSet's phi and rho may be built of (besides the activations)
-MODULES = ("Sequential", "Linear", "Identity", "DigitEncoder", *ACTIVATIONS)
+# ... and the modules of phi and rho that keep their constructor arguments (`recorded`)
+RECORDED_MODULES: dict[str, type[nn.Module]] = {
+    cls.__name__: cls for cls in (ConvEncoder, DigitHead, DigitValues)
+}
+MODULES = ("Sequential", "Linear", "Identity", "DigitEncoder", *RECORDED_MODULES, *ACTIVATIONS)
 MAX_METADATA_CHARS = 100_000  # a DeepSet's metadata is ~200 characters; an MLP's grows with depth
 DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
@@ -137,6 +143,13 @@ def module_of(m: nn.Module, where: str) -> dict[str, Any]:
         return {"kind": "Identity"}
     if type(m) is DigitEncoder:
         return {"kind": "DigitEncoder", "width": m.width, "in_features": m.in_features}
+    if type(m) in RECORDED_MODULES.values():
+        arch = {"kind": type(m).__name__, **getattr(m, "arguments", {})}
+        with torch.device("meta"):  # built for comparison only: no memory
+            same = str(module_from(json.loads(json.dumps(arch)))) == str(m)
+        if not same:
+            raise TypeError(f"cannot save a DeepSet whose {where} was changed after it was built")
+        return arch
     raise TypeError(
         f"cannot save a DeepSet whose {where} is {type(m).__name__}: a file rebuilds phi and "
         f"rho from package modules only ({', '.join(MODULES)}); save its state_dict and "
@@ -162,6 +175,8 @@ def module_from(d: object) -> nn.Module:
             return nn.Identity()
         if kind == "DigitEncoder" and set(rest) == {"width", "in_features"}:
             return DigitEncoder(**rest)
+        if kind in RECORDED_MODULES and set(rest) <= arguments_of(RECORDED_MODULES[kind]):
+            return RECORDED_MODULES[kind](**rest)
     except TypeError as e:
         raise ValueError(f"invalid {kind} {rest}: {e}") from e
     raise ValueError(f"a stored {kind} has other keys: {sorted(rest)}")

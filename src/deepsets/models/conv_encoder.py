@@ -4,7 +4,10 @@
 followed by a ReLU and a 2x2 max-pooling (8x8 -> 4x4 -> 2x2), then a ReLU layer of E units.
 Padding objects are not computed at all when a mask is given (their features are 0): a
 training step on 32 sets of 1-10 digits padded to 10 measured 30.7 ms against 50.0 ms with
-the padding computed (one thread, interleaved, on a busy machine).
+the padding computed (one thread, interleaved, on a busy machine). Without a mask (as the
+package's `DeepSet` calls its phi), every all-zero image (the padding of `image_digit_sum`)
+is computed once: its features are net(0) wherever it stands, so the outputs are those of
+computing every object, at the cost of the real ones (measured in the docstring of `forward`).
 
 `DigitHead` ends phi in a softmax over the nine digit values, so phi(x) is a distribution over
 1..9 and the pooled sum is the expected count of every digit in the set; `DigitValues` is the
@@ -22,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.models.arguments import recorded
 from deepsets.models.pooling import check_mask
 from deepsets.models.seeding import seeded_init
 from deepsets.tasks.digits import DIGITS, PIXELS, SIDE
@@ -37,6 +41,7 @@ class ConvEncoder(nn.Module):
         generator: a torch.Generator or integer seed for the initial weights.
     """
 
+    @recorded
     def __init__(
         self,
         width: int = 64,
@@ -51,6 +56,7 @@ class ConvEncoder(nn.Module):
                 f"channels must be a pair (C1, C2) of positive integers, got {channels!r}"
             )
         c1, c2 = positive_ints(channels, "channels")
+        self.channels = (c1, c2)
         self.in_features = PIXELS
         with seeded_init(generator):
             self.net = nn.Sequential(
@@ -74,20 +80,31 @@ class ConvEncoder(nn.Module):
         return X, checked
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """X (B, N, P) -> (B, N, E); with a mask (B, N), padding objects get 0 (not computed)."""
+        """X (B, N, P) -> (B, N, E); with a mask (B, N), padding objects get 0 (not computed).
+
+        Without a mask every object gets its features, and the all-zero images are computed
+        once, as one image of zeros. A training step of the digit study's image DeepSet (32
+        sets of 1-10 digits padded to 10, one thread, interleaved, CPU time): 6.1 ms against
+        8.3 ms with every object computed, outputs identical.
+        """
+        X, _ = self.check(X, mask)
         B, N, _ = X.shape
-        if mask is None:
-            h: torch.Tensor = self.net(X.reshape(B * N, 1, SIDE, SIDE))  # (B * N, E)
-            return h.reshape(B, N, self.width)
-        real = self.net(X[mask].reshape(-1, 1, SIDE, SIDE))  # (M, E), M real objects
+        ink = X.ne(0).any(dim=-1)  # (B, N): False for an all-zero image
+        compute = ink if mask is None else ink & mask  # (B, N)
+        real = self.net(X[compute].reshape(-1, 1, SIDE, SIDE))  # (M, E), M images with ink
+        blank = ~ink if mask is None else ~ink & mask  # (B, N): computed once, as net(0)
         out = real.new_zeros(B, N, self.width)  # (B, N, E)
-        scattered: torch.Tensor = out.masked_scatter(mask.unsqueeze(-1), real)
+        if bool(blank.any()):
+            zero = self.net(X.new_zeros(1, 1, SIDE, SIDE))  # (1, E)
+            out = torch.where(blank.unsqueeze(-1), zero, out)  # (B, N, E)
+        scattered: torch.Tensor = out.masked_scatter(compute.unsqueeze(-1), real)
         return scattered
 
 
 class DigitHead(nn.Module):
     """E features -> a distribution over the D = 9 digit values: Linear(E, D) and a softmax."""
 
+    @recorded
     def __init__(self, width: int, *, generator: torch.Generator | int | None = None) -> None:
         super().__init__()
         with seeded_init(generator):
@@ -102,6 +119,7 @@ class DigitValues(nn.Module):
     """rho of the digit sum: expected digit counts (B, D) -> their sum sum_d d * count_d (B, 1).
     Fixed, not trained: the values of the digits are known."""
 
+    @recorded
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("values", torch.tensor(DIGITS, dtype=torch.float32))  # (D,)

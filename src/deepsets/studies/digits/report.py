@@ -7,6 +7,7 @@ from pathlib import Path
 from deepsets.lab.report import embedded_figures, environment
 from deepsets.studies.digits.models import NAMES
 from deepsets.studies.digits.results import DigitsResults
+from deepsets.studies.digits.verdicts import PAPER_IMAGE
 from deepsets.tasks.digits import image_split
 
 
@@ -19,6 +20,7 @@ def render(results: DigitsResults, figures: dict[str, str]) -> str:
         f=results.findings,
         figures=figures,
         names=NAMES,
+        paper_image=PAPER_IMAGE,
         n_train_images=len(image_split("train")[1]),
         n_test_images=len(image_split("test")[1]),
     )

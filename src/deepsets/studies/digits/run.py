@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import time
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
 from deepsets.lab.weights import write_weights
-from deepsets.studies.digits import figures
-from deepsets.studies.digits.evaluate import accuracies
+from deepsets.studies.digits import figures, verdicts
+from deepsets.studies.digits.evaluate import evaluate
+from deepsets.studies.digits.models import NAMES
 from deepsets.studies.digits.report import write_report
-from deepsets.studies.digits.results import DigitsResults
-from deepsets.studies.digits.settings import TASKS, DigitsSettings, resolve
+from deepsets.studies.digits.results import CEILING_NAME, PAPER_NAME, DigitsResults
+from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings, resolve
 from deepsets.studies.digits.train import Trained, train_task
 from deepsets.training import show_progress
 
@@ -39,24 +41,30 @@ def run_digits(settings: DigitsSettings | None = None) -> DigitsResults:
         return _run(s, run_device(s), out)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the engine's forked workers)."""
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
 def _run(s: DigitsSettings, device: torch.device, out: Path) -> DigitsResults:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     seeds = [s.seed + k for k in range(s.seeds)]
     progress = show_progress(None)
     with staged(out, s.overwrite) as tmp:
         trained: dict[str, Trained] = {}
         for task in TASKS:
-            log.info("%s: training 4 models x %d runs", task, len(seeds))
+            log.info("%s: training %d models x %d runs", task, len(MODELS), len(seeds))
             trained[task] = train_task(task, s, seeds, device, progress)
             log.info("%s: trained in %.0f s", task, trained[task].seconds)
         t0 = time.perf_counter()
-        accuracy = {task: accuracies(trained[task], s, device) for task in TASKS}
+        measured = {task: evaluate(trained[task], s, device) for task in TASKS}
         log.info("evaluated %d lengths in %.0f s", len(s.lengths), time.perf_counter() - t0)
         results = DigitsResults(
             out=out,
             settings=s,
             seeds=tuple(seeds),
-            accuracy=accuracy,
+            accuracy={task: e.accuracy for task, e in measured.items()},
             losses={task: t.losses for task, t in trained.items()},
             train_seconds={task: t.seconds for task, t in trained.items()},
             wall_seconds=time.perf_counter() - start,
@@ -64,6 +72,9 @@ def _run(s: DigitsSettings, device: torch.device, out: Path) -> DigitsResults:
             threads=torch.get_num_threads(),
             environment=versions() | {"scikit-learn": _version("scikit-learn")},
             cluster=cluster_info(),
+            ceiling=measured["image"].ceiling,
+            per_object={task: e.per_object for task, e in measured.items()},
+            cpu_seconds=cpu_seconds() - cpu,
         )
         write_outputs(tmp, results, trained)
     return results
@@ -78,13 +89,17 @@ def _version(name: str) -> str:
 def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained]) -> None:
     """figures/*.png, weights/<task>-<model>-seed<s>.safetensors, metrics.json, report.html."""
     (root / "figures").mkdir()
+    s = results.settings
+    phases = {
+        task: sorted({p.steps for p in t.schedules.values() if p.fine_steps})
+        for task, t in trained.items()
+    }
     figs = {
         "accuracy_by_length": figures.accuracy_by_length(
-            results.settings.lengths, results.accuracy, results.settings.train_sizes
-        ),
-        "training_curves": figures.training_curves(
-            results.losses, results.settings.steps if results.settings.fine_steps else None
-        ),
+            s.lengths, results.accuracy, s.train_sizes, results.ceiling_curve,
+            {n: a for n, a in verdicts.PAPER_IMAGE.items() if n <= max(s.lengths)},
+        ),  # fmt: skip
+        "training_curves": figures.training_curves(results.losses, phases),
     }
     for name, fig in figs.items():
         fig.savefig(root / "figures" / f"{name}.png", dpi=110)
@@ -110,13 +125,35 @@ def print_summary(results: DigitsResults, console: Console | None = None) -> Non
     """What `deepsets run digits` prints: the accuracy table, the verdicts, where the run is."""
     rows = results.table()
     header = ("task", "model", *map(str, rows[0]["lengths"]))
-    cells = [(r["task"], r["model"], *(f"{m:.3f}" for m in r["mean"])) for r in rows]
-    title = f"Accuracy (mean over {len(results.seeds)} runs) by number of digits"
+    cells = [
+        (r["task"], r["model"], *("-" if m is None else f"{m:.3f}" for m in r["mean"]))
+        for r in rows
+    ]
+    title = (
+        f"Accuracy (mean over {len(results.seeds)} runs) by number of digits; {CEILING_NAME}: "
+        f"SVC on single images; {PAPER_NAME}: read from its figure, not tested at 100"
+    )
     f = results.findings
     shown = [("text DeepSet", f.text_deepset), ("text LSTM", f.lstm), ("text GRU", f.gru),
-             ("image DeepSet", f.image), ("Set Transformer", f.set_transformer)]  # fmt: skip
-    notes = [f"{results.wall_seconds:.0f} s on {results.device}"]
+             ("image DeepSet vs LSTM, GRU", f.image), ("image DeepSet targets", f.image_targets),
+             ("image DeepSet vs ceiling", f.image_ceiling),
+             ("Set Transformer", f.set_transformer),
+             ("counting Set Transformer", f.counting)]  # fmt: skip
+    cpu = "" if results.cpu_seconds is None else f" ({results.cpu_seconds:.0f} s CPU)"
+    notes = [f"{results.wall_seconds:.0f} s on {results.device}{cpu}"]
     if results.cluster is not None:
         notes.append(describe(results.cluster))
+    singles = [
+        (task, NAMES[m], f"{a.mean():.4f}", f"{a.min():.4f}")
+        for task, by_model in (results.per_object or {}).items()
+        for m, a in by_model.items()
+    ]
+    if results.ceiling is not None:
+        p = results.ceiling.per_image
+        singles.append(("image", CEILING_NAME, f"{p:.4f}", f"{p:.4f}"))
+    single = table(
+        "Accuracy on single objects (test images; text: the tokens 1..9), rounded",
+        ("task", "model", "mean", "min"), singles,
+    )  # fmt: skip
     out = results.out / "report.html"
-    print_study([table(title, header, cells)], shown, notes, out, console)
+    print_study([table(title, header, cells), single], shown, notes, out, console)
