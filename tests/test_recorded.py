@@ -255,7 +255,6 @@ def test_the_code_keeps_the_levers_the_record_says_are_worth_it():
         "hand-written training steps": loop.HAND_WRITTEN,
         "fused Adam kernel": adam.FUSED,
         "narrow MLPs padded": mlp.PAD_TO != (),
-        "DeepSet variants of one shape": False,  # removed from the code: the record found noise
         "FastTanh": layers.FAST_TANH,
         "one hand-written Adam update": loop.FLAT_ADAM,
         "torch.compile": False,  # nothing in src/ compiles
