@@ -36,9 +36,10 @@ Step = Callable[
     torch.Tensor,
 ]  # (weights, their gradients to fill, X (K, B, N, F), y (K, B), mask) -> losses (K,)
 
-# The stacked forms use each activation's fast form (the table's `fast`, `fast_`); measured
-# gain in benchmarks/README.md, "Levers" (FastTanh).
-FAST_TANH = True
+# The stacked forms may use each activation's fast form (the table's `fast`, `fast_`). Off:
+# FastTanh measured 1.42x on the CPU of the 2026-11-29 record but 0.90x (a loss) on this
+# Intel Xeon (benchmarks/README.md, "Levers"), so it is no gain on every CPU.
+FAST_TANH = False
 
 
 class Stack(Protocol):
