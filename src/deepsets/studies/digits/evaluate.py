@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.engine.forked import fork_map
+from deepsets.engine.parts import WORKERS
 from deepsets.studies.digits.settings import MODELS, DigitsSettings
 from deepsets.studies.digits.train import TEST_OFFSET, Trained, task_sets
 from deepsets.tasks.ceiling import (
@@ -70,28 +72,39 @@ def evaluate(trained: Trained, s: DigitsSettings, device: torch.device) -> Evalu
     single objects, and (images) the supervised ceiling.
 
     The sets of length n come from generator seed + TEST_OFFSET + n, the same for every model
-    and run and for the ceiling.
+    and run and for the ceiling. The lengths are shared out over the engine's workers (forked
+    processes on the CPU): each length's numbers are the same whichever process measures them.
     """
-    acc = {m: np.zeros((len(trained.models[m]), len(s.lengths))) for m in MODELS}
-    image = trained.task == "image"
-    classifier = fit_classifier() if image else None
-    exact = []
-    for j, n in enumerate(s.lengths):
-        X, mask, y = task_sets(trained.task, s.test_sets, (n, n), "test", s.seed + TEST_OFFSET + n)
-        if classifier is not None:
-            exact.append(exact_sum_accuracy(classifier, X, mask, y))
-        X, mask, y = X.to(device), mask.to(device), y.to(device)
-        for m in MODELS:
-            for k, model in enumerate(trained.models[m]):
-                acc[m][k, j] = correct(model, X, mask, y) / len(y)
+    classifier = fit_classifier() if trained.task == "image" else None
+    workers = WORKERS if device.type == "cpu" else 1
+
+    def one(n: int) -> tuple[dict[str, list[float]], float | None]:
+        return _one_length(trained, s, device, classifier, n)
+
+    columns = fork_map(one, list(s.lengths), workers)  # per length: model -> (S,), ceiling
+    acc = {m: np.array([c[m] for c, _ in columns]).T for m in MODELS}  # (S, L) each
     singles = {
         m: np.array([per_object(model, trained.task) for model in trained.models[m]])
         for m in MODELS
     }
     ceiling = None
     if classifier is not None:
-        ceiling = Ceiling(describe(), per_image_accuracy(classifier), s.lengths, tuple(exact))
+        exact = tuple(e for _, e in columns if e is not None)
+        ceiling = Ceiling(describe(), per_image_accuracy(classifier), s.lengths, exact)
     return Evaluation(acc, singles, ceiling)
+
+
+def _one_length(
+    trained: Trained, s: DigitsSettings, device: torch.device, classifier: object, n: int
+) -> tuple[dict[str, list[float]], float | None]:
+    """Each model's accuracy (per run) on the test sets of n digits, and the ceiling's."""
+    X, mask, y = task_sets(trained.task, s.test_sets, (n, n), "test", s.seed + TEST_OFFSET + n)
+    exact = None if classifier is None else exact_sum_accuracy(classifier, X, mask, y)
+    X, mask, y = X.to(device), mask.to(device), y.to(device)
+    acc = {
+        m: [correct(model, X, mask, y) / len(y) for model in trained.models[m]] for m in MODELS
+    }
+    return acc, exact
 
 
 def accuracies(trained: Trained, s: DigitsSettings, device: torch.device) -> dict[str, np.ndarray]:
