@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from deepsets import cli, load_model
+from deepsets import cli, load_model, save_model
 from deepsets.lab.verdict import Outcome
+from deepsets.models.popstats import PopStatsDeepSet
 from deepsets.studies.popstats import figures, train, verdicts
-from deepsets.studies.popstats.models import load_deepset
 from deepsets.studies.popstats.run import run_popstats
 from deepsets.studies.popstats.settings import (
     PAPER,
@@ -203,7 +203,7 @@ def test_quick_cli_run_writes_the_metrics_contract_report_and_weights(tmp_path):
     # a saved DeepSet reloads to the very test MSE metrics.json holds for it
     s = resolve(quick_settings(sizes=(32, 64), steps=(10, 10), sdm_max=64, test_sets=64))
     for task, seed in (("rank1", 1), ("rotation", 2)):
-        model = load_deepset(out / "weights" / f"{task}-n64-seed{seed}.safetensors")
+        model = load_model(out / "weights" / f"{task}-n64-seed{seed}.safetensors")
         test = train.test_sets(task, s)
         with torch.no_grad():
             p = model(test.X, test.mask)[:, 0].double().numpy()
@@ -211,16 +211,20 @@ def test_quick_cli_run_writes_the_metrics_contract_report_and_weights(tmp_path):
         assert mse == pytest.approx(m["results"][task]["deepset"]["64"]["values"][seed], rel=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=ValueError,
-    reason="the weights format does not describe the popstats DeepSet yet (its files are raw "
-    "state dicts, popstats.models.RAW); once load_model rebuilds it, this passes and the xfail "
-    "goes",
-)  # fmt: skip
-def test_load_model_rebuilds_a_saved_popstats_deepset(tmp_path):
-    s = quick_settings(**TINY, tasks=("rank1",), out=str(tmp_path / "out"))
-    run_popstats(s)
-    load_model(tmp_path / "out" / "weights" / "rank1-n32-seed0.safetensors")
+def test_load_model_rebuilds_a_popstats_deepset_with_its_buffers(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(5, 5, generator=g)
+    model = PopStatsDeepSet(5, generator=1, whiten=W, y_loc=3.0, y_scale=2.5)
+    save_model(model, tmp_path / "m.safetensors")
+    back = load_model(tmp_path / "m.safetensors")
+    assert isinstance(back, PopStatsDeepSet)
+    assert torch.equal(back.whiten, W) and float(back.y_loc) == 3.0 and float(back.y_scale) == 2.5
+    X = torch.randn(7, 11, 5, generator=g)
+    mask = torch.rand(7, 11, generator=g) < 0.8
+    with torch.no_grad():
+        assert torch.equal(back(X, mask), model(X, mask))
+        # the defaults would give other outputs: the buffers came from the file
+        assert not torch.equal(PopStatsDeepSet(5, generator=1)(X, mask), model(X, mask))
 
 
 def test_same_seed_same_numbers_and_another_seed_others(tmp_path):

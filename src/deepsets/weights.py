@@ -5,8 +5,9 @@ widths, a DeepSet whose phi and rho are built of package modules (`MODULES`: Seq
 Linear, the activations, DigitEncoder, and the `RECORDED_MODULES` rebuilt from the arguments
 they keep: ConvEncoder, DigitHead, DigitValues), an MLP that `models.mlp.check_mlp` recognises
 (per-layer activations, with or without a final Sigmoid), and the package's other models
-(`MODELS`: the recurrent ones, the Set Transformer, the theory study's), rebuilt from the
-constructor arguments they keep (`models.arguments.recorded`). Anything else is refused at save
+(`MODELS`: the recurrent ones, the Set Transformer, the theory study's, the population-statistics
+DeepSet), rebuilt from the constructor arguments they keep (`models.arguments.recorded`; the
+tensors a model was built with are buffers, in the file). Anything else is refused at save
 time, naming the module: a DeepSet of the user's own modules too (the file could not rebuild
 them; save its `state_dict` and rebuild the modules in your code). `load_model` checks the
 stored architecture against the tensor shapes in the file's header before it builds anything,
@@ -36,6 +37,7 @@ from deepsets.models.conv_encoder import ConvEncoder, DigitHead, DigitValues
 from deepsets.models.encoder import DigitEncoder
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_from_spec
 from deepsets.models.per_object import EquivariantNet, PerElementNet
+from deepsets.models.popstats import PopStatsDeepSet
 from deepsets.models.recurrent import RecurrentSum
 from deepsets.models.set_transformer import SetModel, SetTransformer
 from deepsets.models.smooth_deepset import SmoothMaxDeepSet
@@ -70,6 +72,7 @@ MODELS: dict[str, type[nn.Module]] = {
         SmoothMaxDeepSet,
         PerElementNet,
         EquivariantNet,
+        PopStatsDeepSet,
     )
 }
 # the modules a saved DeepSet's phi and rho may be built of (besides the activations)

@@ -17,6 +17,8 @@ Shape letters: B sets, M samples per set, D features per sample, L = 50 latent f
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -69,15 +71,20 @@ class PopStatsDeepSet(nn.Module):
         with seeded_init(generator):  # phi's layers, then rho's: one stream of draws
             self.phi = elu_layers([D, *PHI])
             self.rho = elu_layers([PHI[-1], *RHO])
-        W = torch.eye(D) if whiten is None else whiten
-        if not isinstance(W, torch.Tensor) or W.shape != (D, D) or not bool(W.isfinite().all()):
+        W = torch.eye(D) if whiten is None else whiten  # the identity: finite (also on meta)
+        if whiten is not None and not (
+            isinstance(W, torch.Tensor) and W.shape == (D, D) and bool(W.isfinite().all())
+        ):
             got = tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__
             raise ValueError(f"whiten must be a finite ({D}, {D}) tensor, got {got}")
-        if not isinstance(y_loc, int | float) or not torch.isfinite(torch.tensor(y_loc)):
+        if not isinstance(y_loc, int | float) or not math.isfinite(y_loc):
             raise ValueError(f"y_loc must be a finite number, got {y_loc!r}")
         self.register_buffer("whiten", W.to(torch.float32).clone())  # (D, D)
         self.register_buffer("y_loc", torch.tensor(float(y_loc)))
         self.register_buffer("y_scale", torch.tensor(positive_float(y_scale, "y_scale")))
+        # what `deepsets.weights` rebuilds it from: whiten, y_loc and y_scale are buffers, which
+        # the weights file holds and `load_model` loads over the defaults
+        object.__setattr__(self, "arguments", {"in_features": D})
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The statistic of each set: X (B, M, D), mask (B, M) or None -> (B, 1)."""

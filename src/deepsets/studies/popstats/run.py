@@ -24,9 +24,10 @@ from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.weights import write_weights
 from deepsets.models.popstats import PopStatsDeepSet
 from deepsets.studies.popstats import figures
-from deepsets.studies.popstats.models import NAMES, deepset_meta, save_deepsets
+from deepsets.studies.popstats.models import NAMES
 from deepsets.studies.popstats.report import write_report
 from deepsets.studies.popstats.results import Cell, PopstatsResults, Scatter
 from deepsets.studies.popstats.settings import PopstatsSettings, resolve, scatter_size
@@ -41,7 +42,7 @@ from deepsets.studies.popstats.train import (
 from deepsets.tasks.popstats import DIMENSIONS, PopulationSets
 
 log = logging.getLogger(__name__)
-Saved = dict[str, tuple[PopStatsDeepSet, dict[str, str]]]  # weight name -> model, metadata
+Saved = dict[str, PopStatsDeepSet]  # weight name <task>-n<N>-seed<s> -> the trained DeepSet
 
 
 def run_popstats(settings: PopstatsSettings | None = None) -> PopstatsResults:
@@ -123,10 +124,7 @@ def measure_size(
         }
         cpu["deepset"][N] += cpu_seconds() - c0
         for r, m in zip(runs, models, strict=True):
-            tally.saved[f"{r.task}-n{N}-seed{r.seed}"] = (
-                m,
-                deepset_meta(r.train, r.task, N, r.seed),
-            )
+            tally.saved[f"{r.task}-n{N}-seed{r.seed}"] = m
         if N <= s.sdm_max:
             c0 = cpu_seconds()
             preds["sdm"] = sdm_predictions(runs, tests, s)
@@ -169,7 +167,7 @@ def write_outputs(root: Path, results: PopstatsResults, saved: Saved) -> None:
     }
     for name, fig in figs.items():
         fig.savefig(root / "figures" / f"{name}.png", dpi=110)
-    save_deepsets(root, saved)
+    write_weights(root, saved)
     (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
     write_report(root, results)
 
