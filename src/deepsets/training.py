@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets
+from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, check_sizes
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
@@ -27,7 +27,14 @@ from deepsets.engine.parts import WORKERS, Part, partition, run_parts, worth_for
 from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import TORCH_THREADS, EngineSettings, torch_threads
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
-from deepsets.validate import check_memory, is_int, positive_float, positive_int, positive_ints
+from deepsets.validate import (
+    check_memory,
+    check_seed,
+    is_int,
+    positive_float,
+    positive_int,
+    positive_ints,
+)
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 
@@ -91,7 +98,7 @@ def train(
     batch_size: int = 100,
     lr: float = 1e-3,
     seed: torch.Generator | int | None = None,
-    n_objects: int = 10,
+    n_objects: int | None = None,
     sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
     threads: int | None = None,
@@ -104,9 +111,10 @@ def train(
         batch_size: sets per step, a positive even integer (balanced batches).
         lr: Adam's learning rate.
         seed: seed (or generator) of the training data; None draws fresh data.
-        n_objects: objects per set in the training data.
+        n_objects: objects per set in the training data; None: 10 (the exercise's).
         sizes: (lo, hi) to train on sets of varying size (`make_padded_data`), passed to the
             model with their mask as `model(X, mask)`; the model must take a mask (DeepSet).
+            Not with n_objects: the two together are refused (sizes sets the set size).
         progress: show a tqdm bar; None shows one only on a terminal.
         threads: torch's CPU threads while it trains, in every worker; None: TORCH_THREADS
             (1). The caller's setting is restored afterwards.
@@ -130,7 +138,7 @@ def train_many(
     seeds: Sequence[torch.Generator | int | None],
     batch_size: int = 100,
     lr: float = 1e-3,
-    n_objects: int = 10,
+    n_objects: int | None = None,
     sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
     snapshots: dict[int, list[nn.Module]] | None = None,
@@ -150,7 +158,8 @@ def train_many(
     `threads` CPU threads during the call (default TORCH_THREADS, 1).
 
     Arguments:
-        models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place.
+        models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place;
+            distinct objects that share no parameter (a ValueError names a shared one).
         steps, batch_size, lr, n_objects, sizes, progress, threads: as in `train`.
         seeds: K seeds (or generators) of the models' data streams; equal integer seeds
             share one stream, None draws a fresh one.
@@ -165,18 +174,33 @@ def train_many(
         The same K model objects, trained and in eval mode, in input order, and their
         losses (K, steps).
     """
+    N, sizes = check_set_size(n_objects, sizes)
     device, dtype = check_models(models, seeds, masked=sizes is not None)
     check_training_args(steps, batch_size, lr)
-    n_objects = check_n_objects(n_objects)
     settings = EngineSettings(steps, batch_size, lr, threads=check_threads(threads),
                               progress=show_progress(progress))  # fmt: skip
-    data = Streams(seeds, batch_size, n_objects, sizes, device, dtype)  # validates the seeds
-    N = n_objects if sizes is None else sizes[1]
+    data = Streams(seeds, batch_size, N, sizes, device, dtype)  # validates the seeds
     what = f"batch_size={batch_size} for {data.S} data stream(s)"
     check_data_memory(min(steps, CHUNK) * batch_size * data.S, N, what)  # a chunk of every stream
     X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
     mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
     return run_engine(models, data, settings, X, mask, snapshots, executor)
+
+
+def check_set_size(
+    n_objects: object, sizes: object
+) -> tuple[int, tuple[int, int] | None]:
+    """The padded set size N and the checked sizes (lo, hi) or None: n_objects (default 10)
+    or sizes, never both (sizes would silently override n_objects)."""
+    if sizes is None:
+        return check_n_objects(10 if n_objects is None else n_objects), None
+    if n_objects is not None:
+        raise ValueError(
+            f"give n_objects or sizes, not both: sizes={sizes!r} sets the set sizes, so "
+            f"n_objects={n_objects!r} would be ignored"
+        )
+    lo, hi = check_sizes(sizes)
+    return hi, (lo, hi)
 
 
 def train_on(
@@ -202,7 +226,7 @@ def train_on(
 
     Arguments:
         models: K networks mapping X (b, N, F) [and mask (b, N)] to outputs (b, *O), trained
-            in place.
+            in place; they must share no parameter (as in `train_many`).
         X: (K, B, N, F) sets, one training set per model, or (B, N, F) shared by all K (not
             copied). Float sets take the models' dtype; integer ones (tokens) stay as they are.
         y: targets (K, B, *O) or (B, *O), e.g. (B, 1): labels in {0, 1} for loss="bce".
@@ -212,7 +236,8 @@ def train_on(
         loss: "bce" (outputs are probabilities), "mse" or "mae" (outputs are real numbers).
         batch_size: None trains on all B sets at every step (full batch); b draws b of them at
             random (with replacement) every step, model k with its own generator seeds[k].
-        seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1.
+        seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1. Checked
+            even when full batch draws nothing.
         executor: as in `train_many`.
         output: the shape of one set's output when it is not y's, *O (e.g. (K, 4) mixtures
             for loss="mixture_nll", whose targets are the sets' points (N, 3)).
@@ -223,6 +248,8 @@ def train_on(
     K = len(models) if isinstance(models, Sequence) else 0
     draws = list(range(K)) if seeds is None else seeds
     device, dtype = check_models(models, draws, masked=mask is not None)
+    for k, seed in enumerate(draws):  # checked even when unused (full batch)
+        check_seed(seed, f"seeds[{k}]")
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     n_threads = check_threads(threads)
@@ -349,6 +376,7 @@ def check_models(
             )
     if len({id(m) for m in models}) != len(models):
         raise ValueError("models must be distinct objects (the same module appears twice)")
+    check_unshared(models)
     if not isinstance(seeds, Sequence) or isinstance(seeds, str) or len(seeds) != len(models):
         raise ValueError(f"seeds must be a list of one seed per model, got {seeds!r:.80}")
     devices = {p.device for m in models for p in m.parameters()}
@@ -358,6 +386,24 @@ def check_models(
     if len(dtypes) > 1 or not next(iter(dtypes)).is_floating_point:
         raise ValueError(f"all models must have one floating-point dtype, got {dtypes}")
     return devices.pop(), dtypes.pop()
+
+
+def check_unshared(models: Sequence[nn.Module]) -> None:
+    """Refuse models that share a parameter (one module or tensor in two models, or two
+    parameters at one address): each model trains as its own copy and is written back, so a
+    shared one would end as the last model's, silently. Tying within one model is fine."""
+    owner: dict[int, tuple[int, str]] = {}  # address of the data -> (model, parameter name)
+    for i, m in enumerate(models):
+        for name, p in m.named_parameters():
+            key = p.data_ptr() or id(p)  # 0 for an empty or meta tensor: only itself
+            j, other = owner.setdefault(key, (i, name))
+            if j != i:
+                raise ValueError(
+                    f"models[{j}].{other} and models[{i}].{name} share one parameter; models "
+                    "trained together must not share parameters (each would be trained as its "
+                    "own copy and written back over the other): give each model its own "
+                    "modules (copy.deepcopy), or train the shared module in one model"
+                )
 
 
 @torch.no_grad()

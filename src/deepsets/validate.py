@@ -54,6 +54,12 @@ def seed_int(value: object, name: str = "seed") -> int:
     return int(value)
 
 
+def check_seed(value: object, name: str = "seed") -> None:
+    """A torch.Generator or an integer seed in [0, 2**63 - 1]; else an error naming `name`."""
+    if not isinstance(value, torch.Generator):
+        seed_int(value, name)
+
+
 def as_generator(
     generator: torch.Generator | int | None,
     device: torch.device | str | None = None,
