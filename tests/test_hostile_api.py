@@ -11,10 +11,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import deepsets as ds
 from deepsets import training
+from deepsets.validate import check_finite
 
 
 def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,3 +197,91 @@ def test_sizes_as_a_list_and_n_objects_alone_still_train() -> None:
     np.testing.assert_array_equal(run(sizes=[5, 8]), run(sizes=(5, 8)))
     np.testing.assert_array_equal(run(), run(n_objects=10))
     assert not np.array_equal(run(), run(n_objects=12))  # n_objects alone is not ignored
+
+
+# --- class 2: non-finite data --------------------------------------------------------------------
+
+
+def poisoned(t: torch.Tensor, index: tuple[int, ...], value: float) -> torch.Tensor:
+    t = t.clone()
+    t[index] = value
+    return t
+
+
+def nonfinite_calls(X: torch.Tensor, y: torch.Tensor) -> dict[str, Callable[[], object]]:
+    """Every entry point that takes data, given X (8, 10, 1) and y (8, 1)."""
+    full = torch.ones(8, 10, dtype=torch.bool)
+    return {
+        "train_on bce": lambda: ds.train_on([ds.DeepSet()], X, y, 3),
+        "train_on mse": lambda: ds.train_on([ds.DeepSet()], X, y, 3, loss="mse"),
+        "train_on mae drawn": lambda: ds.train_on(
+            [ds.DeepSet()], X, y, 3, loss="mae", batch_size=2
+        ),
+        "train_on masked": lambda: ds.train_on([ds.DeepSet()], X, y, 3, loss="mse", mask=full),
+        "train_on per model": lambda: ds.train_on(
+            [ds.DeepSet(), ds.DeepSet()], torch.stack([X8, X]), torch.stack([Y8, y]), 3, loss="mse"
+        ),
+        "evaluate": lambda: ds.evaluate(ds.DeepSet(), X, y),
+        "evaluate masked": lambda: ds.evaluate(ds.DeepSet(), X, y, mask=full),
+        "check_invariance": lambda: ds.check_invariance(ds.DeepSet(), X, rng=0),
+        "plot_sets": lambda: ds.plot_sets(X, y),
+    }
+
+
+X_ONLY = {"evaluate", "evaluate masked", "check_invariance", "plot_sets", "train_on bce"}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("index", [(0, 0, 0), (3, 7, 0), (7, 9, 0)])
+@pytest.mark.parametrize("entry", sorted(nonfinite_calls(X8, Y8)))
+def test_nonfinite_X_refused_naming_where(
+    entry: str, index: tuple[int, ...], value: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_work(monkeypatch)
+    X = poisoned(X8, index, value)
+    where = ("1, " if entry == "train_on per model" else "") + ", ".join(map(str, index))
+    refused(nonfinite_calls(X, Y8)[entry], f"X[{where}]", "finite")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("entry", sorted(set(nonfinite_calls(X8, Y8)) - X_ONLY))
+def test_nonfinite_y_refused_naming_where(
+    entry: str, value: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_work(monkeypatch)
+    y = poisoned(Y8, (5, 0), value)
+    where = "1, 5, 0" if entry == "train_on per model" else "5, 0"
+    refused(nonfinite_calls(X8, y)[entry], f"y[{where}]", "finite")
+
+
+@pytest.mark.parametrize("entry", sorted(X_ONLY - {"check_invariance"}))
+def test_nonfinite_labels_refused(entry: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    no_work(monkeypatch)
+    refused(nonfinite_calls(X8, poisoned(Y8, (2, 0), float("nan")))[entry], "y must hold")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=4),
+    data=st.data(),
+    value=st.sampled_from([float("nan"), float("inf"), -float("inf")]),
+)
+def test_first_nonfinite_index_against_numpy(
+    shape: list[int], data: st.DataObject, value: float
+) -> None:
+    """check_finite reports the first bad entry in C order: numpy's argwhere agrees."""
+    t = torch.zeros(shape, dtype=torch.float64)
+    n_bad = data.draw(st.integers(1, t.numel()))
+    for flat in data.draw(st.lists(st.integers(0, t.numel() - 1), min_size=n_bad, max_size=n_bad)):
+        t.view(-1)[flat] = value
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(t.numpy()))[0])
+    count = int((~torch.isfinite(t)).sum())
+    msg = refused(lambda: check_finite(t, "Z"), f"Z[{', '.join(map(str, first))}]")
+    assert f"({count} non-finite" in msg
+
+
+def test_finite_and_integer_data_pass() -> None:
+    check_finite(X8, "X")
+    check_finite(torch.full((3,), 2**62, dtype=torch.int64), "X")  # tokens: never non-finite
+    check_finite(torch.ones(2, dtype=torch.bool), "mask")
+    check_finite(torch.empty(0, 3), "X")

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from deepsets.training import predict
-from deepsets.validate import check_memory, is_int, positive_int
+from deepsets.validate import check_finite, check_memory, is_int, positive_int
 
 
 @dataclass
@@ -85,6 +85,7 @@ def check_sets(X: object, n_permutations: object) -> None:
         )
     if not X.is_floating_point():
         raise TypeError(f"X must be a floating-point tensor, got {X.dtype}")
+    check_finite(X, "X")  # a NaN output would neither pass nor fail the check
     k = positive_int(n_permutations, "n_permutations")
     copies = (k + 1) * X.numel() * X.element_size()  # every permuted view is a copy of X
     check_memory(copies, f"check_invariance(n_permutations={k}) on X of shape {tuple(X.shape)}")

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from deepsets.validate import positive_float, positive_int
+from deepsets.validate import check_finite, positive_float, positive_int
 
 
 def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure:
@@ -55,6 +55,7 @@ def check_sets(X: object, y: object) -> None:
         raise ValueError(
             f"y must hold class labels 0 and 1, got {sorted(set(y.view(-1).tolist()))[:5]}"
         )
+    check_finite(X, "X")
 
 
 def check_runs(runs: object) -> dict[str, np.ndarray]:

@@ -28,6 +28,7 @@ from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import TORCH_THREADS, EngineSettings, torch_threads
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
 from deepsets.validate import (
+    check_finite,
     check_memory,
     check_seed,
     is_int,
@@ -255,6 +256,8 @@ def train_on(
     n_threads = check_threads(threads)
     check_loss(loss, y)
     check_sets(X, y, mask, K, batch_size)
+    check_finite(X, "X")
+    check_finite(y, "y")
     X, y, mask = as_rows(X, y, mask, device)
     data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
     sample = None if mask is None else mask[0, :2]
@@ -475,6 +478,7 @@ def evaluate(
             f"X (B, N, F) and y (B, 1) must hold B >= 1 sets each, got {tuple(X.shape)} and "
             f"{tuple(y.shape)}"
         )
+    check_finite(X, "X")
     if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError("y must hold labels 0 or 1 only")
     p = predict(model, X, mask)  # (B, 1)

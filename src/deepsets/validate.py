@@ -11,6 +11,7 @@ import numbers
 import os
 from typing import TypeGuard
 
+import numpy as np
 import torch
 
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes seeds up to this (a signed 64-bit int)
@@ -58,6 +59,21 @@ def check_seed(value: object, name: str = "seed") -> None:
     """A torch.Generator or an integer seed in [0, 2**63 - 1]; else an error naming `name`."""
     if not isinstance(value, torch.Generator):
         seed_int(value, name)
+
+
+def check_finite(t: torch.Tensor, name: str) -> None:
+    """A ValueError naming `name` and the index of its first NaN or infinity, if it holds one
+    (integer and boolean tensors pass)."""
+    if not (t.is_floating_point() or t.is_complex()):
+        return
+    bad = ~torch.isfinite(t.detach())
+    if bool(bad.any()):
+        first = int(bad.reshape(-1).to(torch.uint8).argmax())  # the first non-finite entry
+        index = ", ".join(str(int(i)) for i in np.unravel_index(first, tuple(t.shape)))
+        raise ValueError(
+            f"{name} must hold finite numbers, got {t.reshape(-1)[first].item()} at "
+            f"{name}[{index}] ({int(bad.sum())} non-finite value(s) in all)"
+        )
 
 
 def as_generator(
