@@ -172,6 +172,14 @@ ARGUMENTS: dict[str, tuple[Callable[[], object], str]] = {
         lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, seeds=[None], batch_size=4),
         "seeds[0]",
     ),
+    "train_on(output=(2,), mse)": (
+        lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, loss="mse", output=(2,)),
+        "output=(2,)",
+    ),
+    "train_on(output=(1, 1))": (
+        lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, output=(1, 1)),
+        "output=(1, 1)",
+    ),
     "train_on(seeds=[2**63])": (
         lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, seeds=[2**63], batch_size=4),
         "seeds[0]",
@@ -285,3 +293,175 @@ def test_finite_and_integer_data_pass() -> None:
     check_finite(torch.full((3,), 2**62, dtype=torch.int64), "X")  # tokens: never non-finite
     check_finite(torch.ones(2, dtype=torch.bool), "mask")
     check_finite(torch.empty(0, 3), "X")
+
+
+# --- class 5: inputs that require grad, and dtypes ----------------------------------------------
+
+
+class Cast(nn.Module):
+    """A DeepSet whose forward returns `dtype` (float64 from float32 weights, or integers)."""
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.m, self.dtype = ds.DeepSet(), dtype
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.m(X).to(self.dtype)  # (B, 1)
+
+
+class Logits(nn.Module):
+    """Sum pooling into a linear layer, no sigmoid: logits, not probabilities."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = nn.Linear(1, 1)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return 10 * self.out(X.sum(1)) + 5  # (B, 1)
+
+
+def grad(t: torch.Tensor) -> torch.Tensor:
+    return t.clone().requires_grad_()
+
+
+def reference_evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """BCE and accuracy by hand, in float64, from the model's outputs on float32 X."""
+    with torch.no_grad():
+        p = model.eval()(X).double()[:, 0].tolist()
+    labels = [float(v) for v in y[:, 0].tolist()]
+    bce = -sum(
+        t * np.log(q) + (1 - t) * np.log(1 - q) for q, t in zip(p, labels, strict=True)
+    ) / len(p)
+    acc = sum((q > 0.5) == (t == 1) for q, t in zip(p, labels, strict=True)) / len(p)
+    return float(bce), float(acc)
+
+
+@pytest.mark.parametrize(
+    "labels", [torch.float32, torch.float64, torch.int64, torch.int32, torch.bool, torch.uint8]
+)
+@pytest.mark.parametrize("X_grad", [False, True])
+def test_evaluate_takes_any_label_dtype_and_grad_inputs(labels: torch.dtype, X_grad: bool) -> None:
+    torch.manual_seed(0)
+    model = ds.DeepSet()
+    X, y = ds.make_data(64, generator=1)
+    got = ds.evaluate(model, grad(X) if X_grad else X, y.to(labels))
+    bce, acc = reference_evaluate(model, X, y)
+    assert got["loss"] == pytest.approx(bce, rel=1e-5)
+    assert got["accuracy"] == pytest.approx(acc, abs=1e-9)
+
+
+@pytest.mark.parametrize("X_dtype", [torch.float16, torch.float64])
+def test_evaluate_and_invariance_cast_float_X_to_the_models_dtype(X_dtype: torch.dtype) -> None:
+    """Float X takes the model's dtype, as in train_on: the same numbers as float32 X (the
+    exercise's values 0, 1/5, 1/3 round alike in half precision only to 1e-3)."""
+    torch.manual_seed(0)
+    model = ds.DeepSet()
+    X, y = ds.make_data(64, generator=1)
+    tol = 1e-3 if X_dtype == torch.float16 else 1e-7
+    a, b = ds.evaluate(model, X.to(X_dtype), y), ds.evaluate(model, X, y)
+    assert a["loss"] == pytest.approx(b["loss"], abs=tol)
+    c = ds.check_invariance(model, X.to(X_dtype), rng=0).outputs["DeepSet"]
+    np.testing.assert_allclose(c, ds.check_invariance(model, X, rng=0).outputs["DeepSet"], atol=tol)
+
+
+def test_float64_model_evaluates_float32_data() -> None:
+    torch.manual_seed(0)
+    model = ds.DeepSet().double()
+    X, y = ds.make_data(64, generator=1)
+    bce, acc = reference_evaluate(model, X.double(), y)
+    got = ds.evaluate(model, X, y)
+    assert got["loss"] == pytest.approx(bce, rel=1e-12)
+    assert got["accuracy"] == acc
+
+
+MASK8 = torch.ones(8, 10, dtype=torch.bool)
+
+DTYPES: dict[str, tuple[Callable[[], object], tuple[str, ...]]] = {
+    "evaluate logits": (lambda: ds.evaluate(Logits(), X8, Y8), ("probabilities", "logits")),
+    "evaluate integer outputs": (
+        lambda: ds.evaluate(Cast(torch.int64), X8, Y8),
+        ("floating-point", "int64"),
+    ),
+    "evaluate MLP with a mask": (
+        lambda: ds.evaluate(ds.make_mlp(), X8, Y8, mask=MASK8),
+        ("mask", "Sequential"),
+    ),
+    "evaluate mask of floats": (
+        lambda: ds.evaluate(ds.DeepSet(), X8, Y8, mask=MASK8.float()),
+        ("mask",),
+    ),
+    "evaluate integer X": (lambda: ds.evaluate(ds.DeepSet(), X8.long(), Y8), ("X", "int64")),
+    "train float64 outputs": (
+        lambda: ds.train(Cast(torch.float64), 3, seed=0),
+        ("models[0]", "float64", "float32"),
+    ),
+    "train_on float64 outputs": (
+        lambda: ds.train_on([ds.DeepSet(), Cast(torch.float64)], X8, Y8, 3),
+        ("models[1]", "float64"),
+    ),
+    "train_on integer outputs mse": (
+        lambda: ds.train_on([Cast(torch.int64)], X8, Y8, 3, loss="mse"),
+        ("models[0]", "int64"),
+    ),
+    "train_many logits": (lambda: ds.train_many([Logits()], 3, seeds=[0]), ("models[0]", "logits")),
+    "train_on MLP with a mask": (
+        lambda: ds.train_on([ds.make_mlp()], X8, Y8, 3, mask=MASK8),
+        ("mask", "Sequential"),
+    ),
+    "train_on complex X": (
+        lambda: ds.train_on([ds.DeepSet()], X8.to(torch.complex64), Y8, 3),
+        ("X", "complex64"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DTYPES))
+def test_dtypes_refused_clearly(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    call, names = DTYPES[case]
+    no_work(monkeypatch)
+    refused(call, *names)
+
+
+@pytest.mark.parametrize(
+    "which", ["X", "y", "both", "X drawn", "X per model", "X float64", "y int"]
+)
+def test_train_on_reads_inputs_that_require_grad_as_values(which: str) -> None:
+    """Data that require grad train exactly as their detached values do (and get no grad)."""
+    X, y = ds.make_data(16, generator=2)
+    kwargs: dict[str, object] = {"batch_size": 4} if which == "X drawn" else {}
+    if which == "X per model":
+        X, y = torch.stack([X, X.flip(0)]), torch.stack([y, y.flip(0)])
+    if which == "X float64":
+        X = X.double()
+    if which == "y int":
+        y = y.long()
+    gX = grad(X) if which != "y" and which != "y int" else X
+    gy = grad(y.float()) if which in ("y", "both") else y
+    K = 2 if which == "X per model" else 1
+
+    def run(X: torch.Tensor, y: torch.Tensor) -> tuple[list[nn.Module], np.ndarray]:
+        torch.manual_seed(0)
+        return ds.train_on([ds.DeepSet() for _ in range(K)], X, y, 20, **kwargs)
+
+    (m1, *_), L1 = run(gX, gy)
+    (m2, *_), L2 = run(X, y)
+    np.testing.assert_array_equal(L1, L2)
+    assert all(torch.equal(p, q) for p, q in zip(m1.parameters(), m2.parameters(), strict=True))
+    assert gX.grad is None and gy.grad is None
+
+
+def test_plots_read_inputs_that_require_grad_as_values() -> None:
+    X, y = ds.make_data(20, generator=3)
+    a, b = ds.plot_sets(grad(X), grad(y)), ds.plot_sets(X, y)
+    np.testing.assert_array_equal(a.axes[0].images[0].get_array(), b.axes[0].images[0].get_array())
+    losses = torch.linspace(1.0, 0.1, 30)
+    runs = {
+        "tensor": grad(losses),
+        "list of tensors": [grad(v) for v in losses],
+        "seeds x steps": grad(torch.stack([losses, losses / 2])),
+    }
+    fig = ds.plot_losses(runs, window=1)
+    lines = fig.axes[0].get_lines()
+    for line in lines[:2]:
+        np.testing.assert_allclose(line.get_ydata(), losses.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(lines[2].get_ydata(), (losses * 0.75).numpy(), rtol=1e-6)

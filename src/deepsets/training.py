@@ -230,6 +230,7 @@ def train_on(
             in place; they must share no parameter (as in `train_many`).
         X: (K, B, N, F) sets, one training set per model, or (B, N, F) shared by all K (not
             copied). Float sets take the models' dtype; integer ones (tokens) stay as they are.
+            Finite values only; X and y may require grad: they are read detached, as values.
         y: targets (K, B, *O) or (B, *O), e.g. (B, 1): labels in {0, 1} for loss="bce".
         steps: Adam steps.
         mask: (K, B, N) or (B, N) booleans for sets of varying size (models must take a mask).
@@ -248,20 +249,16 @@ def train_on(
     """
     K = len(models) if isinstance(models, Sequence) else 0
     draws = list(range(K)) if seeds is None else seeds
-    device, dtype = check_models(models, draws, masked=mask is not None)
-    for k, seed in enumerate(draws):  # checked even when unused (full batch)
-        check_seed(seed, f"seeds[{k}]")
+    device, dtype = check_models(models, draws, masked=mask is not None, fresh=False)
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     n_threads = check_threads(threads)
     check_loss(loss, y)
-    check_sets(X, y, mask, K, batch_size)
-    check_finite(X, "X")
-    check_finite(y, "y")
+    check_sets(X, y, mask, K, batch_size)  # and their values finite
     X, y, mask = as_rows(X, y, mask, device)
     data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
     sample = None if mask is None else mask[0, :2]
-    target = tuple(y.shape[2:]) if output is None else positive_ints(output, "output")
+    target = check_output(output, tuple(y.shape[2:]), loss)
     settings = EngineSettings(
         steps, X.shape[1] if batch_size is None else batch_size, lr, loss, target,
         threads=n_threads, progress=show_progress(progress),
@@ -269,11 +266,26 @@ def train_on(
     return run_engine(models, data, settings, data.X[0, :2], sample, None, executor)
 
 
+def check_output(output: object, per_set: tuple[int, ...], loss: str) -> tuple[int, ...]:
+    """One set's output shape: y's `per_set` (*O), or `output`, which differs from it only for
+    "mixture_nll" (its targets are a set's points, not outputs to compare with)."""
+    if output is None:
+        return per_set
+    shape = positive_ints(output, "output")
+    if loss != "mixture_nll" and shape != per_set:
+        raise ValueError(
+            f"output={output!r} must be y's shape per set, {per_set}, for loss={loss!r} (the "
+            "outputs are compared with y); a different output is for loss='mixture_nll'"
+        )
+    return shape
+
+
 def as_rows(
     X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """X, y, mask with a leading row axis (one row when shared by the K models: never
-    copied), on `device`."""
+    copied), on `device`, detached: the data are read, never differentiated."""
+    X, y = X.detach(), y.detach()
     if X.dim() == 3:  # shared by the K models: one row
         X, y = X.unsqueeze(0), y.unsqueeze(0)
         mask = None if mask is None else mask.unsqueeze(0)
@@ -360,9 +372,10 @@ def check_snapshots(snapshots: object, steps: int) -> list[int]:
 
 
 def check_models(
-    models: object, seeds: object, *, masked: bool = False
+    models: object, seeds: object, *, masked: bool = False, fresh: bool = True
 ) -> tuple[torch.device, torch.dtype]:
-    """Raise a clear error for anything `train_many` cannot train; returns their device, dtype."""
+    """Raise a clear error for anything `train_many` cannot train, or for seeds that are not
+    one generator or integer seed (or, if `fresh`, None) per model; returns their device, dtype."""
     if not isinstance(models, Sequence) or isinstance(models, nn.Module):
         raise TypeError(f"models must be a list of torch.nn.Module, got {models!r:.80}")
     if not models:
@@ -372,16 +385,16 @@ def check_models(
             raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
         if not any(p.requires_grad for p in m.parameters()):
             raise ValueError(f"models[{i}] has no trainable parameters")
-        if masked and "mask" not in inspect.signature(m.forward).parameters:
-            raise TypeError(
-                "training on sets of varying size (sizes= or mask=) needs a model whose "
-                f"forward takes a mask (like DeepSet); {type(m).__name__} does not"
-            )
+        if masked:
+            check_takes_mask(m, "training on sets of varying size (sizes= or mask=)")
     if len({id(m) for m in models}) != len(models):
         raise ValueError("models must be distinct objects (the same module appears twice)")
     check_unshared(models)
     if not isinstance(seeds, Sequence) or isinstance(seeds, str) or len(seeds) != len(models):
         raise ValueError(f"seeds must be a list of one seed per model, got {seeds!r:.80}")
+    for k, seed in enumerate(seeds):  # checked even where unused (train_on's full batch)
+        if seed is not None or not fresh:
+            check_seed(seed, f"seeds[{k}]")
     devices = {p.device for m in models for p in m.parameters()}
     if len(devices) > 1:
         raise ValueError(f"all models must be on one device, got {sorted(map(str, devices))}")
@@ -389,6 +402,15 @@ def check_models(
     if len(dtypes) > 1 or not next(iter(dtypes)).is_floating_point:
         raise ValueError(f"all models must have one floating-point dtype, got {dtypes}")
     return devices.pop(), dtypes.pop()
+
+
+def check_takes_mask(model: nn.Module, what: str) -> None:
+    """A TypeError if `model`'s forward takes no mask, which `what` needs."""
+    if "mask" not in inspect.signature(model.forward).parameters:
+        raise TypeError(
+            f"{what} needs a model whose forward takes a mask (like DeepSet); "
+            f"{type(model).__name__} does not"
+        )
 
 
 def check_unshared(models: Sequence[nn.Module]) -> None:
@@ -417,9 +439,12 @@ def predict(
     target: tuple[int, ...] = (1,),
 ) -> torch.Tensor:
     """model(X[, mask]) -> (B, *target) in eval mode and without gradients; the mode is
-    restored."""
+    restored. Float X takes the model's dtype (as in `train_on`); integer X (tokens) stays."""
     mode = model.training
     model.eval()
+    p = next(model.parameters(), None)
+    if p is not None and p.is_floating_point() and X.is_floating_point():
+        X = X.to(p.dtype)
     try:
         return run_model(model, X, *(() if mask is None else (mask,)), target=target)
     finally:
@@ -438,11 +463,23 @@ def check_outputs(
     outputs must have the target's shape (B, *target), and be probabilities for "bce"."""
     for i, m in enumerate(models):
         p = predict(m, X, mask, target)  # (B, *target)
-        if loss == "bce" and not bool(((p >= 0) & (p <= 1)).all()):
-            raise ValueError(
-                f"models[{i}] must output probabilities in [0, 1] (end with a sigmoid), "
-                f"got {p.flatten().tolist()}"
+        dtype = next(m.parameters()).dtype
+        if p.dtype != dtype:  # the loss and its gradient are computed in the models' dtype
+            raise TypeError(
+                f"models[{i}] returns outputs of dtype {p.dtype} but its parameters are "
+                f"{dtype}: its forward must return its parameters' dtype"
             )
+        if loss == "bce":
+            check_probabilities(p, f"models[{i}]")
+
+
+def check_probabilities(p: torch.Tensor, what: str) -> None:
+    """A ValueError if the outputs p of `what` are not probabilities in [0, 1]."""
+    if not bool(((p >= 0) & (p <= 1)).all()):
+        raise ValueError(
+            f"{what} must output probabilities in [0, 1] (end with a sigmoid, not logits), "
+            f"got {p.flatten()[:8].tolist()}"
+        )
 
 
 def warn_if_diverged(losses: np.ndarray, lr: float) -> None:
@@ -470,7 +507,11 @@ def user_stacklevel() -> int:
 def evaluate(
     model: nn.Module, X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
 ) -> dict[str, float]:
-    """Binary cross-entropy and accuracy (threshold 0.5) of `model` on X (B, N, F), y (B, 1)."""
+    """Binary cross-entropy and accuracy (threshold 0.5) of `model` on X (B, N, F), y (B, 1).
+
+    Labels may be floats, integers or booleans (0 or 1); float X takes the model's dtype; a
+    model that outputs anything but probabilities in [0, 1], or takes no mask when given one,
+    is refused. X may require grad: nothing is differentiated."""
     if not isinstance(y, torch.Tensor) or not isinstance(X, torch.Tensor):
         raise TypeError("X and y must be torch tensors of shapes (B, N, F) and (B, 1)")
     if X.dim() < 1 or X.shape[0] == 0 or y.shape != (X.shape[0], 1):
@@ -481,7 +522,13 @@ def evaluate(
     check_finite(X, "X")
     if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError("y must hold labels 0 or 1 only")
+    if mask is not None:
+        check_takes_mask(model, "evaluate with a mask")
     p = predict(model, X, mask)  # (B, 1)
+    if not p.is_floating_point():
+        raise TypeError(f"the model must output floating-point probabilities, got {p.dtype}")
+    check_probabilities(p, "the model")
+    y = y.to(p.dtype)  # int, bool or float labels alike
     loss = F.binary_cross_entropy(p, y).item()
-    acc = ((p > 0.5).float() == y).float().mean().item()
+    acc = ((p > 0.5).to(p.dtype) == y).to(p.dtype).mean().item()
     return {"loss": loss, "accuracy": acc}
