@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -465,3 +466,92 @@ def test_plots_read_inputs_that_require_grad_as_values() -> None:
     for line in lines[:2]:
         np.testing.assert_allclose(line.get_ydata(), losses.numpy(), rtol=1e-6)
     np.testing.assert_allclose(lines[2].get_ydata(), (losses * 0.75).numpy(), rtol=1e-6)
+
+
+# --- wider: non-finite weights, integer tokens, a model that is not a module --------------------
+
+
+def broken(value: float, where: str = "rho") -> ds.DeepSet:
+    """A DeepSet with one NaN or infinite weight (as a diverged run leaves it)."""
+    torch.manual_seed(0)
+    m = ds.DeepSet()
+    with torch.no_grad():
+        getattr(m, where)[0].weight[0, 0] = value
+    return m
+
+
+def nonfinite_weights_calls(value: float, tmp: str) -> dict[str, tuple[Callable[[], object], str]]:
+    return {
+        "train": (lambda: ds.train(broken(value), 3, seed=0), "models[0].rho.0.weight[0, 0]"),
+        "train_many second": (
+            lambda: ds.train_many([ds.DeepSet(), broken(value, "phi")], 3, seeds=[0, 1]),
+            "models[1].phi.0.weight[0, 0]",
+        ),
+        "train_on mse": (
+            lambda: ds.train_on([broken(value)], X8, Y8, 3, loss="mse"),
+            "models[0].rho.0.weight",
+        ),
+        "evaluate": (lambda: ds.evaluate(broken(value), X8, Y8), "model.rho.0.weight[0, 0]"),
+        "check_invariance": (
+            lambda: ds.check_invariance(broken(value), X8, rng=0),
+            "models.rho.0.weight",
+        ),
+        "check_invariance dict": (
+            lambda: ds.check_invariance({"ok": ds.DeepSet(), "bad": broken(value)}, X8, rng=0),
+            "models['bad'].rho.0.weight",
+        ),
+        "export_onnx": (lambda: ds.export_onnx(broken(value), tmp), "model.rho.0.weight"),
+    }
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+@pytest.mark.parametrize("entry", sorted(nonfinite_weights_calls(0.0, "")))
+def test_nonfinite_weights_refused(
+    entry: str, value: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_work(monkeypatch)
+    out = f"{tmp_path}/model.onnx"
+    call, name = nonfinite_weights_calls(value, out)[entry]
+    refused(call, name, "finite")
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+class FirstToken(nn.Module):
+    """Reads the first object's token only: order-dependent, on integer X."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.scale * X[:, 0].to(self.scale.dtype)  # (B, 1)
+
+
+class TokenSum(nn.Module):
+    """An embedding summed over the objects: invariant on integer X."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.out = nn.Embedding(10, 3), nn.Linear(3, 1)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.out(self.embed(X[..., 0]).sum(1))  # (B, 1)
+
+
+def test_check_invariance_takes_integer_tokens() -> None:
+    """Digit tokens (integer X) are permuted as floats are: a token sum does not move, a model
+    of the first token moves exactly as the permuted first column says."""
+    X, _, _ = ds.tasks.digit_sum(16, (10, 10), generator=4)  # (16, 10, 1) int64
+    check = ds.check_invariance({"sum": TokenSum(), "first": FirstToken()}, X, 4, rng=5)
+    assert check.max_change["sum"] < 1e-5
+    first = X[:, :, 0].numpy().astype(np.float64)  # (B, N)
+    expected = np.stack([first[:, 0]] + [first[:, p[0]] for p in check.permutations])
+    np.testing.assert_array_equal(check.outputs["first"], expected)
+    assert check.max_change["first"] == np.abs(expected[1:] - expected[0]).max() > 0
+    refused(lambda: ds.check_invariance(TokenSum(), X.bool()), "X", "bool")
+
+
+@pytest.mark.parametrize("model", ["DeepSet", None, ds.DeepSet, [ds.DeepSet()]])
+def test_evaluate_names_a_model_that_is_not_a_module(model: object) -> None:
+    refused(lambda: ds.evaluate(model, X8, Y8), "model must be a torch.nn.Module")

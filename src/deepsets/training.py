@@ -29,6 +29,7 @@ from deepsets.engine.settings import TORCH_THREADS, EngineSettings, torch_thread
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
 from deepsets.validate import (
     check_finite,
+    check_finite_parameters,
     check_memory,
     check_seed,
     is_int,
@@ -385,6 +386,7 @@ def check_models(
             raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
         if not any(p.requires_grad for p in m.parameters()):
             raise ValueError(f"models[{i}] has no trainable parameters")
+        check_finite_parameters(m, f"models[{i}]")
         if masked:
             check_takes_mask(m, "training on sets of varying size (sizes= or mask=)")
     if len({id(m) for m in models}) != len(models):
@@ -512,6 +514,8 @@ def evaluate(
     Labels may be floats, integers or booleans (0 or 1); float X takes the model's dtype; a
     model that outputs anything but probabilities in [0, 1], or takes no mask when given one,
     is refused. X may require grad: nothing is differentiated."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(y, torch.Tensor) or not isinstance(X, torch.Tensor):
         raise TypeError("X and y must be torch tensors of shapes (B, N, F) and (B, 1)")
     if X.dim() < 1 or X.shape[0] == 0 or y.shape != (X.shape[0], 1):
@@ -520,6 +524,7 @@ def evaluate(
             f"{tuple(y.shape)}"
         )
     check_finite(X, "X")
+    check_finite_parameters(model, "model")
     if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError("y must hold labels 0 or 1 only")
     if mask is not None:

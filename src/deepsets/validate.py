@@ -76,6 +76,13 @@ def check_finite(t: torch.Tensor, name: str) -> None:
         )
 
 
+def check_finite_parameters(model: torch.nn.Module, what: str) -> None:
+    """A ValueError naming the first parameter of `model` (called `what`) that holds a NaN or
+    an infinity, and where: such a model outputs NaN whatever its input."""
+    for name, p in model.named_parameters():
+        check_finite(p, f"{what}.{name}")
+
+
 def as_generator(
     generator: torch.Generator | int | None,
     device: torch.device | str | None = None,
