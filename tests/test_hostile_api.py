@@ -86,7 +86,26 @@ def deepset_and_user() -> list[nn.Module]:
     return [a, Linear2(a.phi[0])]  # a DeepSet's first layer inside a user module
 
 
+def overlapping_views() -> list[nn.Module]:
+    a, b = ds.DeepSet(), ds.DeepSet()
+    base = torch.randn(20)
+    a.rho[2].weight = nn.Parameter(base[0:5].view(1, 5))
+    b.rho[2].weight = nn.Parameter(base[3:8].view(1, 5))  # bytes 12..20 of a's 0..20
+    return [a, b]
+
+
+def one_storage(overlap: bool) -> list[nn.Module]:
+    """Two DeepSets whose last weights are views of one buffer, apart or overlapping."""
+    torch.manual_seed(0)
+    a, b = ds.DeepSet(), ds.DeepSet()
+    base = torch.cat([a.rho[2].weight.data.view(-1), b.rho[2].weight.data.view(-1)])  # (10,)
+    a.rho[2].weight = nn.Parameter(base[0:5].view(1, 5))
+    b.rho[2].weight = nn.Parameter(base[5:10].view(1, 5))
+    return [a, b]
+
+
 SHARED = {
+    "overlapping views": (overlapping_views, "models[0].rho.2.weight", "models[1].rho.2.weight"),
     "phi": (shared_phi, "models[0].phi.0.weight", "models[1].phi.0.weight"),
     "rho of 0 and 2": (shared_rho_of_three, "models[0].rho.0.weight", "models[2].rho.0.weight"),
     "nn.Linear": (shared_linear, "models[0].first.weight", "models[1].first.weight"),
@@ -111,6 +130,21 @@ def test_shared_parameters_refused(case: str, how: str, monkeypatch: pytest.Monk
     refused(calls[how], first, second, "share one parameter")
     for m, s in zip(models, before, strict=True):  # nothing was trained or written back
         assert all(torch.equal(m.state_dict()[k], v) for k, v in s.items())
+
+
+def test_views_of_one_buffer_that_do_not_overlap_train_as_apart() -> None:
+    """Parameters that only share a buffer, not memory, are not shared: they train exactly
+    as copies of them in memory of their own do."""
+    together = one_storage(False)
+    apart = [copy.deepcopy(m) for m in together]
+    assert apart[0].rho[2].weight.untyped_storage().data_ptr() != (
+        apart[1].rho[2].weight.untyped_storage().data_ptr()
+    )
+    _, L1 = ds.train_many(together, 30, seeds=[1, 2])
+    _, L2 = ds.train_many(apart, 30, seeds=[1, 2])
+    np.testing.assert_array_equal(L1, L2)
+    for m, n in zip(together, apart, strict=True):
+        assert all(torch.equal(p, q) for p, q in zip(m.parameters(), n.parameters(), strict=True))
 
 
 def test_tying_within_one_model_trains_as_alone() -> None:
@@ -555,3 +589,17 @@ def test_check_invariance_takes_integer_tokens() -> None:
 @pytest.mark.parametrize("model", ["DeepSet", None, ds.DeepSet, [ds.DeepSet()]])
 def test_evaluate_names_a_model_that_is_not_a_module(model: object) -> None:
     refused(lambda: ds.evaluate(model, X8, Y8), "model must be a torch.nn.Module")
+
+
+def test_bfloat16_model_trains_and_reports_its_losses() -> None:
+    """A bfloat16 DeepSet trains to the end and its losses come back as numbers (numpy has no
+    bfloat16): its first loss is the mean BCE of its own outputs on the first batch."""
+    torch.manual_seed(0)
+    model = ds.DeepSet().to(torch.bfloat16)
+    first = copy.deepcopy(model).float()
+    _, losses = ds.train(model, 3, seed=7, batch_size=20)
+    assert losses.dtype == np.float64 and np.isfinite(losses).all()
+    X, y = next(ds.data.chunks(1, 20, generator=torch.Generator().manual_seed(7)))
+    p = first.eval()(X[0].to(torch.bfloat16).float())
+    bce = torch.nn.functional.binary_cross_entropy(p, y[0].float()).item()
+    assert losses[0] == pytest.approx(bce, abs=0.02)  # bfloat16 keeps 8 bits of mantissa

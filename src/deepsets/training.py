@@ -189,9 +189,7 @@ def train_many(
     return run_engine(models, data, settings, X, mask, snapshots, executor)
 
 
-def check_set_size(
-    n_objects: object, sizes: object
-) -> tuple[int, tuple[int, int] | None]:
+def check_set_size(n_objects: object, sizes: object) -> tuple[int, tuple[int, int] | None]:
     """The padded set size N and the checked sizes (lo, hi) or None: n_objects (default 10)
     or sizes, never both (sizes would silently override n_objects)."""
     if sizes is None:
@@ -415,22 +413,47 @@ def check_takes_mask(model: nn.Module, what: str) -> None:
         )
 
 
+def memory_span(p: torch.Tensor) -> tuple[int, int, int]:
+    """(storage, first byte, one past the last byte) of the memory p's elements lie in; an
+    empty or meta tensor (no memory) is a span of its own, keyed by its identity."""
+    where = p.untyped_storage().data_ptr()
+    if p.numel() == 0 or where == 0:
+        return -id(p), 0, 1
+    extent = 1 + sum((n - 1) * abs(st) for n, st in zip(p.shape, p.stride(), strict=True))
+    start = int(p.storage_offset()) * p.element_size()
+    return where, start, start + int(extent) * p.element_size()
+
+
 def check_unshared(models: Sequence[nn.Module]) -> None:
     """Refuse models that share a parameter (one module or tensor in two models, or two
-    parameters at one address): each model trains as its own copy and is written back, so a
-    shared one would end as the last model's, silently. Tying within one model is fine."""
-    owner: dict[int, tuple[int, str]] = {}  # address of the data -> (model, parameter name)
-    for i, m in enumerate(models):
-        for name, p in m.named_parameters():
-            key = p.data_ptr() or id(p)  # 0 for an empty or meta tensor: only itself
-            j, other = owner.setdefault(key, (i, name))
-            if j != i:
-                raise ValueError(
-                    f"models[{j}].{other} and models[{i}].{name} share one parameter; models "
-                    "trained together must not share parameters (each would be trained as its "
-                    "own copy and written back over the other): give each model its own "
-                    "modules (copy.deepcopy), or train the shared module in one model"
-                )
+    parameters on overlapping memory): each model trains as its own copy and is written back,
+    so a shared one would end as the last model's, silently. Tying within one model is fine.
+    The error names the first shared pair in the models' order."""
+    spans = sorted(
+        (*memory_span(p), i, k, name)
+        for i, m in enumerate(models)
+        for k, (name, p) in enumerate(m.named_parameters())
+    )  # by storage, then first byte
+    active: list[tuple[int, int, int, int, int, str]] = []  # spans of this storage not ended
+    shared: list[tuple[tuple[int, int, str], ...]] = []  # (later, earlier) (model, index, name)
+    for span in spans:
+        where, start, _, i, k, name = span
+        active = [a for a in active if a[0] == where and a[2] > start]
+        shared += [
+            tuple(sorted([(i, k, name), (j, kj, o)], reverse=True))
+            for *_, j, kj, o in active
+            if j != i
+        ]
+        active.append(span)
+    if shared:
+        (i, _, name), (j, _, other) = min(shared)
+        first, second = f"models[{j}].{other}", f"models[{i}].{name}"
+        raise ValueError(
+            f"{first} and {second} share one parameter ({len(shared)} shared in all); models "
+            "trained together must not share parameters (each would be trained as its own "
+            "copy and written back over the other): give each model its own modules "
+            "(copy.deepcopy), or train the shared module in one model"
+        )
 
 
 @torch.no_grad()

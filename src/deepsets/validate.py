@@ -57,14 +57,17 @@ def seed_int(value: object, name: str = "seed") -> int:
 
 def check_seed(value: object, name: str = "seed") -> None:
     """A torch.Generator or an integer seed in [0, 2**63 - 1]; else an error naming `name`."""
-    if not isinstance(value, torch.Generator):
-        seed_int(value, name)
+    if isinstance(value, torch.Generator):
+        return
+    if not is_int(value):  # the TypeError of as_generator
+        raise TypeError(f"{name} must be a torch.Generator or an integer seed, got {value!r}")
+    seed_int(value, name)
 
 
 def check_finite(t: torch.Tensor, name: str) -> None:
     """A ValueError naming `name` and the index of its first NaN or infinity, if it holds one
-    (integer and boolean tensors pass)."""
-    if not (t.is_floating_point() or t.is_complex()):
+    (integer, boolean and meta tensors pass)."""
+    if not (t.is_floating_point() or t.is_complex()) or t.is_meta:  # meta: no values
         return
     bad = ~torch.isfinite(t.detach())
     if bool(bad.any()):
