@@ -6,6 +6,7 @@ as an independent reference says."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,6 +131,37 @@ def test_shared_parameters_refused(case: str, how: str, monkeypatch: pytest.Monk
     refused(calls[how], first, second, "share one parameter")
     for m, s in zip(models, before, strict=True):  # nothing was trained or written back
         assert all(torch.equal(m.state_dict()[k], v) for k, v in s.items())
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    K=st.integers(2, 4),
+    links=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from(["phi", "rho"])),
+        max_size=3,
+    ),
+)
+def test_refused_exactly_when_some_parameter_is_in_two_models(
+    K: int, links: list[tuple[int, int, str]]
+) -> None:
+    """Modules handed from one model to another at random: refused iff some parameter object
+    ends up in two models (a plain enumeration of ids says), and the two named parameters are
+    that one object."""
+    models = [ds.DeepSet(hidden=3) for _ in range(K)]
+    for i, j, part in links:
+        setattr(models[j % K], part, getattr(models[i % K], part))
+    owners: dict[int, set[int]] = {}
+    for k, m in enumerate(models):
+        for p in m.parameters():
+            owners.setdefault(id(p), set()).add(k)
+    if all(len(o) == 1 for o in owners.values()):
+        training.check_unshared(models)
+        return
+    msg = refused(lambda: training.check_unshared(models), "share one parameter")
+    named = re.findall(r"models\[(\d+)\]\.([\w.]+) ", msg)[:2]
+    (a, pa), (b, pb) = named
+    assert a != b
+    assert models[int(a)].get_parameter(pa) is models[int(b)].get_parameter(pb)
 
 
 def test_views_of_one_buffer_that_do_not_overlap_train_as_apart() -> None:
