@@ -635,3 +635,12 @@ def test_bfloat16_model_trains_and_reports_its_losses() -> None:
     p = first.eval()(X[0].to(torch.bfloat16).float())
     bce = torch.nn.functional.binary_cross_entropy(p, y[0].float()).item()
     assert losses[0] == pytest.approx(bce, abs=0.02)  # bfloat16 keeps 8 bits of mantissa
+
+
+@pytest.mark.parametrize("index", [(0, 0, 0), (1, 4, 2), (1, 2, 1)])
+def test_mixture_nll_refuses_nonfinite_targets(index: tuple[int, ...]) -> None:
+    """A NaN in the mask channel used to read as padding: the loss of an empty set, -0."""
+    y = poisoned(torch.zeros(2, 5, 3), index, float("nan"))
+    refused(
+        lambda: ds.tasks.mixture_nll(torch.zeros(2, 4, 4), y), f"y[{', '.join(map(str, index))}]"
+    )
