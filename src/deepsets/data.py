@@ -215,7 +215,8 @@ def make_data(
     return X[0], y[0]
 
 
-def _check_sizes(sizes: object) -> tuple[int, int]:
+def check_sizes(sizes: object) -> tuple[int, int]:
+    """(lo, hi) as ints, 5 <= lo <= hi, else an error naming `sizes`."""
     if not (isinstance(sizes, tuple | list) and len(sizes) == 2):
         raise TypeError(f"sizes must be a pair (lo, hi), got {sizes!r}")
     lo, hi = check_n_objects(sizes[0], "sizes[0]"), check_n_objects(sizes[1], "sizes[1]")
@@ -238,7 +239,7 @@ def make_padded_batches(
         X: float32 (T, B, hi, 1), y: float32 (T, B, 1), mask: bool (T, B, hi).
     """
     T, B = positive_int(T, "T (number of batches)"), check_n_sets(B, "B")
-    lo, hi = _check_sizes(sizes)
+    lo, hi = check_sizes(sizes)
     check_data_memory(T * B, hi, f"make_padded_batches(T={T}, B={B}, sizes={sizes!r})")
     g, device = data_device(generator, device)
     y = _labels(T, B, g, device)  # (T, B)
@@ -269,7 +270,7 @@ def make_padded_data(
         X: float32 (N, hi, 1), y: float32 (N, 1), mask: bool (N, hi), True for real objects.
     """
     N = check_n_sets(N)
-    check_data_memory(N, _check_sizes(sizes)[1], f"make_padded_data(N={N}, sizes={sizes!r})")
+    check_data_memory(N, check_sizes(sizes)[1], f"make_padded_data(N={N}, sizes={sizes!r})")
     X, y, mask = make_padded_batches(1, N, sizes, generator=generator, device=device)
     return X[0], y[0], mask[0]
 
@@ -294,7 +295,7 @@ def chunks(
     """
     steps = positive_int(steps, "steps")
     batch_size = check_n_sets(batch_size, "batch_size")
-    N = check_n_objects(n_objects) if sizes is None else _check_sizes(sizes)[1]
+    N = check_n_objects(n_objects) if sizes is None else check_sizes(sizes)[1]
     check_data_memory(min(steps, CHUNK) * batch_size, N, f"batch_size={batch_size}")
     g, where = data_device(generator, device)
 

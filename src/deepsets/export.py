@@ -38,7 +38,7 @@ from deepsets.files import write_atomic
 from deepsets.models.encoder import VOCABULARY, DigitEncoder
 from deepsets.models.recurrent import RecurrentSum
 from deepsets.models.set_transformer import SetTransformer
-from deepsets.validate import as_generator, positive_int
+from deepsets.validate import as_generator, check_finite_parameters, positive_int
 
 OPSET = 17  # the graph's ONNX opset: an older one, for the runtimes and converters users have
 ATOL, RTOL = 1e-5, 1e-5  # |onnx - torch| <= ATOL + RTOL * |torch|, as numpy's allclose
@@ -145,6 +145,7 @@ def check_export(
     for kind, reason in REFUSED.items():
         if isinstance(model, kind):
             raise TypeError(f"cannot export {type(model).__name__}: {reason}")
+    check_finite_parameters(model, "model")
     return model, path, N
 
 

@@ -9,7 +9,13 @@ import torch
 from torch import nn
 
 from deepsets.training import predict
-from deepsets.validate import check_memory, is_int, positive_int
+from deepsets.validate import (
+    check_finite,
+    check_finite_parameters,
+    check_memory,
+    is_int,
+    positive_int,
+)
 
 
 @dataclass
@@ -39,7 +45,7 @@ def check_invariance(
 
     Arguments:
         models: one model or a dict name -> model, each mapping (B, N, F) to (B, 1).
-        X: the sets to permute; one permutation is applied to every set of the batch.
+        X: the sets to permute (reals, or integer tokens), one permutation applied to every set.
         n_permutations: how many permutations to draw.
         rng: a numpy Generator or seed for `rng.permutation`; None draws fresh ones.
 
@@ -60,6 +66,7 @@ def check_invariance(
 def check_models(models: object) -> dict[str, nn.Module]:
     """One model or a non-empty dict name -> model, as a dict."""
     if isinstance(models, nn.Module):
+        check_finite_parameters(models, "models")
         return {type(models).__name__: models}
     if not isinstance(models, dict):
         raise TypeError(
@@ -70,11 +77,13 @@ def check_models(models: object) -> dict[str, nn.Module]:
     for name, model in models.items():
         if not isinstance(model, nn.Module):
             raise TypeError(f"models[{name!r}] must be a torch.nn.Module, got {type(model)}")
+        check_finite_parameters(model, f"models[{name!r}]")  # NaN outputs never pass or fail
     return models
 
 
 def check_sets(X: object, n_permutations: object) -> None:
-    """X must be (B, N, F) floats with B >= 1 and N >= 2 (so there is an order to change)."""
+    """X must be (B, N, F) reals or integer tokens, B >= 1 and N >= 2 (so there is an order to
+    change), finite."""
     if not isinstance(X, torch.Tensor) or X.dim() != 3:
         shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
         raise ValueError(f"X must be a tensor of shape (B, N, F), got {shape}")
@@ -83,8 +92,9 @@ def check_sets(X: object, n_permutations: object) -> None:
             f"X must hold at least one set of at least two objects (B >= 1, N >= 2, F >= 1) "
             f"to permute, got shape {tuple(X.shape)}"
         )
-    if not X.is_floating_point():
-        raise TypeError(f"X must be a floating-point tensor, got {X.dtype}")
+    if X.dtype == torch.bool or X.is_complex():  # integers pass: tokens (digit sums)
+        raise TypeError(f"X must be a tensor of real numbers or integer tokens, got {X.dtype}")
+    check_finite(X, "X")  # a NaN output would neither pass nor fail the check
     k = positive_int(n_permutations, "n_permutations")
     copies = (k + 1) * X.numel() * X.element_size()  # every permuted view is a copy of X
     check_memory(copies, f"check_invariance(n_permutations={k}) on X of shape {tuple(X.shape)}")

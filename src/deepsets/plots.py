@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from deepsets.validate import positive_float, positive_int
+from deepsets.validate import check_finite, positive_float, positive_int
 
 
 def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure:
@@ -21,6 +21,7 @@ def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure
     """
     check_sets(X, y)
     max_sets = positive_int(max_sets, "max_sets")
+    X, y = X.detach(), y.detach()  # a figure reads values; nothing is differentiated
     rows, labels = X[:max_sets, :, 0].cpu().numpy(), y[:max_sets, 0].cpu().numpy()  # (B, N), (B,)
     order = np.argsort(labels, kind="stable")
     rows, labels = rows[order], labels[order]
@@ -55,16 +56,18 @@ def check_sets(X: object, y: object) -> None:
         raise ValueError(
             f"y must hold class labels 0 and 1, got {sorted(set(y.view(-1).tolist()))[:5]}"
         )
+    check_finite(X, "X")
 
 
 def check_runs(runs: object) -> dict[str, np.ndarray]:
-    """name -> losses (T,) or (S, T), non-empty, >= 0 (nan allowed: a diverged run)."""
+    """name -> losses (T,) or (S, T), non-empty, >= 0 (nan allowed: a diverged run); arrays,
+    lists or tensors (detached: a tensor that requires grad is read as its values)."""
     if not isinstance(runs, Mapping) or not runs:
         raise ValueError(f"runs must be a non-empty mapping name -> losses, got {runs!r:.80}")
     out = {}
     for name, losses in runs.items():
         try:
-            L = np.asarray(losses, dtype=np.float64)
+            L = np.asarray(as_values(losses), dtype=np.float64)
         except (TypeError, ValueError) as e:
             raise ValueError(f"runs[{name!r}] must be an array of numbers: {e}") from e
         if L.ndim not in (1, 2) or L.size == 0:
@@ -75,6 +78,15 @@ def check_runs(runs: object) -> dict[str, np.ndarray]:
             raise ValueError(f"runs[{name!r}] holds negative losses; BCE losses are >= 0")
         out[str(name)] = L
     return out
+
+
+def as_values(losses: object) -> object:
+    """Tensors (that may require grad, on any device), alone or in lists, as numpy arrays."""
+    if isinstance(losses, torch.Tensor):
+        return losses.detach().cpu().double().numpy()
+    if isinstance(losses, list | tuple):
+        return [as_values(v) for v in losses]
+    return losses
 
 
 def smooth(x: np.ndarray, window: int) -> np.ndarray:

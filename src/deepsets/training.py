@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets
+from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, check_sizes
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
@@ -27,7 +27,16 @@ from deepsets.engine.parts import WORKERS, Part, partition, run_parts, worth_for
 from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import TORCH_THREADS, EngineSettings, torch_threads
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
-from deepsets.validate import check_memory, is_int, positive_float, positive_int, positive_ints
+from deepsets.validate import (
+    check_finite,
+    check_finite_parameters,
+    check_memory,
+    check_seed,
+    is_int,
+    positive_float,
+    positive_int,
+    positive_ints,
+)
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 
@@ -91,7 +100,7 @@ def train(
     batch_size: int = 100,
     lr: float = 1e-3,
     seed: torch.Generator | int | None = None,
-    n_objects: int = 10,
+    n_objects: int | None = None,
     sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
     threads: int | None = None,
@@ -104,9 +113,10 @@ def train(
         batch_size: sets per step, a positive even integer (balanced batches).
         lr: Adam's learning rate.
         seed: seed (or generator) of the training data; None draws fresh data.
-        n_objects: objects per set in the training data.
+        n_objects: objects per set in the training data; None: 10 (the exercise's).
         sizes: (lo, hi) to train on sets of varying size (`make_padded_data`), passed to the
             model with their mask as `model(X, mask)`; the model must take a mask (DeepSet).
+            Not with n_objects: the two together are refused (sizes sets the set size).
         progress: show a tqdm bar; None shows one only on a terminal.
         threads: torch's CPU threads while it trains, in every worker; None: TORCH_THREADS
             (1). The caller's setting is restored afterwards.
@@ -130,7 +140,7 @@ def train_many(
     seeds: Sequence[torch.Generator | int | None],
     batch_size: int = 100,
     lr: float = 1e-3,
-    n_objects: int = 10,
+    n_objects: int | None = None,
     sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
     snapshots: dict[int, list[nn.Module]] | None = None,
@@ -150,7 +160,8 @@ def train_many(
     `threads` CPU threads during the call (default TORCH_THREADS, 1).
 
     Arguments:
-        models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place.
+        models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place;
+            distinct objects that share no parameter (a ValueError names a shared one).
         steps, batch_size, lr, n_objects, sizes, progress, threads: as in `train`.
         seeds: K seeds (or generators) of the models' data streams; equal integer seeds
             share one stream, None draws a fresh one.
@@ -165,18 +176,31 @@ def train_many(
         The same K model objects, trained and in eval mode, in input order, and their
         losses (K, steps).
     """
+    N, sizes = check_set_size(n_objects, sizes)
     device, dtype = check_models(models, seeds, masked=sizes is not None)
     check_training_args(steps, batch_size, lr)
-    n_objects = check_n_objects(n_objects)
     settings = EngineSettings(steps, batch_size, lr, threads=check_threads(threads),
                               progress=show_progress(progress))  # fmt: skip
-    data = Streams(seeds, batch_size, n_objects, sizes, device, dtype)  # validates the seeds
-    N = n_objects if sizes is None else sizes[1]
+    data = Streams(seeds, batch_size, N, sizes, device, dtype)  # validates the seeds
     what = f"batch_size={batch_size} for {data.S} data stream(s)"
     check_data_memory(min(steps, CHUNK) * batch_size * data.S, N, what)  # a chunk of every stream
     X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
     mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
     return run_engine(models, data, settings, X, mask, snapshots, executor)
+
+
+def check_set_size(n_objects: object, sizes: object) -> tuple[int, tuple[int, int] | None]:
+    """The padded set size N and the checked sizes (lo, hi) or None: n_objects (default 10)
+    or sizes, never both (sizes would silently override n_objects)."""
+    if sizes is None:
+        return check_n_objects(10 if n_objects is None else n_objects), None
+    if n_objects is not None:
+        raise ValueError(
+            f"give n_objects or sizes, not both: sizes={sizes!r} sets the set sizes, so "
+            f"n_objects={n_objects!r} would be ignored"
+        )
+    lo, hi = check_sizes(sizes)
+    return hi, (lo, hi)
 
 
 def train_on(
@@ -202,9 +226,10 @@ def train_on(
 
     Arguments:
         models: K networks mapping X (b, N, F) [and mask (b, N)] to outputs (b, *O), trained
-            in place.
+            in place; they must share no parameter (as in `train_many`).
         X: (K, B, N, F) sets, one training set per model, or (B, N, F) shared by all K (not
             copied). Float sets take the models' dtype; integer ones (tokens) stay as they are.
+            Finite values only; X and y may require grad: they are read detached, as values.
         y: targets (K, B, *O) or (B, *O), e.g. (B, 1): labels in {0, 1} for loss="bce".
         steps: Adam steps.
         mask: (K, B, N) or (B, N) booleans for sets of varying size (models must take a mask).
@@ -212,7 +237,8 @@ def train_on(
         loss: "bce" (outputs are probabilities), "mse" or "mae" (outputs are real numbers).
         batch_size: None trains on all B sets at every step (full batch); b draws b of them at
             random (with replacement) every step, model k with its own generator seeds[k].
-        seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1.
+        seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1. Checked
+            even when full batch draws nothing.
         executor: as in `train_many`.
         output: the shape of one set's output when it is not y's, *O (e.g. (K, 4) mixtures
             for loss="mixture_nll", whose targets are the sets' points (N, 3)).
@@ -222,16 +248,16 @@ def train_on(
     """
     K = len(models) if isinstance(models, Sequence) else 0
     draws = list(range(K)) if seeds is None else seeds
-    device, dtype = check_models(models, draws, masked=mask is not None)
+    device, dtype = check_models(models, draws, masked=mask is not None, fresh=False)
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     n_threads = check_threads(threads)
     check_loss(loss, y)
-    check_sets(X, y, mask, K, batch_size)
+    check_sets(X, y, mask, K, batch_size)  # and their values finite
     X, y, mask = as_rows(X, y, mask, device)
     data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
     sample = None if mask is None else mask[0, :2]
-    target = tuple(y.shape[2:]) if output is None else positive_ints(output, "output")
+    target = check_output(output, tuple(y.shape[2:]), loss)
     settings = EngineSettings(
         steps, X.shape[1] if batch_size is None else batch_size, lr, loss, target,
         threads=n_threads, progress=show_progress(progress),
@@ -239,11 +265,26 @@ def train_on(
     return run_engine(models, data, settings, data.X[0, :2], sample, None, executor)
 
 
+def check_output(output: object, per_set: tuple[int, ...], loss: str) -> tuple[int, ...]:
+    """One set's output shape: y's `per_set` (*O), or `output`, which differs from it only for
+    "mixture_nll" (its targets are a set's points, not outputs to compare with)."""
+    if output is None:
+        return per_set
+    shape = positive_ints(output, "output")
+    if loss != "mixture_nll" and shape != per_set:
+        raise ValueError(
+            f"output={output!r} must be y's shape per set, {per_set}, for loss={loss!r} (the "
+            "outputs are compared with y); a different output is for loss='mixture_nll'"
+        )
+    return shape
+
+
 def as_rows(
     X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """X, y, mask with a leading row axis (one row when shared by the K models: never
-    copied), on `device`."""
+    copied), on `device`, detached: the data are read, never differentiated."""
+    X, y = X.detach(), y.detach()
     if X.dim() == 3:  # shared by the K models: one row
         X, y = X.unsqueeze(0), y.unsqueeze(0)
         mask = None if mask is None else mask.unsqueeze(0)
@@ -330,9 +371,10 @@ def check_snapshots(snapshots: object, steps: int) -> list[int]:
 
 
 def check_models(
-    models: object, seeds: object, *, masked: bool = False
+    models: object, seeds: object, *, masked: bool = False, fresh: bool = True
 ) -> tuple[torch.device, torch.dtype]:
-    """Raise a clear error for anything `train_many` cannot train; returns their device, dtype."""
+    """Raise a clear error for anything `train_many` cannot train, or for seeds that are not
+    one generator or integer seed (or, if `fresh`, None) per model; returns their device, dtype."""
     if not isinstance(models, Sequence) or isinstance(models, nn.Module):
         raise TypeError(f"models must be a list of torch.nn.Module, got {models!r:.80}")
     if not models:
@@ -342,15 +384,17 @@ def check_models(
             raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
         if not any(p.requires_grad for p in m.parameters()):
             raise ValueError(f"models[{i}] has no trainable parameters")
-        if masked and "mask" not in inspect.signature(m.forward).parameters:
-            raise TypeError(
-                "training on sets of varying size (sizes= or mask=) needs a model whose "
-                f"forward takes a mask (like DeepSet); {type(m).__name__} does not"
-            )
+        check_finite_parameters(m, f"models[{i}]")
+        if masked:
+            check_takes_mask(m, "training on sets of varying size (sizes= or mask=)")
     if len({id(m) for m in models}) != len(models):
         raise ValueError("models must be distinct objects (the same module appears twice)")
+    check_unshared(models)
     if not isinstance(seeds, Sequence) or isinstance(seeds, str) or len(seeds) != len(models):
         raise ValueError(f"seeds must be a list of one seed per model, got {seeds!r:.80}")
+    for k, seed in enumerate(seeds):  # checked even where unused (train_on's full batch)
+        if seed is not None or not fresh:
+            check_seed(seed, f"seeds[{k}]")
     devices = {p.device for m in models for p in m.parameters()}
     if len(devices) > 1:
         raise ValueError(f"all models must be on one device, got {sorted(map(str, devices))}")
@@ -358,6 +402,58 @@ def check_models(
     if len(dtypes) > 1 or not next(iter(dtypes)).is_floating_point:
         raise ValueError(f"all models must have one floating-point dtype, got {dtypes}")
     return devices.pop(), dtypes.pop()
+
+
+def check_takes_mask(model: nn.Module, what: str) -> None:
+    """A TypeError if `model`'s forward takes no mask, which `what` needs."""
+    if "mask" not in inspect.signature(model.forward).parameters:
+        raise TypeError(
+            f"{what} needs a model whose forward takes a mask (like DeepSet); "
+            f"{type(model).__name__} does not"
+        )
+
+
+def memory_span(p: torch.Tensor) -> tuple[int, int, int]:
+    """(storage, first byte, one past the last byte) of the memory p's elements lie in; an
+    empty or meta tensor (no memory) is a span of its own, keyed by its identity."""
+    where = p.untyped_storage().data_ptr()
+    if p.numel() == 0 or where == 0:
+        return -id(p), 0, 1
+    extent = 1 + sum((n - 1) * abs(st) for n, st in zip(p.shape, p.stride(), strict=True))
+    start = int(p.storage_offset()) * p.element_size()
+    return where, start, start + int(extent) * p.element_size()
+
+
+def check_unshared(models: Sequence[nn.Module]) -> None:
+    """Refuse models that share a parameter (one module or tensor in two models, or two
+    parameters on overlapping memory): each model trains as its own copy and is written back,
+    so a shared one would end as the last model's, silently. Tying within one model is fine.
+    The error names the first shared pair in the models' order."""
+    spans = sorted(
+        (*memory_span(p), i, k, name)
+        for i, m in enumerate(models)
+        for k, (name, p) in enumerate(m.named_parameters())
+    )  # by storage, then first byte
+    active: list[tuple[int, int, int, int, int, str]] = []  # spans of this storage not ended
+    shared: list[tuple[tuple[int, int, str], ...]] = []  # (later, earlier) (model, index, name)
+    for span in spans:
+        where, start, _, i, k, name = span
+        active = [a for a in active if a[0] == where and a[2] > start]
+        shared += [
+            tuple(sorted([(i, k, name), (j, kj, o)], reverse=True))
+            for *_, j, kj, o in active
+            if j != i
+        ]
+        active.append(span)
+    if shared:
+        (i, _, name), (j, _, other) = min(shared)
+        first, second = f"models[{j}].{other}", f"models[{i}].{name}"
+        raise ValueError(
+            f"{first} and {second} share one parameter ({len(shared)} shared in all); models "
+            "trained together must not share parameters (each would be trained as its own "
+            "copy and written back over the other): give each model its own modules "
+            "(copy.deepcopy), or train the shared module in one model"
+        )
 
 
 @torch.no_grad()
@@ -368,9 +464,12 @@ def predict(
     target: tuple[int, ...] = (1,),
 ) -> torch.Tensor:
     """model(X[, mask]) -> (B, *target) in eval mode and without gradients; the mode is
-    restored."""
+    restored. Float X takes the model's dtype (as in `train_on`); integer X (tokens) stays."""
     mode = model.training
     model.eval()
+    p = next(model.parameters(), None)
+    if p is not None and p.is_floating_point() and X.is_floating_point():
+        X = X.to(p.dtype)
     try:
         return run_model(model, X, *(() if mask is None else (mask,)), target=target)
     finally:
@@ -389,11 +488,23 @@ def check_outputs(
     outputs must have the target's shape (B, *target), and be probabilities for "bce"."""
     for i, m in enumerate(models):
         p = predict(m, X, mask, target)  # (B, *target)
-        if loss == "bce" and not bool(((p >= 0) & (p <= 1)).all()):
-            raise ValueError(
-                f"models[{i}] must output probabilities in [0, 1] (end with a sigmoid), "
-                f"got {p.flatten().tolist()}"
+        dtype = next(m.parameters()).dtype
+        if p.dtype != dtype:  # the loss and its gradient are computed in the models' dtype
+            raise TypeError(
+                f"models[{i}] returns outputs of dtype {p.dtype} but its parameters are "
+                f"{dtype}: its forward must return its parameters' dtype"
             )
+        if loss == "bce":
+            check_probabilities(p, f"models[{i}]")
+
+
+def check_probabilities(p: torch.Tensor, what: str) -> None:
+    """A ValueError if the outputs p of `what` are not probabilities in [0, 1]."""
+    if not bool(((p >= 0) & (p <= 1)).all()):
+        raise ValueError(
+            f"{what} must output probabilities in [0, 1] (end with a sigmoid, not logits), "
+            f"got {p.flatten()[:8].tolist()}"
+        )
 
 
 def warn_if_diverged(losses: np.ndarray, lr: float) -> None:
@@ -421,7 +532,13 @@ def user_stacklevel() -> int:
 def evaluate(
     model: nn.Module, X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
 ) -> dict[str, float]:
-    """Binary cross-entropy and accuracy (threshold 0.5) of `model` on X (B, N, F), y (B, 1)."""
+    """Binary cross-entropy and accuracy (threshold 0.5) of `model` on X (B, N, F), y (B, 1).
+
+    Labels may be floats, integers or booleans (0 or 1); float X takes the model's dtype; a
+    model that outputs anything but probabilities in [0, 1], or takes no mask when given one,
+    is refused. X may require grad: nothing is differentiated."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(y, torch.Tensor) or not isinstance(X, torch.Tensor):
         raise TypeError("X and y must be torch tensors of shapes (B, N, F) and (B, 1)")
     if X.dim() < 1 or X.shape[0] == 0 or y.shape != (X.shape[0], 1):
@@ -429,9 +546,17 @@ def evaluate(
             f"X (B, N, F) and y (B, 1) must hold B >= 1 sets each, got {tuple(X.shape)} and "
             f"{tuple(y.shape)}"
         )
+    check_finite(X, "X")
+    check_finite_parameters(model, "model")
     if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError("y must hold labels 0 or 1 only")
+    if mask is not None:
+        check_takes_mask(model, "evaluate with a mask")
     p = predict(model, X, mask)  # (B, 1)
+    if not p.is_floating_point():
+        raise TypeError(f"the model must output floating-point probabilities, got {p.dtype}")
+    check_probabilities(p, "the model")
+    y = y.to(p.dtype)  # int, bool or float labels alike
     loss = F.binary_cross_entropy(p, y).item()
-    acc = ((p > 0.5).float() == y).float().mean().item()
+    acc = ((p > 0.5).to(p.dtype) == y).to(p.dtype).mean().item()
     return {"loss": loss, "accuracy": acc}

@@ -11,6 +11,7 @@ import numbers
 import os
 from typing import TypeGuard
 
+import numpy as np
 import torch
 
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes seeds up to this (a signed 64-bit int)
@@ -52,6 +53,37 @@ def seed_int(value: object, name: str = "seed") -> int:
     if not 0 <= int(value) <= MAX_SEED:
         raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {value!r}")
     return int(value)
+
+
+def check_seed(value: object, name: str = "seed") -> None:
+    """A torch.Generator or an integer seed in [0, 2**63 - 1]; else an error naming `name`."""
+    if isinstance(value, torch.Generator):
+        return
+    if not is_int(value):  # the TypeError of as_generator
+        raise TypeError(f"{name} must be a torch.Generator or an integer seed, got {value!r}")
+    seed_int(value, name)
+
+
+def check_finite(t: torch.Tensor, name: str) -> None:
+    """A ValueError naming `name` and the index of its first NaN or infinity, if it holds one
+    (integer, boolean and meta tensors pass)."""
+    if not (t.is_floating_point() or t.is_complex()) or t.is_meta:  # meta: no values
+        return
+    bad = ~torch.isfinite(t.detach())
+    if bool(bad.any()):
+        first = int(bad.reshape(-1).to(torch.uint8).argmax())  # the first non-finite entry
+        index = ", ".join(str(int(i)) for i in np.unravel_index(first, tuple(t.shape)))
+        raise ValueError(
+            f"{name} must hold finite numbers, got {t.reshape(-1)[first].item()} at "
+            f"{name}[{index}] ({int(bad.sum())} non-finite value(s) in all)"
+        )
+
+
+def check_finite_parameters(model: torch.nn.Module, what: str) -> None:
+    """A ValueError naming the first parameter of `model` (called `what`) that holds a NaN or
+    an infinity, and where: such a model outputs NaN whatever its input."""
+    for name, p in model.named_parameters():
+        check_finite(p, f"{what}.{name}")
 
 
 def as_generator(

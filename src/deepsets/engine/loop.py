@@ -79,7 +79,7 @@ def fit(
     for stack, _ in flat.stacks:
         stack.write_back(trained)
     losses = np.empty((len(data.rows), steps))
-    losses[flat.order] = history.T.cpu().numpy()
+    losses[flat.order] = history.T.cpu().double().numpy()  # numpy has no bfloat16
     return losses
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from deepsets.data import CHUNK, chunks
-from deepsets.validate import as_generator, is_int, positive_int
+from deepsets.validate import as_generator, check_finite, is_int, positive_int
 
 Seed = int | torch.Generator | None
 Chunk = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # X, y, mask of T steps
@@ -145,7 +145,8 @@ class TrainingSets:
 
 
 def check_sets(X: object, y: object, mask: object, K: int, batch_size: object) -> None:
-    """Raise a clear ValueError for training sets `TrainingSets` cannot take."""
+    """Raise a clear ValueError for training sets `TrainingSets` cannot take (shapes, a NaN or
+    an infinity)."""
     if (
         not isinstance(X, torch.Tensor)
         or X.dim() not in (3, 4)
@@ -172,6 +173,8 @@ def check_sets(X: object, y: object, mask: object, K: int, batch_size: object) -
         raise ValueError(f"mask must be a boolean tensor {tuple(X.shape[:-1])} (.., B, N)")
     if batch_size is not None:
         positive_int(batch_size, "batch_size")
+    check_finite(X, "X")
+    check_finite(y, "y")
 
 
 Data = Streams | TrainingSets  # what `fit` trains on

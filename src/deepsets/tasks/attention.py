@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from deepsets.tasks.digits import check_sizes
-from deepsets.validate import as_generator, check_memory, positive_float, positive_int
+from deepsets.validate import as_generator, check_finite, check_memory, positive_float, positive_int
 
 DIM = 2  # the points' dimension
 MIXTURE_OUTPUTS = 1 + DIM + 1  # per component: logit of pi, mu (2), sigma before the softplus
@@ -161,6 +161,7 @@ def mixture_nll(p: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> to
     if not isinstance(y, torch.Tensor) or y.dim() < 2 or y.shape[-1] != DIM + 1:
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ValueError(f"y must be points with a mask channel (..., N, {DIM + 1}), got {got}")
+    check_finite(y, "y")  # a NaN in the mask channel would read as padding, silently
     log_pi, mu, sigma = mixture_parameters(p)
     if p.shape[:-2] != y.shape[:-2]:
         raise ValueError(f"p {tuple(p.shape)} and y {tuple(y.shape)} must hold the same sets")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from deepsets.data import make_data
+from deepsets.data import check_n_sets, make_data
 from deepsets.validate import as_generator, check_memory, positive_float, positive_int
 
 Sets = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # X (B, N, 1), mask (B, N), y
@@ -127,6 +127,8 @@ def colliding_pairs(alphabet: int = 4) -> tuple[CollidingPair, ...]:
     {u} against {u, u, u}, and {u, v} against {u, u, u, v, v, v}: repeating every element
     m times changes neither the mean nor the max of phi, only the sum.
     """
+    if positive_int(alphabet, "alphabet") < 2:
+        raise ValueError(f"alphabet must be at least 2 (a pair needs two symbols), got {alphabet}")
     u, v = (float(s) for s in symbol_values(alphabet)[:2])
     return (
         CollidingPair((u,), (u, u, u), ("mean", "max")),
@@ -171,5 +173,5 @@ def per_element_ceiling(N: int = 10, spread: float = 2.0) -> float:
 
 def exercise_sets(B: int, *, generator: torch.Generator | int | None = None) -> Sets:
     """The exercise's task (`make_data(B)`: three objects at 1/3 or five at 1/5 among 10)."""
-    X, y = make_data(B, generator=generator)  # (B, 10, 1), (B, 1)
+    X, y = make_data(check_n_sets(B, "B"), generator=generator)  # (B, 10, 1), (B, 1)
     return X, _full(X.shape[0], X.shape[1]), y
