@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets
+from deepsets.device import check_placed
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
@@ -116,6 +117,7 @@ def train(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
+    check_placed(model, "model")
     _, losses = train_many(
         [model], steps, seeds=[seed], batch_size=batch_size, lr=lr, n_objects=n_objects,
         sizes=sizes, progress=progress, threads=threads,
@@ -223,6 +225,8 @@ def train_on(
     K = len(models) if isinstance(models, Sequence) else 0
     draws = list(range(K)) if seeds is None else seeds
     device, dtype = check_models(models, draws, masked=mask is not None)
+    for name, tensor in (("X", X), ("y", y), ("mask", mask)):
+        check_placed(tensor, name)
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     n_threads = check_threads(threads)
@@ -340,6 +344,7 @@ def check_models(
     for i, m in enumerate(models):
         if not isinstance(m, nn.Module):
             raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
+        check_placed(m, f"models[{i}]")
         if not any(p.requires_grad for p in m.parameters()):
             raise ValueError(f"models[{i}] has no trainable parameters")
         if masked and "mask" not in inspect.signature(m.forward).parameters:
@@ -424,6 +429,8 @@ def evaluate(
     """Binary cross-entropy and accuracy (threshold 0.5) of `model` on X (B, N, F), y (B, 1)."""
     if not isinstance(y, torch.Tensor) or not isinstance(X, torch.Tensor):
         raise TypeError("X and y must be torch tensors of shapes (B, N, F) and (B, 1)")
+    for name, value in (("model", model), ("X", X), ("y", y), ("mask", mask)):
+        check_placed(value, name)
     if X.dim() < 1 or X.shape[0] == 0 or y.shape != (X.shape[0], 1):
         raise ValueError(
             f"X (B, N, F) and y (B, 1) must hold B >= 1 sets each, got {tuple(X.shape)} and "

@@ -13,6 +13,8 @@ from typing import TypeGuard
 
 import torch
 
+from deepsets.device import check_placed
+
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes seeds up to this (a signed 64-bit int)
 
 
@@ -61,6 +63,7 @@ def as_generator(
 ) -> torch.Generator:
     """A torch.Generator from a generator, an integer seed or None (a fresh, unseeded one)."""
     if isinstance(generator, torch.Generator):
+        check_placed(generator, name)
         return generator
     if generator is not None and not is_int(generator):
         raise TypeError(
