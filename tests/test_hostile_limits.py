@@ -6,7 +6,9 @@ or output directory may appear."""
 from __future__ import annotations
 
 import re
+from dataclasses import fields, replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +16,12 @@ import deepsets as ds
 from deepsets import cli
 from deepsets import training as training_module
 from deepsets.data import chunks
+from deepsets.studies.attention import settings as attention_settings
+from deepsets.studies.digits import settings as digits_settings
+from deepsets.studies.exercise.run import memory_needs as exercise_needs
+from deepsets.studies.popstats import settings as popstats_settings
+from deepsets.studies.theory import settings as theory_settings
+from deepsets.validate import memory_limit
 
 NO_GPU = not torch.cuda.is_available()
 
@@ -160,3 +168,162 @@ def test_every_study_refuses_a_bad_device_before_any_work(study, device, tmp_pat
     settings = cli.STUDIES[study].settings(device=device)  # the API: the same check
     with pytest.raises(ValueError, match="device"):
         cli.STUDIES[study].check(settings)
+
+
+# ---------------------------------------------------------------- class 4: memory
+
+G = 10**9
+# (study, flags that would need more memory than the limit, the flag the refusal must name):
+# the issue's cases and more of the same class from every study's --help.
+TOO_LARGE = [
+    ("exercise", f"--test-size {G}", f"--test-size {G}"),
+    ("exercise", f"--permutations {G}", f"--permutations {G}"),
+    ("exercise", "--hidden 100000000", "--hidden 100000000"),
+    ("exercise", "--hidden 40000", "--hidden 40000"),  # 1.6e9 weights: large, not absurd
+    ("exercise", "--batch-size 100000000", "--batch-size 100000000"),
+    ("exercise", "--seeds 10000000000", "--seeds 10000000000"),
+    ("exercise", "--mlp-hidden 100000 100000", "--mlp-hidden 100000 100000"),
+    ("exercise", "--sweep-widths 4 100000000", "--sweep-widths 4 100000000"),
+    ("exercise", "--steps 10000000000000 --final-window 50", "--steps 10000000000000"),
+    ("digits", f"--train-sets {G}", f"--train-sets {G}"),
+    ("digits", f"--test-sets {G}", f"--test-sets {G}"),
+    ("digits", "--train-sizes 1 100000000", "--train-sizes 1 100000000"),
+    ("digits", "--lengths 5 100000000", "--lengths 5 100000000"),
+    ("digits", "--batch-size 100000000", "--batch-size 100000000"),
+    ("digits", "--lstm-hidden 1000000", "--lstm-hidden 1000000"),
+    ("digits", "--gru-hidden 1000000", "--gru-hidden 1000000"),
+    ("digits", "--st-dim 1000000", "--st-dim 1000000"),
+    ("digits", "--seeds 10000000000", "--seeds 10000000000"),
+    ("theory", f"--train-sets {G}", f"--train-sets {G}"),
+    ("theory", f"--test-sets {G}", f"--test-sets {G}"),
+    ("theory", "--set-sizes 2 100000000", "--set-sizes 2 100000000"),
+    ("theory", f"--trap-sets {G}", f"--trap-sets {G}"),
+    ("theory", "--mean-objects 100000000", "--mean-objects 100000000"),
+    ("theory", "--equivariant-objects 100000000", "--equivariant-objects 100000000"),
+    ("theory", "--hidden 100000000", "--hidden 100000000"),
+    ("theory", "--layers 100000000", "--layers 100000000"),
+    ("theory", "--seeds 10000000000", "--seeds 10000000000"),
+    ("popstats", "--samples 100000000", "--samples 100000000"),
+    ("popstats", f"--test-sets {G}", f"--test-sets {G}"),
+    ("popstats", f"--sizes 128 {G} --steps 30 30", f"--sizes 128 {G}"),
+    ("popstats", f"--features {G}", f"--features {G}"),
+    ("popstats", "--batch-size 100000000", "--batch-size 100000000"),
+    ("popstats", "--seeds 10000000000", "--seeds 10000000000"),
+    ("attention", f"--max-train-sets {G}", f"--max-train-sets {G}"),
+    ("attention", f"--cl-train-sets {G}", f"--cl-train-sets {G}"),
+    ("attention", f"--cl-test-sets {G}", f"--cl-test-sets {G}"),
+    ("attention", "--max-sizes 1 100000000", "--max-sizes 1 100000000"),
+    ("attention", "--cl-sizes 100 100000000", "--cl-sizes 100 100000000"),
+    ("attention", "--max-dim 100000000", "--max-dim 100000000"),
+    ("attention", "--inducing 100000000", "--inducing 100000000"),
+    ("attention", "--components 100000000", "--components 100000000"),
+    ("attention", "--max-batch 100000000", "--max-batch 100000000"),
+    ("attention", "--cl-batch 100000000", "--cl-batch 100000000"),
+    ("attention", "--seeds 10000000000", "--seeds 10000000000"),
+]
+
+
+@pytest.fixture
+def never_run(monkeypatch):
+    """Every study's run function fails if called: the check must refuse first."""
+
+    def run(settings):
+        raise AssertionError(f"the study ran with {settings}")
+
+    for name, study in cli.STUDIES.items():
+        monkeypatch.setitem(cli.STUDIES, name, replace(study, run=run))
+
+
+@pytest.mark.parametrize("study, flags, named", TOO_LARGE, ids=[f"{s} {f}" for s, f, _ in TOO_LARGE])  # noqa: E501
+def test_a_run_too_large_for_memory_is_refused_by_its_flag_before_any_work(
+    study, flags, named, never_run, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    argv = ["run", study, "--quick", *flags.split(), "--out", str(out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"deepsets run {study}: error: the run with "), err
+    assert named in err and re.search(r"would need about [\d.]+ [KMGTP]iB of memory", err), err
+    assert "allowed (50% of this machine's)" in err and "Traceback" not in err, err
+    assert not out.exists()
+
+
+NEEDS = {  # each study's estimate (the exercise's in run.py: it knows every section's variants)
+    "exercise": exercise_needs,
+    "digits": digits_settings.memory_needs,
+    "theory": theory_settings.memory_needs,
+    "popstats": popstats_settings.memory_needs,
+    "attention": attention_settings.memory_needs,
+}
+
+
+@pytest.mark.parametrize("study", sorted(cli.STUDIES))
+def test_the_defaults_and_quick_presets_fit_and_their_estimate_is_below_the_limit(study):
+    entry = cli.STUDIES[study]
+    for s in (entry.settings(), entry.quick()):
+        assert entry.check(s) is not None  # refused nothing
+        needs = NEEDS[study](s)
+        assert 0 < sum(n.n_bytes for n in needs) <= memory_limit()
+        assert all(f in {f.name for f in fields(s)} for n in needs for f in n.fields)
+
+
+def test_the_refusal_follows_the_limit_not_a_fixed_size(monkeypatch):
+    """The same settings pass or fail with the machine's memory (one place: memory_limit)."""
+    entry = cli.STUDIES["exercise"]
+    s = entry.quick(test_size=200_000)  # about 2 GiB of test sets, evaluated
+    entry.check(s)
+    monkeypatch.setattr("deepsets.validate.memory_limit", lambda: 2**30)
+    with pytest.raises(ValueError, match="--test-size 200000"):
+        entry.check(s)
+
+
+@pytest.mark.parametrize(
+    "study, flags, named",
+    [
+        ("digits", "--train-sizes 0 0", "train_sizes[1] must be a positive integer, got 0"),
+        ("digits", "--train-sizes 0 5", "train_sizes must not allow empty sets"),
+        ("digits", "--train-sizes 6 5", "train_sizes must satisfy 0 <= lo <= hi"),
+        ("attention", "--max-sizes 0 0", "max_sizes[1] must be a positive integer, got 0"),
+        ("attention", "--cl-sizes 5 -1", "cl_sizes[1] must be a positive integer, got -1"),
+    ],
+)
+def test_set_size_pairs_are_named_by_their_field_not_an_inner_argument(
+    study, flags, named, never_run, capsys
+):
+    assert cli.main(["run", study, "--quick", *flags.split()]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "sizes[" not in err.replace(named, ""), err
+
+
+# train_on, train_many and friends: a step or a set too large is refused naming the argument
+X100, Y100 = ds.make_data(100, generator=0)
+API_TOO_LARGE = {
+    "train_on batch 1e8": (lambda: ds.train_on([ds.DeepSet()], X100, Y100, 2, batch_size=10**8),
+                           "batch_size=100000000"),
+    "train_on batch 1e7, 2 models": (
+        lambda: ds.train_on([ds.DeepSet(), ds.DeepSet()], X100, Y100, 2, batch_size=10**7),
+        "batch_size=10000000 for 2 model"),
+    "train_on batch 1e12": (lambda: ds.train_on([ds.DeepSet()], X100, Y100, 2,
+                                                batch_size=10**12), "batch_size=1000000000000"),
+    "train_on wide model": (lambda: ds.train_on([ds.make_mlp(hidden=(10**5,))], X100, Y100, 2,
+                                                batch_size=10**5), "batch_size=100000"),
+    "train batch 1e8": (lambda: ds.train(ds.DeepSet(), 2, batch_size=10**8), "batch_size=1"),
+    "train_many steps": (lambda: ds.train_many([ds.DeepSet()], 10**13, seeds=[0]), "steps="),
+    "make_data": (lambda: ds.make_data(2 * 10**10), "make_data"),
+    "DeepSet hidden": (lambda: ds.DeepSet(hidden=10**6), "hidden=1000000"),
+    "check_invariance": (lambda: ds.check_invariance(ds.DeepSet(), X100, 10**9),
+                         "n_permutations=1000000000"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", API_TOO_LARGE)
+def test_api_calls_too_large_for_memory_are_refused_naming_the_argument(case, no_work):
+    call, named = API_TOO_LARGE[case]
+    with pytest.raises(ValueError, match="would need about") as e:
+        call()
+    assert named in str(e.value), e.value
+
+
+def test_a_batch_that_fits_still_trains():
+    _, losses = ds.train_on([ds.DeepSet()], X100, Y100, 2, batch_size=10**4)
+    assert losses.shape == (1, 2) and np.isfinite(losses).all()

@@ -76,3 +76,9 @@ def check_placed(value: object, name: str) -> None:
                 f"{name} is on {str(device)!r}, where deepsets cannot compute ({why}); move it "
                 "to the CPU (.to('cpu')) or an available CUDA GPU"
             )
+
+
+def check_all_placed(**values: object) -> None:
+    """`check_placed` of every keyword argument, named by its keyword: check_all_placed(X=X)."""
+    for name, value in values.items():
+        check_placed(value, name)

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets
-from deepsets.device import check_placed
+from deepsets.device import check_all_placed, check_placed
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
@@ -28,7 +28,14 @@ from deepsets.engine.parts import WORKERS, Part, partition, run_parts, worth_for
 from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import TORCH_THREADS, EngineSettings, torch_threads
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
-from deepsets.validate import check_memory, is_int, positive_float, positive_int, positive_ints
+from deepsets.validate import (
+    ACTIVATION_FLOATS,
+    check_memory,
+    is_int,
+    positive_float,
+    positive_int,
+    positive_ints,
+)
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 
@@ -225,13 +232,13 @@ def train_on(
     K = len(models) if isinstance(models, Sequence) else 0
     draws = list(range(K)) if seeds is None else seeds
     device, dtype = check_models(models, draws, masked=mask is not None)
-    for name, tensor in (("X", X), ("y", y), ("mask", mask)):
-        check_placed(tensor, name)
+    check_all_placed(X=X, y=y, mask=mask)
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     n_threads = check_threads(threads)
     check_loss(loss, y)
     check_sets(X, y, mask, K, batch_size)
+    check_step_memory(models, X, y, batch_size)
     X, y, mask = as_rows(X, y, mask, device)
     data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
     sample = None if mask is None else mask[0, :2]
@@ -241,6 +248,21 @@ def train_on(
         threads=n_threads, progress=show_progress(progress),
     )  # fmt: skip
     return run_engine(models, data, settings, data.X[0, :2], sample, None, executor)
+
+
+def check_step_memory(
+    models: Sequence[nn.Module], X: torch.Tensor, y: torch.Tensor, batch_size: int | None
+) -> None:
+    """Refuse, naming batch_size, a training step of the K models on b sets of X (.., B, N, F)
+    whose drawn sets and activations would not fit in memory: b sets per model, each object
+    through every layer's units (the widest model's outputs per weight, summed)."""
+    b = X.shape[-3] if batch_size is None else batch_size
+    N, K = X.shape[-2], len(models)
+    target = math.prod(y.shape[X.dim() - 2 :])  # one set's target, (*O)
+    row = N * (X.shape[-1] * X.element_size() + 1) + target * y.element_size()
+    units = max(sum(p.shape[0] for p in m.parameters() if p.dim() >= 2) for m in models)
+    need = K * b * (row + N * units * ACTIVATION_FLOATS * 4)  # float32 activations
+    check_memory(need, f"batch_size={b} for {K} model(s) on sets of {N} objects (train_on)")
 
 
 def as_rows(
@@ -429,8 +451,7 @@ def evaluate(
     """Binary cross-entropy and accuracy (threshold 0.5) of `model` on X (B, N, F), y (B, 1)."""
     if not isinstance(y, torch.Tensor) or not isinstance(X, torch.Tensor):
         raise TypeError("X and y must be torch tensors of shapes (B, N, F) and (B, 1)")
-    for name, value in (("model", model), ("X", X), ("y", y), ("mask", mask)):
-        check_placed(value, name)
+    check_all_placed(model=model, X=X, y=y, mask=mask)
     if X.dim() < 1 or X.shape[0] == 0 or y.shape != (X.shape[0], 1):
         raise ValueError(
             f"X (B, N, F) and y (B, 1) must hold B >= 1 sets each, got {tuple(X.shape)} and "

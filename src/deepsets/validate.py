@@ -78,6 +78,9 @@ def as_generator(
 
 
 MEMORY_FRACTION = 0.5  # one array may take at most this share of the machine's physical memory
+# Floats kept per hidden unit and object during a training step: the activation, its
+# pre-activation and its gradient (train_on's batch check and the studies' estimates).
+ACTIVATION_FLOATS = 3
 
 
 def memory_limit() -> int:
