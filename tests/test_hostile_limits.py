@@ -185,6 +185,7 @@ TOO_LARGE = [
     ("exercise", "--mlp-hidden 100000 100000", "--mlp-hidden 100000 100000"),
     ("exercise", "--sweep-widths 4 100000000", "--sweep-widths 4 100000000"),
     ("exercise", "--steps 10000000000000 --final-window 50", "--steps 10000000000000"),
+    ("exercise", "--sweep-depths 1 1000000", "--sweep-depths 1 1000000"),
     ("digits", f"--train-sets {G}", f"--train-sets {G}"),
     ("digits", f"--test-sets {G}", f"--test-sets {G}"),
     ("digits", "--train-sizes 1 100000000", "--train-sizes 1 100000000"),
@@ -194,6 +195,7 @@ TOO_LARGE = [
     ("digits", "--gru-hidden 1000000", "--gru-hidden 1000000"),
     ("digits", "--st-dim 1000000", "--st-dim 1000000"),
     ("digits", "--seeds 10000000000", "--seeds 10000000000"),
+    ("digits", "--image-deepset-steps 10000000000000", "--image-deepset-steps 10000000000000"),
     ("theory", f"--train-sets {G}", f"--train-sets {G}"),
     ("theory", f"--test-sets {G}", f"--test-sets {G}"),
     ("theory", "--set-sizes 2 100000000", "--set-sizes 2 100000000"),
@@ -203,6 +205,10 @@ TOO_LARGE = [
     ("theory", "--hidden 100000000", "--hidden 100000000"),
     ("theory", "--layers 100000000", "--layers 100000000"),
     ("theory", "--seeds 10000000000", "--seeds 10000000000"),
+    ("theory", "--latents 1 100000000", "--latents 1 100000000"),
+    ("theory", "--rho-hidden 100000000", "--rho-hidden 100000000"),
+    ("theory", "--wide-latent 100000000", "--wide-latent 100000000"),
+    ("theory", "--median-steps 10000000000000", "--median-steps 10000000000000"),
     ("popstats", "--samples 100000000", "--samples 100000000"),
     ("popstats", f"--test-sets {G}", f"--test-sets {G}"),
     ("popstats", f"--sizes 128 {G} --steps 30 30", f"--sizes 128 {G}"),
@@ -220,6 +226,9 @@ TOO_LARGE = [
     ("attention", "--max-batch 100000000", "--max-batch 100000000"),
     ("attention", "--cl-batch 100000000", "--cl-batch 100000000"),
     ("attention", "--seeds 10000000000", "--seeds 10000000000"),
+    ("attention", "--rff-blocks 100000000", "--rff-blocks 100000000"),
+    ("attention", "--attention-blocks 1000000", "--attention-blocks 1000000"),
+    ("attention", "--cl-steps 10000000000000", "--cl-steps 10000000000000"),
 ]
 
 

@@ -17,7 +17,7 @@ theory 41 MiB (9); `train_on` of one DeepSet on batches of 10^6 sets: 0.9 GiB (2
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from deepsets.validate import ACTIVATION_FLOATS, check_memory, format_bytes
@@ -63,6 +63,12 @@ def activations_need(
     """One training step of `n_models` models on `batch` sets of `objects` objects, each
     object passing through `units` hidden units (summed over the layers)."""
     return Need(what, n_models * batch * objects * units * ACTIVATION_FLOATS * FLOAT, fields)
+
+
+def largest(values: Mapping[str, float]) -> str:
+    """The field whose value is the largest of `values` (field -> a size it sets): the one to
+    name when a need grows with the largest of several."""
+    return max(values, key=lambda f: values[f])
 
 
 def flag(name: str, value: object) -> str:

@@ -13,7 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
+from deepsets.lab.memory import (
+    Need,
+    activations_need,
+    check_needs,
+    largest,
+    losses_need,
+    models_need,
+)
 from deepsets.lab.settings import CommonSettings, check_common
 from deepsets.studies.attention.evaluate import CHUNK
 from deepsets.tasks.attention import DIM, MAX_BYTES, MIXTURE_BYTES
@@ -190,6 +197,7 @@ def memory_needs(s: AttentionSettings) -> list[Need]:
     test_pass = CHUNK * test_hi * (s.heads * (test_hi + s.inducing) * 2 + blocks * s.cl_dim) * 4
     mixture = s.components * (1 + 2 * DIM + 2) * 8  # a set's weights, means, scales, scratch
     steps = max(s.max_steps, s.cl_steps)
+    depth = (largest({"rff_blocks": s.rff_blocks, "attention_blocks": 5 * s.attention_blocks}),)
     return [
         Need("the max-regression sets", (s.max_train_sets + s.max_test_sets) * max_hi * MAX_BYTES,
              ("max_train_sets", "max_test_sets", "max_sizes")),
@@ -197,15 +205,15 @@ def memory_needs(s: AttentionSettings) -> list[Need]:
              ("cl_train_sets", "cl_train_sizes", "components")),
         Need("the clustering test sets", s.cl_test_sets * (test_hi * MIXTURE_BYTES + mixture),
              ("cl_test_sets", "cl_sizes", "components")),
-        models_need("the max-regression models", n_max, [max_params], ("seeds", "max_dim")),
+        models_need("the max-regression models", n_max, [max_params], ("seeds", "max_dim", *depth)),
         models_need("the clustering models", n_cl, [cl_params],
-                    ("seeds", "cl_dim", "inducing", "components")),
+                    ("seeds", "cl_dim", "inducing", "components", *depth)),
         losses_need(n_max + n_cl, steps, ("seeds", "max_steps" if steps == s.max_steps
                                           else "cl_steps")),
         activations_need("a max-regression step", n_max, s.max_batch, max_hi, max_units,
-                         ("seeds", "max_batch", "max_sizes", "max_dim")),
+                         ("seeds", "max_batch", "max_sizes", "max_dim", *depth)),
         activations_need("a clustering step", n_cl, s.cl_batch, train_hi, cl_units,
-                         ("seeds", "cl_batch", "cl_train_sizes", "cl_dim", "inducing")),
+                         ("seeds", "cl_batch", "cl_train_sizes", "cl_dim", "inducing", *depth)),
         Need("a clustering test pass", test_pass, ("cl_sizes", "cl_dim", "heads", "inducing")),
     ]  # fmt: skip
 

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from deepsets.data import data_bytes
-from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
+from deepsets.lab.memory import (
+    Need,
+    activations_need,
+    check_needs,
+    largest,
+    losses_need,
+    models_need,
+)
 from deepsets.lab.settings import CommonSettings, check_common
 from deepsets.models.deepset import DeepSet
 from deepsets.tasks.theory import BYTES_PER_OBJECT
@@ -133,23 +140,24 @@ def memory_needs(s: TheorySettings) -> list[Need]:
     needs.append(Need("the trap claim's training sets", trap, ("seeds", "trap_sets")))
     objects = {"set_sizes": median_N, "mean_objects": s.mean_objects,
                "equivariant_objects": s.equivariant_objects}  # fmt: skip
-    widest = max(objects, key=lambda f: objects[f])  # the field of the largest sets
+    widest = largest(objects)  # the field of the largest sets
     N = max(multiset_N, objects[widest])
     tests = s.test_sets * N * BYTES_PER_OBJECT
     needs.append(Need("a claim's test sets", tests, ("test_sets", widest)))
-    latent = max(s.latent, s.wide_latent, *s.latents)
+    latents = {"latent": s.latent, "wide_latent": s.wide_latent, "latents": max(s.latents)}
+    latent = latents[largest(latents)]
     params = DeepSet.n_params(dict(in_features=1, hidden=s.hidden, latent=latent,
                                    rho_hidden=s.rho_hidden))  # fmt: skip
     params = max(params, s.layers * (2 * s.hidden + 1) * s.hidden)  # the PermEquivariant stack
     per_seed_models = len(s.latents) * len(s.set_sizes) + 2 * POOLED + 2 + TRAP_MODELS
-    fields = ("seeds", "hidden", "rho_hidden", "layers")
+    fields = ("seeds", "hidden", "rho_hidden", "layers", largest(latents))
     needs.append(models_need("the models", s.seeds * per_seed_models, [params], fields))
-    steps = max(POSITIVE_STEPS, key=lambda f: int(getattr(s, f)))
+    steps = largest({f: getattr(s, f) for f in POSITIVE_STEPS})
     needs.append(losses_need(s.seeds * per_seed_models, getattr(s, steps), ("seeds", steps)))
     units = 2 * s.hidden + latent + s.rho_hidden + s.layers * s.hidden
     batch = min(s.batch_size, s.train_sets)  # common.fit draws at most the training sets
     needs.append(activations_need("a step's activations", s.seeds * len(s.latents), batch, N,
-                                  units, ("seeds", "batch_size", "hidden", widest)))  # fmt: skip
+                                  units, (*fields, "batch_size", widest)))  # fmt: skip
     return needs
 
 
