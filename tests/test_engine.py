@@ -271,7 +271,8 @@ def test_float32_train_follows_a_plain_loop_before_the_plateau_escape():
         ([DeepSet(), "mlp"], [0, 1], TypeError, r"models\[1\]"),
         ([DeepSet()], [0.5], TypeError, "seeds"),
         ([DeepSet()], [-1], ValueError, "seeds"),
-        ([DeepSet(), DeepSet().to("meta")], [0, 1], ValueError, "one device"),
+        # meta is refused as a device deepsets cannot compute on, before "one device"
+        ([DeepSet(), DeepSet().to("meta")], [0, 1], ValueError, r"models\[1\] is on 'meta'"),
         ([DeepSet(), DeepSet().double()], [0, 1], ValueError, "one floating-point dtype"),
     ],
 )

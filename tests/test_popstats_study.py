@@ -73,7 +73,8 @@ def test_the_defaults_and_the_quick_preset_pass_the_checks():
 
 
 def test_paper_switches_to_the_codes_sizes_and_explicit_flags_win():
-    s = resolve(PopstatsSettings(paper=True, sdm_max=1024, samples=128))
+    # one task at 128 samples: the code's sizes of all four need ~200 GiB (memory_needs)
+    s = resolve(PopstatsSettings(paper=True, sdm_max=1024, samples=128, tasks=("rotation",)))
     assert s.sizes == TRAIN_SIZES and s.batch_size == 128 and s.l1_fraction == 1.0
     assert s.steps == tuple(500 * N // 128 for N in TRAIN_SIZES)  # 500 epochs of batch 128
     assert (s.samples, s.sdm_max) == (128, 1024)  # given explicitly: not PAPER's

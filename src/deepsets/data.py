@@ -51,9 +51,14 @@ def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
     return int(n_objects)
 
 
+def data_bytes(n_sets: int, n_objects: int) -> int:
+    """The peak bytes of making `n_sets` sets of `n_objects` objects (measured, above)."""
+    return n_sets * (n_objects * BYTES_PER_OBJECT + BYTES_PER_SET)
+
+
 def check_data_memory(n_sets: int, n_objects: int, what: str) -> None:
     """Refuse before allocating if `n_sets` sets of `n_objects` would not fit in memory."""
-    check_memory(n_sets * (n_objects * BYTES_PER_OBJECT + BYTES_PER_SET), what)
+    check_memory(data_bytes(n_sets, n_objects), what)
 
 
 # all_sets enumerates the 2**N patterns of N objects: 2**20 patterns take ~100 MB on the way

@@ -34,6 +34,7 @@ import tyro
 from torch import nn
 from torch.jit._trace import TracerWarning
 
+from deepsets.device import check_placed
 from deepsets.files import write_atomic
 from deepsets.models.encoder import VOCABULARY, DigitEncoder
 from deepsets.models.recurrent import RecurrentSum
@@ -142,6 +143,7 @@ def check_export(
         raise FileNotFoundError(f"cannot write {path}: the directory {path.parent} does not exist")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_placed(model, "model")
     for kind, reason in REFUSED.items():
         if isinstance(model, kind):
             raise TypeError(f"cannot export {type(model).__name__}: {reason}")

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.device import check_placed
 from deepsets.training import predict
 from deepsets.validate import (
     check_finite,
@@ -67,6 +68,7 @@ def check_models(models: object) -> dict[str, nn.Module]:
     """One model or a non-empty dict name -> model, as a dict."""
     if isinstance(models, nn.Module):
         check_finite_parameters(models, "models")
+        check_placed(models, "models")
         return {type(models).__name__: models}
     if not isinstance(models, dict):
         raise TypeError(
@@ -78,6 +80,7 @@ def check_models(models: object) -> dict[str, nn.Module]:
         if not isinstance(model, nn.Module):
             raise TypeError(f"models[{name!r}] must be a torch.nn.Module, got {type(model)}")
         check_finite_parameters(model, f"models[{name!r}]")  # NaN outputs never pass or fail
+        check_placed(model, f"models[{name!r}]")
     return models
 
 
@@ -87,6 +90,7 @@ def check_sets(X: object, n_permutations: object) -> None:
     if not isinstance(X, torch.Tensor) or X.dim() != 3:
         shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
         raise ValueError(f"X must be a tensor of shape (B, N, F), got {shape}")
+    check_placed(X, "X")
     if X.shape[0] < 1 or X.shape[1] < 2 or X.shape[2] < 1:
         raise ValueError(
             f"X must hold at least one set of at least two objects (B >= 1, N >= 2, F >= 1) "

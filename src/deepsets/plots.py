@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from deepsets.device import check_all_placed, check_placed
 from deepsets.validate import check_finite, positive_float, positive_int
 
 
@@ -47,6 +48,7 @@ def check_sets(X: object, y: object) -> None:
             f"plot_sets expects X and y as torch tensors, got {type(X).__name__}, "
             f"{type(y).__name__}"
         )
+    check_all_placed(X=X, y=y)
     if X.dim() != 3 or X.shape[-1] != 1 or y.shape != (X.shape[0], 1) or X.shape[0] < 1:
         raise ValueError(
             f"plot_sets expects X (B, N, 1) and y (B, 1) with B >= 1, "
@@ -66,6 +68,7 @@ def check_runs(runs: object) -> dict[str, np.ndarray]:
         raise ValueError(f"runs must be a non-empty mapping name -> losses, got {runs!r:.80}")
     out = {}
     for name, losses in runs.items():
+        check_placed(losses, f"runs[{name!r}]")
         try:
             L = np.asarray(as_values(losses), dtype=np.float64)
         except (TypeError, ValueError) as e:

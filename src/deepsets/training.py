@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, check_sizes
+from deepsets.device import check_all_placed, check_placed
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
@@ -28,6 +29,7 @@ from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import TORCH_THREADS, EngineSettings, torch_threads
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
 from deepsets.validate import (
+    ACTIVATION_FLOATS,
     check_finite,
     check_finite_parameters,
     check_memory,
@@ -126,6 +128,7 @@ def train(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
+    check_placed(model, "model")
     _, losses = train_many(
         [model], steps, seeds=[seed], batch_size=batch_size, lr=lr, n_objects=n_objects,
         sizes=sizes, progress=progress, threads=threads,
@@ -249,11 +252,13 @@ def train_on(
     K = len(models) if isinstance(models, Sequence) else 0
     draws = list(range(K)) if seeds is None else seeds
     device, dtype = check_models(models, draws, masked=mask is not None, fresh=False)
+    check_all_placed(X=X, y=y, mask=mask)
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     n_threads = check_threads(threads)
     check_loss(loss, y)
     check_sets(X, y, mask, K, batch_size)  # and their values finite
+    check_step_memory(models, X, y, batch_size)
     X, y, mask = as_rows(X, y, mask, device)
     data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
     sample = None if mask is None else mask[0, :2]
@@ -277,6 +282,21 @@ def check_output(output: object, per_set: tuple[int, ...], loss: str) -> tuple[i
             "outputs are compared with y); a different output is for loss='mixture_nll'"
         )
     return shape
+
+
+def check_step_memory(
+    models: Sequence[nn.Module], X: torch.Tensor, y: torch.Tensor, batch_size: int | None
+) -> None:
+    """Refuse, naming batch_size, a training step of the K models on b sets of X (.., B, N, F)
+    whose drawn sets and activations would not fit in memory: b sets per model, each object
+    through every layer's units (the widest model's outputs per weight, summed)."""
+    b = X.shape[-3] if batch_size is None else batch_size
+    N, K = X.shape[-2], len(models)
+    target = math.prod(y.shape[X.dim() - 2 :])  # one set's target, (*O)
+    row = N * (X.shape[-1] * X.element_size() + 1) + target * y.element_size()
+    units = max(sum(p.shape[0] for p in m.parameters() if p.dim() >= 2) for m in models)
+    need = K * b * (row + N * units * ACTIVATION_FLOATS * 4)  # float32 activations
+    check_memory(need, f"batch_size={b} for {K} model(s) on sets of {N} objects (train_on)")
 
 
 def as_rows(
@@ -382,6 +402,7 @@ def check_models(
     for i, m in enumerate(models):
         if not isinstance(m, nn.Module):
             raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
+        check_placed(m, f"models[{i}]")
         if not any(p.requires_grad for p in m.parameters()):
             raise ValueError(f"models[{i}] has no trainable parameters")
         check_finite_parameters(m, f"models[{i}]")
@@ -541,6 +562,7 @@ def evaluate(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(y, torch.Tensor) or not isinstance(X, torch.Tensor):
         raise TypeError("X and y must be torch tensors of shapes (B, N, F) and (B, 1)")
+    check_all_placed(model=model, X=X, y=y, mask=mask)
     if X.dim() < 1 or X.shape[0] == 0 or y.shape != (X.shape[0], 1):
         raise ValueError(
             f"X (B, N, F) and y (B, 1) must hold B >= 1 sets each, got {tuple(X.shape)} and "

@@ -14,6 +14,8 @@ from typing import TypeGuard
 import numpy as np
 import torch
 
+from deepsets.device import check_placed
+
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes seeds up to this (a signed 64-bit int)
 
 
@@ -93,6 +95,7 @@ def as_generator(
 ) -> torch.Generator:
     """A torch.Generator from a generator, an integer seed or None (a fresh, unseeded one)."""
     if isinstance(generator, torch.Generator):
+        check_placed(generator, name)
         return generator
     if generator is not None and not is_int(generator):
         raise TypeError(
@@ -107,6 +110,9 @@ def as_generator(
 
 
 MEMORY_FRACTION = 0.5  # one array may take at most this share of the machine's physical memory
+# Floats kept per hidden unit and object during a training step: the activation, its
+# pre-activation and its gradient (train_on's batch check and the studies' estimates).
+ACTIVATION_FLOATS = 3
 
 
 def memory_limit() -> int:

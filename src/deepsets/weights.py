@@ -29,7 +29,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as serialize
 from torch import nn
 
-from deepsets.device import resolve_device
+from deepsets.device import check_placed, resolve_device
 from deepsets.files import write_atomic
 from deepsets.models import DeepSet
 from deepsets.models.activation import ACTIVATIONS, activation_name
@@ -223,6 +223,7 @@ def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -
     path = _check_path(path)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    check_placed(model, "model")
     arch = describe(model)
     tensors = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}  # unshared
     dtypes = {v.dtype for v in tensors.values()}

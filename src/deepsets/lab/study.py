@@ -28,7 +28,8 @@ class Study(Generic[S, R]):
     quick: Callable[[], S]
     """The settings of `--quick`: smaller defaults that explicit flags still override."""
     check: Callable[[S], S]
-    """Validates the settings (a ValueError naming the bad field) before any work starts."""
+    """Validates the settings (a ValueError naming the bad field) and estimates the run's memory
+    (`lab.memory`, refused naming the flags) before any work starts."""
     run: Callable[[S], R]
     """Runs the study and writes its outputs; returns its frozen results."""
     summary: Callable[[R], None]

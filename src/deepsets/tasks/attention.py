@@ -24,6 +24,8 @@ from deepsets.tasks.digits import check_sizes
 from deepsets.validate import as_generator, check_finite, check_memory, positive_float, positive_int
 
 DIM = 2  # the points' dimension
+MAX_BYTES = 5  # per object of a max-regression set: its float32 value and its mask
+MIXTURE_BYTES = 4 * DIM * 2 + 9  # per point of a mixture set: its coordinates, scratch, mask
 MIXTURE_OUTPUTS = 1 + DIM + 1  # per component: logit of pi, mu (2), sigma before the softplus
 SIGMA_FLOOR = 1e-4  # added to the softplus: a predicted sigma never reaches 0 (log 0 = -inf)
 MEAN_RANGE = 4.0  # mu ~ U(-MEAN_RANGE, MEAN_RANGE)^2
@@ -54,7 +56,7 @@ def max_regression(
     if lo < 1:
         raise ValueError(f"sizes[0] must be >= 1 (an empty set has no maximum), got {sizes!r}")
     high = positive_float(high, "high")
-    check_memory(B * hi * 5, f"max_regression(n_sets={B}, sizes={sizes!r})")
+    check_memory(B * hi * MAX_BYTES, f"max_regression(n_sets={B}, sizes={sizes!r})")
     x = torch.rand(B, hi, generator=g) * high  # (B, N)
     mask = _mask(B, lo, hi, g)  # (B, N)
     X = torch.where(mask, x, 0.0)  # (B, N)
@@ -94,7 +96,7 @@ def mixture_sets(
     B, g = positive_int(n_sets, "n_sets"), as_generator(generator)
     K = positive_int(components, "components")
     lo, hi = check_sizes(sizes)
-    check_memory(B * hi * (4 * DIM * 2 + 9), f"mixture_sets(n_sets={B}, sizes={sizes!r})")
+    check_memory(B * hi * MIXTURE_BYTES, f"mixture_sets(n_sets={B}, sizes={sizes!r})")
     e = -torch.log1p(-torch.rand(B, K, generator=g))  # (B, K) Exp(1) = Gamma(1)
     pi = e / e.sum(dim=1, keepdim=True)  # (B, K) ~ Dir(1, ..., 1)
     mu = (torch.rand(B, K, DIM, generator=g) * 2 - 1) * MEAN_RANGE  # (B, K, 2)

@@ -20,22 +20,25 @@ from deepsets.validate import as_generator, check_memory, positive_int
 
 DIGITS = tuple(range(1, 10))  # the digits a set holds (0 would not change a sum)
 PIXELS = 64  # P: an 8x8 image, flattened
+TEXT_BYTES = 9  # per object of a text set: its int64 digit and its mask
+IMAGE_BYTES = PIXELS * 4 + 9  # per object of an image set: float32 pixels, index and mask
 PIXEL_MAX = 16.0  # load_digits' pixels are counts 0..16; divided by this they lie in [0, 1]
 SPLIT_SEED = 2017  # the fixed seed of the train/test split of the images (the paper's year)
 TEST_FRACTION = 0.3  # share of the images (of each digit) kept for testing
 SPLITS = ("train", "test")
 
 
-def check_sizes(sizes: object) -> tuple[int, int]:
-    """(lo, hi) with 0 <= lo <= hi and hi >= 1 (lo = 0 allows empty sets), else a ValueError."""
+def check_sizes(sizes: object, name: str = "sizes") -> tuple[int, int]:
+    """(lo, hi) with 0 <= lo <= hi and hi >= 1 (lo = 0 allows empty sets), else a ValueError
+    naming `name` (a study passes its field)."""
     if not isinstance(sizes, tuple | list) or len(sizes) != 2:
-        raise ValueError(f"sizes must be a pair (lo, hi) of set sizes, got {sizes!r}")
-    hi = positive_int(sizes[1], "sizes[1]")
+        raise ValueError(f"{name} must be a pair (lo, hi) of set sizes, got {sizes!r}")
+    hi = positive_int(sizes[1], f"{name}[1]")
     lo = sizes[0]
     if lo != 0:
-        lo = positive_int(lo, "sizes[0]")
+        lo = positive_int(lo, f"{name}[0]")
     if lo > hi:
-        raise ValueError(f"sizes must satisfy 0 <= lo <= hi, got {sizes!r}")
+        raise ValueError(f"{name} must satisfy 0 <= lo <= hi, got {sizes!r}")
     return int(lo), hi
 
 
@@ -57,7 +60,7 @@ def digit_sum(
     """
     B, g = positive_int(n_sets, "n_sets"), as_generator(generator)
     lo, hi = check_sizes(sizes)
-    check_memory(B * hi * 9, f"digit_sum(n_sets={B}, sizes={sizes!r})")
+    check_memory(B * hi * TEXT_BYTES, f"digit_sum(n_sets={B}, sizes={sizes!r})")
     digits = torch.randint(1, 10, (B, hi), generator=g)  # (B, N)
     mask = _mask(B, lo, hi, g)  # (B, N)
     X = torch.where(mask, digits, 0)  # (B, N)
@@ -124,7 +127,7 @@ def image_digit_sum(
     lo, hi = check_sizes(sizes)
     if not isinstance(split, str) or split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    check_memory(B * hi * (PIXELS * 4 + 9), f"image_digit_sum(n_sets={B}, sizes={sizes!r})")
+    check_memory(B * hi * IMAGE_BYTES, f"image_digit_sum(n_sets={B}, sizes={sizes!r})")
     pixels, labels = image_split(split)  # (M, P), (M,)
     pick = torch.randint(0, len(labels), (B, hi), generator=g)  # (B, N)
     mask = _mask(B, lo, hi, g)  # (B, N)

@@ -167,6 +167,12 @@ DRAWS: dict[str, Draw] = {
 DIMENSIONS = {"rotation": 2, "correlation": 2 * HALF, "rank1": DIM, "random": DIM}  # D per task
 
 
+def population_bytes(n_sets: int, samples: int, D: int) -> int:
+    """The bytes of `n_sets` sets of `samples` samples of D features: float32 samples and
+    each set's float64 covariance."""
+    return n_sets * samples * D * 4 + n_sets * D * D * 8
+
+
 def check_task(task: object) -> str:
     """`task` if it is one of TASKS, else a ValueError naming them."""
     if not isinstance(task, str) or task not in TASKS:
@@ -201,7 +207,7 @@ def population_sets(
     B = positive_int(n_sets, "n_sets")
     lo, M = (positive_int(samples, "samples"),) * 2 if sizes is None else check_sizes(sizes)
     D = DIMENSIONS[task]
-    check_memory(B * M * D * 4 + B * D * D * 8, f"population_sets(n_sets={B}, samples={M})")
+    check_memory(population_bytes(B, M, D), f"population_sets(n_sets={B}, samples={M})")
     g = as_generator(generator)
     cov, y, parameter = DRAWS[task](B, g)  # (B, D, D), (B,), (B,)
     L = torch.linalg.cholesky(cov)  # (B, D, D)

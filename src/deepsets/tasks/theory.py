@@ -24,11 +24,12 @@ from deepsets.data import check_n_sets, make_data
 from deepsets.validate import as_generator, check_memory, positive_float, positive_int
 
 Sets = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # X (B, N, 1), mask (B, N), y
+BYTES_PER_OBJECT = 16  # X, its mask and the scratch of making them, per object of a set
 
 
 def _check_size(B: object, N: object, what: str) -> tuple[int, int]:
     B, N = positive_int(B, "B (number of sets)"), positive_int(N, "N (objects per set)")
-    check_memory(B * N * 16, f"{what}(B={B}, N={N})")
+    check_memory(B * N * BYTES_PER_OBJECT, f"{what}(B={B}, N={N})")
     return B, N
 
 
@@ -92,7 +93,8 @@ def multiplicity_sets(
     if not 1 < T <= M:
         raise ValueError(f"threshold must be in 2..max_multiplicity ({M}), got {T}")
     N = D * M
-    check_memory(B * N * 16, f"multiplicity_sets(B={B}, max_distinct={D}, max_multiplicity={M})")
+    what = f"multiplicity_sets(B={B}, max_distinct={D}, max_multiplicity={M})"
+    check_memory(B * N * BYTES_PER_OBJECT, what)
     g = as_generator(generator)
     d = torch.randint(1, D + 1, (B,), generator=g)  # (B,) distinct symbols per set
     m = torch.randint(1, M + 1, (B,), generator=g)  # (B,) multiplicity of each of them

@@ -7,23 +7,9 @@ CLUSTER_MODELS (section 5.3), their initial weights drawn from `seed`. All are `
 from __future__ import annotations
 
 from deepsets.models.set_transformer import SetModel
-from deepsets.studies.attention.settings import AttentionSettings
+from deepsets.studies.attention.settings import CLUSTER_MODELS, MAX_MODELS, AttentionSettings
 from deepsets.tasks.attention import MIXTURE_OUTPUTS
 
-# (encoder, pooling) of each model; the widths and depths come from the settings.
-MAX_MODELS = {
-    "mean": ("rff", "mean"),
-    "sum": ("rff", "sum"),
-    "max": ("rff", "max"),
-    "sab_pma": ("sab", "pma"),
-}
-CLUSTER_MODELS = {
-    "rff_pool": ("rff", "mean"),
-    "sab_pool": ("sab", "mean"),
-    "rff_pma": ("rff", "pma"),
-    "sab_pma": ("sab", "pma"),
-    "isab_pma": ("isab", "pma"),
-}
 NAMES = {
     "max_regression": {
         "mean": "rFF + mean pooling",

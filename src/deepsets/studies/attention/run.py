@@ -23,10 +23,14 @@ from deepsets.lab.settings import run_device, study_threads
 from deepsets.lab.weights import write_weights
 from deepsets.studies.attention import figures
 from deepsets.studies.attention.evaluate import components, oracle, test_log_likelihood, test_mae
-from deepsets.studies.attention.models import CLUSTER_MODELS, MAX_MODELS
 from deepsets.studies.attention.report import write_report
 from deepsets.studies.attention.results import TASKS, AttentionResults
-from deepsets.studies.attention.settings import AttentionSettings, resolve
+from deepsets.studies.attention.settings import (
+    CLUSTER_MODELS,
+    MAX_MODELS,
+    AttentionSettings,
+    resolve,
+)
 from deepsets.studies.attention.train import (
     Trained,
     cluster_sets,

@@ -13,9 +13,35 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from deepsets.lab.memory import (
+    Need,
+    activations_need,
+    check_needs,
+    largest,
+    losses_need,
+    models_need,
+)
 from deepsets.lab.settings import CommonSettings, check_common
+from deepsets.studies.attention.evaluate import CHUNK
+from deepsets.tasks.attention import DIM, MAX_BYTES, MIXTURE_BYTES
 from deepsets.tasks.digits import check_sizes
 from deepsets.validate import positive_float, positive_int
+
+# The models of both tables, (encoder, pooling) each (models.py builds them); the widths and
+# depths come from the settings below.
+MAX_MODELS = {
+    "mean": ("rff", "mean"),
+    "sum": ("rff", "sum"),
+    "max": ("rff", "max"),
+    "sab_pma": ("sab", "pma"),
+}
+CLUSTER_MODELS = {
+    "rff_pool": ("rff", "mean"),
+    "sab_pool": ("sab", "mean"),
+    "rff_pma": ("rff", "pma"),
+    "sab_pma": ("sab", "pma"),
+    "isab_pma": ("isab", "pma"),
+}
 
 
 @dataclass(frozen=True)
@@ -151,16 +177,51 @@ def resolve(settings: AttentionSettings) -> AttentionSettings:
     for dim in ("max_dim", "cl_dim"):
         if getattr(s, dim) % s.heads:
             raise ValueError(f"{dim} must be a multiple of heads, got {getattr(s, dim)}, {s.heads}")
+    check_needs(s, memory_needs(s))
     return s
+
+
+def memory_needs(s: AttentionSettings) -> list[Need]:
+    """The large things a run with `s` holds, estimated before any work (`lab.memory`): both
+    tasks' training and test sets, the models of both tables and their losses, a training step
+    of each task and the clustering test's forward passes (SAB attends over all N^2 pairs)."""
+    max_hi, train_hi, test_hi = s.max_sizes[1], s.cl_train_sizes[1], s.cl_sizes[1]
+    blocks = s.rff_blocks + 5 * (s.attention_blocks + 1 + s.pma_decoder) + s.pool_decoder
+    n_max, n_cl = s.seeds * len(MAX_MODELS), s.seeds * len(CLUSTER_MODELS)
+    max_params = blocks * s.max_dim**2  # an attention block: 5 D x D layers (q, k, v, o, ff)
+    cl_params = blocks * s.cl_dim**2 + (s.inducing + s.components) * s.cl_dim
+    # per object and step: a width's worth of floats per layer, a row of attention per head
+    max_units = blocks * s.max_dim + s.heads * max_hi * s.attention_blocks
+    cl_units = blocks * s.cl_dim + s.heads * (train_hi + s.inducing) * s.attention_blocks
+    # a test pass has no backward: one block's attention matrices and a width of each layer
+    test_pass = CHUNK * test_hi * (s.heads * (test_hi + s.inducing) * 2 + blocks * s.cl_dim) * 4
+    mixture = s.components * (1 + 2 * DIM + 2) * 8  # a set's weights, means, scales, scratch
+    steps = max(s.max_steps, s.cl_steps)
+    depth = (largest({"rff_blocks": s.rff_blocks, "attention_blocks": 5 * s.attention_blocks}),)
+    return [
+        Need("the max-regression sets", (s.max_train_sets + s.max_test_sets) * max_hi * MAX_BYTES,
+             ("max_train_sets", "max_test_sets", "max_sizes")),
+        Need("the clustering training sets", s.cl_train_sets * (train_hi * MIXTURE_BYTES + mixture),
+             ("cl_train_sets", "cl_train_sizes", "components")),
+        Need("the clustering test sets", s.cl_test_sets * (test_hi * MIXTURE_BYTES + mixture),
+             ("cl_test_sets", "cl_sizes", "components")),
+        models_need("the max-regression models", n_max, [max_params], ("seeds", "max_dim", *depth)),
+        models_need("the clustering models", n_cl, [cl_params],
+                    ("seeds", "cl_dim", "inducing", "components", *depth)),
+        losses_need(n_max + n_cl, steps, ("seeds", "max_steps" if steps == s.max_steps
+                                          else "cl_steps")),
+        activations_need("a max-regression step", n_max, s.max_batch, max_hi, max_units,
+                         ("seeds", "max_batch", "max_sizes", "max_dim", *depth)),
+        activations_need("a clustering step", n_cl, s.cl_batch, train_hi, cl_units,
+                         ("seeds", "cl_batch", "cl_train_sizes", "cl_dim", "inducing", *depth)),
+        Need("a clustering test pass", test_pass, ("cl_sizes", "cl_dim", "heads", "inducing")),
+    ]  # fmt: skip
 
 
 def sizes(s: AttentionSettings, name: str) -> tuple[int, int]:
     """Field `name` as (lo, hi) with 1 <= lo <= hi, else a ValueError naming it."""
     value = getattr(s, name)
-    try:
-        lo, hi = check_sizes(value)
-    except ValueError as e:
-        raise ValueError(f"{name}: {e}") from None
+    lo, hi = check_sizes(value, name)
     if lo < 1:
         raise ValueError(f"{name} must not allow empty sets, got {value!r}")
     return lo, hi

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.tasks.digits import SIDE, check_sizes
+from deepsets.tasks.digits import IMAGE_BYTES, PIXELS, SIDE, check_sizes
 from deepsets.validate import is_int, positive_float, positive_int, positive_ints
 
 TASKS = ("text", "image")
@@ -95,7 +96,7 @@ def resolve(settings: DigitsSettings) -> DigitsSettings:
     s = settings
     check_common(s)
     positive_int(s.train_sets, "train_sets")
-    if check_sizes(s.train_sizes)[0] < 1:
+    if check_sizes(s.train_sizes, "train_sizes")[0] < 1:
         raise ValueError(f"train_sizes must not allow empty sets, got {s.train_sizes!r}")
     positive_int(s.steps, "steps")
     positive_int(s.batch_size, "batch_size")
@@ -118,4 +119,35 @@ def resolve(settings: DigitsSettings) -> DigitsSettings:
         positive_int(getattr(s, name), name)
     if s.st_dim % s.st_heads:
         raise ValueError(f"st_dim must be a multiple of st_heads, got {s.st_dim}, {s.st_heads}")
+    check_needs(s, memory_needs(s))
     return s
+
+
+def memory_needs(s: DigitsSettings) -> list[Need]:
+    """The large things a run with `s` holds, estimated before any work (`lab.memory`): the
+    image task's training sets (and their shifted copy), the test sets of the longest length,
+    the recurrent and attention models, their losses, and a training step (the image task's
+    sets are the larger)."""
+    hi, longest = s.train_sizes[1], max(s.lengths)
+    train = s.train_sets * hi * IMAGE_BYTES * (2 if s.max_shift else 1)
+    needs = [
+        Need("the training sets", train, ("train_sets", "train_sizes")),
+        Need("the test sets", s.test_sets * longest * IMAGE_BYTES, ("test_sets", "lengths")),
+    ]
+    F = PIXELS + 1  # the image task's inputs, plus a bias
+    runs = s.seeds * len(TASKS)
+    for what, params, field in [
+        ("the LSTMs", 4 * s.lstm_hidden * (s.lstm_hidden + F + 1), "lstm_hidden"),
+        ("the GRUs", 3 * s.gru_hidden * (s.gru_hidden + F + 1), "gru_hidden"),
+        ("the Set Transformers", 2 * (15 * s.st_dim**2 + F * s.st_dim), "st_dim"),  # both kinds
+    ]:
+        needs.append(models_need(what, runs, [params], ("seeds", field)))
+    steps = max(s.steps + s.fine_steps, s.image_deepset_steps + s.image_deepset_fine_steps)
+    field = "steps" if steps == s.steps + s.fine_steps else "image_deepset_steps"
+    needs.append(losses_need(runs * len(MODELS), steps, ("seeds", field)))
+    units = max(6 * s.lstm_hidden, 5 * s.gru_hidden, 10 * s.st_dim + s.st_heads * hi)
+    fields = ("batch_size", "seeds", "train_sizes")
+    step = activations_need("a step's activations", s.seeds * len(MODELS), s.batch_size, hi,
+                            units + PIXELS, fields)  # fmt: skip
+    needs.append(step)
+    return needs

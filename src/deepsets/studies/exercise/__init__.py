@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from deepsets.lab.study import Study
-from deepsets.studies.exercise.settings import StudySettings, quick_settings, resolve
+from deepsets.studies.exercise.settings import StudySettings, quick_settings
 
 if TYPE_CHECKING:
     from deepsets.studies.exercise.results import StudyResults
@@ -21,6 +21,13 @@ def run(settings: StudySettings) -> StudyResults:
     from deepsets.studies.exercise.run import run_study
 
     return run_study(settings)
+
+
+def check(settings: StudySettings) -> StudySettings:
+    """`run.check` (the fields, then the run's memory), imported on use."""
+    from deepsets.studies.exercise.run import check as check_run
+
+    return check_run(settings)
 
 
 def summary(results: StudyResults) -> None:
@@ -34,7 +41,7 @@ STUDY = Study(
     StudySettings,
     "the exercise's DeepSet and MLPs over seeds, its questions answered by measurement",
     quick_settings,
-    resolve,
+    check,
     run,
     summary,
 )

@@ -20,14 +20,16 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from deepsets.cluster import cluster_info
-from deepsets.data import all_sets
+from deepsets.data import CHUNK, all_sets, data_bytes
 from deepsets.engine.forked import fork_map
 from deepsets.engine.parts import WORKERS
+from deepsets.lab.memory import FLOAT, Need, activations_need, check_needs, losses_need, models_need
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
 from deepsets.lab.weights import write_weights
+from deepsets.models.deepset import DeepSet
 from deepsets.studies.exercise import extras
-from deepsets.studies.exercise.plan import Plan, Runs, Variant
+from deepsets.studies.exercise.plan import Plan, Runs, Variant, sweep_variants
 from deepsets.studies.exercise.report import write_report
 from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
 from deepsets.studies.exercise.scores import TestSet
@@ -36,6 +38,7 @@ from deepsets.studies.exercise.sections import (
     learning_speed,
     linear_phi,
     sample_efficiency,
+    set_size,
     sweep,
     training,
 )
@@ -113,13 +116,66 @@ def scored_sets(seed: int, device: torch.device) -> TestSet:
     return X[order], y[order]
 
 
+def check(settings: StudySettings) -> StudySettings:
+    """`resolve` the settings, then refuse a run whose memory (`memory_needs`) would not fit,
+    naming its flags: the study's check, before any work."""
+    s = resolve(settings)
+    check_needs(s, memory_needs(s))
+    return s
+
+
+def memory_needs(s: StudySettings) -> list[Need]:
+    """The large things a run with `s` holds, estimated before any work (`lab.memory`): the
+    plan's models (each seed's, and a copy at each earlier checkpoint of learning_speed),
+    their losses, a step's batches, the set-size section's test sets, the permuted copies."""
+    plan = Plan([s.seed], torch.device("cpu"))  # one seed's variants: the others' are alike
+    declare(plan, s)
+    sizes = {v.name: variant_size(v) for v in plan.variants.values()}
+    copies = s.seeds * len(learning_speed.checkpoints(s.steps))
+    kinds = {
+        ("the DeepSets", ("seeds", "hidden")): [n for n in sizes if n.startswith("deepset")],
+        ("the exercise's MLP", ("seeds", "mlp_hidden")): ["mlp"],
+        ("the sweep's MLPs", ("seeds", "sweep_widths", "sweep_depths")): [
+            v.name for v in plan.variants.values() if v in sweep_variants(s)
+        ],
+    }
+    needs = [models_need(what, copies, [sizes[n][0] for n in names], fields)
+             for (what, fields), names in kinds.items()]  # fmt: skip
+    needs.append(losses_need(s.seeds * len(sizes), s.steps, ("seeds", "steps")))
+    units = sum(objects * width for _, objects, width in sizes.values())
+    streams = s.seeds * (1 + any(v.set_sizes for v in plan.variants.values()))
+    batches = data_bytes(min(s.steps, CHUNK) * s.batch_size * streams, set_size.MIXED[1])
+    needs.append(Need("a step's batches", batches, ("batch_size", "seeds")))
+    needs.append(activations_need("a step's activations", s.seeds, s.batch_size, 1, units,
+                                  ("batch_size", "seeds")))  # fmt: skip
+    tests = sum(data_bytes(s.test_size, n) for n in set_size.TEST_SIZES)
+    tests += s.test_size * max(set_size.TEST_SIZES) * sizes["deepset"][2] * FLOAT
+    needs.append(Need("the set-size section's test sets", tests, ("test_size",)))
+    permuted = (s.permutations + 1) * invariance.PERMUTED_SETS * 10 * FLOAT * 2
+    needs.append(Need("the invariance check's permuted sets", permuted, ("permutations",)))
+    return needs
+
+
+def variant_size(v: Variant) -> tuple[int, int, int]:
+    """A variant's parameters, objects per input row (a DeepSet's phi sees each of the 10 or
+    up to 20 objects, an MLP one flattened set) and hidden units per row, without building it."""
+    o = dict(v.options)
+    hidden: tuple[int, ...] = (o["hidden"],) if isinstance(o["hidden"], int) else o["hidden"]
+    if v.constructor is DeepSet:
+        H, L = hidden[0], o["latent"]
+        config = dict(in_features=1, hidden=H, latent=L, rho_hidden=H)
+        return DeepSet.n_params(config), 10 if v.set_sizes is None else v.set_sizes[1], 3 * H + L
+    widths = (10, *hidden, 1)
+    return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True)), 1, sum(hidden)
+
+
 def run_study(settings: StudySettings | None = None) -> StudyResults:
     """Run the whole study and write its report; returns the output directory and the results.
 
     Writes report.html, metrics.json, figures/*.png and weights/*.safetensors into
     `settings.out` (default: a fresh runs/<timestamp>), atomically.
     """
-    s = resolve(settings or StudySettings())
+    s = check(settings or StudySettings())
     out = Path(s.out) if s.out is not None else default_out()
     with study_threads(s):
         return _run(s, run_device(s), out)

@@ -12,9 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from deepsets.engine.parts import WORKERS
+from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.tasks.popstats import SAMPLES, TASKS, TEST_SETS, TRAIN_SIZES
-from deepsets.validate import check_memory, positive_float, positive_int, positive_ints
+from deepsets.models.popstats import PHI, RHO
+from deepsets.tasks.popstats import (
+    DIMENSIONS,
+    SAMPLES,
+    TASKS,
+    TEST_SETS,
+    TRAIN_SIZES,
+    population_bytes,
+)
+from deepsets.validate import positive_float, positive_int, positive_ints
 
 METHODS = ("deepset", "sdm")
 SDM_KERNELS = 5  # N x N float64 arrays an SDM fit holds at once (distances, kernel, its split)
@@ -54,8 +64,8 @@ class PopstatsSettings(CommonSettings):
     """N of the predicted-against-true figure; default: the largest N both methods ran."""
     paper: bool = False
     """The paper's code's sizes: samples 512, sizes 2^7..2^17, sdm_max 2^14, batch 128, 500 + 500
-    epochs; days of CPU and ~10 GiB for SDM at 2^14 (a larger machine, --scheduler). Explicit
-    flags win."""
+    epochs; days of CPU and ~230 GiB for all tasks' training sets at 2^17 (a larger machine).
+    Explicit flags win."""
 
 
 QUICK: dict[str, Any] = dict(
@@ -124,8 +134,32 @@ def check_fields(s: PopstatsSettings) -> None:
         raise ValueError(
             f"scatter_n must be a size both methods run ({sdm_sizes(s)}), got {s.scatter_n!r}"
         )
+    check_needs(s, memory_needs(s))
+
+
+def memory_needs(s: PopstatsSettings) -> list[Need]:
+    """The large things a run with `s` holds, estimated before any work (`lab.memory`): the
+    training sets of the largest N (and their stacked copy), the test sets, the kernel method's
+    N x N arrays and its random-feature embeddings (one fit per worker), the DeepSets, their
+    losses and a training step."""
+    D, N = max(DIMENSIONS[t] for t in s.tasks), max(s.sizes)
+    runs = len(s.tasks) * s.seeds
+    train = 2 * runs * population_bytes(N, s.samples, D)
+    tests = len(s.tasks) * population_bytes(s.test_sets, s.samples, D)
     largest = max(sdm_sizes(s))
-    check_memory(SDM_KERNELS * 8 * largest**2, f"the kernel method at N = {largest} (sdm_max)")
+    embedded = WORKERS * (largest + s.test_sets + D) * s.features * 8
+    steps = max(s.steps) * (1 + s.l1_fraction)
+    params = sum(PHI) * D + sum(PHI) ** 2  # more than phi's and rho's layers hold
+    return [
+        Need("the training sets", train, ("seeds", "sizes", "samples")),
+        Need("the test sets", tests, ("test_sets", "samples")),
+        Need("the kernel method's N x N arrays", SDM_KERNELS * 8 * largest**2, ("sdm_max",)),
+        Need("the kernel method's embeddings", embedded, ("features", "sdm_max")),
+        models_need("the DeepSets", runs * len(s.sizes), [params], ("seeds",)),
+        losses_need(runs * len(s.sizes), steps, ("seeds", "steps")),
+        activations_need("a step's activations", runs, s.batch_size, s.samples,
+                         sum(PHI) + sum(RHO), ("batch_size", "samples")),
+    ]  # fmt: skip
 
 
 def sdm_sizes(s: PopstatsSettings) -> tuple[int, ...]:

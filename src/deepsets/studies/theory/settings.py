@@ -8,7 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deepsets.data import data_bytes
+from deepsets.lab.memory import (
+    Need,
+    activations_need,
+    check_needs,
+    largest,
+    losses_need,
+    models_need,
+)
 from deepsets.lab.settings import CommonSettings, check_common
+from deepsets.models.deepset import DeepSet
+from deepsets.tasks.theory import BYTES_PER_OBJECT
 from deepsets.validate import positive_float, positive_int, positive_ints
 
 
@@ -104,7 +115,54 @@ def check(settings: TheorySettings) -> TheorySettings:
     positive_ints(s.latents, "latents")
     if s.trap_sets % 2:
         raise ValueError(f"trap_sets must be even (make_data balances classes), got {s.trap_sets}")
+    check_needs(s, memory_needs(s))
     return s
+
+
+TRAP_MODELS = 5  # the trap claim's DeepSets per seed (claims/trap.py: the baseline, four cures)
+POOLED = 3  # claims 2 and 3 train one DeepSet per pooling (sum, mean, max) and seed
+
+
+def memory_needs(s: TheorySettings) -> list[Need]:
+    """The large things a run with `s` holds, estimated before any work (`lab.memory`): each
+    claim's training sets (one copy per model of a seed) and its test sets, the models and
+    their losses, and a training step's activations."""
+    median_N, multiset_N = max(s.set_sizes), 3 * 4  # multiplicity_sets: 3 symbols, 4 times
+    per_seed = [  # (claim's training sets, their objects, copies per seed, the fields)
+        (s.train_sets, median_N, len(s.latents), ("train_sets", "set_sizes", "latents")),
+        (s.train_sets, multiset_N, POOLED, ("train_sets",)),
+        (s.train_sets, s.mean_objects, POOLED, ("train_sets", "mean_objects")),
+        (s.train_sets, s.equivariant_objects, 2, ("train_sets", "equivariant_objects")),
+    ]
+    needs = [Need("a claim's training sets", s.seeds * n * N * copies * BYTES_PER_OBJECT,
+                  ("seeds", *fields)) for n, N, copies, fields in per_seed]  # fmt: skip
+    trap = s.seeds * TRAP_MODELS * data_bytes(s.trap_sets, 10)
+    needs.append(Need("the trap claim's training sets", trap, ("seeds", "trap_sets")))
+    objects = {"set_sizes": median_N, "mean_objects": s.mean_objects,
+               "equivariant_objects": s.equivariant_objects}  # fmt: skip
+    widest = largest(objects)  # the field of the largest sets
+    N = max(multiset_N, objects[widest])
+    tests = s.test_sets * N * BYTES_PER_OBJECT
+    needs.append(Need("a claim's test sets", tests, ("test_sets", widest)))
+    latents = {"latent": s.latent, "wide_latent": s.wide_latent, "latents": max(s.latents)}
+    latent = latents[largest(latents)]
+    params = DeepSet.n_params(dict(in_features=1, hidden=s.hidden, latent=latent,
+                                   rho_hidden=s.rho_hidden))  # fmt: skip
+    params = max(params, s.layers * (2 * s.hidden + 1) * s.hidden)  # the PermEquivariant stack
+    per_seed_models = len(s.latents) * len(s.set_sizes) + 2 * POOLED + 2 + TRAP_MODELS
+    fields = ("seeds", "hidden", "rho_hidden", "layers", largest(latents))
+    needs.append(models_need("the models", s.seeds * per_seed_models, [params], fields))
+    steps = largest({f: getattr(s, f) for f in POSITIVE_STEPS})
+    needs.append(losses_need(s.seeds * per_seed_models, getattr(s, steps), ("seeds", steps)))
+    units = 2 * s.hidden + latent + s.rho_hidden + s.layers * s.hidden
+    batch = min(s.batch_size, s.train_sets)  # common.fit draws at most the training sets
+    needs.append(activations_need("a step's activations", s.seeds * len(s.latents), batch, N,
+                                  units, (*fields, "batch_size", widest)))  # fmt: skip
+    return needs
+
+
+POSITIVE_STEPS = ("median_steps", "multiset_steps", "steps", "trap_steps")
+"""The steps of the claims; the longest sizes the loss histories."""
 
 
 __all__ = ["QUICK", "TheorySettings", "check", "quick_settings"]
