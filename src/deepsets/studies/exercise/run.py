@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from deepsets.cluster import cluster_info
 from deepsets.data import all_sets
 from deepsets.engine.forked import fork_map
-from deepsets.engine.parts import WORKERS
+from deepsets.engine.settings import resolve_workers
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.settings import run_device, study_threads
 from deepsets.lab.weights import write_weights
@@ -170,7 +170,7 @@ def write_figures(root: Path, figs: Mapping[str, Figure]) -> None:
     def save(name: str) -> None:
         figs[name].savefig(root / "figures" / f"{name}.png", dpi=110)
 
-    fork_map(save, list(figs), WORKERS)
+    fork_map(save, list(figs), resolve_workers())
 
 
 def save_weights(root: Path, runs: list[Runs]) -> None:

@@ -1,0 +1,161 @@
+"""The engine's workers: as many as the cores by default, overridable, and never a number changed.
+
+The stacks follow a rule of the models alone (engine/parts.py `stacks`), so any number of
+workers trains the same stacks to the same bits; the workers only share them out.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deepsets import training
+from deepsets.engine import parts, settings
+from deepsets.engine.parts import LONE_SPLIT, cost, partition, stacks
+from deepsets.engine.settings import WORKERS_VARIABLE, resolve_workers, using_workers
+from deepsets.models import DeepSet, make_mlp
+from deepsets.training import train, train_many, train_on
+
+
+def weights(models: list[nn.Module]) -> list[torch.Tensor]:
+    return [p.detach().clone() for m in models for p in m.parameters()]
+
+
+def deepsets(k: int) -> list[nn.Module]:
+    return [DeepSet(generator=i) for i in range(k)]
+
+
+def mixed() -> list[nn.Module]:
+    """64 DeepSets and MLPs of three widths: six stacks of unequal cost."""
+    return [*deepsets(64), *(make_mlp(w, generator=i) for w in (4, 32, 128) for i in range(6))]
+
+
+@pytest.mark.parametrize("make", [functools.partial(deepsets, 64), mixed], ids=["64", "mixed"])
+def test_train_many_gives_the_same_bits_on_1_2_and_3_workers(monkeypatch, make):
+    forks = []
+    real = parts.run_forked
+
+    def counted(n: int, *args: object) -> object:
+        forks.append(n)
+        return real(n, *args)
+
+    monkeypatch.setattr(parts, "run_forked", counted)
+    runs = []
+    for workers in (1, 2, 3):
+        models = make()
+        _, losses = train_many(models, 40, seeds=list(range(len(models))), workers=workers,
+                               progress=False)  # fmt: skip
+        runs.append((losses, weights(models)))
+    for losses, w in runs[1:]:
+        np.testing.assert_array_equal(losses, runs[0][0])
+        assert all(torch.equal(a, b) for a, b in zip(w, runs[0][1], strict=True))
+    assert forks == ([2, 2] if make is not mixed else [2, 3])  # parts forked: the work shared
+    other = make()
+    train_many(other, 40, seeds=[s + 1 for s in range(len(other))], workers=2, progress=False)
+    assert not all(torch.equal(a, b) for a, b in zip(weights(other), runs[0][1], strict=True))
+
+
+CASES = {
+    "one DeepSet": lambda: deepsets(1),
+    "5 DeepSets": lambda: deepsets(5),
+    "64 DeepSets": lambda: deepsets(64),
+    "256 DeepSets": lambda: deepsets(256),
+    "mixed": mixed,
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_stacks_are_the_same_on_any_number_of_workers(name):
+    models = CASES[name]()
+    rule = sorted(index for _, index in stacks(models, 100, 10))
+    assert sorted(itertools.chain.from_iterable(rule)) == list(range(len(models)))
+    for workers in (1, 2, 3, 4, 7, 64):
+        shared = partition(models, 100, 10, workers)
+        assert 1 <= len(shared) <= workers and all(shared)
+        assert sorted(index for part in shared for _, index in part) == rule, workers
+
+
+def test_the_largest_stacks_go_first_each_to_the_least_loaded_worker():
+    """The parts against a plain list scheduling of the stacks by their cost (an independent
+    reference: a queue served largest first, each stack to the worker free first)."""
+    models = mixed()
+    groups = stacks(models, 100, 10)
+    costs = {tuple(g): cost([models[i] for i in g], 100, 10) for _, g in groups}
+    for workers in (2, 3, 4):
+        free = [(0.0, j) for j in range(workers)]
+        expected: list[list[tuple[int, ...]]] = [[] for _ in range(workers)]
+        for g in sorted(costs, key=lambda g: -costs[g]):
+            t, j = min(free)
+            expected[j].append(g)
+            free[j] = (t + costs[g], j)
+        got = [[tuple(index) for _, index in part] for part in partition(models, 100, 10, workers)]
+        assert got == [e for e in expected if e]
+
+
+def test_a_lone_stack_is_halved_by_the_rule_not_by_the_workers():
+    assert LONE_SPLIT == 2  # the engine's old fixed 2 workers: the recorded stacks
+    assert sorted(len(g) for _, g in stacks(deepsets(5), 100, 10)) == [2, 3]
+    assert sorted(len(g) for _, g in stacks(deepsets(64), 100, 10)) == [32, 32]
+    for workers in (1, 3, 8):
+        shared = partition(deepsets(5), 100, 10, workers)
+        assert sorted(len(g) for p in shared for _, g in p) == [2, 3]
+
+
+def test_the_default_is_the_cores_over_the_threads(monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    monkeypatch.setattr(settings, "cores", lambda: 8)
+    assert resolve_workers() == 8
+    assert resolve_workers(threads=2) == 4 and resolve_workers(threads=16) == 1
+    assert resolve_workers(3) == 3
+    monkeypatch.setenv(WORKERS_VARIABLE, " 5 ")
+    assert resolve_workers() == 5 and resolve_workers(2) == 2  # the argument wins
+    with using_workers(6):
+        assert resolve_workers() == 6 and resolve_workers(1) == 1  # a study's --workers wins
+        with using_workers(None):
+            assert resolve_workers() == 6
+    assert resolve_workers() == 5
+    monkeypatch.setenv(WORKERS_VARIABLE, "")
+    assert resolve_workers() == 8  # empty: unset
+
+
+def test_the_cores_are_those_this_process_may_use():
+    n = settings.cores()
+    assert n >= 1
+    if hasattr(os, "sched_getaffinity"):
+        assert n == len(os.sched_getaffinity(0))
+
+
+BAD = [0, -1, 1.5, "2", True]
+
+
+@pytest.mark.parametrize("bad", BAD, ids=repr)
+def test_bad_workers_are_refused_before_any_work(monkeypatch, bad):
+    def never(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(training, "run_engine", never)
+    X, y = torch.rand(4, 10, 1), torch.tensor([[0.0], [1.0], [0.0], [1.0]])
+    for call in (
+        lambda: train(DeepSet(), 5, seed=0, workers=bad),
+        lambda: train_many([DeepSet()], 5, seeds=[0], workers=bad),
+        lambda: train_on([DeepSet()], X, y, 5, workers=bad),
+    ):
+        with pytest.raises(ValueError, match=r"^workers must be a positive integer, got "):
+            call()
+    with pytest.raises(ValueError, match=r"^workers must be a positive integer"):
+        with using_workers(bad):  # type: ignore[arg-type]
+            pass
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5", "2 workers", "0x2"])
+def test_a_bad_environment_variable_is_refused_naming_it(monkeypatch, bad):
+    monkeypatch.setattr(training, "run_engine", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setenv(WORKERS_VARIABLE, bad)
+    with pytest.raises(ValueError, match=rf"{WORKERS_VARIABLE} must be a positive integer.*"):
+        train_many([DeepSet()], 5, seeds=[0])
