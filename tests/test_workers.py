@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepsets import training
+from deepsets import cli, training
 from deepsets.engine import parts, settings
 from deepsets.engine.parts import LONE_SPLIT, cost, partition, stacks
 from deepsets.engine.settings import WORKERS_VARIABLE, resolve_workers, using_workers
@@ -159,3 +160,53 @@ def test_a_bad_environment_variable_is_refused_naming_it(monkeypatch, bad):
     monkeypatch.setenv(WORKERS_VARIABLE, bad)
     with pytest.raises(ValueError, match=rf"{WORKERS_VARIABLE} must be a positive integer.*"):
         train_many([DeepSet()], 5, seeds=[0])
+
+
+# --- the study: `deepsets run --quick --workers N` ---------------------------------------------
+
+
+def numbers(metrics: dict) -> dict:
+    """metrics.json without what may differ between equal runs: timings, where they ran and on
+    how many workers."""
+    kept = {k: v for k, v in metrics.items() if k not in ("timing", "cluster", "workers")}
+    kept["settings"] = {k: v for k, v in kept["settings"].items() if k not in ("out", "workers")}
+    return kept
+
+
+def test_the_quick_study_writes_the_same_numbers_on_1_to_4_workers(tmp_path, monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    runs = {}
+    for workers in (1, 2, 3, 4):  # 3 and 4 oversubscribe a 2-core machine: slower, same bits
+        out = tmp_path / str(workers)
+        assert cli.main(["run", "--quick", "--workers", str(workers), "--out", str(out)]) == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["workers"] == metrics["settings"]["workers"] == workers
+        weights = {p.name: p.read_bytes() for p in sorted((out / "weights").iterdir())}
+        runs[workers] = (numbers(metrics), weights)
+    first, first_weights = runs[1]
+    assert first_weights and first["training"]
+    for workers in (2, 3, 4):
+        assert runs[workers][0] == first, workers
+        assert runs[workers][1] == first_weights, workers
+
+
+def test_the_study_records_the_default_workers(tmp_path, monkeypatch):
+    monkeypatch.setenv(WORKERS_VARIABLE, "3")
+    out = tmp_path / "run"
+    argv = ["run", "--quick", "--no-extras", "--steps", "60", "--final-window", "20"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["workers"] == 3 and metrics["settings"]["workers"] is None
+
+
+@pytest.mark.parametrize("bad", ["0", "x"])
+def test_a_study_refuses_a_bad_environment_variable_before_any_work(
+    tmp_path, monkeypatch, capsys, bad
+):
+    monkeypatch.setenv(WORKERS_VARIABLE, bad)
+    monkeypatch.setattr(training, "run_engine", lambda *a, **k: pytest.fail("training started"))
+    out = tmp_path / "run"
+    assert cli.main(["run", "--quick", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"deepsets run: error: the environment variable {WORKERS_VARIABLE}")
+    assert "Traceback" not in err and not out.exists()

@@ -24,7 +24,7 @@ from deepsets.data import all_sets
 from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
 from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.settings import run_device, study_threads, workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.plan import Plan, Runs, Variant
@@ -148,6 +148,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
             seeds=tuple(plan.seeds),
             device=str(device),
             threads=torch.get_num_threads(),
+            workers=workers_of(s, device),
             environment=versions(),
             models_trained=plan.n_models,
             data=DataShown(training.SHOWN_SETS, int(test[0].shape[0])),
