@@ -123,6 +123,8 @@ def test_the_default_is_the_cores_over_the_threads(monkeypatch):
     assert resolve_workers() == 5
     monkeypatch.setenv(WORKERS_VARIABLE, "")
     assert resolve_workers() == 8  # empty: unset
+    monkeypatch.setattr(settings, "EVERY_CORE", False)
+    assert resolve_workers() == 1 and resolve_workers(4) == 4
 
 
 def test_the_cores_are_those_this_process_may_use():

@@ -56,8 +56,10 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 # The engine's workers by default: the cores this process may use (`cores`), unless this
-# environment variable says how many.
+# environment variable says how many; with EVERY_CORE off, one. Measured gain in
+# benchmarks/README.md, "Levers" (a second worker on a 2-core CPU).
 WORKERS_VARIABLE = "DEEPSETS_WORKERS"
+EVERY_CORE = True
 _WORKERS: ContextVar[int | None] = ContextVar("deepsets_workers", default=None)
 
 
@@ -107,4 +109,6 @@ def resolve_workers(workers: object = None, threads: int = TORCH_THREADS) -> int
     chosen = _WORKERS.get()
     if chosen is None:
         chosen = env_workers()
-    return chosen if chosen is not None else max(1, cores() // threads)
+    if chosen is not None:
+        return chosen
+    return max(1, cores() // threads) if EVERY_CORE else 1
