@@ -6,10 +6,14 @@ workers trains the same stacks to the same bits; the workers only share them out
 
 from __future__ import annotations
 
+import copy
 import functools
+import importlib.util
 import itertools
 import json
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,3 +216,44 @@ def test_a_study_refuses_a_bad_environment_variable_before_any_work(
     err = capsys.readouterr().err
     assert err.startswith(f"deepsets run: error: the environment variable {WORKERS_VARIABLE}")
     assert "Traceback" not in err and not out.exists()
+
+
+# --- the record: the CPU named, the workers row, the scale arithmetic ---------------------------
+
+
+def record_module():
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("docs_record_w", root / "docs" / "record.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_record_names_the_cpu_and_renders_the_workers_row():
+    record = record_module()
+    r = copy.deepcopy(json.loads(record.RECORD.read_text()))
+    c = r["benchmarks"]["conditions"]
+    assert record.cpu_named(c) == f"a {c['cpus']}-core {c['machine']} CPU"  # an older record
+    c |= {"cpu_model": "AMD EPYC 9R14", "cores": 2, "l2_per_core": "2048K"}
+    r["benchmarks"]["rows"].append(
+        {"workload": "deepsets run on 2 workers against 1", "baseline": 57.0, "ours": 30.0,
+         "unit": "s", "ratio": 1.9, "target": ">= 1.8x", "met": True, "note": "x"}
+    )  # fmt: skip
+    text = record.speed_table(r)
+    assert "on the CPU AMD EPYC 9R14 (2 cores for the run, 2048K of L2 cache each), " in text
+    assert "| deepsets run on 2 workers against 1 | 57 s | 30 s | 1.9x | >= 1.8x | yes |" in text
+
+
+def test_the_scale_arithmetic_follows_the_recorded_one_core_step():
+    record = record_module()
+    r = json.loads(record.RECORD.read_text())
+    (lever,) = [v for v in r["levers"] if " workers (study models" in v["lever"]]
+    n_stacks, share = record.study_shares((1, 2, 16, 64))
+    assert share[1] == pytest.approx(1.0)
+    assert share[64] <= share[16] < share[2] < share[1]
+    text = record.scale(r)
+    for n in (16, 64):  # the step on n cores: one core's step times the busiest worker's share
+        step = lever["off"] * share[n]
+        assert f"| {n} (on paper) | {step * 1e3:.2f} ms ({share[n]:.0%}) |" in text
+    assert f"its {n_stacks} stacks are fixed by the models" in text.replace("\n", " ")
