@@ -257,3 +257,15 @@ def test_the_scale_arithmetic_follows_the_recorded_one_core_step():
         step = lever["off"] * share[n]
         assert f"| {n} (on paper) | {step * 1e3:.2f} ms ({share[n]:.0%}) |" in text
     assert f"its {n_stacks} stacks are fixed by the models" in text.replace("\n", " ")
+
+
+def test_a_studys_workers_flag_wins_over_the_environment_variable(monkeypatch):
+    from deepsets.lab.settings import check_common
+    from deepsets.studies.exercise.settings import StudySettings
+
+    monkeypatch.setenv(WORKERS_VARIABLE, "x")
+    with pytest.raises(ValueError, match=WORKERS_VARIABLE):
+        check_common(StudySettings())
+    check_common(StudySettings(workers=2))  # the flag given: the variable is not used
+    with pytest.raises(ValueError, match="^workers must be a positive integer, got 0"):
+        check_common(StudySettings(workers=0))

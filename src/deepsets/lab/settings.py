@@ -72,7 +72,8 @@ def check_common(s: CommonSettings, flags: tuple[str, ...] = ()) -> None:
         positive_int(s.threads, "threads")
     if s.workers is not None:
         positive_int(s.workers, "workers")
-    env_workers()  # a bad DEEPSETS_WORKERS, before any work
+    else:
+        env_workers()  # the default's DEEPSETS_WORKERS: a bad one refused before any work
     check_scheduler(s.scheduler)
     check_device(s.device, s.scheduler)
 
