@@ -6,9 +6,9 @@
 Each lever is kept in the code only if this shows a gain; docs/record.py records the table and
 renders it into benchmarks/README.md. Rows:
 
-- workers: the study's models (sets of 10) trained by `train_many` with 2 workers against 1
-  (`deepsets.training.WORKERS`), and the workers as forked processes against threads
-  (`deepsets.engine.forked.FORK`).
+- workers: the study's models (sets of 10) trained by `train_many` on a worker per core (2 on
+  a 2-core CPU) against one (`deepsets.engine.settings.EVERY_CORE`), and the workers as forked
+  processes against threads (`deepsets.engine.forked.FORK`).
 - hand-written training steps for the stacked DeepSets and MLPs against autograd
   (`deepsets.engine.loop.HAND_WRITTEN`), on the study's models.
 - the fused Adam kernel against Adam's seven passes (`deepsets.engine.adam.FUSED`), on the
@@ -49,7 +49,7 @@ os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepsets-induct
 from run import study_models  # noqa: E402
 
 from deepsets import DeepSet, training  # noqa: E402
-from deepsets.engine import adam, forked, loop  # noqa: E402
+from deepsets.engine import adam, forked, loop, settings  # noqa: E402
 from deepsets.engine.adam import FlatAdam  # noqa: E402
 from deepsets.engine.families import (  # noqa: E402
     layers,
@@ -111,7 +111,8 @@ def one_step_seconds(steps: int) -> float:
 # name (with the workload it is measured on: where the lever is meant to act), owner,
 # attribute, off, on, workload
 SWITCHES: list[tuple[str, Any, str, Any, Any, Callable[[int], float]]] = [
-    ("2 workers (study models, sets of 10)", training, "WORKERS", 1, 2, study_step_seconds),
+    (f"{settings.cores()} workers (study models, sets of 10)", settings, "EVERY_CORE", False,
+     True, study_step_seconds),
     ("workers as forked processes, not threads (study models)", forked, "FORK", False, True,
      study_step_seconds),
     ("hand-written training steps, not autograd (study models)", loop, "HAND_WRITTEN",

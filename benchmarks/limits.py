@@ -41,7 +41,6 @@ from run import clock  # noqa: E402  (benchmarks/run.py)
 from torch import nn  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from deepsets import training  # noqa: E402
 from deepsets.engine.families import StackedDeepSet, StackedMLP, stack_models  # noqa: E402
 from deepsets.engine.families.layers import StackedLayers  # noqa: E402
 from deepsets.engine.sources import Streams  # noqa: E402
@@ -204,7 +203,7 @@ class Case:
 
 def run(groups: Sequence[Models], steps: int) -> None:
     for g in groups:
-        train_many(g.models, steps, seeds=g.seeds, sizes=g.sizes, progress=False)
+        train_many(g.models, steps, seeds=g.seeds, sizes=g.sizes, progress=False, workers=1)
 
 
 def profile_case(name: str, groups: list[Models], steps: int) -> Case:
@@ -262,9 +261,8 @@ def profile_all(steps: int = 30) -> list[Case]:
     On one core: one worker thread (the profiler follows the main thread only) and one torch
     thread, against limits measured on one core; benchmarks/levers.py has the second worker.
     """
-    before, workers = torch.get_num_threads(), training.WORKERS
+    before = torch.get_num_threads()
     torch.set_num_threads(1)  # as train_many runs
-    training.WORKERS = 1
     try:
         k64 = [Models([DeepSet(generator=k) for k in range(64)], list(range(64)))]
         return [
@@ -273,7 +271,6 @@ def profile_all(steps: int = 30) -> list[Case]:
         ]
     finally:
         torch.set_num_threads(before)
-        training.WORKERS = workers
 
 
 def top_ops(g: Group) -> str:

@@ -13,6 +13,7 @@ and scale by the step and model counts; the notes say how. `measure()` returns t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -35,6 +36,7 @@ if str(HERE) not in sys.path:
 import baseline  # noqa: E402
 
 from deepsets.data import make_data  # noqa: E402
+from deepsets.engine.settings import cores  # noqa: E402
 from deepsets.models import DeepSet  # noqa: E402
 from deepsets.studies.exercise.plan import Plan, sweep_variants  # noqa: E402
 from deepsets.studies.exercise.run import declare, run_study  # noqa: E402
@@ -163,6 +165,37 @@ def sweep_row(quick: bool, base: BaselineClock) -> dict[str, Any]:
                f"{s.seeds} seeds and {steps} steps")  # fmt: skip
 
 
+def workers_row(quick: bool, on_all: float) -> dict[str, Any]:
+    """The default study (whole run_study) on one worker against `on_all` seconds, its time on a
+    worker per core (the study row, run just before): the workers change the time only."""
+    steps = 500 if quick else StudySettings().steps
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = StudySettings(out=str(Path(tmp) / "run"), steps=steps, workers=1)
+        one = clock(lambda: run_study(settings))
+    n = cores()
+    return row(f"deepsets run on {n} workers against 1", one, on_all, ">= 1.8x", at_least(1.8),
+               note=f"baseline: the same study on 1 worker; ours: on {n} (one per core); "
+               "whole run_study wall times, the same numbers")  # fmt: skip
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what `platform` knows."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def l2_per_core() -> str | None:
+    """The L2 cache of one core (sysfs, e.g. "2048K"), None where the system does not say."""
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        with contextlib.suppress(OSError):
+            if (index / "level").read_text().strip() == "2":
+                return (index / "size").read_text().strip()
+    return None
+
+
 def study_row(quick: bool, base: BaselineClock) -> tuple[dict[str, Any], dict[str, Any]]:
     """The whole default study, run_study (training, evaluation, figures, report); returns the
     row and the study's metrics.json."""
@@ -185,13 +218,13 @@ def study_row(quick: bool, base: BaselineClock) -> tuple[dict[str, Any], dict[st
 
 
 def bench(quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Every row, and the metrics of the study the last row timed."""
+    """Every row, and the metrics of the study the study row timed."""
     np.random.seed(0)  # noqa: NPY002 (the baseline uses the global RNG)
     torch.manual_seed(0)
     base = BaselineClock(50 if quick else 200)
     rows = data_rows() + deepset_rows(quick) + [sweep_row(quick, base)]
     study, metrics = study_row(quick, base)
-    return [*rows, study], metrics
+    return [*rows, study, workers_row(quick, study["ours"])], metrics
 
 
 def measure(quick: bool = False, threads: int = 1) -> dict[str, Any]:
@@ -207,6 +240,9 @@ def measure(quick: bool = False, threads: int = 1) -> dict[str, Any]:
         "quick": quick,
         "threads": threads,
         "cpus": os.cpu_count(),
+        "cores": cores(),  # those this process may use: the engine's workers
+        "cpu_model": cpu_model(),
+        "l2_per_core": l2_per_core(),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "seconds": time.perf_counter() - start,

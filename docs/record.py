@@ -7,7 +7,7 @@
     python docs/record.py --study digits   # run `deepsets run digits` alone and record it
     python docs/record.py --cluster  # the studies on a local Dask cluster (about 5 minutes)
 
-Recording runs `benchmarks/run.py`'s rows (whose last row is the default study, `run_study`:
+Recording runs `benchmarks/run.py`'s rows (whose study row is the default study, `run_study`:
 its metrics.json is kept, so the study runs once), `benchmarks/limits.py` and the test suite,
 and writes everything with the date, load average and versions to docs/results.json. Run it on
 an idle machine: the timings move by 10-50% with load. A `--quick` record says so in every
@@ -350,11 +350,20 @@ def bench_cells(row: dict[str, Any]) -> tuple[str, str]:
     return seconds(row["baseline"]) + est, seconds(row["ours"])
 
 
+def cpu_named(c: dict[str, Any]) -> str:
+    """The benchmark's CPU as the record names it: its model, cores and L2 cache per core (a
+    record from before they were kept: the core count and the architecture)."""
+    if "cpu_model" not in c:
+        return f"a {c['cpus']}-core {c['machine']} CPU"
+    l2 = f", {c['l2_per_core']} of L2 cache each" if c.get("l2_per_core") else ""
+    return f"the CPU {c['cpu_model']} ({c['cores']} cores for the run{l2})"
+
+
 def speed_table(r: Record) -> str:
     c = r["benchmarks"]["conditions"]
     load = f"{c['load_average_before'][0]:.1f} before, {c['load_average_after'][0]:.1f} after"
     lines = [
-        f"Recorded {r['recorded']['date']} on a {c['cpus']}-core {c['machine']} CPU, torch "
+        f"Recorded {r['recorded']['date']} on {cpu_named(c)}, torch "
         f"{c['torch']}, {c['threads']} torch thread, load average {load}; the rows took "
         f"{c['seconds'] / 60:.1f} minutes.",
         "",
@@ -545,6 +554,77 @@ def sweep_on_paper(r: Record) -> str:
     return "\n".join(lines)
 
 
+SCALE_CORES = (16, 64)  # the machines the scale arithmetic is worked out for
+
+
+def study_shares(cores: tuple[int, ...]) -> tuple[int, dict[int, float]]:
+    """The default study's stacks (sets of 10, as the workers lever trains them) and, for each
+    number of workers, the cost model's share of the step's work the busiest worker gets (its
+    step time over one worker's): from the code (engine/parts.py), not measured."""
+    from deepsets.engine.parts import cost, partition, stacks
+    from deepsets.studies.exercise.settings import StudySettings
+
+    _, models = load_script("run").study_models(StudySettings())
+    B, N = StudySettings().batch_size, 10
+    total = sum(cost([models[i] for i in g], B, N) for _, g in stacks(models, B, N))
+    shares = {}
+    for n in cores:
+        loads = [
+            sum(cost([models[i] for i in g], B, N) for _, g in part)
+            for part in partition(models, B, N, n)
+        ]
+        shares[n] = max(loads) / total
+    return len(stacks(models, B, N)), shares
+
+
+def scale(r: Record) -> str:
+    """What a 16- and a 64-core machine would do, from the recorded per-core rates: the study's
+    step on one worker (the workers lever), the study's run and the K = 64 row."""
+    (lever,) = [v for v in r["levers"] if " workers (study models" in v["lever"]]
+    rows = r["benchmarks"]["rows"]
+    (study,) = [row for row in rows if row["workload"].startswith("deepsets run, ")]
+    (k64,) = [row for row in rows if row["workload"].startswith("K = 64")]
+    here = r["benchmarks"]["conditions"].get("cores", r["recorded"]["cpus"])
+    steps, K = r["study"]["settings"]["steps"], r["study"]["models_trained"]
+    n_stacks, share = study_shares((1, here, *SCALE_CORES))
+    one, on = lever["off"], lever["on"]
+    rest = max(0.0, study["ours"] - steps * on)  # the study's work besides training, as here
+    lines = [
+        "| cores | the step (busiest worker's share) | training, "
+        f"{steps:,} steps | the whole study |",
+        "|---|---|---|---|",
+        f"| 1 (measured) | {one * 1e3:.2f} ms (100%) | {steps * one:.0f} s | "
+        f"{rest + steps * one:.0f} s |",
+        f"| {here} (measured) | {on * 1e3:.2f} ms ({on / one:.0%}; the cost model: "
+        f"{share[here]:.0%}) | {steps * on:.0f} s | {study['ours']:.0f} s |",
+    ]
+    for n in SCALE_CORES:
+        step = one * share[n]
+        lines.append(
+            f"| {n} (on paper) | {step * 1e3:.2f} ms ({share[n]:.0%}) | {steps * step:.1f} s | "
+            f"{rest + steps * step:.0f} s |"
+        )
+    rate = k64["ours"] / here  # model-steps a second on one core
+    text = (
+        f"One core trains the default study's {K} models (sets of 10) at {one * 1e3:.2f} ms a "
+        f"step, {K / one:,.0f} model-steps a second (the workers lever, `benchmarks/README.md`); "
+        f"its {n_stacks} "
+        "stacks are fixed by the models, so a machine with more cores gives each worker a "
+        "share of them, and the step takes the busiest worker's share of one core's time "
+        "(the cost model's shares, `engine/parts.py`), down to the largest stack's "
+        f"{share[SCALE_CORES[-1]]:.0%}, which no number of cores splits. The rest of the study "
+        f"(evaluation, figures, report: {rest:.1f} s here) is kept as measured."
+    )
+    sweep = (
+        f"A sweep of many stacks scales with the cores: the K = 64 row trains "
+        f"{k64['ours']:,.0f} model-steps a second on {here} cores, {rate:,.0f} on one, so "
+        + ", ".join(f"{n * rate:,.0f} on {n}" for n in SCALE_CORES)
+        + " while there are at least as many stacks as cores (every 32 DeepSets of one "
+        "configuration on sets of 10 make a stack)."
+    )
+    return "\n".join([textwrap.fill(text, 100), "", *lines, "", textwrap.fill(sweep, 100)])
+
+
 RENDERERS: dict[str, Callable[[Record], str]] = {
     "commands": commands,
     "answers": answers,
@@ -553,6 +633,7 @@ RENDERERS: dict[str, Callable[[Record], str]] = {
     "profile": profile_tables,
     "levers": levers_table,
     "cluster": cluster,
+    "scale": scale,
 }
 
 

@@ -114,6 +114,7 @@ def test_every_kind_of_flag_reaches_the_settings():
     argv += "--hidden 4 --mlp-hidden 8 4 2 --mlp-activation tanh --sweep-widths 4 8 "
     argv += "--sweep-depths 3 --sweep-activations tanh gelu --test-size 100 --final-window 5 "
     argv += "--permutations 2 --device cpu --threads 2 --quick --no-extras --scheduler local:3"
+    argv += " --workers 3"
     expected = StudySettings(
         scheduler="local:3",
         out="x",
@@ -134,6 +135,7 @@ def test_every_kind_of_flag_reaches_the_settings():
         permutations=2,
         device="cpu",
         threads=2,
+        workers=3,
         quick=True,
         extras=False,
     )
@@ -178,6 +180,8 @@ CHECKED = [
     ("--quick --steps 20", "final_window (50) must not exceed steps (20)"),
     ("--permutations 0", "permutations must be a positive integer, got 0"),
     ("--threads 0", "threads must be a positive integer, got 0"),
+    ("--workers 0", "workers must be a positive integer, got 0"),
+    ("--workers -3", "workers must be a positive integer, got -3"),
     ("--out ''", "out must be a directory path or None, got ''"),
 ]
 
@@ -196,6 +200,7 @@ MALFORMED = [
     ("--device tpu", "'tpu'"),
     ("--steps many", "--steps"),
     ("--threads None", "--threads"),
+    ("--workers two", "--workers"),
     ("--lr fast", "--lr"),
     ("--stepz 5", "--stepz"),
     ("--quick yes", "Unrecognized options: yes"),

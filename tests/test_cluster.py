@@ -35,7 +35,7 @@ from deepsets.cluster import (
     describe,
     using,
 )
-from deepsets.engine.parts import WORKERS, partition
+from deepsets.engine.parts import stacks
 from deepsets.lab.output import PARTIAL_PREFIX
 from deepsets.training import train_many, train_on
 
@@ -57,13 +57,14 @@ def models() -> list[torch.nn.Module]:
 SEEDS = [0, 1, 2, 3, 0, 1, 2, 0, 1, 7]
 
 
-def trained(executor=None, seeds=SEEDS):
+def trained(executor=None, seeds=SEEDS, workers=None):
     """train_many on models() with snapshots: (models, losses, snapshots)."""
     torch.manual_seed(0)  # the unstacked module's initial weights
     ms, snaps = models(), {10: [], 25: []}
     _, losses = train_many(
-        ms, STEPS, seeds=seeds, batch_size=20, snapshots=snaps, executor=executor, progress=False
-    )
+        ms, STEPS, seeds=seeds, batch_size=20, snapshots=snaps, executor=executor,
+        progress=False, workers=workers,
+    )  # fmt: skip
     return ms, losses, snaps
 
 
@@ -93,6 +94,13 @@ def pool():
 def test_a_process_pool_trains_to_the_same_numbers(reference, pool):
     assert same(trained(pool), reference)
     assert not same(trained(pool, seeds=[s + 1 for s in SEEDS]), reference)  # it can fail
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 5])
+def test_in_process_runs_on_any_number_of_workers_train_as_the_pool_does(reference, workers):
+    """One task per stack on a pool (test above), and the stacks shared out over 1, 2, 3 or 5
+    workers here: the same stacks, so the same numbers to the bit."""
+    assert same(trained(workers=workers), reference)
 
 
 def test_train_on_given_sets_on_a_process_pool_matches_in_process(pool):
@@ -138,11 +146,8 @@ def test_the_progress_bar_counts_finished_groups(monkeypatch):
     with ThreadPoolExecutor(2) as threads:
         train_many(models(), 3, seeds=SEEDS, executor=threads, progress=True)
         train_many(models(), 3, seeds=SEEDS, executor=threads, progress=False)
-    stacks = sum(len(p) for p in partition(models(), 100, 10, WORKERS))
-    assert [(b.total, b.shown, b.updates) for b in Bar.made] == [
-        (stacks, True, stacks),
-        (stacks, False, stacks),
-    ]
+    n = len(stacks(models(), 100, 10))
+    assert [(b.total, b.shown, b.updates) for b in Bar.made] == [(n, True, n), (n, False, n)]
 
 
 def test_an_executor_must_be_one_and_train_on_a_cpu():
@@ -220,8 +225,7 @@ def test_a_dask_cluster_trains_to_the_same_numbers_one_task_per_stack(reference,
         info = cluster_info()
     groups.shutdown()
     assert info is not None and info.retries == 0 and info.workers == 2
-    stacks = sum(len(p) for p in partition(models(), 20, 10, WORKERS))
-    assert info.groups == stacks == len(groups.keys) >= 3
+    assert info.groups == len(stacks(models(), 20, 10)) == len(groups.keys) >= 3
 
 
 @pytest.fixture(scope="module")

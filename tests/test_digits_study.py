@@ -74,7 +74,7 @@ def fake_results(
     losses = {t: {m: np.ones((2, 10)) for m in MODELS} for t in TASKS}
     return DigitsResults(
         Path("x"), DigitsSettings(lengths=lengths), (0, 1), acc, losses, {"text": 1.0}, 2.0,
-        "cpu", 1, {"torch": "x"}, **more,
+        "cpu", 1, 2, {"torch": "x"}, **more,
     )  # fmt: skip
 
 

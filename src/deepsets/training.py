@@ -24,9 +24,14 @@ from deepsets.device import check_all_placed, check_placed
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
-from deepsets.engine.parts import WORKERS, Part, partition, run_parts, worth_forking
+from deepsets.engine.parts import Part, partition, run_parts, worth_forking
 from deepsets.engine.remote import current_executor, run_groups
-from deepsets.engine.settings import TORCH_THREADS, EngineSettings, torch_threads
+from deepsets.engine.settings import (
+    TORCH_THREADS,
+    EngineSettings,
+    resolve_workers,
+    torch_threads,
+)
 from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
 from deepsets.validate import (
     ACTIVATION_FLOATS,
@@ -106,6 +111,7 @@ def train(
     sizes: tuple[int, int] | None = None,
     progress: bool | None = None,
     threads: int | None = None,
+    workers: int | None = None,
 ) -> tuple[nn.Module, np.ndarray]:
     """Train `model` in place with Adam on binary cross-entropy, one fresh batch per step.
 
@@ -122,6 +128,10 @@ def train(
         progress: show a tqdm bar; None shows one only on a terminal.
         threads: torch's CPU threads while it trains, in every worker; None: TORCH_THREADS
             (1). The caller's setting is restored afterwards.
+        workers: processes (or threads) that share out the stacks on a CPU; None: the cores
+            this process may use, divided by `threads` (`DEEPSETS_WORKERS` overrides that,
+            as a study's `--workers` does); on a GPU always one. It changes the time, never
+            a number.
 
     Returns:
         The trained model (in eval mode) and the loss of every step, an array (steps,).
@@ -131,7 +141,7 @@ def train(
     check_placed(model, "model")
     _, losses = train_many(
         [model], steps, seeds=[seed], batch_size=batch_size, lr=lr, n_objects=n_objects,
-        sizes=sizes, progress=progress, threads=threads,
+        sizes=sizes, progress=progress, threads=threads, workers=workers,
     )  # fmt: skip
     return model, losses[0]
 
@@ -149,6 +159,7 @@ def train_many(
     snapshots: dict[int, list[nn.Module]] | None = None,
     executor: Executor | None = None,
     threads: int | None = None,
+    workers: int | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train every model as `train(model_k, steps, seed=seeds[k], ...)` would, all at once.
 
@@ -165,7 +176,7 @@ def train_many(
     Arguments:
         models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place;
             distinct objects that share no parameter (a ValueError names a shared one).
-        steps, batch_size, lr, n_objects, sizes, progress, threads: as in `train`.
+        steps, batch_size, lr, n_objects, sizes, progress, threads, workers: as in `train`.
         seeds: K seeds (or generators) of the models' data streams; equal integer seeds
             share one stream, None draws a fresh one.
         snapshots: a dict whose keys are steps (1..steps); each value is set to copies of the
@@ -182,7 +193,9 @@ def train_many(
     N, sizes = check_set_size(n_objects, sizes)
     device, dtype = check_models(models, seeds, masked=sizes is not None)
     check_training_args(steps, batch_size, lr)
-    settings = EngineSettings(steps, batch_size, lr, threads=check_threads(threads),
+    n_threads = check_threads(threads)
+    settings = EngineSettings(steps, batch_size, lr, threads=n_threads,
+                              workers=resolve_workers(workers, n_threads),
                               progress=show_progress(progress))  # fmt: skip
     data = Streams(seeds, batch_size, N, sizes, device, dtype)  # validates the seeds
     what = f"batch_size={batch_size} for {data.S} data stream(s)"
@@ -221,6 +234,7 @@ def train_on(
     executor: Executor | None = None,
     threads: int | None = None,
     output: tuple[int, ...] | None = None,
+    workers: int | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train model k on its own given sets X[k], y[k], or all models on one shared X, y.
 
@@ -236,7 +250,7 @@ def train_on(
         y: targets (K, B, *O) or (B, *O), e.g. (B, 1): labels in {0, 1} for loss="bce".
         steps: Adam steps.
         mask: (K, B, N) or (B, N) booleans for sets of varying size (models must take a mask).
-        lr, progress, threads: as in `train`.
+        lr, progress, threads, workers: as in `train`.
         loss: "bce" (outputs are probabilities), "mse" or "mae" (outputs are real numbers).
         batch_size: None trains on all B sets at every step (full batch); b draws b of them at
             random (with replacement) every step, model k with its own generator seeds[k].
@@ -256,6 +270,7 @@ def train_on(
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     n_threads = check_threads(threads)
+    n_workers = resolve_workers(workers, n_threads)
     check_loss(loss, y)
     check_sets(X, y, mask, K, batch_size)  # and their values finite
     check_step_memory(models, X, y, batch_size)
@@ -265,7 +280,7 @@ def train_on(
     target = check_output(output, tuple(y.shape[2:]), loss)
     settings = EngineSettings(
         steps, X.shape[1] if batch_size is None else batch_size, lr, loss, target,
-        threads=n_threads, progress=show_progress(progress),
+        threads=n_threads, workers=n_workers, progress=show_progress(progress),
     )  # fmt: skip
     return run_engine(models, data, settings, data.X[0, :2], sample, None, executor)
 
@@ -337,7 +352,7 @@ def run_engine(
     check_outputs(models, X, mask, s.loss, s.target)
     for m in models:
         m.train()
-    workers = WORKERS if X.device.type == "cpu" else 1  # on a GPU one thread launches all
+    workers = s.workers if X.device.type == "cpu" else 1  # on a GPU one thread launches all
     parts = partition(models, s.batch_size, X.shape[1], workers)
 
     def train_part(stacks: Part, members: list[int], show: bool) -> tuple[np.ndarray, Copies]:

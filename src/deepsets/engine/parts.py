@@ -1,10 +1,14 @@
-"""Share the stacks out over workers, one CPU core each, of about equal work.
+"""Form the stacks by a fixed rule, then share them out over workers, one CPU core each.
 
-A worker (a forked process, or a thread where forking is not safe: engine/forked.py) runs its
-own copy of the training loop on its share of the stacks. Each member's arithmetic is that
-of its stack alone, so the split changes no result as long as the stacks stay the same; a
-stack is split in two only when there are fewer stacks than workers, and the split depends
-only on the models (never on the machine), so the same models give the same numbers.
+The stacks (which models share one, when a large one is split and a lone one halved) follow
+`stacks`: a rule of the models, the batch shape and the fixed constants below, never of the
+number of workers or the machine. Each member's arithmetic is that of its stack alone, so the
+same models give the same numbers on any number of workers. `partition` then shares the stacks
+out: largest first (by the cost model), each to the worker with the least work so far, the
+order a queue of stacks served largest-first gives; a worker (a forked process, or a thread
+where forking is not safe: engine/forked.py) trains its share in one copy of the training loop,
+every step of all its stacks together (their data streams made once). The number of workers
+changes the time, never a number.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from deepsets.engine.families import Stack, grouped
 from deepsets.engine.families import cost as family_cost
 from deepsets.engine.forked import Copies, run_forked
 
-WORKERS = 2  # processes (or threads); measured gain in benchmarks/README.md ("Worker threads")
+# The partition rule's own number: a large stack is split into a multiple of LONE_SPLIT pieces,
+# and stacks are halved while there are fewer than LONE_SPLIT of them. It was the engine's fixed
+# 2 workers, so the stacks (and so every recorded number) are those trained on 2 workers before.
+LONE_SPLIT = 2
 # A stack's cost per step in seconds: a fixed part (launching its ops), a part per activation
 # value it computes and a part per multiply-add of its Linear layers. Fitted (least squares,
 # worst residual 0.14 ms) to the default study's 26 stacks trained alone with their data, one
@@ -27,15 +34,25 @@ WORKERS = 2  # processes (or threads); measured gain in benchmarks/README.md ("W
 # for five 10-128-128-1 ones (128,500 values, 17.8 MFLOP), 0.25 ms for five DeepSets (58,000).
 STACK_SECONDS, VALUE_SECONDS, FLOP_SECONDS = 0.08e-3, 2.6e-9, 2.4e-11
 
-# A lone stack is halved over two workers when its work is more than the fixed cost of the
+# The cost model is part of the partition rule (halving compares costs), so its constants are
+# fixed numbers, never measured per machine: measured, they would make the stacks, and so the
+# numbers, the machine's. Where it only orders the stacks for the workers (`partition`), an
+# error in it costs time, never a number.
+
+# A lone stack is halved in two when its work is more than the fixed cost of the
 # second stack. Measured with forked workers, ms a step unhalved against halved: 8 DeepSets
 # 0.333 against 0.230; the study's five DeepSets on sets of 5-20 objects 0.553 against 0.383;
 # 64 DeepSets 1.88 against 1.05.
 HALVE_WORK = STACK_SECONDS
 
 # A stack whose activations are more values than this is split into stacks of at most this
-# (their number a multiple of the workers): a core's 1 MB of L2 cache holds a layer's float32
-# activations for about 32 DeepSets on sets of 10 (370,000 values, 1.5 MB), not for 128.
+# (their number a multiple of LONE_SPLIT): a core's 1 MB of L2 cache holds a layer's float32
+# activations for about 32 DeepSets on sets of 10 (370,000 values, 1.5 MB), not for 128. It
+# decides which models share a stack, so it is a fixed part of the rule, not a machine's cache
+# size (cores with 2 or 4 MB of L2 would fit larger stacks; the numbers must not follow them):
+# a member's rounding may depend on its stack's size (measured, 50 steps: 64 DeepSets as 1
+# stack or 8 stacks train to the bits of 2 stacks, as 16 stacks 4.8e-7 away; 64 10-128-1 MLPs
+# as 1 stack to the bits of 4 stacks, as 10 stacks 1.0e-7 away).
 # Measured, model-steps a second on 2 workers: 256 DeepSets as 2 stacks 36,100-48,600, as 8
 # stacks 52,200-56,000; 64 DeepSets (2 stacks either way) 50,300-52,600.
 STACK_VALUES = 400_000
@@ -45,6 +62,7 @@ STACK_VALUES = 400_000
 FORK_SECONDS = 0.02
 
 Part = list[tuple[Stack, list[int]]]  # a worker's stacks, each with its members' indices
+Family = Callable[..., Stack]  # builds one stack of its members
 
 
 def cost(models: Sequence[nn.Module], B: int, N: int) -> float:
@@ -72,42 +90,53 @@ def worth_forking(
     return steps * min(work) > FORK_SECONDS
 
 
-def partition(models: Sequence[nn.Module], B: int, N: int, workers: int) -> list[Part]:
-    """The stacks of `models`, shared out into at most `workers` parts of about equal cost."""
+def stacks(models: Sequence[nn.Module], B: int, N: int) -> list[tuple[Family, list[int]]]:
+    """The stacks of `models` on batches of B sets of N objects, each as its family and its
+    members' indices: one per architecture, large ones split to STACK_VALUES, and halved (the
+    largest first) while there are fewer than LONE_SPLIT and halving is worth it."""
     groups = [
         (family, piece)
         for family, index in grouped(models)
-        for piece in split(index, models, B, N, workers)
-    ]  # each model's stack key is found once, and each stack built once
+        for piece in split(index, models, B, N)
+    ]  # each model's stack key is found once
 
     def full(g: list[int]) -> float:
         return cost([models[i] for i in g], B, N)
 
-    while len(groups) < workers:  # too few stacks: halve the largest, if it is worth it
+    while len(groups) < LONE_SPLIT:  # too few stacks: halve the largest, if it is worth it
         family, big = max(groups, key=lambda fg: full(fg[1]))
         if len(big) < 2 or full(big) - STACK_SECONDS < HALVE_WORK:  # the work halving shares
             break
         groups.remove((family, big))
         groups += [(family, big[: len(big) // 2]), (family, big[len(big) // 2 :])]
+    return groups
+
+
+def partition(models: Sequence[nn.Module], B: int, N: int, workers: int) -> list[Part]:
+    """The `stacks` of `models`, shared out into at most `workers` parts of about equal cost:
+    largest first, each to the part with the least work so far."""
+    groups = stacks(models, B, N)
+
+    def full(g: list[int]) -> float:
+        return cost([models[i] for i in g], B, N)
+
     parts: list[Part] = [[] for _ in range(min(workers, len(groups)))]
     load = [0.0] * len(parts)
-    for family, index in sorted(groups, key=lambda fg: -full(fg[1])):
+    for family, index in sorted(groups, key=lambda fg: -full(fg[1])):  # stable: ties in order
         j = load.index(min(load))
-        parts[j].append((family([models[i] for i in index]), index))
+        parts[j].append((family([models[i] for i in index]), index))  # each stack built once
         load[j] += full(index)
     return parts
 
 
-def split(
-    index: list[int], models: Sequence[nn.Module], B: int, N: int, workers: int
-) -> list[list[int]]:
+def split(index: list[int], models: Sequence[nn.Module], B: int, N: int) -> list[list[int]]:
     """A stack's members in pieces of at most STACK_VALUES activation values each (as equal
-    as can be, their number a multiple of `workers`); one piece when it is small enough."""
+    as can be, their number a multiple of LONE_SPLIT); one piece when it is small enough."""
     total = sum(values(models[i], B, N) for i in index)
     if total <= STACK_VALUES:
         return [index]
     pieces = -(-total // STACK_VALUES)  # at least this many
-    n = min(len(index), -(-pieces // workers) * workers)  # a multiple of the workers
+    n = min(len(index), -(-pieces // LONE_SPLIT) * LONE_SPLIT)  # a multiple of LONE_SPLIT
     return [[int(i) for i in a] for a in np.array_split(index, n)]
 
 

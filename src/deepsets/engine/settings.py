@@ -1,12 +1,16 @@
-"""The engine's settings for one training call, and torch's threads during it."""
+"""The engine's settings for one training call, torch's threads during it, and its workers."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
+
+from deepsets.validate import positive_int
 
 # torch's intra-op threads during training by default. Measured on a 2-core CPU
 # (benchmarks/README.md): the whole study trains in about the same time on one thread as on two
@@ -34,6 +38,8 @@ class EngineSettings:
     """Steps after which copies of the models are kept, ascending."""
     threads: int = TORCH_THREADS
     """torch's CPU threads in every worker (and every executor task) while it trains."""
+    workers: int = 1
+    """Worker processes (or threads) that share out the stacks on a CPU (`resolve_workers`)."""
     progress: bool = False
     """Show a progress bar."""
 
@@ -47,3 +53,62 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+# The engine's workers by default: the cores this process may use (`cores`), unless this
+# environment variable says how many; with EVERY_CORE off, one. Measured gain in
+# benchmarks/README.md, "Levers" (a second worker on a 2-core CPU).
+WORKERS_VARIABLE = "DEEPSETS_WORKERS"
+EVERY_CORE = True
+_WORKERS: ContextVar[int | None] = ContextVar("deepsets_workers", default=None)
+
+
+def cores() -> int:
+    """The CPU cores this process may run on: its affinity mask (`os.process_cpu_count` on
+    Python 3.13+, `os.sched_getaffinity` before), else every core of the machine."""
+    if hasattr(os, "process_cpu_count"):
+        return int(os.process_cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def env_workers() -> int | None:
+    """The workers DEEPSETS_WORKERS asks for (None when it is unset or empty); a ValueError
+    naming the variable when it is not a positive integer."""
+    text = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(
+            f"the environment variable {WORKERS_VARIABLE} must be a positive integer (the "
+            f"engine's worker processes), got {text!r}"
+        )
+    return int(text)
+
+
+@contextlib.contextmanager
+def using_workers(workers: int | None) -> Iterator[None]:
+    """Train the block's `train_many`/`train_on` calls on `workers` workers by default (None:
+    as outside the block); a call's own `workers=` still wins."""
+    token = _WORKERS.set(_WORKERS.get() if workers is None else positive_int(workers, "workers"))
+    try:
+        yield
+    finally:
+        _WORKERS.reset(token)
+
+
+def resolve_workers(workers: object = None, threads: int = TORCH_THREADS) -> int:
+    """The workers of a training call on a CPU: `workers` (a positive integer) if given, else
+    the enclosing `using_workers`'s, else DEEPSETS_WORKERS, else the cores this process may
+    use divided by torch's `threads` a worker (at least 1), so that workers x threads fit the
+    cores. Each worker is one core's share of the stacks; the number changes the time, never a
+    number (engine/parts.py)."""
+    if workers is not None:
+        return positive_int(workers, "workers")
+    chosen = _WORKERS.get()
+    if chosen is None:
+        chosen = env_workers()
+    if chosen is not None:
+        return chosen
+    return max(1, cores() // threads) if EVERY_CORE else 1

@@ -1,6 +1,7 @@
 """What every study's settings share, declared and checked once: `CommonSettings` (out,
-overwrite, seeds, seed, threads, device, quick, and the cluster's scheduler), `check_common`,
-and the two facts every run function derives from them: its device and its CPU threads.
+overwrite, seeds, seed, threads, workers, device, quick, and the cluster's scheduler),
+`check_common`, and the facts every run function derives from them: its device, its CPU
+threads and its engine workers.
 
 A study's settings inherit `CommonSettings` and add their own fields; a study may redeclare a
 common field to change its default or its docstring (its `--help` line), never its meaning.
@@ -17,7 +18,13 @@ import torch
 
 from deepsets.cluster import ClusterSettings, check_scheduler
 from deepsets.device import resolve_device
-from deepsets.engine.settings import TORCH_THREADS, torch_threads
+from deepsets.engine.settings import (
+    TORCH_THREADS,
+    env_workers,
+    resolve_workers,
+    torch_threads,
+    using_workers,
+)
 from deepsets.validate import positive_int, seed_int
 
 # The study seeds its runs with seed + s plus offsets below 10**6; 2**62 leaves them room under
@@ -40,6 +47,9 @@ class CommonSettings(ClusterSettings):
     """Base seed: run s of a model uses seed + s."""
     threads: int | None = None
     """torch CPU threads during the study; default: 1, fastest for these tiny models."""
+    workers: int | None = None
+    """Processes sharing out the training on a CPU; default: the cores this process may use
+    over --threads, or DEEPSETS_WORKERS. Changes the time, never a number."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """auto, cpu or cuda."""
     quick: bool = False
@@ -60,6 +70,10 @@ def check_common(s: CommonSettings, flags: tuple[str, ...] = ()) -> None:
         raise ValueError(f"seed must be at most 2**62 (the study adds offsets to it), got {s.seed}")
     if s.threads is not None:
         positive_int(s.threads, "threads")
+    if s.workers is not None:
+        positive_int(s.workers, "workers")
+    else:
+        env_workers()  # the default's DEEPSETS_WORKERS: a bad one refused before any work
     check_scheduler(s.scheduler)
     check_device(s.device, s.scheduler)
 
@@ -92,5 +106,10 @@ def study_threads(s: CommonSettings) -> Iterator[int]:
     sections/sample_efficiency.py, digits train.train_task, theory common.fit.
     """
     n = threads_of(s)
-    with torch_threads(n):
+    with torch_threads(n), using_workers(s.workers):  # every engine call's default workers
         yield n
+
+
+def workers_of(s: CommonSettings, device: torch.device) -> int:
+    """The engine's workers in a study's training calls on `device` (one on a GPU)."""
+    return resolve_workers(s.workers, threads_of(s)) if device.type == "cpu" else 1

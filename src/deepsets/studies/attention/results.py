@@ -71,6 +71,7 @@ class AttentionResults:
     cpu_seconds: float
     device: str
     threads: int
+    workers: int
     environment: dict[str, str]
     cluster: ClusterInfo | None = None
     """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
@@ -130,6 +131,7 @@ class AttentionResults:
             "seeds": list(self.seeds),
             "device": self.device,
             "threads": self.threads,
+            "workers": self.workers,
             "versions": self.environment,
             "train_seconds": self.train_seconds,
             "train_cpu_seconds": self.train_cpu_seconds,

@@ -19,7 +19,7 @@ from deepsets.cluster import cluster_info, describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.settings import run_device, study_threads, workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.studies.attention import figures
 from deepsets.studies.attention.evaluate import components, oracle, test_log_likelihood, test_mae
@@ -101,6 +101,7 @@ def _run(s: AttentionSettings, device: torch.device, out: Path) -> AttentionResu
             cpu_seconds=cpu_seconds() - cpu,
             device=str(device),
             threads=torch.get_num_threads(),
+            workers=workers_of(s, device),
             environment=versions(),
             cluster=cluster_info(),
         )

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from deepsets.engine.forked import fork_map
-from deepsets.engine.parts import WORKERS
+from deepsets.lab.settings import workers_of
 from deepsets.studies.digits.settings import MODELS, DigitsSettings
 from deepsets.studies.digits.train import TEST_OFFSET, Trained, task_sets
 from deepsets.tasks.ceiling import (
@@ -76,7 +76,7 @@ def evaluate(trained: Trained, s: DigitsSettings, device: torch.device) -> Evalu
     processes on the CPU): each length's numbers are the same whichever process measures them.
     """
     classifier = fit_classifier() if trained.task == "image" else None
-    workers = WORKERS if device.type == "cpu" else 1
+    workers = workers_of(s, device)
 
     def one(n: int) -> tuple[dict[str, list[float]], float | None]:
         return _one_length(trained, s, device, classifier, n)

@@ -70,6 +70,7 @@ class DigitsResults:
     wall_seconds: float
     device: str
     threads: int
+    workers: int
     environment: dict[str, str]
     cluster: ClusterInfo | None = None
     """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
@@ -176,6 +177,7 @@ class DigitsResults:
             "test_sets_per_length": self.settings.test_sets,
             "device": self.device,
             "threads": self.threads,
+            "workers": self.workers,
             "versions": self.environment,
             "train_seconds": self.train_seconds,
             "wall_seconds": self.wall_seconds,

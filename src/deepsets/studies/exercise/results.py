@@ -47,6 +47,7 @@ class RunInfo:
     seeds: tuple[int, ...]
     device: str
     threads: int
+    workers: int
     environment: dict[str, str]
     models_trained: int
     data: DataShown

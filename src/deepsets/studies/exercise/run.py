@@ -22,10 +22,10 @@ from tqdm.auto import tqdm
 from deepsets.cluster import cluster_info
 from deepsets.data import CHUNK, all_sets, data_bytes
 from deepsets.engine.forked import fork_map
-from deepsets.engine.parts import WORKERS
+from deepsets.engine.settings import resolve_workers
 from deepsets.lab.memory import FLOAT, Need, activations_need, check_needs, losses_need, models_need
 from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.settings import run_device, study_threads, workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.models.deepset import DeepSet
 from deepsets.studies.exercise import extras
@@ -204,6 +204,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
             seeds=tuple(plan.seeds),
             device=str(device),
             threads=torch.get_num_threads(),
+            workers=workers_of(s, device),
             environment=versions(),
             models_trained=plan.n_models,
             data=DataShown(training.SHOWN_SETS, int(test[0].shape[0])),
@@ -226,7 +227,7 @@ def write_figures(root: Path, figs: Mapping[str, Figure]) -> None:
     def save(name: str) -> None:
         figs[name].savefig(root / "figures" / f"{name}.png", dpi=110)
 
-    fork_map(save, list(figs), WORKERS)
+    fork_map(save, list(figs), resolve_workers())
 
 
 def save_weights(root: Path, runs: list[Runs]) -> None:

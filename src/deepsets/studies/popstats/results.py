@@ -94,6 +94,7 @@ class PopstatsResults:
     wall_seconds: float
     device: str
     threads: int
+    workers: int
     environment: dict[str, str]
     cluster: ClusterInfo | None = None
     """The Dask cluster the DeepSets trained on (`--scheduler`); None: in this process."""
@@ -147,6 +148,7 @@ class PopstatsResults:
             "test_sets": self.settings.test_sets,
             "device": self.device,
             "threads": self.threads,
+            "workers": self.workers,
             "versions": self.environment,
             "cpu_seconds": {
                 m: {str(N): c for N, c in by.items()} for m, by in self.cpu_seconds.items()

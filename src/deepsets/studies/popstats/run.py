@@ -23,7 +23,7 @@ from deepsets.cluster import cluster_info, describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.settings import run_device, study_threads, workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.models.popstats import PopStatsDeepSet
 from deepsets.studies.popstats import figures
@@ -92,6 +92,7 @@ def _run(s: PopstatsSettings, device: torch.device, out: Path) -> PopstatsResult
             wall_seconds=time.perf_counter() - start,
             device=str(device),
             threads=torch.get_num_threads(),
+            workers=workers_of(s, device),
             environment=versions() | {"scikit-learn": metadata.version("scikit-learn")},
             cluster=cluster_info(),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from deepsets.engine.parts import WORKERS
+from deepsets.engine.settings import resolve_workers
 from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
 from deepsets.lab.settings import CommonSettings, check_common
 from deepsets.models.popstats import PHI, RHO
@@ -147,7 +147,7 @@ def memory_needs(s: PopstatsSettings) -> list[Need]:
     train = 2 * runs * population_bytes(N, s.samples, D)
     tests = len(s.tasks) * population_bytes(s.test_sets, s.samples, D)
     largest = max(sdm_sizes(s))
-    embedded = WORKERS * (largest + s.test_sets + D) * s.features * 8
+    embedded = resolve_workers(s.workers) * (largest + s.test_sets + D) * s.features * 8
     steps = max(s.steps) * (1 + s.l1_fraction)
     params = sum(PHI) * D + sum(PHI) ** 2  # more than phi's and rho's layers hold
     return [

@@ -21,7 +21,7 @@ import torch
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from deepsets.engine.forked import fork_map
-from deepsets.engine.parts import WORKERS
+from deepsets.engine.settings import resolve_workers
 from deepsets.models.popstats import PopStatsDeepSet
 from deepsets.studies.popstats.models import build_deepset, fit_sdm
 from deepsets.studies.popstats.settings import PopstatsSettings
@@ -100,7 +100,7 @@ def sdm_predictions(
     runs: list[Run], tests: dict[str, PopulationSets], s: PopstatsSettings
 ) -> list[np.ndarray]:
     """Each run's SDM fitted and evaluated on its task's test sets, (T,) float64 each; the
-    fits shared out over the engine's WORKERS forked processes, one BLAS thread each."""
+    fits shared out over the engine's workers (`resolve_workers`), forked, one BLAS thread each."""
 
     def one(r: Run) -> np.ndarray:
         model, W = fit_sdm(r.train, s.features, r.seed)
@@ -108,4 +108,4 @@ def sdm_predictions(
         return model.predict(test.X @ W, test.mask)
 
     with threadpool_limits(1):  # one core per worker: the workers are the parallelism
-        return fork_map(one, runs, WORKERS)
+        return fork_map(one, runs, resolve_workers())

@@ -28,6 +28,7 @@ class TheoryResults:
     seeds: tuple[int, ...]
     device: str
     threads: int
+    workers: int
     environment: dict[str, str]
     wall_seconds: float
     cluster: ClusterInfo | None = None
@@ -52,6 +53,7 @@ class TheoryResults:
             "seeds": list(self.seeds),
             "device": self.device,
             "threads": self.threads,
+            "workers": self.workers,
             "versions": self.environment,
             "wall_seconds": self.wall_seconds,
             "cluster": None if self.cluster is None else asdict(self.cluster),

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from deepsets.cluster import cluster_info, describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.settings import run_device, study_threads
+from deepsets.lab.settings import run_device, study_threads, workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
 from deepsets.studies.theory.report import write_report
@@ -62,6 +62,7 @@ def _run(s: TheorySettings, device: torch.device, out: Path) -> TheoryResults:
             seeds=tuple(s.seed + k for k in range(s.seeds)),
             device=str(device),
             threads=torch.get_num_threads(),
+            workers=workers_of(s, device),
             environment=versions(),
             wall_seconds=time.perf_counter() - start,
             cluster=cluster_info(),

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from deepsets.data import make_data
 from deepsets.engine.forked import fork_map
-from deepsets.engine.parts import WORKERS
+from deepsets.engine.settings import resolve_workers
 from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.plan import (
     Plan,
@@ -88,7 +88,9 @@ def by_size(
     """Each labelled run's accuracy on the sets of every size in TEST_SIZES, the models
     scored side by side in the engine's worker processes (each score is one model's alone)."""
     jobs = [(m, n) for _, runs in named for m in runs.models for n in TEST_SIZES]
-    scores = iter(fork_map(lambda job: accuracies([job[0]], tests[job[1]])[0], jobs, WORKERS))
+    scores = iter(
+        fork_map(lambda job: accuracies([job[0]], tests[job[1]])[0], jobs, resolve_workers())
+    )
     out = []
     for label, runs in named:
         acc = np.array([[next(scores) for _ in TEST_SIZES] for _ in runs.models])  # (S, Z)
