@@ -3,19 +3,26 @@ clear error before any work, and nothing a user made is overwritten, deleted or 
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import errno
 import json
 import os
 import socket
+import time
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from deepsets import DeepSet, load_model, make_mlp, save_model
+import deepsets.engine.remote as remote
+from deepsets import DeepSet, load_model, make_mlp, save_model, train_many
+from deepsets.engine.remote import ExecutorFailed
 from deepsets.models.set_transformer import SetTransformer
 
 # ---- class 7: weights files ---------------------------------------------------------------
@@ -177,3 +184,117 @@ def test_a_meta_device_model_is_refused_before_anything_is_written(tmp_path, mak
     with pytest.raises(ValueError, match="on the meta device"):
         save_model(model, tmp_path / "m.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- class 8: executors -------------------------------------------------------------------
+
+
+class Never(Executor):
+    """Futures that never finish (a cluster without workers, a stuck pool)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        return Future()
+
+
+class Returns(Executor):
+    """Futures that finish at once with `value(real result)` in place of the task's result."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        if self.value == "cancelled":  # as a pool does with a task cancelled before it ran
+            future.cancel()
+            future.set_running_or_notify_cancel()
+        else:
+            future.set_result(self.value(fn(*args, **kwargs)))
+        return future
+
+
+class NotAFuture(Executor):
+    def submit(self, fn, /, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+
+BAD_EXECUTORS = {
+    "never finishes": (Never(), "finished none of its 2 remaining task"),
+    "returns None": (Returns(lambda r: None), "returned NoneType None, not the results"),
+    "returns a dict": (Returns(lambda r: {"weights": r.weights}), "returned dict"),
+    "returns too few": (
+        Returns(lambda r: dataclasses.replace(r, weights=r.weights[:0])),
+        "not the results of its 1 model",
+    ),
+    "returns other losses": (
+        Returns(lambda r: dataclasses.replace(r, losses=r.losses[:, :2])),
+        "not the results of its 1 model",
+    ),
+    "cancels": (Returns("cancelled"), "cancelled a task"),
+    "submit returns no Future": (NotAFuture(), "submit returned Trained, not a"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_EXECUTORS)
+def test_a_faulty_executor_is_a_clear_error_naming_it_and_no_model_changes(monkeypatch, case):
+    monkeypatch.setattr(remote, "STALL_SECONDS", 0.3)
+    executor, message = BAD_EXECUTORS[case]
+    models = [DeepSet(hidden=5, generator=0), DeepSet(hidden=6, generator=1)]  # two stacks
+    before = [copy.deepcopy(m.state_dict()) for m in models]
+    with pytest.raises(ExecutorFailed, match=message) as caught:
+        train_many(models, 5, seeds=[0, 1], executor=executor)
+    assert type(executor).__name__ in str(caught.value)
+    for b, m in zip(before, models, strict=True):
+        assert all(torch.equal(v, m.state_dict()[k]) for k, v in b.items())
+
+
+class Slow(Executor):
+    """Runs each task in this thread; the i-th result arrives after delays[i] s and says it
+    trained for `seconds`."""
+
+    def __init__(self, delays, seconds):
+        self.delays, self.seconds, self.pool = list(delays), seconds, ThreadPoolExecutor(2)
+
+    def submit(self, fn, /, *args, **kwargs):
+        delay = self.delays.pop(0)
+
+        def late():
+            time.sleep(delay)
+            return dataclasses.replace(fn(*args, **kwargs), seconds=self.seconds)
+
+        return self.pool.submit(late)
+
+
+@pytest.mark.parametrize("seconds, fails", [(0.01, True), (0.5, False)])
+def test_the_wait_for_a_task_grows_with_the_slowest_task_so_far(monkeypatch, seconds, fails):
+    """STALL_SECONDS 0.3, the second task 1 s after the first: a stall after a 0.01 s task, but
+    not after a 0.5 s one (10 x 0.5 s = 5 s of patience)."""
+    monkeypatch.setattr(remote, "STALL_SECONDS", 0.3)
+    models = [DeepSet(hidden=5, generator=0), DeepSet(hidden=6, generator=1)]
+    executor = Slow([0.0, 1.0], seconds)
+    try:
+        if fails:
+            with pytest.raises(ExecutorFailed, match="slowest task so far took 0.01 s"):
+                train_many(models, 5, seeds=[0, 1], executor=executor)
+        else:
+            train_many(models, 5, seeds=[0, 1], executor=executor)
+    finally:
+        executor.pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_thread_pool_neither_advances_the_callers_generators_nor_changes_a_number(workers):
+    """Generators shared by models of different stacks: each task draws from its own copy, as in
+    a process pool, so the caller's state is kept and the numbers are those of the integer seeds
+    the generators were seeded with (the reference: the same models trained in this process)."""
+    g = [torch.Generator().manual_seed(7), torch.Generator().manual_seed(8)]
+    states = [x.get_state().clone() for x in g]
+
+    def run(seeds, executor):
+        models = [DeepSet(hidden=h, generator=h) for h in (3, 4, 5)]
+        return train_many(models, 20, seeds=seeds, executor=executor)[1]
+
+    reference = run([7, 8, 7], None)
+    with ThreadPoolExecutor(workers) as pool:
+        losses = run([g[0], g[1], g[0]], pool)
+    assert all(torch.equal(s, x.get_state()) for s, x in zip(states, g, strict=True))
+    np.testing.assert_array_equal(losses, reference)

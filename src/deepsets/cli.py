@@ -19,7 +19,7 @@ import tyro
 
 from deepsets import __version__
 from deepsets.cluster import session
-from deepsets.engine.remote import GroupLost
+from deepsets.engine.remote import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
 from deepsets.lab.output import OutputError
 from deepsets.lab.study import Study
@@ -174,7 +174,7 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
         settings = study.check(settings)  # the check comes first: a mistake costs no training
         with session(getattr(settings, "scheduler", None)):  # None: in this process
             study.summary(study.run(settings))
-    except (FileExistsError, OutputError, ValueError, TypeError, GroupLost) as e:
+    except (FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed) as e:
         return error(prog, str(e))
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
