@@ -8,7 +8,10 @@ import dataclasses
 import errno
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
@@ -18,11 +21,13 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from snapshots import debris, fake_run
 from torch import nn
 
 import deepsets.engine.remote as remote
 from deepsets import DeepSet, load_model, make_mlp, save_model, train_many
 from deepsets.engine.remote import ExecutorFailed
+from deepsets.lab.output import read_marker, staged
 from deepsets.models.set_transformer import SetTransformer
 
 # ---- class 7: weights files ---------------------------------------------------------------
@@ -298,3 +303,60 @@ def test_a_thread_pool_neither_advances_the_callers_generators_nor_changes_a_num
         losses = run([g[0], g[1], g[0]], pool)
     assert all(torch.equal(s, x.get_state()) for s, x in zip(states, g, strict=True))
     np.testing.assert_array_equal(losses, reference)
+
+
+# ---- class 9: output directories ----------------------------------------------------------
+
+EXE = Path(sys.executable).with_name("deepsets")
+
+
+def deepsets_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [str(EXE), "run", "--quick", *args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_a_second_run_onto_an_out_being_written_refuses_naming_the_first(tmp_path, overwrite):
+    """This process stages a run into `run`; `deepsets run` onto the same `--out` (an earlier run
+    with --overwrite, or a new directory without) refuses before any work, naming our pid."""
+    out = fake_run(tmp_path / "run", {"report.html": "earlier"}) if overwrite else tmp_path / "run"
+    with staged(out, overwrite) as tmp:
+        (tmp / "report.html").write_text("first")
+        done = deepsets_run(["--out", "run", *(["--overwrite"] if overwrite else [])], tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert f"another deepsets run (pid {os.getpid()})" in done.stderr
+        assert "Traceback" not in done.stderr and "training" not in done.stdout
+    assert (out / "report.html").read_text() == "first" and read_marker(out)
+    assert debris(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.fixture
+def mount_point(tmp_path, monkeypatch):
+    """An empty mount point: a real tmpfs where this process may mount one, else a directory
+    that os.path.ismount reports as one (a mount point cannot be renamed over either way)."""
+    point = tmp_path / "mnt"
+    point.mkdir()
+    mounted = shutil.which("mount") is not None and os.geteuid() == 0
+    mounted = mounted and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "none", str(point)], capture_output=True
+    ).returncode == 0  # fmt: skip
+    if not mounted:
+        real = os.path.ismount
+        monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == point or real(p))
+    yield point
+    if mounted:
+        subprocess.run(["umount", str(point)], check=True)
+
+
+def test_an_empty_mount_point_as_out_is_refused_before_any_work(mount_point, tmp_path):
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match="is a mount point.*inside it"):
+            with staged(mount_point, overwrite):
+                pytest.fail("the run started working")
+    assert list(mount_point.iterdir()) == [] and debris(tmp_path) == []
+    with staged(mount_point / "run", False) as tmp:  # a directory inside it works
+        (tmp / "report.html").write_text("ok")
+    assert (mount_point / "run" / "report.html").read_text() == "ok"
