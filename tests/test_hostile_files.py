@@ -9,11 +9,14 @@ import errno
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +27,13 @@ from safetensors.torch import save_file
 from snapshots import debris, fake_run
 from torch import nn
 
+import deepsets.cli as cli
 import deepsets.engine.remote as remote
 from deepsets import DeepSet, load_model, make_mlp, save_model, train_many
+from deepsets.cluster import session
 from deepsets.engine.remote import ExecutorFailed
-from deepsets.lab.output import read_marker, staged
+from deepsets.lab import output
+from deepsets.lab.output import PARTIAL_PREFIX, read_marker, staged
 from deepsets.models.set_transformer import SetTransformer
 
 # ---- class 7: weights files ---------------------------------------------------------------
@@ -360,3 +366,127 @@ def test_an_empty_mount_point_as_out_is_refused_before_any_work(mount_point, tmp
     with staged(mount_point / "run", False) as tmp:  # a directory inside it works
         (tmp / "report.html").write_text("ok")
     assert (mount_point / "run" / "report.html").read_text() == "ok"
+
+
+# ---- class 10: signals and the cluster ----------------------------------------------------
+
+SMALL = ["--no-extras", "--steps", "100", "--final-window", "20"]  # with --quick: seconds
+
+
+def started(args: list[str], cwd: Path, **env: str) -> subprocess.Popen[str]:
+    """`deepsets ARGS` in its own process group (as a terminal's job), Ctrl-C as in a terminal."""
+    return subprocess.Popen(
+        [str(EXE), *args], cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore", **env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+
+
+def loading_torch(pid: int) -> bool:
+    """Whether process `pid` has mapped libtorch: it is inside `import torch` (or past it)."""
+    try:
+        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    "args", [["run", "--quick", "--out", "r"], ["run", "digits", "--quick"], ["export", "w", "o"]]
+)
+def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(tmp_path, args):
+    proc = started(args, tmp_path)
+    deadline = time.monotonic() + 60
+    while not loading_torch(proc.pid):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: to the whole job
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err == "deepsets: interrupted while starting; nothing was written\n" and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_on_a_local_cluster_run_is_one_line_and_leaves_nothing(tmp_path):
+    """Ctrl-C reaches the run and its Dask workers (one process group): one line, no traceback
+    from any process, no output, no worker left and nothing in $TMPDIR (dask-scratch-space)."""
+    (tmp_path / "tmp").mkdir()
+    args = ["run", "--quick", *SMALL, "--out", "run", "--scheduler", "local:2"]
+    proc = started(args, tmp_path, TMPDIR=str(tmp_path / "tmp"))
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(PARTIAL_PREFIX) for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(1.0)  # the workers are training
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()  # the run's own log lines ("training ...") go to stderr
+    assert lines[-1] == "deepsets run: interrupted; nothing was written", err
+    assert not any(w in err for w in ("Traceback", "Error", "WARNING", "Exception")), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
+    deadline = time.monotonic() + 20  # multiprocessing's resource tracker exits on its own
+    while subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout:
+        assert time.monotonic() < deadline, "worker processes were left running"
+        time.sleep(0.2)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_local_cluster_leaves_no_scratch_space(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with session("local:1") as groups:
+        assert groups is not None and groups.workers == 1
+        scratch = [p for p in tmp_path.iterdir()]
+        assert [p.name[:14] for p in scratch] == ["deepsets-dask-"]  # the run's own, in use
+    assert list(tmp_path.iterdir()) == []
+
+
+def finished_then(signum: int, when: str, out: Path):
+    """A study run that writes a run to `out` and is then hit by `signum`: while the finished
+    run is renamed into place (held back until it is), or after its directory is closed."""
+
+    def run(settings: object) -> None:
+        with staged(out, False) as tmp:
+            (tmp / "report.html").write_text("complete")
+            if when == "during the commit":
+                real = output._commit
+
+                def commit(*args: object) -> None:
+                    signal.raise_signal(signum)  # held: delivered once the renames are done
+                    real(*args)
+
+                output._commit = commit  # restored by the monkeypatch of the test below
+        if when == "after":
+            signal.raise_signal(signum)
+
+    return run
+
+
+@pytest.mark.parametrize("when", ["during the commit", "after"])
+@pytest.mark.parametrize(
+    "signum, status, said",
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated by SIGTERM")],
+)
+def test_a_signal_after_the_run_was_written_says_where_it_is(
+    tmp_path, monkeypatch, capsys, signum, status, said, when
+):
+    out = tmp_path / "run"
+    monkeypatch.setattr(output, "_commit", output._commit)
+    study = replace(cli.STUDIES["exercise"], run=finished_then(signum, when, out))
+    monkeypatch.setitem(cli.STUDIES, "exercise", study)
+    assert cli.main(["run"]) == status
+    err = capsys.readouterr().err
+    assert err == f"deepsets run: {said}; the run had been written and is complete in {out}\n"
+    assert (out / "report.html").read_text() == "complete" and read_marker(out)
+    assert debris(tmp_path) == []
+
+
+def test_a_signal_before_the_run_was_written_says_nothing_was(tmp_path, monkeypatch, capsys):
+    def run(settings: object) -> None:
+        with staged(tmp_path / "run", False) as tmp:
+            (tmp / "report.html").write_text("half")
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.STUDIES, "exercise", replace(cli.STUDIES["exercise"], run=run))
+    assert cli.main(["run"]) == 130
+    assert capsys.readouterr().err == "deepsets run: interrupted; nothing was written\n"
+    assert list(tmp_path.iterdir()) == []

@@ -29,6 +29,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -48,6 +49,21 @@ MAX_MARKER_BYTES = 1_000_000  # a run lists ~30 paths (~2 kB); anything far larg
 MIN_FREE_BYTES = 10 * 2**20
 # errno values that mean "this location cannot take the run", whichever file hit them.
 LOCATION_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+_COMMITTED: ContextVar[list[Path] | None] = ContextVar("deepsets_committed", default=None)
+
+
+@contextlib.contextmanager
+def recording_commits() -> Iterator[list[Path]]:
+    """The `--out` of every run put in place during the block, in order (so that a signal that
+    comes after a run was committed can be answered with where the complete run is)."""
+    done: list[Path] = []
+    token = _COMMITTED.set(done)
+    try:
+        yield done
+    finally:
+        _COMMITTED.reset(token)
 
 
 class OutputError(OSError):
@@ -210,6 +226,8 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
             write_marker(tmp)
             with guard.hold():
                 _commit(tmp, out, dest, overwrite)
+                if (committed := _COMMITTED.get()) is not None:
+                    committed.append(out)
         except BaseException as e:
             if not isinstance(e, ResultsKept):
                 with guard.hold():
