@@ -196,8 +196,8 @@ def hushed(names: tuple[str, ...]) -> Iterator[Callable[[], None]]:
     before: dict[str, int] = {}
 
     def hush() -> None:
-        for n in [*names, *(c for c in logging.root.manager.loggerDict for n0 in names
-                            if c.startswith(n0 + "."))]:  # fmt: skip
+        children = [c for c in logging.root.manager.loggerDict if c.startswith(names)]
+        for n in [*names, *children]:  # a child's own level would let its records through
             before.setdefault(n, logging.getLogger(n).level)
             logging.getLogger(n).setLevel(logging.CRITICAL)
 
