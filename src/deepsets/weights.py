@@ -279,19 +279,21 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
 
 
 def check_readable(path: Path) -> None:
-    """An OSError naming `path` and the true cause (missing, permission denied) unless it is a
-    regular file this process can open; a ValueError for a FIFO, a directory, a socket or a
-    device, which is never opened (opening a FIFO would wait for a writer)."""
+    """A ValueError naming `path` and the true cause (missing, permission denied, a FIFO, a
+    directory, a socket or a device) unless it is a regular file this process can open; what is
+    not a regular file is never opened (opening a FIFO would wait for a writer)."""
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISREG(mode):
             os.close(os.open(path, os.O_RDONLY))  # a regular file: opens at once, or EACCES
     except OSError as e:
-        raise OSError(e.errno, f"cannot read {path}: {e.strerror or e}") from e
+        raise ValueError(f"{path} is not a readable safetensors file: {e.strerror or e}") from e
     if not stat.S_ISREG(mode):
         kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
         kind = next((k for test, k in kinds.items() if test(mode)), "a device file")
-        raise ValueError(f"{path} is {kind}, not a safetensors file (a regular file)")
+        raise ValueError(
+            f"{path} is not a readable safetensors file: it is {kind}, not a regular file"
+        )
 
 
 def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype]:
