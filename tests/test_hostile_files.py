@@ -194,7 +194,7 @@ def test_save_model_where_it_cannot_write_names_the_path_and_leaves_nothing(
 def test_a_meta_device_model_is_refused_before_anything_is_written(tmp_path, make):
     with torch.device("meta"):
         model = make()
-    with pytest.raises(ValueError, match="on the meta device"):
+    with pytest.raises(ValueError, match="meta device"):  # save_model's or device.check_placed's
         save_model(model, tmp_path / "m.safetensors")
     assert list(tmp_path.iterdir()) == []
 
