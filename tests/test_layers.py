@@ -21,7 +21,7 @@ CORE = (
     "validate", "device", "files", "signals", "data", "models", "engine", "tasks", "training",
     "invariance", "plots", "weights", "export",
 )  # fmt: skip
-LAYERS = {**{name: 0 for name in CORE}, "cluster": 1, "lab": 2, "studies": 3, "cli": 4}
+LAYERS = {**{name: 0 for name in CORE}, "cluster": 1, "lab": 2, "studies": 3, "cli": 4, "entry": 4}
 NAMES = ("core", "cluster", "lab", "studies", "cli")
 
 Graph = Mapping[str, set[str]]

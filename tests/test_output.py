@@ -19,6 +19,7 @@ from deepsets.lab.output import (
     MARKER,
     OutputError,
     ResultsKept,
+    RunLocked,
     check_out,
     read_marker,
     remove_run,
@@ -281,30 +282,46 @@ def test_a_read_only_directory_is_refused_before_any_work(tmp_path):
     assert list((tmp_path / "ro").iterdir()) == []
 
 
-def test_two_runs_racing_into_one_out_keep_both_results(tmp_path):
+def test_two_runs_racing_into_one_out_the_second_refuses_before_any_work(tmp_path):
     out = tmp_path / "run"
-    a, b = staged(out, False), staged(out, False)
-    tmp_a, tmp_b = a.__enter__(), b.__enter__()
+    a = staged(out, False)
+    tmp_a = a.__enter__()
+    with pytest.raises(RunLocked, match=f"another deepsets run \\(pid {os.getpid()}\\)"):
+        with staged(out, False):
+            pytest.fail("the second run started working")
     write_run(tmp_a, "a")
-    write_run(tmp_b, "b")
     a.__exit__(None, None, None)
+    assert (out / "report.html").read_text() == "a"  # the finished run, untouched
+    assert debris(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_directory_made_at_out_while_the_run_worked_keeps_both(tmp_path):
+    out = tmp_path / "run"
+    a = staged(out, False)
+    write_run(a.__enter__(), "a")
+    out.mkdir()
+    (out / "theirs.txt").write_text("someone else's")
     with pytest.raises(ResultsKept, match="kept in") as e:
-        b.__exit__(None, None, None)
-    assert (out / "report.html").read_text() == "a"  # the first finished run, untouched
+        a.__exit__(None, None, None)
+    assert (out / "theirs.txt").read_text() == "someone else's"
     kept = e.value.kept_in
-    assert (kept / "report.html").read_text() == "b" and read_marker(kept)
+    assert (kept / "report.html").read_text() == "a" and read_marker(kept)
     assert set(debris(tmp_path)) == {kept}  # named in the message, nothing else left
 
 
-def test_two_overwrites_racing_leave_the_last_run_and_no_debris(tmp_path):
+def test_two_overwrites_racing_keep_the_first_and_refuse_the_second(tmp_path):
     out = fake_run(tmp_path / "run", RUN)
-    a, b = staged(out, True), staged(out, True)
-    tmp_a, tmp_b = a.__enter__(), b.__enter__()
+    a = staged(out, True)
+    tmp_a = a.__enter__()
+    with pytest.raises(RunLocked, match="Nothing was written"), staged(out, True):
+        pytest.fail("the second run started working")
     write_run(tmp_a, "a")
-    write_run(tmp_b, "b")
     a.__exit__(None, None, None)
-    b.__exit__(None, None, None)
-    assert (out / "report.html").read_text() == "b" and debris(tmp_path) == []
+    assert (out / "report.html").read_text() == "a" and debris(tmp_path) == []
+    with staged(out, True) as tmp:  # the lock is released: the next run may replace it
+        write_run(tmp, "b")
+    assert (out / "report.html").read_text() == "b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no lock file left
 
 
 def test_staged_works_outside_the_main_thread_without_touching_handlers(tmp_path):

@@ -13,17 +13,18 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 import tyro
 
 from deepsets import __version__
 from deepsets.cluster import session
-from deepsets.engine.remote import GroupLost
+from deepsets.engine.remote import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
-from deepsets.lab.output import OutputError
+from deepsets.lab.output import OutputError, recording_commits
 from deepsets.lab.study import Study
-from deepsets.signals import Terminated
+from deepsets.signals import Terminated, catching_signals
 from deepsets.studies import DEFAULT_STUDY, STUDIES
 
 S = TypeVar("S")
@@ -170,19 +171,29 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        settings = study.check(settings)  # the check comes first: a mistake costs no training
-        with session(getattr(settings, "scheduler", None)):  # None: in this process
-            study.summary(study.run(settings))
-    except (FileExistsError, OutputError, ValueError, TypeError, GroupLost) as e:
-        return error(prog, str(e))
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    except Terminated as e:
-        print(f"{prog}: {e}; nothing was written", file=sys.stderr)
-        return e.exit_status  # 143, as a shell reports a SIGTERM
+    # SIGTERM raises Terminated for the whole run, so that one after the run was written (while
+    # the summary prints, or a cluster closes) is answered too, with where the run is
+    with recording_commits() as written, catching_signals():
+        try:
+            settings = study.check(settings)  # the check comes first: a mistake costs no training
+            with session(getattr(settings, "scheduler", None)):  # None: in this process
+                study.summary(study.run(settings))
+        except (FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed) as e:
+            return error(prog, str(e))
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted; {outcome(written)}", file=sys.stderr)
+            return 130
+        except Terminated as e:
+            print(f"{prog}: {e}; {outcome(written)}", file=sys.stderr)
+            return e.exit_status  # 143, as a shell reports a SIGTERM
     return 0
+
+
+def outcome(written: list[Path]) -> str:
+    """What a signal left: nothing, or (it came after the run was put in place) a complete run."""
+    if not written:
+        return "nothing was written"
+    return f"the run had been written and is complete in {written[-1]}"
 
 
 if __name__ == "__main__":

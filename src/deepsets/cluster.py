@@ -19,6 +19,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import signal
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
@@ -36,6 +39,11 @@ WORKERS_SECONDS = 20.0  # a scheduler without any worker after this is reported 
 RETRIES = 2  # a task that raises is tried again this many times (Dask's `retries=`)
 MAX_LOCAL_WORKERS = 256  # local:N above this is surely a typo
 ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
+# The loggers of exceptions in the client's event-loop callbacks: when a run stops with tasks in
+# flight (Ctrl-C, an error), Dask's executor sets the results of futures the run has cancelled,
+# and each logs a traceback (InvalidStateError, CommClosedError). A task's own error reaches the
+# run through its future, not these.
+CALLBACK_LOGGERS = ("tornado.application", "asyncio")
 
 
 
@@ -171,6 +179,35 @@ def quiet(name: str, level: int = logging.WARNING) -> Iterator[None]:
             logging.getLogger(n).setLevel(lvl)
 
 
+def dask_setup(worker: Any) -> None:
+    """(On a worker of `local:N`, as Dask's preload) ignore SIGINT: a Ctrl-C in the terminal
+    reaches every process of its group, and the run's own process stops the workers cleanly,
+    where each worker would print its own traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # ... and, when the run stops them, their tasks' cancellation is no warning
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def hushed(names: tuple[str, ...]) -> Iterator[Callable[[], None]]:
+    """Yield a function that makes loggers `names` (and their children) log only CRITICAL; the
+    levels they had are restored when the block exits."""
+    before: dict[str, int] = {}
+
+    def hush() -> None:
+        children = [c for c in logging.root.manager.loggerDict if c.startswith(names)]
+        for n in [*names, *children]:  # a child's own level would let its records through
+            before.setdefault(n, logging.getLogger(n).level)
+            logging.getLogger(n).setLevel(logging.CRITICAL)
+
+    try:
+        yield hush
+    finally:
+        for n, level in before.items():
+            logging.getLogger(n).setLevel(level)
+
+
 def worker_versions() -> dict[str, str]:
     """(On a worker) the versions that decide its numbers."""
     import torch
@@ -195,29 +232,45 @@ def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
 
     with catching_signals(), contextlib.ExitStack() as stack:
         stack.enter_context(quiet("distributed"))
+        for name in CALLBACK_LOGGERS:
+            stack.enter_context(quiet(name, logging.CRITICAL))
+        hush = stack.enter_context(hushed(("distributed",)))  # levels restored last
         client = stack.enter_context(connect(str(scheduler)))
         groups = DaskGroups(client, str(scheduler))
         stack.callback(groups.shutdown, wait=False)  # cancels what is left
         stack.enter_context(using(groups))
-        yield groups
+        try:
+            yield groups
+        except BaseException:
+            hush()  # closing with tasks in flight: their cancelled gathers are no news
+            raise
 
 
 @contextlib.contextmanager
 def connect(scheduler: str) -> Iterator[Any]:
     """A `distributed.Client` of `scheduler` (and for local:N its LocalCluster), checked:
     reachable, with workers, whose deepsets and torch are this process's."""
+    import dask.config
     from distributed import Client, LocalCluster
     from distributed.gc import disable_gc_diagnosis
 
     with contextlib.ExitStack() as stack:
         address = scheduler
         if scheduler.startswith("local:"):
+            # the workers' scratch space, removed with them (Dask's default, $TMPDIR/dask-
+            # scratch-space, outlives the run)
+            scratch = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="deepsets-dask-", ignore_cleanup_errors=True)
+            )
+            stack.enter_context(dask.config.set({"temporary-directory": scratch}))  # scheduler's
             cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=int(scheduler.split(":")[1]),
                 threads_per_worker=1,  # one task per worker process, on TORCH_THREADS
                 processes=True,
                 host="127.0.0.1",  # loopback only
                 dashboard_address="127.0.0.1:0",  # its HTTP server: loopback, any free port
+                local_directory=scratch,
+                preload=[__name__],  # dask_setup below: the workers leave Ctrl-C to this process
             )
             stack.callback(cluster.close, timeout=WORKERS_SECONDS)
             address = cluster.scheduler_address

@@ -184,7 +184,9 @@ def train_many(
         executor: train each stack as one task of this `concurrent.futures.Executor` (a
             process pool, a Dask client's executor: `deepsets.cluster`), with the same numbers
             on a CPU; default: `deepsets.cluster.current_executor()`, None = in this process.
-            Generator seeds are copied into the tasks (the caller's are not advanced).
+            Every task gets copies of the generator seeds (under any executor, a thread pool
+            too, the caller's are not advanced); when no task finishes for an hour
+            (`engine.remote.STALL_SECONDS`) the run stops with `engine.remote.ExecutorFailed`.
 
     Returns:
         The same K model objects, trained and in eval mode, in input order, and their

@@ -16,10 +16,12 @@ so a damaged or hostile file costs a clear ValueError, never a large allocation.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import json
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,9 @@ RECORDED_MODULES: dict[str, type[nn.Module]] = {
 }
 MODULES = ("Sequential", "Linear", "Identity", "DigitEncoder", *RECORDED_MODULES, *ACTIVATIONS)
 MAX_METADATA_CHARS = 100_000  # a DeepSet's metadata is ~200 characters; an MLP's grows with depth
+# a DeepSet of package modules nests ~6 levels (phi > Sequential > layers > Linear); a hostile
+# header may nest 50,000, which would exhaust Python's recursion in json or in `build`
+MAX_METADATA_DEPTH = 32
 DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
 
@@ -225,6 +230,12 @@ def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     check_placed(model, "model")
     arch = describe(model)
+    on_meta = [k for k, v in model.state_dict().items() if v.is_meta]
+    if on_meta:
+        raise ValueError(
+            f"cannot save a model whose weights are on the meta device (shapes without values: "
+            f"{on_meta[0]}, ...); build or load it on the cpu first"
+        )
     tensors = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}  # unshared
     dtypes = {v.dtype for v in tensors.values()}
     if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point:
@@ -233,8 +244,17 @@ def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -
         raise FileNotFoundError(
             f"cannot save to {path}: the directory {path.parent} does not exist"
         )
+    if path.is_dir():
+        raise IsADirectoryError(
+            errno.EISDIR, f"cannot save to {path}: it is a directory (name a file in it)"
+        )
     data = serialize(tensors, metadata={"deepsets": json.dumps(arch)})
-    write_atomic(path, data, overwrite=overwrite)
+    try:
+        write_atomic(path, data, overwrite=overwrite)
+    except FileExistsError:
+        raise
+    except OSError as e:  # read-only, /proc, a full disk: the same subclass, naming the path
+        raise OSError(e.errno, f"cannot save to {path}: {e.strerror or e}") from e
     return path
 
 
@@ -248,6 +268,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     """Rebuild the model saved at `path` by `save_model`, in eval mode, on `device`."""
     path = _check_path(path)
     device = resolve_device(device)
+    check_readable(path)
     arch, dtype = read_header(path)
     model = build(arch).to(dtype)
     try:
@@ -259,6 +280,24 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     except RuntimeError as e:
         raise ValueError(f"{path}: the weights do not fit the stored architecture: {e}") from e
     return model.eval()
+
+
+def check_readable(path: Path) -> None:
+    """A ValueError naming `path` and the true cause (missing, permission denied, a FIFO, a
+    directory, a socket or a device) unless it is a regular file this process can open; what is
+    not a regular file is never opened (opening a FIFO would wait for a writer)."""
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISREG(mode):
+            os.close(os.open(path, os.O_RDONLY))  # a regular file: opens at once, or EACCES
+    except OSError as e:
+        raise ValueError(f"{path} is not a readable safetensors file: {e.strerror or e}") from e
+    if not stat.S_ISREG(mode):
+        kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
+        kind = next((k for test, k in kinds.items() if test(mode)), "a device file")
+        raise ValueError(
+            f"{path} is not a readable safetensors file: it is {kind}, not a regular file"
+        )
 
 
 def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype]:
@@ -302,15 +341,24 @@ def parse_arch(text: str, where: str) -> dict[str, Any]:
     """The architecture dict of a file's metadata, with its kind and keys checked."""
     if len(text) > MAX_METADATA_CHARS:
         raise ValueError(f"{where}: the stored architecture is {len(text)} characters long")
+    too_deep = ValueError(
+        f"{where}: the stored architecture nests more than {MAX_METADATA_DEPTH} levels deep"
+    )
     try:
         arch = json.loads(text)
+    except RecursionError:  # nested deeper than Python's recursion limit
+        raise too_deep from None
     except ValueError as e:
         raise ValueError(f"{where}: the stored architecture is not valid JSON ({e})") from e
+    if depth(arch) > MAX_METADATA_DEPTH:
+        raise too_deep
     if not isinstance(arch, dict) or "kind" not in arch:
         raise ValueError(
             f"{where}: the stored architecture has no 'kind' ('DeepSet' or 'MLP'): {text:.80}"
         )
     kind = arch["kind"]
+    if not isinstance(kind, str):
+        raise ValueError(f"{where}: the stored field 'kind' must be a string, got {kind!r:.80}")
     keys = set(arch) - {"kind"}
     if kind in MODELS:
         expected = arguments_of(MODELS[kind])
@@ -337,6 +385,18 @@ def arguments_of(cls: type[nn.Module]) -> set[str]:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         names |= set(inspect.signature(DeepSet).parameters) - {"phi", "rho", "pooling"}
     return names - {"generator"}
+
+
+def depth(value: object) -> int:
+    """How deeply a parsed JSON value nests (a scalar 0, `[1]` 1); iterative, so safe at any
+    depth."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        v, d = todo.pop()
+        deepest = max(deepest, d)
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
+        todo.extend((c, d + 1) for c in children)
+    return deepest
 
 
 def _ints(value: object) -> list[int]:

@@ -7,15 +7,24 @@ the same stack, on the same data stream, as it would in this process: its arithm
 only on its stack and its stream, and on a CPU the numbers are identical to the last bit. A
 task gets only its stack's members and their data (`Data.subset`) and sends back their trained
 weights, losses and snapshot copies; any `concurrent.futures.Executor` runs it (a process pool,
-or a Dask `distributed` client, `deepsets.cluster`).
+a thread pool, or a Dask `distributed` client, `deepsets.cluster`). A task gets its own copies of
+the caller's models and generators, so under every executor (a thread pool too) the caller's
+are not advanced or changed until the results are written back, and two tasks never draw from
+one generator.
+
+An executor that stops making progress is not waited for forever: when no task has finished for
+`stall_limit` seconds (STALL_SECONDS, or STALL_FACTOR times the slowest task so far if that is
+longer), the run stops with an `ExecutorFailed` naming the executor; so does a task that comes
+back with anything but its results.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, wait
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
@@ -30,6 +39,8 @@ from deepsets.engine.parts import Part
 from deepsets.engine.settings import EngineSettings, torch_threads
 from deepsets.engine.sources import Data
 
+STALL_SECONDS = 3600.0  # no task finished for an hour: the executor is stuck (or has no workers)
+STALL_FACTOR = 10.0  # ... or for ten times the slowest task so far, if that is longer
 _CURRENT: ContextVar[Executor | None] = ContextVar("deepsets_executor", default=None)
 
 
@@ -106,7 +117,8 @@ def run_groups(
     the losses (K, T).
 
     A progress bar (if `settings.progress`) counts finished stacks. On any error or
-    interruption the tasks not yet finished are cancelled before it propagates.
+    interruption, also when no task finishes within `stall_limit`, the tasks not yet finished
+    are cancelled before it propagates.
     """
     progress, task_settings = settings.progress, replace(settings, progress=False)
     groups = groups_of(parts)
@@ -114,26 +126,85 @@ def run_groups(
     losses = np.empty((len(models), settings.steps))
     try:
         for index in groups:
-            task = Group([models[i] for i in index], data.subset(index), task_settings)
-            futures[executor.submit(train_group, task)] = index
+            # copies, as a process pool would pickle: a task of a thread pool never trains
+            # the caller's modules in place (nor goes on doing so after an error here)
+            task = Group([copy.deepcopy(models[i]) for i in index],
+                         own_generators(data.subset(index)), task_settings)  # fmt: skip
+            futures[submitted(executor, task)] = index
+        pending, slowest = set(futures), 0.0
         with tqdm(total=len(groups), desc="groups", disable=not progress, leave=False) as bar:
-            for future in as_completed(futures):  # one per group: bounded by their count
-                write_back(result(future), futures[future], models, losses, snapshots)
-                bar.update()
+            while pending:
+                done, pending = wait(pending, stall_limit(slowest), FIRST_COMPLETED)
+                if not done:
+                    raise stalled(executor, len(pending), len(groups), slowest)
+                for future in done:
+                    trained = result(future, executor, settings.steps, len(futures[future]))
+                    write_back(trained, futures[future], models, losses, snapshots)
+                    slowest = max(slowest, trained.seconds)
+                    bar.update()
     finally:
         for future in futures:
             future.cancel()  # a no-op for finished tasks
     return losses
 
 
-class GroupLost(RuntimeError):
+def own_generators(data: Data) -> Data:
+    """`data` with copies of its generators (in their current state): a task draws from its
+    own, as it would in another process, and never advances the caller's."""
+    gens = getattr(data, "gens", None)
+    if not gens:
+        return data
+    data = copy.copy(data)  # the tensors of given training sets stay shared, not copied
+    data.gens = [copy.deepcopy(g) for g in gens]
+    return data
+
+
+def stall_limit(slowest: float) -> float:
+    """Seconds to wait for the next task: STALL_SECONDS, or longer after slow tasks."""
+    return max(STALL_SECONDS, STALL_FACTOR * slowest)
+
+
+class ExecutorFailed(RuntimeError):
+    """The executor did not train a group of models: it stalled, lost or garbled a task."""
+
+
+class GroupLost(ExecutorFailed):
     """A group of models could not be trained: its workers kept dying."""
 
 
-def result(future: Future[Trained]) -> Trained:
-    """The future's result; a GroupLost when Dask gave the task up (KilledWorker)."""
+def name_of(executor: Executor) -> str:
+    return type(executor).__name__
+
+
+def submitted(executor: Executor, task: Group) -> Future[Trained]:
+    """`executor.submit(train_group, task)`, checked to be a Future."""
+    future = executor.submit(train_group, task)
+    if not isinstance(future, Future):
+        raise ExecutorFailed(
+            f"the executor {name_of(executor)}'s submit returned {type(future).__name__}, not a "
+            "concurrent.futures.Future; nothing was trained"
+        )
+    return future
+
+
+def stalled(executor: Executor, left: int, total: int, slowest: float) -> ExecutorFailed:
+    """The error of an executor that finished no task within `stall_limit(slowest)`."""
+    before = f"; the slowest task so far took {slowest:.3g} s" if slowest else ""
+    return ExecutorFailed(
+        f"the executor {name_of(executor)} finished none of its {left} remaining task(s) (of "
+        f"{total}) in {stall_limit(slowest):g} s{before}: its workers are stuck or gone. The "
+        "unfinished tasks were cancelled and their models left as they were (engine.remote."
+        "STALL_SECONDS sets the wait)"
+    )
+
+
+def result(future: Future[Trained], executor: Executor, steps: int, k: int) -> Trained:
+    """The future's result, checked to be a task's results for k models and `steps` steps; a
+    GroupLost when Dask gave the task up (KilledWorker)."""
     try:
-        return future.result()
+        trained = future.result()
+    except CancelledError:
+        raise ExecutorFailed(f"the executor {name_of(executor)} cancelled a task") from None
     except Exception as e:
         if type(e).__name__ != "KilledWorker":  # distributed.scheduler's, not imported here
             raise
@@ -142,6 +213,14 @@ def result(future: Future[Trained]) -> Trained:
             "distributed.scheduler.allowed-failures); nothing was written: check the workers' "
             f"memory and logs ({e})"
         ) from e
+    fits = isinstance(trained, Trained) and len(trained.weights) == k
+    if not fits or np.shape(trained.losses) != (k, steps):
+        raise ExecutorFailed(
+            f"a task of the executor {name_of(executor)} returned {type(trained).__name__} "
+            f"{trained!r:.60}, not the results of its {k} model(s) (the Trained that "
+            "train_group returns): an executor must return what the submitted function returns"
+        )
+    return trained
 
 
 def write_back(

@@ -7,12 +7,20 @@ one. Every finished run holds a marker, `.deepsets-run`, with its id and the lis
 wrote. `--overwrite` replaces only a directory with a valid marker, and refuses while it holds
 anything the run did not write (a user's `notes.txt`): those files are named, never deleted.
 A symbolic link to a run stays a link; the directory it points to is what gets replaced.
+
+While a run is staged it holds an exclusive lock (`fcntl.flock`) on a lock file beside its
+destination (`.deepsets-lock-XXXXXXXXXXXXXXXX`, removed at the end), so a second run onto the
+same `--out` refuses before any work, naming the first one's pid, instead of replacing (or being
+replaced by) a finished run. A mount point cannot be renamed over, so an empty one as `--out` is
+refused before any work too (name a directory inside it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -21,6 +29,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -33,12 +42,28 @@ log = logging.getLogger(__name__)
 MARKER = ".deepsets-run"
 PARTIAL_PREFIX = ".deepsets-partial-"  # + 8 random characters: fits any NAME_MAX (255)
 OLD_PREFIX = ".deepsets-old-"
+LOCK_PREFIX = ".deepsets-lock-"  # + 16 hex digits of the destination's name: fits NAME_MAX
 MAX_MARKER_BYTES = 1_000_000  # a run lists ~30 paths (~2 kB); anything far larger is not ours
 # A quick run writes 1.1 MB (report.html with inlined figures 0.57 MB, PNGs, weights); refuse to
 # start with less than 10x that free rather than fail after the training.
 MIN_FREE_BYTES = 10 * 2**20
 # errno values that mean "this location cannot take the run", whichever file hit them.
 LOCATION_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+_COMMITTED: ContextVar[list[Path] | None] = ContextVar("deepsets_committed", default=None)
+
+
+@contextlib.contextmanager
+def recording_commits() -> Iterator[list[Path]]:
+    """The `--out` of every run put in place during the block, in order (so that a signal that
+    comes after a run was committed can be answered with where the complete run is)."""
+    done: list[Path] = []
+    token = _COMMITTED.set(done)
+    try:
+        yield done
+    finally:
+        _COMMITTED.reset(token)
 
 
 class OutputError(OSError):
@@ -124,6 +149,11 @@ def check_target(out: Path, overwrite: bool) -> Path:
     dest = destination(out)
     if dest.exists() and not dest.is_dir():
         raise FileExistsError(f"{out} exists and is not a directory")
+    if dest.is_dir() and os.path.ismount(dest):
+        raise FileExistsError(
+            f"{out} is a mount point: a finished run is moved into place by a rename, which "
+            f"cannot replace a mount point; name a directory inside it (e.g. --out {out}/run)"
+        )
     if not dest.is_dir() or not any(dest.iterdir()):
         return dest
     if not overwrite:
@@ -183,20 +213,25 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     check_out(out, overwrite)
     out, dest = Path(out), destination(out)
-    with catching_signals() as guard:
+    with catching_signals() as guard, contextlib.ExitStack() as stack:
         made: list[Path] = []
         tmp = None
         try:
             made = make_parents(dest.parent)
+            stack.enter_context(locked(out, dest))
+            check_target(out, overwrite)  # another run may have finished there meanwhile
             tmp = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=dest.parent))
             os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a run follows the umask
             yield tmp
             write_marker(tmp)
             with guard.hold():
                 _commit(tmp, out, dest, overwrite)
+                if (committed := _COMMITTED.get()) is not None:
+                    committed.append(out)
         except BaseException as e:
             if not isinstance(e, ResultsKept):
                 with guard.hold():
+                    stack.close()  # the lock file goes first: it lies in the parents made
                     if tmp is not None:
                         shutil.rmtree(tmp, ignore_errors=True)
                     for d in made:
@@ -207,6 +242,47 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
                     f"cannot write the run into {out}: {e.strerror}; nothing was written"
                 ) from e
             raise
+
+
+class RunLocked(FileExistsError):
+    """Another run is writing to the same `--out`; this one refused before any work."""
+
+
+def lock_path(dest: Path) -> Path:
+    """The lock file of the run directory `dest`: beside it, named by a hash of its name."""
+    digest = hashlib.sha256(dest.name.encode("utf-8", "surrogateescape")).hexdigest()
+    return dest.parent / f"{LOCK_PREFIX}{digest[:16]}"
+
+
+@contextlib.contextmanager
+def locked(out: Path, dest: Path) -> Iterator[None]:
+    """Hold the exclusive lock of `dest` for the block (the lock file holds this pid), or raise
+    RunLocked naming the pid of the run that holds it. The lock file is removed at the end."""
+    path = lock_path(dest)
+    for _ in range(10):  # a finishing run may remove the file between our open and flock
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666 & ~umask())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise RunLocked(
+                f"{out} is being written by another deepsets run (pid {holder}); wait for it "
+                "to finish, or choose another --out. Nothing was written"
+            ) from None
+        if os.path.lexists(path) and os.stat(path).st_ino == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # we locked a file a finished run had just removed: take the new one
+    else:
+        raise OSError(errno.EAGAIN, f"cannot lock {path}: it keeps being replaced")
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # while still locked: a run waiting on it retries with a new file
+        os.close(fd)
 
 
 class ResultsKept(FileExistsError):
