@@ -268,23 +268,32 @@ def train_on(
     K = len(models) if isinstance(models, Sequence) else 0
     draws = list(range(K)) if seeds is None else seeds
     device, dtype = check_models(models, draws, masked=mask is not None, fresh=False)
-    check_all_placed(X=X, y=y, mask=mask)
-    positive_int(steps, "steps")
-    positive_float(lr, "lr")
+    check_given_sets(models, X, y, mask, steps, lr, loss, batch_size)
     n_threads = check_threads(threads)
-    n_workers = resolve_workers(workers, n_threads)
-    check_loss(loss, y)
-    check_sets(X, y, mask, K, batch_size)  # and their values finite
-    check_step_memory(models, X, y, batch_size)
     X, y, mask = as_rows(X, y, mask, device)
     data = TrainingSets(X, y, mask, K, batch_size, draws, dtype)
     sample = None if mask is None else mask[0, :2]
     target = check_output(output, tuple(y.shape[2:]), loss)
     settings = EngineSettings(
         steps, X.shape[1] if batch_size is None else batch_size, lr, loss, target,
-        threads=n_threads, workers=n_workers, progress=show_progress(progress),
+        threads=n_threads, workers=resolve_workers(workers, n_threads),
+        progress=show_progress(progress),
     )  # fmt: skip
     return run_engine(models, data, settings, data.X[0, :2], sample, None, executor)
+
+
+def check_given_sets(
+    models: Sequence[nn.Module], X: object, y: object, mask: object, steps: object, lr: object,
+    loss: object, batch_size: object,
+) -> None:  # fmt: skip
+    """`train_on`'s checks of its data and schedule, in order, before any work: where the
+    tensors are, steps, lr, the loss for y, the sets' shapes and values, a step's memory."""
+    check_all_placed(X=X, y=y, mask=mask)
+    positive_int(steps, "steps")
+    positive_float(lr, "lr")
+    check_loss(loss, y)
+    check_sets(X, y, mask, len(models), batch_size)  # and their values finite
+    check_step_memory(models, X, y, batch_size)  # type: ignore[arg-type]  # checked above
 
 
 def check_output(output: object, per_set: tuple[int, ...], loss: str) -> tuple[int, ...]:

@@ -228,14 +228,8 @@ def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -
     path = _check_path(path)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
-    check_placed(model, "model")
+    check_placed(model, "model")  # a meta-device model too: shapes without values
     arch = describe(model)
-    on_meta = [k for k, v in model.state_dict().items() if v.is_meta]
-    if on_meta:
-        raise ValueError(
-            f"cannot save a model whose weights are on the meta device (shapes without values: "
-            f"{on_meta[0]}, ...); build or load it on the cpu first"
-        )
     tensors = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}  # unshared
     dtypes = {v.dtype for v in tensors.values()}
     if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point:
