@@ -6,11 +6,19 @@ behind. Inside `catching_signals()` (main thread only: Python delivers signals t
 raises `Terminated` instead, and both SIGINT and SIGTERM are held back while `hold()` is active
 (the few renames that put a finished run in place), then delivered once the previous handlers
 are back. A signal the process ignores (SIG_IGN, as under `nohup`) stays ignored.
+
+Nor is an exception raised where it would be lost or would leave a lock held (`unsafe_here`):
+inside a finalizer (`__del__`) or a garbage-collector callback, which swallow it, or while
+this thread holds the logging module's lock, which the exception would leave locked (and
+every other thread that logs, Dask's event loop among them, would wait on it forever). There
+the signal is delivered again RETRY_SECONDS later, until it lands somewhere safe.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
+import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +28,7 @@ from typing import Any
 Handler = Callable[[int, FrameType | None], Any] | int | None  # what signal.getsignal returns
 
 CAUGHT = (signal.SIGINT, signal.SIGTERM)
+RETRY_SECONDS = 0.01  # a signal that landed where raising is unsafe comes again after this
 
 
 class Terminated(BaseException):
@@ -50,6 +59,9 @@ class SignalGuard:
         if self.holding:
             self.pending.append(signum)
             return
+        if unsafe_here(frame):
+            redeliver(signum)
+            return
         prev = self.previous.get(signum)
         if callable(prev):  # e.g. Python's default_int_handler, which raises KeyboardInterrupt
             prev(signum, frame)
@@ -66,6 +78,29 @@ class SignalGuard:
             yield
         finally:
             self.holding = False
+
+
+def unsafe_here(frame: FrameType | None) -> bool:
+    """Whether an exception raised in `frame` now would be swallowed (a finalizer, a GC
+    callback) or leave the logging module's lock held by this thread."""
+    lock = getattr(logging, "_lock", None)
+    if lock is not None and getattr(lock, "_is_owned", lambda: False)():
+        return True
+    callbacks = {getattr(c, "__code__", None) for c in gc.callbacks}
+    while frame is not None:
+        if frame.f_code.co_name == "__del__" or frame.f_code in callbacks:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def redeliver(signum: int) -> None:
+    """Send `signum` to the main thread again in RETRY_SECONDS (from a timer thread)."""
+    main = threading.main_thread().ident
+    assert main is not None  # the main thread has started: this runs in its handler
+    timer = threading.Timer(RETRY_SECONDS, signal.pthread_kill, (main, signum))
+    timer.daemon = True
+    timer.start()
 
 
 @contextlib.contextmanager
