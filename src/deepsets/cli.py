@@ -22,6 +22,7 @@ from deepsets import __version__
 from deepsets.cluster import session
 from deepsets.engine.remote import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
+from deepsets.lab.memory import flag
 from deepsets.lab.output import OutputError, recording_commits
 from deepsets.lab.study import Study
 from deepsets.signals import Terminated, catching_signals
@@ -36,11 +37,7 @@ EXAMPLE = "Example: deepsets run --quick --out runs/smoke   (a small run in seco
 
 def flags(changes: dict[str, object]) -> str:
     """{"sweep_widths": (4, 16)} -> "--sweep-widths 4 16", the way a user would type it."""
-    words = []
-    for name, value in changes.items():
-        values = value if isinstance(value, tuple) else (value,)
-        words.append(" ".join(["--" + name.replace("_", "-"), *map(str, values)]))
-    return " ".join(words)
+    return " ".join(flag(name, value) for name, value in changes.items())
 
 
 def description(study: Study[Any, Any]) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from deepsets.engine.settings import resolve_workers
+import torch
+
 from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
-from deepsets.lab.settings import CommonSettings, check_common
+from deepsets.lab.settings import CommonSettings, check_common, workers_of
 from deepsets.models.popstats import PHI, RHO
 from deepsets.tasks.popstats import (
     DIMENSIONS,
@@ -147,7 +148,8 @@ def memory_needs(s: PopstatsSettings) -> list[Need]:
     train = 2 * runs * population_bytes(N, s.samples, D)
     tests = len(s.tasks) * population_bytes(s.test_sets, s.samples, D)
     largest = max(sdm_sizes(s))
-    embedded = resolve_workers(s.workers) * (largest + s.test_sets + D) * s.features * 8
+    workers = workers_of(s, torch.device("cpu"))  # a GPU run has one: this bounds it
+    embedded = workers * (largest + s.test_sets + D) * s.features * 8
     steps = max(s.steps) * (1 + s.l1_fraction)
     params = sum(PHI) * D + sum(PHI) ** 2  # more than phi's and rho's layers hold
     return [
