@@ -189,3 +189,38 @@ def test_children_leave_ctrl_c_to_their_parent():
         return x
 
     assert forked.fork_map(job, [0, 1, 2, 3], 2) == [0, 1, 2, 3]
+
+
+class Buffers(nn.Module):
+    """Entries of every kind a state_dict may hold: dtypes of 1, 2, 4 and 8 bytes side by
+    side (misaligned in one byte array), a 0-dim one, an empty one, a non-contiguous one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.w = nn.Parameter(torch.randn(3, 5, generator=g))
+        self.register_buffer("flag", torch.tensor([True, False, True]))
+        self.register_buffer("brain", torch.randn(7, generator=g).to(torch.bfloat16))
+        self.register_buffer("count", torch.tensor(12345678901, dtype=torch.int64))
+        self.register_buffer("empty_rows", torch.empty(0, 4))
+        self.register_buffer("strided", torch.randn(4, 3, generator=g, dtype=torch.float64).T)
+
+
+def test_packed_weights_unpack_to_the_same_bits_names_dtypes_and_shapes():
+    weights = Buffers().state_dict()
+    back = forked.unpack(forked.pack(weights))
+    assert list(back) == list(weights)
+    for name, t in weights.items():
+        got = back[name]
+        assert (got.dtype, got.shape) == (t.dtype, t.shape), name
+        assert torch.equal(got.reshape(-1).view(torch.uint8), t.reshape(-1).view(torch.uint8))
+    model = Buffers()
+    with torch.no_grad():
+        model.w.zero_()
+    model.load_state_dict(back)  # loads into a module as its own state_dict would
+    assert torch.equal(model.w, weights["w"])
+
+
+def test_weights_that_are_not_strided_travel_as_they_are():
+    weights = {"s": torch.eye(3).to_sparse(), "d": torch.ones(2)}
+    assert forked.unpack(forked.pack(weights)) is weights

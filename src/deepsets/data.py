@@ -220,13 +220,13 @@ def make_data(
     return X[0], y[0]
 
 
-def check_sizes(sizes: object) -> tuple[int, int]:
-    """(lo, hi) as ints, 5 <= lo <= hi, else an error naming `sizes`."""
+def check_sizes(sizes: object, name: str = "sizes") -> tuple[int, int]:
+    """(lo, hi) as ints, 5 <= lo <= hi, else an error naming the argument `name`."""
     if not (isinstance(sizes, tuple | list) and len(sizes) == 2):
-        raise TypeError(f"sizes must be a pair (lo, hi), got {sizes!r}")
-    lo, hi = check_n_objects(sizes[0], "sizes[0]"), check_n_objects(sizes[1], "sizes[1]")
+        raise TypeError(f"{name} must be a pair (lo, hi), got {sizes!r}")
+    lo, hi = check_n_objects(sizes[0], f"{name}[0]"), check_n_objects(sizes[1], f"{name}[1]")
     if lo > hi:
-        raise ValueError(f"sizes must satisfy lo <= hi, got {sizes!r}")
+        raise ValueError(f"{name} must satisfy lo <= hi, got {sizes!r}")
     return lo, hi
 
 

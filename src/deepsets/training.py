@@ -6,6 +6,7 @@ first, grouped into stacks of one architecture, and trained together by the one 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import sys
@@ -21,10 +22,10 @@ from torch.nn import functional as F
 
 from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, check_sizes
 from deepsets.device import check_all_placed, check_placed
+from deepsets.engine.feeds import Feed, objects, train_part
 from deepsets.engine.forked import Copies, forkable
-from deepsets.engine.loop import fit
 from deepsets.engine.losses import LOSSES
-from deepsets.engine.parts import Part, partition, run_parts, worth_forking
+from deepsets.engine.parts import partition, run_parts, share_out, worth_forking
 from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import (
     TORCH_THREADS,
@@ -32,7 +33,7 @@ from deepsets.engine.settings import (
     resolve_workers,
     torch_threads,
 )
-from deepsets.engine.sources import Data, Streams, TrainingSets, check_sets
+from deepsets.engine.sources import Streams, TrainingSets, check_sets
 from deepsets.validate import (
     ACTIVATION_FLOATS,
     check_finite,
@@ -46,6 +47,7 @@ from deepsets.validate import (
 )
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
+MASKED = "training on sets of varying size (sizes= or mask=)"  # what needs a model taking a mask
 
 
 def count_params(model: nn.Module) -> int:
@@ -154,7 +156,7 @@ def train_many(
     batch_size: int = 100,
     lr: float = 1e-3,
     n_objects: int | None = None,
-    sizes: tuple[int, int] | None = None,
+    sizes: tuple[int, int] | Sequence[tuple[int, int] | None] | None = None,
     progress: bool | None = None,
     snapshots: dict[int, list[nn.Module]] | None = None,
     executor: Executor | None = None,
@@ -167,16 +169,19 @@ def train_many(
     into one batched network (`deepsets.engine.families`); any other module trains through its
     own forward in the same loop. The models share one device and one dtype (float64 models
     train on float64 data; the data's values are exact in both). Member k sees exactly the
-    data `train(model_k, seed=seeds[k])` sees. Stacked and plain computations round
-    differently in the last bit: in float32 they agree to ~1e-6 over the first hundred steps,
-    then a DeepSet's escape from its ln 2 plateau amplifies rounding, so long runs agree in
-    distribution, not digit by digit (in float64, to 1e-9 over 1000 steps). Torch runs on
-    `threads` CPU threads during the call (default TORCH_THREADS, 1).
+    data `train(model_k, seed=seeds[k], sizes=sizes[k])` sees (integer seeds). Stacked and
+    plain computations round differently in the last bit: in float32 they agree to ~1e-6
+    over the first hundred steps, then a DeepSet's escape from its ln 2 plateau amplifies
+    rounding, so long runs agree in distribution, not digit by digit (in float64, to 1e-9 over
+    1000 steps). Torch runs on `threads` CPU threads during the call (default TORCH_THREADS, 1).
 
     Arguments:
         models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place;
             distinct objects that share no parameter (a ValueError names a shared one).
-        steps, batch_size, lr, n_objects, sizes, progress, threads, workers: as in `train`.
+        steps, batch_size, lr, n_objects, progress, threads, workers: as in `train`.
+        sizes: as in `train` for every model, or one entry per model (None: sets of
+            n_objects; a pair (lo, hi)): the models of each entry form their stacks apart, as
+            if trained alone, and the stacks of all share out the workers together.
         seeds: K seeds (or generators) of the models' data streams; equal integer seeds
             share one stream, None draws a fresh one.
         snapshots: a dict whose keys are steps (1..steps); each value is set to copies of the
@@ -192,32 +197,78 @@ def train_many(
         The same K model objects, trained and in eval mode, in input order, and their
         losses (K, steps).
     """
-    N, sizes = check_set_size(n_objects, sizes)
-    device, dtype = check_models(models, seeds, masked=sizes is not None)
+    device, dtype = check_models(models, seeds)
+    groups = check_set_sizes(n_objects, sizes, models)  # [(N, (lo, hi) or None, index)]
     check_training_args(steps, batch_size, lr)
     n_threads = check_threads(threads)
     settings = EngineSettings(steps, batch_size, lr, threads=n_threads,
                               workers=resolve_workers(workers, n_threads),
                               progress=show_progress(progress))  # fmt: skip
-    data = Streams(seeds, batch_size, N, sizes, device, dtype)  # validates the seeds
+    feeds = [stream_feed(index, seeds, N, pair, batch_size, steps, device, dtype)
+             for N, pair, index in groups]  # fmt: skip
+    return run_engine(models, feeds, settings, snapshots, executor)
+
+
+def stream_feed(
+    index: list[int], seeds: Sequence[torch.Generator | int | None], N: int,
+    sizes: tuple[int, int] | None, batch_size: int, steps: int, device: torch.device,
+    dtype: torch.dtype,
+) -> Feed:  # fmt: skip
+    """The models `index` and their data streams (`Streams`) of sets of N objects (`sizes`:
+    of lo..hi, padded to N = hi, with a mask), after a check of a chunk's memory."""
+    data = Streams([seeds[i] for i in index], batch_size, N, sizes, device, dtype)  # checks them
     what = f"batch_size={batch_size} for {data.S} data stream(s)"
     check_data_memory(min(steps, CHUNK) * batch_size * data.S, N, what)  # a chunk of every stream
     X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
     mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
-    return run_engine(models, data, settings, X, mask, snapshots, executor)
+    return Feed(index, data, X, mask)
 
 
-def check_set_size(n_objects: object, sizes: object) -> tuple[int, tuple[int, int] | None]:
+def check_set_sizes(
+    n_objects: object, sizes: object, models: Sequence[nn.Module]
+) -> list[tuple[int, tuple[int, int] | None, list[int]]]:
+    """The K models by the sets they train on: (N, (lo, hi) or None, their indices) for each
+    distinct entry, in order of first appearance; those on sets of varying size must take a
+    mask. `sizes` is None or one pair (lo, hi) for every model, or one entry (None or a pair)
+    per model; a None entry trains on sets of n_objects."""
+    groups = set_size_groups(n_objects, sizes, len(models))
+    for _, pair, index in groups:
+        for i in index if pair is not None else ():
+            check_takes_mask(models[i], MASKED)
+    return groups
+
+
+def set_size_groups(
+    n_objects: object, sizes: object, K: int
+) -> list[tuple[int, tuple[int, int] | None, list[int]]]:
+    """`check_set_sizes` without the models' check."""
+    if not isinstance(sizes, list | tuple) or not any(e is None or isinstance(e, list | tuple)
+                                                       for e in sizes):  # fmt: skip
+        return [(*check_set_size(n_objects, sizes), list(range(K)))]
+    if len(sizes) != K:
+        raise ValueError(
+            f"sizes must be one pair (lo, hi) for every model, or one entry per model "
+            f"({K}), got {len(sizes)} entries"
+        )
+    groups: dict[tuple[int, tuple[int, int] | None], list[int]] = {}
+    for k, entry in enumerate(sizes):
+        groups.setdefault(check_set_size(n_objects, entry, f"sizes[{k}]"), []).append(k)
+    return [(N, pair, index) for (N, pair), index in groups.items()]
+
+
+def check_set_size(
+    n_objects: object, sizes: object, name: str = "sizes"
+) -> tuple[int, tuple[int, int] | None]:
     """The padded set size N and the checked sizes (lo, hi) or None: n_objects (default 10)
-    or sizes, never both (sizes would silently override n_objects)."""
+    or sizes (the argument `name`), never both (sizes would silently override n_objects)."""
     if sizes is None:
         return check_n_objects(10 if n_objects is None else n_objects), None
     if n_objects is not None:
         raise ValueError(
-            f"give n_objects or sizes, not both: sizes={sizes!r} sets the set sizes, so "
+            f"give n_objects or sizes, not both: {name}={sizes!r} sets the set sizes, so "
             f"n_objects={n_objects!r} would be ignored"
         )
-    lo, hi = check_sizes(sizes)
+    lo, hi = check_sizes(sizes, name)
     return hi, (lo, hi)
 
 
@@ -279,7 +330,8 @@ def train_on(
         threads=n_threads, workers=resolve_workers(workers, n_threads),
         progress=show_progress(progress),
     )  # fmt: skip
-    return run_engine(models, data, settings, data.X[0, :2], sample, None, executor)
+    feed = Feed(list(range(K)), data, data.X[0, :2], sample)
+    return run_engine(models, [feed], settings, None, executor)
 
 
 def check_given_sets(
@@ -347,39 +399,34 @@ def check_loss(loss: object, y: object) -> None:
 
 def run_engine(
     models: Sequence[nn.Module],
-    data: Data,
+    feeds: Sequence[Feed],
     s: EngineSettings,
-    X: torch.Tensor,
-    mask: torch.Tensor | None,
     snapshots: dict[int, list[nn.Module]] | None,
     executor: Executor | None,
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Check every model on the sample input X (B, N, F) (outputs (B, *s.target)), then train
-    them all on `data` as `s` says, their stacks shared out over the workers, or each stack a
-    task of `executor` (default: `current_executor()`)."""
-    executor = check_executor(current_executor() if executor is None else executor, X.device)
+    """Check every model on its feed's sample input X (B, N, F) (outputs (B, *s.target)), then
+    train them all, each on its feed's data, as `s` says: the stacks of every feed shared out
+    over the workers together (engine/feeds.py), or each stack a task of `executor` (default:
+    `current_executor()`)."""
+    device = feeds[0].X.device
+    executor = check_executor(current_executor() if executor is None else executor, device)
     s = replace(s, snapshots=tuple(check_snapshots(snapshots, s.steps)))
     check_memory(s.steps * len(models) * 16, f"steps={s.steps} for {len(models)} model(s)")
-    check_outputs(models, X, mask, s.loss, s.target)
+    for f in feeds:
+        check_outputs([models[i] for i in f.index], f.X, f.mask, s.loss, s.target)
     for m in models:
         m.train()
-    workers = s.workers if X.device.type == "cpu" else 1  # on a GPU one thread launches all
-    parts = partition(models, s.batch_size, X.shape[1], workers)
-
-    def train_part(stacks: Part, members: list[int], show: bool) -> tuple[np.ndarray, Copies]:
-        torch.set_num_threads(s.threads)  # a forked worker's own setting, as this process's
-        local: Copies = {step: {} for step in s.snapshots}
-        losses = fit(stacks, data.subset(members), replace(s, progress=s.progress and show), local)
-        return losses, {t: {members[k]: m for k, m in local[t].items()} for t in s.snapshots}
-
-    copies: Copies = {step: {} for step in s.snapshots}  # step -> model index -> copy
+    workers = s.workers if device.type == "cpu" else 1  # on a GPU one thread launches all
     if executor is not None:
-        losses = run_groups(executor, models, parts, data, s, copies)
+        losses, copies = run_remote(executor, models, feeds, s, workers)
     else:
-        fork = forkable(X.device, data.seeds, s.threads)
-        fork = fork and worth_forking(parts, models, s.batch_size, X.shape[1], s.steps)
+        parts = share_out(models, s.batch_size, [(f.index, f.N) for f in feeds], workers)
+        fork = forkable(device, [seed for f in feeds for seed in f.data.seeds], s.threads)
+        N = objects(feeds, len(models))
+        fork = fork and worth_forking(parts, models, s.batch_size, N, s.steps)
+        train = functools.partial(train_part, feeds=feeds, s=s)
         with torch_threads(s.threads):
-            losses, copies = run_parts(parts, train_part, models, s.steps, fork)
+            losses, copies = run_parts(parts, train, models, s.steps, fork)
     for step in s.snapshots:
         snapshots[step] = [copies[step][i] for i in range(len(models))]  # type: ignore[index]
     for m in models:
@@ -387,6 +434,24 @@ def run_engine(
     if s.loss == "bce":  # chance is ln 2 only for balanced labels
         warn_if_diverged(losses, s.lr)
     return list(models), losses
+
+
+def run_remote(
+    executor: Executor, models: Sequence[nn.Module], feeds: Sequence[Feed], s: EngineSettings,
+    workers: int,
+) -> tuple[np.ndarray, Copies]:  # fmt: skip
+    """Every stack of every feed a task of `executor` (`engine.remote.run_groups`), feed by
+    feed; returns the losses (K, steps) and the snapshot copies by model index."""
+    losses = np.empty((len(models), s.steps))
+    copies: Copies = {step: {} for step in s.snapshots}
+    for f in feeds:
+        own = [models[i] for i in f.index]
+        parts = partition(own, s.batch_size, f.N, workers)
+        kept: Copies = {step: {} for step in s.snapshots}
+        losses[f.index] = run_groups(executor, own, parts, f.data, s, kept)
+        for step in s.snapshots:
+            copies[step].update({f.index[k]: m for k, m in kept[step].items()})
+    return losses, copies
 
 
 def check_executor(executor: object, device: torch.device) -> Executor | None:
@@ -433,7 +498,7 @@ def check_models(
             raise ValueError(f"models[{i}] has no trainable parameters")
         check_finite_parameters(m, f"models[{i}]")
         if masked:
-            check_takes_mask(m, "training on sets of varying size (sizes= or mask=)")
+            check_takes_mask(m, MASKED)
     if len({id(m) for m in models}) != len(models):
         raise ValueError("models must be distinct objects (the same module appears twice)")
     check_unshared(models)

@@ -81,12 +81,13 @@ def values(model: nn.Module, B: int, N: int) -> int:
 
 
 def worth_forking(
-    parts: Sequence[Part], models: Sequence[nn.Module], B: int, N: int, steps: int
+    parts: Sequence[Part], models: Sequence[nn.Module], B: int, N: Sequence[int], steps: int
 ) -> bool:
-    """Whether every part has more work in `steps` steps than forking a worker costs."""
+    """Whether every part has more work in `steps` steps than forking a worker costs (N: the
+    objects per set of each model's data)."""
     if len(parts) < 2:
         return False
-    work = [sum(cost([models[i] for i in index], B, N) for _, index in p) for p in parts]
+    work = [sum(cost([models[i] for i in ix], B, N[ix[0]]) for _, ix in p) for p in parts]
     return steps * min(work) > FORK_SECONDS
 
 
@@ -115,17 +116,27 @@ def stacks(models: Sequence[nn.Module], B: int, N: int) -> list[tuple[Family, li
 def partition(models: Sequence[nn.Module], B: int, N: int, workers: int) -> list[Part]:
     """The `stacks` of `models`, shared out into at most `workers` parts of about equal cost:
     largest first, each to the part with the least work so far."""
-    groups = stacks(models, B, N)
+    return share_out(models, B, [(list(range(len(models))), N)], workers)
 
-    def full(g: list[int]) -> float:
-        return cost([models[i] for i in g], B, N)
 
-    parts: list[Part] = [[] for _ in range(min(workers, len(groups)))]
+def share_out(
+    models: Sequence[nn.Module], B: int, groups: Sequence[tuple[list[int], int]], workers: int
+) -> list[Part]:
+    """`partition` of models that train on several data sources in one call: each group (its
+    members' indices, and N, the objects per set of its data) forms its `stacks` apart, as if
+    trained alone, so its numbers are those of training it alone; the stacks of every group
+    are then shared out together, largest first, each to the part with the least work so far."""
+    pieces = []  # (cost per step, family, members' indices in `models`)
+    for index, N in groups:
+        for family, local in stacks([models[i] for i in index], B, N):
+            members = [index[k] for k in local]
+            pieces.append((cost([models[i] for i in members], B, N), family, members))
+    parts: list[Part] = [[] for _ in range(min(workers, len(pieces)))]
     load = [0.0] * len(parts)
-    for family, index in sorted(groups, key=lambda fg: -full(fg[1])):  # stable: ties in order
+    for work, family, members in sorted(pieces, key=lambda p: -p[0]):  # stable: ties in order
         j = load.index(min(load))
-        parts[j].append((family([models[i] for i in index]), index))  # each stack built once
-        load[j] += full(index)
+        parts[j].append((family([models[i] for i in members]), members))  # each stack built once
+        load[j] += work
     return parts
 
 

@@ -140,30 +140,30 @@ class Plan:
     def train(
         self, s: StudySettings, progress: bool, snapshots: Sequence[int] = ()
     ) -> Mapping[Variant, Runs]:
-        """Train every declared variant for every seed; one `train_many` call per set-size
-        range, so that the models of one architecture are stacked together. Copies of the
-        models after each of the steps `snapshots` are kept (`Runs.snapshots`)."""
+        """Train every declared variant for every seed in one `train_many` call, each model on
+        its variant's set sizes (the models of one architecture and set sizes are stacked
+        together; the stacks of all share out the workers). Copies of the models after each
+        of the steps `snapshots` are kept (`Runs.snapshots`)."""
+        variants = list(self.variants.values())
+        models = [v.build(seed, self.device) for v in variants for seed in self.seeds]
+        snaps: dict[int, list[nn.Module]] = dict.fromkeys(snapshots, [])
+        _, losses = train_many(
+            models,
+            s.steps,
+            seeds=[seed for _ in variants for seed in self.seeds],
+            batch_size=s.batch_size,
+            lr=s.lr,
+            sizes=[v.set_sizes for v in variants for _ in self.seeds],
+            progress=progress,
+            snapshots=snaps,
+            threads=s.threads,
+        )  # losses (len(variants) * S, T)
+        S = len(self.seeds)
         trained: dict[Variant, Runs] = {}
-        for set_sizes in dict.fromkeys(v.set_sizes for v in self.variants.values()):
-            group = [v for v in self.variants.values() if v.set_sizes == set_sizes]
-            models = [v.build(seed, self.device) for v in group for seed in self.seeds]
-            snaps: dict[int, list[nn.Module]] = dict.fromkeys(snapshots, [])
-            _, losses = train_many(
-                models,
-                s.steps,
-                seeds=[seed for _ in group for seed in self.seeds],
-                batch_size=s.batch_size,
-                lr=s.lr,
-                sizes=set_sizes,
-                progress=progress,
-                snapshots=snaps,
-                threads=s.threads,
-            )  # losses (len(group) * S, T)
-            S = len(self.seeds)
-            for i, v in enumerate(group):
-                runs = slice(i * S, (i + 1) * S)
-                kept = {step: tuple(m[runs]) for step, m in snaps.items()}
-                trained[v] = Runs(v, tuple(self.seeds), tuple(models[runs]), losses[runs], kept)
+        for i, v in enumerate(variants):
+            runs = slice(i * S, (i + 1) * S)
+            kept = {step: tuple(m[runs]) for step, m in snaps.items()}
+            trained[v] = Runs(v, tuple(self.seeds), tuple(models[runs]), losses[runs], kept)
         return trained
 
 
