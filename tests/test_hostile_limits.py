@@ -14,7 +14,6 @@ import torch
 
 import deepsets as ds
 from deepsets import cli
-from deepsets import training as training_module
 from deepsets.data import chunks
 from deepsets.studies.attention import settings as attention_settings
 from deepsets.studies.digits import settings as digits_settings
@@ -336,3 +335,29 @@ def test_api_calls_too_large_for_memory_are_refused_naming_the_argument(case, no
 def test_a_batch_that_fits_still_trains():
     _, losses = ds.train_on([ds.DeepSet()], X100, Y100, 2, batch_size=10**4)
     assert losses.shape == (1, 2) and np.isfinite(losses).all()
+
+
+def test_a_convolution_counts_its_channels_times_pixels_per_object():
+    """object_units against a count by hand of ConvEncoder's layers on 8x8 images with ink:
+    conv 16x8x8, relu, pool 16x4x4, conv 32x4x4, relu, pool 32x2x2, flatten, linear 64, relu."""
+    from deepsets.models.conv_encoder import ConvEncoder
+    from deepsets.training import object_units
+
+    X = torch.rand(3, 5, 64) + 0.1  # (B, N, P): every image has ink
+    by_hand = 2 * 16 * 64 + 16 * 16 + 2 * 32 * 16 + 2 * 32 * 4 + 2 * 64
+    assert object_units(ConvEncoder(64, (16, 32), generator=0), X) == by_hand
+    assert object_units(ds.make_mlp(hidden=(7, 9)), X100) == 7 + 9 + 1  # Linear widths
+
+
+def test_a_convolutional_deepset_step_too_large_is_refused_naming_batch_size(no_work):
+    """A batch the Linear-width formula would let through (a third of the limit) is refused:
+    the digit study's image DeepSet makes about 3,800 values per image, not its 121 widths."""
+    from deepsets.studies.digits.models import image_deepset
+    from deepsets.tasks.digits import image_digit_sum
+    from deepsets.validate import memory_limit
+
+    X, mask, y = image_digit_sum(8, (4, 4), generator=0)  # (B, 4, 64): four images a set
+    b = memory_limit() // 20_000  # the formula: about 6,800 bytes a set
+    with pytest.raises(ValueError, match=f"batch_size={b} for 1 model") as e:
+        ds.train_on([image_deepset(0)], X, y, 2, mask=mask, loss="mae", batch_size=b)
+    assert "would need about" in str(e.value)

@@ -367,14 +367,45 @@ def check_step_memory(
 ) -> None:
     """Refuse, naming batch_size, a training step of the K models on b sets of X (.., B, N, F)
     whose drawn sets and activations would not fit in memory: b sets per model, each object
-    through every layer's units (the widest model's outputs per weight, summed)."""
+    through every layer's units (`object_units`, the widest model's)."""
     b = X.shape[-3] if batch_size is None else batch_size
     N, K = X.shape[-2], len(models)
     target = math.prod(y.shape[X.dim() - 2 :])  # one set's target, (*O)
     row = N * (X.shape[-1] * X.element_size() + 1) + target * y.element_size()
-    units = max(sum(p.shape[0] for p in m.parameters() if p.dim() >= 2) for m in models)
-    need = K * b * (row + N * units * ACTIVATION_FLOATS * 4)  # float32 activations
+    known: dict[tuple[object, ...], float] = {}  # an architecture's units, measured once
+    for m in models:
+        key = (type(m), *(tuple(p.shape) for p in m.parameters()))
+        known.setdefault(key, object_units(m, X))
+    need = K * b * (row + N * max(known.values()) * ACTIVATION_FLOATS * 4)  # float32
     check_memory(need, f"batch_size={b} for {K} model(s) on sets of {N} objects (train_on)")
+
+
+def object_units(model: nn.Module, X: torch.Tensor) -> float:
+    """Activation values per object of a step of `model` on sets like X (.., B, N, F): its
+    layers' output widths summed, for Linear layers; for a model with other weights (a
+    convolution makes channels x pixels values per object) every leaf module's outputs on one
+    set of X, measured with forward hooks (the formula where that forward fails: the check of
+    the outputs names the failure later)."""
+    weights = [p for p in model.parameters() if p.dim() >= 2]
+    units = float(sum(p.shape[0] for p in weights))
+    if all(p.dim() == 2 for p in weights):
+        return units
+    values: list[int] = []
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    hooks = [
+        m.register_forward_hook(lambda _m, _a, out: values.append(out.numel())
+                                if isinstance(out, torch.Tensor) else None)
+        for m in leaves
+    ]  # fmt: skip
+    try:
+        with torch.no_grad():
+            model(X.detach().reshape(-1, *X.shape[-2:])[:1])  # (1, N, F): one set
+    except Exception:  # noqa: BLE001  # not this check's to report
+        return units
+    finally:
+        for h in hooks:
+            h.remove()
+    return max(units, sum(values) / X.shape[-2])
 
 
 def as_rows(

@@ -3,9 +3,9 @@
 A `Variant` is a frozen spec (a name, a constructor and its arguments, the set sizes it trains
 on). Sections declare the variants they need on one `Plan` and keep the returned handles; the
 plan trains every variant once per seed, all in one `train_many` call (each model on its
-variant's set sizes) so that models of one architecture and data share a stack, and returns a `Runs` (models and losses) per variant.
-Declaring an identical variant twice shares its models; a name reused with another spec is an
-error.
+variant's set sizes) so that models of one architecture and data share a stack, and returns a
+`Runs` (models and losses) per variant. Declaring an identical variant twice shares its
+models; a name reused with another spec is an error.
 
 Shape letters: S seeds, T training steps.
 """
