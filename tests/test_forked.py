@@ -97,9 +97,26 @@ def test_a_worker_that_dies_is_a_clear_error(always_fork):
 
 
 def test_fork_map_is_map_in_order_over_processes():
-    out = forked.fork_map(lambda x: (x * x, os.getpid()), list(range(7)), 2)
-    assert [v for v, _ in out] == [x * x for x in range(7)]
-    assert len({pid for _, pid in out}) == 2 and out[0][1] == os.getpid()
+    """Item 0 waits until every other item is done: only a queue, from which the other process
+    takes every item the first one does not, can finish them (a fixed share of items 0, 2, 4
+    to the first process would wait out the timeout); then the results come back in order."""
+    n = 7
+    done, rest_done = mp.get_context("fork").Value("i", 0), mp.get_context("fork").Event()
+
+    def f(x: int) -> tuple[int, int, bool]:
+        if x == 0:
+            return 0, os.getpid(), rest_done.wait(timeout=60)
+        with done.get_lock():
+            done.value += 1
+            if done.value == n - 1:
+                rest_done.set()
+        return x * x, os.getpid(), True
+
+    out = forked.fork_map(f, list(range(n)), 2)
+    assert [v for v, _, _ in out] == [x * x for x in range(n)]
+    assert all(ok for *_, ok in out)  # item 0 saw the others finish
+    first = out[0][1]  # item 0 was the first taken: its process took no other
+    assert all(pid != first for _, pid, _ in out[1:]) and os.getpid() in {p for _, p, _ in out}
 
 
 def test_fork_map_is_a_loop_where_it_may_not_fork(monkeypatch):

@@ -91,21 +91,32 @@ def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
 
 def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     """[fn(x) for x in items], shared out over `workers` processes (this one and forked
-    children, every `workers`-th item each), in order; a plain loop where forking is not
-    possible, or on more than one torch thread (a child would wait on the OpenMP pool it copied,
-    as `forkable` says). Only the results are pickled: fn and items are the children's copies."""
+    children), in order: each process takes the next item not yet taken from a shared counter
+    (a queue in the items' order), so that items of unequal cost keep every process busy to
+    the end; a plain loop where forking is not possible, or on more than one torch thread (a
+    child would wait on the OpenMP pool it copied, as `forkable` says). Only the results are
+    pickled: fn and items are the children's copies."""
     n = min(workers, len(items))
     if n < 2 or not can_fork() or torch.get_num_threads() > 1:
         return [fn(x) for x in items]
-    shares = fork_all([functools.partial(_map, fn, items[j::n]) for j in range(n)])
-    out: list[R] = [None] * len(items)  # type: ignore[list-item]
-    for j, share in enumerate(shares):
-        out[j::n] = share
-    return out
+    taken = mp.get_context("fork").Value("q", 0)  # the next item's index, shared
+    shares = fork_all([functools.partial(_take, fn, items, taken) for _ in range(n)])
+    out: dict[int, R] = {}
+    for share in shares:
+        out.update(share)
+    return [out[i] for i in range(len(items))]
 
 
-def _map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    return [fn(x) for x in items]
+def _take(fn: Callable[[T], R], items: Sequence[T], taken: Any) -> dict[int, R]:
+    """fn of every item this process takes from the shared counter `taken`, by index."""
+    done: dict[int, R] = {}
+    while True:
+        with taken.get_lock():
+            i = taken.value
+            taken.value = i + 1
+        if i >= len(items):
+            return done
+        done[i] = fn(items[i])
 
 
 def serve(send: Any, job: Callable[[], object]) -> None:
