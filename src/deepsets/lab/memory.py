@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from deepsets.validate import ACTIVATION_FLOATS, check_memory, format_bytes
+from deepsets.values import ACTIVATION_FLOATS, check_memory, format_bytes
 
 FLOAT = 4  # bytes of a float32, the studies' dtype
 # The Python and torch objects of one small model, whatever its size: measured 35 KiB for the
