@@ -2,7 +2,7 @@
 
 Each study's check lists the large things its run will hold (`Need`: what, about how many
 bytes, and the settings that size it) and calls `check_needs`. If their sum is over the one
-limit of the package (`deepsets.validate.memory_limit`: MEMORY_FRACTION of physical memory),
+limit of the package (`deepsets.values.memory_limit`: MEMORY_FRACTION of physical memory),
 the run is refused before it trains or writes anything, naming the flags of the largest need
 as they are typed (`--test-size 1000000000`), instead of failing minutes later inside torch,
 or naming an inner function's argument.
