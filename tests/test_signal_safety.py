@@ -1,11 +1,13 @@
-"""A signal that lands where an exception would be swallowed or would leave the logging lock
-held is delivered again a moment later (deepsets.signals.unsafe_here), not lost, not deadly."""
+"""A signal that lands where an exception would be swallowed, would leave the logging lock
+held or a module half-imported is delivered again a moment later (deepsets.signals.unsafe_here),
+not lost, not deadly."""
 
 from __future__ import annotations
 
 import gc
 import logging
 import signal
+import sys
 import time
 
 import pytest
@@ -64,14 +66,28 @@ def test_a_signal_inside_a_gc_callback_is_not_swallowed():
     assert sent == ["start"]
 
 
+def test_a_signal_inside_an_import_comes_once_the_module_is_imported(tmp_path, monkeypatch):
+    """As when Ctrl-C lands while torch loads, after a run's check has passed."""
+    (tmp_path / "slow_module.py").write_text(
+        "import signal, time\n"
+        "signal.raise_signal(signal.SIGINT)  # the handler runs here, inside the import\n"
+        "time.sleep(0.2)\n"
+        "DONE = True\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_module", raising=False)
+    with catching_signals():
+        import slow_module  # noqa: F401  (no KeyboardInterrupt inside: it is held back ...)
+
+        assert slow_module.DONE and interrupted_within(2.0)  # ... and delivered after it
+
+
 def test_elsewhere_the_signal_raises_at_once():
     with catching_signals(), pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGINT)
 
 
 def test_unsafe_here_sees_the_lock_and_finalizers_only():
-    import sys
-
     assert not unsafe_here(sys._getframe())
     with logging._lock:
         assert unsafe_here(sys._getframe())

@@ -128,8 +128,8 @@ def export(args: Sequence[str], prog: str = "deepsets export") -> int:
     The only command path that imports torch before its flags are parsed (its settings live
     beside the exporter); `deepsets run` checks its flags first.
     """
-    from deepsets.export import ExportSettings, export_file
-
+    with catching_signals():  # a Ctrl-C while torch loads waits for the import to finish
+        from deepsets.export import ExportSettings, export_file
     try:
         settings = tyro.cli(ExportSettings, args=list(args), prog=prog)
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)

@@ -3,8 +3,9 @@
 
 An interrupt that lands inside an import can leave a library half-imported and surface as an
 unrelated error later (an AttributeError from numpy, say), so SIGINT is only recorded while
-`deepsets.cli` loads, and acted on once it has loaded. A SIGINT the process ignores (as under
-`nohup`) stays ignored.
+`deepsets.cli` loads, and acted on once it has loaded. (torch loads later, once a run's check
+has passed, where `signals.catching_signals` holds an interrupt until the import is done.) A
+SIGINT the process ignores (as under `nohup`) stays ignored.
 """
 
 from __future__ import annotations

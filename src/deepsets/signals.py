@@ -10,8 +10,10 @@ are back. A signal the process ignores (SIG_IGN, as under `nohup`) stays ignored
 Nor is an exception raised where it would be lost or would leave a lock held (`unsafe_here`):
 inside a finalizer (`__del__`) or a garbage-collector callback, which swallow it, or while
 this thread holds the logging module's lock, which the exception would leave locked (and
-every other thread that logs, Dask's event loop among them, would wait on it forever). There
-the signal is delivered again RETRY_SECONDS later, until it lands somewhere safe.
+every other thread that logs, Dask's event loop among them, would wait on it forever), or
+inside an import, which it would leave half-done (torch loads once a run's check has passed:
+a library half-imported fails later with an unrelated error). There the signal is delivered
+again RETRY_SECONDS later, until it lands somewhere safe.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ Handler = Callable[[int, FrameType | None], Any] | int | None  # what signal.get
 
 CAUGHT = (signal.SIGINT, signal.SIGTERM)
 RETRY_SECONDS = 0.01  # a signal that landed where raising is unsafe comes again after this
+IMPORTING = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
 
 
 class Terminated(BaseException):
@@ -82,13 +85,15 @@ class SignalGuard:
 
 def unsafe_here(frame: FrameType | None) -> bool:
     """Whether an exception raised in `frame` now would be swallowed (a finalizer, a GC
-    callback) or leave the logging module's lock held by this thread."""
+    callback), leave the logging module's lock held by this thread, or leave a module
+    half-imported (a frame of importlib's machinery below it)."""
     lock = getattr(logging, "_lock", None)
     if lock is not None and getattr(lock, "_is_owned", lambda: False)():
         return True
     callbacks = {getattr(c, "__code__", None) for c in gc.callbacks}
     while frame is not None:
-        if frame.f_code.co_name == "__del__" or frame.f_code in callbacks:
+        code = frame.f_code
+        if code.co_name == "__del__" or code in callbacks or code.co_filename in IMPORTING:
             return True
         frame = frame.f_back
     return False

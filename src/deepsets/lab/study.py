@@ -4,7 +4,9 @@ Every study is built the same way: a frozen settings dataclass (inheriting
 `lab.settings.CommonSettings`), its `--quick` preset, its check, a run function that checks,
 stages the output, trains, measures and writes, then returns frozen results, and a console
 summary of those results. A study's folder exposes its `Study` in its `__init__.py`, importing
-its heavy modules only inside `run` and `summary`, so `deepsets --help` stays quick.
+its heavy modules only inside `run` and `summary`: its settings and its check import neither
+torch nor numpy (tests/test_light.py), so `deepsets --help` and every refusal of a flag come
+before torch loads.
 """
 
 from __future__ import annotations
