@@ -18,7 +18,7 @@ from deepsets import training as training_module
 from deepsets.data import chunks
 from deepsets.studies.attention import settings as attention_settings
 from deepsets.studies.digits import settings as digits_settings
-from deepsets.studies.exercise.check import memory_needs as exercise_needs
+from deepsets.studies.exercise.checks import memory_needs as exercise_needs
 from deepsets.studies.popstats import settings as popstats_settings
 from deepsets.studies.theory import settings as theory_settings
 from deepsets.validate import memory_limit
@@ -257,7 +257,7 @@ def test_a_run_too_large_for_memory_is_refused_by_its_flag_before_any_work(
     assert not out.exists()
 
 
-NEEDS = {  # each study's estimate (the exercise's in check.py: it reads every section's variants)
+NEEDS = {  # each study's estimate (the exercise's in checks.py: it reads every section's variants)
     "exercise": exercise_needs,
     "digits": digits_settings.memory_needs,
     "theory": theory_settings.memory_needs,

@@ -19,7 +19,7 @@ import torch
 from deepsets.models.activation import ACTIVATIONS
 from deepsets.models.deepset import DeepSet
 from deepsets.sizes import deepset_params
-from deepsets.studies.exercise.check import variant_size
+from deepsets.studies.exercise.checks import variant_size
 from deepsets.studies.exercise.design import declare
 from deepsets.studies.exercise.plan import Plan
 from deepsets.studies.exercise.settings import StudySettings, quick_settings
@@ -49,7 +49,7 @@ LIGHT = (
     "deepsets.studies.exercise.settings",
     "deepsets.studies.exercise.variants",
     "deepsets.studies.exercise.design",
-    "deepsets.studies.exercise.check",
+    "deepsets.studies.exercise.checks",
     "deepsets.studies.digits.settings",
     "deepsets.studies.theory.settings",
     "deepsets.studies.popstats.settings",

@@ -1,7 +1,7 @@
 """The exercise study (`deepsets run`): every step of the exercise and the questions beyond it,
 measured over seeds.
 
-settings -> design (the variants, as specs) -> check (fields and memory, before torch loads) ->
+settings -> design (the variants, as specs) -> checks (fields and memory, before torch loads) ->
 plan (the models) -> sections/ (one per question, each a frozen dataclass) ->
 verdicts/findings -> figures -> report, run by `run.py`; `console.py` prints the summary.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from deepsets.lab.study import Study
-from deepsets.studies.exercise.check import check
+from deepsets.studies.exercise.checks import check
 from deepsets.studies.exercise.settings import StudySettings, quick_settings
 
 if TYPE_CHECKING:

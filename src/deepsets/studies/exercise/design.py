@@ -1,7 +1,7 @@
 """The study's design, from its settings alone: the variants each section declares (and the
 handles it keeps), the set sizes it trains and tests on, and when it takes snapshots.
 
-Plain values, no torch: the check (`check.py`) estimates the run's memory from them before any
+Plain values, no torch: the check (`checks.py`) estimates the run's memory from them before any
 work, and the sections (`sections/`) read the same ones when they measure.
 """
 

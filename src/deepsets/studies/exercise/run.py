@@ -27,7 +27,7 @@ from deepsets.lab.placement import run_device, study_threads
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.studies.exercise import extras
-from deepsets.studies.exercise.check import check
+from deepsets.studies.exercise.checks import check
 from deepsets.studies.exercise.design import Declared, declare
 from deepsets.studies.exercise.plan import Plan, Runs, Variant
 from deepsets.studies.exercise.report import write_report

@@ -72,6 +72,6 @@ def variant_size(v: Variant) -> tuple[int, int, int]:
         H, L = hidden[0], o["latent"]
         config = dict(in_features=1, hidden=H, latent=L, rho_hidden=H)
         return deepset_params(config), 10 if v.set_sizes is None else v.set_sizes[1], 3 * H + L
+    units = sum(hidden)
     widths = (10, *hidden, 1)  # layer i maps widths[i] inputs (and a bias) to widths[i + 1]
-    params = sum(map(operator.mul, widths[:-1], widths[1:])) + sum(widths[1:])
-    return params, 1, sum(hidden)
+    return sum(map(operator.mul, widths, widths[1:])) + units + 1, 1, units
