@@ -19,6 +19,7 @@ import torch
 from deepsets.models.activation import ACTIVATIONS
 from deepsets.models.deepset import DeepSet
 from deepsets.sizes import deepset_params
+from deepsets.studies import STUDIES
 from deepsets.studies.exercise.checks import variant_size
 from deepsets.studies.exercise.design import declare
 from deepsets.studies.exercise.plan import Plan
@@ -152,6 +153,20 @@ print("ran", cli.main({argv!r}), "torch" in sys.modules)
     lines = fresh(code).splitlines()  # the check's line, the run's summary, the run's line
     assert lines[0] == "checked False False" and lines[-1] == "ran 0 True", lines
     assert (out / "report.html").is_file()
+
+
+def test_each_study_loads_its_run_modules_and_torch_only_in_load():
+    code = """
+import sys
+from deepsets.studies import STUDIES
+for name, study in STUDIES.items():
+    run = f"deepsets.studies.{name}.run"
+    before = run in sys.modules
+    study.load()
+    print(name, before, run in sys.modules, "torch" in sys.modules)
+"""
+    lines = fresh(code).splitlines()
+    assert lines == [f"{name} False True True" for name in STUDIES], lines
 
 
 # ---------------------------------------------------------------- the formulas, against models

@@ -28,7 +28,7 @@ from deepsets.engine.executor import ExecutorFailed
 from deepsets.lab.memory import flag
 from deepsets.lab.output import OutputError, recording_commits
 from deepsets.lab.study import Study
-from deepsets.signals import Terminated, catching_signals
+from deepsets.signals import INTERRUPTED, Terminated, catching_signals, recording_interrupts
 from deepsets.studies import DEFAULT_STUDY, STUDIES
 
 S = TypeVar("S")
@@ -128,8 +128,11 @@ def export(args: Sequence[str], prog: str = "deepsets export") -> int:
     The only command path that imports torch before its flags are parsed (its settings live
     beside the exporter); `deepsets run` checks its flags first.
     """
-    with catching_signals():  # a Ctrl-C while torch loads waits for the import to finish
+    with recording_interrupts() as caught:  # torch loads here: Ctrl-C is acted on after it
         from deepsets.export import ExportSettings, export_file
+    if caught:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     try:
         settings = tyro.cli(ExportSettings, args=list(args), prog=prog)
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
@@ -182,6 +185,11 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
     with recording_commits() as written, catching_signals():
         try:
             settings = study.check(settings)  # the check comes first: a mistake costs no training
+            with recording_interrupts() as caught:  # torch loads now: Ctrl-C is acted on after
+                study.load()
+            if caught:
+                print(INTERRUPTED, file=sys.stderr)
+                return 130
             with session(getattr(settings, "scheduler", None)):  # None: in this process
                 study.summary(study.run(settings))
         except (FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed) as e:

@@ -10,10 +10,12 @@ are back. A signal the process ignores (SIG_IGN, as under `nohup`) stays ignored
 Nor is an exception raised where it would be lost or would leave a lock held (`unsafe_here`):
 inside a finalizer (`__del__`) or a garbage-collector callback, which swallow it, or while
 this thread holds the logging module's lock, which the exception would leave locked (and
-every other thread that logs, Dask's event loop among them, would wait on it forever), or
-inside an import, which it would leave half-done (torch loads once a run's check has passed:
-a library half-imported fails later with an unrelated error). There the signal is delivered
-again RETRY_SECONDS later, until it lands somewhere safe.
+every other thread that logs, Dask's event loop among them, would wait on it forever). There
+the signal is delivered again RETRY_SECONDS later, until it lands somewhere safe.
+
+While libraries load, SIGINT is only recorded (`recording_interrupts`): an interrupt inside an
+import can leave a library half-imported and surface later as an unrelated error (an
+AttributeError from numpy, say); the command acts on it once the imports are done.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from typing import Any
 Handler = Callable[[int, FrameType | None], Any] | int | None  # what signal.getsignal returns
 
 CAUGHT = (signal.SIGINT, signal.SIGTERM)
+INTERRUPTED = "deepsets: interrupted while starting; nothing was written"  # Ctrl-C while loading
 RETRY_SECONDS = 0.01  # a signal that landed where raising is unsafe comes again after this
-IMPORTING = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
 
 
 class Terminated(BaseException):
@@ -85,15 +87,13 @@ class SignalGuard:
 
 def unsafe_here(frame: FrameType | None) -> bool:
     """Whether an exception raised in `frame` now would be swallowed (a finalizer, a GC
-    callback), leave the logging module's lock held by this thread, or leave a module
-    half-imported (a frame of importlib's machinery below it)."""
+    callback) or leave the logging module's lock held by this thread."""
     lock = getattr(logging, "_lock", None)
     if lock is not None and getattr(lock, "_is_owned", lambda: False)():
         return True
     callbacks = {getattr(c, "__code__", None) for c in gc.callbacks}
     while frame is not None:
-        code = frame.f_code
-        if code.co_name == "__del__" or code in callbacks or code.co_filename in IMPORTING:
+        if frame.f_code.co_name == "__del__" or frame.f_code in callbacks:
             return True
         frame = frame.f_back
     return False
@@ -106,6 +106,30 @@ def redeliver(signum: int) -> None:
     timer = threading.Timer(RETRY_SECONDS, signal.pthread_kill, (main, signum))
     timer.daemon = True
     timer.start()
+
+
+@contextlib.contextmanager
+def recording_interrupts() -> Iterator[list[int]]:
+    """Record SIGINT for the block (a list of the signals caught, for the caller to act on)
+    instead of raising KeyboardInterrupt; the previous handler comes back after it. A SIGINT
+    the process ignores (as under `nohup`) stays ignored; outside the main thread nothing is
+    installed."""
+    caught: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = signal.getsignal(signal.SIGINT)
+    main = threading.current_thread() is threading.main_thread()
+    install = main and previous is not signal.SIG_IGN
+    if install:
+        signal.signal(signal.SIGINT, record)
+    try:
+        yield caught
+    finally:
+        if install:
+            restored = signal.default_int_handler if previous is None else previous
+            signal.signal(signal.SIGINT, restored)
 
 
 @contextlib.contextmanager

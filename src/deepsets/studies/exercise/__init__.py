@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from deepsets.studies.exercise.results import StudyResults
 
 
+def load() -> None:
+    """The study's run modules, torch among them (the CLI imports them once the check passed)."""
+    import deepsets.studies.exercise.run  # noqa: F401
+
+
 def run(settings: StudySettings) -> StudyResults:
     """`run.run_study`, imported here so that `deepsets --help` does not load the study."""
     from deepsets.studies.exercise.run import run_study
@@ -37,6 +42,7 @@ STUDY = Study(
     "the exercise's DeepSet and MLPs over seeds, its questions answered by measurement",
     quick_settings,
     check,
+    load,
     run,
     summary,
 )
