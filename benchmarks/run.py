@@ -19,6 +19,8 @@ import json
 import os
 import platform
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -186,6 +188,50 @@ def workers_row(quick: bool, on_all: float) -> dict[str, Any]:
                "the same numbers")  # fmt: skip
 
 
+# Refusals of issue 21 ("every refusal before any work and in < 2 s"), one of each kind: a bad
+# value, memory refusals naming the flag (exercise, digits, popstats), a device deepsets does not
+# run on, and the help text. Each is a fresh `deepsets` process, as a user starts it.
+REFUSALS = {  # the arguments -> the exit status they must end with (2: refused)
+    "run --workers 0": 2,
+    "run --test-size 1000000000": 2,
+    "run digits --test-sets 1000000000": 2,
+    "run --device mps": 2,
+    "run popstats --seeds 10000000000": 2,
+    "--help": 0,
+}
+
+
+def process_seconds(argv: list[str], status: int = 0, repeat: int = 5) -> float:
+    """Median wall time of `repeat` fresh processes of `argv`, each of which must exit with
+    `status` (a RuntimeError otherwise: a refusal that did not refuse is not timed)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        times.append(time.perf_counter() - t)
+        if done.returncode != status:
+            raise RuntimeError(f"{argv} exited {done.returncode}, not {status}: {done.stderr}")
+    return statistics.median(times)
+
+
+def refusal_row(repeat: int = 5) -> dict[str, Any]:
+    """The slowest of REFUSALS (each the median of `repeat` processes of the console script)
+    against the median time of a process that only imports torch, which every refusal took
+    when the settings path loaded it."""
+    exe = str(Path(sys.executable).with_name("deepsets"))
+    ours = {
+        argv: process_seconds([exe, *argv.split()], status, repeat)
+        for argv, status in REFUSALS.items()
+    }
+    base = process_seconds([sys.executable, "-c", "import torch"], 0, repeat)
+    slowest = max(ours, key=lambda argv: ours[argv])
+    name = f"deepsets refusing a flag (or --help), slowest of {len(REFUSALS)}"
+    return row(name, base, ours[slowest], "< 2 s", lambda ratio, seconds: seconds < 2,
+               note=f"ours: the slowest refusal (deepsets {slowest}) of {len(REFUSALS)}, each the "
+               f"median of {repeat} processes: " + ", ".join(REFUSALS) + "; baseline: python -c "
+               f"'import torch', median of {repeat}")  # fmt: skip
+
+
 def cpu_model() -> str:
     """The CPU's model name (/proc/cpuinfo), else what `platform` knows."""
     with contextlib.suppress(OSError):
@@ -232,7 +278,7 @@ def bench(quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     base = BaselineClock(50 if quick else 200)
     rows = data_rows() + deepset_rows(quick) + [sweep_row(quick, base)]
     study, metrics = study_row(quick, base)
-    return [*rows, study, workers_row(quick, study["ours"])], metrics
+    return [*rows, study, workers_row(quick, study["ours"]), refusal_row()], metrics
 
 
 def measure(quick: bool = False, threads: int = 1) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from deepsets import cli
 from deepsets.data import chunks
 from deepsets.studies.attention import settings as attention_settings
 from deepsets.studies.digits import settings as digits_settings
-from deepsets.studies.exercise.run import memory_needs as exercise_needs
+from deepsets.studies.exercise.checks import memory_needs as exercise_needs
 from deepsets.studies.popstats import settings as popstats_settings
 from deepsets.studies.theory import settings as theory_settings
 from deepsets.validate import memory_limit
@@ -256,7 +256,7 @@ def test_a_run_too_large_for_memory_is_refused_by_its_flag_before_any_work(
     assert not out.exists()
 
 
-NEEDS = {  # each study's estimate (the exercise's in run.py: it knows every section's variants)
+NEEDS = {  # each study's estimate (the exercise's in checks.py: it reads every section's variants)
     "exercise": exercise_needs,
     "digits": digits_settings.memory_needs,
     "theory": theory_settings.memory_needs,
@@ -280,7 +280,7 @@ def test_the_refusal_follows_the_limit_not_a_fixed_size(monkeypatch):
     entry = cli.STUDIES["exercise"]
     s = entry.quick(test_size=200_000)  # about 2 GiB of test sets, evaluated
     entry.check(s)
-    monkeypatch.setattr("deepsets.validate.memory_limit", lambda: 2**30)
+    monkeypatch.setattr("deepsets.values.memory_limit", lambda: 2**30)
     with pytest.raises(ValueError, match="--test-size 200000"):
         entry.check(s)
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from deepsets.signals import catching_signals, unsafe_here
+from deepsets.signals import catching_signals, recording_interrupts, unsafe_here
 
 
 def interrupted_within(seconds: float) -> bool:
@@ -62,6 +62,16 @@ def test_a_signal_inside_a_gc_callback_is_not_swallowed():
     finally:
         gc.callbacks.remove(callback)
     assert sent == ["start"]
+
+
+def test_while_libraries_load_an_interrupt_is_recorded_then_the_handler_comes_back():
+    before = signal.getsignal(signal.SIGINT)
+    with recording_interrupts() as caught:
+        signal.raise_signal(signal.SIGINT)  # recorded: no KeyboardInterrupt inside the block
+        assert not interrupted_within(0.1)
+    assert caught == [signal.SIGINT] and signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
 
 
 def test_elsewhere_the_signal_raises_at_once():

@@ -5,6 +5,10 @@ settings dataclass, whose fields and the docstring under each become the options
 (tyro, the cleanrl convention), its `--quick` preset, its check, its run function and its console
 summary. `deepsets run` alone runs DEFAULT_STUDY. Above the studies sit only `--help`,
 `--version` and the command name: a few lines of dispatch, not a parser, and no study's code.
+
+Everything up to and including a study's check (parsing, the field checks, the memory estimate)
+imports neither torch nor numpy (tests/test_light.py), so a refused flag costs a fraction of a
+second; torch loads when the study runs.
 """
 
 from __future__ import annotations
@@ -20,12 +24,11 @@ import tyro
 
 from deepsets import __version__
 from deepsets.cluster import session
-from deepsets.engine.remote import ExecutorFailed
-from deepsets.export import ExportSettings, export_file
+from deepsets.engine.executor import ExecutorFailed
 from deepsets.lab.memory import flag
 from deepsets.lab.output import OutputError, recording_commits
 from deepsets.lab.study import Study
-from deepsets.signals import Terminated, catching_signals
+from deepsets.signals import INTERRUPTED, Terminated, catching_signals, recording_interrupts
 from deepsets.studies import DEFAULT_STUDY, STUDIES
 
 S = TypeVar("S")
@@ -120,7 +123,16 @@ def error(prog: str, message: str) -> int:
 
 
 def export(args: Sequence[str], prog: str = "deepsets export") -> int:
-    """`deepsets export WEIGHTS OUT [--max-objects N] [--overwrite]`; returns the exit status."""
+    """`deepsets export WEIGHTS OUT [--max-objects N] [--overwrite]`; returns the exit status.
+
+    The only command path that imports torch before its flags are parsed (its settings live
+    beside the exporter); `deepsets run` checks its flags first.
+    """
+    with recording_interrupts() as caught:  # torch loads here: Ctrl-C is acted on after it
+        from deepsets.export import ExportSettings, export_file
+    if caught:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     try:
         settings = tyro.cli(ExportSettings, args=list(args), prog=prog)
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
@@ -173,6 +185,11 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
     with recording_commits() as written, catching_signals():
         try:
             settings = study.check(settings)  # the check comes first: a mistake costs no training
+            with recording_interrupts() as caught:  # torch loads now: Ctrl-C is acted on after
+                study.load()
+            if caught:
+                print(INTERRUPTED, file=sys.stderr)
+                return 130
             with session(getattr(settings, "scheduler", None)):  # None: in this process
                 study.summary(study.run(settings))
         except (FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed) as e:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 # the run-scoped executor lives in the engine, which reads it; here for the studies' calls
-from deepsets.engine.remote import current_executor as current_executor
-from deepsets.engine.remote import using as using
+from deepsets.engine.executor import current_executor as current_executor
+from deepsets.engine.executor import using as using
 
 T = TypeVar("T")
 

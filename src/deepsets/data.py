@@ -15,28 +15,13 @@ from collections.abc import Iterator
 import torch
 
 from deepsets.device import resolve_device
+from deepsets.sizes import CHUNK as CHUNK
+from deepsets.sizes import data_bytes as data_bytes
 from deepsets.validate import as_generator, check_memory, is_int, positive_int
+from deepsets.values import check_n_sets as check_n_sets
 
 # class label -> how many objects are nonzero; each nonzero object has value 1 / count
 COUNTS = {0: 3, 1: 5}
-# Peak memory of making data, measured with ru_maxrss for 2e6 sets of 10 and 100 objects:
-# 20-22.5 bytes per object (keys, their argsort, values, X); labels add a few per set.
-BYTES_PER_OBJECT, BYTES_PER_SET = 24, 32
-
-
-def check_n_sets(N: object, name: str = "N") -> int:
-    """Validate a number of sets: a positive even integer, so both classes get N/2."""
-    if not is_int(N):
-        raise TypeError(
-            f"{name} must be a positive even integer (a balanced set needs {name}/2 of each "
-            f"class), got {N!r} of type {type(N).__name__}"
-        )
-    if N <= 0 or N % 2:
-        raise ValueError(
-            f"{name} must be a positive even integer (a balanced set needs {name}/2 of each "
-            f"class), got {N}"
-        )
-    return int(N)
 
 
 def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
@@ -49,11 +34,6 @@ def check_n_objects(n_objects: object, name: str = "n_objects") -> int:
             f"got {n_objects}"
         )
     return int(n_objects)
-
-
-def data_bytes(n_sets: int, n_objects: int) -> int:
-    """The peak bytes of making `n_sets` sets of `n_objects` objects (measured, above)."""
-    return n_sets * (n_objects * BYTES_PER_OBJECT + BYTES_PER_SET)
 
 
 def check_data_memory(n_sets: int, n_objects: int, what: str) -> None:
@@ -278,9 +258,6 @@ def make_padded_data(
     check_data_memory(N, check_sizes(sizes)[1], f"make_padded_data(N={N}, sizes={sizes!r})")
     X, y, mask = make_padded_batches(1, N, sizes, generator=generator, device=device)
     return X[0], y[0], mask[0]
-
-
-CHUNK = 250  # batches made per generator call: the per-call overhead is paid once per chunk
 
 
 def chunks(

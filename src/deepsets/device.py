@@ -4,7 +4,8 @@ deepsets computes on the CPU or on a CUDA GPU that torch sees. Every public func
 a `device` sends it through `resolve_device`, and every one that takes tensors or models checks
 where they live with `check_placed`, so a typo, a missing GPU, a data-less 'meta' tensor or a
 backend deepsets does not run on ('mps', 'xla', ...) gets this module's message, naming the
-argument, not one from deep inside torch.
+argument, not one from deep inside torch. The names alone are checked in `deepsets.values`
+(no torch), where a study's settings check them first.
 """
 
 from __future__ import annotations
@@ -12,8 +13,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-DEVICES = ("auto", "cpu", "cuda")
-EXPECTED = f"one of {DEVICES} or a torch.device of the CPU or of an available CUDA GPU"
+from deepsets.values import DEVICES, check_device_name
+from deepsets.values import EXPECTED_DEVICE as EXPECTED
+
+__all__ = [
+    "DEVICES",
+    "EXPECTED",
+    "check_all_placed",
+    "check_placed",
+    "resolve_device",
+    "unusable",
+    "usable",
+]
 
 
 def resolve_device(device: str | torch.device = "auto", name: str = "device") -> torch.device:
@@ -26,9 +37,7 @@ def resolve_device(device: str | torch.device = "auto", name: str = "device") ->
     """
     if isinstance(device, torch.device):
         return usable(device, name)
-    if not isinstance(device, str) or device not in DEVICES:
-        raise ValueError(f"{name} must be {EXPECTED}, got {device!r}")
-    if device == "auto":
+    if check_device_name(device, name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return usable(torch.device(device), name)
 

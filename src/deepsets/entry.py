@@ -3,35 +3,23 @@
 
 An interrupt that lands inside an import can leave a library half-imported and surface as an
 unrelated error later (an AttributeError from numpy, say), so SIGINT is only recorded while
-`deepsets.cli` loads, and acted on once it has loaded. A SIGINT the process ignores (as under
-`nohup`) stays ignored.
+`deepsets.cli` loads, and acted on once it has loaded (`signals.recording_interrupts`; the CLI
+does the same while a study's run modules, and torch with them, load after its check, and while
+`deepsets export` loads its exporter). A SIGINT the process ignores (as under `nohup`) stays
+ignored.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
-from types import FrameType
 
-INTERRUPTED = "deepsets: interrupted while starting; nothing was written"
+from deepsets.signals import INTERRUPTED, recording_interrupts
 
 
 def main() -> int:
     """Import the command (SIGINT recorded meanwhile), then run it; returns the exit status."""
-    caught: list[int] = []
-
-    def record(signum: int, frame: FrameType | None) -> None:
-        caught.append(signum)
-
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, record)
-    try:
+    with recording_interrupts() as caught:
         from deepsets.cli import main as command
-    finally:
-        if previous is not signal.SIG_IGN:
-            restored = signal.default_int_handler if previous is None else previous
-            signal.signal(signal.SIGINT, restored)
     if caught:
         print(INTERRUPTED, file=sys.stderr)
         return 130

@@ -12,6 +12,10 @@ inside a finalizer (`__del__`) or a garbage-collector callback, which swallow it
 this thread holds the logging module's lock, which the exception would leave locked (and
 every other thread that logs, Dask's event loop among them, would wait on it forever). There
 the signal is delivered again RETRY_SECONDS later, until it lands somewhere safe.
+
+While libraries load, SIGINT is only recorded (`recording_interrupts`): an interrupt inside an
+import can leave a library half-imported and surface later as an unrelated error (an
+AttributeError from numpy, say); the command acts on it once the imports are done.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 Handler = Callable[[int, FrameType | None], Any] | int | None  # what signal.getsignal returns
 
 CAUGHT = (signal.SIGINT, signal.SIGTERM)
+INTERRUPTED = "deepsets: interrupted while starting; nothing was written"  # Ctrl-C while loading
 RETRY_SECONDS = 0.01  # a signal that landed where raising is unsafe comes again after this
 
 
@@ -101,6 +106,30 @@ def redeliver(signum: int) -> None:
     timer = threading.Timer(RETRY_SECONDS, signal.pthread_kill, (main, signum))
     timer.daemon = True
     timer.start()
+
+
+@contextlib.contextmanager
+def recording_interrupts() -> Iterator[list[int]]:
+    """Record SIGINT for the block (a list of the signals caught, for the caller to act on)
+    instead of raising KeyboardInterrupt; the previous handler comes back after it. A SIGINT
+    the process ignores (as under `nohup`) stays ignored; outside the main thread nothing is
+    installed."""
+    caught: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = signal.getsignal(signal.SIGINT)
+    main = threading.current_thread() is threading.main_thread()
+    install = main and previous is not signal.SIG_IGN
+    if install:
+        signal.signal(signal.SIGINT, record)
+    try:
+        yield caught
+    finally:
+        if install:
+            restored = signal.default_int_handler if previous is None else previous
+            signal.signal(signal.SIGINT, restored)
 
 
 @contextlib.contextmanager

@@ -20,20 +20,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_n_sets, check_sizes
+from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_sizes
 from deepsets.device import check_all_placed, check_placed
 from deepsets.engine.feeds import Feed, objects, train_part
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.losses import LOSSES
 from deepsets.engine.parts import partition, run_parts, share_out, worth_forking
 from deepsets.engine.remote import current_executor, run_groups
-from deepsets.engine.settings import (
-    TORCH_THREADS,
-    EngineSettings,
-    resolve_workers,
-    torch_threads,
-)
+from deepsets.engine.settings import TORCH_THREADS, EngineSettings, resolve_workers
 from deepsets.engine.sources import Streams, TrainingSets, check_sets
+from deepsets.engine.threads import torch_threads as torch_threads
 from deepsets.validate import (
     ACTIVATION_FLOATS,
     check_finite,
@@ -45,6 +41,7 @@ from deepsets.validate import (
     positive_int,
     positive_ints,
 )
+from deepsets.values import check_training_args as check_training_args
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 MASKED = "training on sets of varying size (sizes= or mask=)"  # what needs a model taking a mask
@@ -61,13 +58,6 @@ def model_device(model: nn.Module) -> torch.device:
     """The device of a model's parameters (cpu for a model without any)."""
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
-
-
-def check_training_args(steps: object, batch_size: object, lr: object) -> None:
-    """Raise a clear error for a bad number of steps, batch size or learning rate."""
-    positive_int(steps, "steps")
-    check_n_sets(batch_size, "batch_size")
-    positive_float(lr, "lr")
 
 
 def run_model(

@@ -20,12 +20,10 @@ back with anything but its results.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, wait
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -33,32 +31,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from deepsets.engine.executor import ExecutorFailed as ExecutorFailed
+from deepsets.engine.executor import GroupLost as GroupLost
+from deepsets.engine.executor import current_executor as current_executor
+from deepsets.engine.executor import using as using
 from deepsets.engine.families import stack_models
 from deepsets.engine.loop import fit
 from deepsets.engine.parts import Part
-from deepsets.engine.settings import EngineSettings, torch_threads
+from deepsets.engine.settings import EngineSettings
 from deepsets.engine.sources import Data
+from deepsets.engine.threads import torch_threads
 
 STALL_SECONDS = 3600.0  # no task finished for an hour: the executor is stuck (or has no workers)
 STALL_FACTOR = 10.0  # ... or for ten times the slowest task so far, if that is longer
-_CURRENT: ContextVar[Executor | None] = ContextVar("deepsets_executor", default=None)
-
-
-def current_executor() -> Executor | None:
-    """The executor `train_many` and `train_on` use by default: the innermost `using`'s."""
-    return _CURRENT.get()
-
-
-@contextlib.contextmanager
-def using(executor: Executor | None) -> Iterator[None]:
-    """Train every stack of the block's `train_many`/`train_on` calls on `executor`."""
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
-    token = _CURRENT.set(executor)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
 
 
 @dataclass(frozen=True)
@@ -162,14 +147,6 @@ def own_generators(data: Data) -> Data:
 def stall_limit(slowest: float) -> float:
     """Seconds to wait for the next task: STALL_SECONDS, or longer after slow tasks."""
     return max(STALL_SECONDS, STALL_FACTOR * slowest)
-
-
-class ExecutorFailed(RuntimeError):
-    """The executor did not train a group of models: it stalled, lost or garbled a task."""
-
-
-class GroupLost(ExecutorFailed):
-    """A group of models could not be trained: its workers kept dying."""
 
 
 def name_of(executor: Executor) -> str:

@@ -1,4 +1,5 @@
-"""The engine's settings for one training call, torch's threads during it, and its workers."""
+"""The engine's settings for one training call, torch's threads in it, and its workers: plain
+values, checked before torch loads (`engine.threads` sets the threads)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-import torch
-
-from deepsets.validate import positive_int
+from deepsets.values import positive_int
 
 # torch's intra-op threads during training by default. Measured on a 2-core CPU
 # (benchmarks/README.md): the whole study trains in about the same time on one thread as on two
@@ -42,17 +41,6 @@ class EngineSettings:
     """Worker processes (or threads) that share out the stacks on a CPU (`resolve_workers`)."""
     progress: bool = False
     """Show a progress bar."""
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with torch on `n` CPU threads, then restore the caller's setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # The engine's workers by default: the cores this process may use (`cores`), unless this

@@ -1,31 +1,25 @@
 """What every study's settings share, declared and checked once: `CommonSettings` (out,
 overwrite, seeds, seed, threads, workers, device, quick, and the cluster's scheduler),
-`check_common`, and the facts every run function derives from them: its device, its CPU
-threads and its engine workers.
+`check_common`, and the CPU threads and engine workers a run derives from them (its device and
+the threads it sets: `lab.placement`).
 
 A study's settings inherit `CommonSettings` and add their own fields; a study may redeclare a
 common field to change its default or its docstring (its `--help` line), never its meaning.
+This module imports no torch (nor do the studies' settings and checks built on it), so that
+`deepsets run` refuses a bad flag before torch loads; only `--device cuda` asks torch for a GPU.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from deepsets.cluster import ClusterSettings, check_scheduler
-from deepsets.device import resolve_device
-from deepsets.engine.settings import (
-    TORCH_THREADS,
-    env_workers,
-    resolve_workers,
-    torch_threads,
-    using_workers,
-)
-from deepsets.validate import positive_int, seed_int
+from deepsets.engine.settings import TORCH_THREADS, env_workers, resolve_workers
+from deepsets.values import check_device_name, positive_int, seed_int
+
+if TYPE_CHECKING:
+    import torch
 
 # The study seeds its runs with seed + s plus offsets below 10**6; 2**62 leaves them room under
 # torch's largest seed, 2**63 - 1, so a large seed is refused up front, not midway.
@@ -79,16 +73,16 @@ def check_common(s: CommonSettings, flags: tuple[str, ...] = ()) -> None:
 
 
 def check_device(device: str, scheduler: str | None) -> None:
-    """A ValueError for an unknown device, cuda without a GPU, or cuda with a scheduler."""
-    resolve_device(device)
+    """A ValueError for an unknown device, cuda without a GPU, or cuda with a scheduler.
+
+    The names are checked without torch; only "cuda" imports it, to ask whether it sees a GPU.
+    """
+    if check_device_name(device) == "cuda":
+        from deepsets.device import resolve_device  # torch: is there a GPU?
+
+        resolve_device(device)
     if scheduler is not None and device == "cuda":
         raise ValueError("device must be cpu or auto with a scheduler (workers train on CPUs)")
-
-
-def run_device(s: CommonSettings) -> torch.device:
-    """Where the study's models live: `s.device` resolved, or the CPU when a cluster's workers
-    train them."""
-    return resolve_device("cpu" if s.scheduler is not None else s.device)
 
 
 def threads_of(s: CommonSettings) -> int:
@@ -96,20 +90,11 @@ def threads_of(s: CommonSettings) -> int:
     return TORCH_THREADS if s.threads is None else s.threads
 
 
-@contextlib.contextmanager
-def study_threads(s: CommonSettings) -> Iterator[int]:
-    """Run the block (a whole study) on `threads_of(s)` torch threads, then restore the caller's.
-
-    This is the one place a study sets its threads outside training (its evaluation, figures);
-    its engine calls pass `threads=s.threads` to `train_many`/`train_on`, which train on that
-    many (None: the same TORCH_THREADS): exercise plan.Plan.train and
-    sections/sample_efficiency.py, digits train.train_task, theory common.fit.
-    """
-    n = threads_of(s)
-    with torch_threads(n), using_workers(s.workers):  # every engine call's default workers
-        yield n
+def cpu_workers(s: CommonSettings) -> int:
+    """The engine's workers in a study's training calls on the CPU."""
+    return resolve_workers(s.workers, threads_of(s))
 
 
 def workers_of(s: CommonSettings, device: torch.device) -> int:
     """The engine's workers in a study's training calls on `device` (one on a GPU)."""
-    return resolve_workers(s.workers, threads_of(s)) if device.type == "cpu" else 1
+    return cpu_workers(s) if device.type == "cpu" else 1

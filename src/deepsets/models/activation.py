@@ -17,6 +17,7 @@ from torch import nn
 
 from deepsets.models.seeding import seeded_init
 from deepsets.validate import positive_int
+from deepsets.values import check_activation as check_activation
 
 aten = torch.ops.aten
 Pointwise = Callable[[torch.Tensor], torch.Tensor]
@@ -110,15 +111,7 @@ ACTIVATIONS: dict[str, Activation] = {
     )
 }
 BY_MODULE = {a.module: a for a in ACTIVATIONS.values()}
-
-
-def check_activation(activation: str | None, name: str = "activation") -> str | None:
-    """Return the activation name if known; None means no nonlinearity."""
-    if activation is not None and (
-        not isinstance(activation, str) or activation not in ACTIVATIONS
-    ):
-        raise ValueError(f"{name} must be one of {sorted(ACTIVATIONS)} or None, got {activation!r}")
-    return activation
+# `check_activation` (deepsets.values.ACTIVATION_NAMES, no torch) knows the rows by their names
 
 
 def activation_of(module: nn.Module) -> Activation | None:

@@ -16,30 +16,18 @@ import functools
 import numpy as np
 import torch
 
+from deepsets.sizes import IMAGE_BYTES as IMAGE_BYTES
+from deepsets.sizes import PIXELS as PIXELS
+from deepsets.sizes import SIDE as SIDE
 from deepsets.validate import as_generator, check_memory, positive_int
+from deepsets.values import check_sizes as check_sizes
 
 DIGITS = tuple(range(1, 10))  # the digits a set holds (0 would not change a sum)
-PIXELS = 64  # P: an 8x8 image, flattened
 TEXT_BYTES = 9  # per object of a text set: its int64 digit and its mask
-IMAGE_BYTES = PIXELS * 4 + 9  # per object of an image set: float32 pixels, index and mask
 PIXEL_MAX = 16.0  # load_digits' pixels are counts 0..16; divided by this they lie in [0, 1]
 SPLIT_SEED = 2017  # the fixed seed of the train/test split of the images (the paper's year)
 TEST_FRACTION = 0.3  # share of the images (of each digit) kept for testing
 SPLITS = ("train", "test")
-
-
-def check_sizes(sizes: object, name: str = "sizes") -> tuple[int, int]:
-    """(lo, hi) with 0 <= lo <= hi and hi >= 1 (lo = 0 allows empty sets), else a ValueError
-    naming `name` (a study passes its field)."""
-    if not isinstance(sizes, tuple | list) or len(sizes) != 2:
-        raise ValueError(f"{name} must be a pair (lo, hi) of set sizes, got {sizes!r}")
-    hi = positive_int(sizes[1], f"{name}[1]")
-    lo = sizes[0]
-    if lo != 0:
-        lo = positive_int(lo, f"{name}[0]")
-    if lo > hi:
-        raise ValueError(f"{name} must satisfy 0 <= lo <= hi, got {sizes!r}")
-    return int(lo), hi
 
 
 def digit_sum(
@@ -134,9 +122,6 @@ def image_digit_sum(
     X = pixels[pick].mul_(mask.unsqueeze(-1))  # (B, N, P), in place: images take the memory
     y = torch.where(mask, labels[pick], 0).sum(dim=1, keepdim=True).float()  # (B, 1)
     return X, mask, y
-
-
-SIDE = 8  # an image is SIDE x SIDE pixels (P = SIDE**2), row by row
 
 
 def shift_images(

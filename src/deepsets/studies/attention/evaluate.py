@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.studies.attention.settings import CHUNK
 from deepsets.tasks.attention import (
     MIXTURE_OUTPUTS,
     MixtureSets,
@@ -19,7 +20,6 @@ from deepsets.tasks.attention import (
 )
 from deepsets.training import predict
 
-CHUNK = 100  # datasets per forward pass: bounds SAB's attention over 500 points
 MAX_CHUNK = 2000  # max-regression sets (at most 10 numbers each) per forward pass
 
 

@@ -19,7 +19,8 @@ from deepsets.cluster import cluster_info, describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.settings import run_device, study_threads, workers_of
+from deepsets.lab.placement import run_device, study_threads
+from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.studies.attention import figures
 from deepsets.studies.attention.evaluate import components, oracle, test_log_likelihood, test_mae

@@ -22,10 +22,11 @@ from deepsets.lab.memory import (
     models_need,
 )
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.studies.attention.evaluate import CHUNK
-from deepsets.tasks.attention import DIM, MAX_BYTES, MIXTURE_BYTES
-from deepsets.tasks.digits import check_sizes
-from deepsets.validate import positive_float, positive_int
+from deepsets.sizes import MAX_BYTES, MIXTURE_BYTES
+from deepsets.sizes import MIXTURE_DIM as DIM
+from deepsets.values import check_sizes, positive_float, positive_int
+
+CHUNK = 100  # datasets per clustering test pass (evaluate.py): bounds SAB's attention over 500
 
 # The models of both tables, (encoder, pooling) each (models.py builds them); the widths and
 # depths come from the settings below.

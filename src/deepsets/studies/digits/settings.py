@@ -15,8 +15,8 @@ from typing import Any
 
 from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.tasks.digits import IMAGE_BYTES, PIXELS, SIDE, check_sizes
-from deepsets.validate import is_int, positive_float, positive_int, positive_ints
+from deepsets.sizes import IMAGE_BYTES, PIXELS, SIDE
+from deepsets.values import check_sizes, is_int, positive_float, positive_int, positive_ints
 
 TASKS = ("text", "image")
 MODELS = ("deepset", "lstm", "gru", "set_transformer", "counting_set_transformer")

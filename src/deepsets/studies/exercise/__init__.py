@@ -1,7 +1,8 @@
 """The exercise study (`deepsets run`): every step of the exercise and the questions beyond it,
 measured over seeds.
 
-settings -> plan (the models) -> sections/ (one per question, each a frozen dataclass) ->
+settings -> design (the variants, as specs) -> checks (fields and memory, before torch loads) ->
+plan (the models) -> sections/ (one per question, each a frozen dataclass) ->
 verdicts/findings -> figures -> report, run by `run.py`; `console.py` prints the summary.
 """
 
@@ -10,10 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from deepsets.lab.study import Study
+from deepsets.studies.exercise.checks import check
 from deepsets.studies.exercise.settings import StudySettings, quick_settings
 
 if TYPE_CHECKING:
     from deepsets.studies.exercise.results import StudyResults
+
+
+def load() -> None:
+    """The study's run modules, torch among them (the CLI imports them once the check passed)."""
+    import deepsets.studies.exercise.run  # noqa: F401
 
 
 def run(settings: StudySettings) -> StudyResults:
@@ -21,13 +28,6 @@ def run(settings: StudySettings) -> StudyResults:
     from deepsets.studies.exercise.run import run_study
 
     return run_study(settings)
-
-
-def check(settings: StudySettings) -> StudySettings:
-    """`run.check` (the fields, then the run's memory), imported on use."""
-    from deepsets.studies.exercise.run import check as check_run
-
-    return check_run(settings)
 
 
 def summary(results: StudyResults) -> None:
@@ -42,6 +42,7 @@ STUDY = Study(
     "the exercise's DeepSet and MLPs over seeds, its questions answered by measurement",
     quick_settings,
     check,
+    load,
     run,
     summary,
 )

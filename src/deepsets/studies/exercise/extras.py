@@ -11,18 +11,11 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from deepsets.studies.exercise.plan import Plan, Poolings, Runs, Variant
+from deepsets.studies.exercise.design import ExtraVariants
+from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import TestSet
 from deepsets.studies.exercise.sections import affine_pooling, latent, learned_phi, set_size
 from deepsets.studies.exercise.settings import StudySettings
-
-
-@dataclass(frozen=True)
-class ExtraVariants:
-    set_size: set_size.SetSizeVariants
-    affine_pooling: Poolings
-    learned_phi: Poolings
-    latent: tuple[Variant, ...]
 
 
 @dataclass(frozen=True)
@@ -33,16 +26,6 @@ class ExtrasResult:
     affine_pooling: affine_pooling.AffinePoolingResult
     learned_phi: learned_phi.LearnedPhiResult
     latent: latent.LatentResult
-
-
-def declare(plan: Plan, s: StudySettings) -> ExtraVariants:
-    """Add the extra sections' variants (sharing the exercise's where they are equal)."""
-    return ExtraVariants(
-        set_size=set_size.declare(plan, s),
-        affine_pooling=affine_pooling.declare(plan, s),
-        learned_phi=learned_phi.declare(plan, s),
-        latent=latent.declare(plan, s),
-    )
 
 
 def measure(

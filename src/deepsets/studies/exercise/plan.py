@@ -1,94 +1,53 @@
 """The study's models: variants declared by the sections, then trained together.
 
 A `Variant` is a frozen spec (a name, a constructor and its arguments, the set sizes it trains
-on). Sections declare the variants they need on one `Plan` and keep the returned handles; the
-plan trains every variant once per seed, all in one `train_many` call (each model on its
-variant's set sizes) so that models of one architecture and data share a stack, and returns a
-`Runs` (models and losses) per variant. Declaring an identical variant twice shares its
-models; a name reused with another spec is an error.
+on; `variants.py`, with the functions that make them). Sections declare the variants they need
+on one `Plan` (`design.declare`) and keep the returned handles; the plan trains every variant
+once per seed, all in one `train_many` call (each model on its variant's set sizes) so that
+models of one architecture and data share a stack, and returns a `Runs` (models and losses) per
+variant. Declaring an identical variant twice shares its models; a name reused with another
+spec is an error.
 
 Shape letters: S seeds, T training steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from deepsets.models import DeepSet, make_mlp
+from deepsets.models import DeepSet
 from deepsets.studies.exercise.settings import StudySettings
+from deepsets.studies.exercise.variants import (
+    Declarations,
+    Poolings,
+    Variant,
+    declare_poolings,
+    deepset_variant,
+    exercise_deepset,
+    exercise_mlp,
+    mlp_variant,
+    sweep_variants,
+)
 from deepsets.training import train_many
 
-
-@dataclass(frozen=True)
-class Variant:
-    """One architecture of the study, trained once per seed."""
-
-    name: str
-    """Its name in file names (weights/<name>-seed<s>.safetensors) and logs."""
-    constructor: Callable[..., nn.Module]
-    """`DeepSet` or `make_mlp`, called with `options` and `generator=seed`."""
-    options: tuple[tuple[str, Any], ...]
-    """The constructor's keyword arguments, as sorted (name, value) pairs."""
-    set_sizes: tuple[int, int] | None = None
-    """Train on sets of lo..hi objects (zero-padded, masked); None: sets of 10."""
-
-    def build(self, seed: int, device: torch.device) -> nn.Module:
-        """A fresh model whose initial weights are drawn from `seed`."""
-        return self.constructor(**dict(self.options), generator=seed).to(device)
-
-
-def deepset_variant(
-    hidden: int,
-    *,
-    activation: str | None = "tanh",
-    pooling: str = "sum",
-    latent: int = 1,
-    set_sizes: tuple[int, int] | None = None,
-) -> Variant:
-    """A DeepSet variant named by how it differs from the exercise's ("deepset-linear-max",
-    "deepset-L4", "deepset-mixed"); every option is spelled out, so equal models give equal
-    specs."""
-    name = "deepset"
-    if activation != "tanh":
-        name += "-linear" if activation is None else f"-{activation}"
-    name += "" if pooling == "sum" else f"-{pooling}"
-    name += "" if latent == 1 else f"-L{latent}"
-    name += "" if set_sizes is None else "-mixed"
-    options = dict(hidden=hidden, activation=activation, pooling=pooling, latent=latent)
-    return Variant(name, DeepSet, tuple(sorted(options.items())), set_sizes)
-
-
-def mlp_variant(hidden: tuple[int, ...], activation: str, name: str | None = None) -> Variant:
-    """An MLP variant, named mlp-<widths>-<activation> unless `name` is given."""
-    name = name or f"mlp-{'x'.join(map(str, hidden))}-{activation}"
-    options = dict(hidden=tuple(hidden), activation=activation)
-    return Variant(name, make_mlp, tuple(sorted(options.items())))
-
-
-def exercise_deepset(s: StudySettings) -> Variant:
-    """The exercise's DeepSet: tanh phi, sum pooling, one latent feature."""
-    return deepset_variant(s.hidden)
-
-
-def exercise_mlp(s: StudySettings) -> Variant:
-    """The exercise's MLP baseline."""
-    return mlp_variant(tuple(s.mlp_hidden), s.mlp_activation, name="mlp")
-
-
-def sweep_variants(s: StudySettings) -> list[Variant]:
-    """The MLPs of question 7a, one per (activation, depth, width), in that order."""
-    return [
-        mlp_variant((width,) * depth, activation)
-        for activation in s.sweep_activations
-        for depth in s.sweep_depths
-        for width in s.sweep_widths
-    ]
+__all__ = [  # the specs are defined in variants.py (no torch); importable from here too
+    "Declarations",
+    "Plan",
+    "Poolings",
+    "Runs",
+    "Variant",
+    "declare_poolings",
+    "deepset_variant",
+    "exercise_deepset",
+    "exercise_mlp",
+    "mlp_variant",
+    "sweep_variants",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,22 +75,13 @@ class Runs:
         return final
 
 
-class Plan:
-    """The variants a study trains, declared by its sections before any training."""
+class Plan(Declarations):
+    """The variants a study trains, declared by its sections before any training, and the
+    seeds and device it trains them on."""
 
     def __init__(self, seeds: list[int], device: torch.device) -> None:
+        super().__init__()
         self.seeds, self.device = list(seeds), device
-        self.variants: dict[str, Variant] = {}
-
-    def declare(self, variant: Variant) -> Variant:
-        """Add `variant` (or find the identical one already declared) and return it."""
-        known = self.variants.setdefault(variant.name, variant)
-        if known != variant:
-            raise ValueError(
-                f"variant name {variant.name!r} is already declared with another spec: "
-                f"{known} vs {variant}"
-            )
-        return variant
 
     @property
     def n_models(self) -> int:
@@ -165,22 +115,3 @@ class Plan:
             kept = {step: tuple(m[runs]) for step, m in snaps.items()}
             trained[v] = Runs(v, tuple(self.seeds), tuple(models[runs]), losses[runs], kept)
         return trained
-
-
-@dataclass(frozen=True)
-class Poolings:
-    """One DeepSet with each of the three poolings."""
-
-    sum_pooling: Variant
-    mean_pooling: Variant
-    max_pooling: Variant
-
-
-def declare_poolings(plan: Plan, s: StudySettings, activation: str | None = "tanh") -> Poolings:
-    """Declare the DeepSet of `activation` with sum, mean and max pooling."""
-    return Poolings(
-        *(
-            plan.declare(deepset_variant(s.hidden, activation=activation, pooling=p))
-            for p in ("sum", "mean", "max")
-        )
-    )

@@ -12,7 +12,6 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,16 +19,17 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from deepsets.cluster import cluster_info
-from deepsets.data import CHUNK, all_sets, data_bytes
+from deepsets.data import all_sets
 from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
-from deepsets.lab.memory import FLOAT, Need, activations_need, check_needs, losses_need, models_need
 from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.settings import run_device, study_threads, workers_of
+from deepsets.lab.placement import run_device, study_threads
+from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
-from deepsets.models.deepset import DeepSet
 from deepsets.studies.exercise import extras
-from deepsets.studies.exercise.plan import Plan, Runs, Variant, sweep_variants
+from deepsets.studies.exercise.checks import check
+from deepsets.studies.exercise.design import Declared, declare
+from deepsets.studies.exercise.plan import Plan, Runs, Variant
 from deepsets.studies.exercise.report import write_report
 from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
 from deepsets.studies.exercise.scores import TestSet
@@ -38,40 +38,14 @@ from deepsets.studies.exercise.sections import (
     learning_speed,
     linear_phi,
     sample_efficiency,
-    set_size,
     sweep,
     training,
 )
 from deepsets.studies.exercise.sections.measured import Sections
-from deepsets.studies.exercise.settings import StudySettings, resolve
+from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Declared:
-    """The handles of every section's variants."""
-
-    training: training.TrainingVariants
-    linear_phi: linear_phi.LinearPhiVariants
-    sweep: tuple[Variant, ...]
-    extras: extras.ExtraVariants | None
-
-    @property
-    def saved(self) -> tuple[Variant, ...]:
-        """The variants whose weights are written: the exercise's two and 7b's."""
-        return (self.training.deepset, self.training.mlp, self.linear_phi.affine)
-
-
-def declare(plan: Plan, s: StudySettings) -> Declared:
-    """Every section's variants, in the order that fixes how the trainer stacks them."""
-    return Declared(
-        training=training.declare(plan, s),
-        linear_phi=linear_phi.declare(plan, s),
-        sweep=sweep.declare(plan, s),
-        extras=extras.declare(plan, s) if s.extras else None,
-    )
 
 
 def measure(
@@ -114,59 +88,6 @@ def scored_sets(seed: int, device: torch.device) -> TestSet:
     X, y = all_sets(device=device)  # (B, N, 1), (B, 1): class 0 first, then class 1
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed)).to(device)
     return X[order], y[order]
-
-
-def check(settings: StudySettings) -> StudySettings:
-    """`resolve` the settings, then refuse a run whose memory (`memory_needs`) would not fit,
-    naming its flags: the study's check, before any work."""
-    s = resolve(settings)
-    check_needs(s, memory_needs(s))
-    return s
-
-
-def memory_needs(s: StudySettings) -> list[Need]:
-    """The large things a run with `s` holds, estimated before any work (`lab.memory`): the
-    plan's models (each seed's, and a copy at each earlier checkpoint of learning_speed),
-    their losses, a step's batches, the set-size section's test sets, the permuted copies."""
-    plan = Plan([s.seed], torch.device("cpu"))  # one seed's variants: the others' are alike
-    declare(plan, s)
-    sizes = {v.name: variant_size(v) for v in plan.variants.values()}
-    copies = s.seeds * len(learning_speed.checkpoints(s.steps))
-    kinds = {
-        ("the DeepSets", ("seeds", "hidden")): [n for n in sizes if n.startswith("deepset")],
-        ("the exercise's MLP", ("seeds", "mlp_hidden")): ["mlp"],
-        ("the sweep's MLPs", ("seeds", "sweep_widths", "sweep_depths")): [
-            v.name for v in plan.variants.values() if v in sweep_variants(s)
-        ],
-    }
-    needs = [models_need(what, copies, [sizes[n][0] for n in names], fields)
-             for (what, fields), names in kinds.items()]  # fmt: skip
-    needs.append(losses_need(s.seeds * len(sizes), s.steps, ("seeds", "steps")))
-    units = sum(objects * width for _, objects, width in sizes.values())
-    streams = s.seeds * (1 + any(v.set_sizes for v in plan.variants.values()))
-    batches = data_bytes(min(s.steps, CHUNK) * s.batch_size * streams, set_size.MIXED[1])
-    needs.append(Need("a step's batches", batches, ("batch_size", "seeds")))
-    needs.append(activations_need("a step's activations", s.seeds, s.batch_size, 1, units,
-                                  ("batch_size", "seeds")))  # fmt: skip
-    tests = sum(data_bytes(s.test_size, n) for n in set_size.TEST_SIZES)
-    tests += s.test_size * max(set_size.TEST_SIZES) * sizes["deepset"][2] * FLOAT
-    needs.append(Need("the set-size section's test sets", tests, ("test_size",)))
-    permuted = (s.permutations + 1) * invariance.PERMUTED_SETS * 10 * FLOAT * 2
-    needs.append(Need("the invariance check's permuted sets", permuted, ("permutations",)))
-    return needs
-
-
-def variant_size(v: Variant) -> tuple[int, int, int]:
-    """A variant's parameters, objects per input row (a DeepSet's phi sees each of the 10 or
-    up to 20 objects, an MLP one flattened set) and hidden units per row, without building it."""
-    o = dict(v.options)
-    hidden: tuple[int, ...] = (o["hidden"],) if isinstance(o["hidden"], int) else o["hidden"]
-    if v.constructor is DeepSet:
-        H, L = hidden[0], o["latent"]
-        config = dict(in_features=1, hidden=H, latent=L, rho_hidden=H)
-        return DeepSet.n_params(config), 10 if v.set_sizes is None else v.set_sizes[1], 3 * H + L
-    widths = (10, *hidden, 1)
-    return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True)), 1, sum(hidden)
 
 
 def run_study(settings: StudySettings | None = None) -> StudyResults:

@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deepsets.data import check_n_sets
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.models.activation import check_activation
-from deepsets.training import check_training_args
-from deepsets.validate import positive_int, positive_ints
+from deepsets.values import (
+    check_activation,
+    check_n_sets,
+    check_training_args,
+    positive_int,
+    positive_ints,
+)
 
 
 @dataclass(frozen=True)

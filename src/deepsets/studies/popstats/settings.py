@@ -12,20 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import torch
-
 from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
-from deepsets.lab.settings import CommonSettings, check_common, workers_of
-from deepsets.models.popstats import PHI, RHO
-from deepsets.tasks.popstats import (
-    DIMENSIONS,
-    SAMPLES,
-    TASKS,
-    TEST_SETS,
-    TRAIN_SIZES,
-    population_bytes,
-)
-from deepsets.validate import positive_float, positive_int, positive_ints
+from deepsets.lab.settings import CommonSettings, check_common, cpu_workers
+from deepsets.sizes import DIMENSIONS, SAMPLES, TEST_SETS, TRAIN_SIZES, population_bytes
+from deepsets.sizes import POPSTATS_PHI as PHI
+from deepsets.sizes import POPSTATS_RHO as RHO
+from deepsets.sizes import POPSTATS_TASKS as TASKS
+from deepsets.values import positive_float, positive_int, positive_ints
 
 METHODS = ("deepset", "sdm")
 SDM_KERNELS = 5  # N x N float64 arrays an SDM fit holds at once (distances, kernel, its split)
@@ -148,7 +141,7 @@ def memory_needs(s: PopstatsSettings) -> list[Need]:
     train = 2 * runs * population_bytes(N, s.samples, D)
     tests = len(s.tasks) * population_bytes(s.test_sets, s.samples, D)
     largest = max(sdm_sizes(s))
-    workers = workers_of(s, torch.device("cpu"))  # a GPU run has one: this bounds it
+    workers = cpu_workers(s)  # a GPU run has one: this bounds it
     embedded = workers * (largest + s.test_sets + D) * s.features * 8
     steps = max(s.steps) * (1 + s.l1_fraction)
     params = sum(PHI) * D + sum(PHI) ** 2  # more than phi's and rho's layers hold

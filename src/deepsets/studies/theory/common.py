@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.lab.settings import run_device
+from deepsets.lab.placement import run_device
 from deepsets.lab.verdict import Verdict
 from deepsets.studies.theory.settings import TheorySettings
 from deepsets.tasks.theory import Sets

@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 from deepsets.cluster import cluster_info, describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.settings import run_device, study_threads, workers_of
+from deepsets.lab.placement import run_device, study_threads
+from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
 from deepsets.studies.theory.report import write_report

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deepsets.data import data_bytes
 from deepsets.lab.memory import (
     Need,
     activations_need,
@@ -18,9 +17,9 @@ from deepsets.lab.memory import (
     models_need,
 )
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.models.deepset import DeepSet
-from deepsets.tasks.theory import BYTES_PER_OBJECT
-from deepsets.validate import positive_float, positive_int, positive_ints
+from deepsets.sizes import THEORY_BYTES_PER_OBJECT as BYTES_PER_OBJECT
+from deepsets.sizes import data_bytes, deepset_params
+from deepsets.values import positive_float, positive_int, positive_ints
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,8 @@ def memory_needs(s: TheorySettings) -> list[Need]:
     needs.append(Need("a claim's test sets", tests, ("test_sets", widest)))
     latents = {"latent": s.latent, "wide_latent": s.wide_latent, "latents": max(s.latents)}
     latent = latents[largest(latents)]
-    params = DeepSet.n_params(dict(in_features=1, hidden=s.hidden, latent=latent,
-                                   rho_hidden=s.rho_hidden))  # fmt: skip
+    params = deepset_params(dict(in_features=1, hidden=s.hidden, latent=latent,
+                                 rho_hidden=s.rho_hidden))  # fmt: skip
     params = max(params, s.layers * (2 * s.hidden + 1) * s.hidden)  # the PermEquivariant stack
     per_seed_models = len(s.latents) * len(s.set_sizes) + 2 * POOLED + 2 + TRAP_MODELS
     fields = ("seeds", "hidden", "rho_hidden", "layers", largest(latents))

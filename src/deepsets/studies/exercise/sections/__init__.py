@@ -1,8 +1,9 @@
-"""The study's sections, one per question; each declares its variants and measures them.
+"""The study's sections, one per question; each measures the variants it declared.
 
-Every section has the same two steps: `declare(plan, s)` adds the variants it needs to the
-study's `Plan` and returns their handles; `measure(trained, handles, ...)` reads the trained
-models and returns a frozen dataclass of numbers (and the figures drawn from them).
+Every section has the same two steps: its variants are declared on the study's `Plan` before
+any training (`design.declare`, which returns their handles: plain specs, so the check counts
+them without torch); `measure(trained, handles, ...)` reads the trained models and returns a
+frozen dataclass of numbers (and the figures drawn from them).
 
     training        steps 1-5: the data, the DeepSet and the MLP over seeds
     invariance      step 6: outputs under permutations of the objects

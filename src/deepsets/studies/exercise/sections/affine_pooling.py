@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from deepsets.lab.figures import seeds_by_variant
-from deepsets.studies.exercise.plan import Plan, Poolings, Runs, Variant, declare_poolings
+from deepsets.studies.exercise.plan import Poolings, Runs, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 
@@ -28,10 +28,6 @@ class AffinePoolingResult:
     sum_pooling: AffinePooling
     mean_pooling: AffinePooling
     max_pooling: AffinePooling
-
-
-def declare(plan: Plan, s: StudySettings) -> Poolings:
-    return declare_poolings(plan, s, activation=None)
 
 
 @torch.no_grad()

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepsets.invariance import check_invariance
+from deepsets.studies.exercise.design import PERMUTED_SETS, TrainingVariants
 from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import TestSet
-from deepsets.studies.exercise.sections.training import TrainingVariants
 from deepsets.studies.exercise.settings import StudySettings
-
-PERMUTED_SETS = 100  # test sets whose objects are permuted
 
 
 @dataclass(frozen=True)

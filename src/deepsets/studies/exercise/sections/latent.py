@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from deepsets.lab.figures import seeds_by_variant
-from deepsets.studies.exercise.plan import Plan, Runs, Variant, deepset_variant
+from deepsets.studies.exercise.design import LATENTS
+from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
-
-LATENTS = (1, 2, 4, 8)  # L = 1 is the exercise's DeepSet
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,6 @@ class LatentResult:
 
     def mean_accuracy(self) -> dict[int, float]:
         return {w.latent: w.score.accuracy.mean for w in self.widths}
-
-
-def declare(plan: Plan, s: StudySettings) -> tuple[Variant, ...]:
-    return tuple(plan.declare(deepset_variant(s.hidden, latent=L)) for L in LATENTS)
 
 
 def measure(

@@ -13,8 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from deepsets.studies.exercise import figures
-from deepsets.studies.exercise.plan import Plan, Poolings, Runs, Variant, declare_poolings
-from deepsets.studies.exercise.settings import StudySettings
+from deepsets.studies.exercise.plan import Poolings, Runs, Variant
 
 DATA_VALUES = (0.0, 1 / 5, 1 / 3)  # the only values an object of make_data takes
 
@@ -56,11 +55,6 @@ def at_inputs(runs: Runs, device: torch.device) -> PhiAtInputs:
 def curves(runs: Runs, x: torch.Tensor) -> np.ndarray:
     """(S, X) each seed's phi at the points x (X,)."""
     return np.stack([m.phi(x[:, None])[:, 0].cpu().numpy() for m in runs.deepsets()])
-
-
-def declare(plan: Plan, s: StudySettings) -> Poolings:
-    """The tanh DeepSet with each pooling: the set-size section's models, shared."""
-    return declare_poolings(plan, s)
 
 
 def measure(

@@ -16,14 +16,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from deepsets.studies.exercise import figures
+from deepsets.studies.exercise.design import CHECKPOINTS as CHECKPOINTS
+from deepsets.studies.exercise.design import TrainingVariants
+from deepsets.studies.exercise.design import checkpoints as checkpoints
 from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import TestSet, accuracies
-from deepsets.studies.exercise.sections.training import TrainingVariants
 from deepsets.studies.exercise.settings import StudySettings
 
 LOSS_THRESHOLD = 0.01  # "learned": the running training loss stays below this
 WINDOW = 100  # steps in the running mean of the training loss (fewer if the run is shorter)
-CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4 and // 2
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,6 @@ def steps_below(losses: np.ndarray, threshold: float, window: int) -> int | None
     if above[-1] == running.size - 1:
         return None
     return int(above[-1]) + 1 + window
-
-
-def checkpoints(steps: int) -> tuple[int, ...]:
-    """The steps at which accuracy is measured: steps // c for c in CHECKPOINTS, then steps."""
-    return tuple(sorted({max(1, steps // c) for c in CHECKPOINTS} | {steps}))
 
 
 def first_all_correct(accuracy: np.ndarray, at: Sequence[int]) -> list[int | None]:

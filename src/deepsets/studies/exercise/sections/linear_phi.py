@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 from deepsets.models import DeepSet
 from deepsets.plots import plot_losses
 from deepsets.studies.exercise import figures
-from deepsets.studies.exercise.plan import Plan, Runs, Variant, deepset_variant, exercise_deepset
+from deepsets.studies.exercise.design import LinearPhiVariants
+from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.studies.exercise.verdicts import LN2
@@ -45,17 +46,6 @@ class LinearPhiResult:
     """|mean final loss - ln 2|."""
     pooled_tanh_phi: PooledByClass
     pooled_affine_phi: PooledByClass
-
-
-@dataclass(frozen=True)
-class LinearPhiVariants:
-    tanh: Variant
-    affine: Variant
-
-
-def declare(plan: Plan, s: StudySettings) -> LinearPhiVariants:
-    tanh = plan.declare(exercise_deepset(s))
-    return LinearPhiVariants(tanh, plan.declare(deepset_variant(s.hidden, activation=None)))
 
 
 @torch.no_grad()

@@ -16,30 +16,16 @@ from deepsets.data import make_data
 from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
 from deepsets.studies.exercise import figures
-from deepsets.studies.exercise.plan import (
-    Plan,
-    Poolings,
-    Runs,
-    Variant,
-    declare_poolings,
-    deepset_variant,
-    exercise_mlp,
-)
+from deepsets.studies.exercise.design import MIXED as MIXED
+from deepsets.studies.exercise.design import TEST_SIZES as TEST_SIZES
+from deepsets.studies.exercise.design import SetSizeVariants
+from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import Summary, TestSet, accuracies
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import model_device, run_model
 
 TRAINED_ON = 10  # objects per set in training (make_data's default)
-TEST_SIZES = (5, 10, 20, 50, 100)
-MIXED = (5, 20)  # the set sizes of the DeepSet trained on mixed sizes
 MLP_TRIED = 20  # the set size fed to the MLP built for 10 objects
-
-
-@dataclass(frozen=True)
-class SetSizeVariants:
-    poolings: Poolings
-    sum_pooling_mixed: Variant
-    mlp: Variant
 
 
 @dataclass(frozen=True)
@@ -74,12 +60,6 @@ class SetSizeResult:
     @property
     def models(self) -> tuple[AccuracyBySize, ...]:
         return (self.sum_pooling, self.mean_pooling, self.max_pooling, self.sum_pooling_mixed)
-
-
-def declare(plan: Plan, s: StudySettings) -> SetSizeVariants:
-    poolings = declare_poolings(plan, s)
-    mixed = plan.declare(deepset_variant(s.hidden, set_sizes=MIXED))
-    return SetSizeVariants(poolings, mixed, plan.declare(exercise_mlp(s)))
 
 
 def by_size(

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from deepsets.studies.exercise.plan import Plan, Runs, Variant, sweep_variants
+from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import Score, Summary, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.studies.exercise.verdicts import matches_deepset
@@ -46,10 +46,6 @@ class SweepResult:
     @property
     def largest_params(self) -> int:
         return max(r.score.params for r in self.rows)
-
-
-def declare(plan: Plan, s: StudySettings) -> tuple[Variant, ...]:
-    return tuple(plan.declare(v) for v in sweep_variants(s))
 
 
 def criterion(deepset: Score) -> str:

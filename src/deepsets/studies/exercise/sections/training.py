@@ -12,17 +12,12 @@ from matplotlib.figure import Figure
 
 from deepsets.data import make_data
 from deepsets.plots import plot_losses, plot_sets
-from deepsets.studies.exercise.plan import Plan, Runs, Variant, exercise_deepset, exercise_mlp
+from deepsets.studies.exercise.design import TrainingVariants
+from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 
 SHOWN_SETS = 40  # sets drawn in the data figure (step 1)
-
-
-@dataclass(frozen=True)
-class TrainingVariants:
-    deepset: Variant
-    mlp: Variant
 
 
 @dataclass(frozen=True)
@@ -31,10 +26,6 @@ class TrainingResult:
 
     deepset: Score
     mlp: Score
-
-
-def declare(plan: Plan, s: StudySettings) -> TrainingVariants:
-    return TrainingVariants(plan.declare(exercise_deepset(s)), plan.declare(exercise_mlp(s)))
 
 
 def measure(

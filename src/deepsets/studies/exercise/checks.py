@@ -1,0 +1,77 @@
+"""The exercise study's check: its settings' fields (`settings.resolve`), then the run's memory
+estimated from them (`memory_needs`), refused naming the flags before any work.
+
+It reads the study's design (`design.py`: the variants each section declares, the test sizes)
+and counts parameters without building a model, so it imports neither torch nor numpy:
+`deepsets run --test-size 1000000000` is refused before torch loads.
+"""
+
+from __future__ import annotations
+
+import operator
+
+from deepsets.lab.memory import FLOAT, Need, activations_need, check_needs, losses_need, models_need
+from deepsets.sizes import CHUNK, data_bytes, deepset_params
+from deepsets.studies.exercise.design import (
+    MIXED,
+    PERMUTED_SETS,
+    TEST_SIZES,
+    checkpoints,
+    declare,
+)
+from deepsets.studies.exercise.settings import StudySettings, resolve
+from deepsets.studies.exercise.variants import Declarations, Variant
+
+
+def check(settings: StudySettings) -> StudySettings:
+    """`resolve` the settings, then refuse a run whose memory (`memory_needs`) would not fit,
+    naming its flags: the study's check, before any work."""
+    s = resolve(settings)
+    check_needs(s, memory_needs(s))
+    return s
+
+
+def memory_needs(s: StudySettings) -> list[Need]:
+    """The large things a run with `s` holds, estimated before any work (`lab.memory`): the
+    plan's models (each seed's, and a copy at each earlier checkpoint of learning_speed),
+    their losses, a step's batches, the set-size section's test sets, the permuted copies."""
+    plan = Declarations()  # one seed's variants: the others' are alike
+    sweep = set(declare(plan, s).sweep)
+    sizes = {v.name: variant_size(v) for v in plan.variants.values()}
+    copies = s.seeds * len(checkpoints(s.steps))
+    kinds = {
+        ("the DeepSets", ("seeds", "hidden")): [n for n in sizes if n.startswith("deepset")],
+        ("the exercise's MLP", ("seeds", "mlp_hidden")): ["mlp"],
+        ("the sweep's MLPs", ("seeds", "sweep_widths", "sweep_depths")): [
+            v.name for v in plan.variants.values() if v in sweep
+        ],
+    }
+    needs = [models_need(what, copies, [sizes[n][0] for n in names], fields)
+             for (what, fields), names in kinds.items()]  # fmt: skip
+    needs.append(losses_need(s.seeds * len(sizes), s.steps, ("seeds", "steps")))
+    units = sum(objects * width for _, objects, width in sizes.values())
+    streams = s.seeds * (1 + any(v.set_sizes for v in plan.variants.values()))
+    batches = data_bytes(min(s.steps, CHUNK) * s.batch_size * streams, MIXED[1])
+    needs.append(Need("a step's batches", batches, ("batch_size", "seeds")))
+    needs.append(activations_need("a step's activations", s.seeds, s.batch_size, 1, units,
+                                  ("batch_size", "seeds")))  # fmt: skip
+    tests = sum(data_bytes(s.test_size, n) for n in TEST_SIZES)
+    tests += s.test_size * max(TEST_SIZES) * sizes["deepset"][2] * FLOAT
+    needs.append(Need("the set-size section's test sets", tests, ("test_size",)))
+    permuted = (s.permutations + 1) * PERMUTED_SETS * 10 * FLOAT * 2
+    needs.append(Need("the invariance check's permuted sets", permuted, ("permutations",)))
+    return needs
+
+
+def variant_size(v: Variant) -> tuple[int, int, int]:
+    """A variant's parameters, objects per input row (a DeepSet's phi sees each of the 10 or
+    up to 20 objects, an MLP one flattened set) and hidden units per row, without building it."""
+    o = dict(v.options)
+    hidden: tuple[int, ...] = (o["hidden"],) if isinstance(o["hidden"], int) else o["hidden"]
+    if v.constructor == "DeepSet":
+        H, L = hidden[0], o["latent"]
+        config = dict(in_features=1, hidden=H, latent=L, rho_hidden=H)
+        return deepset_params(config), 10 if v.set_sizes is None else v.set_sizes[1], 3 * H + L
+    units = sum(hidden)
+    widths = (10, *hidden, 1)  # layer i maps widths[i] inputs (and a bias) to widths[i + 1]
+    return sum(map(operator.mul, widths, widths[1:])) + units + 1, 1, units
