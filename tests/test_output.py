@@ -212,6 +212,32 @@ def test_a_signal_while_staged_removes_everything_and_restores_the_handler(
     assert signal.getsignal(signum) is handler
 
 
+@pytest.mark.parametrize("step", ["make_parents", "lock", "mkdtemp"])
+@pytest.mark.parametrize(
+    "signum, exc", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)]
+)
+def test_a_signal_right_after_a_setup_step_leaves_nothing_behind(
+    tmp_path, monkeypatch, step, signum, exc, ctrl_c
+):
+    """The signal lands just after a directory (or the lock file) was made and before staged()
+    has noted it: it is acted on once the set-up is done, so the clean-up removes it all."""
+    kill = lambda: os.kill(os.getpid(), signum)  # noqa: E731  # delivered at once
+    if step == "make_parents":
+        real_parents = output.make_parents
+        monkeypatch.setattr(output, "make_parents", lambda p: (real_parents(p), kill())[0])
+    elif step == "lock":
+        real_flock = output.fcntl.flock
+        monkeypatch.setattr(output.fcntl, "flock", lambda fd, op: (real_flock(fd, op), kill())[0])
+    else:
+        real_mkdtemp = output.tempfile.mkdtemp
+        monkeypatch.setattr(output.tempfile, "mkdtemp",
+                            lambda **k: (real_mkdtemp(**k), kill())[0])  # fmt: skip
+    before = snapshot(tmp_path)
+    with pytest.raises(exc), staged(tmp_path / "new" / "deeper" / "run", False) as tmp:
+        pytest.fail(f"the signal must stop the run before it starts, in {tmp}")
+    assert snapshot(tmp_path) == before  # no parents, no lock file, no staging directory
+
+
 def test_terminated_exits_like_the_shell_says():
     assert Terminated().exit_status == 143 and "SIGTERM" in str(Terminated())
 

@@ -76,13 +76,17 @@ class SignalGuard:
         raise Terminated(signum)
 
     @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        """Defer SIGINT and SIGTERM until `catching_signals` exits (they are not lost)."""
+    def hold(self, *, until_exit: bool = True) -> Iterator[None]:
+        """Defer SIGINT and SIGTERM until `catching_signals` exits (they are not lost); with
+        until_exit=False only to the end of the block, where the first one that arrived meanwhile
+        is acted on (raised there, once the block has done its steps together)."""
         self.holding = True
         try:
             yield
         finally:
             self.holding = False
+        if not until_exit and self.pending:
+            self.handle(self.pending.pop(0), None)
 
 
 def unsafe_here(frame: FrameType | None) -> bool:

@@ -187,7 +187,8 @@ def check_writable(parent: Path) -> None:
     if not existing.is_dir():
         raise OutputError(f"cannot write the run under {parent}: {existing} is not a directory")
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=existing))
+        with catching_signals() as guard, guard.hold(until_exit=False):  # made, then removed
+            os.rmdir(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=existing))
         free = shutil.disk_usage(existing).free
     except OSError as e:
         raise OutputError(
@@ -217,11 +218,14 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
         made: list[Path] = []
         tmp = None
         try:
-            made = make_parents(dest.parent)
-            stack.enter_context(locked(out, dest))
-            check_target(out, overwrite)  # another run may have finished there meanwhile
-            tmp = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=dest.parent))
-            os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a run follows the umask
+            # a signal between making a directory (or the lock file) and noting it here would
+            # leave it behind: it is acted on once all of them are noted, for the clean-up
+            with guard.hold(until_exit=False):
+                made = make_parents(dest.parent)
+                stack.enter_context(locked(out, dest))
+                check_target(out, overwrite)  # another run may have finished there meanwhile
+                tmp = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=dest.parent))
+                os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a run follows the umask
             yield tmp
             write_marker(tmp)
             with guard.hold():
