@@ -21,7 +21,7 @@ from deepsets.models.deepset import DeepSet
 from deepsets.sizes import deepset_params
 from deepsets.studies import STUDIES
 from deepsets.studies.exercise.checks import variant_size
-from deepsets.studies.exercise.design import declare
+from deepsets.studies.exercise.design import checkpoints, declare
 from deepsets.studies.exercise.plan import Plan
 from deepsets.studies.exercise.settings import StudySettings, quick_settings
 from deepsets.studies.exercise.variants import Declarations, mlp_variant
@@ -95,6 +95,7 @@ REFUSED = [
     ("run --test-size 1000000000", 2, "the run with --test-size 1000000000"),
     ("run --permutations 10000000000", 2, "the run with --permutations 10000000000"),
     ("run --sweep-depths 1 1000000", 2, "--sweep-depths 1 1000000"),
+    ("run --sweep-depths 1 100000000", 2, "(the sweep's MLPs: about"),  # not declared first
     ("run --scheduler nowhere", 2, "scheduler must be a Dask scheduler's address"),
     ("run digits --test-sets 1000000000", 2, "the run with --test-sets 1000000000"),
     ("run digits --train-sizes 0 0", 2, "train_sizes[1] must be a positive integer, got 0"),
@@ -210,6 +211,22 @@ def test_the_check_counts_the_variants_the_run_trains_in_the_same_order(s):
     specs, plan = Declarations(), Plan([0, 1], torch.device("cpu"))
     assert declare(specs, s) == declare(plan, s)
     assert list(specs.variants.items()) == list(plan.variants.items())
+
+
+@pytest.mark.parametrize("s", SETTINGS, ids=range(len(SETTINGS)))
+def test_the_sweeps_early_estimate_counts_its_built_mlps(s):
+    """sweep_needs' closed form (widths and depths only) against count_params of every sweep
+    MLP built, in the order the sweep declares them."""
+    from deepsets.lab.memory import models_need
+    from deepsets.studies.exercise.checks import sweep_needs
+    from deepsets.studies.exercise.variants import sweep_variants
+
+    built = [count_params(v.build(0, torch.device("cpu"))) for v in sweep_variants(s)]
+    models, activations = sweep_needs(s)
+    copies = s.seeds * len(checkpoints(s.steps))
+    assert models.n_bytes == models_need("", copies, built, ()).n_bytes
+    units = sum(sum(dict(v.options)["hidden"]) for v in sweep_variants(s))
+    assert activations.n_bytes == s.seeds * s.batch_size * units * 3 * 4
 
 
 def test_an_mlp_name_spells_every_width():

@@ -27,8 +27,26 @@ def check(settings: StudySettings) -> StudySettings:
     """`resolve` the settings, then refuse a run whose memory (`memory_needs`) would not fit,
     naming its flags: the study's check, before any work."""
     s = resolve(settings)
+    check_needs(s, sweep_needs(s))  # first: a sweep too deep is refused before it is declared
     check_needs(s, memory_needs(s))
     return s
+
+
+def sweep_needs(s: StudySettings) -> list[Need]:
+    """The sweep's MLPs (question 7a) and their step's activations, from the widths and depths
+    alone: an MLP of depth d and width w on the 10 objects has 10w + (d - 1)w^2 + w weights and
+    dw + 1 biases (`variant_size` of its spec), and d x w units. Its specs spell every layer,
+    so `--sweep-depths 1 100000000` would take minutes and gigabytes to declare."""
+    shapes = [(w, d) for d in s.sweep_depths for w in s.sweep_widths] * len(s.sweep_activations)
+    params = [10 * w + (d - 1) * w * w + w + d * w + 1 for w, d in shapes]
+    fields = ("seeds", "sweep_widths", "sweep_depths")
+    units = sum(w * d for w, d in shapes)
+    copies = s.seeds * len(checkpoints(s.steps))
+    return [
+        models_need("the sweep's MLPs", copies, params, fields),
+        activations_need("the sweep's activations", s.seeds, s.batch_size, 1, units,
+                         ("batch_size", *fields)),  # fmt: skip
+    ]
 
 
 def memory_needs(s: StudySettings) -> list[Need]:
