@@ -25,6 +25,7 @@ import tyro
 from deepsets import __version__
 from deepsets.cluster import session
 from deepsets.engine.executor import ExecutorFailed
+from deepsets.export_settings import ExportSettings, check_export_settings
 from deepsets.lab.memory import flag
 from deepsets.lab.output import OutputError, recording_commits
 from deepsets.lab.study import Study
@@ -125,18 +126,22 @@ def error(prog: str, message: str) -> int:
 def export(args: Sequence[str], prog: str = "deepsets export") -> int:
     """`deepsets export WEIGHTS OUT [--max-objects N] [--overwrite]`; returns the exit status.
 
-    The only command path that imports torch before its flags are parsed (its settings live
-    beside the exporter); `deepsets run` checks its flags first.
+    Its flags and paths are checked (`export_settings`) before the exporter loads torch and
+    onnx, as `deepsets run` checks its flags first.
     """
-    with recording_interrupts() as caught:  # torch loads here: Ctrl-C is acted on after it
-        from deepsets.export import ExportSettings, export_file
-    if caught:
-        print(INTERRUPTED, file=sys.stderr)
-        return 130
     try:
         settings = tyro.cli(ExportSettings, args=list(args), prog=prog)
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    try:
+        check_export_settings(settings)
+    except (OSError, ValueError, TypeError) as e:  # OSError: OUT exists
+        return error(prog, str(e))
+    with recording_interrupts() as caught:  # torch loads here: Ctrl-C is acted on after it
+        from deepsets.export import export_file
+    if caught:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     try:
         done = export_file(settings)
     except (OSError, ImportError, ValueError, TypeError) as e:  # OSError: exists, missing, denied

@@ -21,7 +21,6 @@ import inspect
 import json
 import math
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from safetensors.torch import save as serialize
 from torch import nn
 
 from deepsets.device import check_placed, resolve_device
-from deepsets.files import write_atomic
+from deepsets.files import check_readable, write_atomic
 from deepsets.models import DeepSet
 from deepsets.models.activation import ACTIVATIONS, activation_name
 from deepsets.models.conv_encoder import ConvEncoder, DigitHead, DigitValues
@@ -274,24 +273,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     except RuntimeError as e:
         raise ValueError(f"{path}: the weights do not fit the stored architecture: {e}") from e
     return model.eval()
-
-
-def check_readable(path: Path) -> None:
-    """A ValueError naming `path` and the true cause (missing, permission denied, a FIFO, a
-    directory, a socket or a device) unless it is a regular file this process can open; what is
-    not a regular file is never opened (opening a FIFO would wait for a writer)."""
-    try:
-        mode = os.stat(path).st_mode
-        if stat.S_ISREG(mode):
-            os.close(os.open(path, os.O_RDONLY))  # a regular file: opens at once, or EACCES
-    except OSError as e:
-        raise ValueError(f"{path} is not a readable safetensors file: {e.strerror or e}") from e
-    if not stat.S_ISREG(mode):
-        kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
-        kind = next((k for test, k in kinds.items() if test(mode)), "a device file")
-        raise ValueError(
-            f"{path} is not a readable safetensors file: it is {kind}, not a regular file"
-        )
 
 
 def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype]:
