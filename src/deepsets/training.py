@@ -221,29 +221,24 @@ def check_set_sizes(
     distinct entry, in order of first appearance; those on sets of varying size must take a
     mask. `sizes` is None or one pair (lo, hi) for every model, or one entry (None or a pair)
     per model; a None entry trains on sets of n_objects."""
-    groups = set_size_groups(n_objects, sizes, len(models))
+    K = len(models)
+    if not isinstance(sizes, list | tuple) or not any(e is None or isinstance(e, list | tuple)
+                                                       for e in sizes):  # fmt: skip
+        groups = [(*check_set_size(n_objects, sizes), list(range(K)))]
+    else:
+        if len(sizes) != K:
+            raise ValueError(
+                f"sizes must be one pair (lo, hi) for every model, or one entry per model "
+                f"({K}), got {len(sizes)} entries"
+            )
+        by_entry: dict[tuple[int, tuple[int, int] | None], list[int]] = {}
+        for k, entry in enumerate(sizes):
+            by_entry.setdefault(check_set_size(n_objects, entry, f"sizes[{k}]"), []).append(k)
+        groups = [(N, pair, index) for (N, pair), index in by_entry.items()]
     for _, pair, index in groups:
         for i in index if pair is not None else ():
             check_takes_mask(models[i], MASKED)
     return groups
-
-
-def set_size_groups(
-    n_objects: object, sizes: object, K: int
-) -> list[tuple[int, tuple[int, int] | None, list[int]]]:
-    """`check_set_sizes` without the models' check."""
-    if not isinstance(sizes, list | tuple) or not any(e is None or isinstance(e, list | tuple)
-                                                       for e in sizes):  # fmt: skip
-        return [(*check_set_size(n_objects, sizes), list(range(K)))]
-    if len(sizes) != K:
-        raise ValueError(
-            f"sizes must be one pair (lo, hi) for every model, or one entry per model "
-            f"({K}), got {len(sizes)} entries"
-        )
-    groups: dict[tuple[int, tuple[int, int] | None], list[int]] = {}
-    for k, entry in enumerate(sizes):
-        groups.setdefault(check_set_size(n_objects, entry, f"sizes[{k}]"), []).append(k)
-    return [(N, pair, index) for (N, pair), index in groups.items()]
 
 
 def check_set_size(
@@ -365,7 +360,8 @@ def check_step_memory(
     known: dict[tuple[object, ...], float] = {}  # an architecture's units, measured once
     for m in models:
         key = (type(m), *(tuple(p.shape) for p in m.parameters()))
-        known.setdefault(key, object_units(m, X))
+        if key not in known:
+            known[key] = object_units(m, X)
     need = K * b * (row + N * max(known.values()) * ACTIVATION_FLOATS * 4)  # float32
     check_memory(need, f"batch_size={b} for {K} model(s) on sets of {N} objects (train_on)")
 
