@@ -12,8 +12,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepsets.models.set_transformer import ENCODERS, MAB, POOLINGS, SetModel, SetTransformer
-from deepsets.tasks import digit_sum
+from deepsets.models.set_transformer import ENCODERS, MAB, POOLINGS, SetModel
+from deepsets.studies.digits.models import SetTransformer
+from deepsets.studies.digits.tasks import digit_sum
 
 F_IN = 3
 VARIANTS = [(e, p, False) for e, p in itertools.product(ENCODERS, POOLINGS)] + [

@@ -14,14 +14,16 @@ from scipy.stats import multivariate_normal
 
 from deepsets.engine.losses import LOSSES
 from deepsets.models.set_transformer import SetModel
-from deepsets.tasks import (
+from deepsets.studies.attention.tasks import (
+    MIXTURE_OUTPUTS,
+    SIGMA_FLOOR,
     MixtureSets,
     max_regression,
     mixture_nll,
+    mixture_parameters,
     mixture_sets,
     oracle_log_likelihood,
 )
-from deepsets.tasks.attention import MIXTURE_OUTPUTS, SIGMA_FLOOR, mixture_parameters
 from deepsets.training import train_on
 
 

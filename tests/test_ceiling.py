@@ -8,8 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepsets.tasks import image_digit_sum
-from deepsets.tasks.ceiling import (
+from deepsets.studies.digits.ceiling import (
     Ceiling,
     ceiling,
     exact_sum_accuracy,
@@ -17,7 +16,7 @@ from deepsets.tasks.ceiling import (
     model_per_image_accuracy,
     per_image_accuracy,
 )
-from deepsets.tasks.digits import PIXEL_MAX, PIXELS, image_split
+from deepsets.studies.digits.tasks import PIXEL_MAX, PIXELS, image_digit_sum, image_split
 
 
 class FirstPixel:

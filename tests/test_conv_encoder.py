@@ -9,10 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from deepsets.models.conv_encoder import ConvEncoder, DigitHead, DigitValues
 from deepsets.models.pooling import pool
-from deepsets.tasks import image_digit_sum, shift_images
-from deepsets.tasks.digits import PIXELS, SIDE
+from deepsets.studies.digits.encoders import ConvEncoder, DigitHead, DigitValues
+from deepsets.studies.digits.tasks import PIXELS, SIDE, image_digit_sum, shift_images
 
 
 def plain_shift(X: torch.Tensor, max_shift: int, seed: int) -> torch.Tensor:

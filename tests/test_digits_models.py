@@ -9,12 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepsets import DeepSet, save_model
-from deepsets.models.conv_encoder import ConvEncoder, DigitHead, DigitValues
-from deepsets.models.digit_deepset import digit_deepset
-from deepsets.models.recurrent import RecurrentSum
-from deepsets.models.set_transformer import SetTransformer
-from deepsets.studies.digits.models import image_deepset
-from deepsets.tasks import digit_sum, image_digit_sum
+from deepsets.studies.digits.encoders import ConvEncoder, DigitHead, DigitValues
+from deepsets.studies.digits.models import (
+    RecurrentSum,
+    SetTransformer,
+    digit_deepset,
+    image_deepset,
+)
+from deepsets.studies.digits.tasks import digit_sum, image_digit_sum
 from deepsets.weights import module_from
 
 INVARIANT = {

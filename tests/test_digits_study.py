@@ -17,14 +17,14 @@ from safetensors.torch import load_file
 
 from deepsets import cli, load_model
 from deepsets.studies.digits import evaluate as evaluation
+from deepsets.studies.digits.ceiling import Ceiling
 from deepsets.studies.digits.evaluate import accuracies, evaluate, per_token_accuracy
 from deepsets.studies.digits.models import build
 from deepsets.studies.digits.results import DigitsResults
 from deepsets.studies.digits.run import run_digits, save_weights
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings, quick_settings, resolve
+from deepsets.studies.digits.tasks import image_split
 from deepsets.studies.digits.train import TEST_OFFSET, schedule, task_sets, train_task
-from deepsets.tasks.ceiling import Ceiling
-from deepsets.tasks.digits import image_split
 
 EXE = Path(sys.executable).with_name("deepsets")
 TINY = dict(

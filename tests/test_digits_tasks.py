@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from deepsets.tasks import digit_sum, image_digit_sum
-from deepsets.tasks.digits import DIGITS, PIXEL_MAX, TEST_FRACTION, image_split
+from deepsets.studies.digits.tasks import (
+    DIGITS,
+    PIXEL_MAX,
+    TEST_FRACTION,
+    digit_sum,
+    image_digit_sum,
+    image_split,
+)
 
 
 def test_text_sums_are_the_sums_of_the_unmasked_digits():

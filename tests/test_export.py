@@ -22,9 +22,7 @@ import onnx  # noqa: E402  (after the skip: both come with the extra)
 import deepsets as ds  # noqa: E402
 from deepsets import cli  # noqa: E402
 from deepsets.export import SetInput, export_onnx, session, trace, verify  # noqa: E402
-from deepsets.models.digit_deepset import digit_deepset  # noqa: E402
-from deepsets.models.recurrent import RecurrentSum  # noqa: E402
-from deepsets.models.set_transformer import SetTransformer  # noqa: E402
+from deepsets.studies.digits.models import RecurrentSum, SetTransformer, digit_deepset  # noqa: E402
 
 EXE = Path(sys.executable).with_name("deepsets")
 N_MAX = 50  # the target: 1,000 random sets of sizes 0 to 50
@@ -129,7 +127,7 @@ def test_the_digit_deepset_exports_with_tokens_and_features(tmp_path, in_feature
     y = run(sess, X, mask)  # sums up to ~6: float32 rounds a reordered sum by ~1e-7 of that
     assert (np.abs(permuted - y) <= 1e-6 * (1 + np.abs(y))).all()
     assert done.x == SetInput(torch.int64 if in_features is None else torch.float32,
-                              in_features or 1, in_features is None)  # fmt: skip
+                              in_features or 1, 10 if in_features is None else 0)  # fmt: skip
 
 
 def test_a_float64_deepset_exports_in_float64(tmp_path):
@@ -177,7 +175,7 @@ def test_models_that_cannot_export_are_refused_by_kind_before_any_work(tmp_path,
 
 
 def test_the_refusals_still_hold_the_tracer_cannot_export_those_models():
-    """If torch learns to export them, this fails: then drop the refusal (export.REFUSED)."""
+    """If torch learns to export them, this fails: then drop the class's ONNX_REFUSAL."""
     mask = torch.ones(2, 6, dtype=torch.bool)
     lstm = RecurrentSum("lstm", 8, 4, width=8, generator=0).eval()
     with pytest.raises(TypeError, match="Sort"):
@@ -188,9 +186,9 @@ def test_the_refusals_still_hold_the_tracer_cannot_export_those_models():
     for features in (None, 4):
         st_model = SetTransformer(features, dim=8, heads=2, generator=0).eval()
         if features is None:
-            x, X = SetInput(torch.int64, 1, True), torch.randint(0, 10, (2, 6, 1))
+            x, X = SetInput(torch.int64, 1, 10), torch.randint(0, 10, (2, 6, 1))
         else:
-            x, X = SetInput(torch.float32, 4, False), torch.randn(2, 6, 4)
+            x, X = SetInput(torch.float32, 4, 0), torch.randn(2, 6, 4)
         data = trace(st_model, X, mask)
         with pytest.raises(TypeError, match="fails in onnxruntime on 1 sets of 0 objects"):
             verify(st_model, ort, data, x, 6, torch.Generator().manual_seed(0), torch.device("cpu"))

@@ -19,6 +19,9 @@ from torch import nn
 
 import deepsets as ds
 from deepsets import training
+from deepsets.studies.attention.tasks import mixture_nll
+from deepsets.studies.digits.tasks import digit_sum
+from deepsets.studies.theory import tasks as theory
 from deepsets.validate import check_finite
 
 
@@ -205,11 +208,11 @@ def test_tying_within_one_model_trains_as_alone() -> None:
 X8, Y8 = ds.make_data(8, generator=0)
 
 ARGUMENTS: dict[str, tuple[Callable[[], object], str]] = {
-    "colliding_pairs(alphabet=1)": (lambda: ds.tasks.colliding_pairs(alphabet=1), "alphabet"),
-    "colliding_pairs(alphabet=True)": (lambda: ds.tasks.colliding_pairs(alphabet=True), "alphabet"),
-    "exercise_sets(B=3)": (lambda: ds.tasks.exercise_sets(B=3), "B must"),
-    "exercise_sets(B=0)": (lambda: ds.tasks.exercise_sets(0), "B must"),
-    "exercise_sets(B=4.0)": (lambda: ds.tasks.exercise_sets(4.0), "B must"),
+    "colliding_pairs(alphabet=1)": (lambda: theory.colliding_pairs(alphabet=1), "alphabet"),
+    "colliding_pairs(alphabet=True)": (lambda: theory.colliding_pairs(alphabet=True), "alphabet"),
+    "exercise_sets(B=3)": (lambda: theory.exercise_sets(B=3), "B must"),
+    "exercise_sets(B=0)": (lambda: theory.exercise_sets(0), "B must"),
+    "exercise_sets(B=4.0)": (lambda: theory.exercise_sets(4.0), "B must"),
     "train(sizes='5,8')": (lambda: ds.train(ds.DeepSet(), 3, sizes="5,8"), "sizes"),
     "train(sizes=(5, 8.0))": (lambda: ds.train(ds.DeepSet(), 3, sizes=(5, 8.0)), "sizes[1]"),
     "train(sizes=(5,))": (lambda: ds.train(ds.DeepSet(), 3, sizes=(5,)), "sizes"),
@@ -608,7 +611,7 @@ class TokenSum(nn.Module):
 def test_check_invariance_takes_integer_tokens() -> None:
     """Digit tokens (integer X) are permuted as floats are: a token sum does not move, a model
     of the first token moves exactly as the permuted first column says."""
-    X, _, _ = ds.tasks.digit_sum(16, (10, 10), generator=4)  # (16, 10, 1) int64
+    X, _, _ = digit_sum(16, (10, 10), generator=4)  # (16, 10, 1) int64
     check = ds.check_invariance({"sum": TokenSum(), "first": FirstToken()}, X, 4, rng=5)
     assert check.max_change["sum"] < 1e-5
     first = X[:, :, 0].numpy().astype(np.float64)  # (B, N)
@@ -642,5 +645,5 @@ def test_mixture_nll_refuses_nonfinite_targets(index: tuple[int, ...]) -> None:
     """A NaN in the mask channel used to read as padding: the loss of an empty set, -0."""
     y = poisoned(torch.zeros(2, 5, 3), index, float("nan"))
     refused(
-        lambda: ds.tasks.mixture_nll(torch.zeros(2, 4, 4), y), f"y[{', '.join(map(str, index))}]"
+        lambda: mixture_nll(torch.zeros(2, 4, 4), y), f"y[{', '.join(map(str, index))}]"
     )

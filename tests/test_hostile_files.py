@@ -34,7 +34,7 @@ from deepsets.cluster import session
 from deepsets.engine.remote import ExecutorFailed
 from deepsets.lab import output
 from deepsets.lab.output import PARTIAL_PREFIX, read_marker, staged
-from deepsets.models.set_transformer import SetTransformer
+from deepsets.studies.digits.models import SetTransformer
 
 # ---- class 7: weights files ---------------------------------------------------------------
 

@@ -340,7 +340,7 @@ def test_a_batch_that_fits_still_trains():
 def test_a_convolution_counts_its_channels_times_pixels_per_object():
     """object_units against a count by hand of ConvEncoder's layers on 8x8 images with ink:
     conv 16x8x8, relu, pool 16x4x4, conv 32x4x4, relu, pool 32x2x2, flatten, linear 64, relu."""
-    from deepsets.models.conv_encoder import ConvEncoder
+    from deepsets.studies.digits.encoders import ConvEncoder
     from deepsets.training import object_units
 
     X = torch.rand(3, 5, 64) + 0.1  # (B, N, P): every image has ink
@@ -353,7 +353,7 @@ def test_a_convolutional_deepset_step_too_large_is_refused_naming_batch_size(no_
     """A batch the Linear-width formula would let through (a third of the limit) is refused:
     the digit study's image DeepSet makes about 3,800 values per image, not its 121 widths."""
     from deepsets.studies.digits.models import image_deepset
-    from deepsets.tasks.digits import image_digit_sum
+    from deepsets.studies.digits.tasks import image_digit_sum
     from deepsets.validate import memory_limit
 
     X, mask, y = image_digit_sum(8, (4, 4), generator=0)  # (B, 4, 64): four images a set

@@ -19,7 +19,7 @@ PACKAGE = "deepsets"
 
 CORE = (
     "validate", "values", "sizes", "device", "files", "signals", "data", "models", "engine",
-    "tasks", "training", "invariance", "plots", "weights", "export", "export_settings",
+    "training", "invariance", "plots", "weights", "export", "export_settings",
 )  # fmt: skip
 LAYERS = {**{name: 0 for name in CORE}, "cluster": 1, "lab": 2, "studies": 3, "cli": 4, "entry": 4}
 NAMES = ("core", "cluster", "lab", "studies", "cli")

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from torch import nn
 
 from deepsets.models.pooling import pool
-from deepsets.models.popstats import PopStatsDeepSet, popstats_deepset, whitening
-from deepsets.tasks import population_sets
+from deepsets.studies.popstats.models import PopStatsDeepSet, popstats_deepset, whitening
+from deepsets.studies.popstats.tasks import population_sets
 from deepsets.training import count_params, predict, train_on
 
 

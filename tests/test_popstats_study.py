@@ -18,8 +18,8 @@ import torch
 
 from deepsets import cli, load_model, save_model
 from deepsets.lab.verdict import Outcome
-from deepsets.models.popstats import PopStatsDeepSet
 from deepsets.studies.popstats import figures, train, verdicts
+from deepsets.studies.popstats.models import PopStatsDeepSet
 from deepsets.studies.popstats.run import run_popstats
 from deepsets.studies.popstats.settings import (
     PAPER,
@@ -27,7 +27,7 @@ from deepsets.studies.popstats.settings import (
     quick_settings,
     resolve,
 )
-from deepsets.tasks.popstats import TASKS, TRAIN_SIZES
+from deepsets.studies.popstats.tasks import TASKS, TRAIN_SIZES
 
 EXE = Path(sys.executable).with_name("deepsets")
 TINY = dict(

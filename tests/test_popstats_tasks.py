@@ -9,8 +9,8 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-from deepsets.tasks import popstats as ps
-from deepsets.tasks import population_sets
+from deepsets.studies.popstats import tasks as ps
+from deepsets.studies.popstats.tasks import population_sets
 
 
 def entropy(cov: np.ndarray) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepsets.models.sdm import SDM, exact_mmd2, rff_mmd2
+from deepsets.studies.popstats.sdm import SDM, exact_mmd2, rff_mmd2
 
 
 def gaussian_sets(B: int, M: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

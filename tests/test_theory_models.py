@@ -11,9 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepsets.models.deepset import DeepSet
-from deepsets.models.per_object import EquivariantNet, PerElementNet
-from deepsets.models.smooth_deepset import SmoothMaxDeepSet, make_phi_increasing
-from deepsets.models.smooth_pooling import logsumexp_pool, power_mean_pool
+from deepsets.studies.theory.models import (
+    EquivariantNet,
+    PerElementNet,
+    SmoothMaxDeepSet,
+    logsumexp_pool,
+    make_phi_increasing,
+    power_mean_pool,
+)
 
 SETTINGS = settings(max_examples=25, deadline=None)
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from deepsets.data import make_data
 from deepsets.models.pooling import pool
-from deepsets.tasks import theory as tasks
+from deepsets.studies.theory import tasks
 
 
 def real_values(X: torch.Tensor, mask: torch.Tensor) -> list[list[float]]:

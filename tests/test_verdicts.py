@@ -9,6 +9,7 @@ import math
 import pytest
 
 from deepsets.lab.verdict import Outcome
+from deepsets.studies.exercise import extra_verdicts as ev
 from deepsets.studies.exercise import verdicts as v
 from deepsets.studies.exercise.scores import Score, Summary
 
@@ -71,73 +72,73 @@ def test_set_size_verdict_names_the_models_that_hold():
     sizes = (5, 10, 20)
     just = v.SOLVED
     below = v.SOLVED - 0.001
-    some = v.set_size_verdict({"sum": [just, 1.0, just], "mean": [below, 1.0, 0.6]}, sizes)
+    some = ev.set_size_verdict({"sum": [just, 1.0, just], "mean": [below, 1.0, 0.6]}, sizes)
     assert some.outcome is Outcome.PARTLY
     assert "only with: sum." in some.sentence and "mean at n = 5, 20" in some.sentence
-    none = v.set_size_verdict({"sum": [below, 1.0, 1.0]}, sizes)
+    none = ev.set_size_verdict({"sum": [below, 1.0, 1.0]}, sizes)
     assert none.outcome is Outcome.REFUTED
     assert none.sentence.startswith("No model keeps 99%") and "sum at n = 5" in none.sentence
-    every = v.set_size_verdict({"sum": [just, 1.0, 1.0]}, sizes)
+    every = ev.set_size_verdict({"sum": [just, 1.0, 1.0]}, sizes)
     assert every.outcome is Outcome.CONFIRMED and "Below it" not in every.sentence
 
 
 def test_phi0_pushed_towards_zero_or_not():
-    shrink = v.PHI0_SHRINK
-    pushed = v.phi0_verdict(0.4, 0.4 * shrink, (5, 20))
+    shrink = ev.PHI0_SHRINK
+    pushed = ev.phi0_verdict(0.4, 0.4 * shrink, (5, 20))
     assert pushed.outcome is Outcome.CONFIRMED and "pushed |phi(0)|" in pushed.sentence
-    not_pushed = v.phi0_verdict(0.4, 0.4 * shrink * 1.01, (5, 20))
+    not_pushed = ev.phi0_verdict(0.4, 0.4 * shrink * 1.01, (5, 20))
     assert not_pushed.outcome is Outcome.REFUTED and "did not push" in not_pushed.sentence
 
 
 def test_max_pooling_note():
-    solved = v.max_pooling_note(v.SOLVED, 10, blind=0, seeds=5)
+    solved = ev.max_pooling_note(v.SOLVED, 10, blind=0, seeds=5)
     assert solved.outcome is Outcome.CONFIRMED and solved.sentence.startswith("Max pooling solved")
-    failed = v.max_pooling_note(v.SOLVED - 0.01, 10, blind=3, seeds=5)
+    failed = ev.max_pooling_note(v.SOLVED - 0.01, 10, blind=3, seeds=5)
     assert failed.outcome is Outcome.REFUTED
     text = failed.sentence
     assert "reached only 0.98" in text and "3 of 5 seeds" in text and "blind spot" in text
-    assert "no seed learned" in v.max_pooling_note(0.5, 10, blind=0, seeds=5).sentence
+    assert "no seed learned" in ev.max_pooling_note(0.5, 10, blind=0, seeds=5).sentence
 
 
 def test_mlp_on_another_set_size():
-    refused = v.mlp_set_size_note("shapes differ", 10, 20)
+    refused = ev.mlp_set_size_note("shapes differ", 10, 20)
     assert refused.outcome is Outcome.CONFIRMED and "cannot take sets of 20" in refused.sentence
     assert "'shapes differ'" in refused.sentence
-    accepted = v.mlp_set_size_note(None, 10, 20)
+    accepted = ev.mlp_set_size_note(None, 10, 20)
     assert accepted.outcome is Outcome.REFUTED and "accepted sets of 20" in accepted.sentence
 
 
 def test_chance_verdict():
-    at = 0.5 + v.CHANCE_MARGIN
-    stays = v.chance_verdict({"sum pooling": at, "mean pooling": 0.5})
+    at = 0.5 + ev.CHANCE_MARGIN
+    stays = ev.chance_verdict({"sum pooling": at, "mean pooling": 0.5})
     assert stays.outcome is Outcome.CONFIRMED and "stay at chance" in stays.sentence
-    above = v.chance_verdict({"sum pooling": at + 0.01, "mean pooling": 0.5})
+    above = ev.chance_verdict({"sum pooling": at + 0.01, "mean pooling": 0.5})
     assert above.outcome is Outcome.PARTLY
     assert "sum pooling reached 0.530" in above.sentence and "stay at chance" not in above.sentence
-    both = v.chance_verdict({"sum pooling": at + 0.01, "mean pooling": at + 0.01})
+    both = ev.chance_verdict({"sum pooling": at + 0.01, "mean pooling": at + 0.01})
     assert both.outcome is Outcome.REFUTED
 
 
 def test_affine_max_verdict_counts_the_blind_seeds():
-    avoided = v.affine_max_verdict([1.0, v.SOLVED], [0.3, 1e-6])
+    avoided = ev.affine_max_verdict([1.0, v.SOLVED], [0.3, 1e-6])
     assert avoided.outcome is Outcome.REFUTED and avoided.measured["ok"] == 2
     assert (
         "2 of 2 seeds solved" in avoided.sentence and "avoided the blind spot" in avoided.sentence
     )
-    some = v.affine_max_verdict([1.0, 0.5, 0.5], [0.3, 0.0, -0.2])
+    some = ev.affine_max_verdict([1.0, 0.5, 0.5], [0.3, 0.0, -0.2])
     assert some.outcome is Outcome.PARTLY and some.measured["blind"] == 2
     assert "1 of 3 seeds solved" in some.sentence and "on 2 of 3 seeds" in some.sentence
-    every = v.affine_max_verdict([0.5, 0.5], [-0.1, -0.2])
+    every = ev.affine_max_verdict([0.5, 0.5], [-0.1, -0.2])
     assert every.outcome is Outcome.CONFIRMED and "on every seed" in every.sentence
 
 
 def test_blind_max_verdict():
-    none = v.blind_max_verdict([False, False, False])
+    none = ev.blind_max_verdict([False, False, False])
     assert none.outcome is Outcome.REFUTED and "none of the 3" in none.sentence
-    blind = v.blind_max_verdict([True, False, True])
+    blind = ev.blind_max_verdict([True, False, True])
     assert blind.outcome is Outcome.PARTLY
     assert "2 of 3" in blind.sentence and "blind to the class" in blind.sentence
-    assert v.blind_max_verdict([True, True]).outcome is Outcome.CONFIRMED
+    assert ev.blind_max_verdict([True, True]).outcome is Outcome.CONFIRMED
 
 
 @pytest.mark.parametrize(
@@ -161,7 +162,7 @@ def test_blind_max_verdict():
     ],
 )  # fmt: skip
 def test_latent_verdict(loss, accuracy, outcome, words):
-    verdict = v.latent_verdict(loss, accuracy)
+    verdict = ev.latent_verdict(loss, accuracy)
     assert verdict.outcome is outcome and words in verdict.sentence
 
 

@@ -7,6 +7,8 @@ import json
 import os
 import pickle
 import stat
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,14 +18,11 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 from torch import nn
 
-from deepsets import DeepSet, load_model, make_data, make_mlp, save_model
+from deepsets import DeepSet, load_model, make_data, make_mlp, save_model, weights
 from deepsets.models.activation import ACTIVATIONS
-from deepsets.models.digit_deepset import digit_deepset
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_spec
-from deepsets.models.per_object import EquivariantNet, PerElementNet
-from deepsets.models.recurrent import RecurrentSum
-from deepsets.models.set_transformer import SetTransformer
-from deepsets.models.smooth_deepset import SmoothMaxDeepSet
+from deepsets.studies.digits.models import RecurrentSum, SetTransformer, digit_deepset
+from deepsets.studies.theory.models import EquivariantNet, PerElementNet, SmoothMaxDeepSet
 
 
 def hand_built(sizes, activations, sigmoid, dtype=torch.float32, seed=0) -> nn.Sequential:
@@ -468,3 +467,49 @@ def test_bad_stored_architectures_of_the_new_kinds_are_clear_errors(tmp_path, ar
     save_file({"w": torch.zeros(2)}, str(path), metadata={"deepsets": json.dumps(arch)})
     with pytest.raises(ValueError, match=message):
         load_model(path)
+
+
+# the studies' models: a file naming one imports its study (`weights.STUDY_KINDS`)
+STUDY_MODELS = {
+    k: EVERY_KIND[k][0]
+    for k in ("digit DeepSet, text", "LSTM", "Set Transformer", "smooth max DeepSet",
+              "equivariant network")  # fmt: skip
+}
+
+
+def test_a_study_model_loads_in_a_fresh_process_without_importing_its_study_first(tmp_path):
+    """`deepsets.weights` imports no study; `load_model` imports the study a file names, so a
+    file loads with the same weights in a process that never imported the study."""
+    sums = {}
+    for i, make in enumerate(STUDY_MODELS.values()):
+        model = make()
+        save_model(model, tmp_path / f"{i}.safetensors")
+        total = sum(float(p.detach().sum()) for p in model.parameters())
+        sums[str(i)] = (type(model).__name__, total)
+    script = (
+        "import sys, json, deepsets.weights as w\n"
+        "before = sorted(m for m in sys.modules if m.startswith('deepsets.studies'))\n"
+        "out = {}\n"
+        "for i in json.loads(sys.argv[2]):\n"
+        "    m = w.load_model(f'{sys.argv[1]}/{i}.safetensors')\n"
+        "    out[i] = (type(m).__name__, sum(float(p.sum()) for p in m.parameters()))\n"
+        "print(json.dumps({'before': before, 'loaded': out}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), json.dumps(list(sums))],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    got = json.loads(done.stdout)
+    assert got["before"] == []
+    assert {k: tuple(v) for k, v in got["loaded"].items()} == sums
+
+
+def test_a_digit_deepset_file_of_deepsets_0_1_loads():
+    """The header today's files hold for the text digit DeepSet (its DigitEncoder by width and
+    in_features) still rebuilds the model."""
+    arch = {"kind": "DeepSet", "pooling": "sum", "rho": {"kind": "Linear", "in_features": 30,
+            "out_features": 1, "bias": True}, "phi": {"kind": "Sequential", "layers": [
+            {"kind": "DigitEncoder", "width": 100, "in_features": None}, {"kind": "Linear",
+            "in_features": 100, "out_features": 30, "bias": True}, {"kind": "tanh"}]}}  # fmt: skip
+    model = weights.build(arch)
+    assert str(model) == str(digit_deepset(generator=0))

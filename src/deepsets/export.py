@@ -15,7 +15,8 @@ and the digit DeepSet (tokens and pixels: <= 3e-6 on sums up to 12). The torch.e
 away from torch's (`pool`'s branch for zero objects is specialised away) and cannot capture the
 digit encoder's token check (a data-dependent branch). torch marks the TorchScript exporter as
 deprecated; should it go, `trace` is the one function to change.
-Models the tracer cannot export are refused by kind before any work, the reason in REFUSED.
+Models the tracer cannot export are refused by kind before any work, the reason in the model's
+class (`ONNX_REFUSAL`: the digit study's LSTM, GRU and Set Transformer) or, for an MLP, here.
 
 Shape letters: B sets, N objects, F features.
 """
@@ -38,9 +39,6 @@ from deepsets.export_settings import DEFAULT_MAX_OBJECTS as DEFAULT_MAX_OBJECTS
 from deepsets.export_settings import ExportSettings as ExportSettings
 from deepsets.export_settings import check_export_settings
 from deepsets.files import write_atomic
-from deepsets.models.encoder import VOCABULARY, DigitEncoder
-from deepsets.models.recurrent import RecurrentSum
-from deepsets.models.set_transformer import SetTransformer
 from deepsets.validate import as_generator, check_finite_parameters, positive_int
 
 OPSET = 17  # the graph's ONNX opset: an older one, for the runtimes and converters users have
@@ -50,33 +48,30 @@ INSTALL = "ONNX export needs onnx and onnxruntime: pip install 'deepsets[onnx]'"
 
 # Measured with torch 2.13 (both exporters; onnxscript 0.7.2 for torch.export's) and onnxruntime
 # 1.32. tests/test_export.py checks the TorchScript reasons and torch.export's on the LSTM, so a
-# model the tracer learns to export shows up there.
-REFUSED: dict[type[nn.Module], str] = {
-    RecurrentSum: (
-        "the LSTM/GRU model does not export: its forward moves the valid objects to the front "
-        "with torch.sort(stable=True), which the TorchScript exporter cannot translate ('ONNX "
-        "export of operator Sort, Out parameter is not supported'), and torch.export stops at "
-        "int(n.max()), a length read from the data"
-    ),
-    SetTransformer: (
-        "the Set Transformer does not export: nn.MultiheadAttention's traced graph fixes the "
-        "set size it was traced with (onnxruntime fails on any other), and torch.export's "
-        "graph fails on empty sets and cannot capture the token check of the text model"
-    ),
-    nn.Sequential: (
-        "an MLP does not export as a set model: it takes sets of one fixed size as (B, N) "
-        "numbers, without a mask"
-    ),
-}
+# model the tracer learns to export shows up there. A model class that cannot export says why in
+# its `ONNX_REFUSAL`; an MLP is refused here.
+MLP_REFUSAL = (
+    "an MLP does not export as a set model: it takes sets of one fixed size as (B, N) "
+    "numbers, without a mask"
+)
+
+
+def refusal(model: nn.Module) -> str | None:
+    """Why `model` cannot be exported (its class's `ONNX_REFUSAL`, an MLP's), or None."""
+    if isinstance(model, nn.Sequential):
+        return MLP_REFUSAL
+    reason = getattr(type(model), "ONNX_REFUSAL", None)
+    return reason if isinstance(reason, str) else None
 
 
 @dataclass(frozen=True)
 class SetInput:
-    """What X is for a model: digit tokens (int64, F = 1) or F float features of `dtype`."""
+    """What X is for a model: int64 tokens (F = 1) or F float features of `dtype`."""
 
     dtype: torch.dtype
     features: int
-    tokens: bool
+    tokens: int
+    """The tokens' vocabulary (X holds 0..tokens - 1, as its nn.Embedding reads), or 0: floats."""
 
 
 @dataclass(frozen=True)
@@ -93,24 +88,23 @@ class Exported:
 
 
 def set_input(model: nn.Module, in_features: int | None = None) -> SetInput:
-    """X's dtype and F for `model`: from its digit encoder, else from `in_features` or the first
-    nn.Linear (phi's first layer in a DeepSet); a ValueError if neither says."""
-    encoders = [m for m in model.modules() if isinstance(m, DigitEncoder)]
-    if encoders and encoders[0].in_features is None:
-        return SetInput(torch.int64, 1, True)
+    """X's dtype and F for `model`: tokens if it embeds them (an nn.Embedding, as the digit
+    study's text models), else floats, F from `in_features` or the first nn.Linear (phi's first
+    layer in a DeepSet); a ValueError if neither says."""
+    embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+    if embedding is not None:
+        return SetInput(torch.int64, 1, embedding.num_embeddings)
     floats = [p.dtype for p in model.parameters() if p.is_floating_point()]
     dtype = floats[0] if floats else torch.get_default_dtype()
     if in_features is not None:
-        return SetInput(dtype, positive_int(in_features, "in_features"), False)
-    if encoders:
-        return SetInput(dtype, int(encoders[0].in_features or 1), False)
+        return SetInput(dtype, positive_int(in_features, "in_features"), 0)
     linear = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
     if linear is None:
         raise ValueError(
             f"cannot tell how many features per object {type(model).__name__} takes: "
             "pass in_features"
         )
-    return SetInput(dtype, linear.in_features, False)
+    return SetInput(dtype, linear.in_features, 0)
 
 
 def random_sets(
@@ -119,7 +113,7 @@ def random_sets(
     """B random sets padded to N objects: X (B, N, F) and a mask (B, N) of 0..N real objects,
     scattered (padding is not only at the end)."""
     if x.tokens:
-        X = torch.randint(0, VOCABULARY, (B, N, 1), generator=generator)  # (B, N, 1)
+        X = torch.randint(0, x.tokens, (B, N, 1), generator=generator)  # (B, N, 1)
     else:
         X = torch.randn(B, N, x.features, generator=generator, dtype=x.dtype)  # (B, N, F)
     n = torch.randint(0, N + 1, (B, 1), generator=generator)  # (B, 1) real objects per set
@@ -145,9 +139,9 @@ def check_export(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_placed(model, "model")
-    for kind, reason in REFUSED.items():
-        if isinstance(model, kind):
-            raise TypeError(f"cannot export {type(model).__name__}: {reason}")
+    reason = refusal(model)
+    if reason is not None:
+        raise TypeError(f"cannot export {type(model).__name__}: {reason}")
     check_finite_parameters(model, "model")
     return model, path, N
 
@@ -255,7 +249,8 @@ def describe_file(onnx: Any, data: bytes, N: int, x: SetInput, name: str) -> byt
             f"cannot export {name}: its output does not read the {missing} input (a set model "
             "must read X and exclude padding by the mask)"
         )
-    what = "int64 digit tokens" if x.tokens else f"{x.features} {str(x.dtype)[6:]} features"
+    floats = f"{x.features} {str(x.dtype)[6:]} features"
+    what = f"int64 tokens (0..{x.tokens - 1})" if x.tokens else floats
     proto.doc_string = (
         f"deepsets {release}: X (batch, objects, {x.features}) of {what} per object, "
         "mask (batch, objects) bool, True for real objects -> y (batch, 1); "

@@ -1,22 +1,25 @@
 """Save and load trained models as safetensors (no pickle): weights plus the architecture.
 
 Only what can be restored exactly is saved: a `DeepSet` as its constructor builds it from
-widths, a DeepSet whose phi and rho are built of package modules (`MODULES`: Sequential,
-Linear, the activations, DigitEncoder, and the `RECORDED_MODULES` rebuilt from the arguments
-they keep: ConvEncoder, DigitHead, DigitValues), an MLP that `models.mlp.check_mlp` recognises
-(per-layer activations, with or without a final Sigmoid), and the package's other models
-(`MODELS`: the recurrent ones, the Set Transformer, the theory study's, the population-statistics
-DeepSet), rebuilt from the constructor arguments they keep (`models.arguments.recorded`; the
-tensors a model was built with are buffers, in the file). Anything else is refused at save
-time, naming the module: a DeepSet of the user's own modules too (the file could not rebuild
-them; save its `state_dict` and rebuild the modules in your code). `load_model` checks the
-stored architecture against the tensor shapes in the file's header before it builds anything,
-so a damaged or hostile file costs a clear ValueError, never a large allocation.
+widths, a DeepSet whose phi and rho are built of package modules (`modules()`: Sequential,
+Linear, Identity, the activations, and the `RECORDED_MODULES` rebuilt from the arguments they
+keep, such as the digit study's encoders), an MLP that `models.mlp.check_mlp` recognises
+(per-layer activations, with or without a final Sigmoid), and the other registered models
+(`MODELS`: the Set Transformer's `SetModel`, and the studies' models), rebuilt from the
+constructor arguments they keep (`models.arguments.recorded`; the tensors a model was built with
+are buffers, in the file). A study registers its models when it is imported (`register`); a
+file naming one of them imports that study's module first (`STUDY_KINDS`), so `load_model`
+works without the user importing the study. Anything else is refused at save time, naming the
+module: a DeepSet of the user's own modules too (the file could not rebuild them; save its
+`state_dict` and rebuild the modules in your code). `load_model` checks the stored architecture
+against the tensor shapes in the file's header before it builds anything, so a damaged or
+hostile file costs a clear ValueError, never a large allocation.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib
 import inspect
 import json
 import math
@@ -34,14 +37,8 @@ from deepsets.device import check_placed, resolve_device
 from deepsets.files import check_readable, write_atomic
 from deepsets.models import DeepSet
 from deepsets.models.activation import ACTIVATIONS, activation_name
-from deepsets.models.conv_encoder import ConvEncoder, DigitHead, DigitValues
-from deepsets.models.encoder import DigitEncoder
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_from_spec
-from deepsets.models.per_object import EquivariantNet, PerElementNet
-from deepsets.models.popstats import PopStatsDeepSet
-from deepsets.models.recurrent import RecurrentSum
-from deepsets.models.set_transformer import SetModel, SetTransformer
-from deepsets.models.smooth_deepset import SmoothMaxDeepSet
+from deepsets.models.set_transformer import SetModel
 
 KEYS = {
     "DeepSet": [
@@ -63,30 +60,40 @@ KEYS = {
     # final Sigmoid)
     "MLP": [{"sizes", "activations", "sigmoid"}, {"hidden", "activation", "in_features"}],
 }
-# the package's other models, rebuilt as cls(**model.arguments); their keys: cls's arguments
-MODELS: dict[str, type[nn.Module]] = {
-    cls.__name__: cls
-    for cls in (
-        RecurrentSum,
-        SetTransformer,
-        SetModel,
-        SmoothMaxDeepSet,
-        PerElementNet,
-        EquivariantNet,
-        PopStatsDeepSet,
-    )
-}
-# the modules a saved DeepSet's phi and rho may be built of (besides the activations)
-# ... and the modules of phi and rho that keep their constructor arguments (`recorded`)
-RECORDED_MODULES: dict[str, type[nn.Module]] = {
-    cls.__name__: cls for cls in (ConvEncoder, DigitHead, DigitValues)
-}
-MODULES = ("Sequential", "Linear", "Identity", "DigitEncoder", *RECORDED_MODULES, *ACTIVATIONS)
+# the other models, rebuilt as cls(**model.arguments); their keys: cls's arguments
+MODELS: dict[str, type[nn.Module]] = {"SetModel": SetModel}
+# the modules of a saved DeepSet's phi and rho that keep their constructor arguments (`recorded`)
+RECORDED_MODULES: dict[str, type[nn.Module]] = {}
+# the kinds the studies register, and the module that registers each when it is imported
+STUDY_KINDS = {
+    **dict.fromkeys(("RecurrentSum", "SetTransformer"), "digits.models"),
+    **dict.fromkeys(("DigitEncoder", "ConvEncoder", "DigitHead", "DigitValues"), "digits.encoders"),
+    **dict.fromkeys(("SmoothMaxDeepSet", "PerElementNet", "EquivariantNet"), "theory.models"),
+    "PopStatsDeepSet": "popstats.models",
+}  # under deepsets.studies
 MAX_METADATA_CHARS = 100_000  # a DeepSet's metadata is ~200 characters; an MLP's grows with depth
 # a DeepSet of package modules nests ~6 levels (phi > Sequential > layers > Linear); a hostile
 # header may nest 50,000, which would exhaust Python's recursion in json or in `build`
 MAX_METADATA_DEPTH = 32
 DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
+
+
+def register(*classes: type[nn.Module], part: bool = False) -> None:
+    """Let files hold `classes` (each @recorded): whole models, or with `part` modules of a
+    DeepSet's phi and rho. A study calls it when its models' module is imported."""
+    for cls in classes:
+        (RECORDED_MODULES if part else MODELS)[cls.__name__] = cls
+
+
+def modules() -> tuple[str, ...]:
+    """The kinds of module a saved DeepSet's phi and rho may be built of."""
+    return ("Sequential", "Linear", "Identity", *RECORDED_MODULES, *ACTIVATIONS)
+
+
+def import_kind(kind: object) -> None:
+    """Import the study module that registers `kind` (a file's model or module), if one does."""
+    if isinstance(kind, str) and kind in STUDY_KINDS and kind not in {*MODELS, *RECORDED_MODULES}:
+        importlib.import_module(f"deepsets.studies.{STUDY_KINDS[kind]}")
 
 
 def describe(model: nn.Module) -> dict[str, Any]:
@@ -148,8 +155,6 @@ def module_of(m: nn.Module, where: str) -> dict[str, Any]:
                 "bias": m.bias is not None}  # fmt: skip
     if type(m) is nn.Identity:
         return {"kind": "Identity"}
-    if type(m) is DigitEncoder:
-        return {"kind": "DigitEncoder", "width": m.width, "in_features": m.in_features}
     if type(m) in RECORDED_MODULES.values():
         arch = {"kind": type(m).__name__, **getattr(m, "arguments", {})}
         with torch.device("meta"):  # built for comparison only: no memory
@@ -159,15 +164,17 @@ def module_of(m: nn.Module, where: str) -> dict[str, Any]:
         return arch
     raise TypeError(
         f"cannot save a DeepSet whose {where} is {type(m).__name__}: a file rebuilds phi and "
-        f"rho from package modules only ({', '.join(MODULES)}); save its state_dict and "
+        f"rho from package modules only ({', '.join(modules())}); save its state_dict and "
         "rebuild the modules in your own code"
     )
 
 
 def module_from(d: object) -> nn.Module:
     """The module `module_of` described; a ValueError for anything else."""
-    if not isinstance(d, dict) or d.get("kind") not in MODULES:
-        raise ValueError(f"a DeepSet's phi and rho are built of {MODULES}, got {d!r:.80}")
+    if isinstance(d, dict):
+        import_kind(d.get("kind"))
+    if not isinstance(d, dict) or d.get("kind") not in modules():
+        raise ValueError(f"a DeepSet's phi and rho are built of {modules()}, got {d!r:.80}")
     kind, rest = d["kind"], {k: v for k, v in d.items() if k != "kind"}
     try:
         if kind in ACTIVATIONS and not rest:
@@ -180,8 +187,6 @@ def module_from(d: object) -> nn.Module:
             return nn.Linear(rest["in_features"], rest["out_features"], bias=rest["bias"] is True)
         if kind == "Identity" and not rest:
             return nn.Identity()
-        if kind == "DigitEncoder" and set(rest) == {"width", "in_features"}:
-            return DigitEncoder(**rest)
         if kind in RECORDED_MODULES and set(rest) <= arguments_of(RECORDED_MODULES[kind]):
             return RECORDED_MODULES[kind](**rest)
     except TypeError as e:
@@ -335,6 +340,7 @@ def parse_arch(text: str, where: str) -> dict[str, Any]:
     if not isinstance(kind, str):
         raise ValueError(f"{where}: the stored field 'kind' must be a string, got {kind!r:.80}")
     keys = set(arch) - {"kind"}
+    import_kind(kind)
     if kind in MODELS:
         expected = arguments_of(MODELS[kind])
         if not keys <= expected:

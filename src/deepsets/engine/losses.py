@@ -12,18 +12,23 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from deepsets.tasks.attention import mixture_nll
+Loss = Callable[..., torch.Tensor]  # (outputs, targets, reduction="mean"|"sum"|"none") -> loss
 
 # The losses a model can train on, per set: binary cross-entropy on probabilities (the
-# exercise), the squared or absolute error of a real output (regression), or the negative
-# log-likelihood per point of a set's points (targets (B, N, 3)) under a predicted mixture
-# (outputs (B, K, 4): train_on's `output`).
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {
+# exercise), the squared or absolute error of a real output (regression), and those a study
+# adds when it is imported (`register_loss`: the attention study's "mixture_nll").
+LOSSES: dict[str, Loss] = {
     "bce": F.binary_cross_entropy,
     "mse": F.mse_loss,
     "mae": F.l1_loss,
-    "mixture_nll": mixture_nll,
 }
+
+
+def register_loss(name: str, loss: Loss) -> None:
+    """Make `loss` trainable as `train_on(..., loss=name)`; a name is registered once."""
+    if LOSSES.get(name, loss) is not loss:
+        raise ValueError(f"a different loss is already registered as {name!r}")
+    LOSSES[name] = loss
 
 
 def per_model(loss: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -32,9 +32,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepsets.models.arguments import recorded
-from deepsets.models.encoder import DigitEncoder
 from deepsets.models.pooling import check_mask, pool
-from deepsets.models.seeding import child_seed, seeded_init
+from deepsets.models.seeding import seeded_init
 from deepsets.validate import is_int, positive_int
 
 ENCODERS = ("rff", "sab", "isab")  # row-wise feed-forward, self-attention, induced self-attention
@@ -145,53 +144,6 @@ def check_width(dim: int, heads: int) -> tuple[int, int]:
     if dim % heads:
         raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
     return dim, heads
-
-
-class SetTransformer(nn.Module):
-    """encoder -> SAB x blocks -> PMA (one seed) -> Dense(1): a regression on sets (the digit
-    sums).
-
-    Arguments:
-        in_features: None for digit tokens (B, N, 1); F for float features (B, N, F).
-        dim: D, the width of every block (the encoder's output too).
-        heads: attention heads (D must be a multiple of it).
-        blocks: SABs in the encoder (the paper: 2).
-        counting: cardinality-preserving attention (CPA) in the PMA: it can count.
-        generator: a torch.Generator or integer seed for the initial weights.
-    """
-
-    @recorded
-    def __init__(
-        self,
-        in_features: int | None = None,
-        *,
-        dim: int = 64,
-        heads: int = 4,
-        blocks: int = 2,
-        counting: bool = False,
-        generator: torch.Generator | int | None = None,
-    ) -> None:
-        super().__init__()
-        dim, heads = check_width(dim, heads)
-        with seeded_init(child_seed(generator)):
-            self.encoder = DigitEncoder(dim, in_features)
-            self.sabs = nn.ModuleList(
-                MAB(dim, heads) for _ in range(positive_int(blocks, "blocks"))
-            )
-            self.seed = nn.Parameter(torch.randn(1, 1, dim) / dim**0.5)  # S (1, 1, D)
-            self.pma = MAB(dim, heads, counting=check_flag(counting, "counting"))
-            self.rho = nn.Linear(dim, 1)
-
-    def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Predicted sums: X (B, N, 1) tokens or (B, N, F), mask (B, N) or None -> (B, 1)."""
-        X, valid = self.encoder.check(X, mask)
-        Z = self.encoder(X)  # (B, N, D)
-        for sab in self.sabs:
-            Z = sab(Z, Z, valid)  # (B, N, D)
-        S = self.seed.expand(Z.shape[0], 1, -1)  # (B, 1, D)
-        pooled = self.pma(S, Z, valid)  # (B, 1, D)
-        p: torch.Tensor = self.rho(pooled[:, 0])  # (B, 1)
-        return p
 
 
 def check_flag(value: object, name: str) -> bool:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from deepsets.studies.attention.settings import CHUNK
-from deepsets.tasks.attention import (
+from deepsets.studies.attention.tasks import (
     MIXTURE_OUTPUTS,
     MixtureSets,
     log_likelihood,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from deepsets.models.set_transformer import SetModel
 from deepsets.studies.attention.settings import CLUSTER_MODELS, MAX_MODELS, AttentionSettings
-from deepsets.tasks.attention import MIXTURE_OUTPUTS
+from deepsets.studies.attention.tasks import MIXTURE_OUTPUTS
 
 NAMES = {
     "max_regression": {

@@ -32,6 +32,7 @@ from deepsets.studies.attention.settings import (
     AttentionSettings,
     resolve,
 )
+from deepsets.studies.attention.tasks import MixtureSets
 from deepsets.studies.attention.train import (
     Trained,
     cluster_sets,
@@ -40,7 +41,6 @@ from deepsets.studies.attention.train import (
     train_task,
 )
 from deepsets.studies.attention.verdicts import PAPER
-from deepsets.tasks.attention import MixtureSets
 from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,12 @@ from torch import nn
 
 from deepsets.studies.attention.models import cluster_model, max_model
 from deepsets.studies.attention.settings import AttentionSettings
-from deepsets.tasks.attention import MIXTURE_OUTPUTS, MixtureSets, max_regression, mixture_sets
+from deepsets.studies.attention.tasks import (
+    MIXTURE_OUTPUTS,
+    MixtureSets,
+    max_regression,
+    mixture_sets,
+)
 from deepsets.training import train_on
 
 TRAIN_OFFSET = 500_000  # the training sets: generator seed + TRAIN_OFFSET (+ 1 for clustering)

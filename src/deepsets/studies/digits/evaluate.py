@@ -14,9 +14,7 @@ from torch import nn
 
 from deepsets.engine.forked import fork_map
 from deepsets.lab.settings import workers_of
-from deepsets.studies.digits.settings import MODELS, DigitsSettings
-from deepsets.studies.digits.train import TEST_OFFSET, Trained, task_sets
-from deepsets.tasks.ceiling import (
+from deepsets.studies.digits.ceiling import (
     Ceiling,
     describe,
     exact_sum_accuracy,
@@ -24,7 +22,9 @@ from deepsets.tasks.ceiling import (
     model_per_image_accuracy,
     per_image_accuracy,
 )
-from deepsets.tasks.digits import DIGITS
+from deepsets.studies.digits.settings import MODELS, DigitsSettings
+from deepsets.studies.digits.tasks import DIGITS
+from deepsets.studies.digits.train import TEST_OFFSET, Trained, task_sets
 from deepsets.training import predict
 
 CHUNK = 500  # sets per forward pass: bounds the Set Transformer's attention at 100 digits

@@ -7,8 +7,8 @@ from pathlib import Path
 from deepsets.lab.report import embedded_figures, environment
 from deepsets.studies.digits.models import NAMES
 from deepsets.studies.digits.results import DigitsResults
+from deepsets.studies.digits.tasks import image_split
 from deepsets.studies.digits.verdicts import PAPER_IMAGE
-from deepsets.tasks.digits import image_split
 
 
 def render(results: DigitsResults, figures: dict[str, str]) -> str:

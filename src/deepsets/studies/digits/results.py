@@ -20,9 +20,9 @@ import numpy as np
 from deepsets.cluster import ClusterInfo
 from deepsets.lab.verdict import Verdict, jsonable
 from deepsets.studies.digits import verdicts
+from deepsets.studies.digits.ceiling import Ceiling
 from deepsets.studies.digits.models import NAMES
 from deepsets.studies.digits.settings import DigitsSettings
-from deepsets.tasks.ceiling import Ceiling
 
 SCHEMA = "digits/3"  # 1: findings as {claim, measured (the sentence), agrees}; 2: no ceiling,
 # no per_image_accuracy, no counting_set_transformer

@@ -28,7 +28,7 @@ from torch import nn
 
 from deepsets.studies.digits.models import build
 from deepsets.studies.digits.settings import MODELS, DigitsSettings
-from deepsets.tasks import digit_sum, image_digit_sum, shift_images
+from deepsets.studies.digits.tasks import digit_sum, image_digit_sum, shift_images
 from deepsets.training import train_on
 
 TRAIN_OFFSET = 500_000  # the training sets: generator seed + TRAIN_OFFSET (their shifts: + 1)
@@ -71,7 +71,7 @@ def schedule(model: str, task: str, s: DigitsSettings) -> Schedule:
 def task_sets(
     task: str, n_sets: int, sizes: tuple[int, int], split: str, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """X, mask, y of `task` ("text" or "image"): see `deepsets.tasks.digits`."""
+    """X, mask, y of `task` ("text" or "image"): see `deepsets.studies.digits.tasks`."""
     if task == "text":
         return digit_sum(n_sets, sizes, generator=seed)
     return image_digit_sum(n_sets, sizes, split=split, generator=seed)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deepsets.lab.verdict import Verdict
-from deepsets.studies.exercise import verdicts
+from deepsets.studies.exercise import extra_verdicts, verdicts
 from deepsets.studies.exercise.extras import ExtrasResult
+from deepsets.studies.exercise.measured import Sections
 from deepsets.studies.exercise.sections.learning_speed import LearningSpeedResult
-from deepsets.studies.exercise.sections.measured import Sections
 from deepsets.studies.exercise.sections.sample_efficiency import SampleEfficiencyResult
 from deepsets.studies.exercise.sections.set_size import MLP_TRIED
 
@@ -50,23 +50,25 @@ def extra_findings(e: ExtrasResult) -> ExtraFindings:
     trained_at = sz.test_sizes.index(sz.trained_on)
     blind = phi.max_pooling.max_is_phi0
     return ExtraFindings(
-        set_size=verdicts.set_size_verdict({m.label: m.mean for m in sz.models}, sz.test_sizes),
-        phi0=verdicts.phi0_verdict(sz.abs_phi0.mean, sz.abs_phi0_mixed.mean, sz.mixed_sizes),
-        max_pooling=verdicts.max_pooling_note(
+        set_size=extra_verdicts.set_size_verdict(
+            {m.label: m.mean for m in sz.models}, sz.test_sizes
+        ),
+        phi0=extra_verdicts.phi0_verdict(sz.abs_phi0.mean, sz.abs_phi0_mixed.mean, sz.mixed_sizes),
+        max_pooling=extra_verdicts.max_pooling_note(
             sz.max_pooling.mean[trained_at], sz.trained_on, sum(blind), len(blind)
         ),
-        mlp_set_size=verdicts.mlp_set_size_note(sz.mlp_error, sz.trained_on, MLP_TRIED),
-        affine_chance=verdicts.chance_verdict(
+        mlp_set_size=extra_verdicts.mlp_set_size_note(sz.mlp_error, sz.trained_on, MLP_TRIED),
+        affine_chance=extra_verdicts.chance_verdict(
             {
                 "sum pooling": ap.sum_pooling.score.accuracy.max,
                 "mean pooling": ap.mean_pooling.score.accuracy.max,
             }
         ),
-        affine_max=verdicts.affine_max_verdict(
+        affine_max=extra_verdicts.affine_max_verdict(
             ap.max_pooling.score.accuracy.values, ap.max_pooling.slope
         ),
-        learned_phi_max=verdicts.blind_max_verdict(blind),
-        latent=verdicts.latent_verdict(e.latent.mean_final_loss(), e.latent.mean_accuracy()),
+        learned_phi_max=extra_verdicts.blind_max_verdict(blind),
+        latent=extra_verdicts.latent_verdict(e.latent.mean_final_loss(), e.latent.mean_accuracy()),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from deepsets.cluster import ClusterInfo
 from deepsets.lab.verdict import jsonable
 from deepsets.studies.exercise.findings import Findings, findings
-from deepsets.studies.exercise.sections.measured import Sections
+from deepsets.studies.exercise.measured import Sections
 from deepsets.studies.exercise.settings import StudySettings
 
 SCHEMA_VERSION = 4  # of metrics.json; 3: findings as sentences, 2: a "held-out" set, 1: names

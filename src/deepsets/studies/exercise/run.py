@@ -29,6 +29,7 @@ from deepsets.lab.weights import write_weights
 from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.checks import check
 from deepsets.studies.exercise.design import Declared, declare
+from deepsets.studies.exercise.measured import Sections
 from deepsets.studies.exercise.plan import Plan, Runs, Variant
 from deepsets.studies.exercise.report import write_report
 from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
@@ -41,7 +42,6 @@ from deepsets.studies.exercise.sections import (
     sweep,
     training,
 )
-from deepsets.studies.exercise.sections.measured import Sections
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import show_progress
 

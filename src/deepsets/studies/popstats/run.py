@@ -26,12 +26,12 @@ from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.placement import run_device, study_threads
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
-from deepsets.models.popstats import PopStatsDeepSet
 from deepsets.studies.popstats import figures
-from deepsets.studies.popstats.models import NAMES
+from deepsets.studies.popstats.models import NAMES, PopStatsDeepSet
 from deepsets.studies.popstats.report import write_report
 from deepsets.studies.popstats.results import Cell, PopstatsResults, Scatter
 from deepsets.studies.popstats.settings import PopstatsSettings, resolve, scatter_size
+from deepsets.studies.popstats.tasks import DIMENSIONS, PopulationSets
 from deepsets.studies.popstats.train import (
     cpu_seconds,
     deepset_predictions,
@@ -40,7 +40,6 @@ from deepsets.studies.popstats.train import (
     test_sets,
     train_deepsets,
 )
-from deepsets.tasks.popstats import DIMENSIONS, PopulationSets
 
 log = logging.getLogger(__name__)
 Saved = dict[str, PopStatsDeepSet]  # weight name <task>-n<N>-seed<s> -> the trained DeepSet

@@ -31,7 +31,7 @@ class PopstatsSettings(CommonSettings):
     seeds: int = 3
     """Runs of every method at every N (each run: its own training sets and initial weights)."""
     tasks: tuple[str, ...] = TASKS
-    """The tasks: rotation, correlation, rank1, random (deepsets.tasks.popstats)."""
+    """The tasks: rotation, correlation, rank1, random (deepsets.studies.popstats.tasks)."""
     samples: int = 64
     """M, samples per set (the paper's code: 512; a DeepSet step costs M x batch_size)."""
     sizes: tuple[int, ...] = (128, 256, 512, 1024, 2048, 4096)
@@ -53,7 +53,7 @@ class PopstatsSettings(CommonSettings):
     test_sets: int = TEST_SETS
     """Fresh test sets per task (the paper's code: 512), the same for every method and run."""
     features: int = 512
-    """Random Fourier features of the kernel method's MMD (deepsets.models.sdm)."""
+    """Random Fourier features of the kernel method's MMD (deepsets.studies.popstats.sdm)."""
     scatter_n: int | None = None
     """N of the predicted-against-true figure; default: the largest N both methods ran."""
     paper: bool = False

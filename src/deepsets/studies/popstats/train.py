@@ -22,10 +22,9 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
-from deepsets.models.popstats import PopStatsDeepSet
-from deepsets.studies.popstats.models import build_deepset, fit_sdm
+from deepsets.studies.popstats.models import PopStatsDeepSet, build_deepset, fit_sdm
 from deepsets.studies.popstats.settings import PopstatsSettings
-from deepsets.tasks.popstats import TASKS, PopulationSets, population_sets
+from deepsets.studies.popstats.tasks import TASKS, PopulationSets, population_sets
 from deepsets.training import predict, train_on
 
 TASK_OFFSET = 1_000_003  # training sets of task t: seed + TASK_OFFSET (t + 1) + SIZE_OFFSET N

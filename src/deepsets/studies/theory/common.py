@@ -16,7 +16,7 @@ from torch import nn
 from deepsets.lab.placement import run_device
 from deepsets.lab.verdict import Verdict
 from deepsets.studies.theory.settings import TheorySettings
-from deepsets.tasks.theory import Sets
+from deepsets.studies.theory.tasks import Sets
 from deepsets.training import train_on
 
 # Seeds of the claims' data: run s of claim c trains on sets drawn with seed + DATA[c] + s and

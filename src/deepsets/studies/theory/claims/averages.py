@@ -24,8 +24,8 @@ from deepsets.studies.theory.common import (
     training_sets,
 )
 from deepsets.studies.theory.settings import TheorySettings
+from deepsets.studies.theory.tasks import mean_sets
 from deepsets.studies.theory.verdicts import floor_verdict
-from deepsets.tasks.theory import mean_sets
 
 STATEMENT = (
     "A max-decomposition max_i phi(x_i) followed by rho cannot represent the mean of a set: "

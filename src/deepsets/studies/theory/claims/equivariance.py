@@ -13,7 +13,6 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from deepsets.lab.figures import seeds_by_variant
-from deepsets.models.per_object import EquivariantNet, PerElementNet
 from deepsets.studies.theory.common import (
     Claim,
     Sets,
@@ -24,9 +23,10 @@ from deepsets.studies.theory.common import (
     test_sets,
     training_sets,
 )
+from deepsets.studies.theory.models import EquivariantNet, PerElementNet
 from deepsets.studies.theory.settings import TheorySettings
+from deepsets.studies.theory.tasks import above_mean_sets, per_element_ceiling
 from deepsets.studies.theory.verdicts import equivariance_verdict
-from deepsets.tasks.theory import above_mean_sets, per_element_ceiling
 
 STATEMENT = (
     "Permutation-equivariant functions of a set are built from layers x_i -> lambda x_i + "

@@ -27,8 +27,8 @@ from deepsets.studies.theory.common import (
     training_sets,
 )
 from deepsets.studies.theory.settings import TheorySettings
+from deepsets.studies.theory.tasks import colliding_pairs, multiplicity_sets
 from deepsets.studies.theory.verdicts import injectivity_verdict
-from deepsets.tasks.theory import colliding_pairs, multiplicity_sets
 
 STATEMENT = (
     "Sum pooling of a suitable phi is injective on multisets of a countable set; mean and max "

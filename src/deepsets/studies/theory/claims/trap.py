@@ -16,11 +16,11 @@ from deepsets.data import all_sets
 from deepsets.lab.figures import seeds_by_variant
 from deepsets.lab.weights import slug
 from deepsets.models.deepset import DeepSet
-from deepsets.models.smooth_deepset import SmoothMaxDeepSet, make_phi_increasing
 from deepsets.studies.theory.common import Claim, Table, accuracy, fit, training_sets
+from deepsets.studies.theory.models import SmoothMaxDeepSet, make_phi_increasing
 from deepsets.studies.theory.settings import TheorySettings
+from deepsets.studies.theory.tasks import exercise_sets
 from deepsets.studies.theory.verdicts import TRAP_LEARNED, remedies_verdict
-from deepsets.tasks.theory import exercise_sets
 
 STATEMENT = (
     "With max pooling, the exercise's DeepSet often fails: if the learned phi(0) exceeds "

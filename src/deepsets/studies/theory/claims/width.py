@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from deepsets.models.deepset import DeepSet
 from deepsets.studies.theory.common import Claim, Table, fit, relative_mse, test_sets, training_sets
 from deepsets.studies.theory.settings import TheorySettings
+from deepsets.studies.theory.tasks import median_sets
 from deepsets.studies.theory.verdicts import stopping_width, width_verdict
-from deepsets.tasks.theory import median_sets
 
 STATEMENT = (
     "With continuous phi and rho, sum-decomposing some functions of N reals exactly needs a "

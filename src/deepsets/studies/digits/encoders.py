@@ -1,4 +1,9 @@
-"""A convolutional encoder of 8x8 digit images, and a head that reads each image as a digit.
+"""The digit study's encoders: each object (a token or an image) -> E features, on its own.
+
+`DigitEncoder` is shared by the digit-sum models: text digits arrive as int64 tokens X (B, N, 1)
+(or (B, N)) and are embedded (the paper's Embedding(10, 100)); image digits arrive as float pixels
+X (B, N, F) and pass through a small ReLU MLP (two layers of E units: in a 3000-step DeepSet run it
+halved the error of one image's predicted value, 0.53 -> 0.26, against one tanh layer).
 
 `ConvEncoder` maps every image of a set to E features on its own: two 3x3 convolutions, each
 followed by a ReLU and a 2x2 max-pooling (8x8 -> 4x4 -> 2x2), then a ReLU layer of E units.
@@ -17,7 +22,8 @@ images stays on the scale of the digits. Measured (one seed, 12,000 steps of 32 
 shifted by up to a pixel), accuracy at 5 / 50 digits: this head 0.926 / 0.422, a Dense(30,
 tanh) phi with rho = Dense(1) on the same encoder 0.568 / 0.098.
 
-Shape letters: B sets, N objects, P = 64 pixels, E encoded features, D = 9 digit values.
+Shape letters: B sets, N objects, F features, P = 64 pixels, E encoded features, D = 9 digit
+values.
 """
 
 from __future__ import annotations
@@ -28,8 +34,69 @@ from torch import nn
 from deepsets.models.arguments import recorded
 from deepsets.models.pooling import check_mask
 from deepsets.models.seeding import seeded_init
-from deepsets.tasks.digits import DIGITS, PIXELS, SIDE
+from deepsets.studies.digits.tasks import DIGITS, PIXELS, SIDE
 from deepsets.validate import positive_int, positive_ints
+from deepsets.weights import register
+
+VOCABULARY = 10  # tokens 0..9: the digits, 0 also standing for padding
+
+
+class DigitEncoder(nn.Module):
+    """Each object -> E features: Embedding(VOCABULARY, E) of tokens (in_features=None), or
+    an MLP F -> E -> E with ReLUs of pixels (in_features=F)."""
+
+    @recorded
+    def __init__(self, width: int, in_features: int | None = None) -> None:
+        super().__init__()
+        self.width = positive_int(width, "width")
+        self.in_features = None if in_features is None else positive_int(in_features, "in_features")
+        self.net: nn.Module
+        if self.in_features is None:
+            self.net = nn.Embedding(VOCABULARY, self.width)
+        else:
+            E = self.width
+            self.net = nn.Sequential(
+                nn.Linear(self.in_features, E), nn.ReLU(), nn.Linear(E, E), nn.ReLU()
+            )
+
+    def check(self, X: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """X as (B, N, 1) tokens or (B, N, F) floats, and a (B, N) mask (all True for None)."""
+        X = self.check_input(X)
+        checked = check_mask(mask, X)  # type: ignore[arg-type]
+        if checked is None:
+            checked = torch.ones(X.shape[:2], dtype=torch.bool, device=X.device)  # (B, N)
+        return X, checked
+
+    def check_input(self, X: object) -> torch.Tensor:
+        """X as (B, N, 1) digit tokens (from (B, N, 1) or (B, N)) or (B, N, F) floats, or a
+        clear error."""
+        if not isinstance(X, torch.Tensor):
+            raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
+        if self.in_features is None:
+            if X.dim() == 2:
+                X = X.unsqueeze(-1)
+            if X.dim() != 3 or X.shape[-1] != 1 or X.dtype != torch.int64:
+                raise ValueError(
+                    "X must hold int64 digit tokens of shape (B, N, 1) or (B, N), "
+                    f"got {X.dtype} {tuple(X.shape)}"
+                )
+            if bool(((X < 0) | (X >= VOCABULARY)).any()):
+                raise ValueError(f"X's tokens must be digits 0..{VOCABULARY - 1}")
+        elif X.dim() != 3 or X.shape[-1] != self.in_features or not X.is_floating_point():
+            raise ValueError(
+                f"X must hold float features of shape (B, N, {self.in_features}), "
+                f"got {X.dtype} {tuple(X.shape)}"
+            )
+        return X
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """X (B, N, 1) or (B, N) tokens, or (B, N, F) pixels -> (B, N, E); checked first."""
+        X = self.check_input(X)
+        if self.in_features is None:
+            out: torch.Tensor = self.net(X.squeeze(-1))  # (B, N, E)
+        else:
+            out = self.net(X)  # (B, N, E)
+        return out
 
 
 class ConvEncoder(nn.Module):
@@ -128,3 +195,6 @@ class DigitValues(nn.Module):
         """counts (B, D) -> (B, 1)."""
         values: torch.Tensor = self.values  # type: ignore[assignment]
         return (counts @ values.to(counts.dtype)).unsqueeze(-1)
+
+
+register(DigitEncoder, ConvEncoder, DigitHead, DigitValues, part=True)  # a saved DeepSet's phi, rho

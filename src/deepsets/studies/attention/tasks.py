@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from deepsets.engine.losses import register_loss
 from deepsets.sizes import MAX_BYTES as MAX_BYTES
 from deepsets.sizes import MIXTURE_BYTES as MIXTURE_BYTES
 from deepsets.sizes import MIXTURE_DIM
@@ -184,3 +185,6 @@ def mixture_nll(p: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> to
     if reduction == "sum":
         return -ll.sum()
     raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+
+
+register_loss("mixture_nll", mixture_nll)  # train_on(..., loss="mixture_nll") from now on

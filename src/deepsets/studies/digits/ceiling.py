@@ -1,10 +1,10 @@
 """The supervised ceiling of the image digit sums: what the images allow, told every digit.
 
-A classifier fitted on the single training images of `deepsets.tasks.digits` with their digit
-labels (a set model sees only each set's sum) predicts each test image's digit; its prediction
-of a set's sum is the sum of its per-image predictions. Its exact-sum accuracy on the models'
-own test sets is the line a DeepSet's curve can be read against: a set of n images is summed
-right about p^n of the time when p is the per-image accuracy (more, as errors can cancel).
+A classifier fitted on the single training images of the digit tasks (`tasks.py`) with their
+digit labels (a set model sees only each set's sum) predicts each test image's digit; its
+prediction of a set's sum is the sum of its per-image predictions. Its exact-sum accuracy on the
+models' own test sets is the line a DeepSet's curve can be read against: a set of n images is
+summed right about p^n of the time when p is the per-image accuracy (more, as errors can cancel).
 A DeepSet's own per-image accuracy is the same number for the model: its output on sets of one
 image, rounded, against the digit shown.
 
@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from deepsets.models.pooling import check_mask
-from deepsets.tasks.digits import PIXELS, SPLITS, image_split
+from deepsets.studies.digits.tasks import PIXELS, SPLITS, image_split
+from deepsets.training import predict
 
 # The classifier of the ceiling: scikit-learn's RBF support vector machine, C = 10, its default
 # gamma ("scale"). Measured on the fixed split (1,133 train / 486 test), per-image test accuracy:
@@ -152,8 +153,6 @@ def ceiling(
 def model_per_image_accuracy(model: nn.Module, split: str = "test") -> float:
     """A set model's own per-image accuracy: its output on each image of `split` as a set of
     one (mask all True), rounded, against the digit shown."""
-    from deepsets.training import predict  # the engine imports the models, not the tasks
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(split, str) or split not in SPLITS:
