@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepsets.models.set_transformer import ENCODERS, MAB, POOLINGS, SetModel
+from deepsets.models.set_transformer import ENCODERS, MAB, POOLINGS, Layers, SetModel
 from deepsets.studies.digits.models import SetTransformer
 from deepsets.studies.digits.tasks import digit_sum
 
@@ -29,12 +29,7 @@ def build(encoder: str, pooling: str, counting: bool, seeds: int | None = 2) -> 
         encoder=encoder,
         pooling=pooling,
         seeds=seeds,
-        dim=8,
-        heads=2,
-        blocks=2,
-        inducing=3,
-        decoder=1,
-        counting=counting,
+        layers=Layers(dim=8, heads=2, blocks=2, inducing=3, decoder=1, counting=counting),
         generator=0,
     )
 
@@ -193,7 +188,8 @@ def test_one_seed_or_none_gives_the_engines_shapes():
     X, mask = sets(5, 4, 1, 5)
     one = SetModel(F_IN, 1, encoder="rff", pooling="max", generator=0)
     assert one(X, mask).shape == (4, 1)
-    k = SetModel(F_IN, 4, encoder="isab", pooling="mean", seeds=5, decoder=2, generator=0)
+    k = SetModel(F_IN, 4, encoder="isab", pooling="mean", seeds=5, layers=Layers(decoder=2),
+                 generator=0)  # fmt: skip
     assert k(X, mask).shape == (4, 5, 4)
 
 
@@ -211,12 +207,12 @@ def test_the_same_seed_gives_the_same_weights_and_leaves_torchs_generator_alone(
     [
         (lambda: SetModel(2, encoder="cnn"), ValueError, "encoder"),
         (lambda: SetModel(2, pooling="attention"), ValueError, "pooling"),
-        (lambda: SetModel(2, pooling="mean", counting=True), ValueError, "counting"),
-        (lambda: SetModel(2, counting=1), TypeError, "counting"),
-        (lambda: SetModel(2, decoder=-1), ValueError, "decoder"),
-        (lambda: SetModel(2, encoder="isab", inducing=0), ValueError, "inducing"),
+        (lambda: SetModel(2, pooling="mean", layers=Layers(counting=True)), ValueError, "counting"),
+        (lambda: SetModel(2, layers=Layers(counting=1)), TypeError, "counting"),
+        (lambda: SetModel(2, layers=Layers(decoder=-1)), ValueError, "decoder"),
+        (lambda: SetModel(2, encoder="isab", layers=Layers(inducing=0)), ValueError, "inducing"),
         (lambda: SetModel(2, seeds=0), ValueError, "seeds"),
-        (lambda: SetModel(2, dim=10, heads=4), ValueError, "multiple of heads"),
+        (lambda: SetModel(2, layers=Layers(dim=10, heads=4)), ValueError, "multiple of heads"),
         (lambda: SetModel(0), ValueError, "in_features"),
         (lambda: SetModel(2)(torch.ones(2, 3, 5)), ValueError, r"\(B, N, 2\)"),
         (lambda: SetModel(2)(torch.ones(2, 3, 2, dtype=torch.int64)), ValueError, "float"),

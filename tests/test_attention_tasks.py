@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from deepsets.engine.losses import LOSSES
-from deepsets.models.set_transformer import SetModel
+from deepsets.models.set_transformer import Layers, SetModel
 from deepsets.studies.attention.tasks import (
     MIXTURE_OUTPUTS,
     SIGMA_FLOOR,
@@ -163,10 +163,7 @@ def test_the_engine_trains_a_set_transformer_on_the_mixture_nll():
         encoder="isab",
         pooling="pma",
         seeds=4,
-        dim=16,
-        heads=2,
-        blocks=1,
-        inducing=4,
+        layers=Layers(dim=16, heads=2, blocks=1, inducing=4),
         generator=0,
     )
     with torch.no_grad():
@@ -217,7 +214,7 @@ def test_bad_arguments_are_refused_by_name(call, error, match):
 
 def test_train_on_refuses_a_model_whose_outputs_are_not_the_given_shape():
     s = mixture_sets(8, (5, 9), generator=13)
-    model = SetModel(2, MIXTURE_OUTPUTS, seeds=3, dim=8, heads=2, blocks=1, generator=0)
+    model = SetModel(2, MIXTURE_OUTPUTS, seeds=3, layers=Layers(8, 2, 1), generator=0)
     with pytest.raises(ValueError, match=r"\(B, 4, 4\)"):
         train_on(
             [model],

@@ -19,7 +19,7 @@ from torch import nn
 from deepsets.engine import loop
 from deepsets.engine.families import StackedDeepSet, StackedMLP, stack_models
 from deepsets.engine.losses import per_model
-from deepsets.models import DeepSet, activation, make_mlp
+from deepsets.models import DeepSet, Rho, activation, make_mlp
 
 K, B, N = 3, 7, 6
 
@@ -75,7 +75,7 @@ def test_deepset_step_is_autograds(pooling: str, masked: bool, activation: str |
 
 @pytest.mark.parametrize("loss", ["mse", "mae"])
 def test_regression_deepset_step_is_autograds(loss: str) -> None:
-    models = [DeepSet(5, "tanh", latent=2, output=None, generator=k) for k in range(K)]
+    models = [DeepSet(5, "tanh", latent=2, rho=Rho(output=None), generator=k) for k in range(K)]
     X, _, mask = data(2, masked=True)
     y = torch.randn(K, B, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     compare(one_stack(models), loss, X, y, mask)
@@ -159,11 +159,9 @@ def test_any_deepset_step_is_autograds(
 ):
     """Stacks of any size, sets of any size (none included), masks with empty sets, every
     pooling, activation and loss: the hand-written step is autograd's."""
-    output = None if regression else "sigmoid"
+    rho = Rho(output=None if regression else "sigmoid")
     models = [
-        DeepSet(
-            hidden, activation, latent=latent, pooling=pooling, output=output, generator=seed + i
-        )
+        DeepSet(hidden, activation, latent=latent, pooling=pooling, rho=rho, generator=seed + i)
         for i in range(k)
     ]
     g = torch.Generator().manual_seed(seed)

@@ -18,6 +18,7 @@ from torch import nn
 import deepsets as ds
 from deepsets.data import check_n_objects, check_n_sets
 from deepsets.lab.output import check_out, staged
+from deepsets.models import Rho
 from deepsets.models.activation import check_activation, dense
 from deepsets.models.mlp import MLPSpec, mlp_from_spec
 from deepsets.models.pooling import check_mask, check_pooling
@@ -90,8 +91,8 @@ CASES = {
     "DeepSet latent huge": (lambda: ds.DeepSet(latent=10**10), "latent=10000000000"),
     "DeepSet pooling": (lambda: ds.DeepSet(pooling="avg"), "pooling"),
     "DeepSet pooling list": (lambda: ds.DeepSet(pooling=["sum"]), "pooling"),
-    "DeepSet rho_hidden": (lambda: ds.DeepSet(rho_hidden=-1), "rho_hidden"),
-    "DeepSet rho_activation": (lambda: ds.DeepSet(rho_activation="elu"), "rho_activation"),
+    "DeepSet rho_hidden": (lambda: ds.DeepSet(rho=Rho(hidden=-1)), "rho.hidden"),
+    "DeepSet rho_activation": (lambda: ds.DeepSet(rho=Rho(activation="elu")), "rho.activation"),
     "DeepSet in_features": (lambda: ds.DeepSet(in_features=1.0), "in_features"),
     "DeepSet generator": (lambda: ds.DeepSet(generator="seed"), "generator"),
     "DeepSet X list": (lambda: ds.DeepSet()([[[0.0]]]), "X"),
@@ -309,6 +310,6 @@ def test_good_inputs_at_the_edges_still_work():
     X, y = ds.make_data(2, n_objects=5, generator=np.int64(3))
     assert X.shape == (2, 5, 1) and y.shape == (2, 1)
     assert ds.pool(torch.zeros(3, 0, 2)).shape == (3, 2)  # no objects: zeros
-    assert ds.DeepSet(1, latent=1, rho_hidden=1)(X).shape == (2, 1)
+    assert ds.DeepSet(1, latent=1, rho=Rho(1))(X).shape == (2, 1)
     assert ds.check_invariance(ds.DeepSet(), X[:1, :2], 1, rng=np.int64(0)).max_change
     assert ds.resolve_device(torch.device("cpu")) == torch.device("cpu")

@@ -25,7 +25,7 @@ from deepsets import make_padded_data
 from deepsets.data import CHUNK, make_data
 from deepsets.engine.families import ModuleStack, StackedDeepSet, StackedMLP, stack_models
 from deepsets.engine.parts import STACK_VALUES, partition, values
-from deepsets.models import DeepSet, make_mlp
+from deepsets.models import DeepSet, Rho, make_mlp
 from deepsets.models.activation import FastTanh
 from deepsets.training import train, train_many, train_on
 
@@ -49,7 +49,7 @@ MIXED = [
     (lambda g: DeepSet(generator=g), 0),
     (lambda g: DeepSet(activation=None, pooling="mean", generator=g), 1),
     (lambda g: DeepSet(latent=3, pooling="max", generator=g), 2),
-    (lambda g: DeepSet(hidden=3, rho_activation="relu", generator=g), 0),
+    (lambda g: DeepSet(hidden=3, rho=Rho(activation="relu"), generator=g), 0),
     (lambda g: DeepSet(generator=g), 1),  # a second member of the first architecture
     (lambda g: make_mlp((4,), generator=g), 1),
     (lambda g: make_mlp((20, 20), generator=g), 0),
@@ -167,7 +167,7 @@ def test_padding_keeps_every_member_its_own_shape():
 def test_every_variant_stack_runs_as_its_members_forward():
     """Activations and poolings of every kind, two members each: every stack's output is its
     members' own forward's."""
-    models = [DeepSet(activation=a, pooling=p, rho_activation=r, generator=k + 27 * j)
+    models = [DeepSet(activation=a, pooling=p, rho=Rho(activation=r), generator=k + 27 * j)
               for k, (a, p, r) in enumerate(itertools.product(
                   ("tanh", None, "relu"), ("sum", "mean", "max"), ("tanh", "relu")))
               for j in range(2)]  # fmt: skip

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from deepsets.models.activation import ACTIVATIONS
-from deepsets.models.deepset import DeepSet
+from deepsets.models.deepset import DeepSet, widths_of
 from deepsets.sizes import deepset_params
 from deepsets.studies import STUDIES
 from deepsets.studies.exercise.checks import variant_size
@@ -190,7 +190,7 @@ for name, study in STUDIES.items():
     ],
 )
 def test_deepset_params_counts_the_built_deepset(config):
-    model = DeepSet(**config, generator=0)
+    model = DeepSet(**widths_of(config), generator=0)
     assert deepset_params(config) == DeepSet.n_params(config) == count_params(model)
 
 

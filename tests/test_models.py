@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from deepsets import DeepSet, count_params, make_data, make_mlp
+from deepsets.models import Rho
 
 ACTIVATION_TYPES = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
 
@@ -66,7 +67,7 @@ def test_deepset_parameter_count_matches_a_hand_count(hidden):
 
 
 def test_rho_hidden_and_in_features_change_the_count_as_by_hand():
-    assert count_params(DeepSet(5, rho_hidden=3)) == deepset_param_count(5, 3)
+    assert count_params(DeepSet(5, rho=Rho(3))) == deepset_param_count(5, 3)
     assert count_params(DeepSet(4, in_features=3)) == deepset_param_count(4, F=3)
 
 

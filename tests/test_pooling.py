@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deepsets as ds
+from deepsets.models import Rho
 from deepsets.models.pooling import pool
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -196,7 +197,7 @@ def test_default_deepset_has_the_exercises_62_parameters():
 @pytest.mark.parametrize("latent", range(1, 9))
 @pytest.mark.parametrize(("hidden", "rho_hidden", "in_features"), [(5, None, 1), (3, 7, 2)])
 def test_latent_width_sets_phi_output_and_rho_input(latent, hidden, rho_hidden, in_features):
-    model = ds.DeepSet(hidden, latent=latent, rho_hidden=rho_hidden, in_features=in_features)
+    model = ds.DeepSet(hidden, latent=latent, rho=Rho(rho_hidden), in_features=in_features)
     X = torch.rand(4, 6, in_features)  # (B, N, F)
     with torch.no_grad():
         assert model.phi(X).shape == (4, 6, latent)

@@ -15,8 +15,11 @@ from torch import nn
 
 from deepsets import DeepSet, load_model, save_model
 from deepsets.engine.losses import LOSSES
+from deepsets.models.deepset import Rho
 from deepsets.models.equivariant import PermEquivariant
 from deepsets.training import train_on
+
+LINEAR = Rho(output=None)  # rho ends with its Linear: a real output
 
 TOL64 = 1e-9
 
@@ -53,7 +56,7 @@ def regression_sets(B=16, N=6, seed=0):
 @pytest.mark.parametrize("loss", ["mse", "mae"])
 def test_shared_sets_full_batch_regression_equals_plain_loops(loss):
     X, y, mask = regression_sets()
-    models = [DeepSet(4, latent=2, output=None, generator=k).double() for k in range(3)]
+    models = [DeepSet(4, latent=2, rho=Rho(output=None), generator=k).double() for k in range(3)]
     initial = [copy.deepcopy(m) for m in models]
     _, losses = train_on(models, X, y, 60, mask=mask, lr=1e-2, loss=loss, progress=False)
     for k, m0 in enumerate(initial):
@@ -65,7 +68,7 @@ def test_shared_sets_full_batch_regression_equals_plain_loops(loss):
 
 def test_drawn_batches_are_each_models_own_and_equal_plain_loops():
     X, y, mask = regression_sets(B=40)
-    models = [DeepSet(3, output=None, generator=k).double() for k in range(2)]
+    models = [DeepSet(3, rho=Rho(output=None), generator=k).double() for k in range(2)]
     initial = [copy.deepcopy(m) for m in models]
     steps, b, seeds = 50, 8, [11, 12]
     _, losses = train_on(
@@ -146,24 +149,24 @@ def test_bad_arguments_are_refused_before_training(kwargs, match):
     X, y, _ = regression_sets()
     args = dict(loss="mse") | kwargs
     with pytest.raises(ValueError, match=match):
-        train_on([DeepSet(output=None), DeepSet(output=None)], X, y, 5, progress=False, **args)
+        train_on([DeepSet(rho=LINEAR), DeepSet(rho=LINEAR)], X, y, 5, progress=False, **args)
 
 
 def test_a_target_shape_the_models_do_not_give_is_refused():
     X, _, _ = regression_sets()
     with pytest.raises(ValueError, match=r"must map \(B, N, F\) to \(B, 6\), got \(2, 1\)"):
-        train_on([DeepSet(output=None)], X, X[..., 0], 5, loss="mse", progress=False)
+        train_on([DeepSet(rho=LINEAR)], X, X[..., 0], 5, loss="mse", progress=False)
 
 
 def test_a_regression_deepset_has_no_sigmoid_and_saves(tmp_path):
-    model = DeepSet(output=None, generator=0)
+    model = DeepSet(rho=LINEAR, generator=0)
     assert not any(isinstance(m, nn.Sigmoid) for m in model.modules())
     X = torch.full((1, 3, 1), 40.0)
     assert model(X).abs().item() > 0 and DeepSet(generator=0)(X).item() < 1
     back = load_model(save_model(model, tmp_path / "m.safetensors"))
     assert torch.equal(back(X), model(X))
     with pytest.raises(ValueError, match="output must be 'sigmoid' or None"):
-        DeepSet(output="softmax")
+        DeepSet(rho=Rho(output="softmax"))
 
 
 class Shared(nn.Module):

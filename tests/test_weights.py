@@ -20,7 +20,9 @@ from torch import nn
 
 from deepsets import DeepSet, load_model, make_data, make_mlp, save_model, weights
 from deepsets.models.activation import ACTIVATIONS
+from deepsets.models.deepset import Rho
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_spec
+from deepsets.models.set_transformer import Layers, SetModel
 from deepsets.studies.digits.models import RecurrentSum, SetTransformer, digit_deepset
 from deepsets.studies.theory.models import EquivariantNet, PerElementNet, SmoothMaxDeepSet
 
@@ -41,8 +43,8 @@ def hand_built(sizes, activations, sigmoid, dtype=torch.float32, seed=0) -> nn.S
 MODELS = {
     "deepset": lambda: DeepSet(generator=0),
     "deepset-linear": lambda: DeepSet(activation=None, generator=1),
-    "deepset-wide-relu": lambda: DeepSet(8, "relu", rho_hidden=3, rho_activation="gelu"),
-    "deepset-no-rho-activation": lambda: DeepSet(4, "sigmoid", rho_activation=None),
+    "deepset-wide-relu": lambda: DeepSet(8, "relu", rho=Rho(3, "gelu")),
+    "deepset-no-rho-activation": lambda: DeepSet(4, "sigmoid", rho=Rho(activation=None)),
     "deepset-two-features": lambda: DeepSet(3, in_features=2, generator=2),
     "deepset-max-latent": lambda: DeepSet(4, latent=3, pooling="max", generator=3),
     "deepset-float64": lambda: DeepSet(generator=4).double(),
@@ -393,7 +395,8 @@ def _inputs(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 EVERY_KIND = {
-    "DeepSet": (lambda: DeepSet(4, latent=2, pooling="mean", output=None, generator=0), "one"),
+    "DeepSet": (lambda: DeepSet(4, latent=2, pooling="mean", rho=Rho(output=None), generator=0),
+                "one"),  # fmt: skip
     "DeepSet of package modules": (_package_modules_deepset, "two"),
     "MLP": (lambda: make_mlp((6, 3), "tanh", n_objects=5, generator=0), "one"),
     "digit DeepSet, text": (lambda: digit_deepset(generator=0), "tokens"),
@@ -406,6 +409,7 @@ EVERY_KIND = {
     "log-sum-exp DeepSet": (lambda: SmoothMaxDeepSet(latent=2, generator=1), "one"),
     "per-element network": (lambda: PerElementNet(6, "relu", generator=0), "one"),
     "equivariant network": (lambda: EquivariantNet(5, 2, "max", generator=0), "one"),
+    "SetModel": (lambda: SetModel(2, 4, seeds=3, layers=Layers(8, 2, 1), generator=0), "two"),
 }
 
 
@@ -513,3 +517,20 @@ def test_a_digit_deepset_file_of_deepsets_0_1_loads():
             "in_features": 100, "out_features": 30, "bias": True}, {"kind": "tanh"}]}}  # fmt: skip
     model = weights.build(arch)
     assert str(model) == str(digit_deepset(generator=0))
+
+
+def test_files_keep_grouped_arguments_flat_as_before():
+    """A SetModel's `layers` (a dataclass) is stored as its fields, flat, as files of deepsets
+    0.1 hold them (and a DeepSet's `Rho` as rho_hidden, rho_activation and output)."""
+    flat = {"kind": "SetModel", "in_features": 2, "outputs": 4, "encoder": "sab", "pooling": "pma",
+            "seeds": 3, "dim": 8, "heads": 2, "blocks": 2, "inducing": 16, "decoder": 0,
+            "counting": False, "layer_norm": False}  # fmt: skip
+    model = SetModel(2, 4, seeds=3, layers=Layers(8, 2), generator=0)
+    assert weights.describe(model) == flat
+    assert str(weights.build(flat)) == str(model)
+    deepset = DeepSet(3, rho=Rho(2, "relu", None))
+    assert weights.describe(deepset) == {
+        "kind": "DeepSet", "hidden": 3, "activation": "tanh", "latent": 1, "pooling": "sum",
+        "rho_hidden": 2, "rho_activation": "relu", "in_features": 1, "output": None,
+    }  # fmt: skip
+    assert str(weights.build(weights.describe(deepset))) == str(deepset)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import inspect
 import json
 import math
 import os
@@ -37,6 +36,8 @@ from deepsets.device import check_placed, resolve_device
 from deepsets.files import check_readable, write_atomic
 from deepsets.models import DeepSet
 from deepsets.models.activation import ACTIVATIONS, activation_name
+from deepsets.models.arguments import argument_names, rebuild
+from deepsets.models.deepset import PHI_WIDTHS, RHO_KEYS, widths_of
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_from_spec
 from deepsets.models.set_transformer import SetModel
 
@@ -188,7 +189,7 @@ def module_from(d: object) -> nn.Module:
         if kind == "Identity" and not rest:
             return nn.Identity()
         if kind in RECORDED_MODULES and set(rest) <= arguments_of(RECORDED_MODULES[kind]):
-            return RECORDED_MODULES[kind](**rest)
+            return rebuild(RECORDED_MODULES[kind], rest)
     except TypeError as e:
         raise ValueError(f"invalid {kind} {rest}: {e}") from e
     raise ValueError(f"a stored {kind} has other keys: {sorted(rest)}")
@@ -202,12 +203,12 @@ def build(arch: dict[str, Any]) -> nn.Module:
     """An untrained model of the architecture `describe` returned; its arguments are checked."""
     rest = {k: v for k, v in arch.items() if k != "kind"}
     if arch["kind"] in MODELS:
-        return MODELS[arch["kind"]](**rest)
+        return rebuild(MODELS[arch["kind"]], rest)
     if arch["kind"] == "DeepSet":
         if "phi" in rest:
             phi, rho = module_from(rest["phi"]), module_from(rest["rho"])
             return DeepSet(phi=phi, rho=rho, pooling=rest["pooling"])
-        return DeepSet(**rest)
+        return DeepSet(**widths_of(rest))
     if "sizes" in rest:
         return mlp_from_spec(
             MLPSpec(_tuple(rest["sizes"]), _tuple(rest["activations"]), rest["sigmoid"])
@@ -361,10 +362,9 @@ def parse_arch(text: str, where: str) -> dict[str, Any]:
 
 def arguments_of(cls: type[nn.Module]) -> set[str]:
     """The arguments `cls` records (a DeepSet subclass's **kwargs: DeepSet's widths)."""
-    params = inspect.signature(cls).parameters
-    names = {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        names |= set(inspect.signature(DeepSet).parameters) - {"phi", "rho", "pooling"}
+    names = argument_names(cls)
+    if issubclass(cls, DeepSet):
+        names |= {*PHI_WIDTHS, *RHO_KEYS}  # DeepSet's flat widths (its `config`), no pooling
     return names - {"generator"}
 
 

@@ -1,14 +1,17 @@
 """A model's constructor arguments, kept on the model so that `deepsets.weights` can rebuild it.
 
 `@recorded` on a model's `__init__` keeps the arguments it was called with (defaults filled
-in, `generator` left out: the weights are loaded, not drawn) as `model.arguments`.
+in, `generator` left out: the weights are loaded, not drawn) as `model.arguments`, flat: the
+fields of an argument that is a frozen dataclass (`SetModel`'s `layers`) are kept as arguments
+of their own, and `rebuild` groups them back.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import fields, is_dataclass, replace
 from typing import Any, TypeVar, cast
 
 from torch import nn
@@ -29,9 +32,40 @@ def recorded(init: Init) -> Init:
         for name, value in list(bound.arguments.items())[1:]:  # without self
             if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
                 arguments.update(value)
+            elif is_dataclass(value) and not isinstance(value, type):
+                arguments.update({f.name: getattr(value, f.name) for f in fields(value)})
             elif name != "generator":
                 arguments[name] = value
         arguments.pop("generator", None)
         object.__setattr__(self, "arguments", arguments)  # last: the outermost class wins
 
     return cast(Init, wrapper)
+
+
+def grouped(cls: type[nn.Module]) -> dict[str, Any]:
+    """cls's arguments whose default is a dataclass (kept flat by `recorded`): name -> default."""
+    params = inspect.signature(cls).parameters.items()
+    return {
+        n: p.default
+        for n, p in params
+        if is_dataclass(p.default) and not isinstance(p.default, type)
+    }
+
+
+def argument_names(cls: type[nn.Module]) -> set[str]:
+    """The names `recorded` keeps for cls: its arguments, a dataclass one as its fields."""
+    params = inspect.signature(cls).parameters
+    names = {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
+    for name, default in grouped(cls).items():
+        names = (names - {name}) | {f.name for f in fields(default)}
+    return names
+
+
+def rebuild(cls: type[nn.Module], arguments: Mapping[str, Any]) -> nn.Module:
+    """cls(**arguments) for arguments `recorded` kept, each dataclass's fields grouped back."""
+    rest = dict(arguments)
+    for name, default in grouped(cls).items():
+        rest[name] = replace(
+            default, **{f.name: rest.pop(f.name) for f in fields(default) if f.name in rest}
+        )
+    return cls(**rest)

@@ -2,14 +2,16 @@
 
 Shape letters: B sets, N objects, F features per object, H hidden units, L latent features.
 
-`DeepSet()` is the exercise's network, built from integer widths; `DeepSet(phi=..., rho=...)`
-takes any modules instead (as PyG's `DeepSetsAggregation(local_nn, global_nn)` does): phi maps
-each object's features (B, N, ...) to (B, N, L), rho maps the pooled (B, L) to the outputs.
+`DeepSet()` is the exercise's network, built from integer widths (rho's own in `Rho`);
+`DeepSet(phi=..., rho=...)` takes any modules instead (as PyG's `DeepSetsAggregation(local_nn,
+global_nn)` does): phi maps each object's features (B, N, ...) to (B, N, L), rho maps the pooled
+(B, L) to the outputs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,17 +24,37 @@ from deepsets.sizes import deepset_params
 from deepsets.validate import check_memory, positive_int
 
 OUTPUTS = ("sigmoid", None)
-WIDTHS = dict(
-    hidden=5, activation="tanh", latent=1, rho_hidden=None, rho_activation="tanh",
-    in_features=1, output="sigmoid",
-)  # fmt: skip  # the integer form's defaults: the exercise's network
+PHI_WIDTHS = dict(hidden=5, activation="tanh", latent=1, in_features=1)  # the exercise's phi
+
+
+@dataclass(frozen=True)
+class Rho:
+    """The set-wide network a DeepSet builds from widths: L -> hidden -> 1, then `output`."""
+
+    hidden: int | None = None
+    """Units of its hidden layer (None: phi's `hidden`)."""
+    activation: str | None = "tanh"
+    """Nonlinearity of its hidden layer; None makes it affine."""
+    output: str | None = "sigmoid"
+    """"sigmoid" (a probability, the exercise's) or None (a real number, for regression)."""
+
+
+RHO_KEYS = {"rho_hidden": "hidden", "rho_activation": "activation", "output": "output"}
 
 
 def check_output(output: object) -> str | None:
     """`output` if it is one of OUTPUTS, else a ValueError naming them."""
     if output not in OUTPUTS:
-        raise ValueError(f"output must be 'sigmoid' or None, got {output!r}")
+        raise ValueError(f"rho's output must be 'sigmoid' or None, got {output!r}")
     return output
+
+
+def widths_of(config: Mapping[str, Any]) -> dict[str, Any]:
+    """DeepSet's keyword arguments from flat widths (`DeepSet.config`, a file's keys): phi's as
+    they are, rho_hidden, rho_activation and output as `rho=Rho(...)`."""
+    args = {k: v for k, v in config.items() if k not in RHO_KEYS}
+    rho = {RHO_KEYS[k]: v for k, v in config.items() if k in RHO_KEYS}
+    return {**args, "rho": Rho(**rho)} if rho else args
 
 
 class DeepSet(nn.Module):
@@ -43,24 +65,22 @@ class DeepSet(nn.Module):
     layer and a sigmoid. The defaults give the exercise's 62-parameter network.
 
     Arguments:
-        hidden: hidden units per layer of `phi` (and of `rho` unless `rho_hidden` is given).
+        hidden: hidden units per layer of `phi` (and of `rho` unless `Rho.hidden` is given).
         activation: nonlinearity of `phi` ("tanh", "relu", ...); None makes `phi` affine.
         latent: L, the width of phi's output and rho's input.
         pooling: "sum", "mean" or "max".
-        rho_hidden: hidden units of `rho` (default: `hidden`).
-        rho_activation: nonlinearity of rho's hidden layer.
         in_features: F, features per object.
-        output: "sigmoid" (a probability, the default) or None (rho ends with its Linear: a
-            real number, for regression).
         generator: a torch.Generator or integer seed for the initial weights; the same seed
             gives the same weights. None draws from torch's global generator, as nn.Linear does.
         phi, rho: modules to use instead of the ones the widths describe (both or neither;
-            then the widths, `output` and `generator` are not given): phi (B, N, ...) ->
-            (B, N, L) on every object, rho (B, L) -> (B, *O). `config` is then None. The
-            engine stacks it when both are nn.Sequentials of Linear layers and activations and
-            rho ends with one unit, else trains it alone through autograd; `save_model` saves
-            it when phi and rho are built of package modules (`deepsets.weights.MODULES`) and
-            refuses, naming the module, otherwise (save its state_dict instead).
+            then the widths and `generator` are not given): phi (B, N, ...) -> (B, N, L) on
+            every object, rho (B, L) -> (B, *O). `config` is then None. The engine stacks it
+            when both are nn.Sequentials of Linear layers and activations and rho ends with one
+            unit, else trains it alone through autograd; `save_model` saves it when phi and rho
+            are built of package modules (`deepsets.weights.modules()`) and refuses, naming the
+            module, otherwise (save its state_dict instead). With widths, rho may be a `Rho`:
+            the widths of rho's hidden layer and its output (`Rho(output=None)`: a real
+            number, for regression).
     """
 
     def __init__(
@@ -70,33 +90,20 @@ class DeepSet(nn.Module):
         *,
         latent: int = 1,
         pooling: str = "sum",
-        rho_hidden: int | None = None,
-        rho_activation: str | None = "tanh",
         in_features: int = 1,
-        output: str | None = "sigmoid",
         generator: torch.Generator | int | None = None,
         phi: nn.Module | None = None,
-        rho: nn.Module | None = None,
+        rho: nn.Module | Rho | None = None,
     ) -> None:
         super().__init__()
         self._pooling = check_pooling(pooling)
         self.config: dict[str, Any] | None = None  # the integer form's widths, for saving
-        if phi is not None or rho is not None:
+        if phi is not None or isinstance(rho, nn.Module):
             widths = dict(hidden=hidden, activation=activation, latent=latent,
-                          rho_hidden=rho_hidden, rho_activation=rho_activation,
-                          in_features=in_features, output=output)  # fmt: skip
+                          in_features=in_features)  # fmt: skip
             self.phi, self.rho = check_modules(phi, rho, widths, generator)
             return
-        self.config = dict(
-            hidden=positive_int(hidden, "hidden"),
-            activation=check_activation(activation),
-            latent=positive_int(latent, "latent"),
-            pooling=self._pooling,
-            rho_hidden=positive_int(hidden if rho_hidden is None else rho_hidden, "rho_hidden"),
-            rho_activation=check_activation(rho_activation, "rho_activation"),
-            in_features=positive_int(in_features, "in_features"),
-            output=check_output(output),
-        )
+        self.config = config_of(hidden, activation, latent, self._pooling, in_features, rho)
         c = self.config
         size = ", ".join(f"{k}={c[k]}" for k in ("hidden", "latent", "rho_hidden", "in_features"))
         check_memory(self.n_params(c) * torch.get_default_dtype().itemsize, f"DeepSet({size})")
@@ -158,6 +165,27 @@ class DeepSet(nn.Module):
         return p
 
 
+def config_of(
+    hidden: int, activation: str | None, latent: int, pooling: str, in_features: int, rho: object
+) -> dict[str, Any]:
+    """The integer form's widths, checked, flat (as `DeepSet.config` and files hold them)."""
+    if rho is None:
+        rho = Rho()
+    if not isinstance(rho, Rho):
+        raise TypeError(f"rho must be a torch.nn.Module or a Rho, got {type(rho).__name__}")
+    H = positive_int(hidden, "hidden")
+    return dict(
+        hidden=H,
+        activation=check_activation(activation),
+        latent=positive_int(latent, "latent"),
+        pooling=pooling,
+        rho_hidden=H if rho.hidden is None else positive_int(rho.hidden, "rho.hidden"),
+        rho_activation=check_activation(rho.activation, "rho.activation"),
+        in_features=positive_int(in_features, "in_features"),
+        output=check_output(rho.output),
+    )
+
+
 def check_modules(
     phi: object, rho: object, widths: Mapping[str, object], generator: object
 ) -> tuple[nn.Module, nn.Module]:
@@ -168,7 +196,7 @@ def check_modules(
                 f"{name} must be a torch.nn.Module (phi and rho are given together), "
                 f"got {type(m).__name__}"
             )
-    given = sorted(k for k, v in widths.items() if v != WIDTHS[k])
+    given = sorted(k for k, v in widths.items() if v != PHI_WIDTHS[k])
     if given or generator is not None:
         raise ValueError(
             "a DeepSet takes either widths or modules phi and rho: with phi and rho, leave "

@@ -27,6 +27,8 @@ D model width, O numbers per output.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -169,6 +171,26 @@ def rff(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@dataclass(frozen=True)
+class Layers:
+    """A SetModel's layers: their width, how many, and the attention blocks' options."""
+
+    dim: int = 64
+    """D, the width of every layer and block."""
+    heads: int = 4
+    """Attention heads (D must be a multiple of it)."""
+    blocks: int = 2
+    """Linear layers of an rFF encoder, or SABs / ISABs of an attention encoder."""
+    inducing: int = 16
+    """m, inducing points of each ISAB."""
+    decoder: int = 0
+    """Hidden layers of the decoder (FC after a pooling, SAB after PMA)."""
+    counting: bool = False
+    """Cardinality-preserving attention in the PMA (`MAB`): it can count."""
+    layer_norm: bool = False
+    """The paper's layer norms in every attention block."""
+
+
 class SetModel(nn.Module):
     """encoder -> pooling -> decoder: the set networks of the Set Transformer's benchmarks
     (Lee et al. 2019, Table 1 and section 5.3), all of float sets X (B, N, F) with a mask.
@@ -186,13 +208,8 @@ class SetModel(nn.Module):
         pooling: one of POOLINGS.
         seeds: None for one output vector (the model returns (B, O)); K for K of them
             ((B, K, O)): PMA's seeds, or the decoder's output reshaped.
-        dim: D, the width of every layer and block.
-        heads: attention heads (D must be a multiple of it).
-        blocks: Linear layers of an rFF encoder, or SABs / ISABs of an attention encoder.
-        inducing: m, inducing points of each ISAB.
-        decoder: hidden layers of the decoder (FC after a pooling, SAB after PMA).
-        counting: cardinality-preserving attention in the PMA (`MAB`): it can count.
-        layer_norm: the paper's layer norms in every attention block.
+        layers: the layers' width D, heads, blocks, inducing points, decoder depth, counting
+            attention and layer norms (`Layers`; a file keeps its fields flat).
         generator: a torch.Generator or integer seed for the initial weights.
     """
 
@@ -205,16 +222,12 @@ class SetModel(nn.Module):
         encoder: str = "sab",
         pooling: str = "pma",
         seeds: int | None = None,
-        dim: int = 64,
-        heads: int = 4,
-        blocks: int = 2,
-        inducing: int = 16,
-        decoder: int = 0,
-        counting: bool = False,
-        layer_norm: bool = False,
+        layers: Layers = Layers(),
         generator: torch.Generator | int | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(layers, Layers):
+            raise TypeError(f"layers must be a Layers, got {type(layers).__name__}")
         self.in_features, width = (
             positive_int(in_features, "in_features"),
             positive_int(outputs, "outputs"),
@@ -224,9 +237,9 @@ class SetModel(nn.Module):
             check_choice(pooling, POOLINGS, "pooling"),
         )
         self.seeds = None if seeds is None else positive_int(seeds, "seeds")
-        D, H = check_width(dim, heads)
-        L, depth = positive_int(blocks, "blocks"), check_depth(decoder)
-        ln = check_flag(layer_norm, "layer_norm")
+        D, H = check_width(layers.dim, layers.heads)
+        L, depth = positive_int(layers.blocks, "blocks"), check_depth(layers.decoder)
+        ln, counting = check_flag(layers.layer_norm, "layer_norm"), layers.counting
         if check_flag(counting, "counting") and pooling != "pma":
             raise ValueError(
                 f"counting needs pooling='pma' (its attention), got pooling={pooling!r}"
@@ -234,7 +247,7 @@ class SetModel(nn.Module):
         K = self.seeds or 1
         self.rho: nn.Module
         with seeded_init(generator):
-            self.phi = encoder_of(encoder, self.in_features, D, H, L, inducing, ln)
+            self.phi = encoder_of(encoder, self.in_features, D, H, L, layers.inducing, ln)
             if pooling == "pma":
                 self.pma = PMA(D, H, K, counting=counting, layer_norm=ln)
                 self.sabs = nn.ModuleList(SAB(D, H, layer_norm=ln) for _ in range(depth))

@@ -6,7 +6,7 @@ CLUSTER_MODELS (section 5.3), their initial weights drawn from `seed`. All are `
 
 from __future__ import annotations
 
-from deepsets.models.set_transformer import SetModel
+from deepsets.models.set_transformer import Layers, SetModel
 from deepsets.studies.attention.settings import CLUSTER_MODELS, MAX_MODELS, AttentionSettings
 from deepsets.studies.attention.tasks import MIXTURE_OUTPUTS
 
@@ -34,11 +34,9 @@ def max_model(name: str, s: AttentionSettings, seed: int) -> SetModel:
     if name not in MAX_MODELS:
         raise ValueError(f"model must be one of {tuple(MAX_MODELS)}, got {name!r}")
     enc, pool = MAX_MODELS[name]
-    return SetModel(
-        1, 1, encoder=enc, pooling=pool, dim=s.max_dim, heads=s.heads,
-        blocks=s.rff_blocks if enc == "rff" else s.attention_blocks,
-        decoder=0 if pool == "pma" else 1, generator=seed,
-    )  # fmt: skip
+    blocks = s.rff_blocks if enc == "rff" else s.attention_blocks
+    layers = Layers(s.max_dim, s.heads, blocks, decoder=0 if pool == "pma" else 1)
+    return SetModel(1, 1, encoder=enc, pooling=pool, layers=layers, generator=seed)
 
 
 def cluster_model(name: str, s: AttentionSettings, seed: int) -> SetModel:
@@ -47,9 +45,10 @@ def cluster_model(name: str, s: AttentionSettings, seed: int) -> SetModel:
     if name not in CLUSTER_MODELS:
         raise ValueError(f"model must be one of {tuple(CLUSTER_MODELS)}, got {name!r}")
     enc, pool = CLUSTER_MODELS[name]
+    blocks = s.rff_blocks if enc == "rff" else s.attention_blocks
+    decoder = s.pma_decoder if pool == "pma" else s.pool_decoder
+    layers = Layers(s.cl_dim, s.heads, blocks, s.inducing, decoder)
     return SetModel(
-        2, MIXTURE_OUTPUTS, encoder=enc, pooling=pool, seeds=s.components, dim=s.cl_dim,
-        heads=s.heads, blocks=s.rff_blocks if enc == "rff" else s.attention_blocks,
-        inducing=s.inducing, decoder=s.pma_decoder if pool == "pma" else s.pool_decoder,
+        2, MIXTURE_OUTPUTS, encoder=enc, pooling=pool, seeds=s.components, layers=layers,
         generator=seed,
-    )  # fmt: skip
+    )

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from deepsets.models.activation import check_activation, dense
 from deepsets.models.arguments import recorded
-from deepsets.models.deepset import DeepSet
+from deepsets.models.deepset import DeepSet, widths_of
 from deepsets.models.equivariant import PermEquivariant
 from deepsets.models.pooling import check_mask, check_pooling
 from deepsets.models.seeding import seeded_init
@@ -81,7 +81,8 @@ class SmoothMaxDeepSet(DeepSet):
 
     "logsumexp" pools t * log sum exp(phi / t) with a learned temperature t (starting at
     `sharpness`); "powermean" pools (mean softplus(phi)^p)^(1/p) with a learned p >= 1
-    (starting at `sharpness`). Other arguments as DeepSet's (its `pooling` is replaced).
+    (starting at `sharpness`). Other arguments: DeepSet's widths, flat as in its `config`
+    (rho_hidden, rho_activation, output too); its `pooling` is replaced.
     """
 
     @recorded
@@ -93,7 +94,7 @@ class SmoothMaxDeepSet(DeepSet):
         s = positive_float(sharpness, "sharpness")
         if smooth == "powermean" and s < 1:
             raise ValueError(f"sharpness (the initial p) must be at least 1, got {s}")
-        super().__init__(**{**deepset, "pooling": "max"})  # type: ignore[arg-type]
+        super().__init__(**{**widths_of(deepset), "pooling": "max"})
         self.smooth = smooth
         # log t, or log(p - 1) (p - 1 > 0 keeps the power mean at least the mean)
         start = math.log(s) if smooth == "logsumexp" else math.log(max(s - 1, 1e-3))

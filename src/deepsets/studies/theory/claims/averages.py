@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from deepsets.lab.figures import seeds_by_variant
-from deepsets.models.deepset import DeepSet
+from deepsets.models.deepset import DeepSet, Rho
 from deepsets.models.pooling import POOLINGS
 from deepsets.studies.theory.common import (
     Claim,
@@ -45,7 +45,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     test = test_sets(lambda g: mean_sets(s.test_sets, N, generator=g), s, "averages")
     models = [
         DeepSet(
-            s.hidden, latent=s.latent, pooling=p, rho_hidden=s.rho_hidden, output=None,
+            s.hidden, latent=s.latent, pooling=p, rho=Rho(s.rho_hidden, output=None),
             generator=s.seed + k,
         )
         for k in range(s.seeds)

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 
 from deepsets.lab.figures import seeds_by_variant
-from deepsets.models.deepset import DeepSet
+from deepsets.models.deepset import DeepSet, Rho
 from deepsets.models.pooling import POOLINGS, pool
 from deepsets.studies.theory.common import (
     Claim,
@@ -82,7 +82,7 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     )
     test = test_sets(lambda g: multiplicity_sets(s.test_sets, generator=g), s, "injectivity")
     models = [
-        DeepSet(s.hidden, latent=s.latent, pooling=p, rho_hidden=s.rho_hidden, generator=s.seed + k)
+        DeepSet(s.hidden, latent=s.latent, pooling=p, rho=Rho(s.rho_hidden), generator=s.seed + k)
         for k in range(s.seeds)
         for p in POOLINGS
     ]

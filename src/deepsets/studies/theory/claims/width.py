@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 from matplotlib.figure import Figure
 
-from deepsets.models.deepset import DeepSet
+from deepsets.models.deepset import DeepSet, Rho
 from deepsets.studies.theory.common import Claim, Table, fit, relative_mse, test_sets, training_sets
 from deepsets.studies.theory.settings import TheorySettings
 from deepsets.studies.theory.tasks import median_sets
@@ -31,7 +31,7 @@ CITATION = (
 def models_for(s: TheorySettings) -> list[DeepSet]:
     """One regression DeepSet per (seed, L), seed-major: model k * len(L) + j has L = latents[j]."""
     return [
-        DeepSet(s.hidden, latent=L, rho_hidden=s.rho_hidden, output=None, generator=s.seed + k)
+        DeepSet(s.hidden, latent=L, rho=Rho(s.rho_hidden, output=None), generator=s.seed + k)
         for k in range(s.seeds)
         for L in s.latents
     ]
