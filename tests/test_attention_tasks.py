@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
+from torch.nn import functional as F
 
-from deepsets.engine.losses import LOSSES
+from deepsets.engine.losses import LOSSES, register_loss
 from deepsets.models.set_transformer import Layers, SetModel
 from deepsets.studies.attention.tasks import (
     MIXTURE_OUTPUTS,
@@ -183,7 +184,16 @@ def test_the_engine_trains_a_set_transformer_on_the_mixture_nll():
     with torch.no_grad():
         after = float(mixture_nll(model(s.points, s.mask), s.targets))
     assert after < before - 0.5
-    assert "mixture_nll" in LOSSES
+
+
+def test_the_study_registers_mixture_nll_with_the_engine_once():
+    """The engine imports no task: the study adds its loss by name, and a second, different
+    loss under that name is refused."""
+    assert LOSSES["mixture_nll"] is mixture_nll
+    register_loss("mixture_nll", mixture_nll)  # the same again: nothing changes
+    with pytest.raises(ValueError, match="'mixture_nll'"):
+        register_loss("mixture_nll", F.mse_loss)
+    assert LOSSES["mixture_nll"] is mixture_nll
 
 
 @pytest.mark.parametrize(

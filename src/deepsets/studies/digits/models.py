@@ -2,7 +2,10 @@
 
 `build(model, task, settings, seed)` makes one, its initial weights drawn from `seed`.
 
-The text DeepSet is the paper's (`digit_deepset`). The image DeepSet is the package's
+The text DeepSet is the paper's (Zaheer et al. 2017, section 4.1.1, `digit_deepset`): phi embeds
+each digit (`DigitEncoder`) and maps it through Dense(30, tanh); the objects' phi are summed,
+padding excluded by the mask; rho is one Dense(1), so the output is linear in the pooled sum and
+can follow sums far past the training range. The image DeepSet is the package's
 `DeepSet(phi=..., rho=..., pooling="sum")` with phi = a small CNN of each 8x8 image
 (`ConvEncoder`) ending in a softmax over the nine digit values (`DigitHead`), and rho =
 sum_d d * count_d (`DigitValues`, no trained weights): each image's value is a mixture of 1..9,
@@ -13,20 +16,15 @@ digits: this 0.926 / 0.422; the same CNN with the paper's Dense(30, tanh) phi an
 `DeepSet` calls phi without the mask: the encoder computes the all-zero padding images once
 instead (`ConvEncoder.forward`), so the outputs are the same and padding costs nothing.
 
-The counting Set Transformer is the Set Transformer with cardinality-preserving attention in its
-PMA (Zhang & Xie 2019, `SetTransformer(counting=True)`): the softmax one cannot tell a set from
-itself twice over, the counting one can. It embeds each object with the `DigitEncoder`, then
-SAB x blocks -> PMA (one seed) -> Dense(1), built of the package's attention blocks (`MAB`).
-
-The paper's digit-sum DeepSet (Zaheer et al. 2017, section 4.1.1, `digit_deepset`): phi embeds
-each digit (`DigitEncoder`) and maps it through Dense(30, tanh); the objects' phi are summed,
-padding excluded by the mask; rho is one Dense(1), so the output is linear in the pooled sum and
-can follow sums far past the training range.
-
 The recurrent baselines (`RecurrentSum`) read a set's digits in order: the valid objects are
 moved to the front (in their order) and the prediction is read from the hidden state after the
 last valid object, so padding never reaches it (a causal network's state at step n depends on
 steps 1..n only). An empty set reads the initial state, zero.
+
+The Set Transformer embeds each object with the `DigitEncoder`, then SAB x blocks -> PMA (one
+seed) -> Dense(1), of the package's attention blocks (`MAB`). The counting one has
+cardinality-preserving attention in its PMA (Zhang & Xie 2019, `SetTransformer(counting=True)`):
+the softmax one cannot tell a set from itself twice over, the counting one can.
 
 Shape letters: B sets, N objects, F features, E encoded features, L latent features, H hidden
 units, D the attention blocks' width.
