@@ -41,20 +41,11 @@ from deepsets.models.deepset import PHI_WIDTHS, RHO_KEYS, widths_of
 from deepsets.models.mlp import MLPSpec, check_mlp, mlp_from_spec
 from deepsets.models.set_transformer import SetModel
 
+WIDTHS = {*PHI_WIDTHS, "pooling", *RHO_KEYS}  # a DeepSet's `config`: its flat widths
 KEYS = {
     "DeepSet": [
-        {"hidden", "activation", "latent", "pooling", "rho_hidden", "rho_activation", "in_features"}
-        | {"output"},
-        # files of deepsets 0.1.0 (before `output`): every DeepSet ended with a sigmoid
-        {
-            "hidden",
-            "activation",
-            "latent",
-            "pooling",
-            "rho_hidden",
-            "rho_activation",
-            "in_features",
-        },
+        WIDTHS,
+        WIDTHS - {"output"},  # files of deepsets 0.1.0 (before `output`): all ended in a sigmoid
         {"pooling", "phi", "rho"},  # phi and rho described as modules (`module_of`)
     ],
     # files of deepsets 0.1.0 (its first day) held make_mlp's arguments (one activation, a
@@ -364,7 +355,7 @@ def arguments_of(cls: type[nn.Module]) -> set[str]:
     """The arguments `cls` records (a DeepSet subclass's **kwargs: DeepSet's widths)."""
     names = argument_names(cls)
     if issubclass(cls, DeepSet):
-        names |= {*PHI_WIDTHS, *RHO_KEYS}  # DeepSet's flat widths (its `config`), no pooling
+        names |= WIDTHS - {"pooling"}
     return names - {"generator"}
 
 
