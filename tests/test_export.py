@@ -21,8 +21,13 @@ import onnx  # noqa: E402  (after the skip: both come with the extra)
 
 import deepsets as ds  # noqa: E402
 from deepsets import cli  # noqa: E402
-from deepsets.export import SetInput, export_onnx, session, trace, verify  # noqa: E402
-from deepsets.studies.digits.models import RecurrentSum, SetTransformer, digit_deepset  # noqa: E402
+from deepsets.export import SetInput, export_onnx, session, set_input, trace, verify  # noqa: E402
+from deepsets.studies.digits.models import (  # noqa: E402
+    RecurrentSum,
+    SetTransformer,
+    digit_deepset,
+    image_deepset,
+)
 
 EXE = Path(sys.executable).with_name("deepsets")
 N_MAX = 50  # the target: 1,000 random sets of sizes 0 to 50
@@ -128,6 +133,15 @@ def test_the_digit_deepset_exports_with_tokens_and_features(tmp_path, in_feature
     assert (np.abs(permuted - y) <= 1e-6 * (1 + np.abs(y))).all()
     assert done.x == SetInput(torch.int64 if in_features is None else torch.float32,
                               in_features or 1, 10 if in_features is None else 0)  # fmt: skip
+
+
+def test_the_image_deepset_of_the_digit_study_exports_as_it_was_saved(tmp_path):
+    """Its phi starts with a CNN (ConvEncoder) whose first nn.Linear reads 128 features: the
+    export reads the 64 pixels from the encoder's own in_features."""
+    model = image_deepset(0).eval()
+    assert set_input(model) == SetInput(torch.float32, 64, 0)
+    done = export_onnx(model, tmp_path / "images.onnx", max_objects=6)
+    assert done.x.features == 64 and done.max_difference <= 1e-5
 
 
 def test_a_float64_deepset_exports_in_float64(tmp_path):

@@ -89,8 +89,9 @@ class Exported:
 
 def set_input(model: nn.Module, in_features: int | None = None) -> SetInput:
     """X's dtype and F for `model`: tokens if it embeds them (an nn.Embedding, as the digit
-    study's text models), else floats, F from `in_features` or the first nn.Linear (phi's first
-    layer in a DeepSet); a ValueError if neither says."""
+    study's text models), else floats, F from `in_features` or from the first of its modules
+    that has an integer `in_features` (an encoder of the objects, or phi's first nn.Linear in a
+    DeepSet); a ValueError if neither says."""
     embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
     if embedding is not None:
         return SetInput(torch.int64, 1, embedding.num_embeddings)
@@ -98,13 +99,14 @@ def set_input(model: nn.Module, in_features: int | None = None) -> SetInput:
     dtype = floats[0] if floats else torch.get_default_dtype()
     if in_features is not None:
         return SetInput(dtype, positive_int(in_features, "in_features"), 0)
-    linear = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
-    if linear is None:
+    declared = (getattr(m, "in_features", None) for m in model.modules())
+    F = next((f for f in declared if isinstance(f, int) and not isinstance(f, bool)), None)
+    if F is None:
         raise ValueError(
             f"cannot tell how many features per object {type(model).__name__} takes: "
             "pass in_features"
         )
-    return SetInput(dtype, linear.in_features, 0)
+    return SetInput(dtype, F, 0)
 
 
 def random_sets(
