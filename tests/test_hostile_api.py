@@ -19,7 +19,7 @@ from torch import nn
 
 import deepsets as ds
 from deepsets import training
-from deepsets.validate import check_finite
+from deepsets.checks import check_finite
 
 
 def no_work(monkeypatch: pytest.MonkeyPatch) -> None:

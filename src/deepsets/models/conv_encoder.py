@@ -25,11 +25,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.checks import positive_int, positive_ints
 from deepsets.models.arguments import recorded
 from deepsets.models.pooling import check_mask
 from deepsets.models.seeding import seeded_init
 from deepsets.tasks.digits import DIGITS, PIXELS, SIDE
-from deepsets.validate import positive_int, positive_ints
 
 
 class ConvEncoder(nn.Module):

@@ -13,10 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.checks import positive_int
 from deepsets.models.deepset import DeepSet
 from deepsets.models.encoder import DigitEncoder
 from deepsets.models.seeding import child_seed, seeded_init
-from deepsets.validate import positive_int
 
 
 def digit_deepset(

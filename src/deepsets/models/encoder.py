@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.checks import positive_int
 from deepsets.models.pooling import check_mask
-from deepsets.validate import positive_int
 
 VOCABULARY = 10  # tokens 0..9: the digits, 0 also standing for padding
 

@@ -11,12 +11,12 @@ import math
 import torch
 from torch import nn
 
+from deepsets.checks import positive_int
 from deepsets.models.activation import check_activation, dense
 from deepsets.models.arguments import recorded
 from deepsets.models.equivariant import PermEquivariant
 from deepsets.models.pooling import check_pooling
 from deepsets.models.seeding import seeded_init
-from deepsets.validate import positive_int
 
 
 class PerElementNet(nn.Module):

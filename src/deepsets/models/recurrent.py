@@ -13,10 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.checks import positive_int
 from deepsets.models.arguments import recorded
 from deepsets.models.encoder import DigitEncoder
 from deepsets.models.seeding import child_seed, seeded_init
-from deepsets.validate import positive_int
 
 CELLS: dict[str, type[nn.LSTM] | type[nn.GRU]] = {"lstm": nn.LSTM, "gru": nn.GRU}
 

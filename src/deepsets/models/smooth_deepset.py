@@ -12,11 +12,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from deepsets.checks import positive_float
 from deepsets.models.arguments import recorded
 from deepsets.models.deepset import DeepSet
 from deepsets.models.pooling import check_mask
 from deepsets.models.smooth_pooling import SMOOTH_POOLINGS, logsumexp_pool, power_mean_pool
-from deepsets.validate import positive_float
 
 
 class SmoothMaxDeepSet(DeepSet):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from deepsets.checks import as_generator
 from deepsets.models.conv_encoder import ConvEncoder, DigitHead, DigitValues
 from deepsets.models.deepset import DeepSet
 from deepsets.models.digit_deepset import digit_deepset
@@ -29,7 +30,6 @@ from deepsets.models.recurrent import RecurrentSum
 from deepsets.models.set_transformer import SetTransformer
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings
 from deepsets.tasks.digits import PIXELS
-from deepsets.validate import as_generator
 
 NAMES = {
     "deepset": "DeepSet",
