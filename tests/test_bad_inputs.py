@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import deepsets as ds
-from deepsets.data import check_n_objects, check_n_sets
+from deepsets.checks import check_n_sets
+from deepsets.data import check_n_objects
 from deepsets.lab.output import check_out, staged
 from deepsets.models import Rho
 from deepsets.models.activation import check_activation, dense

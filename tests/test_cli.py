@@ -215,6 +215,54 @@ def test_malformed_flags_exit_2_naming_the_flag(flags, named, ran, capsys):
     assert ran == []
 
 
+# Refusals of the other studies and of export, and the memory estimates (exit 2, the flag named)
+REFUSED = [
+    ("run --device mps", "'mps'"),
+    ("run --device meta", "'meta'"),
+    ("run --test-size 1000000000", "the run with --test-size 1000000000"),
+    ("run --permutations 10000000000", "the run with --permutations 10000000000"),
+    ("run --sweep-depths 1 1000000", "--sweep-depths 1 1000000"),
+    ("run --sweep-depths 1 100000000", "(the sweep's MLPs: about"),  # not declared first
+    ("run --scheduler nowhere", "scheduler must be a Dask scheduler's address"),
+    ("run digits --test-sets 1000000000", "the run with --test-sets 1000000000"),
+    ("run digits --train-sizes 0 0", "train_sizes[1] must be a positive integer, got 0"),
+    ("run digits --train-sizes 6 5", "train_sizes must satisfy lo <= hi"),
+    ("run digits --st-dim 5", "st_dim must be a multiple of st_heads"),
+    ("run theory --train-sets 0", "train_sets must be a positive integer, got 0"),
+    ("run theory --seeds 10000000000", "--seeds 10000000000"),
+    ("run popstats --seeds 10000000000", "--seeds 10000000000"),
+    ("run popstats --tasks rotation rotation", "tasks must not repeat"),
+    ("run attention --cl-sizes 5 -1", "cl_sizes[1] must be a positive integer, got -1"),
+    ("run attention --max-dim 100000000", "--max-dim 100000000"),
+    ("run attention --paper --quick", "paper and quick exclude each other"),
+    ("export /no/such.safetensors /tmp/out.onnx", "/no/such.safetensors is not a readable"),
+    ("export /tmp /tmp/deepsets-cli-out.onnx", "it is a directory, not a regular file"),
+    ("export a.safetensors /tmp --max-objects 0", "--max-objects must be a positive integer"),
+    ("export /tmp/x.safetensors /tmp", "/tmp exists; pass --overwrite to replace it"),
+]
+
+
+@pytest.mark.parametrize("argv, message", REFUSED, ids=[a for a, _ in REFUSED])
+def test_every_study_and_export_refuse_bad_values_naming_them(argv, message, capsys):
+    assert cli.main(argv.split()) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ("run --workers 0", "deepsets run: error: workers must be a positive integer, got 0"),
+        ("run --steps nonsense", "'nonsense'"),  # tyro's refusal of a malformed flag
+        ("export /no/such.safetensors out.onnx", "/no/such.safetensors is not a readable"),
+    ],
+)
+def test_the_console_script_refuses_in_one_line(argv, message, tmp_path):
+    done = deepsets_exe(*argv.split(), cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and list(tmp_path.iterdir()) == []
+
+
 def test_version_is_the_package_version(capsys):
     assert cli.main(["--version"]) == 0
     version = re.search(r'^version = "(.+)"$', PYPROJECT.read_text(), re.M).group(1)

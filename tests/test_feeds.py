@@ -110,14 +110,14 @@ def test_per_model_sizes_are_checked_naming_the_entry():
         train_many(models, 2, seeds=[0, 1], sizes=[None, (5, 10), None])
     with pytest.raises(ValueError, match=r"sizes\[1\] must satisfy lo <= hi"):
         train_many(models, 2, seeds=[0, 1], sizes=[None, (10, 5)])
-    with pytest.raises(TypeError, match=r"sizes\[0\] must be a pair"):
+    with pytest.raises(ValueError, match=r"sizes\[0\] must be a pair"):
         train_many(models, 2, seeds=[0, 1], sizes=[(5,), None])
     with pytest.raises(ValueError, match=r"sizes\[1\]=\(5, 10\) sets the set sizes"):
         train_many(models, 2, seeds=[0, 1], sizes=[None, (5, 10)], n_objects=12)
     with pytest.raises(TypeError, match="needs a model whose forward takes a mask"):
         train_many([models[0], make_mlp(4)], 2, seeds=[0, 1], sizes=[(5, 10), (5, 10)])
     before = [weights(m) for m in models]
-    with pytest.raises(TypeError, match=r"sizes\[1\]\[0\] must be"):
+    with pytest.raises(ValueError, match=r"sizes\[1\]\[0\] must be"):
         train_many(models, 2, seeds=[0, 1], sizes=[None, ("5", 10)])
     assert all(all(map(torch.equal, weights(m), b)) for m, b in zip(models, before, strict=True))
 

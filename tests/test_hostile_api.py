@@ -19,10 +19,10 @@ from torch import nn
 
 import deepsets as ds
 from deepsets import training
+from deepsets.checks import check_finite
 from deepsets.studies.attention.tasks import mixture_nll
 from deepsets.studies.digits.tasks import digit_sum
 from deepsets.studies.theory import tasks as theory
-from deepsets.validate import check_finite
 
 
 def no_work(monkeypatch: pytest.MonkeyPatch) -> None:

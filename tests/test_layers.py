@@ -18,10 +18,10 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "deepsets"
 
 CORE = (
-    "validate", "values", "sizes", "device", "files", "signals", "data", "models", "engine",
-    "training", "invariance", "plots", "weights", "export", "export_settings",
+    "checks", "files", "data", "models", "engine",
+    "training", "invariance", "plots", "weights", "export",
 )  # fmt: skip
-LAYERS = {**{name: 0 for name in CORE}, "cluster": 1, "lab": 2, "studies": 3, "cli": 4, "entry": 4}
+LAYERS = {**{name: 0 for name in CORE}, "cluster": 1, "lab": 2, "studies": 3, "cli": 4}
 NAMES = ("core", "cluster", "lab", "studies", "cli")
 
 Graph = Mapping[str, set[str]]

@@ -104,10 +104,10 @@ def test_a_single_size_gives_a_full_mask():
         ((4, 10), ValueError, r"sizes\[0\] must be at least 5.*got 4"),
         ((5, 3), ValueError, r"sizes\[1\] must be at least 5.*got 3"),
         ((0, 0), ValueError, "must be at least 5"),
-        ((5.0, 10), TypeError, r"sizes\[0\] must be an integer"),
-        ((5, True), TypeError, r"sizes\[1\] must be an integer"),
-        (10, TypeError, r"sizes must be a pair \(lo, hi\), got 10"),
-        ((5, 6, 7), TypeError, "sizes must be a pair"),
+        ((5.0, 10), ValueError, r"sizes\[0\] must be an integer"),
+        ((5, True), ValueError, r"sizes\[1\] must be an integer"),
+        (10, ValueError, r"sizes must be a pair \(lo, hi\), got 10"),
+        ((5, 6, 7), ValueError, "sizes must be a pair"),
     ],
 )
 def test_bad_sizes_are_rejected_with_clear_errors(sizes, error, match):

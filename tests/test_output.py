@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from snapshots import debris, fake_run, snapshot
 
+from deepsets.cli import Terminated, stopping_on_signals
 from deepsets.lab import output
 from deepsets.lab.output import (
     MARKER,
@@ -25,7 +26,6 @@ from deepsets.lab.output import (
     remove_run,
     staged,
 )
-from deepsets.signals import Terminated, catching_signals
 
 RUN = {"report.html": "old report", "metrics.json": "{}", "figures/data.png": "png"}
 
@@ -188,10 +188,11 @@ def test_the_run_directory_follows_the_umask(tmp_path, mask):
 
 @pytest.fixture
 def ctrl_c():
-    """Ctrl-C raises KeyboardInterrupt, as in a terminal, also when this suite runs in the
-    background (a shell starts background jobs with SIGINT ignored)."""
+    """SIGINT and SIGTERM as `deepsets run` handles them (`cli.stopping_on_signals`), also when
+    this suite runs in the background (a shell starts background jobs with SIGINT ignored)."""
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
+    with stopping_on_signals():
+        yield
     signal.signal(signal.SIGINT, previous)
 
 
@@ -242,16 +243,15 @@ def test_terminated_exits_like_the_shell_says():
     assert Terminated().exit_status == 143 and "SIGTERM" in str(Terminated())
 
 
-def test_a_signal_during_the_final_renames_waits_for_them(tmp_path):
+def test_a_signal_during_the_final_renames_waits_for_them():
     seen = []
     previous = signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
     try:
-        with catching_signals() as guard:
-            with guard.hold():
-                os.kill(os.getpid(), signal.SIGTERM)
-                assert seen == []  # held back
-            assert seen == []
-        assert seen == [signal.SIGTERM]  # delivered to the previous handler afterwards
+        with output.signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert seen == []  # held back
+        assert seen == [signal.SIGTERM]  # delivered once to the handler afterwards
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -45,7 +45,7 @@ def test_plot_sets_does_not_change_its_inputs():
 
 @pytest.mark.parametrize(
     ("X_shape", "y_shape"),
-    [((4, 10), (4, 1)), ((4, 10, 2), (4, 1)), ((4, 10, 1), (4,)), ((4, 10, 1), (3, 1))],
+    [((4, 10, 2), (4, 1)), ((4, 10, 1), (4,)), ((4, 10, 1), (4, 2))],
 )
 def test_plot_sets_rejects_bad_shapes(X_shape, y_shape):
     with pytest.raises(ValueError, match=r"expects X \(B, N, 1\) and y \(B, 1\)") as e:

@@ -103,7 +103,8 @@ def test_masked_samples_do_not_change_the_embedding():
         (lambda: SDM(widths=(1.0, -1.0)), r"widths\[1\] must be a positive"),
         (lambda: SDM(validation=1.5), "validation must be a share"),
         (lambda: SDM(seed=-1), "seed must be an integer"),
-        (lambda: SDM().fit(torch.zeros(4, 3), torch.zeros(4)), r"X must be a float tensor"),
+        (lambda: SDM().fit(torch.zeros(4, 3), torch.zeros(4)), r"X must be a tensor of shape"),
+        (lambda: SDM().fit(torch.zeros(4, 3, 1, dtype=torch.int64), torch.zeros(4)), "float"),
         (lambda: SDM().fit(torch.zeros(4, 3, 1), torch.zeros(5)), r"y must hold one target"),
         (lambda: SDM().fit(torch.zeros(2, 3, 1), torch.zeros(2)), "enough sets to hold out"),
         (

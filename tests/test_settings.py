@@ -9,7 +9,7 @@ from dataclasses import fields
 import pytest
 import torch
 
-from deepsets.device import DEVICES
+from deepsets.checks import DEVICES
 from deepsets.studies.exercise.settings import (
     QUICK,
     StudySettings,

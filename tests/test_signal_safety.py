@@ -1,5 +1,6 @@
-"""A signal that lands where an exception would be swallowed or would leave the logging lock
-held is delivered again a moment later (deepsets.signals.unsafe_here), not lost, not deadly."""
+"""During a run, a signal that lands where an exception would be swallowed or would leave the
+logging lock held is delivered again a moment later (deepsets.cli.unsafe_here), not lost, not
+deadly."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from deepsets.signals import catching_signals, recording_interrupts, unsafe_here
+from deepsets.cli import stopping_on_signals, unsafe_here
 
 
 def interrupted_within(seconds: float) -> bool:
@@ -25,7 +26,7 @@ def interrupted_within(seconds: float) -> bool:
 
 
 def test_a_signal_inside_the_logging_lock_waits_until_it_is_released():
-    with catching_signals():
+    with stopping_on_signals():
         with logging._lock:  # as inside Logger.isEnabledFor's critical section
             signal.raise_signal(signal.SIGINT)  # the handler runs here, at once
             assert not interrupted_within(0.2)  # held back while the lock is held ...
@@ -41,7 +42,7 @@ class Finalized:
 
 
 def test_a_signal_inside_a_finalizer_is_not_swallowed():
-    with catching_signals():
+    with stopping_on_signals():
         Finalized()  # collected at once: its __del__ runs the handler
         assert interrupted_within(2.0)
 
@@ -56,7 +57,7 @@ def test_a_signal_inside_a_gc_callback_is_not_swallowed():
 
     gc.callbacks.append(callback)
     try:
-        with catching_signals(), pytest.raises(KeyboardInterrupt):
+        with stopping_on_signals(), pytest.raises(KeyboardInterrupt):
             gc.collect()  # the callback's interrupt comes after it (at the first safe point)
             time.sleep(2.0)
     finally:
@@ -64,18 +65,8 @@ def test_a_signal_inside_a_gc_callback_is_not_swallowed():
     assert sent == ["start"]
 
 
-def test_while_libraries_load_an_interrupt_is_recorded_then_the_handler_comes_back():
-    before = signal.getsignal(signal.SIGINT)
-    with recording_interrupts() as caught:
-        signal.raise_signal(signal.SIGINT)  # recorded: no KeyboardInterrupt inside the block
-        assert not interrupted_within(0.1)
-    assert caught == [signal.SIGINT] and signal.getsignal(signal.SIGINT) is before
-    with pytest.raises(KeyboardInterrupt):
-        signal.raise_signal(signal.SIGINT)
-
-
 def test_elsewhere_the_signal_raises_at_once():
-    with catching_signals(), pytest.raises(KeyboardInterrupt):
+    with stopping_on_signals(), pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGINT)
 
 

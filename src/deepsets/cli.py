@@ -6,18 +6,24 @@ settings dataclass, whose fields and the docstring under each become the options
 summary. `deepsets run` alone runs DEFAULT_STUDY. Above the studies sit only `--help`,
 `--version` and the command name: a few lines of dispatch, not a parser, and no study's code.
 
-Everything up to and including a study's check (parsing, the field checks, the memory estimate)
-imports neither torch nor numpy (tests/test_light.py), so a refused flag costs a fraction of a
-second; torch loads when the study runs.
+A study's check (the field checks, the memory estimate) comes before any work, so a refused
+flag costs the start of the command only (about a second, mostly importing torch). Signals are
+handled here, once (`stopping_on_signals`): during a run, SIGINT and SIGTERM end it with exit
+status 130 and 143 and one line, its output committed whole or removed (`lab.output`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import tyro
@@ -25,14 +31,14 @@ import tyro
 from deepsets import __version__
 from deepsets.cluster import session
 from deepsets.engine.executor import ExecutorFailed
-from deepsets.export_settings import ExportSettings, check_export_settings
+from deepsets.export import ExportSettings, export_file
 from deepsets.lab.memory import flag
 from deepsets.lab.output import OutputError, recording_commits
 from deepsets.lab.study import Study
-from deepsets.signals import INTERRUPTED, Terminated, catching_signals, recording_interrupts
 from deepsets.studies import DEFAULT_STUDY, STUDIES
 
 S = TypeVar("S")
+RETRY_SECONDS = 0.01  # a signal that landed where raising is unsafe comes again after this
 
 # `--out STR` and `--threads INT`, not `{None}|STR`: None is their default, not a value to type
 TYRO_CONFIG = (tyro.conf.DisallowNone,)
@@ -125,23 +131,11 @@ def error(prog: str, message: str) -> int:
 
 def export(args: Sequence[str], prog: str = "deepsets export") -> int:
     """`deepsets export WEIGHTS OUT [--max-objects N] [--overwrite]`; returns the exit status.
-
-    Its flags and paths are checked (`export_settings`) before the exporter loads torch and
-    onnx, as `deepsets run` checks its flags first.
-    """
+    Its flags and paths are checked first (`export.export_file`)."""
     try:
         settings = tyro.cli(ExportSettings, args=list(args), prog=prog)
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
-    try:
-        check_export_settings(settings)
-    except (OSError, ValueError, TypeError) as e:  # OSError: OUT exists
-        return error(prog, str(e))
-    with recording_interrupts() as caught:  # torch loads here: Ctrl-C is acted on after it
-        from deepsets.export import export_file
-    if caught:
-        print(INTERRUPTED, file=sys.stderr)
-        return 130
     try:
         done = export_file(settings)
     except (OSError, ImportError, ValueError, TypeError) as e:  # OSError: exists, missing, denied
@@ -185,16 +179,11 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    # SIGTERM raises Terminated for the whole run, so that one after the run was written (while
-    # the summary prints, or a cluster closes) is answered too, with where the run is
-    with recording_commits() as written, catching_signals():
+    # for the whole run, so that a signal after the run was written (while the summary prints,
+    # or a cluster closes) is answered too, with where the run is
+    with recording_commits() as written, stopping_on_signals():
         try:
             settings = study.check(settings)  # the check comes first: a mistake costs no training
-            with recording_interrupts() as caught:  # torch loads now: Ctrl-C is acted on after
-                study.load()
-            if caught:
-                print(INTERRUPTED, file=sys.stderr)
-                return 130
             with session(getattr(settings, "scheduler", None)):  # None: in this process
                 study.summary(study.run(settings))
         except (FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed) as e:
@@ -206,6 +195,68 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
             print(f"{prog}: {e}; {outcome(written)}", file=sys.stderr)
             return e.exit_status  # 143, as a shell reports a SIGTERM
     return 0
+
+
+class Terminated(BaseException):
+    """SIGTERM (or another terminating signal) arrived: unwind, clean up, exit 128 + signum.
+    A BaseException, like KeyboardInterrupt, so that `except Exception` does not swallow it."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.exit_status = 128 + signum  # 143 for SIGTERM, as a shell reports it
+
+
+@contextlib.contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """For the block, in the main thread: SIGINT raises KeyboardInterrupt and SIGTERM
+    `Terminated`, so that a run unwinds (its staged output removed) instead of ending on the
+    spot; the previous handlers come back after it. A signal the process ignores (as under
+    `nohup`) stays ignored; outside the main thread nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in caught}
+    installed = [s for s in caught if previous[s] is not signal.SIG_IGN]
+    for s in installed:
+        signal.signal(s, stop)
+    try:
+        yield
+    finally:
+        for s in installed:
+            handler = previous[s]
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+
+
+def stop(signum: int, frame: FrameType | None) -> None:
+    """The handler of `stopping_on_signals`. Where an exception would be swallowed (a finalizer,
+    a GC callback) or would leave the logging lock held (every other thread that logs, Dask's
+    event loop among them, would wait on it forever), the signal comes again RETRY_SECONDS
+    later, from a timer thread, until it lands somewhere safe."""
+    if unsafe_here(frame):
+        main = threading.main_thread().ident
+        assert main is not None  # the main thread has started: this runs in its handler
+        timer = threading.Timer(RETRY_SECONDS, signal.pthread_kill, (main, signum))
+        timer.daemon = True
+        timer.start()
+        return
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(signum)
+
+
+def unsafe_here(frame: FrameType | None) -> bool:
+    """Whether an exception raised in `frame` now would be swallowed (a finalizer, a GC
+    callback) or leave the logging module's lock held by this thread."""
+    lock = getattr(logging, "_lock", None)
+    if lock is not None and getattr(lock, "_is_owned", lambda: False)():
+        return True
+    callbacks = {getattr(c, "__code__", None) for c in gc.callbacks}
+    while frame is not None:
+        if frame.f_code.co_name == "__del__" or frame.f_code in callbacks:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def outcome(written: list[Path]) -> str:

@@ -222,15 +222,14 @@ def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
     """Train the block's models on the Dask cluster `scheduler` (None: in this process).
 
     Fails with a ValueError within about CONNECT_SECONDS for an unreachable scheduler, and
-    within WORKERS_SECONDS for one without workers, before any training. SIGTERM unwinds
-    like Ctrl-C, so the workers of `local:N` are shut down either way.
+    within WORKERS_SECONDS for one without workers, before any training. The workers of
+    `local:N` are shut down however the block ends (under `deepsets run`, SIGTERM unwinds
+    like Ctrl-C).
     """
     if check_scheduler(scheduler) is None:
         yield None
         return
-    from deepsets.signals import catching_signals
-
-    with catching_signals(), contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
         stack.enter_context(quiet("distributed"))
         for name in CALLBACK_LOGGERS:
             stack.enter_context(quiet(name, logging.CRITICAL))

@@ -28,23 +28,26 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+import tyro
 from torch import nn
 from torch.jit._trace import TracerWarning
 
-from deepsets.device import check_placed
-from deepsets.export_settings import DEFAULT_MAX_OBJECTS as DEFAULT_MAX_OBJECTS
-from deepsets.export_settings import ExportSettings as ExportSettings
-from deepsets.export_settings import check_export_settings
+from deepsets.checks import (
+    as_generator,
+    check_finite_parameters,
+    check_placed,
+    positive_int,
+)
 from deepsets.files import write_atomic
-from deepsets.validate import as_generator, check_finite_parameters, positive_int
 
 OPSET = 17  # the graph's ONNX opset: an older one, for the runtimes and converters users have
 ATOL, RTOL = 1e-5, 1e-5  # |onnx - torch| <= ATOL + RTOL * |torch|, as numpy's allclose
 INPUTS, OUTPUT = ("X", "mask"), "y"
 INSTALL = "ONNX export needs onnx and onnxruntime: pip install 'deepsets[onnx]'"
+DEFAULT_MAX_OBJECTS = 100  # the largest sets the studies test (5 to 100 objects)
 
 # Measured with torch 2.13 (both exporters; onnxscript 0.7.2 for torch.export's) and onnxruntime
 # 1.32. tests/test_export.py checks the TorchScript reasons and torch.export's on the LSTM, so a
@@ -62,6 +65,20 @@ def refusal(model: nn.Module) -> str | None:
         return MLP_REFUSAL
     reason = getattr(type(model), "ONNX_REFUSAL", None)
     return reason if isinstance(reason, str) else None
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """`deepsets export WEIGHTS OUT`: a model saved by deepsets.save_model as an ONNX file."""
+
+    weights: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="WEIGHTS")]
+    """A .safetensors file of deepsets.save_model (`deepsets run` writes them in OUT/weights)."""
+    out: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="OUT")]
+    """The .onnx file to write; an existing file is refused unless --overwrite."""
+    max_objects: int = DEFAULT_MAX_OBJECTS
+    """N: the file is checked in onnxruntime against the model on sets of 0, 1 and N objects."""
+    overwrite: bool = False
+    """Replace OUT if it exists."""
 
 
 @dataclass(frozen=True)
@@ -314,10 +331,15 @@ def verify(
 
 
 def export_file(settings: ExportSettings) -> Exported:
-    """Load the model of `settings.weights` and export it (the work of `deepsets export`)."""
+    """Load the model of `settings.weights` and export it (the work of `deepsets export`).
+
+    --max-objects and OUT (free, or --overwrite) are checked first, named as the command
+    spells them, then WEIGHTS as `load_model` checks a file: errors before any work."""
     from deepsets.weights import load_model
 
-    check_export_settings(settings)
+    positive_int(settings.max_objects, "--max-objects")
+    if not settings.overwrite and os.path.lexists(settings.out):
+        raise FileExistsError(f"{settings.out} exists; pass --overwrite to replace it")
     model = load_model(settings.weights)
     return export_onnx(
         model, settings.out, max_objects=settings.max_objects, overwrite=settings.overwrite

@@ -1,12 +1,11 @@
-"""Files as users expect: written all or nothing, with the permissions their umask asks for, and
-read only when they are regular files (a FIFO is never opened). No torch: the command line's
-checks use it before the libraries load."""
+"""Files as users expect: written all or nothing (`write_atomic`, for saved weights and exported
+models), with the permissions their umask asks for (`umask`, also for a study's run directory).
+(Reading checks the file first: `checks.check_readable`.)"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import tempfile
 from pathlib import Path
 
@@ -50,21 +49,3 @@ def write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def check_readable(path: Path) -> None:
-    """A ValueError naming `path` and the true cause (missing, permission denied, a FIFO, a
-    directory, a socket or a device) unless it is a regular file this process can open; what is
-    not a regular file is never opened (opening a FIFO would wait for a writer)."""
-    try:
-        mode = os.stat(path).st_mode
-        if stat.S_ISREG(mode):
-            os.close(os.open(path, os.O_RDONLY))  # a regular file: opens at once, or EACCES
-    except OSError as e:
-        raise ValueError(f"{path} is not a readable safetensors file: {e.strerror or e}") from e
-    if not stat.S_ISREG(mode):
-        kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
-        kind = next((k for test, k in kinds.items() if test(mode)), "a device file")
-        raise ValueError(
-            f"{path} is not a readable safetensors file: it is {kind}, not a regular file"
-        )

@@ -8,15 +8,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.device import check_placed
-from deepsets.training import predict
-from deepsets.validate import (
-    check_finite,
+from deepsets.checks import (
     check_finite_parameters,
     check_memory,
+    check_placed,
+    check_sets,
     is_int,
     positive_int,
 )
+from deepsets.training import predict
 
 
 @dataclass
@@ -54,7 +54,13 @@ def check_invariance(
         An InvarianceCheck with the permutations, the outputs and each model's max change.
     """
     models = check_models(models)
-    check_sets(X, n_permutations)
+    check_sets(X)  # a NaN output would neither pass nor fail the check
+    if X.shape[1] < 2:
+        shape = tuple(X.shape)
+        raise ValueError(f"X must hold sets of at least two objects to permute, got {shape}")
+    k = positive_int(n_permutations, "n_permutations")
+    copies = (k + 1) * X.numel() * X.element_size()  # every permuted view is a copy of X
+    check_memory(copies, f"check_invariance(n_permutations={k}) on X of shape {tuple(X.shape)}")
     rng = check_rng(rng)
     perms = [rng.permutation(X.shape[1]) for _ in range(n_permutations)]
     views = [X] + [X[:, torch.as_tensor(p, device=X.device)] for p in perms]  # each (B, N, F)
@@ -82,26 +88,6 @@ def check_models(models: object) -> dict[str, nn.Module]:
         check_finite_parameters(model, f"models[{name!r}]")  # NaN outputs never pass or fail
         check_placed(model, f"models[{name!r}]")
     return models
-
-
-def check_sets(X: object, n_permutations: object) -> None:
-    """X must be (B, N, F) reals or integer tokens, B >= 1 and N >= 2 (so there is an order to
-    change), finite."""
-    if not isinstance(X, torch.Tensor) or X.dim() != 3:
-        shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
-        raise ValueError(f"X must be a tensor of shape (B, N, F), got {shape}")
-    check_placed(X, "X")
-    if X.shape[0] < 1 or X.shape[1] < 2 or X.shape[2] < 1:
-        raise ValueError(
-            f"X must hold at least one set of at least two objects (B >= 1, N >= 2, F >= 1) "
-            f"to permute, got shape {tuple(X.shape)}"
-        )
-    if X.dtype == torch.bool or X.is_complex():  # integers pass: tokens (digit sums)
-        raise TypeError(f"X must be a tensor of real numbers or integer tokens, got {X.dtype}")
-    check_finite(X, "X")  # a NaN output would neither pass nor fail the check
-    k = positive_int(n_permutations, "n_permutations")
-    copies = (k + 1) * X.numel() * X.element_size()  # every permuted view is a copy of X
-    check_memory(copies, f"check_invariance(n_permutations={k}) on X of shape {tuple(X.shape)}")
 
 
 def check_rng(rng: object) -> np.random.Generator:

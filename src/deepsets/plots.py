@@ -11,8 +11,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from deepsets.device import check_all_placed, check_placed
-from deepsets.validate import check_finite, positive_float, positive_int
+from deepsets.checks import check_placed, check_sets, positive_float, positive_int
 
 
 def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure:
@@ -20,7 +19,7 @@ def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure
 
     X: (B, N, 1), y: (B, 1).
     """
-    check_sets(X, y)
+    check_plotted(X, y)
     max_sets = positive_int(max_sets, "max_sets")
     X, y = X.detach(), y.detach()  # a figure reads values; nothing is differentiated
     rows, labels = X[:max_sets, :, 0].cpu().numpy(), y[:max_sets, 0].cpu().numpy()  # (B, N), (B,)
@@ -41,15 +40,11 @@ def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure
     return fig
 
 
-def check_sets(X: object, y: object) -> None:
-    """X (B, N, 1) and y (B, 1) tensors, B >= 1, labels in {0, 1}; else a clear error."""
-    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError(
-            f"plot_sets expects X and y as torch tensors, got {type(X).__name__}, "
-            f"{type(y).__name__}"
-        )
-    check_all_placed(X=X, y=y)
-    if X.dim() != 3 or X.shape[-1] != 1 or y.shape != (X.shape[0], 1) or X.shape[0] < 1:
+def check_plotted(X: object, y: object) -> None:
+    """X (B, N, 1) and y (B, 1) sets (`check_sets`), labels in {0, 1}; else a clear error."""
+    check_sets(X, y)
+    assert isinstance(X, torch.Tensor) and isinstance(y, torch.Tensor)  # checked
+    if X.shape[-1] != 1 or y.shape != (X.shape[0], 1):
         raise ValueError(
             f"plot_sets expects X (B, N, 1) and y (B, 1) with B >= 1, "
             f"got {tuple(X.shape)}, {tuple(y.shape)}"
@@ -58,7 +53,6 @@ def check_sets(X: object, y: object) -> None:
         raise ValueError(
             f"y must hold class labels 0 and 1, got {sorted(set(y.view(-1).tolist()))[:5]}"
         )
-    check_finite(X, "X")
 
 
 def check_runs(runs: object) -> dict[str, np.ndarray]:

@@ -20,8 +20,22 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets.data import CHUNK, check_data_memory, check_n_objects, check_sizes
-from deepsets.device import check_all_placed, check_placed
+from deepsets.checks import (
+    ACTIVATION_FLOATS,
+    check_all_placed,
+    check_finite,
+    check_finite_parameters,
+    check_memory,
+    check_placed,
+    check_seed,
+    check_sizes,
+    check_training_args,
+    is_int,
+    positive_float,
+    positive_int,
+    positive_ints,
+)
+from deepsets.data import CHUNK, MIN_OBJECTS, check_data_memory, check_n_objects
 from deepsets.engine.feeds import Feed, objects, train_part
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.losses import LOSSES
@@ -30,18 +44,6 @@ from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import TORCH_THREADS, EngineSettings, resolve_workers
 from deepsets.engine.sources import Streams, TrainingSets, check_sets
 from deepsets.engine.threads import torch_threads as torch_threads
-from deepsets.validate import (
-    ACTIVATION_FLOATS,
-    check_finite,
-    check_finite_parameters,
-    check_memory,
-    check_seed,
-    is_int,
-    positive_float,
-    positive_int,
-    positive_ints,
-)
-from deepsets.values import check_training_args as check_training_args
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 MASKED = "training on sets of varying size (sizes= or mask=)"  # what needs a model taking a mask
@@ -253,7 +255,7 @@ def check_set_size(
             f"give n_objects or sizes, not both: {name}={sizes!r} sets the set sizes, so "
             f"n_objects={n_objects!r} would be ignored"
         )
-    lo, hi = check_sizes(sizes, name)
+    lo, hi = check_sizes(sizes, name, least=MIN_OBJECTS)
     return hi, (lo, hi)
 
 

@@ -32,8 +32,8 @@ from safetensors.torch import load_file
 from safetensors.torch import save as serialize
 from torch import nn
 
-from deepsets.device import check_placed, resolve_device
-from deepsets.files import check_readable, write_atomic
+from deepsets.checks import check_placed, check_readable, resolve_device
+from deepsets.files import write_atomic
 from deepsets.models import DeepSet
 from deepsets.models.activation import ACTIVATIONS, activation_name
 from deepsets.models.arguments import argument_names, rebuild

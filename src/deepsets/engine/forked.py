@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.validate import is_int
+from deepsets.checks import is_int
 
 # Fork the workers when it is safe (see `forkable`); else threads. Measured gain in
 # benchmarks/README.md, "Levers".

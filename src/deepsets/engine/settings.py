@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from deepsets.values import positive_int
+from deepsets.checks import positive_int
 
 # torch's intra-op threads during training by default. Measured on a 2-core CPU
 # (benchmarks/README.md): the whole study trains in about the same time on one thread as on two

@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from deepsets.checks import as_generator, check_finite, is_int, positive_int
 from deepsets.data import CHUNK, chunks
-from deepsets.validate import as_generator, check_finite, is_int, positive_int
 
 Seed = int | torch.Generator | None
 Chunk = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # X, y, mask of T steps

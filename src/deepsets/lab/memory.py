@@ -2,7 +2,7 @@
 
 Each study's check lists the large things its run will hold (`Need`: what, about how many
 bytes, and the settings that size it) and calls `check_needs`. If their sum is over the one
-limit of the package (`deepsets.values.memory_limit`: MEMORY_FRACTION of physical memory),
+limit of the package (`deepsets.checks.memory_limit`: MEMORY_FRACTION of physical memory),
 the run is refused before it trains or writes anything, naming the flags of the largest need
 as they are typed (`--test-size 1000000000`), instead of failing minutes later inside torch,
 or naming an inner function's argument.
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from deepsets.values import ACTIVATION_FLOATS, check_memory, format_bytes
+from deepsets.checks import ACTIVATION_FLOATS, check_memory, format_bytes
 
 FLOAT = 4  # bytes of a float32, the studies' dtype
 # The Python and torch objects of one small model, whatever its size: measured 35 KiB for the

@@ -13,6 +13,10 @@ destination (`.deepsets-lock-XXXXXXXXXXXXXXXX`, removed at the end), so a second
 same `--out` refuses before any work, naming the first one's pid, instead of replacing (or being
 replaced by) a finished run. A mount point cannot be renamed over, so an empty one as `--out` is
 refused before any work too (name a directory inside it).
+
+What a signal does is the command's to say (`deepsets.cli`: SIGINT and SIGTERM unwind a run);
+here the steps that must not be cut (making the staging directory and the lock, the final
+renames, the clean-up) run with both signals deferred to their end (`signals_deferred`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -35,7 +41,6 @@ from importlib import metadata
 from pathlib import Path
 
 from deepsets.files import umask
-from deepsets.signals import catching_signals
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,29 @@ def recording_commits() -> Iterator[list[Path]]:
         yield done
     finally:
         _COMMITTED.reset(token)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block's steps are done, then act as they would have
+    (each once, in order of arrival), so that no step of the block is cut halfway. Main thread
+    only (Python runs handlers there); a signal the process ignores stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    deferred = [s for s, handler in previous.items() if handler is not signal.SIG_IGN]
+    for s in deferred:
+        signal.signal(s, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s in deferred:
+            handler = previous[s]
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
 
 
 class OutputError(OSError):
@@ -187,7 +215,7 @@ def check_writable(parent: Path) -> None:
     if not existing.is_dir():
         raise OutputError(f"cannot write the run under {parent}: {existing} is not a directory")
     try:
-        with catching_signals() as guard, guard.hold(until_exit=False):  # made, then removed
+        with signals_deferred():  # made, then removed
             os.rmdir(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=existing))
         free = shutil.disk_usage(existing).free
     except OSError as e:
@@ -206,21 +234,21 @@ def check_writable(parent: Path) -> None:
 def staged(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary directory beside `out`; on success move it to `out`, else delete it.
 
-    SIGTERM is handled like Ctrl-C while the run is staged (it raises `signals.Terminated`),
-    and neither signal can cut the final renames or the clean-up short. Errors that mean the
-    location cannot take the run (a full disk, a read-only filesystem) become an `OutputError`.
+    No signal cuts the set-up, the final renames or the clean-up short (`signals_deferred`).
+    Errors that mean the location cannot take the run (a full disk, a read-only filesystem)
+    become an `OutputError`.
     """
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     check_out(out, overwrite)
     out, dest = Path(out), destination(out)
-    with catching_signals() as guard, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
         made: list[Path] = []
         tmp = None
         try:
             # a signal between making a directory (or the lock file) and noting it here would
             # leave it behind: it is acted on once all of them are noted, for the clean-up
-            with guard.hold(until_exit=False):
+            with signals_deferred():
                 made = make_parents(dest.parent)
                 stack.enter_context(locked(out, dest))
                 check_target(out, overwrite)  # another run may have finished there meanwhile
@@ -228,13 +256,13 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
                 os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a run follows the umask
             yield tmp
             write_marker(tmp)
-            with guard.hold():
+            with signals_deferred():
                 _commit(tmp, out, dest, overwrite)
                 if (committed := _COMMITTED.get()) is not None:
                     committed.append(out)
         except BaseException as e:
             if not isinstance(e, ResultsKept):
-                with guard.hold():
+                with signals_deferred():
                     stack.close()  # the lock file goes first: it lies in the parents made
                     if tmp is not None:
                         shutil.rmtree(tmp, ignore_errors=True)

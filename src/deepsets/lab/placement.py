@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import torch
 
-from deepsets.device import resolve_device
+from deepsets.checks import resolve_device
 from deepsets.engine.settings import using_workers
 from deepsets.engine.threads import torch_threads
 from deepsets.lab.settings import CommonSettings, threads_of

@@ -5,21 +5,19 @@ the threads it sets: `lab.placement`).
 
 A study's settings inherit `CommonSettings` and add their own fields; a study may redeclare a
 common field to change its default or its docstring (its `--help` line), never its meaning.
-This module imports no torch (nor do the studies' settings and checks built on it), so that
-`deepsets run` refuses a bad flag before torch loads; only `--device cuda` asks torch for a GPU.
+`deepsets run` checks them (and refuses a bad flag) before any work.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+import torch
+
+from deepsets.checks import positive_int, resolve_device, seed_int
 from deepsets.cluster import ClusterSettings, check_scheduler
 from deepsets.engine.settings import TORCH_THREADS, env_workers, resolve_workers
-from deepsets.values import check_device_name, positive_int, seed_int
-
-if TYPE_CHECKING:
-    import torch
 
 # The study seeds its runs with seed + s plus offsets below 10**6; 2**62 leaves them room under
 # torch's largest seed, 2**63 - 1, so a large seed is refused up front, not midway.
@@ -73,14 +71,8 @@ def check_common(s: CommonSettings, flags: tuple[str, ...] = ()) -> None:
 
 
 def check_device(device: str, scheduler: str | None) -> None:
-    """A ValueError for an unknown device, cuda without a GPU, or cuda with a scheduler.
-
-    The names are checked without torch; only "cuda" imports it, to ask whether it sees a GPU.
-    """
-    if check_device_name(device) == "cuda":
-        from deepsets.device import resolve_device  # torch: is there a GPU?
-
-        resolve_device(device)
+    """A ValueError for an unknown device, cuda without a GPU, or cuda with a scheduler."""
+    resolve_device(device)
     if scheduler is not None and device == "cuda":
         raise ValueError("device must be cpu or auto with a scheduler (workers train on CPUs)")
 

@@ -1,13 +1,10 @@
 """What a study is to the CLI: `Study`, one entry of the registry `deepsets.studies.STUDIES`.
 
 Every study is built the same way: a frozen settings dataclass (inheriting
-`lab.settings.CommonSettings`), its `--quick` preset, its check, the import of its run modules,
-a run function that checks,
+`lab.settings.CommonSettings`), its `--quick` preset, its check, a run function that checks,
 stages the output, trains, measures and writes, then returns frozen results, and a console
 summary of those results. A study's folder exposes its `Study` in its `__init__.py`, importing
-its heavy modules only inside `run` and `summary`: its settings and its check import neither
-torch nor numpy (tests/test_light.py), so `deepsets --help` and every refusal of a flag come
-before torch loads.
+its run modules inside `run` and `summary`, so that `deepsets --help` does not load them.
 """
 
 from __future__ import annotations
@@ -32,10 +29,7 @@ class Study(Generic[S, R]):
     """The settings of `--quick`: smaller defaults that explicit flags still override."""
     check: Callable[[S], S]
     """Validates the settings (a ValueError naming the bad field) and estimates the run's memory
-    (`lab.memory`, refused naming the flags) before any work starts, without torch."""
-    load: Callable[[], None]
-    """Imports the study's run modules (torch among them): the CLI calls it once the check has
-    passed, with Ctrl-C recorded meanwhile (`signals.recording_interrupts`)."""
+    (`lab.memory`, refused naming the flags) before any work starts."""
     run: Callable[[S], R]
     """Runs the study and writes its outputs; returns its frozen results."""
     summary: Callable[[R], None]

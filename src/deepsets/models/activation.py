@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from deepsets.checks import positive_int
 from deepsets.models.seeding import seeded_init
-from deepsets.validate import positive_int
-from deepsets.values import check_activation as check_activation
 
 aten = torch.ops.aten
 Pointwise = Callable[[torch.Tensor], torch.Tensor]
@@ -111,7 +110,15 @@ ACTIVATIONS: dict[str, Activation] = {
     )
 }
 BY_MODULE = {a.module: a for a in ACTIVATIONS.values()}
-# `check_activation` (deepsets.values.ACTIVATION_NAMES, no torch) knows the rows by their names
+
+
+def check_activation(activation: str | None, name: str = "activation") -> str | None:
+    """The activation's name if it is a row of ACTIVATIONS; None means no nonlinearity."""
+    if activation is not None and not (isinstance(activation, str) and activation in ACTIVATIONS):
+        raise ValueError(
+            f"{name} must be one of {sorted(ACTIVATIONS)} or None, got {activation!r}"
+        )
+    return activation
 
 
 def activation_of(module: nn.Module) -> Activation | None:

@@ -17,11 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from deepsets.checks import check_memory, positive_int
 from deepsets.models.activation import check_activation, dense
 from deepsets.models.pooling import check_mask, check_pooling, pool
 from deepsets.models.seeding import seeded_init
-from deepsets.sizes import deepset_params
-from deepsets.validate import check_memory, positive_int
 
 OUTPUTS = ("sigmoid", None)
 PHI_WIDTHS = dict(hidden=5, activation="tanh", latent=1, in_features=1)  # the exercise's phi
@@ -117,10 +116,11 @@ class DeepSet(nn.Module):
             )
 
     @staticmethod
-    def n_params(config: dict[str, Any]) -> int:
-        """Weights and biases of a DeepSet with this `config`, counted without building it
-        (`deepsets.sizes.deepset_params`, which the studies' checks read without torch)."""
-        return deepset_params(config)
+    def n_params(config: Mapping[str, Any]) -> int:
+        """Weights and biases of a DeepSet built from integer widths (`config`: in_features,
+        hidden, latent, rho_hidden), counted without building it (the studies' checks)."""
+        F, H, L, R = (config[k] for k in ("in_features", "hidden", "latent", "rho_hidden"))
+        return int((F + 1) * H + (H + 1) * H + (H + 1) * L + (L + 1) * R + (R + 1))
 
     @property
     def pooling(self) -> str:

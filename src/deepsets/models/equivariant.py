@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.checks import check_memory, positive_int
 from deepsets.models.pooling import check_mask, check_pooling, pool
-from deepsets.validate import check_memory, positive_int
 
 
 class PermEquivariant(nn.Module):

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from deepsets.checks import check_memory, positive_int, positive_ints
 from deepsets.data import check_n_objects
 from deepsets.models.activation import ACTIVATIONS, activation_name, check_activation
 from deepsets.models.seeding import seeded_init
-from deepsets.validate import check_memory, positive_int, positive_ints
 
 
 @dataclass(frozen=True)

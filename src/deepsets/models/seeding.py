@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import torch
 
-from deepsets.validate import MAX_SEED, as_generator
+from deepsets.checks import MAX_SEED, as_generator
 
 
 @contextlib.contextmanager

@@ -33,10 +33,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from deepsets.checks import is_int, positive_int
 from deepsets.models.arguments import recorded
 from deepsets.models.pooling import check_mask, pool
 from deepsets.models.seeding import seeded_init
-from deepsets.validate import is_int, positive_int
 
 ENCODERS = ("rff", "sab", "isab")  # row-wise feed-forward, self-attention, induced self-attention
 POOLINGS = ("mean", "sum", "max", "pma")  # after the encoder: a fixed pooling or attention

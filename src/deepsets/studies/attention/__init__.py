@@ -15,11 +15,6 @@ if TYPE_CHECKING:
     from deepsets.studies.attention.results import AttentionResults
 
 
-def load() -> None:
-    """The study's run modules, torch among them (the CLI imports them once the check passed)."""
-    import deepsets.studies.attention.run  # noqa: F401
-
-
 def run(settings: AttentionSettings) -> AttentionResults:
     """`run.run_attention`, imported here so that `deepsets --help` does not load the study."""
     from deepsets.studies.attention.run import run_attention
@@ -40,7 +35,6 @@ STUDY = Study(
     "DeepSets against attention",
     quick_settings,
     resolve,
-    load,
     run,
     summary,
 )

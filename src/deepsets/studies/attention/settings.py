@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from deepsets.checks import check_sizes, positive_float, positive_int
 from deepsets.lab.memory import (
     Need,
     activations_need,
@@ -22,9 +23,7 @@ from deepsets.lab.memory import (
     models_need,
 )
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.sizes import MAX_BYTES, MIXTURE_BYTES
-from deepsets.sizes import MIXTURE_DIM as DIM
-from deepsets.values import check_sizes, positive_float, positive_int
+from deepsets.studies.attention.tasks import DIM, MAX_BYTES, MIXTURE_BYTES
 
 CHUNK = 100  # datasets per clustering test pass (evaluate.py): bounds SAB's attention over 500
 

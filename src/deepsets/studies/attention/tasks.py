@@ -20,14 +20,19 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from deepsets.checks import (
+    as_generator,
+    check_finite,
+    check_memory,
+    check_sizes,
+    positive_float,
+    positive_int,
+)
 from deepsets.engine.losses import register_loss
-from deepsets.sizes import MAX_BYTES as MAX_BYTES
-from deepsets.sizes import MIXTURE_BYTES as MIXTURE_BYTES
-from deepsets.sizes import MIXTURE_DIM
-from deepsets.validate import as_generator, check_finite, check_memory, positive_float, positive_int
-from deepsets.values import check_sizes
 
-DIM = MIXTURE_DIM  # the points' dimension (deepsets.sizes holds the tasks' sizes)
+DIM = 2  # the points' dimension
+MAX_BYTES = 5  # per object of a max-regression set: its float32 value and its mask
+MIXTURE_BYTES = 4 * DIM * 2 + 9  # per point of a mixture set: coordinates, scratch, mask
 MIXTURE_OUTPUTS = 1 + DIM + 1  # per component: logit of pi, mu (2), sigma before the softplus
 SIGMA_FLOOR = 1e-4  # added to the softplus: a predicted sigma never reaches 0 (log 0 = -inf)
 MEAN_RANGE = 4.0  # mu ~ U(-MEAN_RANGE, MEAN_RANGE)^2

@@ -14,11 +14,6 @@ if TYPE_CHECKING:
     from deepsets.studies.digits.results import DigitsResults
 
 
-def load() -> None:
-    """The study's run modules, torch among them (the CLI imports them once the check passed)."""
-    import deepsets.studies.digits.run  # noqa: F401
-
-
 def run(settings: DigitsSettings) -> DigitsResults:
     """`run.run_digits`, imported here so that `deepsets --help` does not load the study."""
     from deepsets.studies.digits.run import run_digits
@@ -39,7 +34,6 @@ STUDY = Study(
     "Transformer",
     quick_settings,
     resolve,
-    load,
     run,
     summary,
 )

@@ -31,11 +31,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.checks import positive_int, positive_ints
 from deepsets.models.arguments import recorded
 from deepsets.models.pooling import check_mask
 from deepsets.models.seeding import seeded_init
 from deepsets.studies.digits.tasks import DIGITS, PIXELS, SIDE
-from deepsets.validate import positive_int, positive_ints
 from deepsets.weights import register
 
 VOCABULARY = 10  # tokens 0..9: the digits, 0 also standing for padding

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deepsets.checks import check_sizes, is_int, positive_float, positive_int, positive_ints
 from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.sizes import IMAGE_BYTES, PIXELS, SIDE
-from deepsets.values import check_sizes, is_int, positive_float, positive_int, positive_ints
+from deepsets.studies.digits.tasks import IMAGE_BYTES, PIXELS, SIDE
 
 TASKS = ("text", "image")
 MODELS = ("deepset", "lstm", "gru", "set_transformer", "counting_set_transformer")

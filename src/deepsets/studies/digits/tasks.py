@@ -16,11 +16,11 @@ import functools
 import numpy as np
 import torch
 
-from deepsets.sizes import IMAGE_BYTES as IMAGE_BYTES
-from deepsets.sizes import PIXELS as PIXELS
-from deepsets.sizes import SIDE as SIDE
-from deepsets.validate import as_generator, check_memory, positive_int
-from deepsets.values import check_sizes as check_sizes
+from deepsets.checks import as_generator, check_memory, check_sizes, positive_int
+
+SIDE = 8  # an image is SIDE x SIDE pixels, row by row
+PIXELS = SIDE**2  # P: an 8x8 image, flattened
+IMAGE_BYTES = PIXELS * 4 + 9  # per object of an image set: float32 pixels, index and mask
 
 DIGITS = tuple(range(1, 10))  # the digits a set holds (0 would not change a sum)
 TEXT_BYTES = 9  # per object of a text set: its int64 digit and its mask

@@ -1,7 +1,7 @@
 """The exercise study (`deepsets run`): every step of the exercise and the questions beyond it,
 measured over seeds.
 
-settings -> design (the variants, as specs) -> checks (fields and memory, before torch loads) ->
+settings -> design (the variants, as specs) -> checks (fields and memory, before any work) ->
 plan (the models) -> sections/ (one per question, each a frozen dataclass) ->
 verdicts/findings -> figures -> report, run by `run.py`; `console.py` prints the summary.
 """
@@ -16,11 +16,6 @@ from deepsets.studies.exercise.settings import StudySettings, quick_settings
 
 if TYPE_CHECKING:
     from deepsets.studies.exercise.results import StudyResults
-
-
-def load() -> None:
-    """The study's run modules, torch among them (the CLI imports them once the check passed)."""
-    import deepsets.studies.exercise.run  # noqa: F401
 
 
 def run(settings: StudySettings) -> StudyResults:
@@ -42,7 +37,6 @@ STUDY = Study(
     "the exercise's DeepSet and MLPs over seeds, its questions answered by measurement",
     quick_settings,
     check,
-    load,
     run,
     summary,
 )

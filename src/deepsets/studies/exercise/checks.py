@@ -2,16 +2,17 @@
 estimated from them (`memory_needs`), refused naming the flags before any work.
 
 It reads the study's design (`design.py`: the variants each section declares, the test sizes)
-and counts parameters without building a model, so it imports neither torch nor numpy:
-`deepsets run --test-size 1000000000` is refused before torch loads.
+and counts parameters without building a model, so `deepsets run --test-size 1000000000` is
+refused in a second, before it allocates anything.
 """
 
 from __future__ import annotations
 
 import operator
 
+from deepsets.data import CHUNK, data_bytes
 from deepsets.lab.memory import FLOAT, Need, activations_need, check_needs, losses_need, models_need
-from deepsets.sizes import CHUNK, data_bytes, deepset_params
+from deepsets.models.deepset import DeepSet
 from deepsets.studies.exercise.design import (
     MIXED,
     PERMUTED_SETS,
@@ -89,7 +90,7 @@ def variant_size(v: Variant) -> tuple[int, int, int]:
     if v.constructor == "DeepSet":
         H, L = hidden[0], o["latent"]
         config = dict(in_features=1, hidden=H, latent=L, rho_hidden=H)
-        return deepset_params(config), 10 if v.set_sizes is None else v.set_sizes[1], 3 * H + L
+        return DeepSet.n_params(config), 10 if v.set_sizes is None else v.set_sizes[1], 3 * H + L
     units = sum(hidden)
     widths = (10, *hidden, 1)  # layer i maps widths[i] inputs (and a bias) to widths[i + 1]
     return sum(map(operator.mul, widths, widths[1:])) + units + 1, 1, units

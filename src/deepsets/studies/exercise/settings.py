@@ -10,14 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deepsets.checks import check_n_sets, check_training_args, positive_int, positive_ints
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.values import (
-    check_activation,
-    check_n_sets,
-    check_training_args,
-    positive_int,
-    positive_ints,
-)
+from deepsets.models.activation import check_activation
 
 
 @dataclass(frozen=True)

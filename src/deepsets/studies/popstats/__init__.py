@@ -15,11 +15,6 @@ if TYPE_CHECKING:
     from deepsets.studies.popstats.results import PopstatsResults
 
 
-def load() -> None:
-    """The study's run modules, torch among them (the CLI imports them once the check passed)."""
-    import deepsets.studies.popstats.run  # noqa: F401
-
-
 def run(settings: PopstatsSettings) -> PopstatsResults:
     """`run.run_popstats`, imported here so that `deepsets --help` does not load the study."""
     from deepsets.studies.popstats.run import run_popstats
@@ -40,7 +35,6 @@ STUDY = Study(
     "against a kernel method",
     quick_settings,
     resolve,
-    load,
     run,
     summary,
 )

@@ -27,16 +27,15 @@ import math
 import torch
 from torch import nn
 
+from deepsets.checks import positive_float, positive_int
 from deepsets.models.pooling import check_mask, pool
 from deepsets.models.seeding import seeded_init
-from deepsets.sizes import POPSTATS_PHI, POPSTATS_RHO
 from deepsets.studies.popstats.sdm import SDM
 from deepsets.studies.popstats.tasks import PopulationSets
-from deepsets.validate import positive_float, positive_int
 from deepsets.weights import register
 
-PHI = POPSTATS_PHI  # phi's widths after the input (the code's feature_extractor; deepsets.sizes)
-RHO = POPSTATS_RHO  # rho's widths after the latent (the code's regressor)
+PHI = (50, 100, 50)  # phi's widths after the input (the code's feature_extractor)
+RHO = (30, 30, 10, 1)  # rho's widths after the latent (the code's regressor)
 NAMES = {"deepset": "DeepSet", "sdm": "SDM (kernel)"}  # how the report names each method
 
 

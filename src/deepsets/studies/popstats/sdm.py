@@ -30,20 +30,19 @@ import numpy as np
 import torch
 from sklearn.kernel_ridge import KernelRidge  # type: ignore[import-untyped]
 
-from deepsets.validate import as_generator, positive_float, positive_int, seed_int
+from deepsets.checks import as_generator, check_sets, positive_float, positive_int, seed_int
 
 EMBED_VALUES = 2**24  # float64 values of z(x) held at once while embedding (128 MiB)
 
 
-def check_sets(X: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """X as float64 (B, M, D) and a (B, M) mask (all True for None), else a clear error."""
-    if not isinstance(X, torch.Tensor) or X.dim() != 3 or not X.is_floating_point():
-        got = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
-        raise ValueError(f"X must be a float tensor of sets (B, M, D), got {got}")
-    if mask is None:
-        mask = torch.ones(X.shape[:2], dtype=torch.bool)
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != X.shape[:2]:
-        raise ValueError(f"mask must be a boolean tensor of shape {tuple(X.shape[:2])} (B, M)")
+def float64_sets(X: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """X (B, M, D) as float64 and a (B, M) mask (all True for None), checked (`check_sets`,
+    float samples, no empty set); else a ValueError."""
+    X = check_sets(X, mask=mask)
+    if not X.is_floating_point():
+        raise ValueError(f"X must be a float tensor of sets (B, M, D), got {X.dtype}")
+    mask = torch.ones(X.shape[:2], dtype=torch.bool) if mask is None else mask
+    assert isinstance(mask, torch.Tensor)  # checked
     if not bool(mask.any(dim=1).all()):
         raise ValueError("every set must hold at least one sample (an empty set has no mean)")
     return X.to(torch.float64), mask
@@ -160,7 +159,7 @@ class SDM:
     def fit(self, X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> SDM:
         """Choose (s, w, ridge) on a held-out share of the sets X (B, M, D) with targets y (B,)
         or (B, 1), then refit on all B of them. Returns self."""
-        X, mask = check_sets(X, mask)
+        X, mask = float64_sets(X, mask)
         B = X.shape[0]
         t = check_targets(y, B)
         n_val = round(self.validation * B)
@@ -198,7 +197,7 @@ class SDM:
         """Predicted statistics (B,) float64 of sets X (B, M, D)."""
         if not hasattr(self, "_krr"):
             raise RuntimeError("SDM.predict needs a fitted model: call fit(X, y) first")
-        X, mask = check_sets(X, mask)
+        X, mask = float64_sets(X, mask)
         D = self._features.omega.shape[0]
         if X.shape[2] != D:
             raise ValueError(f"X must have D = {D} features per sample like the training sets")
@@ -209,7 +208,7 @@ class SDM:
         """The fitted kernel between sets X (B, M, D) and the training sets: (B, N)."""
         if not hasattr(self, "_krr"):
             raise RuntimeError("SDM.kernel needs a fitted model: call fit(X, y) first")
-        X, mask = check_sets(X, mask)
+        X, mask = float64_sets(X, mask)
         E = self._features.embed(X, mask)  # (B, F)
         return np.exp(-squared_distances(E, self._train).numpy() / (2 * self._width2))
 

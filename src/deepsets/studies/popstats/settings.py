@@ -12,13 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from deepsets.checks import positive_float, positive_int, positive_ints
 from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
 from deepsets.lab.settings import CommonSettings, check_common, cpu_workers
-from deepsets.sizes import DIMENSIONS, SAMPLES, TEST_SETS, TRAIN_SIZES, population_bytes
-from deepsets.sizes import POPSTATS_PHI as PHI
-from deepsets.sizes import POPSTATS_RHO as RHO
-from deepsets.sizes import POPSTATS_TASKS as TASKS
-from deepsets.values import positive_float, positive_int, positive_ints
+from deepsets.studies.popstats.models import PHI, RHO
+from deepsets.studies.popstats.tasks import (
+    DIMENSIONS,
+    SAMPLES,
+    TASKS,
+    TEST_SETS,
+    TRAIN_SIZES,
+    population_bytes,
+)
 
 METHODS = ("deepset", "sdm")
 SDM_KERNELS = 5  # N x N float64 arrays an SDM fit holds at once (distances, kernel, its split)

@@ -34,22 +34,24 @@ from dataclasses import dataclass
 
 import torch
 
-# the tasks' names and sizes, defined in deepsets.sizes (no torch: the study's check reads them)
-from deepsets.sizes import DIMENSIONS as DIMENSIONS  # D per task
-from deepsets.sizes import HALF as HALF  # k of `correlation`: S is k x k, a sample has 2k coords
-from deepsets.sizes import POPSTATS_DIM, POPSTATS_TASKS
-from deepsets.sizes import SAMPLES as SAMPLES  # M: samples per set in the released code
-from deepsets.sizes import TEST_SETS as TEST_SETS  # test (and validation) sets per task
-from deepsets.sizes import TRAIN_SIZES as TRAIN_SIZES  # N: the code's training sizes
-from deepsets.sizes import population_bytes as population_bytes
-from deepsets.validate import as_generator, check_memory, positive_int, seed_int
-from deepsets.values import check_sizes
+from deepsets.checks import as_generator, check_memory, check_sizes, positive_int, seed_int
 
-TASKS = POPSTATS_TASKS  # rotation, correlation, rank1, random
-DIM = POPSTATS_DIM  # d of `rank1` and `random`
+TASKS = ("rotation", "correlation", "rank1", "random")
+SAMPLES = 512  # M: samples per set in the released code (the paper's text: 300 to 500)
+TEST_SETS = 512  # test (and validation) sets per task in the released code
+TRAIN_SIZES = tuple(2**k for k in range(7, 18))  # N: the code's training sizes, 2^7 to 2^17
+HALF = 16  # k of `correlation`: S is k x k, a sample has 2k coordinates
+DIM = 32  # d of `rank1` and `random`
+DIMENSIONS = {"rotation": 2, "correlation": 2 * HALF, "rank1": DIM, "random": DIM}  # D per task
 PARAMETER_SEED = 3  # the seed of the fixed S and v (the code fixes them with rng(3))
 LOG_2PIE = math.log(2 * math.pi * math.e)
 CHUNK_SETS = 1024  # sets drawn per float64 chunk (bounds the float64 scratch memory)
+
+
+def population_bytes(n_sets: int, samples: int, D: int) -> int:
+    """The bytes of `n_sets` sets of `samples` samples of D features: float32 samples and
+    each set's float64 covariance."""
+    return n_sets * samples * D * 4 + n_sets * D * D * 8
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,6 @@ if TYPE_CHECKING:
     from deepsets.studies.theory.results import TheoryResults
 
 
-def load() -> None:
-    """The study's run modules, torch among them (the CLI imports them once the check passed)."""
-    import deepsets.studies.theory.run  # noqa: F401
-
-
 def run(settings: TheorySettings) -> TheoryResults:
     """`run.run_theory`, imported here so that `deepsets --help` does not load the study."""
     from deepsets.studies.theory.run import run_theory
@@ -39,7 +34,6 @@ STUDY = Study(
     "five claims of the theory of set functions, each measured over seeds with a verdict",
     quick_settings,
     check,
-    load,
     run,
     summary,
 )

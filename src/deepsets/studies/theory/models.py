@@ -20,13 +20,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from deepsets.checks import positive_float, positive_int
 from deepsets.models.activation import check_activation, dense
 from deepsets.models.arguments import recorded
 from deepsets.models.deepset import DeepSet, widths_of
 from deepsets.models.equivariant import PermEquivariant
 from deepsets.models.pooling import check_mask, check_pooling
 from deepsets.models.seeding import seeded_init
-from deepsets.validate import positive_float, positive_int
 from deepsets.weights import register
 
 SMOOTH_POOLINGS = ("logsumexp", "powermean")

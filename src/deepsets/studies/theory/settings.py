@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deepsets.checks import positive_float, positive_int, positive_ints
+from deepsets.data import data_bytes
 from deepsets.lab.memory import (
     Need,
     activations_need,
@@ -17,9 +19,8 @@ from deepsets.lab.memory import (
     models_need,
 )
 from deepsets.lab.settings import CommonSettings, check_common
-from deepsets.sizes import THEORY_BYTES_PER_OBJECT as BYTES_PER_OBJECT
-from deepsets.sizes import data_bytes, deepset_params
-from deepsets.values import positive_float, positive_int, positive_ints
+from deepsets.models.deepset import DeepSet
+from deepsets.studies.theory.tasks import BYTES_PER_OBJECT
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def memory_needs(s: TheorySettings) -> list[Need]:
     needs.append(Need("a claim's test sets", tests, ("test_sets", widest)))
     latents = {"latent": s.latent, "wide_latent": s.wide_latent, "latents": max(s.latents)}
     latent = latents[largest(latents)]
-    params = deepset_params(dict(in_features=1, hidden=s.hidden, latent=latent,
+    params = DeepSet.n_params(dict(in_features=1, hidden=s.hidden, latent=latent,
                                  rho_hidden=s.rho_hidden))  # fmt: skip
     params = max(params, s.layers * (2 * s.hidden + 1) * s.hidden)  # the PermEquivariant stack
     per_seed_models = len(s.latents) * len(s.set_sizes) + 2 * POOLED + 2 + TRAP_MODELS

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
-from deepsets.data import check_n_sets, make_data
-from deepsets.sizes import THEORY_BYTES_PER_OBJECT
-from deepsets.validate import as_generator, check_memory, positive_float, positive_int
+from deepsets.checks import as_generator, check_memory, check_n_sets, positive_float, positive_int
+from deepsets.data import make_data
 
 Sets = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # X (B, N, 1), mask (B, N), y
-BYTES_PER_OBJECT = THEORY_BYTES_PER_OBJECT  # X, its mask and their scratch (deepsets.sizes)
+BYTES_PER_OBJECT = 16  # X, its mask and the scratch of making them, per object of a set
 
 
 def _check_size(B: object, N: object, what: str) -> tuple[int, int]:
