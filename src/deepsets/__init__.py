@@ -20,11 +20,13 @@ if TYPE_CHECKING:
         make_padded_data,
     )
     from deepsets.device import resolve_device
+    from deepsets.engine.settings import Engine
+    from deepsets.engine.train import train_many, train_on
     from deepsets.export import export_onnx
     from deepsets.invariance import InvarianceCheck, check_invariance
     from deepsets.models import POOLINGS, DeepSet, PermEquivariant, make_mlp, pool
     from deepsets.plots import plot_losses, plot_sets
-    from deepsets.training import count_params, evaluate, train, train_many, train_on
+    from deepsets.training import count_params, evaluate, train
     from deepsets.weights import load_model, save_model
 
 __version__ = "0.1.0"
@@ -36,7 +38,9 @@ WHERE = {
         "data",
     ),
     **dict.fromkeys(["DeepSet", "make_mlp", "PermEquivariant", "pool", "POOLINGS"], "models"),
-    **dict.fromkeys(["train", "train_many", "train_on", "count_params", "evaluate"], "training"),
+    **dict.fromkeys(["train", "count_params", "evaluate"], "training"),
+    **dict.fromkeys(["train_many", "train_on"], "engine.train"),
+    "Engine": "engine.settings",
     **dict.fromkeys(["check_invariance", "InvarianceCheck"], "invariance"),
     **dict.fromkeys(["plot_sets", "plot_losses"], "plots"),
     **dict.fromkeys(["save_model", "load_model"], "weights"),
@@ -58,6 +62,7 @@ __all__ = [
     "train",
     "train_many",
     "train_on",
+    "Engine",
     "count_params",
     "evaluate",
     "check_invariance",
