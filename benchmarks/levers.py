@@ -13,12 +13,14 @@ docs/record.py records the table and renders it into benchmarks/README.md. Rows:
 - FastTanh: the stacked forms' tanh as 2 sigmoid(2x) - 1 with its backward from the output
   on tensors of FAST_FROM values or more (`deepsets.engine.families.layers.FAST_TANH`), on 64
   DeepSets trained at once (benchmarks/limits.py compares the kernels alone).
+- torch's fused Adam kernel (`deepsets.training.FUSED`) against its default loop over the
+  weights, in `train` on one DeepSet and in `train_many` on the study's models.
 - torch.compile: the K = 64 DeepSet step compiled against eager; the compile time (cold: a
   fresh cache) is its one-off cost, repaid after `pays_after` steps.
 
-Removed after this benchmark showed less than 1.25x (docs/engine.md, "Levers"): hand-written
-stacked backward passes, a fused Adam kernel over one flat parameter, a hand-written Adam
-update, narrow MLPs zero-padded into shared stacks.
+Removed after this benchmark showed less than 1.25x on the work they served (docs/engine.md,
+"Levers"): hand-written stacked backward passes, Adam over one flat parameter (fused, or as a
+hand-written update), narrow MLPs zero-padded into shared stacks.
 
 A lever clearly faster (by more than NOISE) must be on in the code, one with no gain (or a
 one-off cost not repaid within RUN_STEPS steps) off; in between the code may go either way.
@@ -45,7 +47,7 @@ if str(HERE) not in sys.path:
 os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepsets-inductor-")
 from run import study_models  # noqa: E402
 
-from deepsets import DeepSet  # noqa: E402
+from deepsets import DeepSet, training  # noqa: E402
 from deepsets.engine import forked, settings  # noqa: E402
 from deepsets.engine.families import layers, stack_models  # noqa: E402
 from deepsets.engine.losses import per_model  # noqa: E402
@@ -54,6 +56,7 @@ from deepsets.engine.sources import Streams  # noqa: E402
 from deepsets.engine.threads import torch_threads  # noqa: E402
 from deepsets.engine.train import train_many  # noqa: E402
 from deepsets.studies.exercise.settings import StudySettings  # noqa: E402
+from deepsets.training import train  # noqa: E402
 
 NOISE = 0.25  # a lever must gain at least 1.25x; side-by-side runs differ by up to ~20%
 RUN_STEPS = 4000  # the exercise's run: a one-off cost must pay within it
@@ -96,6 +99,13 @@ def k64_step_seconds(steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
+def one_step_seconds(steps: int) -> float:
+    """Seconds per step of `train` on one DeepSet (4 x the steps: a step is short)."""
+    start = time.perf_counter()
+    train(DeepSet(generator=0), 4 * steps, seed=0, progress=False)
+    return (time.perf_counter() - start) / (4 * steps)
+
+
 # name (with the workload it is measured on: where the lever is meant to act), owner,
 # attribute, off, on, workload
 SWITCHES: list[tuple[str, Any, str, Any, Any, Callable[[int], float]]] = [
@@ -105,6 +115,10 @@ SWITCHES: list[tuple[str, Any, str, Any, Any, Callable[[int], float]]] = [
      study_step_seconds),
     ("FastTanh in the stacked forms (K = 64 DeepSets)", layers, "FAST_TANH", False, True,
      k64_step_seconds),
+    ("torch's fused Adam kernel (one DeepSet, train)", training, "FUSED", False, True,
+     one_step_seconds),
+    ("torch's fused Adam kernel (study models, train_many)", training, "FUSED", False, True,
+     study_step_seconds),
 ]  # fmt: skip
 
 

@@ -30,6 +30,10 @@ from deepsets.validate import as_generator, check_finite, check_finite_parameter
 from deepsets.values import check_training_args as check_training_args
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
+# Adam as torch's fused kernel (`torch.optim.Adam(fused=True)`: one pass over all the weights)
+# rather than its default loop of seven ops per tensor, here and in the engine; the same update.
+# Measured gain in benchmarks/levers.py (benchmarks/README.md, "Levers").
+FUSED = True
 MASKED = "training on sets of varying size (sizes= or mask=)"  # what needs a model taking a mask
 
 
@@ -66,8 +70,7 @@ def train(
         progress: show a tqdm bar; None shows one only on a terminal.
 
     Returns:
-        The trained model (in eval mode) and the loss of every step, an array (steps,). A
-        float64 model trains on float64 data (the data's values are exact in both dtypes).
+        The trained model (in eval mode) and the loss of every step, an array (steps,).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
@@ -78,29 +81,27 @@ def train(
     if pair is not None:
         check_takes_mask(model, MASKED)
     show = show_progress(progress)
-    data = chunks(steps, batch_size, n_objects=N, sizes=pair,
-                  generator=as_generator(seed, device, "seed"), device=device)  # fmt: skip
+    g = as_generator(seed, device, "seed")
+    data = chunks(steps, batch_size, n_objects=N, sizes=pair, generator=g, device=device)
     check_outputs([model], *sample(N, pair, device, dtype), names=["model"])
     before = copy.deepcopy(model.state_dict())  # restored if the run fails or is interrupted
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = torch.empty(steps, dtype=dtype, device=device)  # (steps,), fetched once at the end
-    done = 0
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=FUSED or None)
+    losses = []  # one per step, fetched once at the end
     try:
         model.train()
         for X, y, *mask in tqdm(data, disable=not show, desc="train", leave=False):
             for t in range(X.shape[0]):  # X (T, B, N, 1), y (T, B, 1), mask (T, B, N)
-                p = model(X[t].to(dtype), *(m[t] for m in mask))  # (B, 1)
+                p = model(X[t].to(dtype), *(m[t] for m in mask))  # (B, 1): float64 data too
                 loss = F.binary_cross_entropy(p, y[t].to(dtype))
                 opt.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
-                losses[done] = loss.detach()
-                done += 1
+                losses.append(loss.detach())
     except BaseException:
         model.load_state_dict(before)
         raise
     model.eval()
-    history = losses.cpu().double().numpy()
+    history = torch.stack(losses).cpu().double().numpy()  # (steps,)
     warn_if_diverged(history[None], lr)
     return model, history
 

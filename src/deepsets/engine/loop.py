@@ -22,6 +22,7 @@ from deepsets.engine.families import Stack, twin
 from deepsets.engine.losses import per_model
 from deepsets.engine.settings import EngineSettings
 from deepsets.engine.sources import Data
+from deepsets.training import FUSED
 
 
 def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | None:
@@ -43,7 +44,7 @@ def fit(
     """
     weights = [[w.clone().requires_grad_(True) for w in stack.init()] for stack, _ in stacks]
     every = [w for ws in weights for w in ws]
-    opt = torch.optim.Adam(every, s.lr, foreach=True)
+    opt = torch.optim.Adam(every, s.lr, fused=FUSED or None)
     criterion = per_model(s.loss)
     order = [i for _, index in stacks for i in index]  # the model of each loss column
     device = every[0].device
