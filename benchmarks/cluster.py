@@ -36,9 +36,9 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from deepsets import DeepSet
 from deepsets.cluster import DaskGroups, using
 from deepsets.engine.remote import Group, train_group
-from deepsets.engine.settings import TORCH_THREADS, EngineSettings
+from deepsets.engine.settings import TORCH_THREADS, Engine, EngineSettings
 from deepsets.engine.sources import Streams
-from deepsets.training import train_many
+from deepsets.engine.train import train_many
 
 HERE = Path(__file__).resolve().parent
 EXE = Path(sys.executable).with_name("deepsets")
@@ -117,11 +117,11 @@ def round_trip(client: Client, G: int = 60, repeat: int = 3) -> dict[str, float]
     groups = DaskGroups(client, "bench")
     for _ in range(repeat):
         t = time.perf_counter()
-        train_many(models, 1, seeds=[0] * G, progress=False)
+        train_many(models, 1, seeds=[0] * G, engine=Engine(progress=False))
         local = min(local, time.perf_counter() - t)
         with using(groups):
             t = time.perf_counter()
-            train_many(models, 1, seeds=[0] * G, progress=False)
+            train_many(models, 1, seeds=[0] * G, engine=Engine(progress=False))
             remote = min(remote, time.perf_counter() - t)
     assert groups.info().groups == G * repeat
     groups.shutdown()

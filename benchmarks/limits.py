@@ -43,9 +43,10 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from deepsets.engine.families import StackedDeepSet, StackedMLP, stack_models  # noqa: E402
 from deepsets.engine.families.layers import StackedLayers  # noqa: E402
+from deepsets.engine.settings import Engine  # noqa: E402
 from deepsets.engine.sources import Streams  # noqa: E402
+from deepsets.engine.train import train_many  # noqa: E402
 from deepsets.models import DeepSet  # noqa: E402
-from deepsets.training import train_many  # noqa: E402
 
 B = 100  # sets per step, as the study trains
 WALL = 200  # unprofiled steps timed per case
@@ -203,7 +204,8 @@ class Case:
 
 def run(groups: Sequence[Models], steps: int) -> None:
     for g in groups:
-        train_many(g.models, steps, seeds=g.seeds, sizes=g.sizes, progress=False, workers=1)
+        train_many(g.models, steps, seeds=g.seeds, sizes=g.sizes,
+            engine=Engine(progress=False, workers=1))
 
 
 def profile_case(name: str, groups: list[Models], steps: int) -> Case:

@@ -39,12 +39,13 @@ if str(HERE) not in sys.path:
 import baseline  # noqa: E402
 
 from deepsets.data import make_data  # noqa: E402
-from deepsets.engine.settings import cores  # noqa: E402
+from deepsets.engine.settings import Engine, cores  # noqa: E402
+from deepsets.engine.train import train_many  # noqa: E402
 from deepsets.models import DeepSet  # noqa: E402
 from deepsets.studies.exercise.plan import Plan, sweep_variants  # noqa: E402
 from deepsets.studies.exercise.run import declare, run_study  # noqa: E402
 from deepsets.studies.exercise.settings import StudySettings  # noqa: E402
-from deepsets.training import train, train_many  # noqa: E402
+from deepsets.training import train  # noqa: E402
 
 RESULTS = HERE / "results"
 HEADLINE = HERE.parent / "docs" / "headline.png"  # the README's figure: the study's sweep
@@ -142,7 +143,8 @@ def deepset_rows(quick: bool) -> list[dict[str, Any]]:
     for K in K_VALUES:
         models = [DeepSet(generator=k) for k in range(K)]
         seeds = list(range(K))
-        o = clock(lambda m=models, s=seeds: train_many(m, k_steps, seeds=s, progress=False), 2)
+        o = clock(lambda m=models, s=seeds: train_many(m, k_steps, seeds=s,
+            engine=Engine(progress=False)), 2)
         target, met = "", None
         if K == 64:
             target, met = ">= 60x", at_least(60)
@@ -162,7 +164,7 @@ def sweep_row(quick: bool, base: BaselineClock) -> dict[str, Any]:
     sweep = [v.build(seed, cpu) for v in sweep_variants(s) for seed in range(s.seeds)]
     b, n_arch = base.seconds(sweep, steps)
     seeds = list(range(s.seeds)) * n_arch
-    o = clock(lambda: train_many(sweep, steps, seeds=seeds, progress=False))
+    o = clock(lambda: train_many(sweep, steps, seeds=seeds, engine=Engine(progress=False)))
     return row(f"MLP sweep, {len(sweep)} models x {steps} steps", b, o, ">= 20x", at_least(20),
                note=f"baseline est.: {n_arch} architectures x {base.steps} steps, scaled to "
                f"{s.seeds} seeds and {steps} steps")  # fmt: skip
@@ -309,22 +311,16 @@ def measure(quick: bool = False, threads: int = 1) -> dict[str, Any]:
 
 
 def compare_threads(steps: int = 100) -> dict[int, float]:
-    """Seconds per 4000 steps of train_many on the study's models, on 1 and on 2 threads
-    (train_many itself runs on TORCH_THREADS, so the count is patched for the call)."""
-    import deepsets.training as training
-
+    """Seconds per 4000 steps of train_many on the study's models, on 1 and on 2 threads."""
     s = StudySettings()
     plan, models = study_models(s)
     seeds = plan.seeds * len(plan.variants)
-    fixed, out = training.TORCH_THREADS, {}
-    try:
-        for n in (1, 2):
-            training.TORCH_THREADS = n
-            train_many(models, 5, seeds=seeds, progress=False)  # warm up
-            t = clock(lambda: train_many(models, steps, seeds=seeds, progress=False))
-            out[n] = t * s.steps / steps
-    finally:
-        training.TORCH_THREADS = fixed
+    out = {}
+    for n in (1, 2):
+        e = Engine(progress=False, threads=n)
+        train_many(models, 5, seeds=seeds, engine=e)  # warm up
+        t = clock(lambda e=e: train_many(models, steps, seeds=seeds, engine=e))
+        out[n] = t * s.steps / steps
     return out
 
 

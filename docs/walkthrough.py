@@ -194,7 +194,7 @@ print("spread of the outputs over all 372 sets:", spread)
 # Step 6 checked the second half. "Faster" can mean two things.
 #
 # **In examples.** Train each model on M arrangements per class only, then test it on every
-# arrangement it never saw. `ds.train_on(models, X, y, steps)` trains model k full-batch on its
+# arrangement it never saw. `ds.train_on(models, (X, y), steps)` trains model k full-batch on its
 # own fixed sets X[k], y[k].
 
 # %%
@@ -207,7 +207,7 @@ unseen[train_idx] = False  # every arrangement not trained on: 372 - 2M of them
 few = [ds.DeepSet(generator=0), ds.make_mlp((20, 20), "relu", generator=0)]
 X_few = X_all[train_idx].expand(2, -1, -1, -1)  # (K = 2 models, 2M sets, 10, 1)
 y_few = y_all[train_idx].expand(2, -1, -1)  # (2, 2M, 1)
-ds.train_on(few, X_few, y_few, 300, lr=1e-2)
+ds.train_on(few, (X_few, y_few), 300, lr=1e-2)
 unseen_accuracy = {
     name: ds.evaluate(model, X_all[unseen], y_all[unseen])["accuracy"]
     for name, model in zip(("DeepSet", "MLP"), few, strict=True)

@@ -256,14 +256,14 @@ def test_attention_is_a_registered_study():
 
 @pytest.mark.parametrize("threads", [1, None])
 def test_threads_reach_every_training_call(monkeypatch, threads):
-    from deepsets import training
+    from deepsets.engine import train as engine
     from deepsets.studies.attention import train
 
     calls = []
 
     def recorded(*args, **kwargs):
-        calls.append(kwargs.get("threads", "not given"))
-        return training.train_on(*args, **kwargs)
+        calls.append(kwargs["engine"].threads)
+        return engine.train_on(*args, **kwargs)
 
     monkeypatch.setattr(train, "train_on", recorded)
     s = AttentionSettings(**TINY, threads=threads)

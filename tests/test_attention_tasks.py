@@ -14,6 +14,8 @@ from scipy.stats import multivariate_normal
 from torch.nn import functional as F
 
 from deepsets.engine.losses import LOSSES, register_loss
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_on
 from deepsets.models.set_transformer import Layers, SetModel
 from deepsets.studies.attention.tasks import (
     MIXTURE_OUTPUTS,
@@ -25,7 +27,6 @@ from deepsets.studies.attention.tasks import (
     mixture_sets,
     oracle_log_likelihood,
 )
-from deepsets.training import train_on
 
 
 def test_max_regression_targets_are_the_maxima_of_the_real_elements():
@@ -169,17 +170,8 @@ def test_the_engine_trains_a_set_transformer_on_the_mixture_nll():
     )
     with torch.no_grad():
         before = float(mixture_nll(model(s.points, s.mask), s.targets))
-    _, losses = train_on(
-        [model],
-        s.points,
-        s.targets,
-        60,
-        mask=s.mask,
-        loss="mixture_nll",
-        output=(4, MIXTURE_OUTPUTS),
-        lr=1e-2,
-        progress=False,
-    )
+    _, losses = train_on([model], (s.points, s.targets, s.mask), 60, loss="mixture_nll", lr=1e-2,
+        engine=Engine(progress=False))
     assert losses.shape == (1, 60) and losses[0, 0] == pytest.approx(before, rel=1e-5)
     with torch.no_grad():
         after = float(mixture_nll(model(s.points, s.mask), s.targets))
@@ -222,28 +214,12 @@ def test_bad_arguments_are_refused_by_name(call, error, match):
         call()
 
 
-def test_train_on_refuses_a_model_whose_outputs_are_not_the_given_shape():
+def test_train_on_refuses_a_model_whose_outputs_the_loss_cannot_take():
     s = mixture_sets(8, (5, 9), generator=13)
-    model = SetModel(2, MIXTURE_OUTPUTS, seeds=3, layers=Layers(8, 2, 1), generator=0)
-    with pytest.raises(ValueError, match=r"\(B, 4, 4\)"):
-        train_on(
-            [model],
-            s.points,
-            s.targets,
-            5,
-            mask=s.mask,
-            loss="mixture_nll",
-            output=(4, MIXTURE_OUTPUTS),
-            progress=False,
-        )
-    with pytest.raises(ValueError, match="output"):
-        train_on(
-            [model],
-            s.points,
-            s.targets,
-            5,
-            mask=s.mask,
-            loss="mixture_nll",
-            output=(0, 4),
-            progress=False,
-        )
+    model = SetModel(2, 3, seeds=4, layers=Layers(8, 2, 1), generator=0)  # (B, 4, 3)
+    before = [p.detach().clone() for p in model.parameters()]
+    match = r"models\[0\]'s outputs \(2, 4, 3\) do not fit loss='mixture_nll'"
+    with pytest.raises(ValueError, match=match):
+        train_on([model], (s.points, s.targets, s.mask), 5, loss="mixture_nll",
+                 engine=Engine(progress=False))  # fmt: skip
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))

@@ -106,17 +106,26 @@ CASES = {
     "DeepSet phi int": (lambda: ds.DeepSet(phi=3, rho=nn.Linear(1, 1)), "phi"),
     "DeepSet rho missing": (lambda: ds.DeepSet(phi=nn.Linear(1, 1)), "rho"),
     "DeepSet modules and widths": (
-        lambda: ds.DeepSet(8, phi=nn.Linear(1, 1), rho=nn.Linear(1, 1)), "hidden"
+        lambda: ds.DeepSet(8, phi=nn.Linear(1, 1), rho=nn.Linear(1, 1)),
+        "hidden",
     ),
     "DeepSet modules and seed": (
-        lambda: ds.DeepSet(phi=nn.Linear(1, 1), rho=nn.Linear(1, 1), generator=0), "generator"
+        lambda: ds.DeepSet(phi=nn.Linear(1, 1), rho=nn.Linear(1, 1), generator=0),
+        "generator",
     ),
     "DeepSet modules X rank 1": (
-        lambda: ds.DeepSet(phi=nn.Linear(1, 1), rho=nn.Linear(1, 1))(torch.zeros(4)), "X"
+        lambda: ds.DeepSet(phi=nn.Linear(1, 1), rho=nn.Linear(1, 1))(torch.zeros(4)),
+        "X",
     ),
-    "train threads 0": (lambda: ds.train(ds.DeepSet(), 2, threads=0), "threads"),
+    "train_many threads 0": (
+        lambda: ds.train_many([ds.DeepSet()], 2, seeds=[0], engine=ds.Engine(threads=0)),
+        "threads",
+    ),
     "train_on threads str": (
-        lambda: ds.train_on([ds.DeepSet()], X4, torch.ones(4, 1), 2, threads="2"), "threads"
+        lambda: ds.train_on(
+            [ds.DeepSet()], (X4, torch.ones(4, 1)), 2, engine=ds.Engine(threads="2")
+        ),
+        "threads",
     ),
     "make_mlp hidden=0": (lambda: ds.make_mlp(0), "hidden"),
     "make_mlp hidden list": (lambda: ds.make_mlp([5, -1]), r"hidden\[1\]"),

@@ -36,8 +36,9 @@ from deepsets.cluster import (
     using,
 )
 from deepsets.engine.parts import stacks
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_many, train_on
 from deepsets.lab.output import PARTIAL_PREFIX
-from deepsets.training import train_many, train_on
 
 EXE = Path(sys.executable).with_name("deepsets")
 SMALL = ["--quick", "--no-extras", "--steps", "100", "--final-window", "20"]  # a run in seconds
@@ -61,10 +62,8 @@ def trained(executor=None, seeds=SEEDS, workers=None):
     """train_many on models() with snapshots: (models, losses, snapshots)."""
     torch.manual_seed(0)  # the unstacked module's initial weights
     ms, snaps = models(), {10: [], 25: []}
-    _, losses = train_many(
-        ms, STEPS, seeds=seeds, batch_size=20, snapshots=snaps, executor=executor,
-        progress=False, workers=workers,
-    )  # fmt: skip
+    e = Engine(snapshots=snaps, executor=executor, progress=False, workers=workers)
+    _, losses = train_many(ms, STEPS, seeds=seeds, batch_size=20, engine=e)
     return ms, losses, snaps
 
 
@@ -108,7 +107,9 @@ def test_train_on_given_sets_on_a_process_pool_matches_in_process(pool):
     runs = []
     for executor in (None, pool):
         ms = [ds.DeepSet(generator=s) for s in range(3)] + [ds.make_mlp((8,), generator=0)]
-        _, losses = train_on(ms, X, y, STEPS, batch_size=10, executor=executor, progress=False)
+        _, losses = train_on(
+            ms, (X, y), STEPS, batch_size=10, engine=Engine(executor=executor, progress=False)
+        )
         runs.append((losses, [p for m in ms for p in m.parameters()]))
     (la, pa), (lb, pb) = runs
     assert np.array_equal(la, lb) and all(torch.equal(p, q) for p, q in zip(pa, pb, strict=True))
@@ -144,15 +145,15 @@ def test_the_progress_bar_counts_finished_groups(monkeypatch):
     monkeypatch.setattr("deepsets.engine.remote.tqdm", Bar)
     monkeypatch.setattr(Bar, "made", [])
     with ThreadPoolExecutor(2) as threads:
-        train_many(models(), 3, seeds=SEEDS, executor=threads, progress=True)
-        train_many(models(), 3, seeds=SEEDS, executor=threads, progress=False)
+        train_many(models(), 3, seeds=SEEDS, engine=Engine(executor=threads, progress=True))
+        train_many(models(), 3, seeds=SEEDS, engine=Engine(executor=threads, progress=False))
     n = len(stacks(models(), 100, 10))
     assert [(b.total, b.shown, b.updates) for b in Bar.made] == [(n, True, n), (n, False, n)]
 
 
 def test_an_executor_must_be_one_and_train_on_a_cpu():
     with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
-        train_many([ds.DeepSet()], 5, seeds=[0], executor="local:2")  # type: ignore[arg-type]
+        train_many([ds.DeepSet()], 5, seeds=[0], engine=Engine(executor="local:2"))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="executor must be"):
         with using(object()):  # type: ignore[arg-type]
             pass
@@ -400,4 +401,9 @@ def test_a_group_dask_gave_up_on_is_a_clear_error():
     from deepsets.engine.remote import GroupLost
 
     with pytest.raises(GroupLost, match="lost with its worker on every attempt"):
-        train_many([ds.DeepSet(generator=0)], 5, seeds=[0], progress=False, executor=GivesUp())
+        train_many(
+            [ds.DeepSet(generator=0)],
+            5,
+            seeds=[0],
+            engine=Engine(progress=False, executor=GivesUp()),
+        )

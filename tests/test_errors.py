@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import deepsets as ds
-from deepsets.training import train_many
+from deepsets.engine.train import train_many
 
 
 def test_an_mlp_trained_on_another_set_size_is_told_why():

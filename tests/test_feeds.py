@@ -14,8 +14,9 @@ from torch import nn
 
 from deepsets.engine import parts
 from deepsets.engine.parts import cost, partition, share_out, stacks
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_many
 from deepsets.models import DeepSet, make_mlp
-from deepsets.training import train_many
 
 # (the entry of `sizes`, a model builder) for every model of the call, in call order
 SIZES = [None, (5, 20), None, (5, 10), (5, 20), None, (5, 10), (5, 20)]
@@ -48,7 +49,7 @@ def one_call_per_entry(steps: int, snapshots: tuple[int, ...]):
         index = [i for i, e in enumerate(sizes) if e == entry]
         kept: dict[int, list[nn.Module]] = {t: [] for t in snapshots}
         _, part = train_many([models[i] for i in index], steps, seeds=index, sizes=entry,
-                             snapshots=kept, workers=1, progress=False)  # fmt: skip
+                             engine=Engine(snapshots=kept, workers=1, progress=False))  # fmt: skip
         losses[index] = part
         for t in snapshots:
             for i, m in zip(index, kept[t], strict=True):
@@ -66,8 +67,8 @@ def test_one_call_on_several_sizes_gives_the_bits_of_one_call_per_size(workers, 
     ref_models, ref_losses, ref_snaps = one_call_per_entry(steps, at)
     models, sizes = models_and_sizes()
     snaps: dict[int, list[nn.Module]] = {t: [] for t in at}
-    _, losses = train_many(models, steps, seeds=list(range(len(models))), sizes=sizes,
-                           snapshots=snaps, workers=workers, progress=False)  # fmt: skip
+    e = Engine(snapshots=snaps, workers=workers, progress=False)
+    _, losses = train_many(models, steps, seeds=list(range(len(models))), sizes=sizes, engine=e)
     np.testing.assert_array_equal(losses, ref_losses)
     for m, ref in zip(models, ref_models, strict=True):
         assert all(map(torch.equal, weights(m), weights(ref)))
@@ -124,11 +125,11 @@ def test_per_model_sizes_are_checked_naming_the_entry():
 
 def test_a_none_entry_trains_on_n_objects_and_a_pair_for_all_is_one_group():
     a, b = DeepSet(generator=3), DeepSet(generator=3)
-    _, la = train_many([a], 5, seeds=[4], n_objects=12, progress=False)
+    _, la = train_many([a], 5, seeds=[4], n_objects=12, engine=Engine(progress=False))
     _, lb = train_many([b, DeepSet()], 5, seeds=[4, 5], sizes=[None, None], n_objects=12,
-                       progress=False)  # fmt: skip
+                       engine=Engine(progress=False))  # fmt: skip
     np.testing.assert_array_equal(la[0], lb[0])
     c, d = DeepSet(generator=3), DeepSet(generator=3)
-    _, lc = train_many([c], 5, seeds=[4], sizes=(5, 20), progress=False)
-    _, ld = train_many([d], 5, seeds=[4], sizes=[(5, 20)], progress=False)
+    _, lc = train_many([c], 5, seeds=[4], sizes=(5, 20), engine=Engine(progress=False))
+    _, ld = train_many([d], 5, seeds=[4], sizes=[(5, 20)], engine=Engine(progress=False))
     np.testing.assert_array_equal(lc, ld)

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from deepsets.engine import forked, parts
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_many
 from deepsets.models import DeepSet, make_mlp
-from deepsets.training import train_many
 
 
 class Dies(nn.Module):
@@ -74,7 +75,9 @@ def test_forked_workers_give_the_numbers_of_thread_workers(always_fork, monkeypa
     for fork in (True, False):
         monkeypatch.setattr(forked, "FORK", fork)
         ms, snaps = models(), {20: []}
-        _, losses = train_many(ms, 40, seeds=list(range(9)), snapshots=snaps, progress=False)
+        _, losses = train_many(
+            ms, 40, seeds=list(range(9)), engine=Engine(snapshots=snaps, progress=False)
+        )
         runs.append((losses, weights(ms), weights(snaps[20])))
     assert always_fork == [2]  # the forked run forked once, into two workers
     (losses, w, s), (losses_t, w_t, s_t) = runs
@@ -85,14 +88,14 @@ def test_forked_workers_give_the_numbers_of_thread_workers(always_fork, monkeypa
 
 def test_an_error_in_a_worker_is_raised_here(always_fork):
     with pytest.raises(ValueError, match="boom in a worker"):
-        train_many([Dies("raise"), Dies("raise")], 5, seeds=[0, 1], progress=False)
+        train_many([Dies("raise"), Dies("raise")], 5, seeds=[0, 1], engine=Engine(progress=False))
     assert always_fork == [2]
     assert mp.active_children() == []
 
 
 def test_a_worker_that_dies_is_a_clear_error(always_fork):
     with pytest.raises(RuntimeError, match=r"worker process 1 died \(exit code 3\)"):
-        train_many([Dies("exit"), Dies("exit")], 5, seeds=[0, 1], progress=False)
+        train_many([Dies("exit"), Dies("exit")], 5, seeds=[0, 1], engine=Engine(progress=False))
     assert mp.active_children() == []
 
 

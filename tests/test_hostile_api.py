@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 import deepsets as ds
-from deepsets import training
 from deepsets.checks import check_finite
+from deepsets.engine import train as engine_train
+from deepsets.engine.checks import check_unshared
 from deepsets.studies.attention.tasks import mixture_nll
 from deepsets.studies.digits.tasks import digit_sum
 from deepsets.studies.theory import tasks as theory
@@ -31,8 +32,8 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("the engine started training before refusing")
 
-    monkeypatch.setattr(training, "run_parts", fail)
-    monkeypatch.setattr(training, "run_groups", fail)
+    monkeypatch.setattr(engine_train, "run_parts", fail)
+    monkeypatch.setattr(engine_train, "run_groups", fail)
 
 
 def refused(call: Callable[[], object], *names: str) -> str:
@@ -128,8 +129,8 @@ def test_shared_parameters_refused(case: str, how: str, monkeypatch: pytest.Monk
     X, y = ds.make_data(8, generator=0)
     calls: dict[str, Callable[[], object]] = {
         "train_many": lambda: ds.train_many(models, 5, seeds=list(range(len(models)))),
-        "train_on": lambda: ds.train_on(models, X, y, 5),
-        "train_on drawn": lambda: ds.train_on(models, X, y, 5, batch_size=4),
+        "train_on": lambda: ds.train_on(models, (X, y), 5),
+        "train_on drawn": lambda: ds.train_on(models, (X, y), 5, batch_size=4),
     }
     refused(calls[how], first, second, "share one parameter")
     for m, s in zip(models, before, strict=True):  # nothing was trained or written back
@@ -158,9 +159,9 @@ def test_refused_exactly_when_some_parameter_is_in_two_models(
         for p in m.parameters():
             owners.setdefault(id(p), set()).add(k)
     if all(len(o) == 1 for o in owners.values()):
-        training.check_unshared(models)
+        check_unshared(models)
         return
-    msg = refused(lambda: training.check_unshared(models), "share one parameter")
+    msg = refused(lambda: check_unshared(models), "share one parameter")
     named = re.findall(r"models\[(\d+)\]\.([\w.]+) ", msg)[:2]
     (a, pa), (b, pb) = named
     assert a != b
@@ -227,31 +228,24 @@ ARGUMENTS: dict[str, tuple[Callable[[], object], str]] = {
         "n_objects=10",
     ),
     "train_on(seeds=['x'])": (
-        lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, seeds=["x"]),
+        lambda: ds.train_on([ds.DeepSet()], (X8, Y8), 3, seeds=["x"]),
         "seeds[0]",
     ),
     "train_on(seeds=[1.5])": (
-        lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, seeds=[1.5]),
+        lambda: ds.train_on([ds.DeepSet()], (X8, Y8), 3, seeds=[1.5]),
         "seeds[0]",
     ),
     "train_on(seeds=[0, -1])": (
-        lambda: ds.train_on([ds.DeepSet(), ds.DeepSet()], X8, Y8, 3, seeds=[0, -1]),
+        lambda: ds.train_on([ds.DeepSet(), ds.DeepSet()], (X8, Y8), 3, seeds=[0, -1]),
         "seeds[1]",
     ),
     "train_on(seeds=[None], batch_size=4)": (
-        lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, seeds=[None], batch_size=4),
+        lambda: ds.train_on([ds.DeepSet()], (X8, Y8), 3, seeds=[None], batch_size=4),
         "seeds[0]",
     ),
-    "train_on(output=(2,), mse)": (
-        lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, loss="mse", output=(2,)),
-        "output=(2,)",
-    ),
-    "train_on(output=(1, 1))": (
-        lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, output=(1, 1)),
-        "output=(1, 1)",
-    ),
+    "train_on(sets=X)": (lambda: ds.train_on([ds.DeepSet()], X8, 3), "sets"),
     "train_on(seeds=[2**63])": (
-        lambda: ds.train_on([ds.DeepSet()], X8, Y8, 3, seeds=[2**63], batch_size=4),
+        lambda: ds.train_on([ds.DeepSet()], (X8, Y8), 3, seeds=[2**63], batch_size=4),
         "seeds[0]",
     ),
 }
@@ -290,14 +284,17 @@ def nonfinite_calls(X: torch.Tensor, y: torch.Tensor) -> dict[str, Callable[[], 
     """Every entry point that takes data, given X (8, 10, 1) and y (8, 1)."""
     full = torch.ones(8, 10, dtype=torch.bool)
     return {
-        "train_on bce": lambda: ds.train_on([ds.DeepSet()], X, y, 3),
-        "train_on mse": lambda: ds.train_on([ds.DeepSet()], X, y, 3, loss="mse"),
+        "train_on bce": lambda: ds.train_on([ds.DeepSet()], (X, y), 3),
+        "train_on mse": lambda: ds.train_on([ds.DeepSet()], (X, y), 3, loss="mse"),
         "train_on mae drawn": lambda: ds.train_on(
-            [ds.DeepSet()], X, y, 3, loss="mae", batch_size=2
+            [ds.DeepSet()], (X, y), 3, loss="mae", batch_size=2
         ),
-        "train_on masked": lambda: ds.train_on([ds.DeepSet()], X, y, 3, loss="mse", mask=full),
+        "train_on masked": lambda: ds.train_on([ds.DeepSet()], (X, y, full), 3, loss="mse"),
         "train_on per model": lambda: ds.train_on(
-            [ds.DeepSet(), ds.DeepSet()], torch.stack([X8, X]), torch.stack([Y8, y]), 3, loss="mse"
+            [ds.DeepSet(), ds.DeepSet()],
+            (torch.stack([X8, X]), torch.stack([Y8, y])),
+            3,
+            loss="mse",
         ),
         "evaluate": lambda: ds.evaluate(ds.DeepSet(), X, y),
         "evaluate masked": lambda: ds.evaluate(ds.DeepSet(), X, y, mask=full),
@@ -463,23 +460,23 @@ DTYPES: dict[str, tuple[Callable[[], object], tuple[str, ...]]] = {
     "evaluate integer X": (lambda: ds.evaluate(ds.DeepSet(), X8.long(), Y8), ("X", "int64")),
     "train float64 outputs": (
         lambda: ds.train(Cast(torch.float64), 3, seed=0),
-        ("models[0]", "float64", "float32"),
+        ("model returns", "float64", "float32"),
     ),
     "train_on float64 outputs": (
-        lambda: ds.train_on([ds.DeepSet(), Cast(torch.float64)], X8, Y8, 3),
+        lambda: ds.train_on([ds.DeepSet(), Cast(torch.float64)], (X8, Y8), 3),
         ("models[1]", "float64"),
     ),
     "train_on integer outputs mse": (
-        lambda: ds.train_on([Cast(torch.int64)], X8, Y8, 3, loss="mse"),
+        lambda: ds.train_on([Cast(torch.int64)], (X8, Y8), 3, loss="mse"),
         ("models[0]", "int64"),
     ),
     "train_many logits": (lambda: ds.train_many([Logits()], 3, seeds=[0]), ("models[0]", "logits")),
     "train_on MLP with a mask": (
-        lambda: ds.train_on([ds.make_mlp()], X8, Y8, 3, mask=MASK8),
+        lambda: ds.train_on([ds.make_mlp()], (X8, Y8, MASK8), 3),
         ("mask", "Sequential"),
     ),
     "train_on complex X": (
-        lambda: ds.train_on([ds.DeepSet()], X8.to(torch.complex64), Y8, 3),
+        lambda: ds.train_on([ds.DeepSet()], (X8.to(torch.complex64), Y8), 3),
         ("X", "complex64"),
     ),
 }
@@ -511,7 +508,7 @@ def test_train_on_reads_inputs_that_require_grad_as_values(which: str) -> None:
 
     def run(X: torch.Tensor, y: torch.Tensor) -> tuple[list[nn.Module], np.ndarray]:
         torch.manual_seed(0)
-        return ds.train_on([ds.DeepSet() for _ in range(K)], X, y, 20, **kwargs)
+        return ds.train_on([ds.DeepSet() for _ in range(K)], (X, y), 20, **kwargs)
 
     (m1, *_), L1 = run(gX, gy)
     (m2, *_), L2 = run(X, y)
@@ -551,13 +548,13 @@ def broken(value: float, where: str = "rho") -> ds.DeepSet:
 
 def nonfinite_weights_calls(value: float, tmp: str) -> dict[str, tuple[Callable[[], object], str]]:
     return {
-        "train": (lambda: ds.train(broken(value), 3, seed=0), "models[0].rho.0.weight[0, 0]"),
+        "train": (lambda: ds.train(broken(value), 3, seed=0), "model.rho.0.weight[0, 0]"),
         "train_many second": (
             lambda: ds.train_many([ds.DeepSet(), broken(value, "phi")], 3, seeds=[0, 1]),
             "models[1].phi.0.weight[0, 0]",
         ),
         "train_on mse": (
-            lambda: ds.train_on([broken(value)], X8, Y8, 3, loss="mse"),
+            lambda: ds.train_on([broken(value)], (X8, Y8), 3, loss="mse"),
             "models[0].rho.0.weight",
         ),
         "evaluate": (lambda: ds.evaluate(broken(value), X8, Y8), "model.rho.0.weight[0, 0]"),

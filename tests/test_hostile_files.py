@@ -32,6 +32,7 @@ import deepsets.engine.remote as remote
 from deepsets import DeepSet, load_model, make_mlp, save_model, train_many
 from deepsets.cluster import session
 from deepsets.engine.remote import ExecutorFailed
+from deepsets.engine.settings import Engine
 from deepsets.lab import output
 from deepsets.lab.output import PARTIAL_PREFIX, read_marker, staged
 from deepsets.studies.digits.models import SetTransformer
@@ -254,7 +255,7 @@ def test_a_faulty_executor_is_a_clear_error_naming_it_and_no_model_changes(monke
     models = [DeepSet(hidden=5, generator=0), DeepSet(hidden=6, generator=1)]  # two stacks
     before = [copy.deepcopy(m.state_dict()) for m in models]
     with pytest.raises(ExecutorFailed, match=message) as caught:
-        train_many(models, 5, seeds=[0, 1], executor=executor)
+        train_many(models, 5, seeds=[0, 1], engine=Engine(executor=executor))
     assert type(executor).__name__ in str(caught.value)
     for b, m in zip(before, models, strict=True):
         assert all(torch.equal(v, m.state_dict()[k]) for k, v in b.items())
@@ -287,9 +288,9 @@ def test_the_wait_for_a_task_grows_with_the_slowest_task_so_far(monkeypatch, sec
     try:
         if fails:
             with pytest.raises(ExecutorFailed, match="slowest task so far took 0.01 s"):
-                train_many(models, 5, seeds=[0, 1], executor=executor)
+                train_many(models, 5, seeds=[0, 1], engine=Engine(executor=executor))
         else:
-            train_many(models, 5, seeds=[0, 1], executor=executor)
+            train_many(models, 5, seeds=[0, 1], engine=Engine(executor=executor))
     finally:
         executor.pool.shutdown(wait=True)
 
@@ -304,7 +305,7 @@ def test_a_thread_pool_neither_advances_the_callers_generators_nor_changes_a_num
 
     def run(seeds, executor):
         models = [DeepSet(hidden=h, generator=h) for h in (3, 4, 5)]
-        return train_many(models, 20, seeds=seeds, executor=executor)[1]
+        return train_many(models, 20, seeds=seeds, engine=Engine(executor=executor))[1]
 
     reference = run([7, 8, 7], None)
     with ThreadPoolExecutor(workers) as pool:

@@ -118,10 +118,10 @@ PLACED_CALLS = {
     "train buffer": (lambda: ds.train(cpu_model_with_a_meta_buffer(), 3), "model"),
     "train_many": (lambda: ds.train_many([ds.DeepSet(), meta_model()], 3, seeds=[0, 1]),
                    r"models\[1\]"),
-    "train_on model": (lambda: ds.train_on([meta_model()], X4, Y4, 3), r"models\[0\]"),
-    "train_on X": (lambda: ds.train_on([ds.DeepSet()], X4.to(META), Y4, 3), "X"),
-    "train_on y": (lambda: ds.train_on([ds.DeepSet()], X4, Y4.to(META), 3), "y"),
-    "train_on mask": (lambda: ds.train_on([ds.DeepSet()], X4, Y4, 3, mask=MASK4.to(META)),
+    "train_on model": (lambda: ds.train_on([meta_model()], (X4, Y4), 3), r"models\[0\]"),
+    "train_on X": (lambda: ds.train_on([ds.DeepSet()], (X4.to(META), Y4), 3), "X"),
+    "train_on y": (lambda: ds.train_on([ds.DeepSet()], (X4, Y4.to(META)), 3), "y"),
+    "train_on mask": (lambda: ds.train_on([ds.DeepSet()], (X4, Y4, MASK4.to(META)), 3),
                       "mask"),
     "evaluate model": (lambda: ds.evaluate(meta_model(), X4, Y4), "model"),
     "evaluate X": (lambda: ds.evaluate(ds.DeepSet(), X4.to(META), Y4), "X"),
@@ -306,14 +306,14 @@ def test_set_size_pairs_are_named_by_their_field_not_an_inner_argument(
 # train_on, train_many and friends: a step or a set too large is refused naming the argument
 X100, Y100 = ds.make_data(100, generator=0)
 API_TOO_LARGE = {
-    "train_on batch 1e8": (lambda: ds.train_on([ds.DeepSet()], X100, Y100, 2, batch_size=10**8),
+    "train_on batch 1e8": (lambda: ds.train_on([ds.DeepSet()], (X100, Y100), 2, batch_size=10**8),
                            "batch_size=100000000"),
     "train_on batch 1e7, 2 models": (
-        lambda: ds.train_on([ds.DeepSet(), ds.DeepSet()], X100, Y100, 2, batch_size=10**7),
+        lambda: ds.train_on([ds.DeepSet(), ds.DeepSet()], (X100, Y100), 2, batch_size=10**7),
         "batch_size=10000000 for 2 model"),
-    "train_on batch 1e12": (lambda: ds.train_on([ds.DeepSet()], X100, Y100, 2,
+    "train_on batch 1e12": (lambda: ds.train_on([ds.DeepSet()], (X100, Y100), 2,
                                                 batch_size=10**12), "batch_size=1000000000000"),
-    "train_on wide model": (lambda: ds.train_on([ds.make_mlp(hidden=(10**5,))], X100, Y100, 2,
+    "train_on wide model": (lambda: ds.train_on([ds.make_mlp(hidden=(10**5,))], (X100, Y100), 2,
                                                 batch_size=10**5), "batch_size=100000"),
     "train batch 1e8": (lambda: ds.train(ds.DeepSet(), 2, batch_size=10**8), "batch_size=1"),
     "train_many steps": (lambda: ds.train_many([ds.DeepSet()], 10**13, seeds=[0]), "steps="),
@@ -333,15 +333,15 @@ def test_api_calls_too_large_for_memory_are_refused_naming_the_argument(case, no
 
 
 def test_a_batch_that_fits_still_trains():
-    _, losses = ds.train_on([ds.DeepSet()], X100, Y100, 2, batch_size=10**4)
+    _, losses = ds.train_on([ds.DeepSet()], (X100, Y100), 2, batch_size=10**4)
     assert losses.shape == (1, 2) and np.isfinite(losses).all()
 
 
 def test_a_convolution_counts_its_channels_times_pixels_per_object():
     """object_units against a count by hand of ConvEncoder's layers on 8x8 images with ink:
     conv 16x8x8, relu, pool 16x4x4, conv 32x4x4, relu, pool 32x2x2, flatten, linear 64, relu."""
+    from deepsets.engine.checks import object_units
     from deepsets.studies.digits.encoders import ConvEncoder
-    from deepsets.training import object_units
 
     X = torch.rand(3, 5, 64) + 0.1  # (B, N, P): every image has ink
     by_hand = 2 * 16 * 64 + 16 * 16 + 2 * 32 * 16 + 2 * 32 * 4 + 2 * 64
@@ -359,5 +359,5 @@ def test_a_convolutional_deepset_step_too_large_is_refused_naming_batch_size(no_
     X, mask, y = image_digit_sum(8, (4, 4), generator=0)  # (B, 4, 64): four images a set
     b = memory_limit() // 20_000  # the formula: about 6,800 bytes a set
     with pytest.raises(ValueError, match=f"batch_size={b} for 1 model") as e:
-        ds.train_on([image_deepset(0)], X, y, 2, mask=mask, loss="mae", batch_size=b)
+        ds.train_on([image_deepset(0)], (X, y, mask), 2, loss="mae", batch_size=b)
     assert "would need about" in str(e.value)

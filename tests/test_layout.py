@@ -24,10 +24,9 @@ def test_no_function_is_longer_than_60_lines():
     assert not long, long
 
 
-def test_one_place_in_the_package_calls_backward():
-    """One training loop: every autograd gradient in the package comes from engine/loop.py
-    (the hand-written ones of the families' steps, engine/families, are checked against
-    autograd in tests/test_backprop.py)."""
+def test_two_places_in_the_package_call_backward():
+    """Two training loops: the plain one (training.py) and the stacked engine's (engine/loop.py,
+    tested against the plain one); every autograd gradient in the package comes from them."""
     calls = [
         f"{path.relative_to(ROOT)}:{node.lineno}"
         for path in sorted(SRC.rglob("*.py"))
@@ -36,7 +35,8 @@ def test_one_place_in_the_package_calls_backward():
         and isinstance(node.func, ast.Attribute)
         and node.func.attr in ("backward", "grad")
     ]
-    assert len(calls) == 1 and calls[0].startswith("src/deepsets/engine/loop.py:"), calls
+    where = sorted(c.split(":")[0] for c in calls)
+    assert where == ["src/deepsets/engine/loop.py", "src/deepsets/training.py"], calls
 
 
 def test_every_template_is_package_data():

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 import deepsets as ds
 from deepsets.data import make_padded_batches
-from deepsets.training import train_many
+from deepsets.engine.train import train_many
 
 
 def test_padded_batches_are_each_balanced_and_follow_the_class_rule():

@@ -9,10 +9,11 @@ import torch
 from hypothesis import given, settings
 from torch import nn
 
+from deepsets.engine.train import train_on
 from deepsets.models.pooling import pool
 from deepsets.studies.popstats.models import PopStatsDeepSet, popstats_deepset, whitening
 from deepsets.studies.popstats.tasks import population_sets
-from deepsets.training import count_params, predict, train_on
+from deepsets.training import count_params, predict
 
 
 def test_the_layers_are_the_papers_code():
@@ -90,8 +91,8 @@ def test_it_trains_with_the_engine_on_mse_then_l1_and_beats_the_mean():
     y = s.y.float()
     models = [popstats_deepset(2, k, whiten=whitening(s.X).float(), y_loc=float(y.mean()),
                                y_scale=float(y.std())) for k in range(2)]  # fmt: skip
-    _, losses = train_on(models, s.X, y, 200, loss="mse", batch_size=32, seeds=[0, 1])
-    train_on(models, s.X, y, 30, loss="mae", batch_size=32, lr=1e-4, seeds=[2, 3])
+    _, losses = train_on(models, (s.X, y), 200, loss="mse", batch_size=32, seeds=[0, 1])
+    train_on(models, (s.X, y), 30, loss="mae", batch_size=32, lr=1e-4, seeds=[2, 3])
     assert losses.shape == (2, 200) and (losses[:, -20:].mean(1) < losses[:, :5].mean(1)).all()
     for m in models:
         mse = float(((predict(m, t.X).double() - t.y) ** 2).mean())
@@ -117,5 +118,5 @@ def test_bad_arguments_give_clear_errors(make, match):
 def test_it_is_a_module_the_engine_takes_with_a_mask():
     assert isinstance(popstats_deepset(2), PopStatsDeepSet)
     s = population_sets("rotation", 16, sizes=(2, 6), generator=4)
-    (m,), losses = train_on([popstats_deepset(2, 0)], s.X, s.y.float(), 3, mask=s.mask, loss="mse")
+    (m,), losses = train_on([popstats_deepset(2, 0)], (s.X, s.y.float(), s.mask), 3, loss="mse")
     assert losses.shape == (1, 3) and np.isfinite(losses).all()

@@ -242,29 +242,37 @@ def test_an_output_that_never_moved_is_said_so():
     assert "moves by at most 2e-9 (float rounding)" in text
 
 
+# levers removed from the code (benchmarks/levers.py's docstring): a record made before their
+# removal still lists them; the lead's next record does not
+REMOVED = ("hand-written training steps", "fused Adam kernel (study", "narrow MLPs padded",
+           "one hand-written Adam update")  # fmt: skip
+
+
 def test_the_code_keeps_the_levers_the_record_says_are_worth_it():
     """A lever the record found clearly faster is on in the code, one with no gain is off,
     and the record says truly whether each was on."""
-    from deepsets.engine import adam, forked, loop, settings
-    from deepsets.engine.families import layers, mlp
+    from deepsets import training
+    from deepsets.engine import forked, settings
+    from deepsets.engine.families import layers
 
     in_code = {
         " workers (study models": settings.EVERY_CORE,  # a worker per core (2 recorded)
         "workers as forked processes": forked.FORK,
-        "hand-written training steps": loop.HAND_WRITTEN,
-        "fused Adam kernel": adam.FUSED,
-        "narrow MLPs padded": mlp.PAD_TO != (),
         "FastTanh": layers.FAST_TANH,
-        "one hand-written Adam update": loop.FLAT_ADAM,
+        "torch's fused Adam kernel": training.FUSED,
         "torch.compile": False,  # nothing in src/ compiles
     }
     levers = json.loads(record.RECORD.read_text())["levers"]
-    assert len(levers) == len(in_code)
+    seen = set()
     for row in levers:
+        if row["lever"].startswith(REMOVED):
+            continue
         (name,) = [n for n in in_code if n in row["lever"]]
+        seen.add(name)
         assert row["in_code"] == in_code[name], row["lever"]
         if row["verdict"] != "noise":
             assert in_code[name] == (row["verdict"] == "keep"), (row["lever"], row["gain"])
+    assert seen >= set(in_code) - {"torch's fused Adam kernel"}  # newer than the last record
 
 
 def test_the_digits_block_follows_its_record():

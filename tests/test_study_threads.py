@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from deepsets import training
+from deepsets.engine import train as engine
 from deepsets.studies.digits import train as digits_train
 from deepsets.studies.digits.run import run_digits
 from deepsets.studies.digits.settings import quick_settings as digits_quick
@@ -22,10 +22,10 @@ from deepsets.studies.theory.settings import quick_settings as theory_quick
 
 def spy(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, calls: list[Any]) -> None:
     """Replace module.name (train_on or train_many) by a recorder of its `threads` argument."""
-    real = getattr(training, name)
+    real = getattr(engine, name)
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs.get("threads", "not given"))
+        calls.append(kwargs["engine"].threads)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, recorded)

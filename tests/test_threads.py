@@ -12,8 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from deepsets import DeepSet, make_data, train, train_many, train_on
+from deepsets import DeepSet, make_data, train_many, train_on
 from deepsets.engine import forked, parts
+from deepsets.engine.settings import Engine
 
 
 class Counting(nn.Module):
@@ -49,7 +50,7 @@ def caller_threads():
 @pytest.mark.parametrize("threads", [None, 2, 3])
 def test_training_runs_on_the_threads_asked_for(tmp_path, caller_threads, threads):
     log = tmp_path / "log"
-    train(Counting(log, 0), 3, seed=0, threads=threads, progress=False)
+    train_many([Counting(log, 0)], 3, seeds=[0], engine=Engine(threads=threads, progress=False))
     check, *steps = seen(log)
     assert [n for _, n in steps] == [threads or 1] * 3
     assert torch.get_num_threads() == caller_threads
@@ -63,7 +64,7 @@ def test_workers_train_on_the_threads_asked_for(tmp_path, caller_threads, monkey
     monkeypatch.setattr(parts, "FORK_SECONDS", 0.0)  # fork for any work
     logs = [tmp_path / "a", tmp_path / "b"]
     models = [Counting(log, k) for k, log in enumerate(logs)]
-    train_many(models, 3, seeds=[0, 1], threads=threads, progress=False)
+    train_many(models, 3, seeds=[0, 1], engine=Engine(threads=threads, progress=False))
     (_, *here), (_, *other) = seen(logs[0]), seen(logs[1])  # after each check, the steps
     n = threads or 1
     assert here == [(os.getpid(), n)] * 3  # the first part trained here
@@ -76,6 +77,8 @@ def test_executor_tasks_train_on_the_threads_asked_for(tmp_path, caller_threads)
     log = tmp_path / "log"
     X, y = make_data(8, generator=0)
     with ThreadPoolExecutor(1) as pool:
-        train_on([Counting(log, 0)], X, y, 3, threads=3, executor=pool, progress=False)
+        train_on(
+            [Counting(log, 0)], (X, y), 3, engine=Engine(threads=3, executor=pool, progress=False)
+        )
     assert [n for _, n in seen(log)[1:]] == [3] * 3
     assert torch.get_num_threads() == caller_threads

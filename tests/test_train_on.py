@@ -15,9 +15,10 @@ from torch import nn
 
 from deepsets import DeepSet, load_model, save_model
 from deepsets.engine.losses import LOSSES
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_on
 from deepsets.models.deepset import Rho
 from deepsets.models.equivariant import PermEquivariant
-from deepsets.training import train_on
 
 LINEAR = Rho(output=None)  # rho ends with its Linear: a real output
 
@@ -58,7 +59,9 @@ def test_shared_sets_full_batch_regression_equals_plain_loops(loss):
     X, y, mask = regression_sets()
     models = [DeepSet(4, latent=2, rho=Rho(output=None), generator=k).double() for k in range(3)]
     initial = [copy.deepcopy(m) for m in models]
-    _, losses = train_on(models, X, y, 60, mask=mask, lr=1e-2, loss=loss, progress=False)
+    _, losses = train_on(
+        models, (X, y, mask), 60, lr=1e-2, loss=loss, engine=Engine(progress=False)
+    )
     for k, m0 in enumerate(initial):
         ref = plain(m0, X, y, 60, loss, 1e-2, mask)
         assert max(abs(a - b) for a, b in zip(ref, losses[k], strict=True)) < TOL64
@@ -71,10 +74,8 @@ def test_drawn_batches_are_each_models_own_and_equal_plain_loops():
     models = [DeepSet(3, rho=Rho(output=None), generator=k).double() for k in range(2)]
     initial = [copy.deepcopy(m) for m in models]
     steps, b, seeds = 50, 8, [11, 12]
-    _, losses = train_on(
-        models, X, y, steps, mask=mask, lr=1e-2, loss="mse", batch_size=b, seeds=seeds,
-        progress=False,
-    )  # fmt: skip
+    _, losses = train_on(models, (X, y, mask), steps, lr=1e-2, loss="mse", batch_size=b,
+        seeds=seeds, engine=Engine(progress=False))  # fmt: skip
     for k, m0 in enumerate(initial):
         index = torch.randint(40, (steps, b), generator=torch.Generator().manual_seed(seeds[k]))
         ref = plain(m0, X, y, steps, "mse", 1e-2, mask, index)
@@ -105,7 +106,9 @@ def test_integer_tokens_reach_any_module_unchanged():
     with torch.random.fork_rng():
         models = [TokenSum(k) for k in range(2)]
     initial = [copy.deepcopy(m) for m in models]
-    _, losses = train_on(models, X, y, 40, mask=mask, lr=5e-2, loss="mae", progress=False)
+    _, losses = train_on(
+        models, (X, y, mask), 40, lr=5e-2, loss="mae", engine=Engine(progress=False)
+    )
     for k, m0 in enumerate(initial):
         ref = plain(m0, X, y, 40, "mae", 5e-2, mask)
         assert max(abs(a - r) for a, r in zip(ref, losses[k], strict=True)) < TOL64
@@ -125,7 +128,7 @@ def test_per_element_targets_train_a_generic_module():
             for _ in range(2)
         ]  # fmt: skip
     initial = [copy.deepcopy(m) for m in models]
-    _, losses = train_on(models, X, y, 30, lr=1e-2, progress=False)
+    _, losses = train_on(models, (X, y), 30, lr=1e-2, engine=Engine(progress=False))
     for k, m0 in enumerate(initial):
         ref = plain(m0, X[k], y[k], 30, "bce", 1e-2)
         assert max(abs(a - r) for a, r in zip(ref, losses[k], strict=True)) < TOL64
@@ -142,6 +145,7 @@ def test_per_element_targets_train_a_generic_module():
             dict(mask=torch.ones(16, 5, dtype=torch.bool)),
             r"mask must be a boolean tensor \(16, 6\)",
         ),
+        (dict(mask=None, extra=True), r"sets must be a pair \(X, y\) or a triple"),
         (dict(seeds=[1]), "seeds must be a list of one seed per model"),
     ],
 )
@@ -149,13 +153,19 @@ def test_bad_arguments_are_refused_before_training(kwargs, match):
     X, y, _ = regression_sets()
     args = dict(loss="mse") | kwargs
     with pytest.raises(ValueError, match=match):
-        train_on([DeepSet(rho=LINEAR), DeepSet(rho=LINEAR)], X, y, 5, progress=False, **args)
+        sets = (X, y) if "mask" not in args else (X, y, args.pop("mask"))
+        if args.pop("extra", False):
+            sets = (*sets, None, X)
+        train_on([DeepSet(rho=LINEAR), DeepSet(rho=LINEAR)], sets, 5,
+                 engine=Engine(progress=False), **args)  # fmt: skip
 
 
 def test_a_target_shape_the_models_do_not_give_is_refused():
     X, _, _ = regression_sets()
     with pytest.raises(ValueError, match=r"must map \(B, N, F\) to \(B, 6\), got \(2, 1\)"):
-        train_on([DeepSet(rho=LINEAR)], X, X[..., 0], 5, loss="mse", progress=False)
+        train_on(
+            [DeepSet(rho=LINEAR)], (X, X[..., 0]), 5, loss="mse", engine=Engine(progress=False)
+        )
 
 
 def test_a_regression_deepset_has_no_sigmoid_and_saves(tmp_path):
@@ -191,7 +201,7 @@ def test_shared_submodules_and_tied_weights_train_as_in_a_plain_loop():
         torch.manual_seed(0)
         model = Shared().double()
     m0 = copy.deepcopy(model)
-    _, losses = train_on([model], X, y, 40, lr=1e-2, loss="mse", progress=False)
+    _, losses = train_on([model], (X, y), 40, lr=1e-2, loss="mse", engine=Engine(progress=False))
     ref = plain(m0, X, y, 40, "mse", 1e-2)
     assert max(abs(a - r) for a, r in zip(ref, losses[0], strict=True)) < TOL64
     assert all(p.is_leaf for p in model.parameters())  # its own parameters, not views
@@ -209,7 +219,7 @@ def test_an_mlp_with_several_outputs_trains_on_all_of_them_as_in_a_plain_loop():
     model = nn.Sequential(nn.Flatten(), nn.Linear(10, 4), nn.ReLU(), nn.Linear(4, 3), nn.Sigmoid())
     model = model.double()
     m0 = copy.deepcopy(model)
-    _, losses = train_on([model], X, y, 50, lr=1e-2, progress=False)
+    _, losses = train_on([model], (X, y), 50, lr=1e-2, engine=Engine(progress=False))
     ref = plain(m0, X, y, 50, "bce", 1e-2)
     assert max(abs(a - b) for a, b in zip(ref, losses[0], strict=True)) < TOL64
     assert max_diff(model, m0) < TOL64

@@ -12,7 +12,7 @@ from torch import nn
 
 from deepsets import DeepSet, check_invariance, count_params, make_data, train, train_on
 from deepsets.engine.families import ModuleStack, StackedDeepSet, stack_models
-from deepsets.engine.loop import hand_step
+from deepsets.engine.settings import Engine
 from deepsets.models.seeding import seeded_init
 
 
@@ -95,11 +95,10 @@ def test_count_params_and_check_invariance_see_the_user_modules():
     assert change < 1e-6
 
 
-def test_layered_user_deepsets_are_stacked_and_get_the_hand_written_step():
+def test_layered_user_deepsets_are_stacked_as_their_own_forward():
     models = [layered(k) for k in range(3)] + [custom(3)]
     stacks = stack_models(models)
     assert [(type(s), ix) for s, ix in stacks] == [(StackedDeepSet, [0, 1, 2]), (ModuleStack, [3])]
-    assert hand_step(stacks[0][0], "bce") is not None
     X, mask = sets(2)
     K = 3
     p = stacks[0][0].forward(iter(stacks[0][0].init()), X.expand(K, *X.shape),
@@ -121,7 +120,7 @@ def test_train_and_train_on_train_a_user_deepset(make):
     X, y = make_data(400, generator=0)
     X2 = torch.cat([X, X**2], -1)
     before = torch.nn.functional.binary_cross_entropy(model(X2), y).item()
-    _, losses = train_on([model], X2, y, 300, lr=1e-2, progress=False)
+    _, losses = train_on([model], (X2, y), 300, lr=1e-2, engine=Engine(progress=False))
     assert losses.shape == (1, 300)
     after = torch.nn.functional.binary_cross_entropy(model(X2), y).item()
     assert after < before - 0.05

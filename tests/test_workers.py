@@ -20,12 +20,13 @@ import pytest
 import torch
 from torch import nn
 
-from deepsets import cli, training
+from deepsets import cli
 from deepsets.engine import parts, settings
+from deepsets.engine import train as engine_train
 from deepsets.engine.parts import LONE_SPLIT, cost, partition, stacks
-from deepsets.engine.settings import WORKERS_VARIABLE, resolve_workers, using_workers
+from deepsets.engine.settings import WORKERS_VARIABLE, Engine, resolve_workers, using_workers
+from deepsets.engine.train import train_many, train_on
 from deepsets.models import DeepSet, make_mlp
-from deepsets.training import train, train_many, train_on
 
 
 def weights(models: list[nn.Module]) -> list[torch.Tensor]:
@@ -54,15 +55,20 @@ def test_train_many_gives_the_same_bits_on_1_2_and_3_workers(monkeypatch, make):
     runs = []
     for workers in (1, 2, 3):
         models = make()
-        _, losses = train_many(models, 40, seeds=list(range(len(models))), workers=workers,
-                               progress=False)  # fmt: skip
+        _, losses = train_many(models, 40, seeds=list(range(len(models))),
+            engine=Engine(workers=workers, progress=False))  # fmt: skip
         runs.append((losses, weights(models)))
     for losses, w in runs[1:]:
         np.testing.assert_array_equal(losses, runs[0][0])
         assert all(torch.equal(a, b) for a, b in zip(w, runs[0][1], strict=True))
     assert forks == ([2, 2] if make is not mixed else [2, 3])  # parts forked: the work shared
     other = make()
-    train_many(other, 40, seeds=[s + 1 for s in range(len(other))], workers=2, progress=False)
+    train_many(
+        other,
+        40,
+        seeds=[s + 1 for s in range(len(other))],
+        engine=Engine(workers=2, progress=False),
+    )
     assert not all(torch.equal(a, b) for a, b in zip(weights(other), runs[0][1], strict=True))
 
 
@@ -146,12 +152,11 @@ def test_bad_workers_are_refused_before_any_work(monkeypatch, bad):
     def never(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(training, "run_engine", never)
+    monkeypatch.setattr(engine_train, "run_engine", never)
     X, y = torch.rand(4, 10, 1), torch.tensor([[0.0], [1.0], [0.0], [1.0]])
     for call in (
-        lambda: train(DeepSet(), 5, seed=0, workers=bad),
-        lambda: train_many([DeepSet()], 5, seeds=[0], workers=bad),
-        lambda: train_on([DeepSet()], X, y, 5, workers=bad),
+        lambda: train_many([DeepSet()], 5, seeds=[0], engine=Engine(workers=bad)),
+        lambda: train_on([DeepSet()], (X, y), 5, engine=Engine(workers=bad)),
     ):
         with pytest.raises(ValueError, match=r"^workers must be a positive integer, got "):
             call()
@@ -162,7 +167,7 @@ def test_bad_workers_are_refused_before_any_work(monkeypatch, bad):
 
 @pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5", "2 workers", "0x2"])
 def test_a_bad_environment_variable_is_refused_naming_it(monkeypatch, bad):
-    monkeypatch.setattr(training, "run_engine", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(engine_train, "run_engine", lambda *a, **k: pytest.fail("training started"))
     monkeypatch.setenv(WORKERS_VARIABLE, bad)
     with pytest.raises(ValueError, match=rf"{WORKERS_VARIABLE} must be a positive integer.*"):
         train_many([DeepSet()], 5, seeds=[0])
@@ -210,7 +215,7 @@ def test_a_study_refuses_a_bad_environment_variable_before_any_work(
     tmp_path, monkeypatch, capsys, bad
 ):
     monkeypatch.setenv(WORKERS_VARIABLE, bad)
-    monkeypatch.setattr(training, "run_engine", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(engine_train, "run_engine", lambda *a, **k: pytest.fail("training started"))
     out = tmp_path / "run"
     assert cli.main(["run", "--quick", "--out", str(out)]) == 2
     err = capsys.readouterr().err

@@ -14,11 +14,13 @@ from deepsets.data import (
     make_padded_batches,
     make_padded_data,
 )
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_many, train_on
 from deepsets.export import export_onnx
 from deepsets.invariance import InvarianceCheck, check_invariance
 from deepsets.models import POOLINGS, DeepSet, PermEquivariant, make_mlp, pool
 from deepsets.plots import plot_losses, plot_sets
-from deepsets.training import count_params, evaluate, train, train_many, train_on
+from deepsets.training import count_params, evaluate, train
 from deepsets.weights import load_model, save_model
 
 __version__ = "0.1.0"
@@ -37,6 +39,7 @@ __all__ = [
     "train",
     "train_many",
     "train_on",
+    "Engine",
     "count_params",
     "evaluate",
     "check_invariance",

@@ -6,10 +6,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from deepsets.checks import positive_int
+
+if TYPE_CHECKING:
+    from torch import nn
 
 # torch's intra-op threads during training by default. Measured on a 2-core CPU
 # (benchmarks/README.md): the whole study trains in about the same time on one thread as on two
@@ -17,6 +22,31 @@ from deepsets.checks import positive_int
 # as intra-op threads then wait for each other; the cores are used by the engine's workers
 # instead. On CUDA the CPU only launches kernels, so one thread is enough there too.
 TORCH_THREADS = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Engine:
+    """How `train_many` and `train_on` run, never what they compute: the same numbers on any
+    of these (snapshots only keep copies of the models partway)."""
+
+    workers: int | None = None
+    """Worker processes (or threads) that share out the stacks on a CPU; None: the cores this
+    process may use divided by `threads` (`resolve_workers`: DEEPSETS_WORKERS overrides that,
+    as a study's `--workers` does); on a GPU always one."""
+    threads: int | None = None
+    """torch's CPU threads while it trains, in every worker; None: TORCH_THREADS (1). The
+    caller's setting is restored afterwards."""
+    progress: bool | None = None
+    """Show a tqdm bar; None shows one only on a terminal."""
+    executor: Executor | None = None
+    """Train each stack as one task of this `concurrent.futures.Executor` (a process pool, a
+    Dask client's executor: `deepsets.cluster`); None: `deepsets.cluster.current_executor()`,
+    and when that is None too, in this process. Every task gets copies of the generator seeds
+    (the caller's are not advanced); when no task finishes for an hour
+    (`engine.remote.STALL_SECONDS`) the run stops with `engine.remote.ExecutorFailed`."""
+    snapshots: dict[int, list[nn.Module]] | None = None
+    """A dict whose keys are steps (1..steps); each value is set to copies of the models (in
+    eval mode) as they were after that many steps, from the same run."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +61,8 @@ class EngineSettings:
     """Adam's learning rate."""
     loss: str = "bce"
     """One of `deepsets.engine.losses.LOSSES`."""
-    target: tuple[int, ...] = (1,)
-    """The shape of one set's output."""
+    target: tuple[int, ...] | None = (1,)
+    """The shape of one set's output (None: any the loss takes)."""
     snapshots: tuple[int, ...] = ()
     """Steps after which copies of the models are kept, ascending."""
     threads: int = TORCH_THREADS

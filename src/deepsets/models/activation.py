@@ -1,15 +1,12 @@
 """The activations: one table of what every part of the package knows about each of them.
 
-`ACTIVATIONS` maps a name to an `Activation`: the module the models build, its value at 0 (the
-engine zero-pads narrow layers only when it is 0), its derivative from its output (for the
-engine's hand-written steps; None: the engine goes through autograd) and its fast forms (the
-same function in fewer cycles, for the engine's stacked forms). Models, weights, the engine's
-stacks and its hand-written steps all read this table; `dense` builds stacks of layers.
+`ACTIVATIONS` maps a name to an `Activation`: the module the models build and its fast form
+(the same function in fewer cycles, for the engine's stacked forms). Models, weights and the
+engine's stacks all read this table; `dense` builds stacks of layers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,8 +16,6 @@ from deepsets.checks import positive_int
 from deepsets.models.seeding import seeded_init
 
 aten = torch.ops.aten
-Pointwise = Callable[[torch.Tensor], torch.Tensor]
-Derivative = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (dL/dy, y) -> dL/dz
 
 
 def tanh_(z: torch.Tensor) -> torch.Tensor:
@@ -56,12 +51,6 @@ class FastTanh(torch.autograd.Function):
 # the switch's end-to-end gain in benchmarks/README.md, "Levers".
 FAST_FROM = 32_768
 
-# The hand-written steps apply tanh in place on a fresh tensor, where the identity is four
-# in-place ops and no autograd.Function: measured on one thread, tanh_ against
-# mul_(2).sigmoid_().mul_(2).sub_(1), 2,000 values 4.8 us against 6.8; 5,000 11.0 against 8.0;
-# 32,768 69.5 against 16.0; 640,000 1,626 against 229.
-FAST_FROM_IN_PLACE = 4_096
-
 
 class Tanh(nn.Module):
     """nn.Tanh through FastTanh on tensors of at least FAST_FROM values, torch.tanh below."""
@@ -73,11 +62,6 @@ class Tanh(nn.Module):
         return y
 
 
-def fast_tanh_(z: torch.Tensor) -> torch.Tensor:
-    """tanh(z) in place: through the sigmoid identity from FAST_FROM_IN_PLACE values on."""
-    return tanh_(z) if z.numel() >= FAST_FROM_IN_PLACE else z.tanh_()
-
-
 @dataclass(frozen=True)
 class Activation:
     """One activation, as every part of the package sees it."""
@@ -86,27 +70,17 @@ class Activation:
     """Its name in settings, files and errors."""
     module: type[nn.Module]
     """The module the models build (matched by exact type, never a subclass)."""
-    at_zero: float
-    """f(0): a zero-padded unit stays exactly 0 only where this is 0."""
-    apply_: Pointwise | None = None
-    """f applied in place to a fresh tensor (the hand-written steps); None: not hand-written."""
-    derivative: Derivative | None = None
-    """dL/dz from dL/dy and the output y = f(z), autograd's formula; None: not hand-written."""
     fast: type[nn.Module] | None = None
     """A cheaper module of the same function for the engine's stacked forms (None: `module`)."""
-    fast_: Pointwise | None = None
-    """A cheaper `apply_` of the same function for the hand-written steps (None: `apply_`)."""
 
 
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("tanh", nn.Tanh, 0.0, torch.tanh_, aten.tanh_backward, Tanh, fast_tanh_),
-        Activation(
-            "relu", nn.ReLU, 0.0, torch.relu_, lambda g, y: aten.threshold_backward(g, y, 0)
-        ),
-        Activation("sigmoid", nn.Sigmoid, 0.5, torch.sigmoid_, aten.sigmoid_backward),
-        Activation("gelu", nn.GELU, 0.0),
+        Activation("tanh", nn.Tanh, Tanh),
+        Activation("relu", nn.ReLU),
+        Activation("sigmoid", nn.Sigmoid),
+        Activation("gelu", nn.GELU),
     )
 }
 BY_MODULE = {a.module: a for a in ACTIVATIONS.values()}

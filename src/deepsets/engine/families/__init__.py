@@ -1,4 +1,4 @@
-"""The model families the engine knows: each one's stacked form, hand-written step and cost.
+"""The model families the engine knows: each one's stacked form and cost.
 
 `families.deepset` (DeepSets of Linear layers), `families.mlp` (`make_mlp` networks) and
 `families.module` (any other module, alone, through autograd). A model belongs to the first
@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from torch import nn
 
 from deepsets.engine.families.deepset import StackedDeepSet
-from deepsets.engine.families.layers import Key, Stack, Step
+from deepsets.engine.families.layers import Key, Stack
 from deepsets.engine.families.mlp import StackedMLP
 from deepsets.engine.families.module import ModuleStack
 from deepsets.models.deepset import DeepSet
 
 FAMILIES = (StackedDeepSet, StackedMLP)  # tried in order; anything else is a ModuleStack
 
-__all__ = ["FAMILIES", "Key", "ModuleStack", "Stack", "StackedDeepSet", "StackedMLP", "Step"]
+__all__ = ["FAMILIES", "Key", "ModuleStack", "Stack", "StackedDeepSet", "StackedMLP"]
 
 
 def stack_key(model: nn.Module) -> Key:

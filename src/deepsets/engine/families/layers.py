@@ -1,4 +1,4 @@
-"""What the stacked families share: stacked Linear layers, their hand-written step, their cost.
+"""What the stacked families share: stacked Linear layers and their cost.
 
 Shape letters: K members, D units of a layer, M rows (sets, or objects), B sets.
 
@@ -6,35 +6,21 @@ A tiny model spends its time on per-op overhead, not arithmetic, so models of on
 train as one: every nn.Linear of the K members becomes one `baddbmm` over stacked weights
 W (K, out, in). Activations are kept features-first, x (K, D, M), so the long dimension M is
 innermost: with D of 1 to 5 that is about ten times faster on a CPU than (K, M, in) @ (K, in, out).
-
-The hand-written step (`Tape`, `forward`, `backward`, `head`) is autograd's derivative formulas,
-op for op, on those layers; every weight's gradient is written straight into its place in the
-flat gradient (`out=`). What it knows of each activation comes from the one table,
+Gradients come from autograd. What a stack knows of each activation comes from the one table,
 `deepsets.models.activation.ACTIVATIONS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import torch
 from torch import nn
 
-from deepsets.engine.losses import per_model
-from deepsets.models.activation import Activation, activation_of
+from deepsets.models.activation import activation_of
 
 Key = tuple[object, ...]  # what models must share to train as one stack
-Step = Callable[
-    [
-        Iterator[torch.Tensor],
-        Iterator[torch.Tensor],
-        torch.Tensor,
-        torch.Tensor,
-        torch.Tensor | None,
-    ],
-    torch.Tensor,
-]  # (weights, their gradients to fill, X (K, B, N, F), y (K, B), mask) -> losses (K,)
 
 # The stacked forms may use each activation's fast form (the table's `fast`, `fast_`). Off:
 # FastTanh measured 1.42x on the CPU of the 2026-11-29 record but 0.90x (a loss) on this
@@ -60,10 +46,6 @@ class Stack(Protocol):
 
     def write_back(self, params: Iterator[torch.Tensor]) -> None:
         """Copy trained weights (views as in `forward`) into the members, in place."""
-        ...
-
-    def step(self, loss: str) -> Step | None:
-        """The stack's hand-written training step on `loss`, or None (through autograd)."""
         ...
 
 
@@ -98,30 +80,17 @@ def fast(layer: nn.Module) -> nn.Module:
 
 class StackedLayers:
     """The Linear layers of K nn.Sequentials of one key as stacked weights, and the
-    elementwise layers after each, on x (K, D, M).
+    elementwise layers after each, on x (K, D, M)."""
 
-    With `sizes` (the widths between the Linear layers) narrower members are zero-padded to
-    them (exact when every activation is 0 at 0: see `families.mlp.padded_sizes`).
-    """
-
-    def __init__(self, seqs: Sequence[nn.Sequential], sizes: Sequence[int] | None = None) -> None:
+    def __init__(self, seqs: Sequence[nn.Sequential]) -> None:
         self.members: list[list[torch.Tensor]] = []  # per stacked tensor, each member's own
         gaps = [split_at_linears(seq, self.members) for seq in seqs]  # per member, per Linear
-        self.gaps = gaps[0]  # the members share their elementwise layers (their stack key)
-        self.shapes = [tuple(t.shape) for ts in self.members for t in ts[:1]]  # (out, in | 1)
-        if sizes is not None:  # stacked (out, in) and (out, 1) of each Linear, padded
-            pairs = zip(sizes[:-1], sizes[1:], strict=True)
-            self.shapes = [s for a, b in pairs for s in ((b, a), (b, 1))]
-        self.ops = [[fast(m) for m in gap] for gap in self.gaps]  # per Linear
+        # the members share their elementwise layers (their stack key)
+        self.ops = [[fast(m) for m in gap] for gap in gaps[0]]  # per Linear
 
     def init(self) -> list[torch.Tensor]:
-        stacked = []
-        for ts, shape in zip(self.members, self.shapes, strict=True):
-            s = ts[0].new_zeros(len(ts), *shape)  # (K, out, in | 1): padding stays 0
-            for k, t in enumerate(ts):
-                s[k, : t.shape[0], : t.shape[1]] = t.detach()
-            stacked.append(s)
-        return stacked
+        """The members' weights (out, in) and biases (out, 1), stacked: (K, out, in | 1)."""
+        return [torch.stack([t.detach() for t in ts]) for ts in self.members]
 
     def __call__(self, x: torch.Tensor, params: Iterator[torch.Tensor]) -> torch.Tensor:
         """x (K, D, M) -> (K, D', M), every member through its own weights."""
@@ -137,18 +106,7 @@ class StackedLayers:
         for ts in self.members:
             stacked = next(params)
             for k, t in enumerate(ts):
-                t.copy_(stacked[k, : t.shape[0], : t.shape[1]])
-
-    def activations(self) -> list[Activation | None] | None:
-        """The hand-written activation after each Linear (None: none), or None if a layer
-        has no hand-written form (no derivative in the table, or two after one Linear)."""
-        out: list[Activation | None] = []
-        for gap in self.gaps:
-            known = [activation_of(m) for m in gap if type(m) is not nn.Identity]
-            if len(known) > 1 or any(a is None or a.derivative is None for a in known):
-                return None
-            out.append(known[0] if known else None)
-        return out
+                t.copy_(stacked[k])
 
 
 def split_at_linears(
@@ -177,83 +135,3 @@ def linear_rows(seq: nn.Module, rows: int) -> tuple[int, int]:
     linears = [m for m in seq.modules() if isinstance(m, nn.Linear)]
     values = rows * sum(m.out_features for m in linears)
     return values, 2 * rows * sum(m.in_features * m.out_features for m in linears)
-
-
-def activate(z: torch.Tensor, a: Activation | None) -> torch.Tensor:
-    """The activation `a` of a fresh z, in place (its fast form when FAST_TANH)."""
-    if a is None:
-        return z
-    f = a.fast_ if FAST_TANH and a.fast_ is not None else a.apply_
-    assert f is not None  # `activations` admitted only hand-written ones
-    return f(z)
-
-
-def derivative(g: torch.Tensor, y: torch.Tensor, a: Activation | None) -> torch.Tensor:
-    """dL/dz from dL/dy and the output y = f(z) of the activation `a` (autograd's formulas)."""
-    if a is None:
-        return g
-    assert a.derivative is not None
-    return a.derivative(g, y)
-
-
-class Tape:
-    """The Linear layers' inputs and weights, and the last output, kept for the backward."""
-
-    def __init__(self) -> None:
-        self.inputs: list[torch.Tensor] = []  # (K, D_in, M) per Linear
-        self.outputs: list[torch.Tensor] = []  # (K, D_out, M) per Linear, after its activation
-        self.weights: list[torch.Tensor] = []  # (K, D_out, D_in) per Linear
-
-
-Acts = Sequence[Activation | None]
-
-
-def forward(
-    acts: Acts, x: torch.Tensor, params: Iterator[torch.Tensor], tape: Tape
-) -> torch.Tensor:
-    """x (K, D, M) -> (K, D', M) through len(acts) stacked Linear layers, recorded on `tape`."""
-    for a in acts:
-        W, b = next(params), next(params)  # (K, out, in), (K, out, 1)
-        tape.inputs.append(x)
-        tape.weights.append(W)
-        x = activate(torch.baddbmm(b, W, x), a)  # (K, out, M)
-        tape.outputs.append(x)
-    return x
-
-
-def backward(
-    acts: Acts, tape: Tape, g: torch.Tensor, grads: Iterator[torch.Tensor], need_input: bool
-) -> torch.Tensor | None:
-    """From g = dL/d(output) (K, D', M): the weights' gradients written into the next
-    2 * len(acts) tensors of `grads` (forward order); dL/d(input) (K, D, M) if `need_input`."""
-    gs = [next(grads) for _ in range(2 * len(acts))]
-    for j in reversed(range(len(acts))):
-        g = derivative(g, tape.outputs[j], acts[j])  # (K, out, M)
-        torch.bmm(g, tape.inputs[j].transpose(1, 2), out=gs[2 * j])  # (K, out, in)
-        torch.sum(g, dim=2, keepdim=True, out=gs[2 * j + 1])  # (K, out, 1)
-        if j == 0 and not need_input:
-            return None
-        g = torch.bmm(tape.weights[j].transpose(1, 2), g)  # (K, in, M)
-    return g
-
-
-HAND_LOSSES = ("bce", "mse", "mae")  # the losses whose gradient loss_and_grad writes out
-
-
-def loss_and_grad(loss: str, p: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each model's mean loss (K,) of outputs p (K, B) against y, and dL/dp (K, B), with
-    autograd's formulas (binary cross-entropy's denominator clamped at 1e-12 as torch's)."""
-    per = per_model(loss)(p, y)  # (K,)
-    scale = 1.0 / p[0].numel()  # the mean's gradient
-    if loss == "bce":
-        return per, (p - y).mul_(scale).div_(((1 - p) * p).clamp_(min=1e-12))
-    if loss == "mse":
-        return per, (p - y).mul_(2 * scale)
-    return per, (p - y).sign_().mul_(scale)  # mae
-
-
-def head(loss: str, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The losses (K,) of the stacked outputs out (K, 1, B) (both families end with one unit)
-    and dL/d(out) (K, 1, B)."""
-    per, dp = loss_and_grad(loss, out[:, 0], y)  # (K,), (K, B)
-    return per, dp.unsqueeze(1)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from deepsets.engine.families.layers import Step, linear_rows
+from deepsets.engine.families.layers import linear_rows
 
 
 class ModuleStack:
@@ -61,7 +61,3 @@ class ModuleStack:
         own = dict(self.models[0].named_parameters())
         for n in self.names:
             own[n].copy_(next(params)[0])
-
-    def step(self, loss: str) -> Step | None:
-        """None: a module's gradients come from autograd (engine/loop.py)."""
-        return None

@@ -20,15 +20,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_on
 from deepsets.studies.attention.models import cluster_model, max_model
 from deepsets.studies.attention.settings import AttentionSettings
 from deepsets.studies.attention.tasks import (
-    MIXTURE_OUTPUTS,
     MixtureSets,
     max_regression,
     mixture_sets,
 )
-from deepsets.training import train_on
 
 TRAIN_OFFSET = 500_000  # the training sets: generator seed + TRAIN_OFFSET (+ 1 for clustering)
 FINE_OFFSET = 700_000  # the second phase's batches: generator seed + s + FINE_OFFSET
@@ -86,8 +86,9 @@ def two_phases(
     losses = []
     for n, rate, draws in phases:
         _, L = train_on(
-            models, X, y, n, mask=mask, lr=rate, seeds=draws, progress=progress,
-            **engine,  # type: ignore[arg-type]
+            models, (X, y, mask), n, lr=rate, seeds=draws,
+            loss=engine["loss"], batch_size=engine["batch_size"],  # type: ignore[arg-type]
+            engine=Engine(progress=progress, threads=engine["threads"]),  # type: ignore[arg-type]
         )  # fmt: skip
         losses.append(L)  # (S, n)
     return np.concatenate(losses, axis=1)
@@ -108,8 +109,7 @@ def train_task(
         train = cluster_sets(s, "train")
         X, mask, y = train.points, train.mask, train.targets
         build, steps, fine = cluster_model, s.cl_steps, s.cl_fine_steps
-        engine = {"loss": "mixture_nll", "batch_size": s.cl_batch, "threads": s.threads,
-                  "output": (s.components, MIXTURE_OUTPUTS)}  # fmt: skip
+        engine = {"loss": "mixture_nll", "batch_size": s.cl_batch, "threads": s.threads}
     data = (X.to(device), y.to(device), mask.to(device))
     models: list[nn.Module] = [build(name, s, seed).to(device) for name in names for seed in seeds]
     draws = [seed for _ in names for seed in seeds]  # run s: one batch order for its models

@@ -26,10 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_on
 from deepsets.studies.digits.models import build
 from deepsets.studies.digits.settings import MODELS, DigitsSettings
 from deepsets.studies.digits.tasks import digit_sum, image_digit_sum, shift_images
-from deepsets.training import train_on
 
 TRAIN_OFFSET = 500_000  # the training sets: generator seed + TRAIN_OFFSET (their shifts: + 1)
 FINE_OFFSET = 700_000  # the second phase's batches: generator seed + s + FINE_OFFSET
@@ -105,8 +106,8 @@ def train_task(
         parts = []
         for steps, lr, phase_seeds in phases:
             _, phase_losses = train_on(
-                group, sets, y, steps, mask=mask, lr=lr, loss="mae", batch_size=s.batch_size,
-                seeds=phase_seeds, progress=progress, threads=s.threads,
+                group, (sets, y, mask), steps, lr=lr, loss="mae", batch_size=s.batch_size,
+                seeds=phase_seeds, engine=Engine(progress=progress, threads=s.threads),
             )  # fmt: skip
             parts.append(phase_losses)  # (K, steps)
         L = np.concatenate(parts, axis=1)  # (K, T), K = S * len(names)

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_many
 from deepsets.models import DeepSet
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.studies.exercise.variants import (
@@ -33,7 +35,6 @@ from deepsets.studies.exercise.variants import (
     mlp_variant,
     sweep_variants,
 )
-from deepsets.training import train_many
 
 __all__ = [  # the specs are defined in variants.py (no torch); importable from here too
     "Declarations",
@@ -104,9 +105,7 @@ class Plan(Declarations):
             batch_size=s.batch_size,
             lr=s.lr,
             sizes=[v.set_sizes for v in variants for _ in self.seeds],
-            progress=progress,
-            snapshots=snaps,
-            threads=s.threads,
+            engine=Engine(progress=progress, snapshots=snaps, threads=s.threads),
         )  # losses (len(variants) * S, T)
         S = len(self.seeds)
         trained: dict[Variant, Runs] = {}

@@ -21,11 +21,12 @@ import torch
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from deepsets.engine.forked import fork_map
-from deepsets.engine.settings import resolve_workers
+from deepsets.engine.settings import Engine, resolve_workers
+from deepsets.engine.train import train_on
 from deepsets.studies.popstats.models import PopStatsDeepSet, build_deepset, fit_sdm
 from deepsets.studies.popstats.settings import PopstatsSettings
 from deepsets.studies.popstats.tasks import TASKS, PopulationSets, population_sets
-from deepsets.training import predict, train_on
+from deepsets.training import predict
 
 TASK_OFFSET = 1_000_003  # training sets of task t: seed + TASK_OFFSET (t + 1) + SIZE_OFFSET N
 SIZE_OFFSET = 1009
@@ -82,8 +83,8 @@ def train_deepsets(
         phases.append((round(s.l1_fraction * steps), "mae", s.l1_lr, L1_DRAWS))
     for n, loss, lr, offset in phases:
         train_on(
-            models, X, y, n, loss=loss, lr=lr, batch_size=s.batch_size,
-            seeds=[d + offset for d in seeds], progress=False, threads=s.threads,
+            models, (X, y), n, loss=loss, lr=lr, batch_size=s.batch_size,
+            seeds=[d + offset for d in seeds], engine=Engine(progress=False, threads=s.threads),
         )  # fmt: skip
     return models
 

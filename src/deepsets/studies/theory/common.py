@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_on
 from deepsets.lab.placement import run_device
 from deepsets.lab.verdict import Verdict
 from deepsets.studies.theory.settings import TheorySettings
 from deepsets.studies.theory.tasks import Sets
-from deepsets.training import train_on
 
 # Seeds of the claims' data: run s of claim c trains on sets drawn with seed + DATA[c] + s and
 # is tested on sets drawn with seed + TEST + DATA[c]; models are initialised with seed + s.
@@ -95,9 +96,9 @@ def fit(
     X, mask, y = (t.to(device) for t in data)
     batch = min(s.batch_size, X.shape[1])
     train_on(
-        models, X, y, steps, mask=mask if masked else None, lr=lr, loss=loss,
-        batch_size=batch, seeds=[s.seed + k for k in range(len(models))], progress=False,
-        threads=s.threads,
+        models, (X, y, mask if masked else None), steps, lr=lr, loss=loss, batch_size=batch,
+        seeds=[s.seed + k for k in range(len(models))],
+        engine=Engine(progress=False, threads=s.threads),
     )  # fmt: skip
 
 

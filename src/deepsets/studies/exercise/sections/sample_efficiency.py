@@ -17,12 +17,14 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from deepsets.engine.settings import Engine
+from deepsets.engine.train import train_on
 from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.plan import Variant, exercise_deepset, exercise_mlp, mlp_variant
 from deepsets.studies.exercise.scores import Summary, TestSet, balanced
 from deepsets.studies.exercise.sections.sweep import SweepResult, SweepRow
 from deepsets.studies.exercise.settings import StudySettings
-from deepsets.training import count_params, train_on
+from deepsets.training import count_params
 
 M_VALUES = (1, 2, 5, 10, 20, 50, 100)  # arrangements per class in the training set
 QUICK_M_VALUES = (1, 10, 100)
@@ -129,7 +131,7 @@ def measure(
         models = [chosen[i][0].build(seeds[k], X.device) for i, _, k in runs]
         train = [split(orders[seeds[k]], Ms[z]) for _, z, k in runs]
         sets = training_sets(X, y, [t for t, _ in train])
-        _, losses = train_on(models, *sets, steps, lr=LR, threads=s.threads)
+        _, losses = train_on(models, sets, steps, lr=LR, engine=Engine(threads=s.threads))
         for (i, z, k), model, (_, u), loss in zip(runs, models, train, losses, strict=True):
             acc[i, z, k] = balanced(model, X[u], y[u])["accuracy"]
             final[i, z, k] = loss[-1]
