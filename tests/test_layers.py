@@ -1,9 +1,10 @@
 """The package's layers: no import cycles, and no module imports from a layer above its own.
 
 Every module's imports are read from its source (ast: imports inside functions and under
-TYPE_CHECKING count too), resolved to modules of the package, and checked against the order
-core < cluster < lab < studies < cli. The checks are also run on small hand-made graphs, so
-each can be seen to fail.
+TYPE_CHECKING count too), resolved to modules of the package, and checked against the FLOORS
+below (data -> models -> train -> engine -> weights/export -> lab -> studies -> cli); no study
+imports another (each owns its tasks and models). The checks are also run on small hand-made
+graphs, so each can be seen to fail.
 """
 
 from __future__ import annotations
@@ -17,12 +18,23 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "deepsets"
 
-CORE = (
-    "checks", "files", "data", "models", "engine",
-    "training", "invariance", "plots", "weights", "export",
-)  # fmt: skip
-LAYERS = {**{name: 0 for name in CORE}, "cluster": 1, "lab": 2, "studies": 3, "cli": 4}
-NAMES = ("core", "cluster", "lab", "studies", "cli")
+# The floors, from the bottom: data -> models -> train -> engine -> weights/export -> lab ->
+# studies -> cli. A module may import from its own floor or those below, never from above.
+FLOORS = (
+    ("checks", "files"),  # the argument checks; atomic writes
+    ("data",),  # make_data and the other set generators
+    ("models",),  # DeepSet, the MLP, pooling, the equivariant layer, the attention blocks
+    ("training",),  # the plain loop: train, evaluate, count_params
+    ("engine",),  # the stacked engine: train_many, train_on, workers
+    ("invariance", "plots", "weights", "export", "__init__"),  # the rest of the public API
+    ("cluster",),  # the Dask seam (--scheduler)
+    ("lab",),  # what every study shares
+    ("studies",),  # one folder per study, its tasks and models in it
+    ("grade",),  # deepsets grade
+    ("cli",),
+)
+LAYERS = {name: i for i, names in enumerate(FLOORS) for name in names}
+NAMES = tuple("/".join(names) for names in FLOORS)
 
 Graph = Mapping[str, set[str]]
 
@@ -69,10 +81,10 @@ def import_graph(root: Path = SRC) -> dict[str, set[str]]:
 
 
 def layer(module: str) -> int:
-    """The layer of a module: that of its first name below the package (the package: core)."""
+    """The layer of a module: that of its first name below the package (the package: its public API floor)."""
     parts = module.split(".")
     if len(parts) == 1:
-        return 0  # deepsets/__init__.py: the public API of the core
+        return LAYERS["__init__"]  # deepsets/__init__.py: the public API
     if parts[1] not in LAYERS:
         raise KeyError(f"{module} is in no layer: add {parts[1]!r} to LAYERS in {__file__}")
     return LAYERS[parts[1]]
@@ -85,6 +97,22 @@ def upward(graph: Graph) -> list[str]:
         for a in sorted(graph)
         for b in sorted(graph[a])
         if layer(b) > layer(a)
+    ]
+
+
+def study_of(module: str) -> str | None:
+    """deepsets.studies.digits.tasks -> "digits"; None outside a study's folder."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "studies" else None
+
+
+def across_studies(graph: Graph) -> list[str]:
+    """Every import from one study's folder into another's, as 'a -> b'."""
+    return [
+        f"{a} -> {b}"
+        for a in sorted(graph)
+        for b in sorted(graph[a])
+        if study_of(a) and study_of(b) and study_of(a) != study_of(b)
     ]
 
 
@@ -155,6 +183,11 @@ def test_no_module_imports_from_a_layer_above_its_own():
     assert found == [], "imports from a layer above: " + "; ".join(found)
 
 
+def test_no_study_imports_another_study():
+    found = across_studies(checked_graph())
+    assert found == [], "a study imports another's code: " + "; ".join(found)
+
+
 def test_every_module_is_in_a_layer_and_the_graph_sees_the_known_edges():
     graph = import_graph()
     for module in graph:
@@ -189,8 +222,17 @@ def test_an_import_from_a_higher_layer_is_found():
     ])  # fmt: skip
     assert upward(g) == [
         "deepsets.cluster (cluster) -> deepsets.studies.theory.run (studies)",
-        "deepsets.training (core) -> deepsets.cluster (cluster)",
+        "deepsets.training (training) -> deepsets.cluster (cluster)",
     ]
+
+
+def test_an_import_across_studies_is_found():
+    g = graph_of([
+        ("deepsets.studies.digits.run", "deepsets.studies.digits.tasks"),
+        ("deepsets.studies.theory.run", "deepsets.studies.digits.tasks"),
+        ("deepsets.studies", "deepsets.studies.theory"),
+    ])  # fmt: skip
+    assert across_studies(g) == ["deepsets.studies.theory.run -> deepsets.studies.digits.tasks"]
 
 
 def test_a_module_of_no_layer_is_refused():
