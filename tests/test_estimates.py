@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deepsets.models.deepset import DeepSet
+from deepsets.models.deepset import DeepSet, Rho
 from deepsets.studies.exercise.checks import variant_size
 from deepsets.studies.exercise.design import checkpoints, declare
 from deepsets.studies.exercise.plan import Plan
@@ -25,7 +25,9 @@ from deepsets.training import count_params
     ],
 )
 def test_n_params_counts_the_built_deepset(config):
-    assert DeepSet.n_params(config) == count_params(DeepSet(**config, generator=0))
+    widths = {k: v for k, v in config.items() if k != "rho_hidden"}
+    built = DeepSet(**widths, rho=Rho(hidden=config["rho_hidden"]), generator=0)
+    assert DeepSet.n_params(config) == count_params(built)
 
 
 SETTINGS = [

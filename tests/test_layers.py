@@ -81,7 +81,8 @@ def import_graph(root: Path = SRC) -> dict[str, set[str]]:
 
 
 def layer(module: str) -> int:
-    """The layer of a module: that of its first name below the package (the package: its public API floor)."""
+    """The layer of a module: that of its first name below the package (the package: its API
+    floor)."""
     parts = module.split(".")
     if len(parts) == 1:
         return LAYERS["__init__"]  # deepsets/__init__.py: the public API

@@ -15,7 +15,7 @@ from torch import nn
 
 from deepsets.engine.families import StackedDeepSet, StackedMLP, layers, stack_models
 from deepsets.engine.losses import LOSSES, per_model
-from deepsets.models import DeepSet, activation, make_mlp
+from deepsets.models import DeepSet, Rho, activation, make_mlp
 
 K, B, N = 3, 7, 6
 
@@ -76,7 +76,9 @@ def test_deepset_stack_is_its_members(pooling: str, masked: bool, activation: st
 
 @pytest.mark.parametrize("loss", ["mse", "mae"])
 def test_regression_deepset_stack_is_its_members(loss: str) -> None:
-    models = [DeepSet(5, "tanh", latent=2, output=None, generator=k).double() for k in range(K)]
+    models = [
+        DeepSet(5, "tanh", latent=2, rho=Rho(output=None), generator=k).double() for k in range(K)
+    ]
     X, _, mask = data(2, masked=True)
     y = torch.randn(K, B, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     compare(models, loss, X, y, mask)
@@ -134,7 +136,8 @@ def test_any_deepset_stack_is_its_members(
     output = None if regression else "sigmoid"
     models = [
         DeepSet(
-            hidden, activation, latent=latent, pooling=pooling, output=output, generator=seed + i
+            hidden, activation, latent=latent, pooling=pooling, rho=Rho(output=output),
+            generator=seed + i,
         ).double()
         for i in range(k)
     ]
