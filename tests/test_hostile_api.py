@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import deepsets as ds
+import deepsets.tasks  # noqa: F401  (ds.tasks: a subpackage is an attribute once imported)
 from deepsets import training
 from deepsets.checks import check_finite
 
