@@ -42,7 +42,7 @@ from deepsets.engine.losses import LOSSES
 from deepsets.engine.parts import partition, run_parts, share_out, worth_forking
 from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import TORCH_THREADS, EngineSettings, resolve_workers
-from deepsets.engine.sources import Streams, TrainingSets, check_sets
+from deepsets.engine.sources import Streams, TrainingSets, check_training_sets
 from deepsets.engine.threads import torch_threads as torch_threads
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
@@ -331,7 +331,7 @@ def check_given_sets(
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     check_loss(loss, y)
-    check_sets(X, y, mask, len(models), batch_size)  # and their values finite
+    check_training_sets(X, y, mask, len(models), batch_size)  # and their values finite
     check_step_memory(models, X, y, batch_size)  # type: ignore[arg-type]  # checked above
 
 
