@@ -215,30 +215,15 @@ def test_malformed_flags_exit_2_naming_the_flag(flags, named, ran, capsys):
     assert ran == []
 
 
-# Refusals of the other studies and of export, and the memory estimates (exit 2, the flag named)
+# Refusals of the other studies and of export, not tested elsewhere (memory estimates, devices
+# and set sizes: test_hostile_limits.py; export's files and flags: test_export.py)
 REFUSED = [
-    ("run --device mps", "'mps'"),
-    ("run --device meta", "'meta'"),
-    ("run --test-size 1000000000", "the run with --test-size 1000000000"),
-    ("run --permutations 10000000000", "the run with --permutations 10000000000"),
-    ("run --sweep-depths 1 1000000", "--sweep-depths 1 1000000"),
-    ("run --sweep-depths 1 100000000", "(the sweep's MLPs: about"),  # not declared first
     ("run --scheduler nowhere", "scheduler must be a Dask scheduler's address"),
-    ("run digits --test-sets 1000000000", "the run with --test-sets 1000000000"),
-    ("run digits --train-sizes 0 0", "train_sizes[1] must be a positive integer, got 0"),
-    ("run digits --train-sizes 6 5", "train_sizes must satisfy lo <= hi"),
     ("run digits --st-dim 5", "st_dim must be a multiple of st_heads"),
     ("run theory --train-sets 0", "train_sets must be a positive integer, got 0"),
-    ("run theory --seeds 10000000000", "--seeds 10000000000"),
-    ("run popstats --seeds 10000000000", "--seeds 10000000000"),
     ("run popstats --tasks rotation rotation", "tasks must not repeat"),
-    ("run attention --cl-sizes 5 -1", "cl_sizes[1] must be a positive integer, got -1"),
-    ("run attention --max-dim 100000000", "--max-dim 100000000"),
     ("run attention --paper --quick", "paper and quick exclude each other"),
-    ("export /no/such.safetensors /tmp/out.onnx", "/no/such.safetensors is not a readable"),
     ("export /tmp /tmp/deepsets-cli-out.onnx", "it is a directory, not a regular file"),
-    ("export a.safetensors /tmp --max-objects 0", "--max-objects must be a positive integer"),
-    ("export /tmp/x.safetensors /tmp", "/tmp exists; pass --overwrite to replace it"),
 ]
 
 

@@ -25,7 +25,7 @@ from deepsets.checks import (
 )
 from deepsets.engine.losses import LOSSES
 from deepsets.engine.settings import TORCH_THREADS
-from deepsets.engine.sources import check_sets
+from deepsets.engine.sources import check_training_sets
 from deepsets.training import MASKED, check_model, check_set_size, check_takes_mask
 
 
@@ -147,7 +147,7 @@ def check_given_sets(
     positive_int(steps, "steps")
     positive_float(lr, "lr")
     check_loss(loss, y)
-    check_sets(X, y, mask, len(models), batch_size)  # and their values finite
+    check_training_sets(X, y, mask, len(models), batch_size)  # and their values finite
     check_step_memory(models, X, y, batch_size)  # type: ignore[arg-type]  # checked above
     return X, y, mask
 

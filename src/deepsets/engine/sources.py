@@ -144,7 +144,7 @@ class TrainingSets:
             yield self.X[row, index], self.y[row, index], mask
 
 
-def check_sets(X: object, y: object, mask: object, K: int, batch_size: object) -> None:
+def check_training_sets(X: object, y: object, mask: object, K: int, batch_size: object) -> None:
     """Raise a clear ValueError for training sets `TrainingSets` cannot take (shapes, a NaN or
     an infinity)."""
     if (

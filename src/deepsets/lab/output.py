@@ -12,11 +12,9 @@ While a run is staged it holds an exclusive lock (`fcntl.flock`) on a lock file 
 destination (`.deepsets-lock-XXXXXXXXXXXXXXXX`, removed at the end), so a second run onto the
 same `--out` refuses before any work, naming the first one's pid, instead of replacing (or being
 replaced by) a finished run. A mount point cannot be renamed over, so an empty one as `--out` is
-refused before any work too (name a directory inside it).
-
-What a signal does is the command's to say (`deepsets.cli`: SIGINT and SIGTERM unwind a run);
-here the steps that must not be cut (making the staging directory and the lock, the final
-renames, the clean-up) run with both signals deferred to their end (`signals_deferred`).
+refused before any work too (name a directory inside it). What a signal does is the command's
+to say (`deepsets.cli`); the steps that must not be cut (making the staging directory and the
+lock, the final renames, the clean-up) defer SIGINT and SIGTERM to their end.
 """
 
 from __future__ import annotations
@@ -73,9 +71,8 @@ def recording_commits() -> Iterator[list[Path]]:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block's steps are done, then act as they would have
-    (each once, in order of arrival), so that no step of the block is cut halfway. Main thread
-    only (Python runs handlers there); a signal the process ignores stays ignored."""
+    """SIGINT and SIGTERM wait until the block is done, then act as they would have (each once,
+    in order of arrival). Main thread only; a signal the process ignores stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
