@@ -104,7 +104,7 @@ class Work:
 def layers_work(layers: StackedLayers, K: int, D: int, M: int, work: Work) -> None:
     """Add a StackedLayers' activations and matmuls on x (K, D, M) to `work`."""
     for j, ops in enumerate(layers.ops):
-        out, D_in = layers.shapes[2 * j]  # the stacked (out, in)
+        out, D_in = layers.members[2 * j][0].shape  # a member's (out, in)
         work.linears.append((K, out, D_in, M))
         for op in ops:
             if not isinstance(op, nn.Identity):
@@ -120,7 +120,7 @@ def step_work(groups: Sequence[Models]) -> Work:
         for stack, _ in stack_models(g.models):
             K = len(stack.models)
             if isinstance(stack, StackedDeepSet):
-                L = stack.rho.shapes[0][1]  # rho's first weight (H, L)
+                L = stack.rho.members[0][0].shape[1]  # rho's first weight (H, L)
                 layers_work(stack.phi, K, 1, B * N, work)
                 layers_work(stack.rho, K, L, B, work)
             elif isinstance(stack, StackedMLP):
@@ -137,7 +137,7 @@ def activation_limit(kind: str, shape: tuple[int, int, int]) -> tuple[float, flo
         fast = best_time(
             lambda: torch.ops.aten.tanh_backward(g, torch.sigmoid(2 * x).mul_(2).sub_(1))
         )
-        in_place = best_time(  # as the hand-written steps: on a fresh tensor (here a clone)
+        in_place = best_time(  # the identity in place, on a fresh tensor (here a clone)
             lambda: torch.ops.aten.tanh_backward(g, x.clone().mul_(2).sigmoid_().mul_(2).sub_(1))
         )
         return min(plain, fast, in_place), plain

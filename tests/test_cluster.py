@@ -178,7 +178,7 @@ def test_without_a_scheduler_distributed_is_never_imported():
         "import sys, deepsets, deepsets.cli, deepsets.studies.exercise.run\n"
         "from deepsets.cluster import session\n"
         "with session(None) as s: assert s is None\n"
-        "deepsets.train_many([deepsets.DeepSet()], 2, seeds=[0], progress=False)\n"
+        "deepsets.train_many([deepsets.DeepSet()], 2, seeds=[0], engine=deepsets.Engine())\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('distributed', 'dask')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -160,6 +160,17 @@ def test_bad_arguments_are_refused_before_training(kwargs, match):
                  engine=Engine(progress=False), **args)  # fmt: skip
 
 
+def test_snapshots_are_the_models_partway_through_the_same_run():
+    X, y, mask = regression_sets()
+    models = [DeepSet(4, output=None, generator=k).double() for k in range(2)]
+    twins = [copy.deepcopy(m) for m in models]
+    snaps: dict[int, list[nn.Module]] = {7: []}
+    train_on(models, (X, y, mask), 20, loss="mse", engine=Engine(snapshots=snaps, progress=False))
+    train_on(twins, (X, y, mask), 7, loss="mse", engine=Engine(progress=False))
+    for snap, twin, end in zip(snaps[7], twins, models, strict=True):
+        assert max_diff(snap, twin) < TOL64 < max_diff(snap, end)
+
+
 def test_a_target_shape_the_models_do_not_give_is_refused():
     X, _, _ = regression_sets()
     with pytest.raises(ValueError, match=r"must map \(B, N, F\) to \(B, 6\), got \(2, 1\)"):

@@ -248,3 +248,29 @@ def test_unknown_device_names_are_rejected(device):
 def test_cpu_and_torch_devices_pass_through():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+class FailsAt(nn.Module):
+    """A DeepSet whose forward raises on its `at`-th call (the first is the check of outputs)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.net, self.calls, self.at = DeepSet(generator=0), 0, at
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        out: torch.Tensor = self.net(X)
+        return out
+
+
+def test_an_interrupted_run_leaves_the_model_as_it_was():
+    model = FailsAt(5)  # the check, then three steps, then Ctrl-C
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(KeyboardInterrupt):
+        train(model, 10, seed=0, progress=False)
+    assert model.calls == 5
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    moved, _ = train(FailsAt(0), 3, seed=0, progress=False)  # three steps do move the weights
+    assert not all(torch.equal(before[k], v) for k, v in moved.state_dict().items())

@@ -1,1 +1,2 @@
-"""The training engine: stacked forms of the model families and the one training loop."""
+"""The stacked engine: many models trained at once, each to the numbers `deepsets.train` gives
+it alone. Entry points and their contract: `engine/train.py` (`train_many`, `train_on`)."""

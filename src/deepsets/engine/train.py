@@ -141,7 +141,7 @@ def train_on(
             random (with replacement) every step, model k with its own generator seeds[k].
         seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1. Checked
             even when full batch draws nothing.
-        engine: as in `train_many` (snapshots are not taken here).
+        engine: as in `train_many`.
 
     Returns:
         The same K models, trained and in eval mode, and their losses (K, steps).
@@ -165,7 +165,7 @@ def train_on(
     if per_set is None:
         outputs = check_outputs(models, feed.X, feed.mask, False, None)
         check_losses_apply(outputs, y[0, :2], loss)
-    return run_engine(models, [feed], s, replace(e, snapshots=None))
+    return run_engine(models, [feed], s, e)
 
 
 def as_rows(

@@ -22,9 +22,10 @@ from deepsets.models.activation import activation_of
 
 Key = tuple[object, ...]  # what models must share to train as one stack
 
-# The stacked forms may use each activation's fast form (the table's `fast`, `fast_`). Off:
-# FastTanh measured 1.42x on the CPU of the 2026-11-29 record but 0.90x (a loss) on this
-# Intel Xeon (benchmarks/README.md, "Levers"), so it is no gain on every CPU.
+# The stacked forms may use each activation's fast form (the table's `fast`). Off: FastTanh
+# measured 1.42x on the CPU of the 2026-11-29 record, 0.93x (a loss) on the Intel Xeon of the
+# 2026-12-02 record and 1.51x on an AMD EPYC (64 DeepSets, with the hand-written steps of then);
+# through autograd, on a loaded machine, 0.8x to 1.26x in CPU time: no gain on every CPU.
 FAST_TANH = False
 
 

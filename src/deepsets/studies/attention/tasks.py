@@ -7,7 +7,7 @@ pi ~ Dir(1), mu ~ U(-4, 4)^2, sigma = 0.3 (the paper's text: n from 100 to 500).
 predicts each component's (pi, mu, sigma) as 4 numbers (`MIXTURE_OUTPUTS`: the logit of pi,
 mu, and sigma before a softplus, as the paper's code parses them); `mixture_nll` is its loss,
 the negative log-likelihood per point of the set's points, which the engine trains on as
-`train_on(..., loss="mixture_nll", output=(k, 4))` with the sets' `targets` as y.
+`train_on(..., loss="mixture_nll")` with the sets' `targets` as y.
 
 Shape letters: B sets, N objects (the largest set), K mixture components.
 """
