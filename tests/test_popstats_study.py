@@ -249,7 +249,7 @@ def test_threads_reach_every_training_call(monkeypatch, tmp_path, threads):
     real = train.train_on
 
     def recorded(*args, **kwargs):
-        calls.append(kwargs.get("threads", "not given"))
+        calls.append(kwargs["engine"].threads)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(train, "train_on", recorded)
