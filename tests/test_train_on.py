@@ -162,7 +162,7 @@ def test_bad_arguments_are_refused_before_training(kwargs, match):
 
 def test_snapshots_are_the_models_partway_through_the_same_run():
     X, y, mask = regression_sets()
-    models = [DeepSet(4, output=None, generator=k).double() for k in range(2)]
+    models = [DeepSet(4, rho=LINEAR, generator=k).double() for k in range(2)]
     twins = [copy.deepcopy(m) for m in models]
     snaps: dict[int, list[nn.Module]] = {7: []}
     train_on(models, (X, y, mask), 20, loss="mse", engine=Engine(snapshots=snaps, progress=False))
