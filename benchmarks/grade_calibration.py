@@ -24,7 +24,7 @@ import torch
 
 from deepsets.grade.checks import (
     CHECKS,
-    CHI2_18_999,
+    CHI2_18_9999,
     MOVE_MIN,
     chi_square,
     largest_move,
@@ -42,7 +42,7 @@ def margin(check: str, raw: dict[str, Any]) -> float:
     if check == "data.random":
         X = pooled_sets(raw)
         T = chi_square(X)[0] if X is not None else float("inf")
-        return CHI2_18_999 / max(T, 1e-12)
+        return CHI2_18_9999 / max(T, 1e-12)
     if check == "deepset.sum_pooling":
         return largest_move(raw["single"], raw["doubled"]) / MOVE_MIN
     if check == "deepset.phi_nonlinear":

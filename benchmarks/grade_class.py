@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -42,13 +44,23 @@ def main() -> None:
         nb = nb.replace("train(DeepSet(), steps=100)", TRAINING)
         for i in range(args.size):
             (folder / f"student{i:02d}.ipynb").write_text(nb, encoding="utf-8")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), children_cpu()
         done = grade(GradeSettings(submissions=(str(folder),), out=str(Path(tmp) / "out")))
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, children_cpu() - cpu
     slowest = max(g.seconds for g in done.graded)
     scores = sorted({f"{g.score:g}/{g.max_score:g} ({g.status})" for g in done.graded})
-    print(f"{args.size} notebooks graded in {wall:.0f} s ({wall / 60:.1f} min); the slowest "
-          f"submission took {slowest:.0f} s; scores: {', '.join(scores)}")  # fmt: skip
+    cores = len(os.sched_getaffinity(0))
+    print(f"{args.size} notebooks graded in {wall:.0f} s ({wall / 60:.1f} min, load average "
+          f"{os.getloadavg()[0]:.1f}); their processes used {cpu:.0f} s of CPU "
+          f"({cpu / cores:.0f} s "
+          f"over {cores} cores); the slowest submission took {slowest:.0f} s; scores: "
+          f"{', '.join(scores)}")  # fmt: skip
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the ended child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

@@ -59,7 +59,6 @@ shutil.rmtree(os.path.expanduser("~"), ignore_errors=True)
 """
 
 HOSTILE = {
-    "loop": "while True:\n    pass\n",
     "hog": "chunks = [bytearray(2**28) for _ in range(1000)]\n",
     "exits": "import sys\nsys.exit(3)\n",
     "syntax": "def make_data(N):\n    return N +\n",
@@ -67,12 +66,21 @@ HOSTILE = {
 }
 # hostile name -> (status, a part of its message)
 HOSTILE_OUTCOMES = {
-    "loop": ("timeout", "longer than the time limit"),
     "hog": ("memory", "ran out of memory while it was loaded (line 1)"),
     "exits": ("error", "sys.exit(3) while it was loaded (line 2)"),
     "syntax": ("error", "syntax error in line 2"),
     "forkbomb": ("error", "Resource temporarily unavailable"),
     "deleter": ("graded", ""),
+}
+
+
+# graded apart, with a short time limit: a loop at import, and one in train (after the other
+# measurements, which are kept)
+LOOPS = {
+    "loop": "while True:\n    pass\n",
+    "loop_in_train": REFERENCE.replace(
+        "    losses = []\n", "    losses = []\n    while True:\n        pass\n"
+    ),
 }
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from grade_submissions import ALSO_LOST, FAULTS, HOSTILE_OUTCOMES, build_class
+from grade_submissions import ALSO_LOST, FAULTS, HOSTILE_OUTCOMES, LOOPS, build_class
 
 from deepsets.grade.checks import IDS
 from deepsets.grade.command import ClassGraded, grade
@@ -20,7 +20,7 @@ from deepsets.grade.rubric import DEFAULT_POINTS
 from deepsets.grade.settings import GradeSettings
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.json"
-TIMEOUT = 120.0  # the loop's limit: far above a submission's 10-40 s on a busy 2-core machine
+LOOP_TIMEOUT = 45.0  # loading and measuring all but train take 5-20 s on a 2-core machine
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -33,8 +33,8 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[ClassGraded,
     folder, out = root / "class", root / "out"
     build_class(folder, [root / "class", root / "out"])
     before = snapshot(folder)
-    settings = GradeSettings(submissions=(str(folder),), out=str(out), seed=0, timeout=TIMEOUT,
-                             jobs=2, answers=str(RESULTS))  # fmt: skip
+    settings = GradeSettings(submissions=(str(folder),), out=str(out), seed=0, jobs=2,
+                             answers=str(RESULTS))  # fmt: skip
     done = grade(settings)
     assert snapshot(folder) == before  # the class folder is never touched
     return done, out, {g.submission: g for g in done.graded}
@@ -124,8 +124,7 @@ def test_a_second_seed_a_hidden_check_and_gradescope(graded_class, tmp_path):
     rubric.write_text('hidden = ["deepset.learns"]\n[points]\n"data.random" = 4\n')
     reference = Path(by["reference"].path)
     command = [sys.executable, "-m", "deepsets.cli", "grade", str(reference), "--out",
-               str(tmp_path / "gs"), "--gradescope", "--rubric", str(rubric),
-               "--timeout", str(TIMEOUT)]  # fmt: skip
+               str(tmp_path / "gs"), "--gradescope", "--rubric", str(rubric)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "gs" / "results.json").read_text(encoding="utf-8"))
@@ -136,6 +135,23 @@ def test_a_second_seed_a_hidden_check_and_gradescope(graded_class, tmp_path):
     assert {i: t["output"] for i, t in tests.items()} == {
         c.id: c.message for c in by["reference"].checks
     }  # same seed, same measurements
-    again = grade(GradeSettings(submissions=(str(reference),), out=str(tmp_path / "s1"), seed=1,
-                                timeout=TIMEOUT))  # fmt: skip
+    again = grade(GradeSettings(submissions=(str(reference),), out=str(tmp_path / "s1"), seed=1))
     assert again.graded[0].score == again.graded[0].max_score
+
+
+def test_a_time_limit_stops_a_loop_and_keeps_what_was_measured(tmp_path):
+    (tmp_path / "class").mkdir()
+    for name, code in LOOPS.items():
+        (tmp_path / "class" / f"{name}.py").write_text(code, encoding="utf-8")
+    done = grade(GradeSettings(submissions=(str(tmp_path / "class"),), out=str(tmp_path / "out"),
+                               timeout=LOOP_TIMEOUT, jobs=2))  # fmt: skip
+    by = {g.submission: g for g in done.graded}
+    assert by["loop"].status == "timeout" and "while it was loaded" in by["loop"].message
+    partial = by["loop_in_train"]
+    assert partial.status == "timeout"
+    assert "while train was measured, after 7 measurements" in partial.message
+    passed = {c.id for c in partial.checks if c.passed}
+    assert {"data.shape", "deepset.invariant", "count_params.exact"} <= passed
+    train = next(c for c in partial.checks if c.id == "train.returns")
+    assert train.message.startswith("not measured: it ran longer than the time limit of 45 s")
+    assert all(g.seconds < LOOP_TIMEOUT + 5 for g in done.graded)

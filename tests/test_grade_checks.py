@@ -31,10 +31,10 @@ def uniform_sets(rng: np.random.Generator, n: int) -> np.ndarray:
     return X
 
 
-def test_the_chi_square_threshold_is_the_0999_quantile_of_18_degrees():
+def test_the_chi_square_threshold_is_the_09999_quantile_of_18_degrees():
     from scipy.stats import chi2
 
-    assert checks.CHI2_18_999 == pytest.approx(chi2.isf(0.001, 18), abs=1e-3)
+    assert checks.CHI2_18_9999 == pytest.approx(chi2.isf(1e-4, 18), abs=1e-3)
 
 
 def test_the_statistic_is_chi_square_with_18_degrees_on_uniform_draws():
@@ -50,7 +50,7 @@ def test_the_statistic_sees_a_slot_never_drawn():
     X[:, [0, 9]] = X[:, [9, 0]]  # move slot 9's objects to slot 0 ...
     X[:, 9] = 0  # ... and empty slot 9 (the sets stay valid where slot 9 was empty)
     keep = np.array([checks.kind(s) is not None for s in X])
-    assert checks.chi_square(X[keep])[0] > checks.CHI2_18_999
+    assert checks.chi_square(X[keep])[0] > checks.CHI2_18_9999
 
 
 def calls(X: np.ndarray, y: np.ndarray) -> dict:

@@ -31,10 +31,14 @@ def recorded() -> Path | None:
 
 
 def measured(path: str | Path | None) -> Measured | None:
-    """The findings of a metrics.json of `deepsets run` (or of docs/results.json), else None."""
-    path = path or recorded()
+    """The findings of a metrics.json of `deepsets run` (or of docs/results.json); None if no
+    path is given and the repository's record is absent or holds no findings."""
     if path is None:
-        return None
+        default = recorded()
+        try:
+            return measured(default) if default else None
+        except ValueError:
+            return None
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:

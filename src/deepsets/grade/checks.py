@@ -4,11 +4,12 @@ measured and what the exercise asks for.
 
 Calibration (statistical checks): a correct solution must fail at most once in 1,000 gradings.
 - data.random: the slot counts' statistic T is chi-square with 18 degrees of freedom for a
-  uniform draw (derivation in `chi_square`); the threshold is its 0.999 quantile.
-- deepset.sum_pooling, deepset.phi_nonlinear: a correct network moves its output by 1e-2 or
-  more for some of the weight settings; the thresholds (1e-4) sit far below that and far above
-  float rounding (1e-7). deepset.learns: the exercise's DeepSet reaches all 372 sets.
-  benchmarks/grade_calibration.py measures each false-failure rate over many seeds.
+  uniform draw (derivation in `chi_square`); the threshold is its 0.9999 quantile, so a correct
+  solution fails once in 10,000, leaving room for the chi-square approximation.
+- deepset.sum_pooling, deepset.phi_nonlinear: over 100 weight settings a correct network moves
+  its output by 1e-2 or more; the threshold (1e-4) sits far below that and far above float
+  rounding (1e-6). deepset.learns: the exercise's DeepSet reaches all 372 sets after 4000 steps.
+benchmarks/grade_calibration.py measures each false-failure rate over many seeds (docs/grade.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from deepsets.grade.submissions import Submission
 N_OBJECTS = 10
 KINDS = {3: 0, 5: 1}  # nonzero objects -> label: three at 1/3 are class 0, five at 1/5 class 1
 VALUE_TOL = 1e-5  # 1/3 and 1/5 in float32 are within 1e-8
-CHI2_18_999 = 42.3124  # scipy.stats.chi2.isf(0.001, 18): exceeded once in 1,000 uniform draws
+CHI2_18_9999 = 49.1894  # scipy.stats.chi2.isf(1e-4, 18): exceeded once in 10,000 uniform draws
 INVARIANCE_TOL = 1e-5  # float32 sums in another order differ by ~1e-7
 MOVE_MIN = 1e-4  # sum pooling and a nonlinear phi move the output by more than this
 LEARN_MIN = 0.95  # the accuracy on the 372 sets that deepset.learns asks for
@@ -181,12 +182,12 @@ def data_random(raw: Raw, s: Submission) -> Verdict:
     if X is None:
         return Verdict(False, "the sets could not be read as (N, 10) to count their positions")
     T, counts = chi_square(X)
-    if not T <= CHI2_18_999:
+    if not T <= CHI2_18_9999:
         return Verdict(False, f"the nonzero objects sit unevenly over the 10 slots (counts "
-                              f"{counts}): chi-square {T:.1f} > {CHI2_18_999:.1f}, which a "
-                              "uniform draw exceeds once in 1,000")  # fmt: skip
+                              f"{counts}): chi-square {T:.1f} > {CHI2_18_9999:.1f}, which a "
+                              "uniform draw exceeds once in 10,000")  # fmt: skip
     return Verdict(True, f"calls differ and positions are uniform (chi-square {T:.1f} "
-                         f"<= {CHI2_18_999:.1f}, 18 degrees of freedom)")  # fmt: skip
+                         f"<= {CHI2_18_9999:.1f}, 18 degrees of freedom)")  # fmt: skip
 
 
 def finite(values: list[float]) -> bool:

@@ -19,7 +19,7 @@ from deepsets.grade.answers import measured
 from deepsets.grade.grading import Graded, judge
 from deepsets.grade.outputs import gradescope, replace, write_csv, write_json
 from deepsets.grade.pages import write_pages
-from deepsets.grade.rubric import load_rubric
+from deepsets.grade.rubric import Rubric, load_rubric
 from deepsets.grade.sandbox import Limits, run, sandbox_uids
 from deepsets.grade.settings import GradeSettings, check_settings
 from deepsets.grade.submissions import Submission, find, names, read
@@ -41,9 +41,10 @@ def jobs(settings: GradeSettings) -> int:
     return settings.jobs or len(os.sched_getaffinity(0))
 
 
-def grade_all(submissions: Sequence[Submission], settings: GradeSettings) -> list[Graded]:
+def grade_all(
+    submissions: Sequence[Submission], settings: GradeSettings, rubric: Rubric
+) -> list[Graded]:
     """Run and judge every submission, `jobs` at a time, each slot with its own sandbox user."""
-    rubric = load_rubric(settings.rubric)
     limits = Limits(settings.timeout, settings.memory_mb * 2**20, settings.seed, settings.steps)
     slots = min(jobs(settings), len(submissions))
     free: queue.Queue[int | None] = queue.Queue()
@@ -75,7 +76,7 @@ def grade(settings: GradeSettings) -> ClassGraded:
         raise ValueError(f"--gradescope grades one submission; found {len(paths)} in "
                          f"{', '.join(settings.submissions)}")  # fmt: skip
     submissions = [read(p, n) for p, n in zip(paths, names(paths), strict=True)]
-    graded = grade_all(submissions, settings)
+    graded = grade_all(submissions, settings, rubric)
 
     def fill(folder: Path) -> None:
         if settings.gradescope:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,8 +38,9 @@ def figure(path: Path, graded: Sequence[Graded], rates: dict[str, float], top: f
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), width_ratios=(1, 1.3))
-    left.hist([g.score for g in graded], bins=min(20, max(int(top), 1)), range=(0, top),
-              color="#4878a8", edgecolor="white")  # fmt: skip
+    bins = max(int(math.ceil(top)), 1) + 1  # one bar per point
+    left.hist([g.score for g in graded], bins=bins, range=(-0.5, bins - 0.5), color="#4878a8",
+              edgecolor="white")  # fmt: skip
     left.set(xlabel=f"score (of {top:g})", ylabel="submissions", title="Scores")
     names = list(rates)[::-1]
     right.barh(names, [100 * rates[n] for n in names], color="#6a9f58")

@@ -224,8 +224,9 @@ def outcome(
         else:
             message = f"it raised {failed['message']} while it was loaded{at}"
         return Run("error", message + "; nothing could be measured", {}, log, seconds, network)
-    stage = "while it was loaded" if "loaded" not in first else (
-        f"after {len(raw)} of the measurements"
+    measuring = [e["measuring"] for e in events if "measuring" in e]
+    stage = "while it was loaded" if "loaded" not in first or not measuring else (
+        f"while {measuring[-1]} was measured, after {len(raw)} measurements"
     )  # fmt: skip
     if code is None:
         message = f"it ran longer than the time limit of {limits.timeout:g} s ({stage})"
