@@ -20,7 +20,7 @@ from deepsets.grade.grading import Graded, judge
 from deepsets.grade.outputs import gradescope, replace, write_csv, write_json
 from deepsets.grade.pages import write_pages
 from deepsets.grade.rubric import Rubric, load_rubric
-from deepsets.grade.sandbox import Limits, run, sandbox_uids
+from deepsets.grade.sandbox import STOP, Limits, run, sandbox_uids
 from deepsets.grade.settings import GradeSettings, check_settings
 from deepsets.grade.submissions import Submission, find, names, read
 
@@ -61,8 +61,15 @@ def grade_all(
                  g.seconds)  # fmt: skip
         return g
 
-    with ThreadPoolExecutor(max_workers=slots) as pool:
+    STOP.clear()
+    pool = ThreadPoolExecutor(max_workers=slots)
+    try:
         return list(pool.map(one, submissions))
+    except BaseException:  # Ctrl-C: the running submissions are killed, the others not started
+        STOP.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def grade(settings: GradeSettings) -> ClassGraded:
@@ -104,6 +111,9 @@ def main(args: Sequence[str], prog: str = "deepsets grade") -> int:
     except ValueError as e:  # SubmissionError too: each names its path
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; {settings.out} was left as it was", file=sys.stderr)
+        return 130
     scores = [g.score for g in done.graded]
     top = done.graded[0].max_score
     written = "results.json" if settings.gradescope else "grades.csv and index.html"

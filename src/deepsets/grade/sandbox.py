@@ -32,6 +32,7 @@ FIRST_UID = 64000  # the sandbox users are the free uids from here on (no accoun
 KILL = shutil.which("kill") or "/bin/kill"  # the kill program: as a user, `kill -- -1` ends
 # every process of that user (python itself may not be runnable by that user)
 LOG_CHARS = 4000  # the end of a submission's stderr kept for its feedback
+STOP = threading.Event()  # set when the grader is interrupted: every running submission ends
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,10 @@ def contained(
     reader.start()
     code: int | None = None
     deadline = start + limits.timeout
-    while code is None and not over.is_set() and time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and not (over.is_set() or STOP.is_set()):
         try:
             code = process.wait(timeout=0.1)
+            break
         except subprocess.TimeoutExpired:
             pass
     timed_out = code is None and not over.is_set()
