@@ -102,7 +102,9 @@ def grade(settings: GradeSettings) -> ClassGraded:
 def main(args: Sequence[str], prog: str = "deepsets grade") -> int:
     """Parse, grade, summarise; 0 once graded (whatever the scores), 2 for a usage error."""
     try:
-        settings = tyro.cli(GradeSettings, args=list(args), prog=prog)
+        settings = tyro.cli(
+            GradeSettings, args=list(args), prog=prog, config=(tyro.conf.DisallowNone,)
+        )  # DisallowNone: `--rubric STR`, not `{None}|STR` (None is the default, not a value)
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")

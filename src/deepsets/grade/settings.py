@@ -48,8 +48,8 @@ class GradeSettings:
     steps: int = 4000
     """Training steps of the grader's own training of the student's DeepSet (deepset.learns)."""
     answers: str | None = None
-    """A metrics.json of `deepsets run` (or the repository's docs/results.json): the measured
-    answers shown beside the students' written ones; default: docs/results.json if present."""
+    """The measured answers shown beside the students' written ones: a metrics.json of
+`deepsets run`; default: the repository's docs/results.json, if present."""
     gradescope: bool = False
     """Gradescope's autograder mode: one submission, OUT/results.json in Gradescope's format."""
     overwrite: bool = False
