@@ -86,12 +86,13 @@ def main() -> None:
     parser.add_argument("--learn-seeds", type=int, default=100, help="gradings of learns")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rows = [calibrate(c, args.seeds) for c in CHEAP]
-    rows.append(calibrate("deepset.learns", args.learn_seeds))
-    for r in rows:
+    rows = []
+    for check, seeds in [*((c, args.seeds) for c in CHEAP), ("deepset.learns", args.learn_seeds)]:
+        r = calibrate(check, seeds)
+        rows.append(r)
         print(f"{r['check']:24} {r['failures']} of {r['gradings']} failed (95% bound "
               f"{r['upper_95']:.2%}); closest margin {r['closest_margin']:.3g}x; "
-              f"{r['seconds']:.0f} s")  # fmt: skip
+              f"{r['seconds']:.0f} s", flush=True)  # fmt: skip
     print(json.dumps(rows))
 
 

@@ -10,9 +10,10 @@ from typing import Annotated
 
 import tyro
 
-# A reference submission (a notebook that trains its DeepSet and MLP for 4000 steps, then the
-# grader's two trainings of 4000 steps) took 40 s on this 2-core machine with a second job
-# beside it; 600 s leaves room for a slow student loop and a busy machine (docs/grade.md).
+# A reference notebook (its cells train the DeepSet and the MLP for 4000 steps, then come the
+# grader's two 4000-step trainings) uses 35 s of CPU; in a class of 30 on this 2-core machine,
+# under a load average of 13, the slowest took 171 s (benchmarks/grade_class.py). 600 s leaves
+# room for a slower student loop on a busy machine.
 DEFAULT_TIMEOUT = 600.0
 # torch and a 4000-step training peak at 0.7 GB of address space (VmPeak) in one process
 DEFAULT_MEMORY_MB = 3000
