@@ -101,7 +101,8 @@ def usage() -> str:
     ]
     return "\n".join(
         [
-            "usage: deepsets [-h] [--version] {run [STUDY],export WEIGHTS OUT} [OPTIONS]",
+            "usage: deepsets [-h] [--version] {run [STUDY],export WEIGHTS OUT,grade SUBMISSION...} "
+            "[OPTIONS]",
             "",
             "DeepSets: the exercise as a tested library and a study.",
             "",
@@ -110,6 +111,8 @@ def usage() -> str:
             "(deepsets run [STUDY] --help lists its options)",
             "  export WEIGHTS OUT     write a saved model as an ONNX file, checked in "
             "onnxruntime (deepsets export --help)",
+            "  grade SUBMISSION...    grade students' solutions of the exercise "
+            "(deepsets grade --help)",
             "",
             "studies:",
             *studies,
@@ -160,9 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args[0] == "export":
         return export(args[1:])
+    if args[0] == "grade":
+        from deepsets.grade.command import main as grade
+
+        return grade(args[1:])
     if args[0] != "run":
         print(usage().splitlines()[0], file=sys.stderr)
-        return error("deepsets", f"unknown command {args[0]!r} (the commands: run, export)")
+        return error("deepsets", f"unknown command {args[0]!r} (the commands: run, export, grade)")
     if len(args) > 1 and not args[1].startswith("-"):
         if args[1] not in STUDIES:
             known = ", ".join(STUDIES)
