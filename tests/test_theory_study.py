@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from quick import assert_labelled_quick
 
 from deepsets import cli, load_model
 from deepsets.studies.theory.run import run_theory
@@ -82,6 +83,7 @@ def test_console_script_quick_run_writes_the_report_and_the_metrics_contract(tmp
         assert claim["numbers"] and verdict["measured"] and verdict["threshold"]
         assert verdict["rule"] and verdict["sentence"]
     html = (out / "report.html").read_text()
+    assert_labelled_quick(html, done.stdout, "theory")
     assert html.count("Verdict:") == 5 and html.count("data:image/png;base64,") == 5
     assert len(list((out / "figures").glob("*.png"))) == 5
     for claim in metrics["claims"].values():

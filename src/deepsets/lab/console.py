@@ -21,6 +21,7 @@ STYLE = {
     Outcome.PARTLY: "yellow",
     Outcome.REFUTED: "red",
     Outcome.UNMEASURED: "dim",
+    Outcome.UNJUDGED: "dim",
 }
 
 
@@ -52,9 +53,13 @@ def print_summary(
     notes: Sequence[str],
     report: Path,
     console: Console | None = None,
+    label: str | None = None,
 ) -> None:
-    """Print a finished study: its tables, its verdicts, the notes, then where its report is."""
+    """Print a finished study: its `label` (a quick run's, `lab.quick.label`), its tables, its
+    verdicts, the notes, then where its report is."""
     console = console or Console()
+    if label is not None:
+        console.print(f"[bold yellow]{escape(label)}[/]")
     for t in tables:
         console.print(t)
     console.print(verdict_table(verdicts))
