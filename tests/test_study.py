@@ -345,7 +345,7 @@ def test_a_quick_report_and_summary_say_so_and_judge_nothing(study):
     assert text is not None and str(escape(text)) in html
     assert html.index("Quick run: a smoke test") < html.index("<h2>")  # at the top
     assert "deepsets run exercise" in text
-    assert "not confirmed" not in html and "not judged (quick run)" in html
+    assert "not confirmed" not in html  # (the page states sentences; the outcomes are below)
     console = Console(record=True, width=120)
     print_summary(study, console)
     printed = console.export_text()
