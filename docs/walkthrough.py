@@ -43,6 +43,7 @@ from deepsets.studies.exercise.sections.learning_speed import steps_below
 # Adam steps per model; the exercise uses 4000. The tests set this to a few hundred.
 STEPS = int(os.environ.get("DEEPSETS_NOTEBOOK_STEPS", "4000"))
 LN2 = math.log(2)  # the loss of a classifier that always says 1/2
+torch.set_num_threads(1)  # models this small train fastest on one thread (`deepsets run` too)
 if STEPS != 4000:
     print(f"A short run: {STEPS} Adam steps per model instead of the exercise's 4000, so the")
     print("numbers below are those of a model still learning; run it with 4000 for the real ones.")

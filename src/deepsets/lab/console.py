@@ -39,7 +39,7 @@ def verdict_table(verdicts: Sequence[tuple[str, Verdict]], title: str = "Verdict
     """One row per (label, verdict): the label, the outcome (coloured) and the sentence."""
     t = Table(title=escape(title), show_lines=True)
     t.add_column("")
-    t.add_column("outcome", no_wrap=True)
+    t.add_column("outcome", no_wrap=True, min_width=max(len(o.value) for o in Outcome))
     t.add_column("finding", ratio=1)
     for label, v in verdicts:
         word = f"[{STYLE[v.outcome]}]{escape(v.outcome.value)}[/]"
