@@ -64,7 +64,9 @@ def measure(
 
     training_result, figs = training.measure(trained, v.training, s, test)
     deepset = training_result.deepset
-    sweep_result, more = sweep.measure(trained, v.sweep, s, test, deepset, train_more)
+    sweep_result, more = sweep.measure(
+        trained, v.sweep, s, test, deepset, train_more, trained[v.training.mlp]
+    )
     figs |= more
     linear_result, more = linear_phi.measure(trained, v.linear_phi, s, test)
     figs |= more

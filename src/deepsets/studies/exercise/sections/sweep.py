@@ -10,7 +10,7 @@ activation), so that the answer has the resolution its claim needs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -113,6 +113,12 @@ def bracket(rows: Sequence[SweepRow], measure: str, matched: Callable[[SweepRow]
     return Bracket(measure, None if below is None else size(below), size(first))
 
 
+def shape(v: Variant) -> tuple[tuple[int, ...], str]:
+    """An MLP variant's hidden widths and activation."""
+    options = dict(v.options)
+    return tuple(options["hidden"]), str(options["activation"])
+
+
 def size(r: SweepRow) -> Size:
     return Size(r.name, r.score.params)
 
@@ -175,12 +181,21 @@ def measure(
     test: TestSet,
     deepset: Score,
     train: Train,
+    exercise_mlp: Runs,
 ) -> tuple[SweepResult, dict[str, Figure]]:
-    """Score every MLP of the sweep against the DeepSet's `deepset` score, then `train` the
-    sizes each bracket lacks and score those too."""
+    """Score every MLP of the sweep against the DeepSet's `deepset` score (with the exercise's
+    MLP where it is one of the sweep's families), then `train` the sizes each bracket lacks and
+    score those too."""
     rows = [row(trained[v], s, test, deepset) for v in variants]
-    known = {r.name for r in rows}
-    extra = [v for v in refinement(rows) if v.name not in known]
+    mine = row(exercise_mlp, s, test, deepset)
+    family = {(r.depth, r.activation) for r in rows}
+    known = {(r.hidden, r.activation) for r in rows}
+    if len(set(mine.hidden)) == 1 and (mine.depth, mine.activation) in family:
+        if (mine.hidden, mine.activation) not in known:
+            name = mlp_variant(mine.hidden, mine.activation).name
+            rows.append(replace(mine, name=f"{name} (step 2's)"))
+            known.add((mine.hidden, mine.activation))
+    extra = [v for v in refinement(rows) if shape(v) not in known]
     if extra:
         more = train(extra)
         rows += [row(more[v], s, test, deepset) for v in extra]
