@@ -178,14 +178,6 @@ def quick_note(r: Record) -> str:
     )
 
 
-def mlp_name(row: dict[str, Any]) -> str:
-    """32x32 ReLU, or "one ReLU hidden layer of 32"."""
-    act = {"relu": "ReLU", "tanh": "Tanh"}.get(row["activation"], row["activation"])
-    if row["depth"] == 1:
-        return f"one {act} hidden layer of {row['hidden'][0]}"
-    return f"{'x'.join(map(str, row['hidden']))} {act}"
-
-
 def step6(m: Record) -> str:
     from deepsets.studies.exercise.verdicts import ROUNDING
 
@@ -200,52 +192,9 @@ def step6(m: Record) -> str:
 
 
 def question_7a(m: Record) -> str:
-    ds, mlp, sweep = m["training"]["deepset"], m["training"]["mlp"], m["mlp_sweep"]
-    rows, best = sweep["rows"], sweep["smallest_match"]
-    worst, loss = ds["accuracy"]["min"], ds["final_loss"]["mean"]
-    crit = (
-        f"(every seed's accuracy over all {m['data']['scored_sets']} sets at least the DeepSet's "
-        f"worst, and a mean final loss at most the DeepSet's {sci(loss, 2)})"
-    )
-    if best is None:
-        largest = max(r["score"]["params"] for r in rows)
-        text = (
-            f"- **Question 7a:** no MLP of the sweep (up to {largest:,} parameters) matches the "
-            f"{ds['params']}-parameter DeepSet {crit}."
-        )
-    else:
-        row = next(r for r in rows if r["name"] == best["name"])
-        text = (
-            f"- **Question 7a:** the smallest MLP that matches the {ds['params']}-parameter "
-            f"DeepSet {crit} is **{mlp_name(row)}, {best['params']} parameters: "
-            f"{times(best['ratio_to_deepset'])} the DeepSet**."
-        )
-    widths = "x".join(map(str, m["settings"]["mlp_hidden"]))
-    acc, mloss = mlp["accuracy"], mlp["final_loss"]["mean"]
-    text += f" The exercise's {widths} MLP ({mlp['params']} parameters) "
-    if acc["min"] >= worst and mloss <= loss:
-        text += f"matches it too ({pct(acc['mean'])} accuracy, loss {sci(mloss, 2)})"
-    elif acc["min"] >= worst:
-        text += f"reaches {pct(acc['mean'])} accuracy but a higher loss ({sci(mloss, 2)})"
-    else:
-        text += f"reaches {pct(acc['mean'])} accuracy (loss {sci(mloss, 2)})"
-    accurate = [r for r in rows if r["score"]["accuracy"]["min"] >= worst]
-    if accurate:
-        first = min(accurate, key=lambda r: r["score"]["params"])
-        if best is None or first["name"] != best["name"]:
-            p = first["score"]["params"]
-            text += (
-                f"; on accuracy alone, {mlp_name(first)} ({p} parameters, "
-                f"{times(p / ds['params'])}) is enough"
-            )
-    text += "."
-    for act in dict.fromkeys(r["activation"] for r in rows):
-        own = [r for r in rows if r["activation"] == act]
-        if best is not None and not any(r["matches"] for r in own):
-            largest = max(r["score"]["params"] for r in own)
-            name = {"relu": "ReLU", "tanh": "Tanh"}.get(act, act)
-            text += f" No {name} MLP up to {largest:,} parameters matches."
-    return text
+    """The study's own answer (its verdict's sentence): the range of parameters its numbers
+    support, by final loss and by accuracy."""
+    return f"- **Question 7a:** {m['findings']['mlp_sweep']['sentence']}"
 
 
 def question_7b(m: Record) -> str:

@@ -15,6 +15,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
+from quick import assert_labelled_quick
 
 from deepsets import cli, load_model
 from deepsets.lab.verdict import Outcome
@@ -230,6 +231,7 @@ def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tm
     assert metrics["wall_seconds"] > 0 and metrics["device"] == "cpu"
     assert metrics["findings"]["oracle"]["outcome"] in {o.value for o in Outcome}
     report = (out / "report.html").read_text()
+    assert_labelled_quick(report, done.stdout, "attention")
     assert report.count("data:image/png;base64,") == 3 and "Table 1" in report
     assert {p.name for p in (out / "figures").iterdir()} == {
         "max_regression.png", "clustering.png", "clustering_examples.png"

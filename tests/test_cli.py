@@ -28,7 +28,7 @@ def quick(**explicit: object) -> StudySettings:
 
 
 def parse(*args: str) -> StudySettings:
-    return cli.parse(cli.STUDIES[cli.DEFAULT_STUDY], list(args), "deepsets run")
+    return cli.parse(cli.DEFAULT_STUDY, list(args), "deepsets run")
 
 
 @pytest.fixture
@@ -268,10 +268,34 @@ def test_unknown_command_or_study_exits_2(ran, capsys):
     assert cli.main(["train"]) == 2
     assert "deepsets: error: unknown command 'train'" in capsys.readouterr().err
     assert cli.main(["run", "digitz", "--steps", "5"]) == 2
-    assert "deepsets run: error: unknown study 'digitz'; the studies: exercise" in (
-        capsys.readouterr().err
-    )
+    assert "deepsets run: error: unknown study 'digitz' (did you mean 'digits'?); the studies: " \
+        "exercise" in capsys.readouterr().err
+    assert cli.main(["run", "qwerty"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown study 'qwerty'; the studies: exercise" in err and "did you mean" not in err
     assert ran == []
+
+
+@pytest.mark.parametrize("name", list(cli.STUDIES))
+def test_each_studys_help_lists_the_others_and_its_own_example(name, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    assert cli.main(["run", name, "--help"]) == 0
+    text = capsys.readouterr().out
+    others = text[text.index("Other studies: ") :].split("\n")[0]
+    listed = re.findall(r"\b(" + "|".join(cli.STUDIES) + r")\b", others)
+    assert sorted(listed) == sorted(n for n in cli.STUDIES if n != name)
+    assert f"Example: deepsets run {name} --quick" in text
+
+
+def test_help_texts_are_one_line_each():
+    """tyro keeps a field docstring's line breaks: a help text broken mid-sentence."""
+    for study in cli.STUDIES.values():
+        for cls in study.settings.__mro__[:-1]:
+            for node in ast.walk(ast.parse(inspect.getsource(cls))):
+                if isinstance(node, ast.ClassDef):
+                    for a, b in zip(node.body, node.body[1:], strict=False):
+                        if isinstance(a, ast.AnnAssign) and isinstance(b, ast.Expr):
+                            assert "\n" not in b.value.value.strip(), (cls.__name__, a.target.id)
 
 
 def test_a_refused_output_directory_and_ctrl_c_are_reported_not_raised(monkeypatch, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from quick import assert_labelled_quick
 from safetensors.torch import load_file
 
 from deepsets import cli, load_model
@@ -197,7 +199,7 @@ def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tm
     assert done.returncode == 0, done.stderr
     assert "counting Set Transformer" in done.stdout and "Report:" in done.stdout
     assert "supervised ceiling" in done.stdout
-    assert "confirmed" in done.stdout  # the verdicts: confirmed or not confirmed
+    assert "not judged (quick run)" in done.stdout  # a quick run's verdicts
     out = tmp_path / "out"
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["results"]) == set(TASKS)
@@ -226,6 +228,8 @@ def test_quick_cli_run_writes_the_metrics_contract_report_figures_and_weights(tm
     assert metrics["settings"]["image_deepset_steps"] == quick_settings().image_deepset_steps
     assert {"image_ceiling", "image_targets", "counting"} <= set(metrics["findings"])
     report = (out / "report.html").read_text()
+    assert_labelled_quick(report, done.stdout, "digits")
+    assert re.search(r"\d\. A set of n images", " ".join(report.split()))  # "0.9877. A set"
     assert report.count("data:image/png;base64,") == 2 and "Figure 2" in report
     assert "supervised ceiling" in report and "stops at 50 digits" in report
     assert {p.name for p in (out / "figures").iterdir()} == {

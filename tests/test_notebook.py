@@ -4,6 +4,7 @@ stripped), and its cells run, in order, with few steps."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import jupytext
@@ -137,3 +138,65 @@ def test_step_8_scores_only_unseen_arrangements(executed):
     right = 372 - 2 * M
     assert min(abs(acc["DeepSet"] * right - n) for n in (0, 120 - M, 252 - M, right)) < 1e-3
     assert 0 <= acc["MLP"] <= 1
+
+
+# ------------------------------------------------ as Jupyter and the documentation site run it
+
+KERNEL_STEPS = 20  # a real kernel, for its outputs: the numbers do not matter here
+SITE_PAGE = DOCS.parent / "site" / "walkthrough" / "index.html"  # `make docs` builds it
+
+
+def figure_cells(nb) -> list[int]:
+    """The code cells that draw a figure (they end by showing it)."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "ds.plot_" in c.source]
+
+
+@pytest.fixture(scope="module")
+def kernel_run(tmp_path_factory):
+    """The notebook executed in a Jupyter kernel (nbclient), as Jupyter and mkdocs-jupyter do."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    workdir = tmp_path_factory.mktemp("kernel")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEEPSETS_NOTEBOOK_STEPS", str(KERNEL_STEPS))
+        NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(workdir)}}).execute()
+    return nb
+
+
+def test_every_figure_shows_as_an_image_in_jupyter(kernel_run):
+    cells = figure_cells(kernel_run)
+    assert len(cells) >= 2
+    for i in cells:
+        kinds = [set(o.get("data", {})) for o in kernel_run.cells[i].outputs]
+        assert any("image/png" in k for k in kinds), f"cell {i} shows no image: {kinds}"
+
+
+def test_the_notebook_runs_clean_no_warnings_no_stray_reprs(kernel_run):
+    for i, cell in enumerate(kernel_run.cells):
+        for out in cell.get("outputs", []):
+            assert not (out.output_type == "stream" and out.name == "stderr"), (i, out.text)
+            # a shown value is a figure, as an image (its text/plain is the fallback of a viewer
+            # that cannot show images): never a Generator or any other stray repr
+            if out.output_type == "execute_result":
+                assert "image/png" in out.data, (i, out.data.get("text/plain"))
+
+
+def test_a_short_run_says_so_at_the_top(kernel_run):
+    first = next(c for c in kernel_run.cells if c.cell_type == "code")
+    printed = "".join(o.get("text", "") for o in first.outputs)
+    assert f"A short run: {KERNEL_STEPS} Adam steps per model instead of the exercise's 4000" in (
+        printed
+    )
+
+
+@pytest.mark.skipif(
+    not SITE_PAGE.is_file() or SITE_PAGE.stat().st_mtime < NOTEBOOK.stat().st_mtime,
+    reason="no site built from this notebook: `make docs` (make test builds it first)",
+)
+def test_the_sites_walkthrough_page_shows_every_figure():
+    page = SITE_PAGE.read_text(encoding="utf-8")
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,', page)
+    assert len(images) >= len(figure_cells(nbformat.read(NOTEBOOK, as_version=4)))
+    assert "&lt;Figure size" not in page and "IProgress" not in page
+    assert "<em>20+20 + 20</em>" not in page  # the `*` of 10*20+20 + 20*20+20 kept

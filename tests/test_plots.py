@@ -85,3 +85,22 @@ def test_plot_losses_labels_the_reference_line_with_its_own_name():
     fig = plot_losses({"run": np.ones(20)}, window=5, reference=0.5, reference_label="target")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "target = 0.5000" in labels
+
+
+def test_a_figure_shows_itself_in_jupyter_as_a_png():
+    X, y = make_data(20, generator=0)
+    for fig in (plot_sets(X, y), plot_losses({"run": np.ones(20)}, window=5)):
+        png = fig._repr_png_()  # what IPython displays, with pyplot never imported
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+
+
+def test_every_figure_of_the_library_is_one_jupyter_shows():
+    """The studies' figures too: each module builds them from deepsets.plots.Figure."""
+    from pathlib import Path
+
+    import deepsets
+
+    src = Path(deepsets.__file__).parent
+    plain = ("from matplotlib.figure import Figure", "plt.figure(", "plt.subplots(")
+    raw = [p.relative_to(src) for p in src.rglob("*.py") if any(s in p.read_text() for s in plain)]
+    assert raw == []

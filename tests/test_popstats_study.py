@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from quick import assert_labelled_quick
 
 from deepsets import cli, load_model, save_model
 from deepsets.lab.verdict import Outcome
@@ -196,6 +197,7 @@ def test_quick_cli_run_writes_the_metrics_contract_report_and_weights(tmp_path):
     assert m["settings"]["sizes"] == [32, 64] and m["largest_n"] == {"deepset": 64, "sdm": 64}
     assert m["versions"]["torch"] and m["wall_seconds"] > 0 and m["total_cpu_seconds"] > 0
     report = (out / "report.html").read_text()
+    assert_labelled_quick(report, done.stdout, "popstats")
     assert report.count("data:image/png;base64,") == 2 and "Figure 1" in report
     assert {p.name for p in (out / "figures").iterdir()} == {
         "mse_by_size.png", "predicted_vs_true.png"

@@ -34,20 +34,39 @@ def test_invariance_rounding_or_broken():
     assert j.measured == {"deepset_change": 3e-7, "mlp_change": 0.1} and j.threshold == {"tol": tol}
 
 
-def test_the_match_criterion_of_7a():
-    deepset = score(62, [1e-3, 3e-3], [0.99, 1.0])  # worst accuracy 0.99, mean loss 2e-3
-    assert v.matches_deepset(score(100, [1e-3, 2e-3], [0.99, 0.995]), deepset)
-    assert not v.matches_deepset(score(100, [1e-3, 2e-3], [0.989, 1.0]), deepset)  # one seed worse
-    assert not v.matches_deepset(score(100, [2e-3, 2.1e-3], [1.0, 1.0]), deepset)  # loss higher
+def test_the_match_criterion_of_7a_by_loss_on_both_sides_of_each_end():
+    deepset = Summary.of([1.0, 2.0, 3.0])  # mean 2, worst seed 3 (numbers exact in binary)
+    assert v.as_good(Summary.of([2.0, 3.0, 4.0]), deepset, lower_is_better=True)  # ends met
+    # the best seed above the DeepSet's mean: clearly worse
+    assert not v.as_good(Summary.of([2.125, 2.5, 3.375]), deepset, lower_is_better=True)
+    # the mean above the DeepSet's worst seed: clearly worse
+    assert not v.as_good(Summary.of([1.0, 4.5, 4.5]), deepset, lower_is_better=True)
+    assert v.as_good(Summary.of([0.5] * 3), deepset, lower_is_better=True)  # better: matches
 
 
-def test_the_answer_of_7a():
-    found = v.sweep_answer(("mlp-32x32-relu", 1441), 62, 18049)
-    assert found.outcome is Outcome.CONFIRMED and found.measured["params"] == 1441
-    assert "mlp-32x32-relu" in found.sentence and "23.2x" in found.sentence
-    none = v.sweep_answer(None, 62, 18049)
-    assert none.outcome is Outcome.REFUTED
-    assert none.sentence.startswith("No MLP") and "18049" in none.sentence
+def test_the_match_criterion_of_7a_by_accuracy_on_both_sides_of_each_end():
+    deepset = Summary.of([0.5, 0.75, 1.0])  # mean 0.75, worst seed 0.5
+    assert v.as_good(Summary.of([0.25, 0.5, 0.75]), deepset, lower_is_better=False)  # ends met
+    assert not v.as_good(Summary.of([0.5, 0.5, 0.625]), deepset, lower_is_better=False)
+    assert not v.as_good(Summary.of([0.0, 0.25, 1.0]), deepset, lower_is_better=False)
+    assert v.as_good(Summary.of([1.0] * 3), deepset, lower_is_better=False)
+
+
+def test_the_answer_of_7a_gives_the_range_by_each_measure():
+    loss = (("mlp-20x20-relu", 661), ("mlp-25x25-relu", 951))
+    accuracy = (None, ("mlp-4-relu", 49))
+    found = v.sweep_answer(loss, accuracy, 62, 18049)
+    assert found.outcome is Outcome.CONFIRMED
+    text = found.sentence
+    assert "in final loss, an MLP needs more than 661 and at most 951 parameters" in text
+    assert "(10.7x to 15.3x)" in text and "wider than" not in text
+    assert "in accuracy, even the smallest MLP of the sweep matches it: mlp-4-relu" in text
+    coarse = v.sweep_answer((("a", 465), ("b", 1441)), accuracy, 62, 18049).sentence
+    assert f"a gap of 3.1x, wider than {v.RESOLUTION}x" in coarse  # 1441 / 465 > RESOLUTION
+    half = v.sweep_answer((None, None), accuracy, 62, 18049)
+    assert half.outcome is Outcome.PARTLY
+    assert "in final loss, no MLP of the sweep (up to 18,049 parameters) matches" in half.sentence
+    assert v.sweep_answer((None, None), (None, None), 62, 18049).outcome is Outcome.REFUTED
 
 
 @pytest.mark.parametrize(
@@ -169,43 +188,42 @@ def test_latent_verdict(loss, accuracy, outcome, words):
 # ---------------------------------------------------------------- what the symmetry buys
 
 
-def test_median_steps_counts_a_seed_that_never_got_there_as_infinitely_slow():
-    assert v.median_steps([300, 100, 200]) == 200
-    assert v.median_steps([100, 200]) == 150
-    assert v.median_steps([100, None, 300]) == 300
-    assert math.isinf(v.median_steps([100, None, None]))
+def test_ahead_compares_every_rank_of_the_seeds():
+    assert v.ahead([100, 300, 200], [300, 200, 400])  # 100 <= 200, 200 <= 300, 300 <= 400
+    assert not v.ahead([100, 500, 200], [300, 200, 400])  # its slowest, 500, is behind 400
+    assert v.ahead([100, 200], [100, None])  # a seed that never got there is infinitely slow
+    assert not v.ahead([100, None], [100, 200])
+    assert not v.ahead([None, None], [None, None])  # never reaching it is never ahead
+    with pytest.raises(ValueError, match="one step count per seed"):
+        v.ahead([1, 2], [1])
 
 
-def test_compare_speed_on_both_sides_of_the_ratio():
-    r = v.SPEED_RATIO
-    assert v.compare_speed([int(1000 * r)], [1000]) == "faster"
-    assert v.compare_speed([int(1000 * r) + 1], [1000]) == "as fast"
-    assert v.compare_speed([1000], [int(1000 * r)]) == "slower"
-    assert v.compare_speed([1000], [int(1000 * r) + 1]) == "as fast"
-    assert v.compare_speed([100], [None]) == "faster"
-    assert v.compare_speed([None], [100]) == "slower"
-    assert v.compare_speed([None], [None]) == "neither"
+def test_compare_speed_on_both_sides_of_the_area_ratio():
+    r, fast, slow = v.AREA_RATIO, [100, 200], [300, 400]
+    assert v.compare_speed((fast, slow), (r * 100, 100)) == (True, True, "faster")
+    assert v.compare_speed((fast, slow), (r * 100 + 1e-9, 100)) == (True, False, "mixed")
+    assert v.compare_speed((slow, fast), (100, r * 100)) == (False, False, "slower")
+    assert v.compare_speed((slow, fast), (100, r * 100 + 1e-9)) == (False, False, "mixed")
 
 
-def test_learning_speed_verdict_answers_the_exercises_claim_from_the_numbers():
-    fast, slow = [100, 120, 140], [1000, 1100, None]
-    yes = v.learning_speed_verdict((fast, slow), (fast, slow), 0.01, 4000)
-    assert yes.outcome is Outcome.CONFIRMED
-    assert "does learn faster" in yes.sentence
-    assert "DeepSet at step 120 (slowest seed 140)" in yes.sentence
-    assert "MLP at step 1,100 (1 of 3 seeds never)" in yes.sentence
-    no = v.learning_speed_verdict((slow, fast), (slow, fast), 0.01, 4000)
-    assert no.outcome is Outcome.REFUTED
-    assert "does not hold" in no.sentence and "learns more slowly" in no.sentence
-    mixed = v.learning_speed_verdict((slow, fast), (fast, slow), 0.01, 4000)
-    assert mixed.outcome is Outcome.PARTLY
-    assert "in part" in mixed.sentence
-    assert "by loss the DeepSet is slower, by accuracy faster" in mixed.sentence
-    never = v.learning_speed_verdict(([None] * 3, [None] * 3), (fast, fast), 0.01, 300)
-    assert never.outcome is Outcome.REFUTED  # by accuracy as fast, by loss neither got there
-    assert "never within 300 steps" in never.sentence and "undecided" in never.sentence
-    nothing = v.learning_speed_verdict(([None], [None]), ([None], [None]), 0.01, 300)
-    assert nothing.outcome is Outcome.UNMEASURED
+def test_learning_speed_verdict_answers_the_exercises_claim_from_every_seed_and_the_curve():
+    fast, slow = [100, 140, 120], [1000, 1100, None]
+    yes = v.learning_speed_verdict((fast, slow), (50.0, 100.0), 0.01, 4000)
+    assert yes.outcome is Outcome.CONFIRMED and "does learn faster" in yes.sentence
+    assert "DeepSet 100, 120 and 140; MLP 1,000, 1,100 and never" in yes.sentence
+    assert "DeepSet 50, MLP 100" in yes.sentence
+    # the median is ahead but the slowest seed is not: the curve alone is ahead
+    slowest = [100, 120, 2535]
+    part = v.learning_speed_verdict((slowest, [300, 400, 2393]), (50.0, 100.0), 0.01, 4000)
+    assert part.outcome is Outcome.PARTLY
+    assert "not ahead at every seed but has clearly less loss" in part.sentence
+    behind = v.learning_speed_verdict((fast, slow), (90.0, 100.0), 0.01, 4000)
+    assert behind.outcome is Outcome.PARTLY and "ahead at every seed but" in behind.sentence
+    no = v.learning_speed_verdict((slow, fast), (100.0, 50.0), 0.01, 4000)
+    assert no.outcome is Outcome.REFUTED and "the MLP learns faster" in no.sentence
+    never = v.learning_speed_verdict(([None] * 3, [None] * 3), (100.0, 100.0), 0.01, 300)
+    assert never.outcome is Outcome.REFUTED and "neither ahead" in never.sentence
+    assert "DeepSet never, never and never" in never.sentence
 
 
 def test_first_generalising_is_the_first_m_whose_worst_seed_reaches_the_threshold():
@@ -227,16 +245,15 @@ def test_sample_efficiency_verdict_and_headline_follow_the_numbers():
     assert headline.outcome is Outcome.PARTLY  # fewer examples, but not faster
     head = headline.sentence
     assert "from M = 1 training example per class the DeepSet" in head
-    assert "MLP (20, 20) relu is not, even from M = 100" in head and "learns slower" in head
+    assert "MLP (20, 20) relu is not, even from M = 100" in head and "the MLP learns faster" in head
     learns = {"DeepSet": [0.5, 0.995, 1.0], "MLP": [0.5, 0.6, 0.995]}
     assert v.sample_efficiency_verdict(Ms, learns).outcome is Outcome.CONFIRMED
     assert v.symmetry_headline(Ms, learns, "faster", 0.01).outcome is Outcome.CONFIRMED
-    head = v.symmetry_headline(Ms, learns, "as fast", 0.01).sentence
+    head = v.symmetry_headline(Ms, learns, "mixed", 0.01).sentence
     assert "from M = 10 training examples" in head and "MLP needs M = 100" in head
-    assert "about as fast as the MLP" in head
+    assert "neither learns faster at every seed and along the whole mean loss curve" in head
     stuck = {"DeepSet": [0.5] * 3, "MLP": [0.5] * 3}
     assert v.sample_efficiency_verdict(Ms, stuck).outcome is Outcome.REFUTED
-    fails = v.symmetry_headline(Ms, stuck, "neither", 0.01)
+    fails = v.symmetry_headline(Ms, stuck, "mixed", 0.01)
     assert fails.outcome is Outcome.REFUTED
     assert "is not right on" in fails.sentence
-    assert "neither model's running loss" in fails.sentence.lower()

@@ -15,6 +15,7 @@ status 130 and 143 and one line, its output committed whole or removed (`lab.out
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import logging
 import signal
@@ -24,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
 import tyro
 
@@ -34,10 +35,8 @@ from deepsets.engine.executor import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
 from deepsets.lab.memory import flag
 from deepsets.lab.output import OutputError, recording_commits
-from deepsets.lab.study import Study
 from deepsets.studies import DEFAULT_STUDY, STUDIES
 
-S = TypeVar("S")
 RETRY_SECONDS = 0.01  # a signal that landed where raising is unsafe comes again after this
 
 # `--out STR` and `--threads INT`, not `{None}|STR`: None is their default, not a value to type
@@ -45,38 +44,46 @@ TYRO_CONFIG = (tyro.conf.DisallowNone,)
 EXAMPLE = "Example: deepsets run --quick --out runs/smoke   (a small run in seconds)"
 
 
+def example(name: str) -> str:
+    """The example command of study `name`'s --help."""
+    return f"Example: deepsets run {name} --quick --out runs/{name}-smoke   (a smoke test)"
+
+
 def flags(changes: dict[str, object]) -> str:
     """{"sweep_widths": (4, 16)} -> "--sweep-widths 4 16", the way a user would type it."""
     return " ".join(flag(name, value) for name, value in changes.items())
 
 
-def description(study: Study[Any, Any]) -> str:
+def description(name: str) -> str:
     """The text above the options of `deepsets run NAME --help`."""
+    study = STUDIES[name]
     default, quick = study.settings(), study.quick()
     changes = {
         f.name: getattr(quick, f.name)
         for f in fields(quick)
         if f.name != "quick" and getattr(quick, f.name) != getattr(default, f.name)
     }
-    others = ", ".join(n for n in STUDIES if n != DEFAULT_STUDY)
+    others = ", ".join(
+        f"{n} (the default)" if n == DEFAULT_STUDY else n for n in STUDIES if n != name
+    )
     paragraphs = [
         f"Run {study.about}; write report.html, metrics.json, figures and weights.",
         f"With --quick: {flags(changes)}; any of these given explicitly wins.",
         *([f"Other studies: {others} (deepsets run NAME --help)."] if others else []),
     ]
-    return "\n\n".join([*paragraphs, EXAMPLE])
+    return "\n\n".join([*paragraphs, example(name)])
 
 
-def parse(study: Study[S, Any], args: Sequence[str], prog: str) -> S:
+def parse(name: str, args: Sequence[str], prog: str) -> Any:
     """The study's settings from `args`, over its defaults, or over its quick preset if `--quick`.
 
     The second parse (only with --quick) applies the same flags on top of the quick preset, so
     an explicit flag always wins over a quick value. tyro exits (SystemExit) on --help and on
     malformed flags, after printing the help or the error.
     """
-    about = description(study)
+    study, about = STUDIES[name], description(name)
 
-    def over(default: S) -> S:
+    def over(default: Any) -> Any:
         return tyro.cli(
             study.settings,
             args=args,
@@ -172,17 +179,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error("deepsets", f"unknown command {args[0]!r} (the commands: run, export, grade)")
     if len(args) > 1 and not args[1].startswith("-"):
         if args[1] not in STUDIES:
-            known = ", ".join(STUDIES)
-            return error("deepsets run", f"unknown study {args[1]!r}; the studies: {known}")
+            return error("deepsets run", unknown_study(args[1]))
         return run(args[1], args[2:], f"deepsets run {args[1]}")
     return run(DEFAULT_STUDY, args[1:], "deepsets run")
+
+
+def unknown_study(name: str) -> str:
+    """The error for an unknown study name, with the closest known one if any (difflib)."""
+    close = difflib.get_close_matches(name, STUDIES, n=1)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown study {name!r}{guess}; the studies: {', '.join(STUDIES)}"
 
 
 def run(name: str, args: Sequence[str], prog: str) -> int:
     """Parse, check, then run study `name`; returns the exit status."""
     study = STUDIES[name]
     try:
-        settings = parse(study, args, prog)
+        settings = parse(name, args, prog)
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")

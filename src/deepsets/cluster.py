@@ -52,8 +52,7 @@ class ClusterSettings:
     """The setting every study shares: where its models train."""
 
     scheduler: str | None = None
-    """Train on a Dask cluster: tcp://HOST:PORT of a running scheduler, or local:N for N worker
-    processes on this machine (started for the run); default: in this process."""
+    """Dask scheduler: tcp://HOST:PORT, or local:N worker processes; default: this process."""
 
 
 @dataclass(frozen=True)

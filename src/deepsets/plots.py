@@ -1,17 +1,30 @@
 """Figures for the exercise: a batch of sets as an image, loss curves over seeds.
 
-Every function returns a matplotlib Figure and never calls plt.show(); the caller decides.
+Every function returns a `Figure` and never calls plt.show(); the caller decides. `Figure` is
+matplotlib's, built without pyplot (no global figure list to leak into), which Jupyter shows
+inline as a PNG; every figure the library returns, the studies' included, is one.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 
+import matplotlib.figure
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from deepsets.checks import check_placed, check_sets, positive_float, positive_int
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure that Jupyter and IPython display inline (`_repr_png_`), also when
+    pyplot was never imported."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def plot_sets(X: torch.Tensor, y: torch.Tensor, *, max_sets: int = 40) -> Figure:

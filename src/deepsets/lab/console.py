@@ -21,6 +21,7 @@ STYLE = {
     Outcome.PARTLY: "yellow",
     Outcome.REFUTED: "red",
     Outcome.UNMEASURED: "dim",
+    Outcome.UNJUDGED: "dim",
 }
 
 
@@ -38,7 +39,7 @@ def verdict_table(verdicts: Sequence[tuple[str, Verdict]], title: str = "Verdict
     """One row per (label, verdict): the label, the outcome (coloured) and the sentence."""
     t = Table(title=escape(title), show_lines=True)
     t.add_column("")
-    t.add_column("outcome", no_wrap=True)
+    t.add_column("outcome", no_wrap=True, min_width=max(len(o.value) for o in Outcome))
     t.add_column("finding", ratio=1)
     for label, v in verdicts:
         word = f"[{STYLE[v.outcome]}]{escape(v.outcome.value)}[/]"
@@ -52,9 +53,13 @@ def print_summary(
     notes: Sequence[str],
     report: Path,
     console: Console | None = None,
+    label: str | None = None,
 ) -> None:
-    """Print a finished study: its tables, its verdicts, the notes, then where its report is."""
+    """Print a finished study: its `label` (a quick run's, `lab.quick.label`), its tables, its
+    verdicts, the notes, then where its report is."""
     console = console or Console()
+    if label is not None:
+        console.print(f"[bold yellow]{escape(label)}[/]")
     for t in tables:
         console.print(t)
     console.print(verdict_table(verdicts))

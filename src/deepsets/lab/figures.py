@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
+
+from deepsets.plots import Figure
 
 
 def seeds_by_variant(

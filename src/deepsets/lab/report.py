@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from deepsets.cluster import describe
+from deepsets.lab.quick import label
 
 
 def environment(study: str) -> Environment:
@@ -28,6 +29,8 @@ def environment(study: str) -> Environment:
     env.filters["num"] = format  # {{ x|num(".4g") }}
     env.filters["tuple"] = tuple
     env.filters["cluster"] = describe  # {{ r.run.cluster|cluster }}: where the models trained
+    name = study.rsplit(".", 1)[-1]  # its name in the registry: "digits"
+    env.globals["quick_label"] = lambda quick: label(name, quick)  # macros.html.j2's quick_run
     return env
 
 

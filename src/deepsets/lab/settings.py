@@ -39,9 +39,9 @@ class CommonSettings(ClusterSettings):
     """Base seed: run s of a model uses seed + s."""
     threads: int | None = None
     """torch CPU threads during the study; default: 1, fastest for these tiny models."""
+    # (the default: the cores this process may use over --threads, or DEEPSETS_WORKERS)
     workers: int | None = None
-    """Processes sharing out the training on a CPU; default: the cores this process may use
-    over --threads, or DEEPSETS_WORKERS. Changes the time, never a number."""
+    """Processes sharing out the training on a CPU; changes the time, never a number."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """auto, cpu or cuda."""
     quick: bool = False

@@ -24,6 +24,8 @@ class Outcome(Enum):
     REFUTED = "not confirmed"
     UNMEASURED = "not measured"
     """The run measured nothing the statement is about (e.g. no test length that long)."""
+    UNJUDGED = "not judged (quick run)"
+    """A quick run's: too small a scale to judge the statement (`lab.quick`)."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from deepsets.lab.figures import seeds_by_variant
+from deepsets.plots import Figure
 
 Paper = Mapping[str, tuple[float, float | None]]  # model -> (mean, std or None)
 Mixture = tuple[np.ndarray, np.ndarray, np.ndarray]  # pi (E, K), mu (E, K, 2), sigma (E, K)

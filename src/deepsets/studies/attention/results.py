@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from deepsets.cluster import ClusterInfo
+from deepsets.lab.quick import judged
 from deepsets.lab.verdict import Verdict, jsonable
 from deepsets.studies.attention import verdicts
 from deepsets.studies.attention.settings import AttentionSettings
@@ -89,7 +90,7 @@ class AttentionResults:
     @cached_property
     def findings(self) -> Findings:
         means = {t: self.means(t) for t in TASKS}
-        return Findings(
+        findings = Findings(
             models={
                 t: {m: verdicts.model_verdict(t, m, means[t]) for m in means[t]} for t in TASKS
             },
@@ -99,6 +100,7 @@ class AttentionResults:
             near_oracle=verdicts.near_oracle(means["clustering"], self.oracle),
             deepset_gap=verdicts.deepset_gap(means["clustering"], self.oracle),
         )
+        return judged(findings, self.settings.quick)
 
     def best_and_worst(self) -> tuple[str, str]:
         """The clustering models with the highest and the lowest mean log-likelihood."""

@@ -20,6 +20,7 @@ from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.placement import run_device, study_threads
+from deepsets.lab.quick import label
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.studies.attention import figures
@@ -190,4 +191,5 @@ def print_summary(results: AttentionResults, console: Console | None = None) -> 
     ]
     if results.cluster is not None:
         notes.append(describe(results.cluster))
-    print_study(tables, shown, notes, results.out / "report.html", console)
+    quick = label("attention", results.settings.quick)  # None for a full run
+    print_study(tables, shown, notes, results.out / "report.html", console, label=quick)

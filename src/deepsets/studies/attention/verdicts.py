@@ -76,7 +76,7 @@ def model_verdict(task: str, name: str, means: Means, spread: float = SPREAD) ->
         f"{SOURCE}: {name} reaches {paper:.4g} on the {task.replace('_', ' ')} test.",
         {"paper": paper, "std": std, "paper_rank": paper_rank, "source": SOURCE},
         rule="confirmed: within {spread} of the paper's std; in part: outside it (or no std "
-        "published) but the same rank among the task's models; else not confirmed",
+        "published) but the same rank among the task's models",
     )
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from deepsets.plots import smooth
+from deepsets.plots import Figure, smooth
 from deepsets.studies.digits.models import NAMES
 
 TITLES = {"text": "Digits as text", "image": "Digits as images (8x8 scans)"}

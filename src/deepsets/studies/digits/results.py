@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from deepsets.cluster import ClusterInfo
+from deepsets.lab.quick import judged
 from deepsets.lab.verdict import Verdict, jsonable
 from deepsets.studies.digits import verdicts
 from deepsets.studies.digits.ceiling import Ceiling
@@ -104,7 +105,7 @@ class DigitsResults:
     def findings(self) -> Findings:
         text = {m: self.curve("text", m) for m in self.accuracy["text"]}
         image = {m: self.curve("image", m) for m in self.accuracy["image"]}
-        return Findings(
+        findings = Findings(
             text_deepset=verdicts.text_deepset(text["deepset"]),
             lstm=verdicts.recurrent(NAMES["lstm"], text["lstm"]),
             gru=verdicts.recurrent(NAMES["gru"], text["gru"]),
@@ -114,6 +115,7 @@ class DigitsResults:
             set_transformer=verdicts.set_transformer(text["set_transformer"], text["deepset"]),
             counting=verdicts.counting(text["counting_set_transformer"]),
         )
+        return judged(findings, self.settings.quick)
 
     def table(self, lengths: tuple[int, ...] = KEY_LENGTHS) -> list[dict[str, Any]]:
         """Rows (task, model, then per length the mean and min over runs) at `lengths` measured;

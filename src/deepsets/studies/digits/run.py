@@ -20,6 +20,7 @@ from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.placement import run_device, study_threads
+from deepsets.lab.quick import label
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.studies.digits import figures, verdicts
@@ -158,4 +159,5 @@ def print_summary(results: DigitsResults, console: Console | None = None) -> Non
         ("task", "model", "mean", "min"), singles,
     )  # fmt: skip
     out = results.out / "report.html"
-    print_study([table(title, header, cells), single], shown, notes, out, console)
+    quick = label("digits", results.settings.quick)  # None for a full run
+    print_study([table(title, header, cells), single], shown, notes, out, console, label=quick)

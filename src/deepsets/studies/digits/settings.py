@@ -40,20 +40,21 @@ class DigitsSettings(CommonSettings):
     """Adam steps of the second phase, at `fine_lr` (0: none)."""
     fine_lr: float = 1e-4
     """Adam's learning rate of the second phase."""
+    # its convolutional phi: 6,000 + 1,000 steps reached 0.72 at 5 digits, 16,000 + 2,000 0.93
+    # (one seed)
     image_deepset_steps: int = 14_000
-    """Adam steps at `image_deepset_lr` of the image DeepSet (its convolutional phi: 6,000 +
-    1,000 steps reached 0.72 at 5 digits, 16,000 + 2,000 0.93, one seed)."""
+    """Adam steps at `image_deepset_lr` of the image DeepSet."""
+    # 1e-3: 0.926 at 5 digits, 2e-3: 0.948 (one seed, 10,000 + 2,000 steps)
     image_deepset_lr: float = 2e-3
-    """The image DeepSet's first learning rate (1e-3: 0.926 at 5 digits, 2e-3: 0.948, one seed,
-    10,000 + 2,000 steps)."""
+    """The image DeepSet's first learning rate."""
     image_deepset_fine_steps: int = 2000
     """The image DeepSet's steps of the second phase, at `image_deepset_fine_lr` (0: none)."""
     image_deepset_fine_lr: float = 1e-4
     """The image DeepSet's learning rate of the second phase."""
+    # the other image models train on them unshifted (train.py); without a shift 0.869 at 5
+    # digits, with it 0.926 (one seed, 10,000 + 2,000 steps)
     max_shift: int = 1
-    """The image DeepSet's training images moved once by up to this many pixels (0: none); the
-    other image models train on them unshifted (train.py). Without it: 0.869 at 5 digits, with
-    it 0.926 (one seed, 10,000 + 2,000 steps)."""
+    """The image DeepSet's training images moved once by up to this many pixels (0: none)."""
     batch_size: int = 32
     """Sets per step, drawn at random from the model's training sets."""
     lengths: tuple[int, ...] = tuple(range(5, 101, 5))

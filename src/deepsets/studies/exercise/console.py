@@ -12,6 +12,7 @@ from rich.table import Table
 from deepsets.cluster import describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
+from deepsets.lab.quick import label
 from deepsets.lab.verdict import Verdict
 from deepsets.studies.exercise.results import StudyResults
 from deepsets.studies.exercise.scores import Summary
@@ -77,4 +78,5 @@ def print_summary(results: StudyResults, console: Console | None = None) -> None
     if run.cluster is not None:
         notes.append(describe(run.cluster))
     tables = [training_table(results), invariance_table(results), unseen_table(results)]
-    print_study(tables, verdicts(results), notes, results.out / "report.html", console)
+    quick = label("exercise", results.run.settings.quick)  # None for a full run
+    print_study(tables, verdicts(results), notes, results.out / "report.html", console, label=quick)

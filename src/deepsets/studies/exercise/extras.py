@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from matplotlib.figure import Figure
-
+from deepsets.plots import Figure
 from deepsets.studies.exercise.design import ExtraVariants
 from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import TestSet

@@ -77,30 +77,28 @@ def symmetry_findings(
 ) -> dict[str, Verdict]:
     """The findings of the two sections on what the symmetry buys, and the headline."""
     worst = {m.label: [a.min for a in m.unseen_accuracy] for m in se.models}
-    loss = (sp.deepset.steps_to_loss, sp.mlp.steps_to_loss)
-    correct = (sp.deepset.steps_to_all_correct, sp.mlp.steps_to_all_correct)
+    steps = (sp.deepset.steps_to_loss, sp.mlp.steps_to_loss)
+    area = (sp.deepset.loss_area, sp.mlp.loss_area)
     return dict(
         sample_efficiency=verdicts.sample_efficiency_verdict(se.per_class, worst),
         learning_speed=verdicts.learning_speed_verdict(
-            loss, correct, sp.loss_threshold, sp.checkpoints[-1]
+            steps, area, sp.loss_threshold, sp.checkpoints[-1]
         ),
         headline=verdicts.symmetry_headline(
-            se.per_class, worst, verdicts.compare_speed(*loss), sp.loss_threshold
+            se.per_class, worst, verdicts.compare_speed(steps, area)[2], sp.loss_threshold
         ),
     )
 
 
 def findings(r: Sections) -> Findings:
     """Every finding of a study, from its sections' numbers."""
-    best = r.mlp_sweep.smallest_match
+    sweep = r.mlp_sweep
     return Findings(
         invariance=verdicts.invariance_verdict(
             r.invariance.deepset.max_change, r.invariance.mlp.max_change
         ),
         mlp_sweep=verdicts.sweep_answer(
-            None if best is None else (best.name, best.params),
-            r.training.deepset.params,
-            r.mlp_sweep.largest_params,
+            sweep.loss.ends, sweep.accuracy.ends, r.training.deepset.params, sweep.largest_params
         ),
         linear_phi=verdicts.linear_phi_verdict(r.linear_phi.score.final_loss.mean),
         **symmetry_findings(r.sample_efficiency, r.learning_speed),

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from deepsets.cluster import ClusterInfo
+from deepsets.lab.quick import judged
 from deepsets.lab.verdict import jsonable
 from deepsets.studies.exercise.findings import Findings, findings
 from deepsets.studies.exercise.measured import Sections
 from deepsets.studies.exercise.settings import StudySettings
 
-SCHEMA_VERSION = 4  # of metrics.json; 3: findings as sentences, 2: a "held-out" set, 1: names
+SCHEMA_VERSION = 5  # of metrics.json; 4: one 7a criterion, 3: findings as sentences, 2: held-out
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,9 @@ class StudyResults(Sections):
 
     @cached_property
     def findings(self) -> Findings:
-        """The sentences the report and the console print, chosen from the numbers."""
-        return findings(self)
+        """The sentences the report and the console print, chosen from the numbers (not judged
+        in a quick run)."""
+        return judged(findings(self), self.run.settings.quick)
 
     def to_json(self) -> dict[str, Any]:
         """The content of metrics.json, as JSON types (tuples become lists)."""

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from deepsets.cluster import cluster_info
@@ -26,6 +25,7 @@ from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.placement import run_device, study_threads
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
+from deepsets.plots import Figure
 from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.checks import check
 from deepsets.studies.exercise.design import Declared, declare
@@ -49,12 +49,24 @@ log = logging.getLogger(__name__)
 
 
 def measure(
-    trained: Mapping[Variant, Runs], v: Declared, s: StudySettings, test: TestSet
+    trained: Mapping[Variant, Runs], v: Declared, s: StudySettings, test: TestSet, plan: Plan
 ) -> tuple[Sections, dict[str, Figure], float]:
     """Every section's results, the figures by file name, and the seconds the two sections on
-    what the symmetry buys took (they train their own models)."""
+    what the symmetry buys took (they train their own models). The sweep trains the sizes its
+    brackets lack on `plan`'s seeds and device."""
+
+    def train_more(variants: list[Variant]) -> Mapping[Variant, Runs]:
+        more = Plan(plan.seeds, plan.device)
+        for variant in variants:
+            more.declare(variant)
+        log.info("7a: training %d more MLPs between the sweep's sizes", len(variants))
+        return more.train(s, show_progress(None))
+
     training_result, figs = training.measure(trained, v.training, s, test)
-    sweep_result, more = sweep.measure(trained, v.sweep, s, test, training_result.deepset)
+    deepset = training_result.deepset
+    sweep_result, more = sweep.measure(
+        trained, v.sweep, s, test, deepset, train_more, trained[v.training.mlp]
+    )
     figs |= more
     linear_result, more = linear_phi.measure(trained, v.linear_phi, s, test)
     figs |= more
@@ -116,7 +128,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         trained = plan.train(s, progress, learning_speed.checkpoints(s.steps)[:-1])
         train_seconds = time.perf_counter() - t0
         stages.update()
-        sections, figs, symmetry_seconds = measure(trained, declared, s, test)
+        sections, figs, symmetry_seconds = measure(trained, declared, s, test, plan)
         stages.update()
         write_figures(tmp, figs)
         save_weights(tmp, [trained[v] for v in declared.saved])

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from deepsets.lab.verdict import Outcome, Verdict, count_outcome
-from deepsets.studies.exercise.scores import Score
+from deepsets.studies.exercise.scores import Summary
 
 LN2 = math.log(2)  # the loss of predicting 1/2 for every set of a balanced task
 
@@ -49,35 +49,63 @@ def invariance_verdict(deepset_change: float, mlp_change: float, tol: float = RO
     )
 
 
-def matches_deepset(mlp: Score, deepset: Score) -> bool:
-    """Question 7a's criterion: every seed of the MLP at least as accurate over all sets as
-    the DeepSet's worst seed, and a mean final loss no higher than the DeepSet's."""
-    return (
-        mlp.accuracy.min >= deepset.accuracy.min and mlp.final_loss.mean <= deepset.final_loss.mean
-    )
+def as_good(mlp: Summary, deepset: Summary, lower_is_better: bool) -> bool:
+    """Question 7a's match, by one measure over seeds: the MLP is not clearly worse than the
+    DeepSet when its best seed reaches the DeepSet's mean and its mean reaches the DeepSet's
+    worst seed (each mean within the other's range, or beyond it on the better side)."""
+    if lower_is_better:
+        return mlp.min <= deepset.mean and mlp.mean <= deepset.max
+    return mlp.max >= deepset.mean and mlp.mean >= deepset.min
 
 
-def sweep_answer(smallest: tuple[str, int] | None, deepset_params: int, largest: int) -> Verdict:
-    """Question 7a's answer: the smallest matching MLP (name, parameters), or none up to
-    `largest` parameters."""
-    claim = "Some MLP of the sweep matches the DeepSet (criterion: `matches_deepset`)."
-    numbers = {"deepset_params": deepset_params, "largest": largest}
-    if smallest is None:
-        return Verdict(
-            Outcome.REFUTED,
-            "No MLP of the sweep (up to {largest} parameters) matches the "
-            "{deepset_params}-parameter DeepSet.",
-            numbers,
-            claim=claim,
+RESOLUTION = 1.6  # 7a's sizes: neighbours at most this many times apart in parameters
+Size = tuple[str, int]  # an MLP of the sweep: name, parameters
+
+
+def _where(measure: str, below: Size | None, match: Size | None, ds: int, largest: int) -> str:
+    """One measure's answer: the range of parameters the sweep's numbers support."""
+    if match is None:
+        return f"in {measure}, no MLP of the sweep (up to {largest:,} parameters) matches it"
+    name, params = match
+    if below is None:
+        return (
+            f"in {measure}, even the smallest MLP of the sweep matches it: {name}, "
+            f"{params:,} parameters ({params / ds:.1f}x)"
         )
-    name, params = smallest
-    return Verdict(
-        Outcome.CONFIRMED,
-        "The smallest MLP that matches the {deepset_params}-parameter DeepSet is {name}, "
-        "with {params} parameters: {ratio:.1f}x as many.",
-        numbers | {"name": name, "params": params, "ratio": params / deepset_params},
-        claim=claim,
+    gap = params / below[1]
+    coarse = "" if gap <= RESOLUTION else f"; a gap of {gap:.1f}x, wider than {RESOLUTION}x"
+    return (
+        f"in {measure}, an MLP needs more than {below[1]:,} and at most {params:,} parameters "
+        f"({below[1] / ds:.1f}x to {params / ds:.1f}x): {below[0]} does not match, {name} "
+        f"does{coarse}"
     )
+
+
+def sweep_answer(
+    loss: tuple[Size | None, Size | None],
+    accuracy: tuple[Size | None, Size | None],
+    deepset_params: int,
+    largest: int,
+) -> Verdict:
+    """Question 7a's answer, by final loss and by accuracy: each a (below, match) bracket, the
+    largest MLP that does not match below the smallest that does (None where there is none)."""
+    parts = [
+        _where(measure, *ends, deepset_params, largest)
+        for measure, ends in (("final loss", loss), ("accuracy", accuracy))
+    ]
+    found = sum(match is not None for _, match in (loss, accuracy))
+    return Verdict(
+        count_outcome(found, 2),
+        "Matching the {deepset_params}-parameter DeepSet: {loss_answer}; {accuracy_answer}.",
+        {"deepset_params": deepset_params, "largest": largest,
+         "loss": [list(e) if e else None for e in loss],
+         "accuracy": [list(e) if e else None for e in accuracy],
+         "loss_answer": parts[0], "accuracy_answer": parts[1]},
+        {"resolution": RESOLUTION},
+        "Some MLP of the sweep matches the DeepSet, in final loss and in accuracy.",
+        rule="an MLP matches by a measure when its best seed reaches the DeepSet's mean and its "
+        "mean reaches the DeepSet's worst seed; sizes near the answer at most {resolution}x apart",
+    )  # fmt: skip
 
 
 LN2_TOLERANCE = 0.01  # a mean final loss this close to ln 2 is chance level
@@ -110,98 +138,90 @@ def linear_phi_verdict(final_loss: float, tol: float = LN2_TOLERANCE) -> Verdict
 
 
 SOLVED = 0.99  # a mean accuracy of at least this counts as solving the task
-SPEED_RATIO = 0.8  # "faster": a median number of steps at most 80% of the other model's
+AREA_RATIO = 0.8  # "less loss along the way": an area under the mean loss curve <= 0.8 the other's
 
 
-def median_steps(steps: Sequence[int | None]) -> float:
-    """The median over seeds of the steps to a goal; a seed that never got there counts as
-    infinitely slow (so the median is infinite when most seeds never got there)."""
-    values = sorted(math.inf if s is None else float(s) for s in steps)
-    n = len(values)
-    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+def ahead(first: Sequence[int | None], second: Sequence[int | None]) -> bool:
+    """Whether `first` reaches a goal no later than `second` at every rank over seeds: its
+    fastest seed against the other's fastest, ..., its slowest against the other's slowest (a
+    seed that never got there counts as infinitely slow; never reaching it is never ahead)."""
+    if len(first) != len(second):
+        raise ValueError(f"one step count per seed each, got {len(first)} and {len(second)}")
+    a, b = (sorted(math.inf if s is None else float(s) for s in x) for x in (first, second))
+    return not math.isinf(a[0]) and all(x <= y for x, y in zip(a, b, strict=True))
 
 
 def compare_speed(
-    deepset: Sequence[int | None], mlp: Sequence[int | None], ratio: float = SPEED_RATIO
-) -> str:
-    """ "faster", "slower", "as fast" or "neither": the DeepSet's median steps to a goal against
-    the MLP's ("neither": most seeds of both never reached it)."""
-    d, m = median_steps(deepset), median_steps(mlp)
-    if math.isinf(d) and math.isinf(m):
-        return "neither"
-    if d <= ratio * m:
-        return "faster"
-    if m <= ratio * d:
-        return "slower"
-    return "as fast"
+    steps: tuple[Sequence[int | None], Sequence[int | None]],
+    area: tuple[float, float],
+    ratio: float = AREA_RATIO,
+) -> tuple[bool, bool, str]:
+    """Whether the DeepSet is ahead of the MLP in steps to the loss threshold at every rank
+    (`ahead`) and in the area under the mean loss curve (at most `ratio` of the MLP's), and in
+    one word: "faster" (both), "slower" (the MLP ahead by both), else "mixed"."""
+    (ds, mlp), (ds_area, mlp_area) = steps, area
+    by_steps, by_area = ahead(ds, mlp), ds_area <= ratio * mlp_area
+    if by_steps and by_area:
+        return by_steps, by_area, "faster"
+    if ahead(mlp, ds) and mlp_area <= ratio * ds_area:
+        return by_steps, by_area, "slower"
+    return by_steps, by_area, "mixed"
 
 
-def _steps(steps: Sequence[int | None], total: int) -> str:
-    """ "at step 1,200 (slowest seed 2,000)" (the median over seeds) or "never within 4000
-    steps", with how many seeds never got there."""
-    median = median_steps(steps)
-    text = f"never within {total} steps" if math.isinf(median) else f"at step {median:,.0f}"
-    reached = [s for s in steps if s is not None]
-    if len(reached) < len(steps) and reached:
-        return f"{text} ({len(steps) - len(reached)} of {len(steps)} seeds never)"
-    if len(reached) == len(steps) > 1:
-        return f"{text} (slowest seed {max(reached):,})"
-    return text
+def _seeds(steps: Sequence[int | None]) -> str:
+    """ "300, 420 and never" (every seed's steps, fastest first)."""
+    words = [f"{s:,}" for s in sorted(s for s in steps if s is not None)]
+    words += ["never"] * sum(s is None for s in steps)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-PACE = {"faster": "faster", "slower": "slower", "as fast": "about as fast", "neither": "undecided"}
-CLAIM = {
-    ("faster", "faster"): "here the DeepSet does learn faster in steps, as the exercise says.",
-    ("slower", "slower"): (
-        "in training steps the exercise's claim that learning is faster does not hold here: "
-        "the DeepSet learns more slowly."
-    ),
-    ("as fast", "as fast"): "in training steps neither model learns clearly faster here.",
+SO = {
+    "faster": "here the DeepSet does learn faster in steps, as the exercise says, at every seed "
+    "and along the whole curve.",
+    "slower": "in training steps the exercise's claim does not hold here: the MLP learns faster, "
+    "at every seed and along the whole curve.",
 }
 
 
-def speed_outcome(by_loss: str, by_acc: str) -> Outcome:
-    """The exercise's claim (the DeepSet learns faster) by both measures, one, or neither;
-    not measured when neither model reached either goal."""
-    if by_loss == by_acc == "neither":
-        return Outcome.UNMEASURED
-    return count_outcome([by_loss, by_acc].count("faster"), 2)
-
-
 def learning_speed_verdict(
-    loss: tuple[Sequence[int | None], Sequence[int | None]],
-    correct: tuple[Sequence[int | None], Sequence[int | None]],
+    steps: tuple[Sequence[int | None], Sequence[int | None]],
+    area: tuple[float, float],
     threshold: float,
     total: int,
 ) -> Verdict:
-    """Does the DeepSet learn faster in steps than the MLP? From the steps (per seed, None if
-    never) to a running loss below `threshold` for good and to 100% accuracy, each given as
-    (DeepSet, MLP); medians over seeds, compared by `compare_speed`."""
-    by_loss, by_acc = compare_speed(*loss), compare_speed(*correct)
-    claim = CLAIM.get(
-        (by_loss, by_acc),
-        f"in training steps the claim holds at most in part: by loss the DeepSet is "
-        f"{PACE[by_loss]}, by accuracy {PACE[by_acc]}.",
-    )
+    """Does the DeepSet learn faster in steps than the MLP? From every seed's steps to a running
+    loss below `threshold` for good (None: never within `total` steps) and the area under each
+    model's mean loss curve, each given as (DeepSet, MLP) (`compare_speed`)."""
+    by_steps, by_area, word = compare_speed(steps, area)
+    if word in SO:
+        so = SO[word]
+    elif by_steps or by_area:
+        so = (
+            "in training steps the claim holds in part: the DeepSet is "
+            + ("ahead at every seed but has not clearly less loss along the curve."
+               if by_steps else "not ahead at every seed but has clearly less loss along the "
+               "curve.")
+        )  # fmt: skip
+    else:
+        so = (
+            "in training steps the claim does not hold here: the DeepSet is neither ahead at "
+            "every seed nor has clearly less loss along the curve."
+        )
     return Verdict(
-        speed_outcome(by_loss, by_acc),
-        "Running loss below {threshold:g} for good (median over seeds): DeepSet {ds_loss}, "
-        "MLP {mlp_loss}. Right on every set: DeepSet {ds_correct}, MLP {mlp_correct}. So {so}",
-        {
-            "steps_to_loss": [list(loss[0]), list(loss[1])],
-            "steps_to_all_correct": [list(correct[0]), list(correct[1])],
-            "by_loss": by_loss,
-            "by_accuracy": by_acc,
-            "ds_loss": _steps(loss[0], total),
-            "mlp_loss": _steps(loss[1], total),
-            "ds_correct": _steps(correct[0], total),
-            "mlp_correct": _steps(correct[1], total),
-            "so": claim,
-        },
-        {"threshold": threshold, "ratio": SPEED_RATIO},
+        count_outcome(by_steps + by_area, 2),
+        "Steps to a running loss below {threshold:g} for good, every seed (of {total:,}): "
+        "DeepSet {ds_steps}; MLP {mlp_steps}. Area under the mean loss curve: DeepSet "
+        "{ds_area:.4g}, MLP {mlp_area:.4g} (loss x steps). So {so}",
+        {"steps_to_loss": [list(steps[0]), list(steps[1])], "ds_steps": _seeds(steps[0]),
+         "mlp_steps": _seeds(steps[1]), "ds_area": area[0], "mlp_area": area[1],
+         "ahead_in_steps": by_steps, "ahead_in_area": by_area, "speed": word, "so": so,
+         "total": total},
+        {"threshold": threshold, "ratio": AREA_RATIO},
         "The DeepSet learns faster in training steps than the MLP (the exercise's claim).",
-        rule="faster: a median number of steps at most {ratio} x the other model's",
-    )
+        rule="faster: at every rank over seeds (fastest with fastest, ..., slowest with "
+        "slowest) the DeepSet reaches the threshold no later, and the area under its mean loss "
+        "curve is at most {ratio} x the MLP's",
+    )  # fmt: skip
 
 
 def first_generalising(
@@ -247,7 +267,7 @@ def symmetry_headline(
 ) -> Verdict:
     """The report's top line: from how many examples per class the first model (the DeepSet)
     and the second (the exercise's MLP) generalise, and `speed`, the `compare_speed` word of
-    their steps to a running loss below `threshold`."""
+    their steps to a running loss below `threshold` and their mean loss curves."""
     (ds_name, ds), (mlp_name, mlp) = list(worst.items())[:2]
     M_ds, M_mlp = (first_generalising(per_class, a, solved) for a in (ds, mlp))
     largest = per_class[-1]
@@ -264,11 +284,12 @@ def symmetry_headline(
         else f"the {mlp_name} is not, even from M = {largest} (worst seed {mlp[-1]:.3f})"
     )
     pace = {
-        "neither": f"neither model's running loss stays below {threshold:g} within the run",
-        "as fast": f"in training steps to a running loss below {threshold:g} (median over "
-        "seeds) it learns about as fast as the MLP",
-    }.get(speed, f"in training steps to a running loss below {threshold:g} (median over "
-          f"seeds) it learns {speed} than the MLP")  # fmt: skip
+        "faster": "in training steps it learns faster than the MLP, at every seed and along "
+        f"the whole mean loss curve (running loss below {threshold:g})",
+        "slower": "in training steps the MLP learns faster, at every seed and along the whole "
+        f"mean loss curve (running loss below {threshold:g})",
+    }.get(speed, "in training steps neither learns faster at every seed and along the whole "
+          f"mean loss curve (running loss below {threshold:g})")  # fmt: skip
     fewer = M_ds is not None and (M_mlp is None or M_ds < M_mlp)
     return Verdict(
         count_outcome(fewer + (speed == "faster"), 2),

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from deepsets.plots import Figure
 from deepsets.studies.popstats.models import NAMES
 
 TITLES = {

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from deepsets.cluster import ClusterInfo
+from deepsets.lab.quick import judged
 from deepsets.lab.verdict import Verdict, jsonable
 from deepsets.studies.popstats import verdicts
 from deepsets.studies.popstats.settings import METHODS, PopstatsSettings
@@ -115,7 +116,7 @@ class PopstatsResults:
     def findings(self) -> Findings:
         ds = {t: self.curve(t, "deepset") for t in self.mse}
         sdm = {t: self.curve(t, "sdm") for t in self.mse}
-        return Findings(
+        findings = Findings(
             crossover={t: verdicts.crossover(t, ds[t], sdm[t]) for t in self.mse},
             falls_faster={
                 t: verdicts.falls_faster(t, ds[t], sdm[t])
@@ -124,6 +125,7 @@ class PopstatsResults:
             },
             kernel_small=verdicts.kernel_better_small(ds, sdm),
         )
+        return judged(findings, self.settings.quick)
 
     def largest(self, method: str) -> int:
         """The largest N `method` ran at."""

@@ -24,6 +24,7 @@ from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.placement import run_device, study_threads
+from deepsets.lab.quick import label
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.studies.popstats import figures
@@ -192,10 +193,12 @@ def print_summary(results: PopstatsResults, console: Console | None = None) -> N
     if results.cluster is not None:
         notes.append(describe(results.cluster))
     out = results.out / "report.html"
+    quick = label("popstats", results.settings.quick)  # None for a full run
     print_study(
         [table(title, ("task", "method", *map(str, Ns)), cells)],
         results.findings.listed(),
         notes,
         out,
         console,
+        label=quick,
     )

@@ -43,12 +43,12 @@ class PopstatsSettings(CommonSettings):
     """N, the training sizes, increasing (the paper: 2^7..2^17)."""
     steps: tuple[int, ...] = (300, 400, 500, 600, 800, 1000)
     """Adam steps of the DeepSet's MSE phase, one per N (in the order of sizes)."""
+    # its fit solves N x N systems: O(N^3), 13 CPU-s at 2048 and about 8x that at 4096
     sdm_max: int = 2048
-    """The largest N the kernel method fits: its fit solves N x N systems (O(N^3), 13 CPU-s
-    at 2048 and about 8x that at 4096), so it stops here."""
+    """The largest N the kernel method fits."""
+    # the paper's code trains on MSE, then on L1
     l1_fraction: float = 0.25
-    """Steps of the DeepSet's second phase (L1 loss, at l1_lr) as a share of the MSE phase's
-    (0: none); the paper's code trains on MSE, then on L1."""
+    """The DeepSet's L1 phase (at l1_lr), as a share of the MSE phase's steps (0: none)."""
     batch_size: int = 64
     """Sets per Adam step, drawn from the run's training sets."""
     lr: float = 1e-3
@@ -61,10 +61,9 @@ class PopstatsSettings(CommonSettings):
     """Random Fourier features of the kernel method's MMD (deepsets.studies.popstats.sdm)."""
     scatter_n: int | None = None
     """N of the predicted-against-true figure; default: the largest N both methods ran."""
+    # days of CPU and ~230 GiB for all tasks' training sets at 2^17 (a larger machine)
     paper: bool = False
-    """The paper's code's sizes: samples 512, sizes 2^7..2^17, sdm_max 2^14, batch 128, 500 + 500
-    epochs; days of CPU and ~230 GiB for all tasks' training sets at 2^17 (a larger machine).
-    Explicit flags win."""
+    """The paper's code's sizes (sizes 2^7..2^17, sdm_max 2^14, ...); explicit flags win."""
 
 
 QUICK: dict[str, Any] = dict(

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
 from rich.console import Console
 from tqdm.auto import tqdm
 
@@ -17,8 +16,10 @@ from deepsets.cluster import cluster_info, describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.placement import run_device, study_threads
+from deepsets.lab.quick import judged, label
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
+from deepsets.plots import Figure
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
 from deepsets.studies.theory.report import write_report
 from deepsets.studies.theory.results import TheoryResults
@@ -59,7 +60,7 @@ def _run(s: TheorySettings, device: torch.device, out: Path) -> TheoryResults:
         results = TheoryResults(
             out=out,
             settings=s,
-            claims=tuple(claims),
+            claims=judged(tuple(claims), s.quick),
             seeds=tuple(s.seed + k for k in range(s.seeds)),
             device=str(device),
             threads=torch.get_num_threads(),
@@ -85,4 +86,5 @@ def print_summary(results: TheoryResults, console: Console | None = None) -> Non
     if results.cluster is not None:
         notes.append(describe(results.cluster))
     shown = [(c.title, c.verdict) for c in results.claims]
-    print_study([], shown, notes, results.out / "report.html", console)
+    quick = label("theory", results.settings.quick)  # None for a full run
+    print_study([], shown, notes, results.out / "report.html", console, label=quick)

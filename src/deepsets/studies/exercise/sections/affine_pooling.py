@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
-from matplotlib.figure import Figure
 
 from deepsets.lab.figures import seeds_by_variant
+from deepsets.plots import Figure
 from deepsets.studies.exercise.plan import Poolings, Runs, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings

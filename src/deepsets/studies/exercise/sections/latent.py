@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from matplotlib.figure import Figure
-
 from deepsets.lab.figures import seeds_by_variant
+from deepsets.plots import Figure
 from deepsets.studies.exercise.design import LATENTS
 from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score

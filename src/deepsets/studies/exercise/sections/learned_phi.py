@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
+from deepsets.plots import Figure
 from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.plan import Poolings, Runs, Variant
 

@@ -1,4 +1,5 @@
-"""Is learning faster with the symmetry? Steps to a low loss and to 100% accuracy, per seed.
+"""Is learning faster with the symmetry? Steps to a low loss and to 100% accuracy, per seed,
+and the area under the mean loss curve.
 
 Both come from the exercise models' own training: steps to the loss threshold from their
 losses, and the accuracy along training from snapshots of the same run at a few checkpoints
@@ -13,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from deepsets.plots import Figure
 from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.design import CHECKPOINTS as CHECKPOINTS
 from deepsets.studies.exercise.design import TrainingVariants
@@ -37,6 +38,9 @@ class Speed:
     """(C, S) class-balanced accuracy over all sets at each checkpoint."""
     steps_to_all_correct: tuple[int | None, ...]
     """(S,) the first checkpoint at which every set is classified correctly."""
+    loss_area: float
+    """The area under the mean training loss curve over seeds: the sum over steps of the mean
+    loss (loss x steps; a model that learns sooner leaves less)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ def measure(
                 steps_to_loss=tuple(steps_below(r, LOSS_THRESHOLD, window) for r in runs.losses),
                 accuracy=tuple(tuple(row) for row in acc.tolist()),
                 steps_to_all_correct=tuple(first_all_correct(acc, at)),
+                loss_area=float(runs.losses.mean(axis=0).sum()),  # (S, T) -> (T,) -> area
             )
         )
     result = LearningSpeedResult(LOSS_THRESHOLD, window, at, *speeds)

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from deepsets.models import DeepSet
-from deepsets.plots import plot_losses
+from deepsets.plots import Figure, plot_losses
 from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.design import LinearPhiVariants
 from deepsets.studies.exercise.plan import Runs, Variant

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from deepsets.engine.settings import Engine
 from deepsets.engine.train import train_on
+from deepsets.plots import Figure
 from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.plan import Variant, exercise_deepset, exercise_mlp, mlp_variant
 from deepsets.studies.exercise.scores import Summary, TestSet, balanced

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from deepsets.data import make_data
 from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
+from deepsets.plots import Figure
 from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.design import MIXED as MIXED
 from deepsets.studies.exercise.design import TEST_SIZES as TEST_SIZES

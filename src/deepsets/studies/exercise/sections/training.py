@@ -8,10 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from matplotlib.figure import Figure
-
 from deepsets.data import make_data
-from deepsets.plots import plot_losses, plot_sets
+from deepsets.plots import Figure, plot_losses, plot_sets
 from deepsets.studies.exercise.design import TrainingVariants
 from deepsets.studies.exercise.plan import Runs, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score

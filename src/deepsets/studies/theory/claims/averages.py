@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from deepsets.lab.figures import seeds_by_variant
 from deepsets.models.deepset import DeepSet, Rho
 from deepsets.models.pooling import POOLINGS
+from deepsets.plots import Figure
 from deepsets.studies.theory.common import (
     Claim,
     Table,

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from matplotlib.figure import Figure
 from torch import nn
 
 from deepsets.lab.figures import seeds_by_variant
+from deepsets.plots import Figure
 from deepsets.studies.theory.common import (
     Claim,
     Sets,

@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from deepsets.lab.figures import seeds_by_variant
 from deepsets.models.deepset import DeepSet, Rho
 from deepsets.models.pooling import POOLINGS, pool
+from deepsets.plots import Figure
 from deepsets.studies.theory.common import (
     Claim,
     Sets,

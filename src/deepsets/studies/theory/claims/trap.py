@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable
 
 import torch
-from matplotlib.figure import Figure
 from torch import nn
 
 from deepsets.data import all_sets
 from deepsets.lab.figures import seeds_by_variant
 from deepsets.lab.weights import slug
 from deepsets.models.deepset import DeepSet
+from deepsets.plots import Figure
 from deepsets.studies.theory.common import Claim, Table, accuracy, fit, training_sets
 from deepsets.studies.theory.models import SmoothMaxDeepSet, make_phi_increasing
 from deepsets.studies.theory.settings import TheorySettings

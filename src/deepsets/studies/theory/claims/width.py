@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from deepsets.models.deepset import DeepSet, Rho
+from deepsets.plots import Figure
 from deepsets.studies.theory.common import Claim, Table, fit, relative_mse, test_sets, training_sets
 from deepsets.studies.theory.settings import TheorySettings
 from deepsets.studies.theory.tasks import median_sets
