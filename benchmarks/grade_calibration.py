@@ -1,6 +1,7 @@
 """False-failure rates of `deepsets grade`'s statistical checks on a correct solution.
 
-    python benchmarks/grade_calibration.py                 # about 10 minutes on a 2-core CPU
+    python benchmarks/grade_calibration.py    # about an hour on an idle 2-core CPU
+    python benchmarks/grade_calibration.py --seeds 1000 --learn-seeds 20  # docs/grade.md: 34 min
     python benchmarks/grade_calibration.py --seeds 100 --learn-seeds 10   # a smoke test
 
 Each statistical check must fail a correct solution at most once in 1,000 gradings

@@ -28,7 +28,8 @@ from deepsets.grade.submissions import Submission, where
 
 FILE_BYTES = 64 * 2**20  # a file the submission writes (its log too) stops at 64 MB
 PROCESSES = 64  # processes and threads of a slot's user: torch needs a few; a fork bomb stops
-FIRST_UID = 64000  # the sandbox users are the free uids from here on (no account is made)
+FIRST_UID = 64000  # the sandbox users: free uids from here on (no account is made), none
+# that owns a process, since a slot's processes are ended by killing all of its uid's
 KILL = shutil.which("kill") or "/bin/kill"  # the kill program: as a user, `kill -- -1` ends
 # every process of that user (python itself may not be runnable by that user)
 LOG_CHARS = 4000  # the end of a submission's stderr kept for its feedback
@@ -71,13 +72,20 @@ def sandbox_uids(count: int) -> list[int | None]:
     """`count` uids with no account, one per parallel slot; None (the grader's own) if not root."""
     if os.geteuid() != 0:
         return [None] * count
+    busy = set()  # uids that own a process: another grading run's slots, say
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            busy.add(proc.stat().st_uid)
+        except OSError:  # ended meanwhile
+            pass
     uids: list[int | None] = []
-    uid = FIRST_UID
+    uid = FIRST_UID + 8 * (os.getpid() % 1000)  # two runs at once start apart
     while len(uids) < count:
         try:
             pwd.getpwuid(uid)
         except KeyError:
-            uids.append(uid)
+            if uid not in busy:
+                uids.append(uid)
         uid += 1
     return uids
 
