@@ -4,8 +4,13 @@ sets, invariantly to the order of the objects; bad arguments and models are refu
 from __future__ import annotations
 
 import os
+import re
+import signal
+import stat
 import subprocess
 import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +198,7 @@ def test_the_refusals_still_hold_the_tracer_cannot_export_those_models():
     mask = torch.ones(2, 6, dtype=torch.bool)
     lstm = RecurrentSum("lstm", 8, 4, width=8, generator=0).eval()
     with pytest.raises(TypeError, match="Sort"):
-        trace(lstm, torch.randn(2, 6, 4), mask)
+        trace(lstm, torch.randn(2, 6, 4), mask, ("batch", "1"))
     B, N = torch.export.Dim("batch"), torch.export.Dim("objects", max=50)
     with pytest.raises(RuntimeError, match="data-dependent expression"):  # int(n.max())
         torch.export.export(lstm, (torch.randn(2, 6, 4), mask), dynamic_shapes=({0: B, 1: N},) * 2)
@@ -203,7 +208,7 @@ def test_the_refusals_still_hold_the_tracer_cannot_export_those_models():
             x, X = SetInput(torch.int64, 1, 10), torch.randint(0, 10, (2, 6, 1))
         else:
             x, X = SetInput(torch.float32, 4, 0), torch.randn(2, 6, 4)
-        data = trace(st_model, X, mask)
+        data = trace(st_model, X, mask, ("batch", "1"))
         with pytest.raises(TypeError, match="fails in onnxruntime on 1 sets of 0 objects"):
             verify(st_model, ort, data, x, 6, torch.Generator().manual_seed(0), torch.device("cpu"))
 
@@ -317,3 +322,113 @@ def test_the_console_script_exports_a_trained_deepset_then_keeps_the_file(
     assert cli.main(argv[1:]) == 2
     assert "w.onnx exists; pass --overwrite to replace it" in capsys.readouterr().err
     assert (tmp_path / "w.onnx").read_bytes() == written
+
+
+# ---------------------------------------------------------------- what the file says, where it goes
+
+
+def _set_model():
+    from deepsets.models.set_transformer import Layers, SetModel
+
+    return SetModel(2, 3, encoder="rff", pooling="mean", seeds=4, layers=Layers(8, 2, 1),
+                    generator=0)  # fmt: skip
+
+
+def _equivariant():
+    from deepsets.studies.theory.models import EquivariantNet
+
+    return EquivariantNet(5, 2, "max", generator=0)
+
+
+@pytest.mark.parametrize("make", [lambda: ds.DeepSet(generator=0), _set_model, _equivariant],
+                         ids=["DeepSet", "SetModel", "EquivariantNet"])  # fmt: skip
+def test_the_file_and_the_command_describe_the_output_the_model_gives(tmp_path, make, capsys):
+    """y's axes, as measured here on the model: "objects" where they follow the sets' size."""
+    model = make().eval()
+    x = set_input(model)
+    shapes = []
+    for n in (3, 4):
+        X = torch.rand(2, n, x.features, generator=torch.Generator().manual_seed(n))
+        with torch.no_grad():
+            shapes.append(model(X, torch.ones(2, n, dtype=torch.bool)).shape[1:])
+    axes = ["batch", *("objects" if a != b else str(a) for a, b in zip(*shapes, strict=True))]
+    expected = f"y ({', '.join(axes)})"
+    ds.save_model(model, tmp_path / "m.safetensors")
+    argv = ["export", str(tmp_path / "m.safetensors"), str(tmp_path / "m.onnx")]
+    assert cli.main([*argv, "--max-objects", "6"]) == 0
+    assert f"-> {expected};" in capsys.readouterr().out
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    assert f"-> {expected};" in proto.doc_string
+    X, mask = torch.rand(3, 8, x.features), torch.rand(3, 8) < 0.7  # more objects than checked
+    with torch.no_grad():
+        np.testing.assert_allclose(run(session(ort, proto.SerializeToString()), X, mask),
+                                   model(X, mask).numpy(), atol=1e-5)  # fmt: skip
+
+
+def test_the_command_never_replaces_a_device_and_checks_out_before_any_work(
+    tmp_path, capsys, monkeypatch
+):
+    ds.save_model(ds.DeepSet(), tmp_path / "w.safetensors")
+    device = tmp_path / "null"
+    if os.geteuid() == 0:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    else:
+        os.mkfifo(device)
+    (tmp_path / "f").write_text("a user's file")
+    (tmp_path / "d").mkdir()
+    monkeypatch.setattr("deepsets.weights.load_model", lambda *a: pytest.fail("work began"))
+    for out, message in [
+        (device, "null: it is a .* not a regular file"),
+        (tmp_path / "d", "d: it is a directory"),
+        (tmp_path / "f" / "m.onnx", "f is a file, not a directory"),
+        ("", "OUT is empty"),
+    ]:
+        argv = ["export", str(tmp_path / "w.safetensors"), str(out), "--overwrite"]
+        assert cli.main(argv) == 2
+        assert re.search(f"deepsets export: error: .*{message}", capsys.readouterr().err)
+    assert stat.S_ISCHR(os.lstat(device).st_mode) or stat.S_ISFIFO(os.lstat(device).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "f", "null", "w.safetensors"]
+
+
+def test_sigterm_during_the_command_leaves_no_temporary_files(tmp_path, monkeypatch, capsys):
+    ds.save_model(ds.DeepSet(), tmp_path / "w.safetensors")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    export = torch.onnx.export
+
+    def terminated(*args, **kwargs):
+        export(*args, **kwargs)
+        assert [p.name[:13] for p in (tmp_path / "tmp").iterdir()] == ["deepsets-onnx"]
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(torch.onnx, "export", terminated)
+    argv = ["export", str(tmp_path / "w.safetensors"), str(tmp_path / "m.onnx")]
+    assert cli.main(argv) == 143
+    assert "deepsets export: terminated by SIGTERM" in capsys.readouterr().err
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp", "w.safetensors"]
+
+
+def test_two_threads_export_at_once(tmp_path):
+    """torch's exporter keeps global state: the exports take turns, and both files are right."""
+    models = [ds.DeepSet(generator=k) for k in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda k: export_onnx(models[k], tmp_path / f"{k}.onnx",
+                                                   max_objects=5), range(2)))  # fmt: skip
+    X, mask = torch.rand(4, 5, 1), torch.rand(4, 5) < 0.7
+    for model, d in zip(models, done, strict=True):
+        with torch.no_grad():
+            expected = model(X, mask).numpy()
+        got = run(session(ort, d.path.read_bytes()), X, mask)
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_a_refused_attention_model_prints_nothing_but_the_error(tmp_path, capfd):
+    """onnxruntime's own (coloured) log of the failing node stays quiet: the TypeError says it."""
+    from deepsets.models.set_transformer import Layers, SetModel
+
+    model = SetModel(2, 3, encoder="sab", seeds=4, layers=Layers(8, 2, 1), generator=0)
+    with pytest.raises(TypeError, match="fails in onnxruntime"):
+        export_onnx(model, tmp_path / "m.onnx", max_objects=6)
+    assert capfd.readouterr().err == ""

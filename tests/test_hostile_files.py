@@ -174,7 +174,7 @@ def failing_save(tmp_path: Path, case: str, monkeypatch: pytest.MonkeyPatch) -> 
     [
         ("a directory", IsADirectoryError, "it is a directory"),
         ("/proc itself", IsADirectoryError, "it is a directory"),
-        ("under /proc", OSError, "cannot save to /proc/m.safetensors: "),
+        ("under /proc", OSError, "cannot write /proc/m.safetensors: "),
         ("read-only", OSError, "Read-only file system"),
         ("denied", PermissionError, "Permission denied"),
         ("full", OSError, "No space left"),

@@ -15,9 +15,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from safetensors import safe_open
 from safetensors.torch import save_file
+from tied import TIED
 from torch import nn
 
+import deepsets
 from deepsets import DeepSet, load_model, make_data, make_mlp, save_model, weights
 from deepsets.models.activation import ACTIVATIONS
 from deepsets.models.deepset import Rho
@@ -52,6 +55,9 @@ MODELS = {
     "mlp-one-layer-tanh": lambda: make_mlp(5, "tanh"),
     "mlp-deep-linear": lambda: make_mlp((4, 4, 4), None, n_objects=6),
     "mlp-gelu": lambda: make_mlp((7, 3), "gelu"),
+    "mlp-gelu-tanh": lambda: nn.Sequential(
+        nn.Flatten(), nn.Linear(10, 4), nn.GELU(approximate="tanh"), nn.Linear(4, 1), nn.Sigmoid()
+    ),
     "mlp-no-hidden": lambda: make_mlp((), generator=5),
     # what deepsets 0.1 saved as one activation with a final Sigmoid, and reloaded wrong:
     "mlp-tanh-then-relu": lambda: hand_built([10, 6, 4, 1], ["tanh", "relu"], True),
@@ -379,7 +385,7 @@ def test_the_path_must_be_a_path(path):
 
 def _package_modules_deepset() -> DeepSet:
     phi = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 6), nn.Identity(), nn.GELU(),
-                        nn.Linear(6, 3))  # fmt: skip
+                        nn.Linear(6, 6), nn.GELU(approximate="tanh"), nn.Linear(6, 3))  # fmt: skip
     rho = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
     return DeepSet(phi=phi, rho=rho, pooling="max")
 
@@ -534,3 +540,42 @@ def test_files_keep_grouped_arguments_flat_as_before():
         "rho_hidden": 2, "rho_activation": "relu", "in_features": 1, "output": None,
     }  # fmt: skip
     assert str(weights.build(weights.describe(deepset))) == str(deepset)
+
+
+# ---------------------------------------------------------------- what a model is: ties, finite
+
+
+@pytest.mark.parametrize("name", TIED)
+def test_a_tie_comes_back_as_a_tie(tmp_path, name):
+    """A weight used in two places is stored once and reloaded as one weight: the same count,
+    the same outputs, and a change to it shows in both places."""
+    model = TIED[name]()
+    loaded = load_model(save_model(model, tmp_path / "m.safetensors"))
+    assert len(list(loaded.parameters())) == len(list(model.parameters()))
+    assert sum(p.numel() for p in loaded.parameters()) == sum(p.numel() for p in model.parameters())
+    X = make_data(8, generator=0)[0]
+    with torch.no_grad():
+        assert torch.equal(loaded(X), model.eval()(X))
+        for m in (model, loaded):
+            next(m.parameters()).add_(1.0)  # one weight: every use of it moves
+        assert torch.equal(loaded(X), model(X))
+
+
+@pytest.mark.parametrize("tensor", ["phi.0.weight", "y_scale"])
+def test_load_model_refuses_what_training_refuses_naming_the_file_and_tensor(tmp_path, tensor):
+    """One policy for weights and buffers that are not finite: load_model, train, evaluate and
+    export all refuse them, naming the tensor."""
+    from deepsets.studies.popstats.models import PopStatsDeepSet
+
+    path = save_model(PopStatsDeepSet(3, generator=0, y_scale=2.0), tmp_path / "m.safetensors")
+    with safe_open(str(path), framework="pt") as f:
+        metadata, stored = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    stored[tensor].view(-1)[0] = float("nan")
+    save_file(stored, str(path), metadata=metadata)
+    with pytest.raises(ValueError, match=rf"m\.safetensors: model\.{tensor} must hold finite"):
+        load_model(path)
+    model = PopStatsDeepSet(3, generator=0, y_scale=2.0)
+    model.load_state_dict(stored)
+    X = torch.rand(4, 5, 3, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=rf"model\.{tensor} must hold finite"):
+        deepsets.evaluate(model, X, torch.zeros(4, 1))

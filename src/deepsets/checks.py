@@ -165,10 +165,12 @@ def check_finite(t: torch.Tensor, name: str) -> None:
 
 
 def check_finite_parameters(model: nn.Module, what: str) -> None:
-    """A ValueError naming the first parameter of `model` (called `what`) that holds a NaN or
-    an infinity, and where: such a model outputs NaN whatever its input."""
-    for name, p in model.named_parameters():
-        check_finite(p, f"{what}.{name}")
+    """A ValueError naming the first parameter or buffer (such as a scale the output is
+    multiplied by) of `model` (called `what`) that holds a NaN or an infinity, and where: such
+    a model outputs NaN whatever its input. Training, evaluation, export and load_model all
+    refuse such a model through this one check."""
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        check_finite(t, f"{what}.{name}")
 
 
 def check_sets(X: object, y: object = None, mask: object = None) -> torch.Tensor:

@@ -147,12 +147,19 @@ def export(args: Sequence[str], prog: str = "deepsets export") -> int:
     except SystemExit as e:  # tyro has printed the help (status 0) or the usage error (2)
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     try:
-        done = export_file(settings)
+        with stopping_on_signals():  # its temporary files are removed as it unwinds
+            done = export_file(settings)
     except (OSError, ImportError, ValueError, TypeError) as e:  # OSError: exists, missing, denied
         return error(prog, str(e))
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Terminated as e:
+        print(f"{prog}: {e}; nothing was written", file=sys.stderr)
+        return e.exit_status
     X = f"X (batch, objects, {done.x.features}) {str(done.x.dtype)[6:]}"
     print(
-        f"Wrote {done.path}: inputs {X}, mask (batch, objects) bool -> y (batch, 1); "
+        f"Wrote {done.path}: inputs {X}, mask (batch, objects) bool -> y ({', '.join(done.y)}); "
         f"checked in onnxruntime on {done.sets_checked} sets of 0 to {done.max_objects} "
         f"objects, largest difference to torch {done.max_difference:.2g}"
     )

@@ -2,7 +2,8 @@
 
 `export_onnx(model, path, max_objects=N)` writes `model.forward(X, mask)` as an ONNX graph with
 two inputs, X (batch, objects, F) and mask (batch, objects) (True for real objects), and one
-output (batch, 1); batch and objects are dynamic. Before anything is written, the file runs in
+output, y (batch, 1) for a DeepSet (its axes measured on the model: (batch, objects) for an
+equivariant one); batch and objects are dynamic. Before anything is written, the file runs in
 onnxruntime on random padded sets of 0, 1 and N objects, and must give the torch model's outputs
 (to ATOL + RTOL * |output|); a graph that does not is refused, so a written file is a checked one.
 `deepsets export WEIGHTS OUT` does the same for a file of `deepsets.save_model`.
@@ -23,8 +24,8 @@ Shape letters: B sets, N objects, F features.
 
 from __future__ import annotations
 
-import os
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +42,15 @@ from deepsets.checks import (
     check_placed,
     positive_int,
 )
-from deepsets.files import write_atomic
+from deepsets.files import check_target, write_atomic
 
 OPSET = 17  # the graph's ONNX opset: an older one, for the runtimes and converters users have
 ATOL, RTOL = 1e-5, 1e-5  # |onnx - torch| <= ATOL + RTOL * |torch|, as numpy's allclose
 INPUTS, OUTPUT = ("X", "mask"), "y"
 INSTALL = "ONNX export needs onnx and onnxruntime: pip install 'deepsets[onnx]'"
 DEFAULT_MAX_OBJECTS = 100  # the largest sets the studies test (5 to 100 objects)
+# torch.onnx.export keeps global state (GLOBALS.in_onnx_export): one export at a time per process
+TRACING = threading.Lock()
 
 # Measured with torch 2.13 (both exporters; onnxscript 0.7.2 for torch.export's) and onnxruntime
 # 1.32. tests/test_export.py checks the TorchScript reasons and torch.export's on the LSTM, so a
@@ -99,6 +102,8 @@ class Exported:
     max_objects: int
     """N: the largest sets checked in onnxruntime (the objects axis itself is not bounded)."""
     x: SetInput
+    y: tuple[str, ...]
+    """The output's axes, measured (`output_axes`): ("batch", "1") for a DeepSet."""
     max_difference: float
     """The largest |onnxruntime - torch| over the sets checked."""
     sets_checked: int
@@ -148,13 +153,7 @@ def check_export(
     N = positive_int(max_objects, "max_objects")
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
-    path = Path(path)
-    if not overwrite and os.path.lexists(path):
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the directory {path.parent} does not exist")
+    path = check_target(path, overwrite)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_placed(model, "model")
@@ -174,7 +173,7 @@ def export_onnx(
     overwrite: bool = False,
     seed: int = 0,
 ) -> Exported:
-    """Write `model` (forward(X, mask) -> (B, 1)) to `path` as ONNX, checked in onnxruntime.
+    """Write `model` (forward(X, mask) -> (B, *O)) to `path` as ONNX, checked in onnxruntime.
 
     Arguments:
         model: a DeepSet (any pooling), the digit DeepSet, or another module whose forward takes
@@ -196,13 +195,40 @@ def export_onnx(
     training = model.training
     try:
         model.eval()
-        data = trace(model, *random_sets(x, 2, N, generator, device))
-        data = describe_file(onnx, data, N, x, type(model).__name__)
+        y = output_axes(model, x, N, generator, device)
+        data = trace(model, *random_sets(x, 2, N, generator, device), y)
+        data = describe_file(onnx, data, N, x, y, type(model).__name__)
         difference, checked = verify(model, ort, data, x, N, generator, device)
     finally:
         model.train(training)
     write_atomic(target, data, overwrite=overwrite)
-    return Exported(target, N, x, difference, checked)
+    return Exported(target, N, x, y, difference, checked)
+
+
+def output_axes(
+    model: nn.Module, x: SetInput, N: int, generator: torch.Generator, device: torch.device
+) -> tuple[str, ...]:
+    """The axes of model(X, mask), measured on 2 sets of N objects and 3 of N + 1: "batch",
+    then "objects" where the size follows the sets' (an equivariant model), else the size."""
+    shapes = []
+    for B, n in ((2, N), (3, N + 1)):
+        X, mask = random_sets(x, B, n, generator, device)
+        try:
+            with torch.no_grad():
+                shapes.append(tuple(model(X, mask).shape))  # (B, *O)
+        except (TypeError, ValueError, RuntimeError) as e:  # a model says so in its own words
+            raise TypeError(
+                f"cannot export {type(model).__name__}: its forward(X, mask) failed on X of "
+                f"shape {tuple(X.shape)} ({X.dtype}) and a mask {tuple(mask.shape)}: {e}"
+            ) from e
+    (a, b), axes = shapes, ["batch"]
+    if len(a) != len(b) or a[:1] != (2,) or b[:1] != (3,):
+        raise TypeError(f"cannot export {type(model).__name__}: its output {a} has no batch axis")
+    for p, q in zip(a[1:], b[1:], strict=True):
+        if p != q and (p, q) != (N, N + 1):
+            raise TypeError(f"cannot export {type(model).__name__}: its outputs {a}, {b}")
+        axes.append("objects" if p != q else str(p))
+    return tuple(axes)
 
 
 def import_onnx() -> tuple[Any, Any]:
@@ -215,24 +241,21 @@ def import_onnx() -> tuple[Any, Any]:
     return onnx, onnxruntime
 
 
-def trace(model: nn.Module, X: torch.Tensor, mask: torch.Tensor) -> bytes:
-    """The ONNX bytes of model(X, mask) traced by TorchScript, batch and objects dynamic.
+def trace(model: nn.Module, X: torch.Tensor, mask: torch.Tensor, y: tuple[str, ...]) -> bytes:
+    """The ONNX bytes of model(X, mask) traced by TorchScript, batch and objects dynamic (in y's
+    axes too, as `output_axes` measured them).
 
     The tracer warns that the model's Python checks (on shapes, on token ranges) are not in the
     graph; verify() measures what matters instead: that the graph agrees with the model on every
     set size it is checked on. The exporter's own deprecation notice is silenced too: it names
     the torch.export exporter, which this module measured and does not use (see above).
     """
-    try:
-        with torch.no_grad():
-            model(X, mask)  # a model that cannot take (X, mask) says so here, in its own words
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise TypeError(
-            f"cannot export {type(model).__name__}: its forward(X, mask) failed on X of shape "
-            f"{tuple(X.shape)} ({X.dtype}) and a mask {tuple(mask.shape)}: {e}"
-        ) from e
     axes = {"X": {0: "batch", 1: "objects"}, "mask": {0: "batch", 1: "objects"}}
-    with tempfile.TemporaryDirectory(prefix="deepsets-onnx-") as folder, warnings.catch_warnings():
+    with (
+        TRACING,
+        tempfile.TemporaryDirectory(prefix="deepsets-onnx-") as folder,
+        warnings.catch_warnings(),
+    ):
         warnings.filterwarnings("ignore", category=TracerWarning)
         for notice in ("You are using the legacy TorchScript", "The feature will be removed"):
             warnings.filterwarnings("ignore", notice, DeprecationWarning)
@@ -246,14 +269,16 @@ def trace(model: nn.Module, X: torch.Tensor, mask: torch.Tensor) -> bytes:
                 opset_version=OPSET,
                 input_names=list(INPUTS),
                 output_names=[OUTPUT],
-                dynamic_axes={**axes, OUTPUT: {0: "batch"}},
+                dynamic_axes={**axes, OUTPUT: {i: a for i, a in enumerate(y) if not a.isdigit()}},
             )
         except (torch.onnx.errors.OnnxExporterError, RuntimeError) as e:
             raise TypeError(f"cannot export {type(model).__name__}: {e}") from e
         return file.read_bytes()
 
 
-def describe_file(onnx: Any, data: bytes, N: int, x: SetInput, name: str) -> bytes:
+def describe_file(
+    onnx: Any, data: bytes, N: int, x: SetInput, y: tuple[str, ...], name: str
+) -> bytes:
     """The ONNX bytes with a doc string and metadata saying what the inputs are; a TypeError if
     the graph lacks one (model `name` ignores it)."""
     from importlib import metadata
@@ -272,7 +297,7 @@ def describe_file(onnx: Any, data: bytes, N: int, x: SetInput, name: str) -> byt
     what = f"int64 tokens (0..{x.tokens - 1})" if x.tokens else floats
     proto.doc_string = (
         f"deepsets {release}: X (batch, objects, {x.features}) of {what} per object, "
-        "mask (batch, objects) bool, True for real objects -> y (batch, 1); "
+        f"mask (batch, objects) bool, True for real objects -> y ({', '.join(y)}); "
         f"checked against torch on sets of 0 to {N} objects"
     )
     for key, value in {"deepsets_version": release, "max_objects": str(N)}.items():
@@ -284,7 +309,7 @@ def describe_file(onnx: Any, data: bytes, N: int, x: SetInput, name: str) -> byt
 def session(ort: Any, data: bytes) -> Any:
     """An onnxruntime InferenceSession of `data` on the CPU, quiet (its failures are raised)."""
     options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors reach us as exceptions; do not also print them
+    options.log_severity_level = 4  # fatal only: errors reach us as exceptions, not also printed
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
@@ -309,7 +334,7 @@ def verify(
         for B in (1, 7):
             X, mask = random_sets(x, B, n, generator, device)
             with torch.no_grad():
-                expected = model(X, mask).cpu().numpy()  # (B, 1)
+                expected = model(X, mask).cpu().numpy()  # (B, *O)
             try:
                 got = run([OUTPUT], {"X": X.cpu().numpy(), "mask": mask.cpu().numpy()})[0]
             except Exception as e:  # onnxruntime's errors derive from Exception only
@@ -318,7 +343,7 @@ def verify(
                     f"of {n} objects (the trace fixed something the model computes from the "
                     f"input): {e}"
                 ) from e
-            difference = abs(got.astype(expected.dtype) - expected)  # (B, 1)
+            difference = abs(got.astype(expected.dtype) - expected)  # (B, *O)
             if got.shape != expected.shape or (difference > ATOL + RTOL * abs(expected)).any():
                 raise TypeError(
                     f"cannot export {name}: its traced graph gives other outputs than the model "
@@ -338,8 +363,7 @@ def export_file(settings: ExportSettings) -> Exported:
     from deepsets.weights import load_model
 
     positive_int(settings.max_objects, "--max-objects")
-    if not settings.overwrite and os.path.lexists(settings.out):
-        raise FileExistsError(f"{settings.out} exists; pass --overwrite to replace it")
+    check_target(settings.out, settings.overwrite, name="OUT", how="pass --overwrite")
     model = load_model(settings.weights)
     return export_onnx(
         model, settings.out, max_objects=settings.max_objects, overwrite=settings.overwrite

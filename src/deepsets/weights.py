@@ -18,7 +18,6 @@ hostile file costs a clear ValueError, never a large allocation.
 
 from __future__ import annotations
 
-import errno
 import importlib
 import json
 import math
@@ -32,8 +31,8 @@ from safetensors.torch import load_file
 from safetensors.torch import save as serialize
 from torch import nn
 
-from deepsets.checks import check_placed, check_readable, resolve_device
-from deepsets.files import write_atomic
+from deepsets.checks import check_finite_parameters, check_placed, check_readable, resolve_device
+from deepsets.files import check_target, write_atomic
 from deepsets.models import DeepSet
 from deepsets.models.activation import ACTIVATIONS, activation_name
 from deepsets.models.arguments import argument_names, rebuild
@@ -67,6 +66,7 @@ MAX_METADATA_CHARS = 100_000  # a DeepSet's metadata is ~200 characters; an MLP'
 # a DeepSet of package modules nests ~6 levels (phi > Sequential > layers > Linear); a hostile
 # header may nest 50,000, which would exhaust Python's recursion in json or in `build`
 MAX_METADATA_DEPTH = 32
+TIES = "deepsets_ties"  # the metadata entry of a model's ties (`ties`), if it has any
 DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
 
@@ -219,62 +219,78 @@ def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -
     """Write `model`'s weights and architecture to `path` (.safetensors), atomically.
 
     Refuses (TypeError, naming the layer) a model that `load_model` could not rebuild exactly,
-    and never replaces an existing file unless `overwrite`.
+    and never replaces an existing file unless `overwrite` (and then a regular file only). A
+    tensor used in two places (phi is rho, a Linear used twice) is stored once, with its ties.
     """
-    path = _check_path(path)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     check_placed(model, "model")  # a meta-device model too: shapes without values
-    arch = describe(model)
-    tensors = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}  # unshared
+    arch, tied = describe(model), ties(model)
+    path = check_target(path, overwrite)
+    tensors = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+               if k not in tied}  # fmt: skip
     dtypes = {v.dtype for v in tensors.values()}
     if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point:
         raise TypeError(f"can only save a model whose weights share one float dtype, got {dtypes}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"cannot save to {path}: the directory {path.parent} does not exist"
-        )
-    if path.is_dir():
-        raise IsADirectoryError(
-            errno.EISDIR, f"cannot save to {path}: it is a directory (name a file in it)"
-        )
-    data = serialize(tensors, metadata={"deepsets": json.dumps(arch)})
-    try:
-        write_atomic(path, data, overwrite=overwrite)
-    except FileExistsError:
-        raise
-    except OSError as e:  # read-only, /proc, a full disk: the same subclass, naming the path
-        raise OSError(e.errno, f"cannot save to {path}: {e.strerror or e}") from e
+    metadata = {"deepsets": json.dumps(arch), **({TIES: json.dumps(tied)} if tied else {})}
+    write_atomic(path, serialize(tensors, metadata=metadata), overwrite=overwrite)
     return path
 
 
-def _check_path(path: object) -> Path:
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
-    return Path(path)
+def ties(model: nn.Module) -> dict[str, str]:
+    """Each entry of `model`'s state_dict that is another's tensor (a module used twice, phi is
+    rho, a weight assigned to two modules): its name -> the first name of that tensor."""
+    names = model.state_dict().keys()
+    first: dict[int, str] = {}
+    named = [*model.named_parameters(remove_duplicate=False),
+             *model.named_buffers(remove_duplicate=False)]  # fmt: skip
+    return {n: first[id(t)] for n, t in named if n in names and first.setdefault(id(t), n) != n}
+
+
+def tie(model: nn.Module, tied: dict[str, str], where: str) -> None:
+    """Make each name of `tied` (as `ties` returns) hold its first name's tensor, in place."""
+    for name, same in tied.items():
+        path, _, attr = name.rpartition(".")
+        module = model.get_submodule(path)
+        get = model.get_parameter if attr in module._parameters else model.get_buffer
+        try:
+            setattr(module, attr, get(same))
+        except AttributeError as e:  # a hostile file: a weight tied to a buffer
+            raise ValueError(f"{where}: the stored tie {name} -> {same}: {e}") from None
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the model saved at `path` by `save_model`, in eval mode, on `device`."""
-    path = _check_path(path)
+    """Rebuild the model saved at `path` by `save_model`, in eval mode, on `device`, with its
+    ties. Weights or buffers that are not finite are refused, as training and export refuse
+    them (a ValueError naming the file and the tensor)."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
+    path = Path(path)
     device = resolve_device(device)
     check_readable(path)
-    arch, dtype = read_header(path)
-    model = build(arch).to(dtype)
+    arch, dtype, tied = read_header(path)
+    model = build(arch)
+    tie(model, tied, str(path))
+    model = model.to(dtype)
     try:
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"{path} is not a readable safetensors file: {e}") from e
     try:
-        model.to(device).load_state_dict(tensors)
+        model.to(device).load_state_dict({**tensors, **{a: tensors[b] for a, b in tied.items()}})
     except RuntimeError as e:
         raise ValueError(f"{path}: the weights do not fit the stored architecture: {e}") from e
+    try:
+        check_finite_parameters(model, "model")
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     return model.eval()
 
 
-def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype]:
-    """The stored architecture and weight dtype, checked against the tensors' shapes in the
-    file's header without reading (or allocating) any weights; a ValueError says what is wrong."""
+def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype, dict[str, str]]:
+    """The stored architecture, weight dtype and ties, checked against the tensors' shapes in
+    the file's header without reading (or allocating) any weights; a ValueError says what is
+    wrong."""
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -301,12 +317,26 @@ def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype]:
             expected = {k: tuple(v.shape) for k, v in build(arch).state_dict().items()}
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: the stored architecture is invalid: {e}") from e
-    if expected != shapes:
+    tied = parse_ties(meta.get(TIES, "{}"), str(path))
+    if any(expected.get(a, ()) != shapes.get(b) for a, b in tied.items()):
+        raise ValueError(f"{path}: the stored ties {tied} join tensors of other shapes")
+    if {k: v for k, v in expected.items() if k not in tied} != shapes:
         raise ValueError(
             f"{path}: the weights do not fit the stored architecture {arch}: "
             f"expected tensors {expected}, the file holds {shapes}"
         )
-    return arch, DTYPES[next(iter(dtypes))]
+    return arch, DTYPES[next(iter(dtypes))], tied
+
+
+def parse_ties(text: str, where: str) -> dict[str, str]:
+    """The ties of a file's metadata: a JSON object of tensor names -> stored tensor names."""
+    try:
+        tied = json.loads(text[:MAX_METADATA_CHARS])
+    except ValueError:
+        tied = None
+    if not isinstance(tied, dict) or not all(isinstance(v, str) for v in tied.values()):
+        raise ValueError(f"{where}: the stored ties are not a JSON object of names: {text:.80}")
+    return tied
 
 
 def parse_arch(text: str, where: str) -> dict[str, Any]:

@@ -2,12 +2,16 @@
 
 `ACTIVATIONS` maps a name to an `Activation`: the module the models build and its fast form
 (the same function in fewer cycles, for the engine's stacked forms). Models, weights and the
-engine's stacks all read this table; `dense` builds stacks of layers.
+engine's stacks all read this table; `dense` builds stacks of layers. A module is a row's only
+if it is exactly what the row builds, options included (its type and its repr): a
+`GELU(approximate='tanh')` is "gelu_tanh", never "gelu", in a file as in a stack's key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -68,8 +72,9 @@ class Activation:
 
     name: str
     """Its name in settings, files and errors."""
-    module: type[nn.Module]
-    """The module the models build (matched by exact type, never a subclass)."""
+    module: Callable[[], nn.Module]
+    """Builds the module the models use; a module is this row's if it has the built one's exact
+    type and repr (its options: what it computes), never for a subclass or other options."""
     fast: type[nn.Module] | None = None
     """A cheaper module of the same function for the engine's stacked forms (None: `module`)."""
 
@@ -81,9 +86,10 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("relu", nn.ReLU),
         Activation("sigmoid", nn.Sigmoid),
         Activation("gelu", nn.GELU),
+        Activation("gelu_tanh", partial(nn.GELU, approximate="tanh")),
     )
 }
-BY_MODULE = {a.module: a for a in ACTIVATIONS.values()}
+BY_MODULE = {(type(m), repr(m)): a for a in ACTIVATIONS.values() for m in [a.module()]}
 
 
 def check_activation(activation: str | None, name: str = "activation") -> str | None:
@@ -96,8 +102,9 @@ def check_activation(activation: str | None, name: str = "activation") -> str | 
 
 
 def activation_of(module: nn.Module) -> Activation | None:
-    """The table's entry for an activation module (exact type), None for any other module."""
-    return BY_MODULE.get(type(module))
+    """The table's entry for an activation module (its exact type and options), None for any
+    other module."""
+    return BY_MODULE.get((type(module), repr(module)))
 
 
 def activation_name(module: nn.Module) -> str | None:

@@ -3,8 +3,10 @@
 `families.deepset` (DeepSets of Linear layers), `families.mlp` (`make_mlp` networks) and
 `families.module` (any other module, alone, through autograd). A model belongs to the first
 family whose `key` admits it; models with equal keys (and one dtype and device) train as one
-stack. `stack_models` forms the stacks; `cost` estimates a model's step for sharing the stacks
-out over workers (engine/parts.py).
+stack. A model with a tie (a weight used in two places: a Linear used twice, phi is rho) trains
+alone through its own forward, which uses the one weight in both places as the plain loop
+does; a stack would train each use as its own copy. `stack_models` forms the stacks; `cost`
+estimates a model's step for sharing the stacks out over workers (engine/parts.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def stack_key(model: nn.Module) -> Key:
     """Models with equal keys train as one stack; a key naming no family means alone."""
     p = next(model.parameters(), None)
     where = (None, None) if p is None else (p.dtype, p.device)
-    if all(q.requires_grad for q in model.parameters()):
+    uses = len(list(model.named_parameters(remove_duplicate=False)))
+    if all(q.requires_grad for q in model.parameters()) and uses == len(list(model.parameters())):
         for family in FAMILIES:
             key = family.key(model)
             if key is not None:
