@@ -1,19 +1,12 @@
 """Save and load trained models as safetensors (no pickle): weights plus the architecture.
 
-Only what can be restored exactly is saved: a `DeepSet` as its constructor builds it from
-widths, a DeepSet whose phi and rho are built of package modules (`modules()`: Sequential,
-Linear, Identity, the activations, and the `RECORDED_MODULES` rebuilt from the arguments they
-keep, such as the digit study's encoders), an MLP that `models.mlp.check_mlp` recognises
-(per-layer activations, with or without a final Sigmoid), and the other registered models
-(`MODELS`: the Set Transformer's `SetModel`, and the studies' models), rebuilt from the
-constructor arguments they keep (`models.arguments.recorded`; the tensors a model was built with
-are buffers, in the file). A study registers its models when it is imported (`register`); a
-file naming one of them imports that study's module first (`STUDY_KINDS`), so `load_model`
-works without the user importing the study. Anything else is refused at save time, naming the
-module: a DeepSet of the user's own modules too (the file could not rebuild them; save its
-`state_dict` and rebuild the modules in your code). `load_model` checks the stored architecture
-against the tensor shapes in the file's header before it builds anything, so a damaged or
-hostile file costs a clear ValueError, never a large allocation.
+Only what can be rebuilt exactly is saved: a `DeepSet` of widths or of package modules
+(`modules()`), an MLP that `models.mlp.check_mlp` recognises, and the registered models
+(`MODELS`: `SetModel` and the studies' models, which `register` when imported; a file naming one
+imports its study first, `STUDY_KINDS`), rebuilt from the arguments they keep
+(`models.arguments.recorded`). Anything else is refused at save time, naming the module.
+`load_model` checks the stored architecture against the header's tensor shapes before it builds
+anything, so a damaged or hostile file costs a clear ValueError, never a large allocation.
 """
 
 from __future__ import annotations
@@ -31,7 +24,13 @@ from safetensors.torch import load_file
 from safetensors.torch import save as serialize
 from torch import nn
 
-from deepsets.checks import check_finite_parameters, check_placed, check_readable, resolve_device
+from deepsets.checks import (
+    check_finite_parameters,
+    check_placed,
+    check_readable,
+    is_int,
+    resolve_device,
+)
 from deepsets.files import check_target, write_atomic
 from deepsets.models import DeepSet
 from deepsets.models.activation import ACTIVATIONS, activation_name
@@ -90,8 +89,7 @@ def import_kind(kind: object) -> None:
 
 def describe(model: nn.Module) -> dict[str, Any]:
     """The architecture of a model the file format knows, as a JSON-able dict that rebuilds it
-    exactly. Raises a TypeError naming what does not fit (a layer, a subclass, a changed model).
-    """
+    exactly; a TypeError naming what does not fit (a layer, a subclass, a changed model)."""
     if type(model) in MODELS.values():
         arch = {"kind": type(model).__name__, **getattr(model, "arguments", {})}
         return same_when_rebuilt(model, arch)
@@ -174,7 +172,7 @@ def module_from(d: object) -> nn.Module:
         if kind == "Sequential" and set(rest) == {"layers"}:
             return nn.Sequential(*(module_from(x) for x in _tuple(rest["layers"])))
         if kind == "Linear" and set(rest) == {"in_features", "out_features", "bias"}:
-            if not all(_positive(rest[k]) for k in ("in_features", "out_features")):
+            if not all(is_int(rest[k]) and rest[k] > 0 for k in ("in_features", "out_features")):
                 raise ValueError(f"a Linear's sizes must be positive integers, got {rest}")
             return nn.Linear(rest["in_features"], rest["out_features"], bias=rest["bias"] is True)
         if kind == "Identity" and not rest:
@@ -184,10 +182,6 @@ def module_from(d: object) -> nn.Module:
     except TypeError as e:
         raise ValueError(f"invalid {kind} {rest}: {e}") from e
     raise ValueError(f"a stored {kind} has other keys: {sorted(rest)}")
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def build(arch: dict[str, Any]) -> nn.Module:
@@ -216,12 +210,9 @@ def _tuple(value: object) -> tuple[Any, ...]:
 
 
 def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write `model`'s weights and architecture to `path` (.safetensors), atomically.
-
-    Refuses (TypeError, naming the layer) a model that `load_model` could not rebuild exactly,
-    and never replaces an existing file unless `overwrite` (and then a regular file only). A
-    tensor used in two places (phi is rho, a Linear used twice) is stored once, with its ties.
-    """
+    """Write `model`'s weights and architecture to `path` (.safetensors), atomically; refuses
+    (TypeError, naming the layer) a model `load_model` could not rebuild exactly, and replaces
+    an existing regular file only with `overwrite`. A tensor used twice is stored once (ties)."""
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     check_placed(model, "model")  # a meta-device model too: shapes without values
@@ -238,8 +229,8 @@ def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -
 
 
 def ties(model: nn.Module) -> dict[str, str]:
-    """Each entry of `model`'s state_dict that is another's tensor (a module used twice, phi is
-    rho, a weight assigned to two modules): its name -> the first name of that tensor."""
+    """Each state_dict entry that is another's tensor (phi is rho, a module used twice): name ->
+    the tensor's first name."""
     names = model.state_dict().keys()
     first: dict[int, str] = {}
     named = [*model.named_parameters(remove_duplicate=False),
@@ -390,8 +381,7 @@ def arguments_of(cls: type[nn.Module]) -> set[str]:
 
 
 def depth(value: object) -> int:
-    """How deeply a parsed JSON value nests (a scalar 0, `[1]` 1); iterative, so safe at any
-    depth."""
+    """How deeply a parsed JSON value nests (a scalar 0, `[1]` 1); iterative: safe at any depth."""
     deepest, todo = 0, [(value, 0)]
     while todo:
         v, d = todo.pop()
@@ -403,12 +393,8 @@ def depth(value: object) -> int:
 
 def _ints(value: object) -> list[int]:
     """Every integer in a JSON value (bools excluded)."""
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int):
-        return [value]
     if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, list):
         return [i for v in value for i in _ints(v)]
-    return []
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else []
