@@ -1,6 +1,6 @@
 """Inside a submission's process: confine it, load the student's code, measure, report.
 
-`python -m deepsets.grade.harness CONFIG` is started by the sandbox (`sandbox.py`) as root or as
+`python harness.py CONFIG` is started by the sandbox (`sandbox.py`) as root or as
 the grader's user. Before any student code it turns the network off (a new network namespace,
 where the OS allows), sets the resource limits and, as root, becomes the unprivileged user the
 sandbox chose. It then runs the submission as a module named `submission`, and each probe in
@@ -159,4 +159,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # Started as a script, not with -m: `-m deepsets.grade.harness` would import the package,
+    # torch and matplotlib with it, before the limits and the change of user (whose imports
+    # `keep_imports_reachable` redirects). Its own folder must not shadow a top-level module.
+    if os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
     sys.exit(main(sys.argv[1:]))

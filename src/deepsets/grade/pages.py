@@ -32,12 +32,10 @@ def pass_rates(graded: Sequence[Graded], rubric: Rubric) -> dict[str, float]:
 
 def figure(path: Path, graded: Sequence[Graded], rates: dict[str, float], top: float) -> None:
     """scores.png: a histogram of the scores, and the pass rate of each check."""
-    import matplotlib
+    from deepsets.plots import Figure  # no pyplot: nothing global, nothing to close
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), width_ratios=(1, 1.3))
+    fig = Figure(figsize=(11, 4.5))
+    left, right = fig.subplots(1, 2, width_ratios=(1, 1.3))
     bins = max(int(math.ceil(top)), 1) + 1  # one bar per point
     left.hist([g.score for g in graded], bins=bins, range=(-0.5, bins - 0.5), color="#4878a8",
               edgecolor="white")  # fmt: skip
@@ -48,7 +46,6 @@ def figure(path: Path, graded: Sequence[Graded], rates: dict[str, float], top: f
     right.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_pages(

@@ -140,7 +140,8 @@ def contained(
         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
     }  # fmt: skip
-    command = [sys.executable, "-s", "-m", "deepsets.grade.harness", json.dumps(config)]
+    harness = str(Path(__file__).with_name("harness.py"))
+    command = [sys.executable, "-s", harness, json.dumps(config)]
     start = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
