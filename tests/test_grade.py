@@ -20,7 +20,7 @@ from deepsets.grade.rubric import DEFAULT_POINTS
 from deepsets.grade.settings import GradeSettings
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.json"
-LOOP_TIMEOUT = 45.0  # loading and measuring all but train take 5-20 s on a 2-core machine
+LOOP_TIMEOUT = 30.0  # loading and measuring all but train take 5-15 s on a 2-core machine
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -116,9 +116,9 @@ def test_the_outputs(graded_class):
     assert (out / ".deepsets-grade").is_file()
 
 
-def test_a_second_seed_a_hidden_check_and_gradescope(graded_class, tmp_path):
+def test_the_same_seed_a_hidden_check_and_gradescope(graded_class, tmp_path):
     """The reference, graded from the command line with seed 0 again (the same messages) in
-    Gradescope's mode with a rubric that hides a check and reweighs another; and with seed 1."""
+    Gradescope's mode with a rubric that hides a check and reweighs another."""
     by = graded_class[2]
     rubric = tmp_path / "rubric.toml"
     rubric.write_text('hidden = ["deepset.learns"]\n[points]\n"data.random" = 4\n')
@@ -134,9 +134,7 @@ def test_a_second_seed_a_hidden_check_and_gradescope(graded_class, tmp_path):
     assert results["score"] == sum(DEFAULT_POINTS.values()) + 2
     assert {i: t["output"] for i, t in tests.items()} == {
         c.id: c.message for c in by["reference"].checks
-    }  # same seed, same measurements
-    again = grade(GradeSettings(submissions=(str(reference),), out=str(tmp_path / "s1"), seed=1))
-    assert again.graded[0].score == again.graded[0].max_score
+    }  # same seed, same measurements (other seeds: benchmarks/grade_calibration.py)
 
 
 def test_a_time_limit_stops_a_loop_and_keeps_what_was_measured(tmp_path):
@@ -153,5 +151,6 @@ def test_a_time_limit_stops_a_loop_and_keeps_what_was_measured(tmp_path):
     passed = {c.id for c in partial.checks if c.passed}
     assert {"data.shape", "deepset.invariant", "count_params.exact"} <= passed
     train = next(c for c in partial.checks if c.id == "train.returns")
-    assert train.message.startswith("not measured: it ran longer than the time limit of 45 s")
+    limit = f"not measured: it ran longer than the time limit of {LOOP_TIMEOUT:g} s"
+    assert train.message.startswith(limit)
     assert all(g.seconds < LOOP_TIMEOUT + 5 for g in done.graded)

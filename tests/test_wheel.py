@@ -119,7 +119,10 @@ def test_the_fresh_venv_imports_deepsets_from_the_wheel_not_from_src(installed, 
 
 @pytest.mark.parametrize(
     ("study", "template"),
-    [([], "report.html.j2"), (["digits"], "digits.html.j2")],
+    [
+        (["--steps", "100", "--final-window", "20"], "report.html.j2"),
+        (["digits", "--steps", "10", "--lengths", "5"], "digits.html.j2"),
+    ],
     ids=["exercise", "digits"],
 )
 def test_both_studies_run_from_the_installed_wheel(installed, tmp_path, study, template):

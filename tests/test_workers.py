@@ -184,19 +184,20 @@ def numbers(metrics: dict) -> dict:
     return kept
 
 
-def test_the_quick_study_writes_the_same_numbers_on_1_to_4_workers(tmp_path, monkeypatch):
+def test_the_quick_study_writes_the_same_numbers_on_1_to_3_workers(tmp_path, monkeypatch):
     monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
     runs = {}
-    for workers in (1, 2, 3, 4):  # 3 and 4 oversubscribe a 2-core machine: slower, same bits
+    argv = ["run", "--quick", "--steps", "60", "--final-window", "20"]
+    for workers in (1, 2, 3):  # 3 oversubscribes a 2-core machine: slower, same bits
         out = tmp_path / str(workers)
-        assert cli.main(["run", "--quick", "--workers", str(workers), "--out", str(out)]) == 0
+        assert cli.main([*argv, "--workers", str(workers), "--out", str(out)]) == 0
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["workers"] == metrics["settings"]["workers"] == workers
         weights = {p.name: p.read_bytes() for p in sorted((out / "weights").iterdir())}
         runs[workers] = (numbers(metrics), weights)
     first, first_weights = runs[1]
     assert first_weights and first["training"]
-    for workers in (2, 3, 4):
+    for workers in (2, 3):
         assert runs[workers][0] == first, workers
         assert runs[workers][1] == first_weights, workers
 

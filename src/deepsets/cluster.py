@@ -184,8 +184,11 @@ def dask_setup(worker: Any) -> None:
     where each worker would print its own traceback."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # ... and, when the run stops them, their tasks' cancellation is no warning
-    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+    # ... and say nothing themselves: a task's error reaches this process as an exception, and
+    # when the run stops them, a cancelled task or a heartbeat to a closed scheduler is no news
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @contextlib.contextmanager
