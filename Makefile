@@ -22,12 +22,13 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(MAKE) --no-print-directory docs
+	DEEPSETS_NOTEBOOK_STEPS=20 $(MAKE) --no-print-directory docs  # strict build, a short walkthrough
 	$(BIN)/python -m pytest $(ARGS)
 
 # The documentation site (mkdocs.yml) into site/, strict: a broken reference or link fails.
 # The walkthrough notebook is executed as the exercise sets it, 4000 steps per model, so that its
-# page shows the numbers its text is about (about 30 s of the build on a 2-core CPU).
+# page shows the numbers its text is about (about 30 s of the build on a 2-core CPU); `make test`
+# builds it with 20 steps (its pages and links are what it checks; the notebook says it is short).
 docs: $(BIN)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 

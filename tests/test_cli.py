@@ -324,7 +324,8 @@ def deepsets_exe(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_console_script_runs_a_short_quick_study_then_refuses_to_overwrite(tmp_path):
-    argv = ["run", "--quick", "--steps", "20", "--final-window", "10", "--seeds", "1"]
+    argv = ["run", "--quick", "--no-extras", "--steps", "20", "--final-window", "10"]
+    argv += ["--seeds", "1"]
     done = deepsets_exe(*argv, "--out", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Report:" in done.stdout and "DeepSet" in done.stdout

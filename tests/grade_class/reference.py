@@ -1,5 +1,5 @@
 """A reference solution of the exercise, written as a student would (tests/test_grade.py
-grades it, and a copy of it with one fault per check). Its train defaults to 1000 steps to keep
+grades it, and a copy of it with one fault per check). Its train defaults to 200 steps to keep
 the tests short: no check depends on how long the student's own loop trains."""
 
 import matplotlib.pyplot as plt
@@ -36,7 +36,7 @@ def make_mlp():
     )  # fmt: skip
 
 
-def train(model, steps=1000):
+def train(model, steps=200):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(steps):
