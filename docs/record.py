@@ -6,6 +6,7 @@
     python docs/record.py --render   # no measuring: re-render the READMEs from docs/results.json
     python docs/record.py --study digits   # run `deepsets run digits` alone and record it
     python docs/record.py --cluster  # the studies on a local Dask cluster (about 5 minutes)
+    python docs/record.py --setup    # the README's one-time set-up, in a fresh clone (3 minutes)
 
 Recording runs `benchmarks/run.py`'s rows (whose study row is the default study, `run_study`:
 its metrics.json is kept, so the study runs once), `benchmarks/limits.py` and the test suite,
@@ -81,6 +82,20 @@ def count_tests(run: bool) -> dict[str, Any]:
     ).stdout
     print("".join(line + "\n" for line in out.splitlines() if line.startswith("FAILED")), end="")
     return pytest_summary(out, time.perf_counter() - start if run else None)
+
+
+def record_setup() -> Record:
+    """The README's one-time set-up, timed: `make .venv/bin/.installed` in a fresh clone of
+    this repository's HEAD (a new venv, the pinned packages from the machine's caches)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "fresh"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        start = time.perf_counter()
+        subprocess.run(["make", "-s", ".venv/bin/.installed"], cwd=clone, check=True,
+                       capture_output=True)  # fmt: skip
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": platform.processor() or platform.machine()}  # fmt: skip
 
 
 def pytest_summary(out: str, seconds: float | None) -> dict[str, Any]:
@@ -274,6 +289,9 @@ def commands(r: Record) -> str:
     run = f"{m['timing']['wall_seconds']:.0f} s ({m['models_trained']} models x " + (
         f"{m['settings']['steps']} steps)"
     )
+    setup = "the one-time set-up of `.venv`" + (
+        f" ({r['setup']['seconds'] / 60:.0f} minutes, once)" if "setup" in r else ""
+    )
     if t["mode"] == "run":
         tests, took = f"`{t['passed']} passed`", f"{t['seconds']:.0f} s"
     else:
@@ -284,7 +302,7 @@ def commands(r: Record) -> str:
             "|---|---|---|",
             "| `make run` | a progress bar, then tables: loss and accuracy of DeepSet vs MLP, the "
             "permutation check, the answers to the extra questions, and the path of "
-            f"`report.html` | {run}, plus the one-time set-up of `.venv` |",
+            f"`report.html` | {run}, plus {setup} |",
             f"| `make test` | `ruff`'s `All checks passed!`, then pytest's {tests} | {took}, plus "
             "the same set-up |",
         ]
@@ -922,15 +940,21 @@ def main(argv: list[str] | None = None) -> None:
         help="record only this study's run (repeatable); the rest stays as recorded",
     )
     p.add_argument(
+        "--setup", action="store_true", help="record only the set-up's time, in a fresh clone"
+    )
+    p.add_argument(
         "--cluster",
         action="store_true",
         help="record only benchmarks/cluster.py's figures (the studies on a cluster)",
     )
     args = p.parse_args(argv)
     start = time.perf_counter()
-    if args.cluster:
+    if args.cluster or args.setup:
         r = json.loads(RECORD.read_text())
-        r["cluster"] = record_cluster(full=True)
+        if args.cluster:
+            r["cluster"] = record_cluster(full=True)
+        if args.setup:
+            r["setup"] = record_setup()
         write_and_render(r)
     elif args.study:
         r = json.loads(RECORD.read_text())
@@ -944,7 +968,8 @@ def main(argv: list[str] | None = None) -> None:
         r = record(args.quick, run_tests=False)  # the suite runs on the written record, below
         if RECORD.exists():  # the other studies' runs and the cluster's stay as recorded
             old = json.loads(RECORD.read_text())
-            r |= {k: old[k] for k in ("studies", "cluster", "profile_before") if k in old}
+            kept = ("studies", "cluster", "profile_before", "setup")
+            r |= {k: old[k] for k in kept if k in old}
         write_and_render(r)
         if not (args.quick or args.collect_tests):
             r["tests"] = count_tests(run=True)  # tests/test_recorded.py checks the new READMEs
