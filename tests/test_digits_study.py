@@ -18,12 +18,14 @@ from quick import assert_labelled_quick
 from safetensors.torch import load_file
 
 from deepsets import cli, load_model
+from deepsets.lab.run import seed_weights
+from deepsets.lab.weights import write_weights
 from deepsets.studies.digits import evaluate as evaluation
 from deepsets.studies.digits.ceiling import Ceiling
 from deepsets.studies.digits.evaluate import accuracies, evaluate, per_token_accuracy
 from deepsets.studies.digits.models import build
 from deepsets.studies.digits.results import DigitsResults
-from deepsets.studies.digits.run import run_digits, save_weights
+from deepsets.studies.digits.run import run_digits
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings, quick_settings, resolve
 from deepsets.studies.digits.tasks import image_split
 from deepsets.studies.digits.train import TEST_OFFSET, schedule, task_sets, train_task
@@ -253,7 +255,7 @@ def saved(tmp_path_factory):
     s = quick_settings(**TINY)
     trained = {t: train_task(t, s, [0], torch.device("cpu"), False) for t in TASKS}
     root = tmp_path_factory.mktemp("digits")
-    save_weights(root, (0,), trained)
+    write_weights(root, seed_weights((0,), {t: m.models for t, m in trained.items()}))
     return s, trained, root / "weights"
 
 
