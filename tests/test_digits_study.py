@@ -77,8 +77,8 @@ def fake_results(
 ) -> DigitsResults:
     losses = {t: {m: np.ones((2, 10)) for m in MODELS} for t in TASKS}
     return DigitsResults(
-        Path("x"), DigitsSettings(lengths=lengths), (0, 1), acc, losses, {"text": 1.0}, 2.0,
-        "cpu", 1, 2, {"torch": "x"}, **more,
+        DigitsSettings(lengths=lengths), acc, losses, {"text": 1.0}, out=Path("x"), seeds=(0, 1),
+        wall_seconds=2.0, device="cpu", threads=1, workers=2, environment={"torch": "x"}, **more,
     )  # fmt: skip
 
 

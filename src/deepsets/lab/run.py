@@ -10,7 +10,7 @@ import platform
 import resource
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from deepsets.checks import resolve_device
-from deepsets.cluster import cluster_info
+from deepsets.cluster import ClusterInfo, cluster_info
 from deepsets.engine.settings import using_workers
 from deepsets.engine.threads import torch_threads
 from deepsets.lab.output import default_out, staged
@@ -59,6 +59,35 @@ def versions(*extra: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ran:
+    """What every study's results hold on the run itself (`Stage.machine` and its clocks)."""
+
+    out: Path
+    seeds: tuple[int, ...]
+    wall_seconds: float
+    device: str
+    threads: int
+    workers: int
+    environment: dict[str, str]
+    cluster: ClusterInfo | None = None
+    """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
+
+    def run_json(self, settings: Any) -> dict[str, Any]:
+        """metrics.json's fields on the run: settings, seeds, device, threads, workers,
+        versions, wall_seconds and cluster."""
+        return {
+            "settings": asdict(settings),
+            "seeds": list(self.seeds),
+            "device": self.device,
+            "threads": self.threads,
+            "workers": self.workers,
+            "versions": self.environment,
+            "wall_seconds": self.wall_seconds,
+            "cluster": None if self.cluster is None else asdict(self.cluster),
+        }
 
 
 @dataclass(frozen=True)
