@@ -1,7 +1,7 @@
 """`deepsets run theory`: five claims of the theory of set functions, each measured over seeds.
 
 settings.py (what to run) -> claims/*.py (one module per claim: train with the engine, measure,
-judge) -> verdicts.py (the thresholds) -> run.py (all claims, the outputs) -> report.py.
+judge) -> verdicts.py (the thresholds) -> run.py (all claims, the outputs, the report).
 """
 
 from __future__ import annotations

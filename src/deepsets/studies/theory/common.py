@@ -134,6 +134,3 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         "min": float(v.min()),
         "max": float(v.max()),
     }
-
-
-__all__ = ["Claim", "Sets", "Table", "accuracy", "fit", "outputs", "relative_mse", "summary"]
