@@ -18,12 +18,14 @@ from quick import assert_labelled_quick
 from safetensors.torch import load_file
 
 from deepsets import cli, load_model
+from deepsets.lab.run import seed_weights
+from deepsets.lab.weights import write_weights
 from deepsets.studies.digits import evaluate as evaluation
 from deepsets.studies.digits.ceiling import Ceiling
 from deepsets.studies.digits.evaluate import accuracies, evaluate, per_token_accuracy
 from deepsets.studies.digits.models import build
 from deepsets.studies.digits.results import DigitsResults
-from deepsets.studies.digits.run import run_digits, save_weights
+from deepsets.studies.digits.run import run_digits
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings, quick_settings, resolve
 from deepsets.studies.digits.tasks import image_split
 from deepsets.studies.digits.train import TEST_OFFSET, schedule, task_sets, train_task
@@ -75,8 +77,8 @@ def fake_results(
 ) -> DigitsResults:
     losses = {t: {m: np.ones((2, 10)) for m in MODELS} for t in TASKS}
     return DigitsResults(
-        Path("x"), DigitsSettings(lengths=lengths), (0, 1), acc, losses, {"text": 1.0}, 2.0,
-        "cpu", 1, 2, {"torch": "x"}, **more,
+        DigitsSettings(lengths=lengths), acc, losses, {"text": 1.0}, out=Path("x"), seeds=(0, 1),
+        wall_seconds=2.0, device="cpu", threads=1, workers=2, environment={"torch": "x"}, **more,
     )  # fmt: skip
 
 
@@ -253,7 +255,7 @@ def saved(tmp_path_factory):
     s = quick_settings(**TINY)
     trained = {t: train_task(t, s, [0], torch.device("cpu"), False) for t in TASKS}
     root = tmp_path_factory.mktemp("digits")
-    save_weights(root, (0,), trained)
+    write_weights(root, seed_weights((0,), {t: m.models for t, m in trained.items()}))
     return s, trained, root / "weights"
 
 

@@ -1,18 +1,11 @@
 """A study's peak memory, estimated from its settings before any work, refused by its flags.
 
 Each study's check lists the large things its run will hold (`Need`: what, about how many
-bytes, and the settings that size it) and calls `check_needs`. If their sum is over the one
-limit of the package (`deepsets.checks.memory_limit`: MEMORY_FRACTION of physical memory),
-the run is refused before it trains or writes anything, naming the flags of the largest need
-as they are typed (`--test-size 1000000000`), instead of failing minutes later inside torch,
-or naming an inner function's argument.
-
-The estimates count what grows with the settings (tensors of sets, weights and their optimiser
-state, activations kept for the backward pass, per-step losses, the models' Python objects),
-not what a run loads whatever its size (libraries on first use, figures, the report). Measured
-on the --quick runs (peak RSS above that of importing the study; the estimate in brackets):
-exercise 61 MiB (84), attention 85 MiB (90), popstats 239 MiB (133), digits 255 MiB (28),
-theory 41 MiB (9); `train_on` of one DeepSet on batches of 10^6 sets: 0.9 GiB (2.0).
+bytes, and the settings that size it) and calls `check_needs`. If their sum is over the
+package's one limit (`deepsets.checks.memory_limit`), the run is refused before any work,
+naming the flags of the largest need as they are typed (`--test-size 1000000000`). The
+estimates count what grows with the settings (sets, weights and optimiser state, activations,
+losses, model objects), not what every run loads (libraries, figures, the report).
 """
 
 from __future__ import annotations

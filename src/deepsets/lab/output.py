@@ -26,7 +26,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import shutil
 import signal
 import tempfile
@@ -35,7 +34,6 @@ import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 
 from deepsets.files import umask
@@ -386,14 +384,3 @@ def make_parents(parent: Path) -> list[Path]:
     except OSError as e:
         raise OutputError(f"cannot create {parent}: {e.strerror}") from e
     return missing
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python, the platform and the libraries the results depend on."""
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in ("deepsets", "torch", "numpy", "matplotlib", "safetensors"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out

@@ -1,7 +1,7 @@
 """What every study's settings share, declared and checked once: `CommonSettings` (out,
 overwrite, seeds, seed, threads, workers, device, quick, and the cluster's scheduler),
 `check_common`, and the CPU threads and engine workers a run derives from them (its device and
-the threads it sets: `lab.placement`).
+the threads it sets: `lab.run`).
 
 A study's settings inherit `CommonSettings` and add their own fields; a study may redeclare a
 common field to change its default or its docstring (its `--help` line), never its meaning.

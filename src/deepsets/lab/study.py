@@ -2,9 +2,8 @@
 
 Every study is built the same way: a frozen settings dataclass (inheriting
 `lab.settings.CommonSettings`), its `--quick` preset, its check, a run function that checks,
-stages the output, trains, measures and writes, then returns frozen results, and a console
-summary of those results. A study's folder exposes its `Study` in its `__init__.py`, importing
-its run modules inside `run` and `summary`, so that `deepsets --help` does not load them.
+trains, measures and writes (`lab.run`), then returns frozen results, and a console summary of
+those results. A study's folder exposes its `Study` in its `__init__.py`.
 """
 
 from __future__ import annotations

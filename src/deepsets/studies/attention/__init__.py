@@ -6,28 +6,9 @@ settings -> models -> train -> evaluate -> verdicts -> figures -> report, run by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from deepsets.lab.study import Study
+from deepsets.studies.attention.run import print_summary, run_attention
 from deepsets.studies.attention.settings import AttentionSettings, quick_settings, resolve
-
-if TYPE_CHECKING:
-    from deepsets.studies.attention.results import AttentionResults
-
-
-def run(settings: AttentionSettings) -> AttentionResults:
-    """`run.run_attention`, imported here so that `deepsets --help` does not load the study."""
-    from deepsets.studies.attention.run import run_attention
-
-    return run_attention(settings)
-
-
-def summary(results: AttentionResults) -> None:
-    """`run.print_summary`, imported on use."""
-    from deepsets.studies.attention.run import print_summary
-
-    print_summary(results)
-
 
 STUDY = Study(
     AttentionSettings,
@@ -35,6 +16,6 @@ STUDY = Study(
     "DeepSets against attention",
     quick_settings,
     resolve,
-    run,
-    summary,
+    run_attention,
+    print_summary,
 )

@@ -9,15 +9,14 @@ Shape letters: S runs (seeds), T training steps.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deepsets.cluster import ClusterInfo
 from deepsets.lab.quick import judged
+from deepsets.lab.run import Ran
 from deepsets.lab.verdict import Verdict, jsonable
 from deepsets.studies.attention import verdicts
 from deepsets.studies.attention.settings import AttentionSettings
@@ -52,12 +51,10 @@ class Findings:
 
 
 @dataclass(frozen=True)
-class AttentionResults:
-    """Where the study wrote, how it ran, and every number it measured."""
+class AttentionResults(Ran):
+    """Where the study wrote, how it ran (`lab.run.Ran`), and every number it measured."""
 
-    out: Path
     settings: AttentionSettings
-    seeds: tuple[int, ...]
     values: dict[str, dict[str, np.ndarray]]
     """task -> model -> test value of each run (S,): MAE, or log-likelihood per point."""
     oracle: float
@@ -68,14 +65,7 @@ class AttentionResults:
     """task -> wall seconds of its training."""
     train_cpu_seconds: dict[str, float]
     """task -> CPU seconds of its training (this process and the engine's workers)."""
-    wall_seconds: float
     cpu_seconds: float
-    device: str
-    threads: int
-    workers: int
-    environment: dict[str, str]
-    cluster: ClusterInfo | None = None
-    """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
 
     def means(self, task: str) -> dict[str, float]:
         """Model -> mean over runs."""
@@ -129,17 +119,10 @@ class AttentionResults:
             "paper_source": verdicts.SOURCE,
             "findings": jsonable(self.findings),
             "final_train_loss": final,
-            "settings": asdict(self.settings),
-            "seeds": list(self.seeds),
-            "device": self.device,
-            "threads": self.threads,
-            "workers": self.workers,
-            "versions": self.environment,
+            **self.run_json(self.settings),
             "train_seconds": self.train_seconds,
             "train_cpu_seconds": self.train_cpu_seconds,
-            "wall_seconds": self.wall_seconds,
             "cpu_seconds": self.cpu_seconds,
-            "cluster": None if self.cluster is None else asdict(self.cluster),
         }
         as_json: dict[str, Any] = json.loads(json.dumps(metrics))
         return as_json

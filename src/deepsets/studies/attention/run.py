@@ -1,31 +1,26 @@
 """`run_attention(settings)`: train every model of both tables over runs, measure, write.
 
 Writes report.html, metrics.json, figures/*.png and weights/*.safetensors into `settings.out`
-(default: a fresh runs/<timestamp>), atomically (`lab.output.staged`).
+(default: a fresh runs/<timestamp>), atomically (`lab.run.staging`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
 
-from deepsets.cluster import cluster_info, describe
+from deepsets.cluster import describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
-from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.placement import run_device, study_threads
 from deepsets.lab.quick import label
-from deepsets.lab.settings import workers_of
-from deepsets.lab.weights import write_weights
+from deepsets.lab.run import seed_weights, staging, write_run
 from deepsets.studies.attention import figures
 from deepsets.studies.attention.evaluate import components, oracle, test_log_likelihood, test_mae
-from deepsets.studies.attention.report import write_report
+from deepsets.studies.attention.models import NAMES
 from deepsets.studies.attention.results import TASKS, AttentionResults
 from deepsets.studies.attention.settings import (
     CLUSTER_MODELS,
@@ -34,14 +29,8 @@ from deepsets.studies.attention.settings import (
     resolve,
 )
 from deepsets.studies.attention.tasks import MixtureSets
-from deepsets.studies.attention.train import (
-    Trained,
-    cluster_sets,
-    cpu_seconds,
-    max_sets,
-    train_task,
-)
-from deepsets.studies.attention.verdicts import PAPER
+from deepsets.studies.attention.train import Trained, cluster_sets, max_sets, train_task
+from deepsets.studies.attention.verdicts import PAPER, SPREAD
 from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
@@ -51,9 +40,24 @@ EXAMPLES = 4  # clustering test datasets drawn in the report
 def run_attention(settings: AttentionSettings | None = None) -> AttentionResults:
     """Run the whole study and write its outputs; returns the results."""
     s = resolve(settings or AttentionSettings())
-    out = Path(s.out) if s.out is not None else default_out()
-    with study_threads(s):
-        return _run(s, run_device(s), out)
+    with staging(s) as run:
+        trained = train_both(s, run.device)
+        values, oracle_value, test = measure(s, trained, run.device)
+        results = AttentionResults(
+            out=run.out,
+            settings=s,
+            seeds=tuple(s.seed + k for k in range(s.seeds)),
+            values=values,
+            oracle=oracle_value,
+            losses={t: trained[t].losses for t in TASKS},
+            train_seconds={t: trained[t].seconds for t in TASKS},
+            train_cpu_seconds={t: trained[t].cpu_seconds for t in TASKS},
+            wall_seconds=run.wall_seconds(),
+            cpu_seconds=run.cpu_seconds(),
+            **run.machine(s),
+        )
+        write_outputs(run.tmp, results, trained, test)
+    return results
 
 
 def train_both(s: AttentionSettings, device: torch.device) -> dict[str, Trained]:
@@ -85,37 +89,10 @@ def measure(
     return values, float(oracle(test).mean()), test
 
 
-def _run(s: AttentionSettings, device: torch.device, out: Path) -> AttentionResults:
-    start, cpu = time.perf_counter(), cpu_seconds()
-    with staged(out, s.overwrite) as tmp:
-        trained = train_both(s, device)
-        values, oracle_value, test = measure(s, trained, device)
-        results = AttentionResults(
-            out=out,
-            settings=s,
-            seeds=tuple(s.seed + k for k in range(s.seeds)),
-            values=values,
-            oracle=oracle_value,
-            losses={t: trained[t].losses for t in TASKS},
-            train_seconds={t: trained[t].seconds for t in TASKS},
-            train_cpu_seconds={t: trained[t].cpu_seconds for t in TASKS},
-            wall_seconds=time.perf_counter() - start,
-            cpu_seconds=cpu_seconds() - cpu,
-            device=str(device),
-            threads=torch.get_num_threads(),
-            workers=workers_of(s, device),
-            environment=versions(),
-            cluster=cluster_info(),
-        )
-        write_outputs(tmp, results, trained, test)
-    return results
-
-
 def write_outputs(
     root: Path, results: AttentionResults, trained: dict[str, Trained], test: MixtureSets
 ) -> None:
     """figures/*.png, weights/<task>-<model>-seed<s>.safetensors, metrics.json, report.html."""
-    (root / "figures").mkdir()
     v = {t: {m: runs.tolist() for m, runs in results.values[t].items()} for t in TASKS}
     best, worst = results.best_and_worst()
     shown = test_subset(test, EXAMPLES)
@@ -134,11 +111,10 @@ def write_outputs(
             shown.points.numpy(), shown.mask.numpy(), shown.mu.numpy(), predicted
         ),
     }
-    for name, fig in figs.items():
-        fig.savefig(root / "figures" / f"{name}.png", dpi=110)
-    save_weights(root, results.seeds, trained)
-    (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
-    write_report(root, results)
+    weights = seed_weights(results.seeds, {task: t.models for task, t in trained.items()})
+    write_run(root, "attention", figs, weights, results.to_json(), r=results,
+              s=results.settings, f=results.findings, names=NAMES, paper=PAPER, spread=SPREAD,
+              best=best, worst=worst)  # fmt: skip
 
 
 def test_subset(sets: MixtureSets, n: int) -> MixtureSets:
@@ -150,19 +126,6 @@ def mixture(model: torch.nn.Module, sets: MixtureSets, K: int) -> figures.Mixtur
     """pi (E, K), mu (E, K, 2), sigma (E, K) the model predicts for `sets`, as numpy."""
     log_pi, mu, sigma = components(model, sets, K)
     return log_pi.exp().numpy(), mu.numpy(), sigma.numpy()
-
-
-def save_weights(root: Path, seeds: tuple[int, ...], trained: dict[str, Trained]) -> None:
-    """weights/<task>-<model>-seed<s>.safetensors for every trained model (`lab.weights`)."""
-    write_weights(
-        root,
-        {
-            f"{task}-{model}-seed{seed}": m
-            for task, t in trained.items()
-            for model, runs in t.models.items()
-            for seed, m in zip(seeds, runs, strict=True)
-        },
-    )
 
 
 def print_summary(results: AttentionResults, console: Console | None = None) -> None:

@@ -225,6 +225,3 @@ def sizes(s: AttentionSettings, name: str) -> tuple[int, int]:
     if lo < 1:
         raise ValueError(f"{name} must not allow empty sets, got {value!r}")
     return lo, hi
-
-
-__all__ = ["PAPER", "QUICK", "AttentionSettings", "paper_schedule", "quick_settings", "resolve"]

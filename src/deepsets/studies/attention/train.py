@@ -11,7 +11,6 @@ Shape letters: S runs (seeds), T training steps, B sets, N objects.
 
 from __future__ import annotations
 
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from torch import nn
 
 from deepsets.engine.settings import Engine
 from deepsets.engine.train import train_on
+from deepsets.lab.run import cpu_seconds
 from deepsets.studies.attention.models import cluster_model, max_model
 from deepsets.studies.attention.settings import AttentionSettings
 from deepsets.studies.attention.tasks import (
@@ -47,15 +47,6 @@ class Trained:
     """Wall seconds of the task's training."""
     cpu_seconds: float
     """CPU seconds of the task's training: this process and its engine workers."""
-
-
-def cpu_seconds() -> float:
-    """CPU seconds of this process and its finished children (the engine forks its workers)."""
-    own, kids = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def max_sets(s: AttentionSettings, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

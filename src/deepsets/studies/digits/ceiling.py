@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.models.pooling import check_mask
+from deepsets.checks import check_sets
 from deepsets.studies.digits.tasks import PIXELS, SPLITS, image_split
 from deepsets.training import predict
 
@@ -102,19 +102,17 @@ def per_image_accuracy(classifier: object, split: str = "test") -> float:
 
 
 def check_image_sets(X: object, mask: object, y: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """X (B, N, P) float pixels, mask (B, N) bool and y (B, 1) sums, else a clear error;
-    returns X and y."""
-    if not isinstance(X, torch.Tensor) or not X.is_floating_point() or X.dim() != 3:
-        what = f"{X.dtype} {tuple(X.shape)}" if isinstance(X, torch.Tensor) else type(X).__name__
-        raise ValueError(f"X must be float pixels of shape (B, N, {PIXELS}), got {what}")
-    if X.shape[2] != PIXELS:
-        raise ValueError(f"X must be float pixels of shape (B, N, {PIXELS}), got {tuple(X.shape)}")
+    """X (B, N, P) float pixels, mask (B, N) bool and y (B, 1) sums (`check_sets`), else a
+    clear error; returns X and y."""
     if mask is None:
         raise TypeError("mask must be a boolean tensor of shape (B, N), got None")
-    check_mask(mask, X)  # type: ignore[arg-type]
-    if not isinstance(y, torch.Tensor) or y.shape != (X.shape[0], 1):
-        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"y must hold the sums, shape (B, 1) = ({X.shape[0]}, 1), got {got}")
+    X = check_sets(X, y, mask)
+    if X.shape[2] != PIXELS or not X.is_floating_point():
+        raise ValueError(f"X must be float pixels of shape (B, N, {PIXELS}), got {X.dtype} "
+                         f"{tuple(X.shape)}")  # fmt: skip
+    assert isinstance(y, torch.Tensor)  # checked
+    if y.shape != (X.shape[0], 1):
+        raise ValueError(f"y must hold the sums, shape (B, 1) = ({X.shape[0]}, 1), got {y.shape}")
     return X, y
 
 

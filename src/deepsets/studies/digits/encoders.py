@@ -1,26 +1,12 @@
-"""The digit study's encoders: each object (a token or an image) -> E features, on its own.
+"""The digit study's encoders and head: each object (a token or an 8x8 image) -> E features, on
+its own, and the digit-value head that makes phi(x) a distribution over 1..9.
 
-`DigitEncoder` is shared by the digit-sum models: text digits arrive as int64 tokens X (B, N, 1)
-(or (B, N)) and are embedded (the paper's Embedding(10, 100)); image digits arrive as float pixels
-X (B, N, F) and pass through a small ReLU MLP (two layers of E units: in a 3000-step DeepSet run it
-halved the error of one image's predicted value, 0.53 -> 0.26, against one tanh layer).
-
-`ConvEncoder` maps every image of a set to E features on its own: two 3x3 convolutions, each
-followed by a ReLU and a 2x2 max-pooling (8x8 -> 4x4 -> 2x2), then a ReLU layer of E units.
-Padding objects are not computed at all when a mask is given (their features are 0): a
-training step on 32 sets of 1-10 digits padded to 10 measured 30.7 ms against 50.0 ms with
-the padding computed (one thread, interleaved, on a busy machine). Without a mask (as the
-package's `DeepSet` calls its phi), every all-zero image (the padding of `image_digit_sum`)
-is computed once: its features are net(0) wherever it stands, so the outputs are those of
-computing every object, at the cost of the real ones (measured in the docstring of `forward`).
-
-`DigitHead` ends phi in a softmax over the nine digit values, so phi(x) is a distribution over
-1..9 and the pooled sum is the expected count of every digit in the set; `DigitValues` is the
-rho that turns those counts into the set's sum (sum_d d * count_d, no trained weights). Each
-image's value is then a mixture of 1..9: it cannot drift between digits, and the sum of many
-images stays on the scale of the digits. Measured (one seed, 12,000 steps of 32 sets, images
-shifted by up to a pixel), accuracy at 5 / 50 digits: this head 0.926 / 0.422, a Dense(30,
-tanh) phi with rho = Dense(1) on the same encoder 0.568 / 0.098.
+`DigitEncoder` embeds tokens (the paper's Embedding(10, 100)) or passes pixels through a ReLU MLP.
+`ConvEncoder` is the image DeepSet's phi: two 3x3 convolutions with ReLU and 2x2 max-pooling, then
+a ReLU layer; padding is not computed (with a mask), or computed once (all-zero images, without).
+`DigitHead` ends phi in a softmax over the nine digits, so the pooled sum is the expected count of
+every digit, and `DigitValues` is the fixed rho that turns those counts into the sum. Why these
+choices, with their measurements: docs/studies/digits.md.
 
 Shape letters: B sets, N objects, F features, P = 64 pixels, E encoded features, D = 9 digit
 values.
@@ -148,12 +134,7 @@ class ConvEncoder(nn.Module):
 
     def forward(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """X (B, N, P) -> (B, N, E); with a mask (B, N), padding objects get 0 (not computed).
-
-        Without a mask every object gets its features, and the all-zero images are computed
-        once, as one image of zeros. A training step of the digit study's image DeepSet (32
-        sets of 1-10 digits padded to 10, one thread, interleaved, CPU time): 6.1 ms against
-        8.3 ms with every object computed, outputs identical.
-        """
+        Without a mask the all-zero images are computed once, as one image of zeros."""
         X, _ = self.check(X, mask)
         B, N, _ = X.shape
         ink = X.ne(0).any(dim=-1)  # (B, N): False for an all-zero image

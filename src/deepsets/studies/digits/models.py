@@ -2,29 +2,18 @@
 
 `build(model, task, settings, seed)` makes one, its initial weights drawn from `seed`.
 
-The text DeepSet is the paper's (Zaheer et al. 2017, section 4.1.1, `digit_deepset`): phi embeds
-each digit (`DigitEncoder`) and maps it through Dense(30, tanh); the objects' phi are summed,
-padding excluded by the mask; rho is one Dense(1), so the output is linear in the pooled sum and
-can follow sums far past the training range. The image DeepSet is the package's
-`DeepSet(phi=..., rho=..., pooling="sum")` with phi = a small CNN of each 8x8 image
-(`ConvEncoder`) ending in a softmax over the nine digit values (`DigitHead`), and rho =
-sum_d d * count_d (`DigitValues`, no trained weights): each image's value is a mixture of 1..9,
-so it cannot drift between digits, and a sum of 100 images stays on the digits' scale. Measured
-on this study's sets (one seed, 10,000 + 2,000 steps, shifted images), accuracy at 5 / 50
-digits: this 0.926 / 0.422; the same CNN with the paper's Dense(30, tanh) phi and Dense(1) rho
-0.568 / 0.098; the paper's kind of phi (an MLP of the pixels) with the softmax head 0.866 / 0.312.
-`DeepSet` calls phi without the mask: the encoder computes the all-zero padding images once
-instead (`ConvEncoder.forward`), so the outputs are the same and padding costs nothing.
-
-The recurrent baselines (`RecurrentSum`) read a set's digits in order: the valid objects are
-moved to the front (in their order) and the prediction is read from the hidden state after the
-last valid object, so padding never reaches it (a causal network's state at step n depends on
-steps 1..n only). An empty set reads the initial state, zero.
-
-The Set Transformer embeds each object with the `DigitEncoder`, then SAB x blocks -> PMA (one
-seed) -> Dense(1), of the package's attention blocks (`MAB`). The counting one has
-cardinality-preserving attention in its PMA (Zhang & Xie 2019, `SetTransformer(counting=True)`):
-the softmax one cannot tell a set from itself twice over, the counting one can.
+- The text DeepSet is the paper's (section 4.1.1): Embedding, Dense(30, tanh), masked sum,
+  Dense(1), so the output is linear in the pooled sum and follows sums past the training range.
+- The image DeepSet is the package's `DeepSet` with phi = `ConvEncoder` + `DigitHead` (a softmax
+  over the nine digits) and rho = `DigitValues` (sum_d d * count_d, fixed): each image's value is
+  a mixture of 1..9, so a sum of 100 images stays on the digits' scale (the alternatives measured:
+  docs/studies/digits.md).
+- The recurrent baselines (`RecurrentSum`) read the valid objects moved to the front, in order,
+  and predict from the state after the last one, so padding never reaches it; an empty set reads
+  the initial state, zero.
+- The Set Transformer: `DigitEncoder`, SAB x blocks, PMA (one seed), Dense(1), of the package's
+  `MAB`; the counting one has cardinality-preserving attention in its PMA (Zhang & Xie 2019): it
+  can tell a set from itself twice over, the softmax one cannot.
 
 Shape letters: B sets, N objects, F features, E encoded features, L latent features, H hidden
 units, D the attention blocks' width.

@@ -10,15 +10,14 @@ Shape letters: S runs (seeds), L test lengths, T training steps.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deepsets.cluster import ClusterInfo
 from deepsets.lab.quick import judged
+from deepsets.lab.run import Ran
 from deepsets.lab.verdict import Verdict, jsonable
 from deepsets.studies.digits import verdicts
 from deepsets.studies.digits.ceiling import Ceiling
@@ -57,24 +56,15 @@ class Findings:
 
 
 @dataclass(frozen=True)
-class DigitsResults:
-    """Where the study wrote, how it ran, and every accuracy it measured."""
+class DigitsResults(Ran):
+    """Where the study wrote, how it ran (`lab.run.Ran`), and every accuracy it measured."""
 
-    out: Path
     settings: DigitsSettings
-    seeds: tuple[int, ...]
     accuracy: dict[str, dict[str, np.ndarray]]
     """task -> model -> accuracy (S, L) at settings.lengths."""
     losses: dict[str, dict[str, np.ndarray]]
     """task -> model -> training MAE (S, T)."""
     train_seconds: dict[str, float]
-    wall_seconds: float
-    device: str
-    threads: int
-    workers: int
-    environment: dict[str, str]
-    cluster: ClusterInfo | None = None
-    """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
     ceiling: Ceiling | None = None
     """The image task's supervised ceiling on the same test sets (no seeds: one number a
     length)."""
@@ -174,17 +164,10 @@ class DigitsResults:
             },
             "final_train_mae": final,
             "findings": jsonable(self.findings),
-            "settings": asdict(self.settings),
-            "seeds": list(self.seeds),
+            **self.run_json(self.settings),
             "test_sets_per_length": self.settings.test_sets,
-            "device": self.device,
-            "threads": self.threads,
-            "workers": self.workers,
-            "versions": self.environment,
             "train_seconds": self.train_seconds,
-            "wall_seconds": self.wall_seconds,
             "cpu_seconds": self.cpu_seconds,
-            "cluster": None if self.cluster is None else asdict(self.cluster),
         }
         as_json: dict[str, Any] = json.loads(json.dumps(metrics))
         return as_json

@@ -1,34 +1,28 @@
 """`run_digits(settings)`: train every model on both tasks over seeds, measure, write the report.
 
 Writes report.html, metrics.json, figures/*.png and weights/*.safetensors into `settings.out`
-(default: a fresh runs/<timestamp>), atomically (`study.output.staged`).
+(default: a fresh runs/<timestamp>), atomically (`lab.run.staging`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import resource
 import time
 from pathlib import Path
 
-import torch
 from rich.console import Console
 
-from deepsets.cluster import cluster_info, describe
+from deepsets.cluster import describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
-from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.placement import run_device, study_threads
 from deepsets.lab.quick import label
-from deepsets.lab.settings import workers_of
-from deepsets.lab.weights import write_weights
+from deepsets.lab.run import seed_weights, staging, write_run
 from deepsets.studies.digits import figures, verdicts
 from deepsets.studies.digits.evaluate import evaluate
 from deepsets.studies.digits.models import NAMES
-from deepsets.studies.digits.report import write_report
 from deepsets.studies.digits.results import CEILING_NAME, PAPER_NAME, DigitsResults
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings, resolve
+from deepsets.studies.digits.tasks import image_split
 from deepsets.studies.digits.train import Trained, train_task
 from deepsets.training import show_progress
 
@@ -38,60 +32,36 @@ log = logging.getLogger(__name__)
 def run_digits(settings: DigitsSettings | None = None) -> DigitsResults:
     """Run the whole study and write its outputs; returns the results."""
     s = resolve(settings or DigitsSettings())
-    out = Path(s.out) if s.out is not None else default_out()
-    with study_threads(s):
-        return _run(s, run_device(s), out)
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (the engine's forked workers)."""
-    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return sum(u.ru_utime + u.ru_stime for u in usage)
-
-
-def _run(s: DigitsSettings, device: torch.device, out: Path) -> DigitsResults:
-    start, cpu = time.perf_counter(), cpu_seconds()
     seeds = [s.seed + k for k in range(s.seeds)]
     progress = show_progress(None)
-    with staged(out, s.overwrite) as tmp:
+    with staging(s) as run:
         trained: dict[str, Trained] = {}
         for task in TASKS:
             log.info("%s: training %d models x %d runs", task, len(MODELS), len(seeds))
-            trained[task] = train_task(task, s, seeds, device, progress)
+            trained[task] = train_task(task, s, seeds, run.device, progress)
             log.info("%s: trained in %.0f s", task, trained[task].seconds)
         t0 = time.perf_counter()
-        measured = {task: evaluate(trained[task], s, device) for task in TASKS}
+        measured = {task: evaluate(trained[task], s, run.device) for task in TASKS}
         log.info("evaluated %d lengths in %.0f s", len(s.lengths), time.perf_counter() - t0)
         results = DigitsResults(
-            out=out,
+            out=run.out,
             settings=s,
             seeds=tuple(seeds),
             accuracy={task: e.accuracy for task, e in measured.items()},
             losses={task: t.losses for task, t in trained.items()},
             train_seconds={task: t.seconds for task, t in trained.items()},
-            wall_seconds=time.perf_counter() - start,
-            device=str(device),
-            threads=torch.get_num_threads(),
-            workers=workers_of(s, device),
-            environment=versions() | {"scikit-learn": _version("scikit-learn")},
-            cluster=cluster_info(),
+            wall_seconds=run.wall_seconds(),
+            **run.machine(s, "scikit-learn"),
             ceiling=measured["image"].ceiling,
             per_object={task: e.per_object for task, e in measured.items()},
-            cpu_seconds=cpu_seconds() - cpu,
+            cpu_seconds=run.cpu_seconds(),
         )
-        write_outputs(tmp, results, trained)
+        write_outputs(run.tmp, results, trained)
     return results
-
-
-def _version(name: str) -> str:
-    from importlib import metadata
-
-    return metadata.version(name)
 
 
 def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained]) -> None:
     """figures/*.png, weights/<task>-<model>-seed<s>.safetensors, metrics.json, report.html."""
-    (root / "figures").mkdir()
     s = results.settings
     phases = {
         task: sorted({p.steps for p in t.schedules.values() if p.fine_steps})
@@ -104,24 +74,11 @@ def write_outputs(root: Path, results: DigitsResults, trained: dict[str, Trained
         ),  # fmt: skip
         "training_curves": figures.training_curves(results.losses, phases),
     }
-    for name, fig in figs.items():
-        fig.savefig(root / "figures" / f"{name}.png", dpi=110)
-    save_weights(root, results.seeds, trained)
-    (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
-    write_report(root, results)
-
-
-def save_weights(root: Path, seeds: tuple[int, ...], trained: dict[str, Trained]) -> None:
-    """weights/<task>-<model>-seed<s>.safetensors for every trained model (`lab.weights`)."""
-    write_weights(
-        root,
-        {
-            f"{task}-{model}-seed{seed}": m
-            for task, t in trained.items()
-            for model, runs in t.models.items()
-            for seed, m in zip(seeds, runs, strict=True)
-        },
-    )
+    weights = seed_weights(results.seeds, {task: t.models for task, t in trained.items()})
+    write_run(root, "digits", figs, weights, results.to_json(), r=results, s=s,
+              f=results.findings, names=NAMES, paper_image=verdicts.PAPER_IMAGE,
+              n_train_images=len(image_split("train")[1]),
+              n_test_images=len(image_split("test")[1]))  # fmt: skip
 
 
 def print_summary(results: DigitsResults, console: Console | None = None) -> None:

@@ -3,9 +3,8 @@
 The defaults follow the paper (Zaheer et al. 2017, section 4.1.1) where the 10-minute budget on a
 2-core CPU allows: 100,000 training sets of 1-10 digits, the paper's models, Adam on the mean
 absolute error; fewer test sets per length (1,000, the paper: 10,000) and a second, short phase
-at a tenth of the learning rate (the engine keeps lr fixed within a call). The image DeepSet has
-its own, longer schedule (`image_deepset_*`): its convolutional phi needs it to approach the
-supervised ceiling (models.py).
+at a tenth of the learning rate. The image DeepSet has its own, longer schedule
+(`image_deepset_*`): its convolutional phi needs it (docs/studies/digits.md).
 """
 
 from __future__ import annotations
@@ -40,19 +39,14 @@ class DigitsSettings(CommonSettings):
     """Adam steps of the second phase, at `fine_lr` (0: none)."""
     fine_lr: float = 1e-4
     """Adam's learning rate of the second phase."""
-    # its convolutional phi: 6,000 + 1,000 steps reached 0.72 at 5 digits, 16,000 + 2,000 0.93
-    # (one seed)
     image_deepset_steps: int = 14_000
     """Adam steps at `image_deepset_lr` of the image DeepSet."""
-    # 1e-3: 0.926 at 5 digits, 2e-3: 0.948 (one seed, 10,000 + 2,000 steps)
     image_deepset_lr: float = 2e-3
     """The image DeepSet's first learning rate."""
     image_deepset_fine_steps: int = 2000
     """The image DeepSet's steps of the second phase, at `image_deepset_fine_lr` (0: none)."""
     image_deepset_fine_lr: float = 1e-4
     """The image DeepSet's learning rate of the second phase."""
-    # the other image models train on them unshifted (train.py); without a shift 0.869 at 5
-    # digits, with it 0.926 (one seed, 10,000 + 2,000 steps)
     max_shift: int = 1
     """The image DeepSet's training images moved once by up to this many pixels (0: none)."""
     batch_size: int = 32

@@ -3,18 +3,12 @@
 Every run trains on one shared training set (drawn from the base seed), so runs differ in their
 initial weights and the order of their batches; the models of run s draw the same batches
 (generator seed + s). Training has two phases, `steps` at `lr` then `fine_steps` at `fine_lr`
-(a fresh Adam): the engine keeps the learning rate fixed within a call, and the DeepSet's sums of
-up to 100 digits need each digit's value to about 1/200, which a fixed lr of 1e-3 leaves noisy
-(one run at batch 128: 3000 steps at 1e-3 alone, 18% correct at 100 digits; 2000 steps at 1e-3
-then 1000 at 1e-4, 100%). The image DeepSet has its own schedule (`image_deepset_*`), so it
-trains in engine calls of its own; the models of one schedule train in one call per phase.
-
-The image DeepSet's training images are shifted once by up to `max_shift` pixels
-(`shift_images`, generator seed + TRAIN_OFFSET + 1); the other image models train on the images
-as they are, their better choice at their schedule. Measured at 5 digits (3 seeds, the default
-settings), shifted against unshifted: LSTM 0.183 / 0.514, GRU 0.175 / 0.318, counting Set
-Transformer 0.166 / 0.335, Set Transformer 0.051 / 0.054 (at 3,500 steps they underfit the
-shifted images: final training MAE ~1.8-2.1).
+(a fresh Adam; the engine keeps the learning rate fixed within a call): sums of up to 100 digits
+need each digit's value to about 1/200. The image DeepSet has its own schedule
+(`image_deepset_*`) and trains on images shifted once by up to `max_shift` pixels
+(`shift_images`, generator seed + TRAIN_OFFSET + 1); the other image models on the images as
+they are, their better choice at their schedule (measured: docs/studies/digits.md). The models
+of one schedule train in one engine call per phase.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from deepsets.cluster import cluster_info
 from deepsets.data import all_sets
 from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
-from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.placement import run_device, study_threads
+from deepsets.lab.output import default_out, staged
+from deepsets.lab.run import run_device, study_threads, versions
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.plots import Figure

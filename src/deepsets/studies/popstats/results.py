@@ -9,15 +9,14 @@ Shape letters: S runs (seeds), T test sets.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deepsets.cluster import ClusterInfo
 from deepsets.lab.quick import judged
+from deepsets.lab.run import Ran
 from deepsets.lab.verdict import Verdict, jsonable
 from deepsets.studies.popstats import verdicts
 from deepsets.studies.popstats.settings import METHODS, PopstatsSettings
@@ -77,12 +76,10 @@ class Findings:
 
 
 @dataclass(frozen=True)
-class PopstatsResults:
-    """Where the study wrote, how it ran, and every test MSE it measured."""
+class PopstatsResults(Ran):
+    """Where the study wrote, how it ran (`lab.run.Ran`), and every test MSE it measured."""
 
-    out: Path
     settings: PopstatsSettings
-    seeds: tuple[int, ...]
     mse: dict[str, dict[str, dict[int, Cell]]]
     """task -> method -> N -> test MSE over runs."""
     variance: dict[str, float]
@@ -92,13 +89,6 @@ class PopstatsResults:
     """method -> N -> CPU seconds of its runs at N, all tasks (this process and its workers)."""
     total_cpu_seconds: float
     """CPU seconds of the whole study (this process and its workers)."""
-    wall_seconds: float
-    device: str
-    threads: int
-    workers: int
-    environment: dict[str, str]
-    cluster: ClusterInfo | None = None
-    """The Dask cluster the DeepSets trained on (`--scheduler`); None: in this process."""
 
     def curve(self, task: str, method: str) -> dict[int, float]:
         """N -> mean test MSE over runs."""
@@ -145,19 +135,12 @@ class PopstatsResults:
             "variance": self.variance,
             "largest_n": {m: self.largest(m) for m in METHODS},
             "findings": jsonable(self.findings),
-            "settings": asdict(self.settings),
-            "seeds": list(self.seeds),
+            **self.run_json(self.settings),
             "test_sets": self.settings.test_sets,
-            "device": self.device,
-            "threads": self.threads,
-            "workers": self.workers,
-            "versions": self.environment,
             "cpu_seconds": {
                 m: {str(N): c for N, c in by.items()} for m, by in self.cpu_seconds.items()
             },
             "total_cpu_seconds": self.total_cpu_seconds,
-            "wall_seconds": self.wall_seconds,
-            "cluster": None if self.cluster is None else asdict(self.cluster),
         }
         as_json: dict[str, Any] = json.loads(json.dumps(metrics))
         return as_json

@@ -1,57 +1,42 @@
 """`run_popstats(settings)`: both methods on every task at every N over seeds, measured on the
 same fresh test sets, then the figures, metrics.json, the weights and report.html.
 
-Writes into `settings.out` (default: a fresh runs/<timestamp>), atomically (`lab.output.staged`).
+Writes into `settings.out` (default: a fresh runs/<timestamp>), atomically (`lab.run.staging`).
 Per N, the DeepSets of the tasks of one sample dimension train in one engine call (rotation's
 D = 2 apart from the others' D = 32), then the kernel method's fits of those runs.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
 
-from deepsets.cluster import cluster_info, describe
+from deepsets.cluster import describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.console import table
-from deepsets.lab.output import default_out, staged, versions
-from deepsets.lab.placement import run_device, study_threads
 from deepsets.lab.quick import label
-from deepsets.lab.settings import workers_of
-from deepsets.lab.weights import write_weights
+from deepsets.lab.run import cpu_seconds, staging, write_run
 from deepsets.studies.popstats import figures
 from deepsets.studies.popstats.models import NAMES, PopStatsDeepSet
-from deepsets.studies.popstats.report import write_report
 from deepsets.studies.popstats.results import Cell, PopstatsResults, Scatter
-from deepsets.studies.popstats.settings import PopstatsSettings, resolve, scatter_size
+from deepsets.studies.popstats.settings import PopstatsSettings, resolve, scatter_size, sdm_sizes
 from deepsets.studies.popstats.tasks import DIMENSIONS, PopulationSets
 from deepsets.studies.popstats.train import (
-    cpu_seconds,
     deepset_predictions,
     draw_runs,
     sdm_predictions,
     test_sets,
     train_deepsets,
 )
+from deepsets.studies.popstats.verdicts import PAPER
 
 log = logging.getLogger(__name__)
 Saved = dict[str, PopStatsDeepSet]  # weight name <task>-n<N>-seed<s> -> the trained DeepSet
-
-
-def run_popstats(settings: PopstatsSettings | None = None) -> PopstatsResults:
-    """Run the whole study and write its outputs; returns the results."""
-    s = resolve(settings or PopstatsSettings())
-    out = Path(s.out) if s.out is not None else default_out()
-    with study_threads(s):
-        return _run(s, run_device(s), out)
 
 
 def groups(tasks: tuple[str, ...]) -> list[list[str]]:
@@ -72,32 +57,29 @@ class Tally:
     saved: Saved = field(default_factory=dict)
 
 
-def _run(s: PopstatsSettings, device: torch.device, out: Path) -> PopstatsResults:
-    start, cpu0 = time.perf_counter(), cpu_seconds()
+def run_popstats(settings: PopstatsSettings | None = None) -> PopstatsResults:
+    """Run the whole study and write its outputs; returns the results."""
+    s = resolve(settings or PopstatsSettings())
     seeds = tuple(s.seed + k for k in range(s.seeds))
-    with staged(out, s.overwrite) as tmp:
+    with staging(s) as run:
         tests = {t: test_sets(t, s) for t in s.tasks}
         tally = Tally({t: {"deepset": {}, "sdm": {}} for t in s.tasks}, {t: {} for t in s.tasks})
         for N, steps in zip(s.sizes, s.steps, strict=True):
-            measure_size(N, steps, s, seeds, device, tests, tally)
+            measure_size(N, steps, s, seeds, run.device, tests, tally)
         at = scatter_size(s)
         results = PopstatsResults(
-            out=out,
+            out=run.out,
             settings=s,
             seeds=seeds,
             mse=tally.mse,
             variance={t: float(tests[t].y.var()) for t in s.tasks},
             scatter={t: Scatter(at, tests[t].y[:, 0].numpy(), tally.scatter[t]) for t in s.tasks},
             cpu_seconds=tally.cpu,
-            total_cpu_seconds=cpu_seconds() - cpu0,
-            wall_seconds=time.perf_counter() - start,
-            device=str(device),
-            threads=torch.get_num_threads(),
-            workers=workers_of(s, device),
-            environment=versions() | {"scikit-learn": metadata.version("scikit-learn")},
-            cluster=cluster_info(),
+            total_cpu_seconds=run.cpu_seconds(),
+            wall_seconds=run.wall_seconds(),
+            **run.machine(s, "scikit-learn"),
         )
-        write_outputs(tmp, results, tally.saved)
+        write_outputs(run.tmp, results, tally.saved)
     return results
 
 
@@ -153,7 +135,6 @@ def progress_line(mse: dict[str, dict[str, dict[int, Cell]]], N: int) -> str:
 
 def write_outputs(root: Path, results: PopstatsResults, saved: Saved) -> None:
     """figures/*.png, weights/<task>-n<N>-seed<s>.safetensors, metrics.json, report.html."""
-    (root / "figures").mkdir()
     mse = {
         t: {m: {N: c.values for N, c in by_n.items()} for m, by_n in by.items()}
         for t, by in results.mse.items()
@@ -167,16 +148,19 @@ def write_outputs(root: Path, results: PopstatsResults, saved: Saved) -> None:
             next(iter(sc.values())).N,
         ),
     }
-    for name, fig in figs.items():
-        fig.savefig(root / "figures" / f"{name}.png", dpi=110)
-    write_weights(root, saved)
-    (root / "metrics.json").write_text(json.dumps(results.to_json(), indent=1))
-    write_report(root, results)
+    write_run(root, "popstats", figs, saved, results.to_json(), r=results, s=results.settings,
+              f=results.findings, names=NAMES, sizes=sizes(results),
+              sdm_sizes=sdm_sizes(results.settings), paper=PAPER)  # fmt: skip
+
+
+def sizes(results: PopstatsResults) -> list[int]:
+    """Every N measured, ascending."""
+    return sorted({N for by in results.mse.values() for c in by.values() for N in c})
 
 
 def print_summary(results: PopstatsResults, console: Console | None = None) -> None:
     """What `deepsets run popstats` prints: the MSE table, the verdicts, where the run is."""
-    Ns = sorted({N for by in results.mse.values() for c in by.values() for N in c})
+    Ns = sizes(results)
     cells = []
     for task, by in results.mse.items():
         for method, by_n in by.items():

@@ -169,6 +169,3 @@ def sdm_sizes(s: PopstatsSettings) -> tuple[int, ...]:
 def scatter_size(s: PopstatsSettings) -> int:
     """N of the predicted-against-true figure: `scatter_n`, or the largest both methods ran."""
     return s.scatter_n if s.scatter_n is not None else max(sdm_sizes(s))
-
-
-__all__ = ["METHODS", "PAPER", "QUICK", "PopstatsSettings", "quick_settings", "resolve"]

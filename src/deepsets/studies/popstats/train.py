@@ -13,7 +13,6 @@ dimension, T test sets.
 
 from __future__ import annotations
 
-import resource
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,12 +61,6 @@ def draw_runs(tasks: list[str], N: int, seeds: tuple[int, ...], s: PopstatsSetti
         for t in tasks
         for k in seeds
     ]
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (the engine's and fork_map's)."""
-    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
 def train_deepsets(

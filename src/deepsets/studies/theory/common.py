@@ -15,7 +15,7 @@ from torch import nn
 
 from deepsets.engine.settings import Engine
 from deepsets.engine.train import train_on
-from deepsets.lab.placement import run_device
+from deepsets.lab.run import run_device
 from deepsets.lab.verdict import Verdict
 from deepsets.studies.theory.settings import TheorySettings
 from deepsets.studies.theory.tasks import Sets
@@ -134,6 +134,3 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         "min": float(v.min()),
         "max": float(v.max()),
     }
-
-
-__all__ = ["Claim", "Sets", "Table", "accuracy", "fit", "outputs", "relative_mse", "summary"]

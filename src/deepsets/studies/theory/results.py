@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from deepsets.cluster import ClusterInfo
+from deepsets.lab.run import Ran
 from deepsets.studies.theory.common import Claim
 from deepsets.studies.theory.settings import TheorySettings
 
@@ -19,20 +18,11 @@ SCHEMA_VERSION = 2  # of metrics.json (README: "The theory study"); 1: verdict, 
 
 
 @dataclass(frozen=True)
-class TheoryResults:
-    """Where the study wrote, how it ran, and every claim as measured."""
+class TheoryResults(Ran):
+    """Where the study wrote, how it ran (`lab.run.Ran`), and every claim as measured."""
 
-    out: Path
     settings: TheorySettings
     claims: tuple[Claim, ...]
-    seeds: tuple[int, ...]
-    device: str
-    threads: int
-    workers: int
-    environment: dict[str, str]
-    wall_seconds: float
-    cluster: ClusterInfo | None = None
-    """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
 
     def to_json(self) -> dict[str, Any]:
         """The content of metrics.json, as JSON types."""
@@ -49,14 +39,7 @@ class TheoryResults:
         metrics = {
             "schema_version": SCHEMA_VERSION,
             "study": "theory",
-            "settings": asdict(self.settings),
-            "seeds": list(self.seeds),
-            "device": self.device,
-            "threads": self.threads,
-            "workers": self.workers,
-            "versions": self.environment,
-            "wall_seconds": self.wall_seconds,
-            "cluster": None if self.cluster is None else asdict(self.cluster),
+            **self.run_json(self.settings),
             "claims": claims,
         }
         out: dict[str, Any] = json.loads(json.dumps(metrics, default=str))

@@ -163,6 +163,3 @@ def memory_needs(s: TheorySettings) -> list[Need]:
 
 POSITIVE_STEPS = ("median_steps", "multiset_steps", "steps", "trap_steps")
 """The steps of the claims; the longest sizes the loss histories."""
-
-
-__all__ = ["QUICK", "TheorySettings", "check", "quick_settings"]

@@ -15,7 +15,6 @@ from deepsets.lab.figures import seeds_by_variant
 from deepsets.plots import Figure
 from deepsets.studies.theory.common import (
     Claim,
-    Sets,
     Table,
     accuracy,
     fit,
@@ -25,7 +24,7 @@ from deepsets.studies.theory.common import (
 )
 from deepsets.studies.theory.models import EquivariantNet, PerElementNet
 from deepsets.studies.theory.settings import TheorySettings
-from deepsets.studies.theory.tasks import above_mean_sets, per_element_ceiling
+from deepsets.studies.theory.tasks import Sets, above_mean_sets, per_element_ceiling
 from deepsets.studies.theory.verdicts import equivariance_verdict
 
 STATEMENT = (

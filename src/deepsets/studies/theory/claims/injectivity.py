@@ -18,7 +18,6 @@ from deepsets.models.pooling import POOLINGS, pool
 from deepsets.plots import Figure
 from deepsets.studies.theory.common import (
     Claim,
-    Sets,
     Table,
     accuracy,
     fit,
@@ -27,7 +26,7 @@ from deepsets.studies.theory.common import (
     training_sets,
 )
 from deepsets.studies.theory.settings import TheorySettings
-from deepsets.studies.theory.tasks import colliding_pairs, multiplicity_sets
+from deepsets.studies.theory.tasks import Sets, colliding_pairs, multiplicity_sets
 from deepsets.studies.theory.verdicts import injectivity_verdict
 
 STATEMENT = (

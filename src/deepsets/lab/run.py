@@ -1,0 +1,160 @@
+"""How every study runs: its device and threads, its staged output directory and clocks
+(`staging`), and the files every run writes (`write_run`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import resource
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepsets.checks import resolve_device
+from deepsets.cluster import ClusterInfo, cluster_info
+from deepsets.engine.settings import using_workers
+from deepsets.engine.threads import torch_threads
+from deepsets.lab.output import default_out, staged
+from deepsets.lab.report import embedded_figures, environment
+from deepsets.lab.settings import CommonSettings, threads_of, workers_of
+from deepsets.lab.weights import write_weights
+from deepsets.plots import Figure
+
+
+def run_device(s: CommonSettings) -> torch.device:
+    """Where the study's models live: `s.device` resolved, or the CPU when a cluster's workers
+    train them."""
+    return resolve_device("cpu" if s.scheduler is not None else s.device)
+
+
+@contextlib.contextmanager
+def study_threads(s: CommonSettings) -> Iterator[int]:
+    """Run the block (a whole study) on `threads_of(s)` torch threads and `s.workers` as every
+    engine call's default workers, then restore the caller's."""
+    n = threads_of(s)
+    with torch_threads(n), using_workers(s.workers):
+        yield n
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the engine's forked workers)."""
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def versions(*extra: str) -> dict[str, str]:
+    """Versions of Python, the platform and the libraries the results depend on (and `extra`)."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("deepsets", "torch", "numpy", "matplotlib", "safetensors", *extra):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ran:
+    """What every study's results hold on the run itself (`Stage.machine` and its clocks)."""
+
+    out: Path
+    seeds: tuple[int, ...]
+    wall_seconds: float
+    device: str
+    threads: int
+    workers: int
+    environment: dict[str, str]
+    cluster: ClusterInfo | None = None
+    """The Dask cluster the models trained on (`--scheduler`); None: in this process."""
+
+    def run_json(self, settings: Any) -> dict[str, Any]:
+        """metrics.json's fields on the run: settings, seeds, device, threads, workers,
+        versions, wall_seconds and cluster."""
+        return {
+            "settings": asdict(settings),
+            "seeds": list(self.seeds),
+            "device": self.device,
+            "threads": self.threads,
+            "workers": self.workers,
+            "versions": self.environment,
+            "wall_seconds": self.wall_seconds,
+            "cluster": None if self.cluster is None else asdict(self.cluster),
+        }
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A study's run under way: where it goes (`out`), where it writes until it is put there
+    (`tmp`), its device and its clocks at the start."""
+
+    out: Path
+    tmp: Path
+    device: torch.device
+    start: float
+    cpu: float
+
+    def machine(self, s: CommonSettings, *extra: str) -> dict[str, Any]:
+        """The fields every study's results hold on where it ran: device, threads, workers,
+        environment (the versions, with `extra` libraries) and cluster."""
+        return dict(
+            device=str(self.device),
+            threads=torch.get_num_threads(),
+            workers=workers_of(s, self.device),
+            environment=versions(*extra),
+            cluster=cluster_info(),
+        )
+
+    def wall_seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds() - self.cpu
+
+
+@contextlib.contextmanager
+def staging(s: CommonSettings) -> Iterator[Stage]:
+    """The block is the study's run, on its threads and staged (`lab.output.staged`): into
+    `s.out` (default: a fresh runs/<timestamp>), put in place only if the block succeeds."""
+    out = Path(s.out) if s.out is not None else default_out()
+    start, cpu = time.perf_counter(), cpu_seconds()
+    with study_threads(s), staged(out, s.overwrite) as tmp:
+        yield Stage(out, tmp, run_device(s), start, cpu)
+
+
+def write_run(
+    root: Path,
+    study: str,
+    figures: Mapping[str, Figure],
+    weights: Mapping[str, nn.Module],
+    metrics: Mapping[str, Any],
+    **context: Any,
+) -> None:
+    """root/figures/<name>.png, root/weights/<name>.safetensors, root/metrics.json, and
+    root/report.html: the study's `templates/<study>.html.j2` rendered with `context`, the
+    figures embedded."""
+    (root / "figures").mkdir()
+    for name, fig in figures.items():
+        fig.savefig(root / "figures" / f"{name}.png", dpi=110)
+    write_weights(root, weights)
+    (root / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    template = environment(f"deepsets.studies.{study}").get_template(f"{study}.html.j2")
+    page = template.render(figures=embedded_figures(root), **context)
+    (root / "report.html").write_text(page, encoding="utf-8")
+
+
+def seed_weights(seeds: tuple[int, ...], models: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """weights/ names `<task>-<model>-seed<s>` of task -> model -> the runs (one per seed)."""
+    return {
+        f"{task}-{model}-seed{seed}": m
+        for task, by_model in models.items()
+        for model, runs in by_model.items()
+        for seed, m in zip(seeds, runs, strict=True)
+    }
