@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
-from sklearn.kernel_ridge import KernelRidge  # type: ignore[import-untyped]
 
 from deepsets.checks import as_generator, check_sets, positive_float, positive_int, seed_int
 
@@ -234,8 +234,11 @@ def check_targets(y: object, B: int) -> np.ndarray:
     return t
 
 
-def ridge_fit(K: np.ndarray, t: np.ndarray, ridge: float) -> KernelRidge:
-    """scikit-learn's KernelRidge on the precomputed kernel K (n, n), targets t centred."""
+def ridge_fit(K: np.ndarray, t: np.ndarray, ridge: float) -> Any:
+    """scikit-learn's KernelRidge on the precomputed kernel K (n, n), targets t centred.
+    (Imported here: scikit-learn adds a second to every start of the command line.)"""
+    from sklearn.kernel_ridge import KernelRidge  # type: ignore[import-untyped]
+
     return KernelRidge(alpha=ridge, kernel="precomputed").fit(K, t - t.mean())
 
 
