@@ -26,71 +26,17 @@ from deepsets.lab.placement import run_device, study_threads
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.plots import Figure
-from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.checks import check
-from deepsets.studies.exercise.design import Declared, declare
-from deepsets.studies.exercise.measured import Sections
-from deepsets.studies.exercise.plan import Plan, Runs, Variant
+from deepsets.studies.exercise.measured import measure
+from deepsets.studies.exercise.plan import Plan, Runs, declare
 from deepsets.studies.exercise.report import write_report
 from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
 from deepsets.studies.exercise.scores import TestSet
-from deepsets.studies.exercise.sections import (
-    invariance,
-    learning_speed,
-    linear_phi,
-    sample_efficiency,
-    sweep,
-    training,
-)
+from deepsets.studies.exercise.sections import learning_speed, training
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
-
-
-def measure(
-    trained: Mapping[Variant, Runs], v: Declared, s: StudySettings, test: TestSet, plan: Plan
-) -> tuple[Sections, dict[str, Figure], float]:
-    """Every section's results, the figures by file name, and the seconds the two sections on
-    what the symmetry buys took (they train their own models). The sweep trains the sizes its
-    brackets lack on `plan`'s seeds and device."""
-
-    def train_more(variants: list[Variant]) -> Mapping[Variant, Runs]:
-        more = Plan(plan.seeds, plan.device)
-        for variant in variants:
-            more.declare(variant)
-        log.info("7a: training %d more MLPs between the sweep's sizes", len(variants))
-        return more.train(s, show_progress(None))
-
-    training_result, figs = training.measure(trained, v.training, s, test)
-    deepset = training_result.deepset
-    sweep_result, more = sweep.measure(
-        trained, v.sweep, s, test, deepset, train_more, trained[v.training.mlp]
-    )
-    figs |= more
-    linear_result, more = linear_phi.measure(trained, v.linear_phi, s, test)
-    figs |= more
-    t0 = time.perf_counter()
-    seeds = trained[v.training.deepset].seeds
-    efficiency, more = sample_efficiency.measure(s, seeds, sweep_result, test)
-    figs |= more
-    speed, more = learning_speed.measure(trained, v.training, s, test)
-    figs |= more
-    symmetry_seconds = time.perf_counter() - t0
-    extras_result = None
-    if v.extras is not None:
-        extras_result, more = extras.measure(trained, v.extras, s, test)
-        figs |= more
-    sections = Sections(
-        training=training_result,
-        invariance=invariance.measure(trained, v.training, s, test),
-        mlp_sweep=sweep_result,
-        linear_phi=linear_result,
-        sample_efficiency=efficiency,
-        learning_speed=speed,
-        extras=extras_result,
-    )
-    return sections, figs, symmetry_seconds
 
 
 def scored_sets(seed: int, device: torch.device) -> TestSet:

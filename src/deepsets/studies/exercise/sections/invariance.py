@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepsets.invariance import check_invariance
-from deepsets.studies.exercise.design import PERMUTED_SETS, TrainingVariants
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import PERMUTED_SETS, Runs, TrainingVariants, Variant
 from deepsets.studies.exercise.scores import TestSet
 from deepsets.studies.exercise.settings import StudySettings
 

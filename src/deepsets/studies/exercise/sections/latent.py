@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from deepsets.lab.figures import seeds_by_variant
 from deepsets.plots import Figure
-from deepsets.studies.exercise.design import LATENTS
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import LATENTS, Runs, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 

@@ -17,10 +17,9 @@ import numpy as np
 
 from deepsets.plots import Figure
 from deepsets.studies.exercise import figures
-from deepsets.studies.exercise.design import CHECKPOINTS as CHECKPOINTS
-from deepsets.studies.exercise.design import TrainingVariants
-from deepsets.studies.exercise.design import checkpoints as checkpoints
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import CHECKPOINTS as CHECKPOINTS
+from deepsets.studies.exercise.plan import Runs, TrainingVariants, Variant
+from deepsets.studies.exercise.plan import checkpoints as checkpoints
 from deepsets.studies.exercise.scores import TestSet, accuracies
 from deepsets.studies.exercise.settings import StudySettings
 

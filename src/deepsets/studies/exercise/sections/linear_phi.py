@@ -14,8 +14,7 @@ import torch
 from deepsets.models import DeepSet
 from deepsets.plots import Figure, plot_losses
 from deepsets.studies.exercise import figures
-from deepsets.studies.exercise.design import LinearPhiVariants
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import LinearPhiVariants, Runs, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.studies.exercise.verdicts import LN2

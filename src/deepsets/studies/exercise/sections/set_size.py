@@ -16,10 +16,9 @@ from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
 from deepsets.plots import Figure
 from deepsets.studies.exercise import figures
-from deepsets.studies.exercise.design import MIXED as MIXED
-from deepsets.studies.exercise.design import TEST_SIZES as TEST_SIZES
-from deepsets.studies.exercise.design import SetSizeVariants
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import MIXED as MIXED
+from deepsets.studies.exercise.plan import TEST_SIZES as TEST_SIZES
+from deepsets.studies.exercise.plan import Runs, SetSizeVariants, Variant
 from deepsets.studies.exercise.scores import Summary, TestSet, accuracies
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import model_device, run_model

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from deepsets.data import make_data
 from deepsets.plots import Figure, plot_losses, plot_sets
-from deepsets.studies.exercise.design import TrainingVariants
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import Runs, TrainingVariants, Variant
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 
