@@ -96,4 +96,9 @@ def measure(
         )
     result = LearningSpeedResult(LOSS_THRESHOLD, window, at, *speeds)
     curves = {"DeepSet": np.array(speeds[0].accuracy).T, "MLP": np.array(speeds[1].accuracy).T}
-    return result, {"speed": figures.speed(list(at), curves)}
+    labels = (
+        "training steps",
+        "accuracy over all sets",
+        "Accuracy along training (band: min-max over seeds)",
+    )
+    return result, {"speed": figures.over_seeds(list(at), curves, labels, chance=False)}

@@ -143,7 +143,13 @@ def measure(
     )  # fmt: skip
     left = tuple((int((y == 0).sum()) - M, int((y == 1).sum()) - M) for M in Ms)
     result = SampleEfficiencyResult(tuple(Ms), left, steps, LR, curves)
-    fig = figures.unseen_accuracy(list(Ms), {c.label: acc[i].T for i, c in enumerate(curves)})
+    labels = (
+        "training arrangements per class, M",
+        "accuracy on unseen arrangements",
+        "Generalisation to unseen arrangements (band: min-max over seeds)",
+    )
+    by_model = {c.label: acc[i].T for i, c in enumerate(curves)}  # label -> (S, Z)
+    fig = figures.over_seeds(list(Ms), by_model, labels, chance=True)
     return result, {"sample_efficiency": fig}
 
 

@@ -126,4 +126,9 @@ def measure(
         mlp_error=mlp_error(trained[v.mlp], tests[MLP_TRIED][0]),
     )
     accuracy = {m.label: np.array(m.per_seed) for m in result.models}  # label -> (S, Z)
-    return result, {"set_size": figures.set_sizes(list(TEST_SIZES), accuracy, "10 unless stated")}
+    labels = (
+        "objects per test set",
+        "accuracy on fresh sets",
+        "Set-size generalisation (trained on 10 unless stated)",
+    )
+    return result, {"set_size": figures.over_seeds(list(TEST_SIZES), accuracy, labels, True)}
