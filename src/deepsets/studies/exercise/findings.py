@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from deepsets.lab.verdict import Verdict
 from deepsets.studies.exercise import extra_verdicts, verdicts
-from deepsets.studies.exercise.measured import ExtrasResult, Sections
+from deepsets.studies.exercise.measured import Sections
+from deepsets.studies.exercise.sections.beyond import MLP_TRIED, ExtrasResult
 from deepsets.studies.exercise.sections.learning_speed import LearningSpeedResult
 from deepsets.studies.exercise.sections.sample_efficiency import SampleEfficiencyResult
-from deepsets.studies.exercise.sections.set_size import MLP_TRIED
 
 
 @dataclass(frozen=True)

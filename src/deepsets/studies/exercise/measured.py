@@ -1,8 +1,4 @@
-"""Every section's numbers, measured from the trained models: what the findings are chosen from.
-
-The sections beyond the exercise (set sizes, pooling with an affine phi, learned phi, latent
-width) read models trained in the same run as the exercise's.
-"""
+"""Every section's numbers, measured from the trained models: what the findings are chosen from."""
 
 from __future__ import annotations
 
@@ -12,17 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from deepsets.plots import Figure
-from deepsets.studies.exercise.plan import Declared, ExtraVariants, Plan, Runs, Variant
+from deepsets.studies.exercise.plan import Declared, Plan, Runs, Variant
 from deepsets.studies.exercise.scores import TestSet
 from deepsets.studies.exercise.sections import (
-    affine_pooling,
+    beyond,
     invariance,
-    latent,
-    learned_phi,
     learning_speed,
     linear_phi,
     sample_efficiency,
-    set_size,
     sweep,
     training,
 )
@@ -30,16 +23,6 @@ from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ExtrasResult:
-    """The numbers of the sections beyond the exercise."""
-
-    set_size: set_size.SetSizeResult
-    affine_pooling: affine_pooling.AffinePoolingResult
-    learned_phi: learned_phi.LearnedPhiResult
-    latent: latent.LatentResult
 
 
 @dataclass(frozen=True)
@@ -52,23 +35,8 @@ class Sections:
     linear_phi: linear_phi.LinearPhiResult
     sample_efficiency: sample_efficiency.SampleEfficiencyResult
     learning_speed: learning_speed.LearningSpeedResult
-    extras: ExtrasResult | None
+    extras: beyond.ExtrasResult | None
     """None when the study ran with extras=False."""
-
-
-def measure_extras(
-    trained: Mapping[Variant, Runs], v: ExtraVariants, s: StudySettings, test: TestSet
-) -> tuple[ExtrasResult, dict[str, Figure]]:
-    """All extra sections: their results and figures."""
-    device = test[0].device
-    sizes, figs = set_size.measure(trained, v.set_size, s, device)
-    pooling, more = affine_pooling.measure(trained, v.affine_pooling, s, test)
-    figs |= more
-    phi, more = learned_phi.measure(trained, v.learned_phi, device)
-    figs |= more
-    widths, more = latent.measure(trained, v.latent, s, test)
-    figs |= more
-    return ExtrasResult(sizes, pooling, phi, widths), figs
 
 
 def measure(
@@ -102,7 +70,7 @@ def measure(
     symmetry_seconds = time.perf_counter() - t0
     extras_result = None
     if v.extras is not None:
-        extras_result, more = measure_extras(trained, v.extras, s, test)
+        extras_result, more = beyond.measure(trained, v.extras, s, test)
         figs |= more
     sections = Sections(
         training=training_result,

@@ -24,9 +24,9 @@ from deepsets.engine.train import train_many
 from deepsets.models import DeepSet, make_mlp
 from deepsets.studies.exercise.settings import StudySettings
 
-LATENTS = (1, 2, 4, 8)  # the latent widths L of sections/latent.py; L = 1 is the exercise's DeepSet
-TEST_SIZES = (5, 10, 20, 50, 100)  # objects per test set in sections/set_size.py
-MIXED = (5, 20)  # the set sizes of the DeepSet trained on mixed sizes (sections/set_size.py)
+LATENTS = (1, 2, 4, 8)  # the latent widths L (sections/beyond.py); L = 1: the exercise's DeepSet
+TEST_SIZES = (5, 10, 20, 50, 100)  # objects per test set in sections/beyond.py
+MIXED = (5, 20)  # the set sizes of the DeepSet trained on mixed sizes (sections/beyond.py)
 PERMUTED_SETS = 100  # test sets whose objects are permuted (sections/invariance.py)
 CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4 and // 2 (learning_speed)
 
@@ -217,7 +217,7 @@ class LinearPhiVariants:
 
 @dataclass(frozen=True)
 class SetSizeVariants:
-    """Set sizes (sections/set_size.py): the three poolings, sum pooling trained on MIXED
+    """Set sizes (sections/beyond.py): the three poolings, sum pooling trained on MIXED
     sizes, and the exercise's MLP."""
 
     poolings: Poolings
