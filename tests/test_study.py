@@ -14,10 +14,10 @@ from markupsafe import escape
 
 from deepsets import load_model
 from deepsets.lab.output import staged
+from deepsets.lab.report import embedded_figures
 from deepsets.lab.verdict import Outcome
 from deepsets.studies.exercise import verdicts
-from deepsets.studies.exercise.report import embedded_figures, render_report
-from deepsets.studies.exercise.run import run_study
+from deepsets.studies.exercise.run import render_report, run_study
 from deepsets.studies.exercise.settings import QUICK, StudySettings
 
 QUICK_SETTINGS = StudySettings(**QUICK, quick=True, device="cpu")

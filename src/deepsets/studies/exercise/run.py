@@ -23,13 +23,13 @@ from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
 from deepsets.lab.output import default_out, staged, versions
 from deepsets.lab.placement import run_device, study_threads
+from deepsets.lab.report import embedded_figures, environment
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.plots import Figure
 from deepsets.studies.exercise.checks import check
 from deepsets.studies.exercise.measured import measure
 from deepsets.studies.exercise.plan import Plan, Runs, declare
-from deepsets.studies.exercise.report import write_report
 from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
 from deepsets.studies.exercise.scores import TestSet
 from deepsets.studies.exercise.sections import learning_speed, training
@@ -123,3 +123,16 @@ def save_weights(root: Path, runs: list[Runs]) -> None:
 
 def write_metrics(root: Path, results: StudyResults) -> None:
     (root / "metrics.json").write_text(json.dumps(results.metrics, indent=2))
+
+
+def render_report(results: StudyResults, figures: dict[str, str]) -> str:
+    """report.html (templates/report.html.j2): `results`, `figures` (name -> base64 PNG)."""
+    template = environment("deepsets.studies.exercise").get_template("report.html.j2")
+    return template.render(r=results, s=results.run.settings, f=results.findings, figures=figures)
+
+
+def write_report(root: Path, results: StudyResults) -> Path:
+    """Write root/report.html from the results and root/figures/*.png."""
+    path = root / "report.html"
+    path.write_text(render_report(results, embedded_figures(root)), encoding="utf-8")
+    return path
