@@ -20,6 +20,7 @@ from deepsets.studies.exercise.plan import (
     Variant,
     checkpoints,
     declare,
+    sweep_variants,
 )
 from deepsets.studies.exercise.settings import StudySettings, resolve
 
@@ -55,7 +56,8 @@ def memory_needs(s: StudySettings) -> list[Need]:
     plan's models (each seed's, and a copy at each earlier checkpoint of learning_speed),
     their losses, a step's batches, the set-size section's test sets, the permuted copies."""
     plan = Plan()  # one seed's variants: the others' are alike
-    sweep = set(declare(plan, s).sweep)
+    declare(plan, s)
+    sweep = set(sweep_variants(s))
     sizes = {v.name: variant_size(v) for v in plan.variants.values()}
     copies = s.seeds * len(checkpoints(s.steps))
     kinds = {

@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from deepsets.plots import Figure
-from deepsets.studies.exercise.plan import Declared, Plan, Runs, Variant
+from deepsets.studies.exercise.plan import (
+    Plan,
+    Runs,
+    Variant,
+    exercise_deepset,
+    exercise_mlp,
+    sweep_variants,
+)
 from deepsets.studies.exercise.scores import TestSet
 from deepsets.studies.exercise.sections import (
     beyond,
@@ -40,7 +47,7 @@ class Sections:
 
 
 def measure(
-    trained: Mapping[Variant, Runs], v: Declared, s: StudySettings, test: TestSet, plan: Plan
+    trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet, plan: Plan
 ) -> tuple[Sections, dict[str, Figure], float]:
     """Every section's results, the figures by file name, and the seconds the two sections on
     what the symmetry buys took (they train their own models). The sweep trains the sizes its
@@ -53,28 +60,28 @@ def measure(
         log.info("7a: training %d more MLPs between the sweep's sizes", len(variants))
         return more.train(s, show_progress(None))
 
-    training_result, figs = training.measure(trained, v.training, s, test)
+    training_result, figs = training.measure(trained, s, test)
     deepset = training_result.deepset
     sweep_result, more = sweep.measure(
-        trained, v.sweep, s, test, deepset, train_more, trained[v.training.mlp]
+        trained, sweep_variants(s), s, test, deepset, train_more, trained[exercise_mlp(s)]
     )
     figs |= more
-    linear_result, more = linear_phi.measure(trained, v.linear_phi, s, test)
+    linear_result, more = linear_phi.measure(trained, s, test)
     figs |= more
     t0 = time.perf_counter()
-    seeds = trained[v.training.deepset].seeds
+    seeds = trained[exercise_deepset(s)].seeds
     efficiency, more = sample_efficiency.measure(s, seeds, sweep_result, test)
     figs |= more
-    speed, more = learning_speed.measure(trained, v.training, s, test)
+    speed, more = learning_speed.measure(trained, s, test)
     figs |= more
     symmetry_seconds = time.perf_counter() - t0
     extras_result = None
-    if v.extras is not None:
-        extras_result, more = beyond.measure(trained, v.extras, s, test)
+    if s.extras:
+        extras_result, more = beyond.measure(trained, s, test)
         figs |= more
     sections = Sections(
         training=training_result,
-        invariance=invariance.measure(trained, v.training, s, test),
+        invariance=invariance.measure(trained, s, test),
         mlp_sweep=sweep_result,
         linear_phi=linear_result,
         sample_efficiency=efficiency,

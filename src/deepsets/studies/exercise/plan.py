@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ LATENTS = (1, 2, 4, 8)  # the latent widths L (sections/beyond.py); L = 1: the e
 TEST_SIZES = (5, 10, 20, 50, 100)  # objects per test set in sections/beyond.py
 MIXED = (5, 20)  # the set sizes of the DeepSet trained on mixed sizes (sections/beyond.py)
 PERMUTED_SETS = 100  # test sets whose objects are permuted (sections/invariance.py)
+POOLINGS = ("sum", "mean", "max")
 CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4 and // 2 (learning_speed)
 
 
@@ -180,8 +181,7 @@ class Plan:
         return trained
 
 
-@dataclass(frozen=True)
-class Poolings:
+class Poolings(NamedTuple):
     """One DeepSet with each of the three poolings."""
 
     sum_pooling: Variant
@@ -189,86 +189,38 @@ class Poolings:
     max_pooling: Variant
 
 
-def declare_poolings(plan: Plan, s: StudySettings, activation: str | None = "tanh") -> Poolings:
-    """Declare the DeepSet of `activation` with sum, mean and max pooling."""
-    return Poolings(
-        *(
-            plan.declare(deepset_variant(s.hidden, activation=activation, pooling=p))
-            for p in ("sum", "mean", "max")
-        )
-    )
+def poolings(s: StudySettings, activation: str | None = "tanh") -> Poolings:
+    """The DeepSet of `activation` with sum, mean and max pooling."""
+    pooled = (deepset_variant(s.hidden, activation=activation, pooling=p) for p in POOLINGS)
+    return Poolings(*pooled)
 
 
-@dataclass(frozen=True)
-class TrainingVariants:
-    """Steps 2-5 (sections/training.py): the exercise's DeepSet and MLP."""
-
-    deepset: Variant
-    mlp: Variant
+def affine_deepset(s: StudySettings) -> Variant:
+    """Question 7b's DeepSet: the exercise's with an affine phi (no nonlinearity)."""
+    return deepset_variant(s.hidden, activation=None)
 
 
-@dataclass(frozen=True)
-class LinearPhiVariants:
-    """Question 7b (sections/linear_phi.py): the DeepSet with a tanh phi and an affine one."""
-
-    tanh: Variant
-    affine: Variant
+def mixed_deepset(s: StudySettings) -> Variant:
+    """The exercise's DeepSet trained on sets of MIXED sizes (the set-size section)."""
+    return deepset_variant(s.hidden, set_sizes=MIXED)
 
 
-@dataclass(frozen=True)
-class SetSizeVariants:
-    """Set sizes (sections/beyond.py): the three poolings, sum pooling trained on MIXED
-    sizes, and the exercise's MLP."""
-
-    poolings: Poolings
-    sum_pooling_mixed: Variant
-    mlp: Variant
+def latent_variants(s: StudySettings) -> list[Variant]:
+    """The exercise's DeepSet with each latent width of LATENTS."""
+    return [deepset_variant(s.hidden, latent=L) for L in LATENTS]
 
 
-@dataclass(frozen=True)
-class ExtraVariants:
-    """The sections beyond the exercise (`measured.measure_extras`)."""
-
-    set_size: SetSizeVariants
-    affine_pooling: Poolings
-    learned_phi: Poolings
-    latent: tuple[Variant, ...]
+def saved(s: StudySettings) -> list[Variant]:
+    """The variants whose weights are written: the exercise's two and 7b's."""
+    return [exercise_deepset(s), exercise_mlp(s), affine_deepset(s)]
 
 
-@dataclass(frozen=True)
-class Declared:
-    """The handles of every section's variants."""
-
-    training: TrainingVariants
-    linear_phi: LinearPhiVariants
-    sweep: tuple[Variant, ...]
-    extras: ExtraVariants | None
-
-    @property
-    def saved(self) -> tuple[Variant, ...]:
-        """The variants whose weights are written: the exercise's two and 7b's."""
-        return (self.training.deepset, self.training.mlp, self.linear_phi.affine)
-
-
-def declare(plan: Plan, s: StudySettings) -> Declared:
-    """Every section's variants, in the order that fixes how the trainer stacks them."""
-    training = TrainingVariants(plan.declare(exercise_deepset(s)), plan.declare(exercise_mlp(s)))
-    tanh = plan.declare(exercise_deepset(s))
-    linear_phi = LinearPhiVariants(tanh, plan.declare(deepset_variant(s.hidden, activation=None)))
-    sweep = tuple(plan.declare(v) for v in sweep_variants(s))
-    return Declared(training, linear_phi, sweep, declare_extras(plan, s) if s.extras else None)
-
-
-def declare_extras(plan: Plan, s: StudySettings) -> ExtraVariants:
-    """The extra sections' variants (sharing the exercise's where they are equal): set sizes,
-    pooling with an affine phi, the learned phi (the set-size section's poolings, shared) and
-    the latent widths."""
-    poolings = declare_poolings(plan, s)
-    mixed = plan.declare(deepset_variant(s.hidden, set_sizes=MIXED))
-    set_size = SetSizeVariants(poolings, mixed, plan.declare(exercise_mlp(s)))
-    return ExtraVariants(
-        set_size=set_size,
-        affine_pooling=declare_poolings(plan, s, activation=None),
-        learned_phi=declare_poolings(plan, s),
-        latent=tuple(plan.declare(deepset_variant(s.hidden, latent=L)) for L in LATENTS),
-    )
+def declare(plan: Plan, s: StudySettings) -> None:
+    """Declare every section's variants on `plan`, in the order that fixes how the trainer
+    stacks them; the sections find theirs by the same constructors (an identical variant is
+    the same key of the trained models)."""
+    variants = [exercise_deepset(s), exercise_mlp(s), affine_deepset(s), *sweep_variants(s)]
+    if s.extras:  # set sizes, pooling with an affine phi, learned phi, latent widths
+        variants += [*poolings(s), mixed_deepset(s), *poolings(s, None), *latent_variants(s)]
+    for v in variants:
+        plan.declare(v)

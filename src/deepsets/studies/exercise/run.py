@@ -29,10 +29,10 @@ from deepsets.lab.weights import write_weights
 from deepsets.plots import Figure
 from deepsets.studies.exercise.checks import check
 from deepsets.studies.exercise.measured import measure
-from deepsets.studies.exercise.plan import Plan, Runs, declare
+from deepsets.studies.exercise.plan import Plan, Runs, checkpoints, declare, saved
 from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
 from deepsets.studies.exercise.scores import TestSet
-from deepsets.studies.exercise.sections import learning_speed, training
+from deepsets.studies.exercise.sections import training
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import show_progress
 
@@ -66,18 +66,18 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         progress = show_progress(None)
         stages = tqdm(total=3, desc="study", disable=not progress)
         plan = Plan([s.seed + k for k in range(s.seeds)], device)
-        declared = declare(plan, s)
+        declare(plan, s)
         test = scored_sets(s.seed, device)
         log.info("training %d models x %d steps", plan.n_models, s.steps)
         stages.set_postfix_str(f"training {plan.n_models} models")
         t0 = time.perf_counter()
-        trained = plan.train(s, progress, learning_speed.checkpoints(s.steps)[:-1])
+        trained = plan.train(s, progress, checkpoints(s.steps)[:-1])
         train_seconds = time.perf_counter() - t0
         stages.update()
-        sections, figs, symmetry_seconds = measure(trained, declared, s, test, plan)
+        sections, figs, symmetry_seconds = measure(trained, s, test, plan)
         stages.update()
         write_figures(tmp, figs)
-        save_weights(tmp, [trained[v] for v in declared.saved])
+        save_weights(tmp, [trained[v] for v in saved(s)])
         run = RunInfo(
             settings=s,
             seeds=tuple(plan.seeds),

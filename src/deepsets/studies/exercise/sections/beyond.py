@@ -26,11 +26,12 @@ from deepsets.studies.exercise.plan import (
     LATENTS,
     MIXED,
     TEST_SIZES,
-    ExtraVariants,
-    Poolings,
     Runs,
-    SetSizeVariants,
     Variant,
+    exercise_mlp,
+    latent_variants,
+    mixed_deepset,
+    poolings,
 )
 from deepsets.studies.exercise.scores import Score, Summary, TestSet, accuracies, score
 from deepsets.studies.exercise.settings import StudySettings
@@ -108,7 +109,7 @@ def mlp_error(runs: Runs, X: torch.Tensor) -> str | None:
 
 
 def measure_set_size(
-    trained: Mapping[Variant, Runs], v: SetSizeVariants, s: StudySettings, device: torch.device
+    trained: Mapping[Variant, Runs], s: StudySettings, device: torch.device
 ) -> tuple[SetSizeResult, dict[str, Figure]]:
     """Test every pooling on fresh held-out sets of each size in TEST_SIZES."""
     tests = {
@@ -116,13 +117,13 @@ def measure_set_size(
         for n in TEST_SIZES
     }
     lo, hi = MIXED
-    p = v.poolings
+    p, mixed_runs = poolings(s), trained[mixed_deepset(s)]
     sum_, mean, max_, mixed = by_size(
         [
             ("sum pooling", trained[p.sum_pooling]),
             ("mean pooling", trained[p.mean_pooling]),
             ("max pooling", trained[p.max_pooling]),
-            (f"sum pooling, trained on {lo}-{hi} objects", trained[v.sum_pooling_mixed]),
+            (f"sum pooling, trained on {lo}-{hi} objects", mixed_runs),
         ],
         tests,
     )
@@ -135,8 +136,8 @@ def measure_set_size(
         max_pooling=max_,
         sum_pooling_mixed=mixed,
         abs_phi0=abs_phi0(trained[p.sum_pooling]),
-        abs_phi0_mixed=abs_phi0(trained[v.sum_pooling_mixed]),
-        mlp_error=mlp_error(trained[v.mlp], tests[MLP_TRIED][0]),
+        abs_phi0_mixed=abs_phi0(mixed_runs),
+        mlp_error=mlp_error(trained[exercise_mlp(s)], tests[MLP_TRIED][0]),
     )
     accuracy = {m.label: np.array(m.per_seed) for m in result.models}  # label -> (S, Z)
     labels = (
@@ -171,12 +172,10 @@ def affine_pooling(runs: Runs, s: StudySettings, test: TestSet) -> AffinePooling
 
 
 def measure_affine_pooling(
-    trained: Mapping[Variant, Runs], v: Poolings, s: StudySettings, test: TestSet
+    trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet
 ) -> tuple[AffinePoolingResult, dict[str, Figure]]:
     result = AffinePoolingResult(
-        sum_pooling=affine_pooling(trained[v.sum_pooling], s, test),
-        mean_pooling=affine_pooling(trained[v.mean_pooling], s, test),
-        max_pooling=affine_pooling(trained[v.max_pooling], s, test),
+        *(affine_pooling(trained[v], s, test) for v in poolings(s, activation=None))
     )
     fig = seeds_by_variant(
         {
@@ -233,13 +232,10 @@ def curves(runs: Runs, x: torch.Tensor) -> np.ndarray:
 
 
 def measure_learned_phi(
-    trained: Mapping[Variant, Runs], v: Poolings, device: torch.device
+    trained: Mapping[Variant, Runs], s: StudySettings, device: torch.device
 ) -> tuple[LearnedPhiResult, dict[str, Figure]]:
-    runs = {
-        "sum pooling": trained[v.sum_pooling],
-        "mean pooling": trained[v.mean_pooling],
-        "max pooling": trained[v.max_pooling],
-    }
+    labels = ("sum pooling", "mean pooling", "max pooling")
+    runs = {label: trained[v] for label, v in zip(labels, poolings(s), strict=True)}
     x = torch.linspace(0, 1, 101, device=device)  # (X,)
     fig = figures.phi_curves(x.cpu().numpy(), {k: curves(r, x) for k, r in runs.items()})
     result = LearnedPhiResult(*(at_inputs(r, device) for r in runs.values()))
@@ -265,11 +261,11 @@ class LatentResult:
 
 
 def measure_latent(
-    trained: Mapping[Variant, Runs], variants: tuple[Variant, ...], s: StudySettings, test: TestSet
+    trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet
 ) -> tuple[LatentResult, dict[str, Figure]]:
     widths = tuple(
         LatentWidth(L, score(trained[v], test, s.final_window))
-        for L, v in zip(LATENTS, variants, strict=True)
+        for L, v in zip(LATENTS, latent_variants(s), strict=True)
     )
     fig = seeds_by_variant(
         {f"L = {w.latent}": w.score.final_loss.values for w in widths},
@@ -291,15 +287,15 @@ class ExtrasResult:
 
 
 def measure(
-    trained: Mapping[Variant, Runs], v: ExtraVariants, s: StudySettings, test: TestSet
+    trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet
 ) -> tuple[ExtrasResult, dict[str, Figure]]:
     """All extra sections: their results and figures."""
     device = test[0].device
-    sizes, figs = measure_set_size(trained, v.set_size, s, device)
-    pooling, more = measure_affine_pooling(trained, v.affine_pooling, s, test)
+    sizes, figs = measure_set_size(trained, s, device)
+    pooling, more = measure_affine_pooling(trained, s, test)
     figs |= more
-    phi, more = measure_learned_phi(trained, v.learned_phi, device)
+    phi, more = measure_learned_phi(trained, s, device)
     figs |= more
-    widths, more = measure_latent(trained, v.latent, s, test)
+    widths, more = measure_latent(trained, s, test)
     figs |= more
     return ExtrasResult(sizes, pooling, phi, widths), figs

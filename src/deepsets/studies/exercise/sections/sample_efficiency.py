@@ -109,17 +109,12 @@ def variants(s: StudySettings, sweep: SweepResult) -> list[tuple[Variant, str, s
     return unique
 
 
-def settings_for(s: StudySettings) -> tuple[tuple[int, ...], int]:
-    """The values of M and the full-batch steps of this run (fewer M with --quick)."""
-    return (QUICK_M_VALUES if s.quick else M_VALUES), STEPS
-
-
 def measure(
     s: StudySettings, seeds: Sequence[int], sweep: SweepResult, sets: TestSet
 ) -> tuple[SampleEfficiencyResult, dict[str, Figure]]:
     """Train every (model, M, seed), a few `train_on` calls in all; score each on its unseen
     arrangements."""
-    Ms, steps = settings_for(s)
+    Ms, steps = (QUICK_M_VALUES if s.quick else M_VALUES), STEPS
     X, y = sets  # (B, N, 1), (B, 1): every distinct set
     chosen = variants(s, sweep)
     orders = {seed: class_orders(y, SPLIT_SEED + seed) for seed in seeds}
