@@ -79,7 +79,10 @@ def extra_findings(e: ExtrasResult) -> ExtraFindings:
             ap.max_pooling.score.accuracy.values, ap.max_pooling.slope
         ),
         learned_phi_max=extra_verdicts.blind_max_verdict(blind),
-        latent=extra_verdicts.latent_verdict(e.latent.mean_final_loss(), e.latent.mean_accuracy()),
+        latent=extra_verdicts.latent_verdict(
+            {w.latent: w.score.final_loss.mean for w in e.latent.widths},
+            {w.latent: w.score.accuracy.mean for w in e.latent.widths},
+        ),
     )
 
 

@@ -91,7 +91,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
             cluster=cluster_info(),
         )
         results = StudyResults.of(sections, out, run)
-        write_metrics(tmp, results)
+        (tmp / "metrics.json").write_text(json.dumps(results.metrics, indent=2))
         write_report(tmp, results)
         stages.update()
         stages.close()
@@ -119,10 +119,6 @@ def save_weights(root: Path, runs: list[Runs]) -> None:
             for seed, model in zip(r.seeds, r.models, strict=True)
         },
     )
-
-
-def write_metrics(root: Path, results: StudyResults) -> None:
-    (root / "metrics.json").write_text(json.dumps(results.metrics, indent=2))
 
 
 def render_report(results: StudyResults, figures: dict[str, str]) -> str:

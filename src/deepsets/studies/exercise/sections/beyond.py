@@ -253,13 +253,6 @@ class LatentResult:
     widths: tuple[LatentWidth, ...]
     """One entry per L in LATENTS, in order."""
 
-    def mean_final_loss(self) -> dict[int, float]:
-        return {w.latent: w.score.final_loss.mean for w in self.widths}
-
-    def mean_accuracy(self) -> dict[int, float]:
-        return {w.latent: w.score.accuracy.mean for w in self.widths}
-
-
 def measure_latent(
     trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet
 ) -> tuple[LatentResult, dict[str, Figure]]:
