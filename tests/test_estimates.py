@@ -8,10 +8,8 @@ import torch
 
 from deepsets.models.deepset import DeepSet, Rho
 from deepsets.studies.exercise.checks import variant_size
-from deepsets.studies.exercise.design import checkpoints, declare
-from deepsets.studies.exercise.plan import Plan
+from deepsets.studies.exercise.plan import Plan, checkpoints, declare, mlp_variant
 from deepsets.studies.exercise.settings import StudySettings, quick_settings
-from deepsets.studies.exercise.variants import Declarations, mlp_variant
 from deepsets.training import count_params
 
 
@@ -41,19 +39,11 @@ SETTINGS = [
 @pytest.mark.parametrize("s", SETTINGS, ids=range(len(SETTINGS)))
 def test_every_declared_variant_is_counted_as_its_built_model(s):
     """The check's count of each variant (without building it) is count_params of the model."""
-    specs = Declarations()
+    specs = Plan()
     declare(specs, s)
     assert specs.variants
     for v in specs.variants.values():
         assert variant_size(v)[0] == count_params(v.build(0, torch.device("cpu"))), v.name
-
-
-@pytest.mark.parametrize("s", SETTINGS, ids=range(len(SETTINGS)))
-def test_the_check_counts_the_variants_the_run_trains_in_the_same_order(s):
-    """The check declares on plain `Declarations`; the run on a `Plan`: the same variants."""
-    specs, plan = Declarations(), Plan([0, 1], torch.device("cpu"))
-    assert declare(specs, s) == declare(plan, s)
-    assert list(specs.variants.items()) == list(plan.variants.items())
 
 
 @pytest.mark.parametrize("s", SETTINGS, ids=range(len(SETTINGS)))
@@ -62,7 +52,7 @@ def test_the_sweeps_early_estimate_counts_its_built_mlps(s):
     MLP built, in the order the sweep declares them."""
     from deepsets.lab.memory import models_need
     from deepsets.studies.exercise.checks import sweep_needs
-    from deepsets.studies.exercise.variants import sweep_variants
+    from deepsets.studies.exercise.plan import sweep_variants
 
     built = [count_params(v.build(0, torch.device("cpu"))) for v in sweep_variants(s)]
     models, activations = sweep_needs(s)

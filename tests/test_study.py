@@ -14,10 +14,10 @@ from markupsafe import escape
 
 from deepsets import load_model
 from deepsets.lab.output import staged
+from deepsets.lab.report import embedded_figures
 from deepsets.lab.verdict import Outcome
 from deepsets.studies.exercise import verdicts
-from deepsets.studies.exercise.report import embedded_figures, render_report
-from deepsets.studies.exercise.run import run_study
+from deepsets.studies.exercise.run import render_report, run_study
 from deepsets.studies.exercise.settings import QUICK, StudySettings
 
 QUICK_SETTINGS = StudySettings(**QUICK, quick=True, device="cpu")
@@ -218,14 +218,7 @@ def test_existing_directory_is_not_overwritten_unless_asked(tmp_path):
     with pytest.raises(FileExistsError, match="not an earlier study's output"):
         run_study(replace(s, overwrite=True))
     assert (out / "notes.txt").read_text() == "precious"
-    first = run_study(replace(s, out=str(tmp_path / "run"))).out
-    (first / "notes.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="did not write: notes.txt"):
-        run_study(replace(s, out=str(first), overwrite=True))
-    assert (first / "notes.txt").read_text() == "mine"
-    (first / "notes.txt").unlink()
-    run_study(replace(s, out=str(first), overwrite=True))
-    assert (first / "report.html").is_file() and (first / ".deepsets-run").is_file()
+    # replacing an earlier run, and refusing one with files it did not write: test_output.py
 
 
 @pytest.mark.parametrize("out", [".", ".."])

@@ -9,6 +9,7 @@ from torch.nn import functional as F
 
 from deepsets.data import all_sets
 from deepsets.models import make_mlp
+from deepsets.studies.exercise.plan import checkpoints
 from deepsets.studies.exercise.sections import learning_speed as ls
 from deepsets.studies.exercise.sections import sample_efficiency as se
 
@@ -96,8 +97,8 @@ def test_steps_below_needs_the_loss_to_stay_below():
 
 
 def test_checkpoints_and_the_first_all_correct():
-    assert ls.checkpoints(4000) == (250, 500, 1000, 2000, 4000)
-    assert ls.checkpoints(8) == (1, 2, 4, 8)
+    assert checkpoints(4000) == (250, 500, 1000, 2000, 4000)
+    assert checkpoints(8) == (1, 2, 4, 8)
     acc = np.array([[0.9, 1.0], [1.0, 0.99], [1.0, 1.0]])  # (C, S)
     assert ls.first_all_correct(acc, [10, 20, 40]) == [20, 10]
     assert ls.first_all_correct(acc[:, :1] * 0.5, [10, 20, 40]) == [None]

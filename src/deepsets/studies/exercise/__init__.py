@@ -1,9 +1,9 @@
 """The exercise study (`deepsets run`): every step of the exercise and the questions beyond it,
 measured over seeds.
 
-settings -> design (the variants, as specs) -> checks (fields and memory, before any work) ->
-plan (the models) -> sections/ (one per question, each a frozen dataclass) ->
-verdicts/findings -> figures -> report, run by `run.py`; `console.py` prints the summary.
+settings -> checks (fields and memory, before any work) -> plan (the variants and their
+models) -> sections/ (one per question) -> measured -> verdicts/findings -> report, run by
+`run.py`; `console.py` prints the summary.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The exercise study's check: its settings' fields (`settings.resolve`), then the run's memory
 estimated from them (`memory_needs`), refused naming the flags before any work.
 
-It reads the study's design (`design.py`: the variants each section declares, the test sizes)
-and counts parameters without building a model, so `deepsets run --test-size 1000000000` is
-refused in a second, before it allocates anything.
+It counts the declared variants' parameters (`plan.declare`) without building a model, so
+`deepsets run --test-size 1000000000` is refused in a second, before it allocates anything.
 """
 
 from __future__ import annotations
@@ -13,15 +12,17 @@ import operator
 from deepsets.data import CHUNK, data_bytes
 from deepsets.lab.memory import FLOAT, Need, activations_need, check_needs, losses_need, models_need
 from deepsets.models.deepset import DeepSet
-from deepsets.studies.exercise.design import (
+from deepsets.studies.exercise.plan import (
     MIXED,
     PERMUTED_SETS,
     TEST_SIZES,
+    Plan,
+    Variant,
     checkpoints,
     declare,
+    sweep_variants,
 )
 from deepsets.studies.exercise.settings import StudySettings, resolve
-from deepsets.studies.exercise.variants import Declarations, Variant
 
 
 def check(settings: StudySettings) -> StudySettings:
@@ -54,8 +55,9 @@ def memory_needs(s: StudySettings) -> list[Need]:
     """The large things a run with `s` holds, estimated before any work (`lab.memory`): the
     plan's models (each seed's, and a copy at each earlier checkpoint of learning_speed),
     their losses, a step's batches, the set-size section's test sets, the permuted copies."""
-    plan = Declarations()  # one seed's variants: the others' are alike
-    sweep = set(declare(plan, s).sweep)
+    plan = Plan()  # one seed's variants: the others' are alike
+    declare(plan, s)
+    sweep = set(sweep_variants(s))
     sizes = {v.name: variant_size(v) for v in plan.variants.values()}
     copies = s.seeds * len(checkpoints(s.steps))
     kinds = {

@@ -1,7 +1,6 @@
-"""The study's figures beyond the exercise's two: pooled values, learned phi, set sizes, speed.
+"""The figures several sections draw: pooled values, learned phi, curves over seeds.
 
-Every function takes numbers (numpy arrays, dicts of them, or a section's results) and returns
-a matplotlib Figure. Shape letters: S seeds, W MLP widths, B sets.
+Every function takes numbers and returns a matplotlib Figure. Shape letters: S seeds, B sets.
 """
 
 from __future__ import annotations
@@ -55,48 +54,11 @@ def phi_curves(x: np.ndarray, curves: Mapping[str, np.ndarray]) -> Figure:
     return fig
 
 
-def set_sizes(sizes: list[int], accuracy: Mapping[str, np.ndarray], trained_on: str) -> Figure:
-    """Held-out accuracy against the test set size (log x): name -> (S, len(sizes))."""
-    fig = Figure(figsize=(6.5, 4), layout="constrained")
-    ax = fig.subplots()
-    for name, acc in accuracy.items():
-        acc = np.atleast_2d(acc)
-        (line,) = ax.plot(sizes, acc.mean(axis=0), "o-", label=name)
-        ax.fill_between(sizes, acc.min(axis=0), acc.max(axis=0), color=line.get_color(), alpha=0.15)
-    ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.set_xlabel("objects per test set")
-    ax.set_ylabel("accuracy on fresh sets")
-    ax.set_title(f"Set-size generalisation (trained on {trained_on})")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return fig
-
-
-def unseen_accuracy(per_class: list[int], accuracy: Mapping[str, np.ndarray]) -> Figure:
-    """Accuracy on unseen arrangements against M, the arrangements per class trained on:
-    name -> (S, len(per_class))."""
-    fig = _over_seeds(per_class, accuracy, chance=True)
-    ax = fig.axes[0]
-    ax.set_xlabel("training arrangements per class, M")
-    ax.set_ylabel("accuracy on unseen arrangements")
-    ax.set_title("Generalisation to unseen arrangements (band: min-max over seeds)")
-    return fig
-
-
-def speed(checkpoints: list[int], accuracy: Mapping[str, np.ndarray]) -> Figure:
-    """Accuracy over all sets at each checkpoint: name -> (S, len(checkpoints))."""
-    fig = _over_seeds(checkpoints, accuracy, chance=False)
-    ax = fig.axes[0]
-    ax.set_xlabel("training steps")
-    ax.set_ylabel("accuracy over all sets")
-    ax.set_title("Accuracy along training (band: min-max over seeds)")
-    return fig
-
-
-def _over_seeds(x: list[int], values: Mapping[str, np.ndarray], chance: bool) -> Figure:
-    """One line per name (mean over seeds) with a min-max band, against x on a log axis."""
+def over_seeds(
+    x: list[int], values: Mapping[str, np.ndarray], labels: tuple[str, str, str], chance: bool
+) -> Figure:
+    """One line per name (mean over seeds) with a min-max band, against x on a log axis:
+    name -> (S, len(x)); labels: the x label, the y label and the title."""
     fig = Figure(figsize=(6.5, 4), layout="constrained")
     ax = fig.subplots()
     for name, v in values.items():
@@ -108,6 +70,9 @@ def _over_seeds(x: list[int], values: Mapping[str, np.ndarray], chance: bool) ->
     ax.set_xscale("log")
     ax.set_xticks(x, [str(v) for v in x])
     ax.xaxis.set_minor_formatter(NullFormatter())  # only the measured x values are labelled
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title(labels[2])
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig

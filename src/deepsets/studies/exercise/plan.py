@@ -1,12 +1,10 @@
-"""The study's models: variants declared by the sections, then trained together.
+"""The study's models: the variants each section declares, trained together.
 
 A `Variant` is a frozen spec (a name, a constructor and its arguments, the set sizes it trains
-on; `variants.py`, with the functions that make them). Sections declare the variants they need
-on one `Plan` (`design.declare`) and keep the returned handles; the plan trains every variant
-once per seed, all in one `train_many` call (each model on its variant's set sizes) so that
-models of one architecture and data share a stack, and returns a `Runs` (models and losses) per
-variant. Declaring an identical variant twice shares its models; a name reused with another
-spec is an error.
+on). `declare` puts every section's variants on one `Plan` and returns their handles; the plan
+trains every variant once per seed in one `train_many` call (models of one architecture and
+set sizes share a stack) and returns a `Runs` per variant. Declaring an identical variant twice
+shares its models; a name reused with another spec is an error.
 
 Shape letters: S seeds, T training steps.
 """
@@ -15,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -22,33 +21,90 @@ from torch import nn
 
 from deepsets.engine.settings import Engine
 from deepsets.engine.train import train_many
-from deepsets.models import DeepSet
+from deepsets.models import DeepSet, make_mlp
 from deepsets.studies.exercise.settings import StudySettings
-from deepsets.studies.exercise.variants import (
-    Declarations,
-    Poolings,
-    Variant,
-    declare_poolings,
-    deepset_variant,
-    exercise_deepset,
-    exercise_mlp,
-    mlp_variant,
-    sweep_variants,
-)
 
-__all__ = [  # the specs are defined in variants.py (no torch); importable from here too
-    "Declarations",
-    "Plan",
-    "Poolings",
-    "Runs",
-    "Variant",
-    "declare_poolings",
-    "deepset_variant",
-    "exercise_deepset",
-    "exercise_mlp",
-    "mlp_variant",
-    "sweep_variants",
-]
+LATENTS = (1, 2, 4, 8)  # the latent widths L (sections/beyond.py); L = 1: the exercise's DeepSet
+TEST_SIZES = (5, 10, 20, 50, 100)  # objects per test set in sections/beyond.py
+MIXED = (5, 20)  # the set sizes of the DeepSet trained on mixed sizes (sections/beyond.py)
+PERMUTED_SETS = 100  # test sets whose objects are permuted (sections/invariance.py)
+POOLINGS = ("sum", "mean", "max")
+CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4 and // 2 (learning_speed)
+
+
+def checkpoints(steps: int) -> tuple[int, ...]:
+    """The steps at which accuracy is measured: steps // c for c in CHECKPOINTS, then steps."""
+    return tuple(sorted({max(1, steps // c) for c in CHECKPOINTS} | {steps}))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One architecture of the study, trained once per seed."""
+
+    name: str
+    """Its name in file names (weights/<name>-seed<s>.safetensors) and logs."""
+    constructor: Literal["DeepSet", "make_mlp"]
+    """Its constructor in `deepsets.models`, called with `options` and `generator=seed`."""
+    options: tuple[tuple[str, Any], ...]
+    """The constructor's keyword arguments, as sorted (name, value) pairs."""
+    set_sizes: tuple[int, int] | None = None
+    """Train on sets of lo..hi objects (zero-padded, masked); None: sets of 10."""
+
+    def build(self, seed: int, device: torch.device) -> nn.Module:
+        """A fresh model whose initial weights are drawn from `seed`."""
+        constructor = DeepSet if self.constructor == "DeepSet" else make_mlp
+        model: nn.Module = constructor(**dict(self.options), generator=seed)
+        return model.to(device)
+
+
+def deepset_variant(
+    hidden: int,
+    *,
+    activation: str | None = "tanh",
+    pooling: str = "sum",
+    latent: int = 1,
+    set_sizes: tuple[int, int] | None = None,
+) -> Variant:
+    """A DeepSet variant named by how it differs from the exercise's ("deepset-linear-max",
+    "deepset-L4", "deepset-mixed"); every option is spelled out, so equal models give equal
+    specs."""
+    name = "deepset"
+    if activation != "tanh":
+        name += "-linear" if activation is None else f"-{activation}"
+    name += "" if pooling == "sum" else f"-{pooling}"
+    name += "" if latent == 1 else f"-L{latent}"
+    name += "" if set_sizes is None else "-mixed"
+    options = dict(hidden=hidden, activation=activation, pooling=pooling, latent=latent)
+    return Variant(name, "DeepSet", tuple(sorted(options.items())), set_sizes)
+
+
+def mlp_variant(hidden: tuple[int, ...], activation: str, name: str | None = None) -> Variant:
+    """An MLP variant, named mlp-<widths>-<activation> unless `name` is given."""
+    # each distinct width formatted once: a sweep of depth 10^6 is named fast, then refused
+    spelled = {width: str(width) for width in set(hidden)}
+    name = name or f"mlp-{'x'.join(map(spelled.__getitem__, hidden))}-{activation}"
+    options = dict(hidden=tuple(hidden), activation=activation)
+    return Variant(name, "make_mlp", tuple(sorted(options.items())))
+
+
+def exercise_deepset(s: StudySettings) -> Variant:
+    """The exercise's DeepSet: tanh phi, sum pooling, one latent feature."""
+    return deepset_variant(s.hidden)
+
+
+def exercise_mlp(s: StudySettings) -> Variant:
+    """The exercise's MLP baseline."""
+    return mlp_variant(tuple(s.mlp_hidden), s.mlp_activation, name="mlp")
+
+
+def sweep_variants(s: StudySettings) -> list[Variant]:
+    """The MLPs of question 7a, one per (activation, depth, width), in that order."""
+    return [
+        mlp_variant((width,) * depth, activation)
+        for activation in s.sweep_activations
+        for depth in s.sweep_depths
+        for width in s.sweep_widths
+    ]
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,25 +132,34 @@ class Runs:
         return final
 
 
-class Plan(Declarations):
-    """The variants a study trains, declared by its sections before any training, and the
-    seeds and device it trains them on."""
+class Plan:
+    """The variants a study trains, declared by its sections before any training (by name),
+    and the seeds and device it trains them on."""
 
-    def __init__(self, seeds: list[int], device: torch.device) -> None:
-        super().__init__()
-        self.seeds, self.device = list(seeds), device
+    def __init__(self, seeds: Sequence[int] = (), device: torch.device | None = None) -> None:
+        self.variants: dict[str, Variant] = {}
+        self.seeds, self.device = list(seeds), device or torch.device("cpu")
 
     @property
     def n_models(self) -> int:
         return len(self.variants) * len(self.seeds)
 
+    def declare(self, variant: Variant) -> Variant:
+        """Add `variant` (or find the identical one already declared) and return it."""
+        known = self.variants.setdefault(variant.name, variant)
+        if known != variant:
+            raise ValueError(
+                f"variant name {variant.name!r} is already declared with another spec: "
+                f"{known} vs {variant}"
+            )
+        return variant
+
     def train(
         self, s: StudySettings, progress: bool, snapshots: Sequence[int] = ()
     ) -> Mapping[Variant, Runs]:
         """Train every declared variant for every seed in one `train_many` call, each model on
-        its variant's set sizes (the models of one architecture and set sizes are stacked
-        together; the stacks of all share out the workers). Copies of the models after each
-        of the steps `snapshots` are kept (`Runs.snapshots`)."""
+        its variant's set sizes, keeping copies of the models after each of the steps
+        `snapshots` (`Runs.snapshots`)."""
         variants = list(self.variants.values())
         models = [v.build(seed, self.device) for v in variants for seed in self.seeds]
         snaps: dict[int, list[nn.Module]] = dict.fromkeys(snapshots, [])
@@ -114,3 +179,48 @@ class Plan(Declarations):
             kept = {step: tuple(m[runs]) for step, m in snaps.items()}
             trained[v] = Runs(v, tuple(self.seeds), tuple(models[runs]), losses[runs], kept)
         return trained
+
+
+class Poolings(NamedTuple):
+    """One DeepSet with each of the three poolings."""
+
+    sum_pooling: Variant
+    mean_pooling: Variant
+    max_pooling: Variant
+
+
+def poolings(s: StudySettings, activation: str | None = "tanh") -> Poolings:
+    """The DeepSet of `activation` with sum, mean and max pooling."""
+    pooled = (deepset_variant(s.hidden, activation=activation, pooling=p) for p in POOLINGS)
+    return Poolings(*pooled)
+
+
+def affine_deepset(s: StudySettings) -> Variant:
+    """Question 7b's DeepSet: the exercise's with an affine phi (no nonlinearity)."""
+    return deepset_variant(s.hidden, activation=None)
+
+
+def mixed_deepset(s: StudySettings) -> Variant:
+    """The exercise's DeepSet trained on sets of MIXED sizes (the set-size section)."""
+    return deepset_variant(s.hidden, set_sizes=MIXED)
+
+
+def latent_variants(s: StudySettings) -> list[Variant]:
+    """The exercise's DeepSet with each latent width of LATENTS."""
+    return [deepset_variant(s.hidden, latent=L) for L in LATENTS]
+
+
+def saved(s: StudySettings) -> list[Variant]:
+    """The variants whose weights are written: the exercise's two and 7b's."""
+    return [exercise_deepset(s), exercise_mlp(s), affine_deepset(s)]
+
+
+def declare(plan: Plan, s: StudySettings) -> None:
+    """Declare every section's variants on `plan`, in the order that fixes how the trainer
+    stacks them; the sections find theirs by the same constructors (an identical variant is
+    the same key of the trained models)."""
+    variants = [exercise_deepset(s), exercise_mlp(s), affine_deepset(s), *sweep_variants(s)]
+    if s.extras:  # set sizes, pooling with an affine phi, learned phi, latent widths
+        variants += [*poolings(s), mixed_deepset(s), *poolings(s, None), *latent_variants(s)]
+    for v in variants:
+        plan.declare(v)

@@ -22,75 +22,21 @@ from deepsets.data import all_sets
 from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
 from deepsets.lab.output import default_out, staged
+from deepsets.lab.report import embedded_figures, environment
 from deepsets.lab.run import run_device, study_threads, versions
 from deepsets.lab.settings import workers_of
 from deepsets.lab.weights import write_weights
 from deepsets.plots import Figure
-from deepsets.studies.exercise import extras
 from deepsets.studies.exercise.checks import check
-from deepsets.studies.exercise.design import Declared, declare
-from deepsets.studies.exercise.measured import Sections
-from deepsets.studies.exercise.plan import Plan, Runs, Variant
-from deepsets.studies.exercise.report import write_report
+from deepsets.studies.exercise.measured import measure
+from deepsets.studies.exercise.plan import Plan, Runs, checkpoints, declare, saved
 from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
 from deepsets.studies.exercise.scores import TestSet
-from deepsets.studies.exercise.sections import (
-    invariance,
-    learning_speed,
-    linear_phi,
-    sample_efficiency,
-    sweep,
-    training,
-)
+from deepsets.studies.exercise.sections import training
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
-
-
-def measure(
-    trained: Mapping[Variant, Runs], v: Declared, s: StudySettings, test: TestSet, plan: Plan
-) -> tuple[Sections, dict[str, Figure], float]:
-    """Every section's results, the figures by file name, and the seconds the two sections on
-    what the symmetry buys took (they train their own models). The sweep trains the sizes its
-    brackets lack on `plan`'s seeds and device."""
-
-    def train_more(variants: list[Variant]) -> Mapping[Variant, Runs]:
-        more = Plan(plan.seeds, plan.device)
-        for variant in variants:
-            more.declare(variant)
-        log.info("7a: training %d more MLPs between the sweep's sizes", len(variants))
-        return more.train(s, show_progress(None))
-
-    training_result, figs = training.measure(trained, v.training, s, test)
-    deepset = training_result.deepset
-    sweep_result, more = sweep.measure(
-        trained, v.sweep, s, test, deepset, train_more, trained[v.training.mlp]
-    )
-    figs |= more
-    linear_result, more = linear_phi.measure(trained, v.linear_phi, s, test)
-    figs |= more
-    t0 = time.perf_counter()
-    seeds = trained[v.training.deepset].seeds
-    efficiency, more = sample_efficiency.measure(s, seeds, sweep_result, test)
-    figs |= more
-    speed, more = learning_speed.measure(trained, v.training, s, test)
-    figs |= more
-    symmetry_seconds = time.perf_counter() - t0
-    extras_result = None
-    if v.extras is not None:
-        extras_result, more = extras.measure(trained, v.extras, s, test)
-        figs |= more
-    sections = Sections(
-        training=training_result,
-        invariance=invariance.measure(trained, v.training, s, test),
-        mlp_sweep=sweep_result,
-        linear_phi=linear_result,
-        sample_efficiency=efficiency,
-        learning_speed=speed,
-        extras=extras_result,
-    )
-    return sections, figs, symmetry_seconds
 
 
 def scored_sets(seed: int, device: torch.device) -> TestSet:
@@ -120,18 +66,18 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         progress = show_progress(None)
         stages = tqdm(total=3, desc="study", disable=not progress)
         plan = Plan([s.seed + k for k in range(s.seeds)], device)
-        declared = declare(plan, s)
+        declare(plan, s)
         test = scored_sets(s.seed, device)
         log.info("training %d models x %d steps", plan.n_models, s.steps)
         stages.set_postfix_str(f"training {plan.n_models} models")
         t0 = time.perf_counter()
-        trained = plan.train(s, progress, learning_speed.checkpoints(s.steps)[:-1])
+        trained = plan.train(s, progress, checkpoints(s.steps)[:-1])
         train_seconds = time.perf_counter() - t0
         stages.update()
-        sections, figs, symmetry_seconds = measure(trained, declared, s, test, plan)
+        sections, figs, symmetry_seconds = measure(trained, s, test, plan)
         stages.update()
         write_figures(tmp, figs)
-        save_weights(tmp, [trained[v] for v in declared.saved])
+        save_weights(tmp, [trained[v] for v in saved(s)])
         run = RunInfo(
             settings=s,
             seeds=tuple(plan.seeds),
@@ -145,7 +91,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
             cluster=cluster_info(),
         )
         results = StudyResults.of(sections, out, run)
-        write_metrics(tmp, results)
+        (tmp / "metrics.json").write_text(json.dumps(results.metrics, indent=2))
         write_report(tmp, results)
         stages.update()
         stages.close()
@@ -175,5 +121,14 @@ def save_weights(root: Path, runs: list[Runs]) -> None:
     )
 
 
-def write_metrics(root: Path, results: StudyResults) -> None:
-    (root / "metrics.json").write_text(json.dumps(results.metrics, indent=2))
+def render_report(results: StudyResults, figures: dict[str, str]) -> str:
+    """report.html (templates/report.html.j2): `results`, `figures` (name -> base64 PNG)."""
+    template = environment("deepsets.studies.exercise").get_template("report.html.j2")
+    return template.render(r=results, s=results.run.settings, f=results.findings, figures=figures)
+
+
+def write_report(root: Path, results: StudyResults) -> Path:
+    """Write root/report.html from the results and root/figures/*.png."""
+    path = root / "report.html"
+    path.write_text(render_report(results, embedded_figures(root)), encoding="utf-8")
+    return path

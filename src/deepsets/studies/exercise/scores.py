@@ -1,11 +1,10 @@
 """Per-seed numbers and their summaries: the building blocks of every section's results.
 
-Shape letters: S seeds, B sets, N objects.
+Scores are class-balanced, on every distinct set of the task (`deepsets.data.all_sets`, 372
+sets of 10 objects): no sampling noise, but every set is also seen in training, so they measure
+fit, not generalisation (the sample-efficiency section's question).
 
-The study scores models on every distinct set of the task (`deepsets.data.all_sets`, 372 sets of
-10 objects), class-balanced, so its accuracies have no sampling noise. Training draws every one
-of these sets many times: they measure how well a model fits the task, not how it generalises
-(that is the sample-efficiency section's question).
+Shape letters: S seeds, B sets, N objects.
 """
 
 from __future__ import annotations

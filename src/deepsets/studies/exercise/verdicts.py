@@ -1,11 +1,7 @@
-"""What this run found: every finding is a `lab.verdict.Verdict` chosen by a pure function of
-measured numbers (the outcome, the numbers, the threshold, the sentence's template). Here the
-exercise's steps and the symmetry sections (8a, 8b); the sections beyond the exercise in
-`extra_verdicts.py`.
-
-Each threshold is a named constant next to the functions that use it; tests/test_verdicts.py
-feeds every function numbers on both sides. Explanations that hold whatever a run measures
-(why an affine phi commutes with the sum) are fixed text in the report's templates instead.
+"""The findings of the exercise's steps and of the symmetry sections (8a, 8b), each a
+`lab.verdict.Verdict` chosen by a pure function of measured numbers; the extras' are in
+`extra_verdicts.py`. Each threshold is a named constant beside the functions that use it;
+tests/test_verdicts.py feeds every function numbers on both sides.
 """
 
 from __future__ import annotations

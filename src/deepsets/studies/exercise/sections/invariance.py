@@ -11,8 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepsets.invariance import check_invariance
-from deepsets.studies.exercise.design import PERMUTED_SETS, TrainingVariants
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import (
+    PERMUTED_SETS,
+    Runs,
+    Variant,
+    exercise_deepset,
+    exercise_mlp,
+)
 from deepsets.studies.exercise.scores import TestSet
 from deepsets.studies.exercise.settings import StudySettings
 
@@ -52,12 +57,11 @@ def model_invariance(outputs: np.ndarray) -> ModelInvariance:
     )
 
 
-def measure(
-    trained: Mapping[Variant, Runs], v: TrainingVariants, s: StudySettings, test: TestSet
-) -> InvarianceResult:
+def measure(trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet) -> InvarianceResult:
     """Permute the objects of the first test sets; run the first seed of each model."""
     X = test[0][:PERMUTED_SETS]  # (B, N, 1)
-    models = {"DeepSet": trained[v.deepset].models[0], "MLP": trained[v.mlp].models[0]}
+    deepset, mlp = trained[exercise_deepset(s)], trained[exercise_mlp(s)]
+    models = {"DeepSet": deepset.models[0], "MLP": mlp.models[0]}
     check = check_invariance(models, X, s.permutations, rng=s.seed)
     return InvarianceResult(
         sets=int(X.shape[0]),

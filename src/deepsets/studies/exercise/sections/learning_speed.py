@@ -17,10 +17,13 @@ import numpy as np
 
 from deepsets.plots import Figure
 from deepsets.studies.exercise import figures
-from deepsets.studies.exercise.design import CHECKPOINTS as CHECKPOINTS
-from deepsets.studies.exercise.design import TrainingVariants
-from deepsets.studies.exercise.design import checkpoints as checkpoints
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import (
+    Runs,
+    Variant,
+    checkpoints,
+    exercise_deepset,
+    exercise_mlp,
+)
 from deepsets.studies.exercise.scores import TestSet, accuracies
 from deepsets.studies.exercise.settings import StudySettings
 
@@ -77,10 +80,10 @@ def first_all_correct(accuracy: np.ndarray, at: Sequence[int]) -> list[int | Non
 
 
 def measure(
-    trained: Mapping[Variant, Runs], v: TrainingVariants, s: StudySettings, sets: TestSet
+    trained: Mapping[Variant, Runs], s: StudySettings, sets: TestSet
 ) -> tuple[LearningSpeedResult, dict[str, Figure]]:
     """Steps to the loss threshold and accuracy at each checkpoint, from the main run."""
-    main = [trained[v.deepset], trained[v.mlp]]
+    main = [trained[exercise_deepset(s)], trained[exercise_mlp(s)]]
     at, window = checkpoints(s.steps), min(WINDOW, s.steps)
     by_checkpoint = [[list(r.snapshots[c]) for r in main] for c in at[:-1]]
     by_checkpoint.append([list(r.models) for r in main])
@@ -97,4 +100,9 @@ def measure(
         )
     result = LearningSpeedResult(LOSS_THRESHOLD, window, at, *speeds)
     curves = {"DeepSet": np.array(speeds[0].accuracy).T, "MLP": np.array(speeds[1].accuracy).T}
-    return result, {"speed": figures.speed(list(at), curves)}
+    labels = (
+        "training steps",
+        "accuracy over all sets",
+        "Accuracy along training (band: min-max over seeds)",
+    )
+    return result, {"speed": figures.over_seeds(list(at), curves, labels, chance=False)}

@@ -14,8 +14,7 @@ import torch
 from deepsets.models import DeepSet
 from deepsets.plots import Figure, plot_losses
 from deepsets.studies.exercise import figures
-from deepsets.studies.exercise.design import LinearPhiVariants
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import Runs, Variant, affine_deepset, exercise_deepset
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.studies.exercise.verdicts import LN2
@@ -63,10 +62,10 @@ def by_class(values: np.ndarray, labels: np.ndarray) -> PooledByClass:
 
 
 def measure(
-    trained: Mapping[Variant, Runs], v: LinearPhiVariants, s: StudySettings, test: TestSet
+    trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet
 ) -> tuple[LinearPhiResult, dict[str, Figure]]:
     """Score the affine-phi DeepSet; compare its pooled values with the tanh one's."""
-    tanh, affine = trained[v.tanh], trained[v.affine]
+    tanh, affine = trained[exercise_deepset(s)], trained[affine_deepset(s)]
     m = score(affine, test, s.final_window)
     values = {"DeepSet, tanh phi": pooled(tanh.deepsets()[0], test)}
     values["DeepSet, affine phi"] = pooled(affine.deepsets()[0], test)

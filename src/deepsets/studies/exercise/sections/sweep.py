@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from deepsets.plots import Figure
 from deepsets.studies.exercise.checks import variant_size
 from deepsets.studies.exercise.plan import Runs, Variant, mlp_variant
-from deepsets.studies.exercise.scores import Score, Summary, TestSet, score
+from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.studies.exercise.verdicts import RESOLUTION, as_good
 
@@ -94,8 +94,7 @@ class SweepResult:
 
 
 def row(runs: Runs, s: StudySettings, test: TestSet, deepset: Score) -> SweepRow:
-    options = dict(runs.variant.options)
-    hidden, activation = tuple(options["hidden"]), str(options["activation"])
+    hidden, activation = shape(runs.variant)
     m = score(runs, test, s.final_window)
     loss = as_good(m.final_loss, deepset.final_loss, lower_is_better=True)
     accuracy = as_good(m.accuracy, deepset.accuracy, lower_is_better=False)
@@ -176,7 +175,7 @@ def refinement(rows: Sequence[SweepRow]) -> list[Variant]:
 
 def measure(
     trained: Mapping[Variant, Runs],
-    variants: tuple[Variant, ...],
+    variants: Sequence[Variant],
     s: StudySettings,
     test: TestSet,
     deepset: Score,
@@ -223,8 +222,8 @@ def figure(rows: Sequence[SweepRow], deepset: Score) -> Figure:
         )
         p = np.array([r.score.params for r in family])  # (W,)
         label = f"MLP, {depth} hidden layer{'s' * (depth > 1)}, {act}"
-        for ax, stat in ((ax_loss, _final_loss), (ax_acc, _accuracy)):
-            v = np.array([stat(r.score).values for r in family])  # (W, S)
+        for ax, stat in ((ax_loss, "final_loss"), (ax_acc, "accuracy")):
+            v = np.array([getattr(r.score, stat).values for r in family])  # (W, S)
             (line,) = ax.plot(p, v.mean(axis=1), "o-", label=label, ms=4)
             ax.fill_between(p, v.min(axis=1), v.max(axis=1), color=line.get_color(), alpha=0.15)
     _deepset_reference(ax_loss, deepset.final_loss.values, deepset.params)
@@ -235,14 +234,6 @@ def figure(rows: Sequence[SweepRow], deepset: Score) -> Figure:
     ax_loss.legend(fontsize=7)
     fig.suptitle("How big must an MLP be to match the DeepSet? (band: min-max over seeds)")
     return fig
-
-
-def _final_loss(score: Score) -> Summary:
-    return score.final_loss
-
-
-def _accuracy(score: Score) -> Summary:
-    return score.accuracy
 
 
 def _deepset_reference(ax: Axes, values: Sequence[float], params: int) -> None:

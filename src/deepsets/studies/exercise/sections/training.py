@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from deepsets.data import make_data
 from deepsets.plots import Figure, plot_losses, plot_sets
-from deepsets.studies.exercise.design import TrainingVariants
-from deepsets.studies.exercise.plan import Runs, Variant
+from deepsets.studies.exercise.plan import Runs, Variant, exercise_deepset, exercise_mlp
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 
@@ -27,10 +26,10 @@ class TrainingResult:
 
 
 def measure(
-    trained: Mapping[Variant, Runs], v: TrainingVariants, s: StudySettings, test: TestSet
+    trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet
 ) -> tuple[TrainingResult, dict[str, Figure]]:
     """Score both models; draw a batch of data and the loss curves."""
-    deepset, mlp = trained[v.deepset], trained[v.mlp]
+    deepset, mlp = trained[exercise_deepset(s)], trained[exercise_mlp(s)]
     result = TrainingResult(
         deepset=score(deepset, test, s.final_window), mlp=score(mlp, test, s.final_window)
     )
