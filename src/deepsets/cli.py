@@ -31,7 +31,7 @@ import tyro
 
 from deepsets import __version__
 from deepsets.cluster import session
-from deepsets.engine.executor import ExecutorFailed
+from deepsets.engine.remote import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
 from deepsets.lab.memory import flag
 from deepsets.lab.output import OutputError, recording_commits

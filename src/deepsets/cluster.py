@@ -1,17 +1,11 @@
 """Training on a Dask cluster: the `--scheduler` setting, a run-scoped executor, retries counted.
 
-`train_many` and `train_on` send each stack of models as one task to `current_executor()`
-when one is set (`using(executor)`), so the studies' calls use a cluster without passing it
-down. `session("tcp://host:8786")` connects to a running Dask scheduler, `session("local:N")`
-starts N worker processes on 127.0.0.1 for the run; either sets the executor for its block
-and closes what it opened on the way out (also on Ctrl-C or SIGTERM). `distributed` is
-imported only here, only when a session opens.
-
-A task lost with its worker is sent to another worker by the scheduler (at most
-`distributed.scheduler.allowed-failures` times, 3 by default), and a task that raises is
-tried again up to RETRIES times; either way it trains again from the initial weights and
-seeds it was given, so a retry changes no number. `ClusterInfo.retries` counts them: a
-scheduler plugin of the session counts the times each of its tasks is sent to a worker.
+`session("tcp://host:8786")` connects to a running Dask scheduler, `session("local:N")` starts
+N worker processes on 127.0.0.1; either makes its executor the block's (`engine.remote.using`:
+every stack of models one task) and closes what it opened on the way out. `distributed` is
+imported only when a session opens. A task lost with its worker goes to another (Dask's
+`allowed-failures`), one that raises is tried again up to RETRIES times; either way it trains
+again from its initial weights and seeds, so a retry changes no number (`ClusterInfo.retries`).
 """
 
 from __future__ import annotations
@@ -28,9 +22,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-# the run-scoped executor lives in the engine, which reads it; here for the studies' calls
-from deepsets.engine.executor import current_executor as current_executor
-from deepsets.engine.executor import using as using
+from deepsets.engine.remote import current_executor, using
 
 T = TypeVar("T")
 
@@ -39,12 +31,9 @@ WORKERS_SECONDS = 20.0  # a scheduler without any worker after this is reported 
 RETRIES = 2  # a task that raises is tried again this many times (Dask's `retries=`)
 MAX_LOCAL_WORKERS = 256  # local:N above this is surely a typo
 ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
-# The loggers of exceptions in the client's event-loop callbacks: when a run stops with tasks in
-# flight (Ctrl-C, an error), Dask's executor sets the results of futures the run has cancelled,
-# and each logs a traceback (InvalidStateError, CommClosedError). A task's own error reaches the
-# run through its future, not these.
+# The loggers of the client's event-loop callbacks: a run stopped with tasks in flight logs a
+# traceback for each cancelled future (a task's own error reaches the run through its future).
 CALLBACK_LOGGERS = ("tornado.application", "asyncio")
-
 
 
 @dataclass(frozen=True)
@@ -162,20 +151,27 @@ def attempt_counter(prefix: str) -> Any:
 
 
 @contextlib.contextmanager
-def quiet(name: str, level: int = logging.WARNING) -> Iterator[None]:
-    """Log only `level` and above from logger `name` and its children in the block (Dask logs
-    every worker's start and stop at INFO); their levels are restored after."""
+def quiet() -> Iterator[Callable[[], None]]:
+    """In the block, Dask's loggers (and their children) log warnings only (it logs every
+    worker's start and stop) and CALLBACK_LOGGERS nothing; the function yielded silences Dask
+    too, for a close with tasks in flight. The levels are restored on the way out."""
     import distributed  # noqa: F401  (sets its loggers' levels on import: set ours after)
 
-    names = [name, *(n for n in logging.root.manager.loggerDict if n.startswith(name + "."))]
-    before = {n: logging.getLogger(n).level for n in names}
-    for n in names:
-        logging.getLogger(n).setLevel(max(level, before[n]))
+    before: dict[str, int] = {}
+
+    def at_least(level: int, names: tuple[str, ...]) -> None:
+        children = [n for n in logging.root.manager.loggerDict if n.startswith(names)]
+        for n in [*names, *children]:  # a child's own level would let its records through
+            before.setdefault(n, logging.getLogger(n).level)
+            logging.getLogger(n).setLevel(max(level, logging.getLogger(n).level))
+
+    at_least(logging.WARNING, ("distributed",))
+    at_least(logging.CRITICAL, CALLBACK_LOGGERS)
     try:
-        yield
+        yield lambda: at_least(logging.CRITICAL, ("distributed",))
     finally:
-        for n, lvl in before.items():
-            logging.getLogger(n).setLevel(lvl)
+        for n, level in before.items():
+            logging.getLogger(n).setLevel(level)
 
 
 def dask_setup(worker: Any) -> None:
@@ -189,25 +185,6 @@ def dask_setup(worker: Any) -> None:
     for name in ["distributed", *logging.root.manager.loggerDict]:
         if name.startswith("distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-@contextlib.contextmanager
-def hushed(names: tuple[str, ...]) -> Iterator[Callable[[], None]]:
-    """Yield a function that makes loggers `names` (and their children) log only CRITICAL; the
-    levels they had are restored when the block exits."""
-    before: dict[str, int] = {}
-
-    def hush() -> None:
-        children = [c for c in logging.root.manager.loggerDict if c.startswith(names)]
-        for n in [*names, *children]:  # a child's own level would let its records through
-            before.setdefault(n, logging.getLogger(n).level)
-            logging.getLogger(n).setLevel(logging.CRITICAL)
-
-    try:
-        yield hush
-    finally:
-        for n, level in before.items():
-            logging.getLogger(n).setLevel(level)
 
 
 def worker_versions() -> dict[str, str]:
@@ -232,10 +209,7 @@ def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
         yield None
         return
     with contextlib.ExitStack() as stack:
-        stack.enter_context(quiet("distributed"))
-        for name in CALLBACK_LOGGERS:
-            stack.enter_context(quiet(name, logging.CRITICAL))
-        hush = stack.enter_context(hushed(("distributed",)))  # levels restored last
+        hush = stack.enter_context(quiet())  # levels restored last
         client = stack.enter_context(connect(str(scheduler)))
         groups = DaskGroups(client, str(scheduler))
         stack.callback(groups.shutdown, wait=False)  # cancels what is left

@@ -1,16 +1,11 @@
-"""The engine's workers as forked processes: one CPU core each, without sharing a GIL.
+"""The engine's workers as forked processes: one CPU core each, without sharing a GIL (two
+threads take turns at it for the Python around every small op: benchmarks/README.md, "Levers").
 
-A step of tiny stacks is hundreds of small ops, each a few microseconds of Python around its
-kernel. Two threads in one process take turns at the GIL for that Python, so the second core
-idles: the study's step ran at 8.9 ms on one worker thread and 7.4 ms on two (hand-written
-steps; 10.7 and 7.1 ms through autograd, whose backward runs without the GIL). Two processes
-run at the speed of one each (benchmarks/README.md, "Levers").
-
-Each part beyond the first trains in a child forked from this process: the child has the
-models, the data source and the training function as they are here (nothing is pickled on the
-way in) and sends back only its members' trained weights, losses and snapshot weights. The
-first part trains here, with the progress bar. A child that dies or fails is an error here,
-and no weights of its part are written; on any error or interruption the children are ended.
+Each part beyond the first trains in a child forked from this process, which has everything as
+it is here (nothing is pickled on the way in) and sends back only its members' trained weights,
+losses and snapshot weights; the first part trains here, with the progress bar. A child that
+dies or fails is an error here and nothing of its part is written; on any error or
+interruption the children are ended.
 """
 
 from __future__ import annotations
@@ -33,9 +28,7 @@ from torch import nn
 
 from deepsets.checks import is_int
 
-# Fork the workers when it is safe (see `forkable`); else threads. Measured gain in
-# benchmarks/README.md, "Levers".
-FORK = True
+FORK = True  # fork the workers when it is safe (`forkable`), else threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -190,9 +183,8 @@ def run_forked(
 
 def pack(weights: Weights) -> Packed:
     """A state_dict as its entries (name, dtype, shape) and one byte array of their values,
-    which pickles in microseconds: torch pickles each tensor through torch.save (0.3 s each
-    way for the study's 435 state_dicts). One with a tensor that is not a plain strided
-    one (sparse, say) stays as it is."""
+    which pickles in microseconds (torch pickles each tensor through torch.save); one with a
+    tensor that is not strided (sparse, say) stays as it is."""
     if any(t.layout != torch.strided for t in weights.values()):
         return weights
     entries = [(k, t.dtype, tuple(t.shape)) for k, t in weights.items()]

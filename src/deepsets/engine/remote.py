@@ -2,28 +2,24 @@
 
 Shape letters: K models of the run, k members of one stack, T steps.
 
-The stacks are those `partition` forms for the in-process workers, so every member trains in
-the same stack, on the same data stream, as it would in this process: its arithmetic depends
-only on its stack and its stream, and on a CPU the numbers are identical to the last bit. A
-task gets only its stack's members and their data (`Data.subset`) and sends back their trained
-weights, losses and snapshot copies; any `concurrent.futures.Executor` runs it (a process pool,
-a thread pool, or a Dask `distributed` client, `deepsets.cluster`). A task gets its own copies of
-the caller's models and generators, so under every executor (a thread pool too) the caller's
-are not advanced or changed until the results are written back, and two tasks never draw from
-one generator.
-
-An executor that stops making progress is not waited for forever: when no task has finished for
-`stall_limit` seconds (STALL_SECONDS, or STALL_FACTOR times the slowest task so far if that is
-longer), the run stops with an `ExecutorFailed` naming the executor; so does a task that comes
-back with anything but its results.
+The stacks are those `partition` forms for the in-process workers, so on a CPU the numbers are
+identical to the last bit. A task gets copies of its stack's members and of their data and
+generators (`Data.subset`), so the caller's are not changed until the results are written
+back, and sends back their trained weights, losses and snapshot copies. Any
+`concurrent.futures.Executor` runs it (a process pool, a Dask client: `deepsets.cluster`);
+`using(executor)` makes one the default of every call in a block. When no task finishes for
+`stall_limit` seconds, or a task comes back with anything but its results, the run stops with
+an `ExecutorFailed` naming the executor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, wait
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,19 +27,41 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from deepsets.engine.executor import ExecutorFailed as ExecutorFailed
-from deepsets.engine.executor import GroupLost as GroupLost
-from deepsets.engine.executor import current_executor as current_executor
-from deepsets.engine.executor import using as using
 from deepsets.engine.families import stack_models
 from deepsets.engine.loop import fit
 from deepsets.engine.parts import Part
-from deepsets.engine.settings import EngineSettings
+from deepsets.engine.settings import EngineSettings, torch_threads
 from deepsets.engine.sources import Data
-from deepsets.engine.threads import torch_threads
 
 STALL_SECONDS = 3600.0  # no task finished for an hour: the executor is stuck (or has no workers)
 STALL_FACTOR = 10.0  # ... or for ten times the slowest task so far, if that is longer
+_CURRENT: ContextVar[Executor | None] = ContextVar("deepsets_executor", default=None)
+
+
+def current_executor() -> Executor | None:
+    """The executor `train_many` and `train_on` use by default: the innermost `using`'s."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def using(executor: Executor | None) -> Iterator[None]:
+    """Train every stack of the block's `train_many`/`train_on` calls on `executor`."""
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+    token = _CURRENT.set(executor)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+class ExecutorFailed(RuntimeError):
+    """The executor did not train a group of models: it stalled, lost or garbled a task (the
+    command line reports it as an error)."""
+
+
+class GroupLost(ExecutorFailed):
+    """A group of models could not be trained: its workers kept dying."""
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,14 @@
 and `train_on` (given training sets).
 
 Contract: every model ends with the weights and losses that training it alone with the plain
-loop (`deepsets.training.train`, or that loop on given sets) gives, to rounding. Stacked and
-plain computations round differently in the last bit: in float64 they agree to 1e-9 over 1000
-steps; in float32 to ~1e-6 over the first hundred steps, after which a DeepSet's escape from
-its ln 2 plateau amplifies rounding, so long runs agree in distribution, not digit by digit
-(tests/test_engine.py, test_train_on.py). The speed comes from three things: models of one
-architecture train as one stacked network (`engine.families`, autograd on batched matmuls over
-a leading K axis), the stacks are shared out over a forked worker per core (`engine.parts`,
-`engine.forked`), and the data are made a chunk of steps at a time. The numbers do not depend
-on the number of workers, nor on the executor (`engine.remote`).
+loop (`deepsets.training.train`) gives, to rounding: in float64 to 1e-9 over 1000 steps; in
+float32 to ~1e-6 over the first hundred steps, after which a DeepSet's escape from its ln 2
+plateau amplifies rounding (tests/test_engine.py, test_train_on.py). The speed: models of one
+architecture train as one stacked network (`engine.families`), the stacks are shared out over
+a forked worker per core (`engine.parts`, `engine.forked`), the data are made a chunk of steps
+at a time. The numbers depend neither on the workers nor on the executor (`engine.remote`).
+A call may train on several data sources (`Feed`s): each forms its stacks apart, as if trained
+alone, and the stacks of all share out the workers together.
 
 Shape letters: K models, B sets, N objects, F features, *O the shape of one set's target.
 """
@@ -20,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -35,16 +34,20 @@ from deepsets.engine.checks import (
     check_models,
     check_set_sizes,
     check_snapshots,
-    check_threads,
 )
-from deepsets.engine.feeds import Feed, objects, train_part
 from deepsets.engine.forked import Copies, forkable
-from deepsets.engine.parts import partition, run_parts, share_out, worth_forking
+from deepsets.engine.loop import fit
+from deepsets.engine.parts import Part, partition, run_parts, share_out, worth_forking
 from deepsets.engine.remote import current_executor, run_groups
-from deepsets.engine.settings import Engine, EngineSettings, resolve_workers
-from deepsets.engine.sources import Streams, TrainingSets
-from deepsets.engine.threads import torch_threads
-from deepsets.training import check_outputs, show_progress, warn_if_diverged
+from deepsets.engine.settings import (
+    Engine,
+    EngineSettings,
+    check_threads,
+    resolve_workers,
+    torch_threads,
+)
+from deepsets.engine.sources import Data, Streams, TrainingSets
+from deepsets.training import check_outputs, sample, show_progress, warn_if_diverged
 
 Sets = tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
@@ -104,9 +107,7 @@ def stream_feed(
     data = Streams([seeds[i] for i in index], s.batch_size, N, sizes, device, dtype)  # checks
     what = f"batch_size={s.batch_size} for {data.S} data stream(s)"
     check_data_memory(min(s.steps, CHUNK) * s.batch_size * data.S, N, what)  # a chunk of each
-    X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
-    mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
-    return Feed(index, data, X, mask)
+    return Feed(index, data, *sample(N, sizes, device, dtype))
 
 
 def train_on(
@@ -185,7 +186,7 @@ def run_engine(
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Check every model on its feed's sample input X (B, N, F) (outputs (B, *s.target)), then
     train them all, each on its feed's data, as `s` says: the stacks of every feed shared out
-    over the workers together (engine/feeds.py), or each stack a task of the executor."""
+    over the workers together (`train_part`), or each stack a task of the executor."""
     device = feeds[0].X.device
     executor = check_executor(current_executor() if e.executor is None else e.executor, device)
     s = replace(s, snapshots=tuple(check_snapshots(e.snapshots, s.steps)))
@@ -230,4 +231,56 @@ def run_remote(
         losses[f.index] = run_groups(executor, own, parts, f.data, s, kept)
         for step in s.snapshots:
             copies[step].update({f.index[k]: m for k, m in kept[step].items()})
+    return losses, copies
+
+
+@dataclass(frozen=True, eq=False)
+class Feed:
+    """Some models of a call and what they train on."""
+
+    index: list[int]
+    """Their indices in the call's models (data row k is model index[k]'s)."""
+    data: Data
+    """Their data: a stream of sets, or given training sets."""
+    X: torch.Tensor
+    """A sample input (2, N, F) for the check of their outputs."""
+    mask: torch.Tensor | None = None
+    """Its mask (2, N), if the data are sets of varying size."""
+
+    @property
+    def N(self) -> int:
+        """Objects per (padded) set."""
+        return int(self.X.shape[1])
+
+
+def objects(feeds: Sequence[Feed], K: int) -> list[int]:
+    """(K,): the objects per set of each model's data."""
+    N = [0] * K
+    for f in feeds:
+        for i in f.index:
+            N[i] = f.N
+    return N
+
+
+def train_part(
+    stacks: Part, members: list[int], show: bool, feeds: Sequence[Feed], s: EngineSettings
+) -> tuple[np.ndarray, Copies]:
+    """Train one worker's `stacks` (their indices local to `members`, the part's model
+    indices), each on its feed's data, one `fit` per feed; returns the losses
+    (len(members), steps) and the snapshot copies by model index (`parts.run_parts`)."""
+    torch.set_num_threads(s.threads)  # a forked worker's own setting, as this process's
+    where = {g: (j, k) for j, f in enumerate(feeds) for k, g in enumerate(f.index)}
+    losses = np.empty((len(members), s.steps))
+    copies: Copies = {t: {} for t in s.snapshots}
+    for j, f in enumerate(feeds):
+        mine = [n for n, g in enumerate(members) if where[g][0] == j]  # places in the part
+        if not mine:
+            continue
+        local = {n: k for k, n in enumerate(mine)}
+        own = [(stack, [local[n] for n in ix]) for stack, ix in stacks if ix[0] in local]
+        kept: Copies = {t: {} for t in s.snapshots}
+        data = f.data.subset([where[members[n]][1] for n in mine])
+        losses[mine] = fit(own, data, replace(s, progress=s.progress and show), kept)
+        for t in s.snapshots:
+            copies[t].update({members[mine[k]]: m for k, m in kept[t].items()})
     return losses, copies

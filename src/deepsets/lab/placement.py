@@ -11,8 +11,7 @@ from collections.abc import Iterator
 import torch
 
 from deepsets.checks import resolve_device
-from deepsets.engine.settings import using_workers
-from deepsets.engine.threads import torch_threads
+from deepsets.engine.settings import torch_threads, using_workers
 from deepsets.lab.settings import CommonSettings, threads_of
 
 
