@@ -32,6 +32,7 @@ from torch.jit._trace import TracerWarning
 from deepsets.checks import (
     as_generator,
     check_finite_parameters,
+    check_flag,
     check_placed,
     positive_int,
 )
@@ -140,9 +141,7 @@ def check_export(
 ) -> tuple[nn.Module, Path, int]:
     """The arguments of export_onnx checked, before any work: a clear error for each."""
     N = positive_int(max_objects, "max_objects")
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
-    path = check_target(path, overwrite)
+    path = check_target(path, check_flag(overwrite, "overwrite"))
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_placed(model, "model")

@@ -35,8 +35,7 @@ Family = Callable[..., Stack]  # builds one stack of its members
 
 
 def cost(models: Sequence[nn.Module], B: int, N: int) -> float:
-    """Estimated seconds per step of one stack of `models` on batches of B sets of N objects
-    (each model's values and flops are its family's estimate, engine/families)."""
+    """Estimated seconds per step of one stack of `models` on batches of B sets of N objects."""
     work = 0.0
     for m in models:
         n_values, n_flops = family_cost(m, B, N)
@@ -52,8 +51,7 @@ def values(model: nn.Module, B: int, N: int) -> int:
 def worth_forking(
     parts: Sequence[Part], models: Sequence[nn.Module], B: int, N: Sequence[int], steps: int
 ) -> bool:
-    """Whether every part has more work in `steps` steps than forking a worker costs (N: the
-    objects per set of each model's data)."""
+    """Whether every part has more work in `steps` steps than forking costs (N: per model)."""
     if len(parts) < 2:
         return False
     work = [sum(cost([models[i] for i in ix], B, N[ix[0]]) for _, ix in p) for p in parts]
@@ -61,9 +59,8 @@ def worth_forking(
 
 
 def stacks(models: Sequence[nn.Module], B: int, N: int) -> list[tuple[Family, list[int]]]:
-    """The stacks of `models` on batches of B sets of N objects, each as its family and its
-    members' indices: one per architecture, large ones split to STACK_VALUES, and halved (the
-    largest first) while there are fewer than LONE_SPLIT and halving is worth it."""
+    """The stacks of `models` (their family, their indices): one per architecture, large ones
+    split to STACK_VALUES, halved while there are fewer than LONE_SPLIT and it is worth it."""
     groups = [
         (family, piece)
         for family, index in grouped(models)
@@ -91,10 +88,8 @@ def partition(models: Sequence[nn.Module], B: int, N: int, workers: int) -> list
 def share_out(
     models: Sequence[nn.Module], B: int, groups: Sequence[tuple[list[int], int]], workers: int
 ) -> list[Part]:
-    """`partition` of models that train on several data sources in one call: each group (its
-    members' indices, and N, the objects per set of its data) forms its `stacks` apart, as if
-    trained alone, so its numbers are those of training it alone; the stacks of every group
-    are then shared out together, largest first, each to the part with the least work so far."""
+    """`partition` of several groups (indices, N) of models: each forms its `stacks` apart, as
+    if trained alone, then all are shared out together, largest first, to the least loaded."""
     pieces = []  # (cost per step, family, members' indices in `models`)
     for index, N in groups:
         for family, local in stacks([models[i] for i in index], B, N):
@@ -110,8 +105,8 @@ def share_out(
 
 
 def split(index: list[int], models: Sequence[nn.Module], B: int, N: int) -> list[list[int]]:
-    """A stack's members in pieces of at most STACK_VALUES activation values each (as equal
-    as can be, their number a multiple of LONE_SPLIT); one piece when it is small enough."""
+    """A stack's members in pieces of at most STACK_VALUES values each, as equal as can be,
+    their number a multiple of LONE_SPLIT."""
     total = sum(values(models[i], B, N) for i in index)
     if total <= STACK_VALUES:
         return [index]
@@ -127,14 +122,9 @@ def run_parts(
     steps: int,
     fork: bool,
 ) -> tuple[np.ndarray, Copies]:
-    """Train each part with `train(stacks, members, progress)` in its own worker; returns the
-    losses (K, steps) and the snapshot copies (step -> model index -> copy).
-
-    `train` gets the part's stacks with member indices local to the part (0..k-1), the
-    part's global model indices, and whether to show progress (part 0 only); it returns the
-    part's losses and its snapshot copies by global model index. The workers are forked
-    processes if `fork` (engine/forked.py), else threads.
-    """
+    """Train each part with `train(stacks, members, progress)` (indices local to the part, its
+    model indices, part 0 shows progress) in its own worker, forked if `fork`, else a thread;
+    returns the losses (K, steps) and the snapshot copies (step -> model index -> copy)."""
 
     def one(j: int) -> tuple[list[int], np.ndarray, Copies]:
         members = [i for _, index in parts[j] for i in index]

@@ -66,8 +66,7 @@ class GroupLost(ExecutorFailed):
 
 @dataclass(frozen=True)
 class Group:
-    """What one task trains: a stack's members (in stack order), their data source and the
-    engine's settings (without a progress bar)."""
+    """What one task trains: a stack's members (in stack order), their data and settings."""
 
     models: list[nn.Module]
     data: Data
@@ -76,8 +75,7 @@ class Group:
 
 @dataclass(frozen=True)
 class Trained:
-    """What one task sends back: the members' trained weights, losses (k, T), snapshot copies
-    by step (k each, in eval mode) and the seconds the task trained."""
+    """What one task sends back: weights, losses (k, T), snapshot copies by step, seconds."""
 
     weights: list[dict[str, torch.Tensor]]
     losses: np.ndarray
@@ -86,8 +84,7 @@ class Trained:
 
 
 def train_group(group: Group) -> Trained:
-    """Train one stack (the task, run wherever the executor runs it) on the settings' torch
-    threads; the caller's setting is restored."""
+    """Train one stack (the task, wherever the executor runs it) on the settings' threads."""
     start = time.perf_counter()
     with torch_threads(group.settings.threads):
         stacks = stack_models(group.models)
@@ -116,21 +113,15 @@ def run_groups(
     snapshots: dict[int, dict[int, nn.Module]],
 ) -> np.ndarray:
     """Submit every stack of `parts` to `executor`, write the trained weights back into
-    `models` and the snapshot copies into `snapshots` (step -> model index -> copy); returns
-    the losses (K, T).
-
-    A progress bar (if `settings.progress`) counts finished stacks. On any error or
-    interruption, also when no task finishes within `stall_limit`, the tasks not yet finished
-    are cancelled before it propagates.
-    """
+    `models` and the copies into `snapshots` (step -> model index -> copy); returns the losses
+    (K, T). On any error or interruption the unfinished tasks are cancelled."""
     progress, task_settings = settings.progress, replace(settings, progress=False)
     groups = groups_of(parts)
     futures: dict[Future[Trained], list[int]] = {}
     losses = np.empty((len(models), settings.steps))
     try:
         for index in groups:
-            # copies, as a process pool would pickle: a task of a thread pool never trains
-            # the caller's modules in place (nor goes on doing so after an error here)
+            # copies, as a process pool would pickle: never the caller's modules in place
             task = Group([copy.deepcopy(models[i]) for i in index],
                          own_generators(data.subset(index)), task_settings)  # fmt: skip
             futures[submitted(executor, task)] = index
@@ -152,8 +143,7 @@ def run_groups(
 
 
 def own_generators(data: Data) -> Data:
-    """`data` with copies of its generators (in their current state): a task draws from its
-    own, as it would in another process, and never advances the caller's."""
+    """`data` with copies of its generators: a task never advances the caller's."""
     gens = getattr(data, "gens", None)
     if not gens:
         return data
@@ -194,8 +184,7 @@ def stalled(executor: Executor, left: int, total: int, slowest: float) -> Execut
 
 
 def result(future: Future[Trained], executor: Executor, steps: int, k: int) -> Trained:
-    """The future's result, checked to be a task's results for k models and `steps` steps; a
-    GroupLost when Dask gave the task up (KilledWorker)."""
+    """The future's result, checked (k models, `steps` steps); GroupLost for Dask's KilledWorker."""
     try:
         trained = future.result()
     except CancelledError:

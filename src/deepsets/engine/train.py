@@ -65,26 +65,21 @@ def train_many(
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train every model as `train(model_k, steps, seed=seeds[k], ...)` would, all at once.
 
-    Models of one architecture (DeepSets of one configuration, MLPs of one shape) are stacked
-    into one batched network (`deepsets.engine.families`); any other module trains through its
-    own forward in the same loop. The models share one device and one dtype (float64 models
-    train on float64 data). Member k sees exactly the data `train(model_k, seed=seeds[k],
-    sizes=sizes[k])` sees (integer seeds), and ends as this module's contract says.
+    Models of one architecture are stacked into one batched network (`engine.families`); any
+    other module trains through its own forward in the same loop. Member k sees exactly the
+    data `train` would give it (integer seeds) and ends as this module's contract says.
 
     Arguments:
-        models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place;
-            distinct objects that share no parameter (a ValueError names a shared one).
+        models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place; on
+            one device, of one dtype, distinct and sharing no parameter.
         steps, batch_size, lr, n_objects: as in `train`.
-        seeds: K seeds (or generators) of the models' data streams; equal integer seeds
-            share one stream, None draws a fresh one.
-        sizes: as in `train` for every model, or one entry per model (None: sets of
-            n_objects; a pair (lo, hi)): the models of each entry form their stacks apart, as
-            if trained alone, and the stacks of all share out the workers together.
+        seeds: K seeds (or generators) of the data streams; equal integer seeds share one
+            stream, None draws a fresh one.
+        sizes: as in `train` for every model, or one entry (None or (lo, hi)) per model.
         engine: how it runs (workers, threads, progress, executor, snapshots): `Engine`.
 
     Returns:
-        The same K model objects, trained and in eval mode, in input order, and their
-        losses (K, steps).
+        The same K models, trained and in eval mode, and their losses (K, steps).
     """
     e = Engine() if engine is None else engine
     device, dtype = check_models(models, seeds)
@@ -102,8 +97,7 @@ def stream_feed(
     index: list[int], seeds: Sequence[torch.Generator | int | None], N: int,
     sizes: tuple[int, int] | None, s: EngineSettings, device: torch.device, dtype: torch.dtype,
 ) -> Feed:  # fmt: skip
-    """The models `index` and their data streams (`Streams`) of sets of N objects (`sizes`:
-    of lo..hi, padded to N = hi, with a mask), after a check of a chunk's memory."""
+    """The models `index` and their data streams of sets of N objects (or of `sizes`)."""
     data = Streams([seeds[i] for i in index], s.batch_size, N, sizes, device, dtype)  # checks
     what = f"batch_size={s.batch_size} for {data.S} data stream(s)"
     check_data_memory(min(s.steps, CHUNK) * s.batch_size * data.S, N, what)  # a chunk of each
@@ -121,27 +115,23 @@ def train_on(
     seeds: Sequence[torch.Generator | int] | None = None,
     engine: Engine | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Train model k on its own given sets X[k], y[k], or all models on one shared X, y.
-
-    The engine of `train_many` on given training sets instead of the exercise's stream: for
-    experiments with few examples (sample efficiency) and for other tasks (the studies' own tasks).
+    """Train model k on its own given sets X[k], y[k], or all models on one shared X, y: the
+    engine of `train_many` on given sets instead of the exercise's stream.
 
     Arguments:
         models: K networks mapping X (b, N, F) [and mask (b, N)] to outputs (b, *O), trained
-            in place; they must share no parameter (as in `train_many`).
-        sets: (X, y) or (X, y, mask). X: (K, B, N, F) sets, one training set per model, or
-            (B, N, F) shared by all K (not copied); float sets take the models' dtype, integer
-            ones (tokens) stay as they are; finite values only, read detached. y: targets
-            (K, B, *O) or (B, *O), e.g. (B, 1) labels in {0, 1} for loss="bce". mask:
-            (K, B, N) or (B, N) booleans for sets of varying size (models must take a mask).
+            in place, as in `train_many`.
+        sets: (X, y) or (X, y, mask). X: (K, B, N, F), one training set per model, or
+            (B, N, F) shared by all K (not copied); float X takes the models' dtype, integer
+            X (tokens) stays; finite values only. y: (K, B, *O) or (B, *O), e.g. (B, 1) labels
+            in {0, 1} for loss="bce". mask: (K, B, N) or (B, N) booleans.
         steps: Adam steps.
         lr: as in `train`.
-        loss: "bce" (outputs are probabilities), "mse" or "mae" (outputs are real numbers, of
-            y's shape), or another of `engine.losses.LOSSES` (outputs any shape it takes).
-        batch_size: None trains on all B sets at every step (full batch); b draws b of them at
-            random (with replacement) every step, model k with its own generator seeds[k].
-        seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1. Checked
-            even when full batch draws nothing.
+        loss: "bce" (probabilities), "mse" or "mae" (real outputs of y's shape), or another of
+            `engine.losses.LOSSES`.
+        batch_size: None trains on all B sets every step; b draws b of them with replacement
+            every step, model k with its own generator seeds[k].
+        seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1.
         engine: as in `train_many`.
 
     Returns:
@@ -172,8 +162,7 @@ def train_on(
 def as_rows(
     X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """X, y, mask with a leading row axis (one row when shared by the K models: never
-    copied), on `device`, detached: the data are read, never differentiated."""
+    """X, y, mask detached, on `device`, with a leading row axis (one row when shared)."""
     X, y = X.detach(), y.detach()
     if X.dim() == 3:  # shared by the K models: one row
         X, y = X.unsqueeze(0), y.unsqueeze(0)
@@ -184,9 +173,8 @@ def as_rows(
 def run_engine(
     models: Sequence[nn.Module], feeds: Sequence[Feed], s: EngineSettings, e: Engine
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Check every model on its feed's sample input X (B, N, F) (outputs (B, *s.target)), then
-    train them all, each on its feed's data, as `s` says: the stacks of every feed shared out
-    over the workers together (`train_part`), or each stack a task of the executor."""
+    """Check every model on its feed's sample input, then train them all as `s` says: the
+    stacks of every feed shared out over the workers together, or each a task of the executor."""
     device = feeds[0].X.device
     executor = check_executor(current_executor() if e.executor is None else e.executor, device)
     s = replace(s, snapshots=tuple(check_snapshots(e.snapshots, s.steps)))
@@ -220,8 +208,7 @@ def run_remote(
     executor: Executor, models: Sequence[nn.Module], feeds: Sequence[Feed],
     s: EngineSettings, workers: int,
 ) -> tuple[np.ndarray, Copies]:  # fmt: skip
-    """Every stack of every feed a task of `executor` (`engine.remote.run_groups`), feed by
-    feed; returns the losses (K, steps) and the snapshot copies by model index."""
+    """Every stack of every feed a task of `executor`; the losses (K, steps) and the copies."""
     losses = np.empty((len(models), s.steps))
     copies: Copies = {step: {} for step in s.snapshots}
     for f in feeds:
@@ -265,9 +252,8 @@ def objects(feeds: Sequence[Feed], K: int) -> list[int]:
 def train_part(
     stacks: Part, members: list[int], show: bool, feeds: Sequence[Feed], s: EngineSettings
 ) -> tuple[np.ndarray, Copies]:
-    """Train one worker's `stacks` (their indices local to `members`, the part's model
-    indices), each on its feed's data, one `fit` per feed; returns the losses
-    (len(members), steps) and the snapshot copies by model index (`parts.run_parts`)."""
+    """Train one worker's `stacks` (indices local to `members`), one `fit` per feed; returns
+    the losses (len(members), steps) and the snapshot copies by model index."""
     torch.set_num_threads(s.threads)  # a forked worker's own setting, as this process's
     where = {g: (j, k) for j, f in enumerate(feeds) for k, g in enumerate(f.index)}
     losses = np.empty((len(members), s.steps))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from deepsets.checks import check_memory, positive_int, positive_ints
+from deepsets.checks import check_flag, check_memory, positive_int, positive_ints
 from deepsets.data import check_n_objects
 from deepsets.models.activation import ACTIVATIONS, activation_name, check_activation
 from deepsets.models.seeding import seeded_init
@@ -45,8 +45,7 @@ class MLPSpec:
             )
         for i, a in enumerate(self.activations):
             check_activation(a, f"activations[{i}]")
-        if not isinstance(self.sigmoid, bool):
-            raise TypeError(f"sigmoid must be True or False, got {self.sigmoid!r}")
+        check_flag(self.sigmoid, "sigmoid")
 
     @property
     def widths(self) -> tuple[int, ...]:

@@ -33,7 +33,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets.checks import is_int, positive_int
+from deepsets.checks import check_choice, check_flag, is_int, positive_int
+from deepsets.models.activation import dense
 from deepsets.models.arguments import recorded
 from deepsets.models.pooling import check_mask, pool
 from deepsets.models.seeding import seeded_init
@@ -148,29 +149,6 @@ def check_width(dim: int, heads: int) -> tuple[int, int]:
     return dim, heads
 
 
-def check_flag(value: object, name: str) -> bool:
-    """`value` if it is a bool, else a TypeError naming `name`."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def check_choice(value: object, choices: tuple[str, ...], name: str) -> str:
-    """`value` if it is one of `choices`, else a ValueError naming them."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
-
-
-def rff(sizes: list[int]) -> nn.Sequential:
-    """Row-wise feed-forward: Linear layers through `sizes`, ReLU between them (not after the
-    last), applied to every object alone."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
-    return nn.Sequential(*layers)
-
-
 @dataclass(frozen=True)
 class Layers:
     """A SetModel's layers: their width, how many, and the attention blocks' options."""
@@ -189,6 +167,11 @@ class Layers:
     """Cardinality-preserving attention in the PMA (`MAB`): it can count."""
     layer_norm: bool = False
     """The paper's layer norms in every attention block."""
+
+
+def rff(sizes: list[int]) -> nn.Sequential:
+    """Row-wise feed-forward: Linear layers through `sizes`, ReLU between, each object alone."""
+    return nn.Sequential(*dense(sizes, "relu"))
 
 
 class SetModel(nn.Module):
@@ -253,7 +236,7 @@ class SetModel(nn.Module):
                 self.sabs = nn.ModuleList(SAB(D, H, layer_norm=ln) for _ in range(depth))
                 self.rho = nn.Linear(D, width)
             else:
-                self.rho = rff([D] * (depth + 1) + [K * width])
+                self.rho = rff([D] * (depth + 1) + [K * width])  # (B, D) -> (B, K * O)
         self.shape = (width,) if self.seeds is None else (K, width)  # one set's output
 
     def check(self, X: object, mask: object) -> torch.Tensor:
@@ -297,8 +280,6 @@ class SetModel(nn.Module):
 
 def check_depth(value: object) -> int:
     """A number of decoder layers: an integer >= 0, else a ValueError."""
-    if is_int(value) and value == 0:
-        return 0
     if not is_int(value) or value < 0:
         raise ValueError(f"decoder must be an integer >= 0, got {value!r}")
     return int(value)
