@@ -86,8 +86,7 @@ def cluster_info() -> ClusterInfo | None:
 
 class DaskGroups(Executor):
     """A Dask client's executor that names its tasks and counts their attempts (a scheduler
-    plugin sees every task sent to a worker; the scheduler's own transition log keeps only the
-    last 1000 transitions)."""
+    plugin: the scheduler's own log keeps only the last 1000 transitions)."""
 
     def __init__(self, client: Any, scheduler: str, retries: int = RETRIES) -> None:
         self.client, self.scheduler = client, scheduler
@@ -131,9 +130,8 @@ class DaskGroups(Executor):
 
 
 def attempt_counter(prefix: str) -> Any:
-    """A scheduler plugin counting, for each task whose key starts with `prefix`, the times it
-    was sent to a worker (transitions into "processing"). Defined in a function so that it
-    travels to the scheduler by value: the scheduler needs no deepsets."""
+    """A scheduler plugin counting the times each task whose key starts with `prefix` was sent
+    to a worker; defined in a function so that it travels by value (no deepsets there)."""
     from distributed.diagnostics.plugin import SchedulerPlugin
 
     class Attempts(SchedulerPlugin):
@@ -175,13 +173,11 @@ def quiet() -> Iterator[Callable[[], None]]:
 
 
 def dask_setup(worker: Any) -> None:
-    """(On a worker of `local:N`, as Dask's preload) ignore SIGINT: a Ctrl-C in the terminal
-    reaches every process of its group, and the run's own process stops the workers cleanly,
-    where each worker would print its own traceback."""
+    """(On a worker of `local:N`, as Dask's preload) ignore SIGINT, which the run's own process
+    answers by stopping the workers, and log nothing: a task's error reaches the run as an
+    exception, and a heartbeat to a closed scheduler is no news."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # ... and say nothing themselves: a task's error reaches this process as an exception, and
-    # when the run stops them, a cancelled task or a heartbeat to a closed scheduler is no news
     for name in ["distributed", *logging.root.manager.loggerDict]:
         if name.startswith("distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -198,13 +194,9 @@ def worker_versions() -> dict[str, str]:
 
 @contextlib.contextmanager
 def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
-    """Train the block's models on the Dask cluster `scheduler` (None: in this process).
-
-    Fails with a ValueError within about CONNECT_SECONDS for an unreachable scheduler, and
-    within WORKERS_SECONDS for one without workers, before any training. The workers of
-    `local:N` are shut down however the block ends (under `deepsets run`, SIGTERM unwinds
-    like Ctrl-C).
-    """
+    """Train the block's models on the Dask cluster `scheduler` (None: in this process); a
+    ValueError before any training for a scheduler that does not answer within CONNECT_SECONDS
+    or has no workers within WORKERS_SECONDS. `local:N`'s workers end however the block does."""
     if check_scheduler(scheduler) is None:
         yield None
         return
@@ -232,8 +224,7 @@ def connect(scheduler: str) -> Iterator[Any]:
     with contextlib.ExitStack() as stack:
         address = scheduler
         if scheduler.startswith("local:"):
-            # the workers' scratch space, removed with them (Dask's default, $TMPDIR/dask-
-            # scratch-space, outlives the run)
+            # the workers' scratch space, removed with them (Dask's default outlives the run)
             scratch = stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="deepsets-dask-", ignore_cleanup_errors=True)
             )
@@ -249,9 +240,7 @@ def connect(scheduler: str) -> Iterator[Any]:
             )
             stack.callback(cluster.close, timeout=WORKERS_SECONDS)
             address = cluster.scheduler_address
-            # The scheduler, in this process, hooks a GC callback (pause diagnostics), and an
-            # exception raised by a signal handler inside a GC callback is swallowed: Ctrl-C and
-            # SIGTERM would be lost whenever they land in one. Unhook it.
+            # the scheduler's GC callback would swallow a Ctrl-C or SIGTERM landing in it
             disable_gc_diagnosis(force=True)  # type: ignore[no-untyped-call]
         try:
             client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)  # type: ignore[no-untyped-call]

@@ -26,6 +26,7 @@ from torch import nn
 
 from deepsets.checks import (
     check_finite_parameters,
+    check_flag,
     check_placed,
     check_readable,
     is_int,
@@ -213,8 +214,7 @@ def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -
     """Write `model`'s weights and architecture to `path` (.safetensors), atomically; refuses
     (TypeError, naming the layer) a model `load_model` could not rebuild exactly, and replaces
     an existing regular file only with `overwrite`. A tensor used twice is stored once (ties)."""
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    check_flag(overwrite, "overwrite")
     check_placed(model, "model")  # a meta-device model too: shapes without values
     arch, tied = describe(model), ties(model)
     path = check_target(path, overwrite)

@@ -117,20 +117,17 @@ def split(index: list[int], models: Sequence[nn.Module], B: int, N: int) -> list
 
 def run_parts(
     parts: list[Part],
-    train: Callable[[Part, list[int], bool], tuple[np.ndarray, Copies]],
+    train: Callable[[Part, bool], tuple[list[int], np.ndarray, Copies]],
     models: Sequence[nn.Module],
     steps: int,
     fork: bool,
 ) -> tuple[np.ndarray, Copies]:
-    """Train each part with `train(stacks, members, progress)` (indices local to the part, its
-    model indices, part 0 shows progress) in its own worker, forked if `fork`, else a thread;
-    returns the losses (K, steps) and the snapshot copies (step -> model index -> copy)."""
+    """Train each part with `train(part, progress)` (part 0 shows progress; it returns the
+    part's model indices, their losses and copies) in its own worker, forked if `fork`, else a
+    thread; returns the losses (K, steps) and the snapshot copies (step -> model index -> copy)."""
 
     def one(j: int) -> tuple[list[int], np.ndarray, Copies]:
-        members = [i for _, index in parts[j] for i in index]
-        local = {g: n for n, g in enumerate(members)}
-        stacks = [(s, [local[i] for i in index]) for s, index in parts[j]]
-        return (members, *train(stacks, members, j == 0))
+        return train(parts[j], j == 0)
 
     if fork:
         results = run_forked(len(parts), one, models)

@@ -250,23 +250,27 @@ def objects(feeds: Sequence[Feed], K: int) -> list[int]:
 
 
 def train_part(
-    stacks: Part, members: list[int], show: bool, feeds: Sequence[Feed], s: EngineSettings
-) -> tuple[np.ndarray, Copies]:
-    """Train one worker's `stacks` (indices local to `members`), one `fit` per feed; returns
-    the losses (len(members), steps) and the snapshot copies by model index."""
+    part: Part, show: bool, feeds: Sequence[Feed], s: EngineSettings
+) -> tuple[list[int], np.ndarray, Copies]:
+    """Train one worker's stacks, one `fit` per feed; returns their model indices, losses
+    (len(members), steps) and snapshot copies by model index."""
     torch.set_num_threads(s.threads)  # a forked worker's own setting, as this process's
-    where = {g: (j, k) for j, f in enumerate(feeds) for k, g in enumerate(f.index)}
+    members = [i for _, index in part for i in index]
+    at = {g: n for n, g in enumerate(members)}
     losses = np.empty((len(members), s.steps))
     copies: Copies = {t: {} for t in s.snapshots}
-    for j, f in enumerate(feeds):
-        mine = [n for n, g in enumerate(members) if where[g][0] == j]  # places in the part
+    for f in feeds:
+        row = {g: k for k, g in enumerate(f.index)}  # model -> its row of the feed's data
+        own = [(stack, index) for stack, index in part if index[0] in row]
+        mine = [g for _, index in own for g in index]
         if not mine:
             continue
-        local = {n: k for k, n in enumerate(mine)}
-        own = [(stack, [local[n] for n in ix]) for stack, ix in stacks if ix[0] in local]
+        local = {g: n for n, g in enumerate(mine)}
         kept: Copies = {t: {} for t in s.snapshots}
-        data = f.data.subset([where[members[n]][1] for n in mine])
-        losses[mine] = fit(own, data, replace(s, progress=s.progress and show), kept)
+        stacks = [(stack, [local[g] for g in index]) for stack, index in own]
+        data = f.data.subset([row[g] for g in mine])
+        shown = replace(s, progress=s.progress and show)
+        losses[[at[g] for g in mine]] = fit(stacks, data, shown, kept)
         for t in s.snapshots:
-            copies[t].update({members[mine[k]]: m for k, m in kept[t].items()})
-    return losses, copies
+            copies[t].update({mine[k]: m for k, m in kept[t].items()})
+    return members, losses, copies

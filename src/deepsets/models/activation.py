@@ -1,10 +1,7 @@
-"""The activations: one table of what every part of the package knows about each of them.
-
-`ACTIVATIONS` maps a name to an `Activation`: the module the models build and its fast form
-(the same function in fewer cycles, for the engine's stacked forms). Models, weights and the
-engine's stacks all read this table; `dense` builds stacks of layers. A module is a row's only
-if it is exactly what the row builds, options included (its type and its repr): a
-`GELU(approximate='tanh')` is "gelu_tanh", never "gelu", in a file as in a stack's key.
+"""The activations: one table (`ACTIVATIONS`, name -> the module the models build and its fast
+form for the engine's stacks) that models, weights and the engine all read. A module is a
+row's only if it is exactly what the row builds, its type and repr: `GELU(approximate='tanh')`
+is "gelu_tanh", never "gelu". `dense` builds stacks of layers.
 """
 
 from __future__ import annotations
@@ -64,8 +61,7 @@ class Activation:
     name: str
     """Its name in settings, files and errors."""
     module: Callable[[], nn.Module]
-    """Builds the module the models use; a module is this row's if it has the built one's exact
-    type and repr (its options: what it computes), never for a subclass or other options."""
+    """Builds the module the models use."""
     fast: type[nn.Module] | None = None
     """A cheaper module of the same function for the engine's stacked forms (None: `module`)."""
 
