@@ -9,7 +9,7 @@ worker (a forked process, or a thread: engine/forked.py) trains its share in one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -49,7 +49,7 @@ def values(model: nn.Module, B: int, N: int) -> int:
 
 
 def worth_forking(
-    parts: Sequence[Part], models: Sequence[nn.Module], B: int, N: Sequence[int], steps: int
+    parts: Sequence[Part], models: Sequence[nn.Module], B: int, N: Mapping[int, int], steps: int
 ) -> bool:
     """Whether every part has more work in `steps` steps than forking costs (N: per model)."""
     if len(parts) < 2:

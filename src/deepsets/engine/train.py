@@ -190,7 +190,7 @@ def run_engine(
     else:
         parts = share_out(models, s.batch_size, [(f.index, f.N) for f in feeds], workers)
         fork = forkable(device, [seed for f in feeds for seed in f.data.seeds], s.threads)
-        N = objects(feeds, len(models))
+        N = {i: f.N for f in feeds for i in f.index}  # model -> objects per set of its data
         fork = fork and worth_forking(parts, models, s.batch_size, N, s.steps)
         train = functools.partial(train_part, feeds=feeds, s=s)
         with torch_threads(s.threads):
@@ -238,15 +238,6 @@ class Feed:
     def N(self) -> int:
         """Objects per (padded) set."""
         return int(self.X.shape[1])
-
-
-def objects(feeds: Sequence[Feed], K: int) -> list[int]:
-    """(K,): the objects per set of each model's data."""
-    N = [0] * K
-    for f in feeds:
-        for i in f.index:
-            N[i] = f.N
-    return N
 
 
 def train_part(
