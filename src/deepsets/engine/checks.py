@@ -36,10 +36,11 @@ def check_models(
         raise TypeError(f"models must be a list of torch.nn.Module, got {models!r:.80}")
     if not models:
         raise ValueError("models must be a non-empty list of torch.nn.Module, got an empty list")
+    places = set()  # (device, dtype) of each model
     for i, m in enumerate(models):
         if not isinstance(m, nn.Module):
             raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
-        check_model(m, f"models[{i}]")
+        places.add(check_model(m, f"models[{i}]"))
         if masked:
             check_takes_mask(m, MASKED)
     if len({id(m) for m in models}) != len(models):
@@ -50,13 +51,12 @@ def check_models(
     for k, seed in enumerate(seeds):  # checked even where unused (train_on's full batch)
         if seed is not None or not fresh:
             check_seed(seed, f"seeds[{k}]")
-    devices = {p.device for m in models for p in m.parameters()}
+    devices, dtypes = {d for d, _ in places}, {t for _, t in places}
     if len(devices) > 1:
         raise ValueError(f"all models must be on one device, got {sorted(map(str, devices))}")
-    dtypes = {p.dtype for m in models for p in m.parameters()}
     if len(dtypes) > 1:
         raise ValueError(f"all models must have one floating-point dtype, got {dtypes}")
-    return devices.pop(), dtypes.pop()
+    return places.pop()
 
 
 def memory_span(p: torch.Tensor) -> tuple[int, int, int]:

@@ -99,11 +99,6 @@ def train_group(group: Group) -> Trained:
     return Trained(weights, losses, kept, time.perf_counter() - start)
 
 
-def groups_of(parts: Sequence[Part]) -> list[list[int]]:
-    """The model indices of every stack of `parts`, in stack order: one task each."""
-    return [index for part in parts for _, index in part]
-
-
 def run_groups(
     executor: Executor,
     models: Sequence[nn.Module],
@@ -116,7 +111,7 @@ def run_groups(
     `models` and the copies into `snapshots` (step -> model index -> copy); returns the losses
     (K, T). On any error or interruption the unfinished tasks are cancelled."""
     progress, task_settings = settings.progress, replace(settings, progress=False)
-    groups = groups_of(parts)
+    groups = [index for part in parts for _, index in part]  # one task per stack
     futures: dict[Future[Trained], list[int]] = {}
     losses = np.empty((len(models), settings.steps))
     try:
