@@ -3,10 +3,9 @@
 Shape letters: T steps in a chunk, S distinct data rows, K models, B sets, b sets a step,
 N objects, F features, *O the shape of one set's target (() for one number).
 
-A source has `.rows` (model k -> its row of every chunk), `.S` rows, `.subset(members)` (the
-source of some models only, for a worker) and `.chunks(steps)`, which yields X (T, S, b, N, F),
-y (T, S, b, *O) and mask (T, S, b, N) or None. A target of one number per set, (B, 1), is
-stored as (B,), the way the stacks return their outputs.
+A source has `.rows` (model k -> its row of every chunk), `.S` rows, `.subset(members)` and
+`.chunks(steps)`, which yields X (T, S, b, N, F), y (T, S, b, *O) and mask (T, S, b, N) or
+None; a target (B, 1) is stored as (B,), as the stacks return their outputs.
 """
 
 from __future__ import annotations
