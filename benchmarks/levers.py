@@ -51,9 +51,8 @@ from deepsets import DeepSet, training  # noqa: E402
 from deepsets.engine import forked, settings  # noqa: E402
 from deepsets.engine.families import layers, stack_models  # noqa: E402
 from deepsets.engine.losses import per_model  # noqa: E402
-from deepsets.engine.settings import TORCH_THREADS, Engine  # noqa: E402
+from deepsets.engine.settings import TORCH_THREADS, Engine, torch_threads  # noqa: E402
 from deepsets.engine.sources import Streams  # noqa: E402
-from deepsets.engine.threads import torch_threads  # noqa: E402
 from deepsets.engine.train import train_many  # noqa: E402
 from deepsets.studies.exercise.settings import StudySettings  # noqa: E402
 from deepsets.training import train  # noqa: E402

@@ -1,7 +1,7 @@
 """Models on several data sources in one `train_many` call (`sizes` one entry per model).
 
 Each entry's models form their stacks apart, as if trained alone, and every stack is shared
-out over the workers together (engine/feeds.py, parts.share_out): the numbers are those of
+out over the workers together (engine/train.py Feed, parts.share_out): the numbers are those of
 one call per entry, to the bit, on any number of workers.
 """
 

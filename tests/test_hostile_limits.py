@@ -55,7 +55,7 @@ def no_work(monkeypatch):
     def reached(*args, **kwargs):
         raise AssertionError("work started before the refusal")
 
-    monkeypatch.setattr("deepsets.engine.feeds.fit", reached)
+    monkeypatch.setattr("deepsets.engine.train.fit", reached)
     monkeypatch.setattr("deepsets.data._labels", reached)
     monkeypatch.setattr("deepsets.engine.remote.run_groups", reached)
 

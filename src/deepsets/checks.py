@@ -1,12 +1,7 @@
 """The argument checks, once: every public function validates its inputs with these before any
-work, so a mistake costs a clear error naming the argument, not a minute of training or a
-traceback from inside torch.
-
-Each check takes the value and the argument's `name` (as the caller spells it: `seeds`,
+work. Each takes the value and the argument's `name` as the caller spells it (`seeds`,
 `sizes[1]`, `--max-objects`) and returns the value as the caller uses it, or raises a
-ValueError (a TypeError where the type is wrong) that names it. Here: plain values (integers,
-seeds, set sizes), the memory limit, tensors and models (finite numbers, sets), devices (the
-device is resolved once, `resolve_device`), seeds into generators, and readable files.
+ValueError (a TypeError where the type is wrong) that names it.
 """
 
 from __future__ import annotations
@@ -25,9 +20,6 @@ from torch import nn
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes seeds up to this (a signed 64-bit int)
 
 
-# ---------------------------------------------------------------- plain values
-
-
 def is_int(value: object) -> TypeGuard[int]:
     """True for ints (and numpy integers), False for bools, floats and everything else."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -38,6 +30,20 @@ def positive_int(value: object, name: str) -> int:
     if not is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_flag(value: object, name: str) -> bool:
+    """`value` if it is a bool, else a TypeError naming `name`."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_choice(value: object, choices: tuple[str, ...], name: str) -> str:
+    """`value` if it is one of `choices`, else a ValueError naming them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
 
 
 def positive_ints(values: object, name: str, *, empty: bool = False) -> tuple[int, ...]:
@@ -108,8 +114,6 @@ def check_training_args(steps: object, batch_size: object, lr: object) -> None:
     positive_float(lr, "lr")
 
 
-# ---------------------------------------------------------------- memory
-
 MEMORY_FRACTION = 0.5  # one array may take at most this share of the machine's physical memory
 # Floats kept per hidden unit and object during a training step: the activation, its
 # pre-activation and its gradient (train_on's batch check and the studies' estimates).
@@ -146,9 +150,6 @@ def check_memory(n_bytes: float, what: str) -> None:
         )
 
 
-# ---------------------------------------------------------------- tensors and models
-
-
 def check_finite(t: torch.Tensor, name: str) -> None:
     """A ValueError naming `name` and the index of its first NaN or infinity, if it holds one
     (integer, boolean and meta tensors pass)."""
@@ -165,19 +166,15 @@ def check_finite(t: torch.Tensor, name: str) -> None:
 
 
 def check_finite_parameters(model: nn.Module, what: str) -> None:
-    """A ValueError naming the first parameter or buffer (such as a scale the output is
-    multiplied by) of `model` (called `what`) that holds a NaN or an infinity, and where: such
-    a model outputs NaN whatever its input. Training, evaluation, export and load_model all
-    refuse such a model through this one check."""
+    """A ValueError naming the first parameter or buffer of `model` (called `what`) that holds
+    a NaN or an infinity, and where: such a model outputs NaN whatever its input."""
     for name, t in [*model.named_parameters(), *model.named_buffers()]:
         check_finite(t, f"{what}.{name}")
 
 
 def check_sets(X: object, y: object = None, mask: object = None) -> torch.Tensor:
-    """Sets X (B, N, F): a tensor of finite real numbers (or integer tokens) with B >= 1, on a
-    device deepsets computes on; y, if given, a tensor (B, ...) of finite numbers; mask, if
-    given, a boolean tensor (B, N). Else a ValueError (TypeError for a wrong dtype) naming the
-    argument. Returns X; a caller adds what its own use needs (N >= 2 to permute, F = 1 to plot)."""
+    """Sets X (B, N, F) of finite reals (or integer tokens), B >= 1, on a usable device; y, if
+    given, (B, ...) finite; mask, if given, boolean (B, N). Else an error naming the argument."""
     if not isinstance(X, torch.Tensor) or X.dim() != 3:
         got = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
         raise ValueError(f"X must be a tensor of shape (B, N, F): B sets of N objects, got {got}")
@@ -200,20 +197,14 @@ def check_sets(X: object, y: object = None, mask: object = None) -> torch.Tensor
     return X
 
 
-# ---------------------------------------------------------------- devices
-
 DEVICES = ("auto", "cpu", "cuda")
 EXPECTED = f"one of {DEVICES} or a torch.device of the CPU or of an available CUDA GPU"
 
 
 def resolve_device(device: str | torch.device = "auto", name: str = "device") -> torch.device:
     """ "auto" -> cuda if available else cpu; "cuda" without a GPU is an error, not a fallback.
-
-    A torch.device is returned as it is (a CPU one as torch.device("cpu")), after the same
-    check: its type must be cpu, or cuda with that GPU present. Anything else (meta, mps, xla,
-    an unknown string, an int, None) is a ValueError naming the argument `name` and what it
-    takes.
-    """
+    A torch.device must be the CPU (returned as torch.device("cpu")) or a present GPU;
+    anything else is a ValueError naming the argument `name` and what it takes."""
     if not isinstance(device, torch.device):
         if not isinstance(device, str) or device not in DEVICES:
             raise ValueError(f"{name} must be {EXPECTED}, got {device!r}")
@@ -244,9 +235,8 @@ def unusable(device: torch.device) -> str | None:
 
 
 def check_placed(value: object, name: str) -> None:
-    """A ValueError naming `name` if the tensor, module (its parameters and buffers) or
-    generator `value` lives on a device deepsets cannot compute on (meta, mps, a missing GPU);
-    anything else passes (its own check says what it must be)."""
+    """A ValueError naming `name` if the tensor, module or generator `value` lives on a device
+    deepsets cannot compute on (meta, mps, a missing GPU); anything else passes."""
     if isinstance(value, torch.Tensor | torch.Generator):
         devices = {value.device}
     elif isinstance(value, nn.Module):
@@ -266,9 +256,6 @@ def check_all_placed(**values: object) -> None:
     """`check_placed` of every keyword argument, named by its keyword: check_all_placed(X=X)."""
     for name, value in values.items():
         check_placed(value, name)
-
-
-# ---------------------------------------------------------------- generators and files
 
 
 def as_generator(
@@ -293,9 +280,8 @@ def as_generator(
 
 
 def check_readable(path: Path) -> None:
-    """A ValueError naming `path` and the true cause (missing, permission denied, a FIFO, a
-    directory, a socket or a device) unless it is a regular file this process can open; what is
-    not a regular file is never opened (opening a FIFO would wait for a writer)."""
+    """A ValueError naming `path` and the cause unless it is a regular file this process can
+    open; anything else is never opened (opening a FIFO would wait for a writer)."""
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISREG(mode):

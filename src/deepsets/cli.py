@@ -1,15 +1,10 @@
 """The `deepsets` command: `deepsets run [STUDY] [OPTIONS]` parses a study's settings and runs it.
 
-A study is an entry of the registry `deepsets.studies.STUDIES` (a `lab.study.Study`): a frozen
-settings dataclass, whose fields and the docstring under each become the options and `--help`
-(tyro, the cleanrl convention), its `--quick` preset, its check, its run function and its console
-summary. `deepsets run` alone runs DEFAULT_STUDY. Above the studies sit only `--help`,
-`--version` and the command name: a few lines of dispatch, not a parser, and no study's code.
-
-A study's check (the field checks, the memory estimate) comes before any work, so a refused
-flag costs the start of the command only (about a second, mostly importing torch). Signals are
-handled here, once (`stopping_on_signals`): during a run, SIGINT and SIGTERM end it with exit
-status 130 and 143 and one line, its output committed whole or removed (`lab.output`).
+A study is an entry of `deepsets.studies.STUDIES` (a `lab.study.Study`): its settings dataclass
+(fields and their docstrings become the options and `--help`, tyro), its `--quick` preset, its
+check, its run and its summary. The check comes before any work. Signals are handled here, once
+(`stopping_on_signals`): SIGINT and SIGTERM end a run with exit status 130 and 143 and one line,
+its output committed whole or removed (`lab.output`).
 """
 
 from __future__ import annotations
@@ -31,7 +26,7 @@ import tyro
 
 from deepsets import __version__
 from deepsets.cluster import session
-from deepsets.engine.executor import ExecutorFailed
+from deepsets.engine.remote import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
 from deepsets.lab.memory import flag
 from deepsets.lab.output import OutputError, recording_commits
@@ -75,12 +70,8 @@ def description(name: str) -> str:
 
 
 def parse(name: str, args: Sequence[str], prog: str) -> Any:
-    """The study's settings from `args`, over its defaults, or over its quick preset if `--quick`.
-
-    The second parse (only with --quick) applies the same flags on top of the quick preset, so
-    an explicit flag always wins over a quick value. tyro exits (SystemExit) on --help and on
-    malformed flags, after printing the help or the error.
-    """
+    """The study's settings from `args`, over its defaults, or over its quick preset if `--quick`
+    (parsed again on top of it, so an explicit flag wins). tyro exits on --help and bad flags."""
     study, about = STUDIES[name], description(name)
 
     def over(default: Any) -> Any:
@@ -236,9 +227,8 @@ class Terminated(BaseException):
 @contextlib.contextmanager
 def stopping_on_signals() -> Iterator[None]:
     """For the block, in the main thread: SIGINT raises KeyboardInterrupt and SIGTERM
-    `Terminated`, so that a run unwinds (its staged output removed) instead of ending on the
-    spot; the previous handlers come back after it. A signal the process ignores (as under
-    `nohup`) stays ignored; outside the main thread nothing is installed."""
+    `Terminated`, so that a run unwinds (its staged output removed); the previous handlers come
+    back after it. A signal the process ignores (as under `nohup`) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -256,10 +246,8 @@ def stopping_on_signals() -> Iterator[None]:
 
 
 def stop(signum: int, frame: FrameType | None) -> None:
-    """The handler of `stopping_on_signals`. Where an exception would be swallowed (a finalizer,
-    a GC callback) or would leave the logging lock held (every other thread that logs, Dask's
-    event loop among them, would wait on it forever), the signal comes again RETRY_SECONDS
-    later, from a timer thread, until it lands somewhere safe."""
+    """The handler of `stopping_on_signals`. Where an exception would be swallowed or leave the
+    logging lock held (`unsafe_here`), the signal comes again RETRY_SECONDS later."""
     if unsafe_here(frame):
         main = threading.main_thread().ident
         assert main is not None  # the main thread has started: this runs in its handler

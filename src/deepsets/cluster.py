@@ -1,17 +1,11 @@
 """Training on a Dask cluster: the `--scheduler` setting, a run-scoped executor, retries counted.
 
-`train_many` and `train_on` send each stack of models as one task to `current_executor()`
-when one is set (`using(executor)`), so the studies' calls use a cluster without passing it
-down. `session("tcp://host:8786")` connects to a running Dask scheduler, `session("local:N")`
-starts N worker processes on 127.0.0.1 for the run; either sets the executor for its block
-and closes what it opened on the way out (also on Ctrl-C or SIGTERM). `distributed` is
-imported only here, only when a session opens.
-
-A task lost with its worker is sent to another worker by the scheduler (at most
-`distributed.scheduler.allowed-failures` times, 3 by default), and a task that raises is
-tried again up to RETRIES times; either way it trains again from the initial weights and
-seeds it was given, so a retry changes no number. `ClusterInfo.retries` counts them: a
-scheduler plugin of the session counts the times each of its tasks is sent to a worker.
+`session("tcp://host:8786")` connects to a running Dask scheduler, `session("local:N")` starts
+N worker processes on 127.0.0.1; either makes its executor the block's (`engine.remote.using`:
+every stack of models one task) and closes what it opened on the way out. `distributed` is
+imported only when a session opens. A task lost with its worker goes to another (Dask's
+`allowed-failures`), one that raises is tried again up to RETRIES times; either way it trains
+again from its initial weights and seeds, so a retry changes no number (`ClusterInfo.retries`).
 """
 
 from __future__ import annotations
@@ -28,9 +22,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-# the run-scoped executor lives in the engine, which reads it; here for the studies' calls
-from deepsets.engine.executor import current_executor as current_executor
-from deepsets.engine.executor import using as using
+from deepsets.engine.remote import current_executor, using
 
 T = TypeVar("T")
 
@@ -39,12 +31,9 @@ WORKERS_SECONDS = 20.0  # a scheduler without any worker after this is reported 
 RETRIES = 2  # a task that raises is tried again this many times (Dask's `retries=`)
 MAX_LOCAL_WORKERS = 256  # local:N above this is surely a typo
 ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
-# The loggers of exceptions in the client's event-loop callbacks: when a run stops with tasks in
-# flight (Ctrl-C, an error), Dask's executor sets the results of futures the run has cancelled,
-# and each logs a traceback (InvalidStateError, CommClosedError). A task's own error reaches the
-# run through its future, not these.
+# The loggers of the client's event-loop callbacks: a run stopped with tasks in flight logs a
+# traceback for each cancelled future (a task's own error reaches the run through its future).
 CALLBACK_LOGGERS = ("tornado.application", "asyncio")
-
 
 
 @dataclass(frozen=True)
@@ -97,8 +86,7 @@ def cluster_info() -> ClusterInfo | None:
 
 class DaskGroups(Executor):
     """A Dask client's executor that names its tasks and counts their attempts (a scheduler
-    plugin sees every task sent to a worker; the scheduler's own transition log keeps only the
-    last 1000 transitions)."""
+    plugin: the scheduler's own log keeps only the last 1000 transitions)."""
 
     def __init__(self, client: Any, scheduler: str, retries: int = RETRIES) -> None:
         self.client, self.scheduler = client, scheduler
@@ -142,9 +130,8 @@ class DaskGroups(Executor):
 
 
 def attempt_counter(prefix: str) -> Any:
-    """A scheduler plugin counting, for each task whose key starts with `prefix`, the times it
-    was sent to a worker (transitions into "processing"). Defined in a function so that it
-    travels to the scheduler by value: the scheduler needs no deepsets."""
+    """A scheduler plugin counting the times each task whose key starts with `prefix` was sent
+    to a worker; defined in a function so that it travels by value (no deepsets there)."""
     from distributed.diagnostics.plugin import SchedulerPlugin
 
     class Attempts(SchedulerPlugin):
@@ -162,52 +149,38 @@ def attempt_counter(prefix: str) -> Any:
 
 
 @contextlib.contextmanager
-def quiet(name: str, level: int = logging.WARNING) -> Iterator[None]:
-    """Log only `level` and above from logger `name` and its children in the block (Dask logs
-    every worker's start and stop at INFO); their levels are restored after."""
+def quiet() -> Iterator[Callable[[], None]]:
+    """In the block, Dask's loggers (and their children) log warnings only (it logs every
+    worker's start and stop) and CALLBACK_LOGGERS nothing; the function yielded silences Dask
+    too, for a close with tasks in flight. The levels are restored on the way out."""
     import distributed  # noqa: F401  (sets its loggers' levels on import: set ours after)
 
-    names = [name, *(n for n in logging.root.manager.loggerDict if n.startswith(name + "."))]
-    before = {n: logging.getLogger(n).level for n in names}
-    for n in names:
-        logging.getLogger(n).setLevel(max(level, before[n]))
-    try:
-        yield
-    finally:
-        for n, lvl in before.items():
-            logging.getLogger(n).setLevel(lvl)
-
-
-def dask_setup(worker: Any) -> None:
-    """(On a worker of `local:N`, as Dask's preload) ignore SIGINT: a Ctrl-C in the terminal
-    reaches every process of its group, and the run's own process stops the workers cleanly,
-    where each worker would print its own traceback."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # ... and say nothing themselves: a task's error reaches this process as an exception, and
-    # when the run stops them, a cancelled task or a heartbeat to a closed scheduler is no news
-    for name in ["distributed", *logging.root.manager.loggerDict]:
-        if name.startswith("distributed"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-@contextlib.contextmanager
-def hushed(names: tuple[str, ...]) -> Iterator[Callable[[], None]]:
-    """Yield a function that makes loggers `names` (and their children) log only CRITICAL; the
-    levels they had are restored when the block exits."""
     before: dict[str, int] = {}
 
-    def hush() -> None:
-        children = [c for c in logging.root.manager.loggerDict if c.startswith(names)]
+    def at_least(level: int, names: tuple[str, ...]) -> None:
+        children = [n for n in logging.root.manager.loggerDict if n.startswith(names)]
         for n in [*names, *children]:  # a child's own level would let its records through
             before.setdefault(n, logging.getLogger(n).level)
-            logging.getLogger(n).setLevel(logging.CRITICAL)
+            logging.getLogger(n).setLevel(max(level, logging.getLogger(n).level))
 
+    at_least(logging.WARNING, ("distributed",))
+    at_least(logging.CRITICAL, CALLBACK_LOGGERS)
     try:
-        yield hush
+        yield lambda: at_least(logging.CRITICAL, ("distributed",))
     finally:
         for n, level in before.items():
             logging.getLogger(n).setLevel(level)
+
+
+def dask_setup(worker: Any) -> None:
+    """(On a worker of `local:N`, as Dask's preload) ignore SIGINT, which the run's own process
+    answers by stopping the workers, and log nothing: a task's error reaches the run as an
+    exception, and a heartbeat to a closed scheduler is no news."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def worker_versions() -> dict[str, str]:
@@ -221,21 +194,14 @@ def worker_versions() -> dict[str, str]:
 
 @contextlib.contextmanager
 def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
-    """Train the block's models on the Dask cluster `scheduler` (None: in this process).
-
-    Fails with a ValueError within about CONNECT_SECONDS for an unreachable scheduler, and
-    within WORKERS_SECONDS for one without workers, before any training. The workers of
-    `local:N` are shut down however the block ends (under `deepsets run`, SIGTERM unwinds
-    like Ctrl-C).
-    """
+    """Train the block's models on the Dask cluster `scheduler` (None: in this process); a
+    ValueError before any training for a scheduler that does not answer within CONNECT_SECONDS
+    or has no workers within WORKERS_SECONDS. `local:N`'s workers end however the block does."""
     if check_scheduler(scheduler) is None:
         yield None
         return
     with contextlib.ExitStack() as stack:
-        stack.enter_context(quiet("distributed"))
-        for name in CALLBACK_LOGGERS:
-            stack.enter_context(quiet(name, logging.CRITICAL))
-        hush = stack.enter_context(hushed(("distributed",)))  # levels restored last
+        hush = stack.enter_context(quiet())  # levels restored last
         client = stack.enter_context(connect(str(scheduler)))
         groups = DaskGroups(client, str(scheduler))
         stack.callback(groups.shutdown, wait=False)  # cancels what is left
@@ -258,8 +224,7 @@ def connect(scheduler: str) -> Iterator[Any]:
     with contextlib.ExitStack() as stack:
         address = scheduler
         if scheduler.startswith("local:"):
-            # the workers' scratch space, removed with them (Dask's default, $TMPDIR/dask-
-            # scratch-space, outlives the run)
+            # the workers' scratch space, removed with them (Dask's default outlives the run)
             scratch = stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="deepsets-dask-", ignore_cleanup_errors=True)
             )
@@ -275,9 +240,7 @@ def connect(scheduler: str) -> Iterator[Any]:
             )
             stack.callback(cluster.close, timeout=WORKERS_SECONDS)
             address = cluster.scheduler_address
-            # The scheduler, in this process, hooks a GC callback (pause diagnostics), and an
-            # exception raised by a signal handler inside a GC callback is swallowed: Ctrl-C and
-            # SIGTERM would be lost whenever they land in one. Unhook it.
+            # the scheduler's GC callback would swallow a Ctrl-C or SIGTERM landing in it
             disable_gc_diagnosis(force=True)  # type: ignore[no-untyped-call]
         try:
             client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)  # type: ignore[no-untyped-call]

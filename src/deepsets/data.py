@@ -1,10 +1,9 @@
 """The exercise's data: bags of scalar objects; class 0 has three at 1/3, class 1 five at 1/5.
 
-Shape letters: T batches, B sets per batch, N objects per set, F = 1 feature per object.
-(`make_data(N)` keeps the exercise's name: there N counts sets, and X is (N, n_objects, 1).)
-Every set sums to 1 whatever its class, which is why a DeepSet whose `phi` is affine cannot
-tell the classes apart (see the report's section 7b). There are few distinct sets,
-C(N, 3) + C(N, 5) = 372 for N = 10 (`all_sets`): a training run sees each of them many times.
+Shape letters: T batches, B sets per batch, N objects per set, F = 1 feature per object
+(`make_data(N)` keeps the exercise's name: there N counts sets). Every set sums to 1, which is
+why a DeepSet whose `phi` is affine cannot tell the classes apart; there are only
+C(10, 3) + C(10, 5) = 372 distinct sets of 10 (`all_sets`).
 """
 
 from __future__ import annotations
@@ -27,8 +26,7 @@ from deepsets.checks import (
 # class label -> how many objects are nonzero; each nonzero object has value 1 / count
 COUNTS = {0: 3, 1: 5}
 MIN_OBJECTS = max(COUNTS.values())  # the smallest set a class-1 set fits in
-# Peak memory of making data, measured with ru_maxrss for 2e6 sets of 10 and 100 objects:
-# 20-22.5 bytes per object (keys, their argsort, values, X); labels add a few per set.
+# Peak memory of making data (ru_maxrss for 2e6 sets of 10 and 100 objects: 20-22.5 B/object)
 BYTES_PER_OBJECT, BYTES_PER_SET = 24, 32
 CHUNK = 250  # batches made per generator call: the per-call overhead is paid once per chunk
 
@@ -62,19 +60,9 @@ MAX_ENUMERATED_OBJECTS = 20
 def all_sets(
     n_objects: int = 10, *, device: torch.device | str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every distinct set of the task, once each: C(N, 3) of class 0, then C(N, 5) of class 1.
-
-    A set is fixed by which of its N positions are nonzero, so there are C(10, 3) + C(10, 5) =
-    120 + 252 = 372 sets of 10 objects. Within a class the sets are ordered by the binary number
-    whose bit i says whether object i is nonzero (object 0 is the lowest bit).
-
-    Arguments:
-        n_objects: objects per set N, 5 <= N <= MAX_ENUMERATED_OBJECTS.
-        device: where to make the tensors (default cpu).
-
-    Returns:
-        X: float32 (B, N, 1) with B = C(N, 3) + C(N, 5), and y: float32 (B, 1) labels.
-    """
+    """Every distinct set of N = n_objects (5..MAX_ENUMERATED_OBJECTS) once: C(N, 3) of class
+    0, then C(N, 5) of class 1, each class ordered by the binary number whose bit i says whether
+    object i is nonzero. Returns X float32 (B, N, 1) and y float32 (B, 1), on `device` (cpu)."""
     n = check_n_objects(n_objects)
     if n > MAX_ENUMERATED_OBJECTS:
         raise ValueError(
@@ -103,10 +91,8 @@ def data_device(
     return g, device if device is not None else g.device
 
 
-# Sets of up to this many objects are drawn as one arrangement from the table of all_sets
-# (one uniform number per set) instead of by ranking N uniform keys: 3.7x faster to make a
-# chunk of 250 batches of 100 sets of 10 objects (1.45 ms against 5.4 ms), the same
-# distribution. Larger sets, and sets of varying size, are ranked.
+# Sets of up to this many objects are drawn from the table of all_sets (one uniform number per
+# set; 3.7x faster than ranking N uniform keys, the same distribution); others are ranked.
 TABLE_OBJECTS = 16
 
 
@@ -129,11 +115,8 @@ def _arrangements(n_objects: int, device: torch.device) -> tuple[torch.Tensor, i
 def _fill(
     sizes: torch.Tensor | None, n_objects: int, y: torch.Tensor, g: torch.Generator
 ) -> torch.Tensor:
-    """Place each set's nonzero objects at uniformly random positions among its first `sizes`.
-
-    sizes: (..., ) objects per set, or None for all n_objects; y: (..., ) labels.
-    Returns X: (..., N).
-    """
+    """X (..., N): each set's nonzero objects at uniformly random positions among its first
+    `sizes` (..., ) (None: all n_objects), for labels y (..., )."""
     device = y.device
     if sizes is None and n_objects <= TABLE_OBJECTS:
         return _pick(n_objects, y, g)
@@ -169,18 +152,9 @@ def make_batches(
     generator: torch.Generator | int | None = None,
     device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """T balanced batches of B sets each, made in one vectorized call.
-
-    Arguments:
-        T: number of batches.
-        B: sets per batch, a positive even integer.
-        n_objects: objects per set N (>= 5).
-        generator: a torch.Generator, an integer seed, or None for fresh randomness.
-        device: where to make the tensors (default: the generator's device).
-
-    Returns:
-        X: float32 (T, B, N, 1) and y: float32 (T, B, 1).
-    """
+    """T balanced batches of B (even) sets of n_objects (>= 5), in one vectorized call:
+    X float32 (T, B, N, 1), y float32 (T, B, 1). `generator` and `device` as in `make_data`
+    (device default: the generator's)."""
     T, B = positive_int(T, "T (number of batches)"), check_n_sets(B, "B")
     n_objects = check_n_objects(n_objects)
     check_data_memory(T * B, n_objects, f"make_batches(T={T}, B={B}, n_objects={n_objects})")
@@ -197,17 +171,9 @@ def make_data(
     generator: torch.Generator | int | None = None,
     device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The exercise's `make_data(N)`: N sets, N/2 of each class, rows in random order.
-
-    Arguments:
-        N: number of sets, a positive even integer.
-        n_objects: objects per set (default 10, as in the exercise).
-        generator: a torch.Generator or integer seed for reproducible data; None draws fresh.
-        device: where to make the tensors.
-
-    Returns:
-        X: float32 (N, n_objects, 1) features and y: float32 (N, 1) labels in {0, 1}.
-    """
+    """The exercise's `make_data(N)`: N (even) sets of n_objects, N/2 of each class, in random
+    order: X float32 (N, n_objects, 1), y float32 (N, 1) labels in {0, 1}. `generator`: a
+    torch.Generator or integer seed for reproducible data, None draws fresh."""
     N = check_n_sets(N)
     check_data_memory(N, check_n_objects(n_objects), f"make_data(N={N}, n_objects={n_objects})")
     X, y = make_batches(1, N, n_objects=n_objects, generator=generator, device=device)
@@ -222,11 +188,8 @@ def make_padded_batches(
     generator: torch.Generator | int | None = None,
     device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """T balanced batches of B sets of varying size, in one call (see `make_padded_data`).
-
-    Returns:
-        X: float32 (T, B, hi, 1), y: float32 (T, B, 1), mask: bool (T, B, hi).
-    """
+    """T balanced batches of B sets of varying size (`make_padded_data`): X float32
+    (T, B, hi, 1), y float32 (T, B, 1), mask bool (T, B, hi)."""
     T, B = positive_int(T, "T (number of batches)"), check_n_sets(B, "B")
     lo, hi = check_sizes(sizes, least=MIN_OBJECTS)
     check_data_memory(T * B, hi, f"make_padded_batches(T={T}, B={B}, sizes={sizes!r})")
@@ -245,19 +208,9 @@ def make_padded_data(
     generator: torch.Generator | int | None = None,
     device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sets of varying size: each set's size is uniform on [lo, hi], zero-padded to hi.
-
-    The class rule is unchanged (three objects at 1/3 or five at 1/5 among the real ones).
-
-    Arguments:
-        N: number of sets, a positive even integer.
-        sizes: (lo, hi), the smallest and largest set size, 5 <= lo <= hi.
-        generator: a torch.Generator or integer seed; None draws fresh.
-        device: where to make the tensors.
-
-    Returns:
-        X: float32 (N, hi, 1), y: float32 (N, 1), mask: bool (N, hi), True for real objects.
-    """
+    """`make_data` for sets of varying size: each set's size uniform on sizes = (lo, hi),
+    5 <= lo <= hi, zero-padded to hi. Returns X float32 (N, hi, 1), y float32 (N, 1) and
+    mask bool (N, hi), True for real objects."""
     N = check_n_sets(N)
     hi = check_sizes(sizes, least=MIN_OBJECTS)[1]
     check_data_memory(N, hi, f"make_padded_data(N={N}, sizes={sizes!r})")
@@ -274,12 +227,8 @@ def chunks(
     generator: torch.Generator | int | None = None,
     device: torch.device | str | None = None,
 ) -> Iterator[tuple[torch.Tensor, ...]]:
-    """The training data of `steps` steps, made CHUNK batches per call.
-
-    Yields (X (t, B, N, 1), y (t, B, 1)) blocks of t <= CHUNK fresh balanced batches, or
-    (X (t, B, hi, 1), y (t, B, 1), mask (t, B, hi)) with `sizes=(lo, hi)`. The arguments are
-    checked at the call, before the first block is made.
-    """
+    """The training data of `steps` steps, checked at the call: blocks of t <= CHUNK batches,
+    X (t, B, N, 1), y (t, B, 1) [, mask (t, B, hi) with `sizes=(lo, hi)`]."""
     steps = positive_int(steps, "steps")
     batch_size = check_n_sets(batch_size, "batch_size")
     if sizes is None:

@@ -8,16 +8,9 @@ onnxruntime on random padded sets of 0, 1 and N objects, and must give the torch
 (to ATOL + RTOL * |output|); a graph that does not is refused, so a written file is a checked one.
 `deepsets export WEIGHTS OUT` does the same for a file of `deepsets.save_model`.
 
-The exporter is TorchScript's tracer (`torch.onnx.export(..., dynamo=False)`), chosen by
-measurement on torch 2.13 and onnxruntime 1.32: it exports every DeepSet (sum, mean, max; the
-exercise's, trained: |onnxruntime - torch| <= 1.5e-6 on 1,000 random sets of 0 to 50 objects)
-and the digit DeepSet (tokens and pixels: <= 3e-6 on sums up to 12). The torch.export exporter
-(dynamo=True, which also needs onnxscript) gave a max-pooling DeepSet's empty sets outputs 0.03
-away from torch's (`pool`'s branch for zero objects is specialised away) and cannot capture the
-digit encoder's token check (a data-dependent branch). torch marks the TorchScript exporter as
-deprecated; should it go, `trace` is the one function to change.
-Models the tracer cannot export are refused by kind before any work, the reason in the model's
-class (`ONNX_REFUSAL`: the digit study's LSTM, GRU and Set Transformer) or, for an MLP, here.
+The exporter is TorchScript's tracer (`dynamo=False`), chosen by measurement (docs/export.md);
+should it go, `trace` is the one function to change. Models it cannot export are refused by
+kind before any work: the reason in the model's class (`ONNX_REFUSAL`), or for an MLP, here.
 
 Shape letters: B sets, N objects, F features.
 """
@@ -39,6 +32,7 @@ from torch.jit._trace import TracerWarning
 from deepsets.checks import (
     as_generator,
     check_finite_parameters,
+    check_flag,
     check_placed,
     positive_int,
 )
@@ -52,10 +46,6 @@ DEFAULT_MAX_OBJECTS = 100  # the largest sets the studies test (5 to 100 objects
 # torch.onnx.export keeps global state (GLOBALS.in_onnx_export): one export at a time per process
 TRACING = threading.Lock()
 
-# Measured with torch 2.13 (both exporters; onnxscript 0.7.2 for torch.export's) and onnxruntime
-# 1.32. tests/test_export.py checks the TorchScript reasons and torch.export's on the LSTM, so a
-# model the tracer learns to export shows up there. A model class that cannot export says why in
-# its `ONNX_REFUSAL`; an MLP is refused here.
 MLP_REFUSAL = (
     "an MLP does not export as a set model: it takes sets of one fixed size as (B, N) "
     "numbers, without a mask"
@@ -151,9 +141,7 @@ def check_export(
 ) -> tuple[nn.Module, Path, int]:
     """The arguments of export_onnx checked, before any work: a clear error for each."""
     N = positive_int(max_objects, "max_objects")
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
-    path = check_target(path, overwrite)
+    path = check_target(path, check_flag(overwrite, "overwrite"))
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_placed(model, "model")
@@ -245,10 +233,8 @@ def trace(model: nn.Module, X: torch.Tensor, mask: torch.Tensor, y: tuple[str, .
     """The ONNX bytes of model(X, mask) traced by TorchScript, batch and objects dynamic (in y's
     axes too, as `output_axes` measured them).
 
-    The tracer warns that the model's Python checks (on shapes, on token ranges) are not in the
-    graph; verify() measures what matters instead: that the graph agrees with the model on every
-    set size it is checked on. The exporter's own deprecation notice is silenced too: it names
-    the torch.export exporter, which this module measured and does not use (see above).
+    The tracer's warnings (the model's Python checks are not in the graph) and its deprecation
+    notice are silenced: `verify` measures what matters, the graph against the model.
     """
     axes = {"X": {0: "batch", 1: "objects"}, "mask": {0: "batch", 1: "objects"}}
     with (

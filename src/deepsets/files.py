@@ -1,8 +1,6 @@
-"""Files as users expect: written all or nothing (`write_atomic`, for saved weights and exported
-models), with the permissions their umask asks for (`umask`, also for a study's run directory),
-to a place checked before any work (`check_target`): overwrite replaces a regular file only,
-never a directory, a device, a FIFO or a socket. (Reading checks the file first:
-`checks.check_readable`.)"""
+"""Files as users expect: written all or nothing (`write_atomic`), with the permissions their
+umask asks for (`umask`), to a place checked before any work (`check_target`): overwrite
+replaces a regular file only, never a directory, a device, a FIFO or a socket."""
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """Figures for the exercise: a batch of sets as an image, loss curves over seeds.
 
-Every function returns a `Figure` and never calls plt.show(); the caller decides. `Figure` is
-matplotlib's, built without pyplot (no global figure list to leak into), which Jupyter shows
-inline as a PNG; every figure the library returns, the studies' included, is one.
+Every function returns a `Figure` (matplotlib's, built without pyplot, shown inline by Jupyter;
+every figure the library returns is one) and never calls plt.show(): the caller decides.
 """
 
 from __future__ import annotations
@@ -119,12 +118,9 @@ def plot_losses(
     reference: float | None = None,
     reference_label: str = "ln 2 (chance)",
 ) -> Figure:
-    """Loss curves: for each name, losses (T,) or (S, T) over S seeds -> mean line and min-max band.
-
-    Curves are smoothed with a `window`-step running mean; the y axis is logarithmic. An optional
-    horizontal `reference` line (for example ln 2, chance level) is drawn dashed and labelled
-    `reference_label`.
-    """
+    """Loss curves: for each name, losses (T,) or (S, T) over S seeds -> mean line and min-max
+    band, smoothed over `window` steps, on a log axis; `reference` (e.g. ln 2, chance) is drawn
+    dashed and labelled `reference_label`."""
     checked = check_runs(runs)
     window = positive_int(window, "window")
     if reference is not None:

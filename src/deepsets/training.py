@@ -3,10 +3,8 @@
 Shape letters: T steps in a chunk, B sets, N objects, F = 1 feature.
 
 `train(model)` is the loop a student writes: data from `make_data`'s stream, forward, BCE,
-`backward()`, `torch.optim.Adam`. It is also the reference the stacked engine
-(`deepsets.engine.train`: `train_many`, `train_on`) is tested against. `count_params` and
-`evaluate` are the exercise's other two functions; the checks here are the ones every
-training call shares (a model's outputs, a mask, the progress flag, the divergence warning).
+`backward()`, Adam; it is the reference the stacked engine (`deepsets.engine.train`) is tested
+against. Here too: `count_params`, `evaluate`, and the checks every training call shares.
 """
 
 from __future__ import annotations
@@ -37,10 +35,7 @@ from deepsets.checks import (
 from deepsets.data import MIN_OBJECTS, check_n_objects, chunks
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
-# Adam as torch's fused kernel (`torch.optim.Adam(fused=True)`: one pass over all the weights)
-# rather than its default loop of seven ops per tensor, here and in the engine; the same update.
-# Measured gain in benchmarks/levers.py (benchmarks/README.md, "Levers").
-FUSED = True
+FUSED = True  # Adam as torch's fused kernel, here and in the engine (benchmarks/README.md)
 MASKED = "training on sets of varying size (sizes= or mask=)"  # what needs a model taking a mask
 
 
@@ -114,8 +109,8 @@ def train(
 
 
 def check_model(model: nn.Module, name: str) -> tuple[torch.device, torch.dtype]:
-    """A clear error for a module nothing can train (no trainable parameter, one that is not
-    finite, parameters on two devices or of two dtypes); returns their device and dtype."""
+    """A clear error for a module nothing can train (no trainable or a non-finite parameter,
+    two devices or dtypes); returns its device and dtype."""
     check_placed(model, name)
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError(f"{name} has no trainable parameters")
@@ -133,8 +128,8 @@ def check_model(model: nn.Module, name: str) -> tuple[torch.device, torch.dtype]
 def check_set_size(
     n_objects: object, sizes: object, name: str = "sizes"
 ) -> tuple[int, tuple[int, int] | None]:
-    """The padded set size N and the checked sizes (lo, hi) or None: n_objects (default 10)
-    or sizes (the argument `name`), never both (sizes would silently override n_objects)."""
+    """The padded set size N and the checked sizes (lo, hi) or None: from n_objects (default
+    10) or sizes, never both (sizes would silently override n_objects)."""
     if sizes is None:
         return check_n_objects(10 if n_objects is None else n_objects), None
     if n_objects is not None:
@@ -149,8 +144,7 @@ def check_set_size(
 def sample(
     N: int, sizes: tuple[int, int] | None, device: torch.device, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A sample input X (2, N, 1), and its mask (2, N) for sets of varying size, for the check
-    of a model's outputs before training."""
+    """A sample input X (2, N, 1) and its mask (2, N) or None, for the check of the outputs."""
     X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F)
     return X, None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
 
@@ -180,8 +174,8 @@ def model_device(model: nn.Module) -> torch.device:
 def run_model(
     model: nn.Module, X: torch.Tensor, *mask: torch.Tensor, target: tuple[int, ...] | None = (1,)
 ) -> torch.Tensor:
-    """model(X, *mask) -> (B, *target) (any shape for target None), or a ValueError saying
-    which input the model could not take or which shape it gave instead."""
+    """model(X, *mask) -> (B, *target) (target None: any), or a ValueError saying which input
+    the model could not take or which shape it gave."""
     try:
         p = model(X, *mask)
     except RuntimeError as e:  # e.g. an MLP built for another set size: a matmul shape error
@@ -225,9 +219,8 @@ def check_outputs(
     target: tuple[int, ...] | None = (1,),
     names: Sequence[str] | None = None,
 ) -> list[torch.Tensor]:
-    """Run every model once on X (B, N, F), in eval mode, before any training starts: its
-    outputs must have the target's shape (B, *target) and its parameters' dtype, and be
-    probabilities if `probabilities`. Returns the outputs."""
+    """Every model's outputs on X (B, N, F), in eval mode, before any training: of shape
+    (B, *target), of its parameters' dtype, and probabilities if `probabilities`."""
     outs = []
     for i, m in enumerate(models):
         name = f"models[{i}]" if names is None else names[i]
@@ -278,11 +271,9 @@ def user_stacklevel() -> int:
 def evaluate(
     model: nn.Module, X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
 ) -> dict[str, float]:
-    """Binary cross-entropy and accuracy (threshold 0.5) of `model` on X (B, N, F), y (B, 1).
-
-    Labels may be floats, integers or booleans (0 or 1); float X takes the model's dtype; a
-    model that outputs anything but probabilities in [0, 1], or takes no mask when given one,
-    is refused. X may require grad: nothing is differentiated."""
+    """Binary cross-entropy and accuracy (threshold 0.5) of `model` on X (B, N, F), y (B, 1)
+    (labels 0 or 1, of any dtype); float X takes the model's dtype. A model that outputs
+    anything but probabilities, or takes no mask when given one, is refused."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(y, torch.Tensor) or not isinstance(X, torch.Tensor):

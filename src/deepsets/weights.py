@@ -1,12 +1,10 @@
 """Save and load trained models as safetensors (no pickle): weights plus the architecture.
 
-Only what can be rebuilt exactly is saved: a `DeepSet` of widths or of package modules
-(`modules()`), an MLP that `models.mlp.check_mlp` recognises, and the registered models
-(`MODELS`: `SetModel` and the studies' models, which `register` when imported; a file naming one
-imports its study first, `STUDY_KINDS`), rebuilt from the arguments they keep
-(`models.arguments.recorded`). Anything else is refused at save time, naming the module.
-`load_model` checks the stored architecture against the header's tensor shapes before it builds
-anything, so a damaged or hostile file costs a clear ValueError, never a large allocation.
+Only what can be rebuilt exactly is saved: a `DeepSet` of widths or of package modules, an MLP
+(`check_mlp`), and the registered models (`MODELS`: `SetModel` and the studies' models, which
+`register` when imported; `STUDY_KINDS` says which study to import), rebuilt from the arguments
+they keep (`recorded`). `load_model` checks the architecture against the header's shapes before
+it builds anything, so a damaged or hostile file costs a clear ValueError, not an allocation.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from torch import nn
 
 from deepsets.checks import (
     check_finite_parameters,
+    check_flag,
     check_placed,
     check_readable,
     is_int,
@@ -115,8 +114,7 @@ def describe(model: nn.Module) -> dict[str, Any]:
 
 
 def same_when_rebuilt(model: nn.Module, arch: dict[str, Any]) -> dict[str, Any]:
-    """`arch` if `build(arch)` has `model`'s layers; else a TypeError (it was changed after it
-    was built, so its arguments no longer describe it)."""
+    """`arch` if `build(arch)` has `model`'s layers; else a TypeError (changed since built)."""
     try:
         json.dumps(arch, allow_nan=False)
         with torch.device("meta"):  # built for comparison only: no memory
@@ -132,8 +130,8 @@ def same_when_rebuilt(model: nn.Module, arch: dict[str, Any]) -> dict[str, Any]:
 
 
 def module_of(m: nn.Module, where: str) -> dict[str, Any]:
-    """A DeepSet's phi or rho as a JSON-able dict of package modules (MODULES); a TypeError
-    naming the first module that is not one of them."""
+    """A DeepSet's phi or rho as a JSON-able dict of package modules, or a TypeError naming
+    the first module that is not one."""
     name = activation_name(m)
     if name is not None:
         return {"kind": name}
@@ -213,8 +211,7 @@ def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -
     """Write `model`'s weights and architecture to `path` (.safetensors), atomically; refuses
     (TypeError, naming the layer) a model `load_model` could not rebuild exactly, and replaces
     an existing regular file only with `overwrite`. A tensor used twice is stored once (ties)."""
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    check_flag(overwrite, "overwrite")
     check_placed(model, "model")  # a meta-device model too: shapes without values
     arch, tied = describe(model), ties(model)
     path = check_target(path, overwrite)
@@ -279,9 +276,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
 
 
 def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype, dict[str, str]]:
-    """The stored architecture, weight dtype and ties, checked against the tensors' shapes in
-    the file's header without reading (or allocating) any weights; a ValueError says what is
-    wrong."""
+    """The stored architecture, weight dtype and ties, checked against the header's shapes
+    without reading any weights; a ValueError says what is wrong."""
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}

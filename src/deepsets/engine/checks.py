@@ -1,6 +1,5 @@
-"""The engine's checks of its arguments, all made before any training: the models (distinct,
-unshared, one device and dtype), their set sizes, given training sets and their memory, the
-executor and the snapshots. A failure names the argument.
+"""The engine's checks of its arguments, before any training (models, set sizes, given sets and
+their memory, executor, snapshots), on top of `deepsets.checks`. A failure names the argument.
 
 Shape letters: K models, B sets, b sets a step, N objects, F features, *O one set's target.
 """
@@ -17,6 +16,7 @@ from torch import nn
 from deepsets.checks import (
     ACTIVATION_FLOATS,
     check_all_placed,
+    check_finite,
     check_memory,
     check_seed,
     is_int,
@@ -24,8 +24,6 @@ from deepsets.checks import (
     positive_int,
 )
 from deepsets.engine.losses import LOSSES
-from deepsets.engine.settings import TORCH_THREADS
-from deepsets.engine.sources import check_training_sets
 from deepsets.training import MASKED, check_model, check_set_size, check_takes_mask
 
 
@@ -38,10 +36,11 @@ def check_models(
         raise TypeError(f"models must be a list of torch.nn.Module, got {models!r:.80}")
     if not models:
         raise ValueError("models must be a non-empty list of torch.nn.Module, got an empty list")
+    places = set()  # (device, dtype) of each model
     for i, m in enumerate(models):
         if not isinstance(m, nn.Module):
             raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
-        check_model(m, f"models[{i}]")
+        places.add(check_model(m, f"models[{i}]"))
         if masked:
             check_takes_mask(m, MASKED)
     if len({id(m) for m in models}) != len(models):
@@ -52,18 +51,17 @@ def check_models(
     for k, seed in enumerate(seeds):  # checked even where unused (train_on's full batch)
         if seed is not None or not fresh:
             check_seed(seed, f"seeds[{k}]")
-    devices = {p.device for m in models for p in m.parameters()}
+    devices, dtypes = {d for d, _ in places}, {t for _, t in places}
     if len(devices) > 1:
         raise ValueError(f"all models must be on one device, got {sorted(map(str, devices))}")
-    dtypes = {p.dtype for m in models for p in m.parameters()}
     if len(dtypes) > 1:
         raise ValueError(f"all models must have one floating-point dtype, got {dtypes}")
-    return devices.pop(), dtypes.pop()
+    return places.pop()
 
 
 def memory_span(p: torch.Tensor) -> tuple[int, int, int]:
-    """(storage, first byte, one past the last byte) of the memory p's elements lie in; an
-    empty or meta tensor (no memory) is a span of its own, keyed by its identity."""
+    """(storage, first byte, one past the last byte) of p's elements; an empty or meta tensor
+    is a span of its own."""
     where = p.untyped_storage().data_ptr()
     if p.numel() == 0 or where == 0:
         return -id(p), 0, 1
@@ -73,10 +71,8 @@ def memory_span(p: torch.Tensor) -> tuple[int, int, int]:
 
 
 def check_unshared(models: Sequence[nn.Module]) -> None:
-    """Refuse models that share a parameter (one module or tensor in two models, or two
-    parameters on overlapping memory): each model trains as its own copy and is written back,
-    so a shared one would end as the last model's, silently. Tying within one model is fine.
-    The error names the first shared pair in the models' order."""
+    """Refuse models that share a parameter (or overlapping memory), naming the first pair:
+    each trains as its own copy and is written back. Tying within one model is fine."""
     spans = sorted(
         (*memory_span(p), i, k, name)
         for i, m in enumerate(models)
@@ -107,10 +103,8 @@ def check_unshared(models: Sequence[nn.Module]) -> None:
 def check_set_sizes(
     n_objects: object, sizes: object, models: Sequence[nn.Module]
 ) -> list[tuple[int, tuple[int, int] | None, list[int]]]:
-    """The K models by the sets they train on: (N, (lo, hi) or None, their indices) for each
-    distinct entry, in order of first appearance; those on sets of varying size must take a
-    mask. `sizes` is None or one pair (lo, hi) for every model, or one entry (None or a pair)
-    per model; a None entry trains on sets of n_objects."""
+    """The K models by the sets they train on (`sizes`: None, one pair (lo, hi) for all, or
+    one entry per model): (N, (lo, hi) or None, their indices) per distinct entry, in order."""
     K = len(models)
     if not isinstance(sizes, list | tuple) or not any(e is None or isinstance(e, list | tuple)
                                                        for e in sizes):  # fmt: skip
@@ -135,9 +129,7 @@ def check_given_sets(
     models: Sequence[nn.Module], sets: object, steps: object, lr: object, loss: object,
     batch_size: object,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:  # fmt: skip
-    """`train_on`'s checks of its data and schedule, in order, before any work: the sets
-    (X, y) or (X, y, mask), where the tensors are, steps, lr, the loss for y, the sets' shapes
-    and values, a step's memory. Returns X, y, mask."""
+    """`train_on`'s checks of its sets, steps, lr, loss and a step's memory; returns X, y, mask."""
     if not isinstance(sets, tuple | list):
         raise TypeError(f"sets must be a pair (X, y) or a triple (X, y, mask), got {sets!r:.80}")
     if len(sets) not in (2, 3):
@@ -152,6 +144,38 @@ def check_given_sets(
     return X, y, mask
 
 
+def check_training_sets(X: object, y: object, mask: object, K: int, batch_size: object) -> None:
+    """A clear ValueError for sets `TrainingSets` cannot take (shapes, a NaN or an infinity)."""
+    if (
+        not isinstance(X, torch.Tensor)
+        or X.dim() not in (3, 4)
+        or (X.dim() == 4 and X.shape[0] != K)
+    ):
+        got = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+        raise ValueError(
+            f"X must be a tensor (K, B, N, F) with K = {K}, or (B, N, F) shared by the "
+            f"models, got {got}"
+        )
+    lead = tuple(X.shape[:2]) if X.dim() == 4 else tuple(X.shape[:1])  # (K, B) or (B,)
+    if lead[-1] < 1:
+        raise ValueError(f"X must hold B >= 1 sets, got {tuple(X.shape)}")
+    if (
+        not isinstance(y, torch.Tensor)
+        or tuple(y.shape[: len(lead)]) != lead
+        or y.dim() <= len(lead)
+    ):
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"y must be a tensor {(*lead, 1)} (or {(*lead, '...')}), got {got}")
+    if mask is not None and (
+        not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != X.shape[:-1]
+    ):
+        raise ValueError(f"mask must be a boolean tensor {tuple(X.shape[:-1])} (.., B, N)")
+    if batch_size is not None:
+        positive_int(batch_size, "batch_size")
+    check_finite(X, "X")
+    check_finite(y, "y")
+
+
 def check_loss(loss: object, y: object) -> None:
     """Raise a clear error for an unknown loss, or labels "bce" cannot take."""
     if loss not in LOSSES:
@@ -163,9 +187,8 @@ def check_loss(loss: object, y: object) -> None:
 def check_step_memory(
     models: Sequence[nn.Module], X: torch.Tensor, y: torch.Tensor, batch_size: int | None
 ) -> None:
-    """Refuse, naming batch_size, a training step of the K models on b sets of X (.., B, N, F)
-    whose drawn sets and activations would not fit in memory: b sets per model, each object
-    through every layer's units (`object_units`, the widest model's)."""
+    """Refuse, naming batch_size, a step of the K models on b sets of X (.., B, N, F) whose sets
+    and activations (`object_units`, the widest model's) would not fit in memory."""
     b = X.shape[-3] if batch_size is None else batch_size
     N, K = X.shape[-2], len(models)
     target = math.prod(y.shape[X.dim() - 2 :])  # one set's target, (*O)
@@ -180,11 +203,9 @@ def check_step_memory(
 
 
 def object_units(model: nn.Module, X: torch.Tensor) -> float:
-    """Activation values per object of a step of `model` on sets like X (.., B, N, F): its
-    layers' output widths summed, for Linear layers; for a model with other weights (a
-    convolution makes channels x pixels values per object) every leaf module's outputs on one
-    set of X, measured with forward hooks (the formula where that forward fails: the check of
-    the outputs names the failure later)."""
+    """Activation values per object of `model` on sets like X (.., B, N, F): its layers' widths
+    summed, or for other weights than Linear (a convolution) its leaf modules' outputs on one
+    set, measured with forward hooks (a failing forward is reported later, by its own check)."""
     weights = [p for p in model.parameters() if p.dim() >= 2]
     units = float(sum(p.shape[0] for p in weights))
     if all(p.dim() == 2 for p in weights):
@@ -210,9 +231,8 @@ def object_units(model: nn.Module, X: torch.Tensor) -> float:
 def check_losses_apply(
     outputs: Sequence[torch.Tensor], y: torch.Tensor, loss: str
 ) -> None:
-    """The loss of every model's outputs (b, *O) on a sample of the targets y (b, ...), once
-    before training: a ValueError naming the model whose outputs the loss cannot take (or
-    whose output shape differs from the first model's: they train as one batch of losses)."""
+    """A ValueError naming the model whose outputs (b, *O) the loss cannot take with targets
+    y (b, ...), or whose output shape differs from the first model's."""
     for i, p in enumerate(outputs):
         if p.shape != outputs[0].shape:
             raise ValueError(
@@ -226,11 +246,6 @@ def check_losses_apply(
                 f"models[{i}]'s outputs {tuple(p.shape)} do not fit loss={loss!r} with targets "
                 f"{tuple(y.shape)}: {e}"
             ) from e
-
-
-def check_threads(threads: object) -> int:
-    """torch's CPU threads for training: TORCH_THREADS for None, else a positive integer."""
-    return TORCH_THREADS if threads is None else positive_int(threads, "threads")
 
 
 def check_executor(executor: object, device: torch.device) -> Executor | None:

@@ -1,16 +1,11 @@
-"""The engine's workers as forked processes: one CPU core each, without sharing a GIL.
+"""The engine's workers as forked processes: one CPU core each, without sharing a GIL (two
+threads take turns at it for the Python around every small op: benchmarks/README.md, "Levers").
 
-A step of tiny stacks is hundreds of small ops, each a few microseconds of Python around its
-kernel. Two threads in one process take turns at the GIL for that Python, so the second core
-idles: the study's step ran at 8.9 ms on one worker thread and 7.4 ms on two (hand-written
-steps; 10.7 and 7.1 ms through autograd, whose backward runs without the GIL). Two processes
-run at the speed of one each (benchmarks/README.md, "Levers").
-
-Each part beyond the first trains in a child forked from this process: the child has the
-models, the data source and the training function as they are here (nothing is pickled on the
-way in) and sends back only its members' trained weights, losses and snapshot weights. The
-first part trains here, with the progress bar. A child that dies or fails is an error here,
-and no weights of its part are written; on any error or interruption the children are ended.
+Each part beyond the first trains in a child forked from this process, which has everything as
+it is here (nothing is pickled on the way in) and sends back only its members' trained weights,
+losses and snapshot weights; the first part trains here, with the progress bar. A child that
+dies or fails is an error here and nothing of its part is written; on any error or
+interruption the children are ended.
 """
 
 from __future__ import annotations
@@ -33,9 +28,7 @@ from torch import nn
 
 from deepsets.checks import is_int
 
-# Fork the workers when it is safe (see `forkable`); else threads. Measured gain in
-# benchmarks/README.md, "Levers".
-FORK = True
+FORK = True  # fork the workers when it is safe (`forkable`), else threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,17 +41,15 @@ Train = Callable[[int], tuple[list[int], np.ndarray, Copies]]  # part -> members
 
 
 def can_fork() -> bool:
-    """Whether this process may fork workers: on Linux (macOS's system libraries are not safe
-    to fork, as Python's own default there says; Windows has no fork), outside a daemon process
-    (which may not have children), unless FORK is off."""
+    """Whether this process may fork workers: FORK, on Linux (macOS's libraries are not safe to
+    fork, Windows has none), outside a daemon process (which may not have children)."""
     return FORK and sys.platform == "linux" and not mp.current_process().daemon
 
 
 def forkable(device: torch.device, seeds: Sequence[object], threads: int = 1) -> bool:
-    """Whether training workers may be forked children: `can_fork`, on a CPU, when every data
-    stream comes from an integer seed (a child's copy of a caller's generator would not advance
-    the caller's), and on one torch thread: a child that runs torch's intra-op threads on the
-    pool it copied from its parent (GNU OpenMP's) waits for threads that are not there."""
+    """Whether training workers may be forked: `can_fork`, on a CPU, every data stream from an
+    integer seed (a child's copy of a generator would not advance the caller's), on one torch
+    thread (a child would wait on the OpenMP pool it copied, whose threads are not there)."""
     return can_fork() and device.type == "cpu" and all(is_int(s) for s in seeds) and threads == 1
 
 
@@ -91,11 +82,8 @@ def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
 
 def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     """[fn(x) for x in items], shared out over `workers` processes (this one and forked
-    children), in order: each process takes the next item not yet taken from a shared counter
-    (a queue in the items' order), so that items of unequal cost keep every process busy to
-    the end; a plain loop where forking is not possible, or on more than one torch thread (a
-    child would wait on the OpenMP pool it copied, as `forkable` says). Only the results are
-    pickled: fn and items are the children's copies."""
+    children), each taking the next item from a shared counter; a plain loop where forking is
+    not possible or on more than one torch thread (`forkable`). Only the results are pickled."""
     n = min(workers, len(items))
     if n < 2 or not can_fork() or torch.get_num_threads() > 1:
         return [fn(x) for x in items]
@@ -120,14 +108,9 @@ def _take(fn: Callable[[T], R], items: Sequence[T], taken: Any) -> dict[int, R]:
 
 
 def serve(send: Any, job: Callable[[], object]) -> None:
-    """In the child: run the job and send back its result (or its error), then leave without
-    running the parent's exit handlers.
-
-    The child ignores Ctrl-C (its parent gets it too, and ends its children) and dies at once
-    of SIGTERM, the parent's way of ending it, whatever it was doing (blocked on a full pipe, or
-    inside the parent's handlers, which the fork copied). The signals were blocked from before
-    the fork until these are in place.
-    """
+    """In the child: run the job, send back its result (or its error), leave without running
+    the parent's exit handlers. It ignores Ctrl-C (the parent ends its children) and dies at
+    once of SIGTERM, the parent's way of ending it (both blocked from before the fork)."""
     with contextlib.suppress(ValueError):  # not this process's main thread: nothing to set
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -162,9 +145,8 @@ def receive(j: int, child: Any, recv: Any) -> Any:
 def run_forked(
     n_parts: int, train: Train, models: Sequence[nn.Module]
 ) -> list[tuple[list[int], np.ndarray, Copies]]:
-    """`train(j)` for every part j: part 0 here, the others each in a forked child, which
-    sends back its members' weights, losses and snapshot weights; the children's trained
-    weights are written into `models`. Results in part order."""
+    """`train(j)` for every part j, part 0 here and the others in forked children, whose
+    trained weights are written into `models`; results in part order."""
 
     def packed(
         j: int,
@@ -190,9 +172,8 @@ def run_forked(
 
 def pack(weights: Weights) -> Packed:
     """A state_dict as its entries (name, dtype, shape) and one byte array of their values,
-    which pickles in microseconds: torch pickles each tensor through torch.save (0.3 s each
-    way for the study's 435 state_dicts). One with a tensor that is not a plain strided
-    one (sparse, say) stays as it is."""
+    which pickles in microseconds (torch pickles each tensor through torch.save); one with a
+    tensor that is not strided (sparse, say) stays as it is."""
     if any(t.layout != torch.strided for t in weights.values()):
         return weights
     entries = [(k, t.dtype, tuple(t.shape)) for k, t in weights.items()]

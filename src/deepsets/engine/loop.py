@@ -2,12 +2,10 @@
 
 Shape letters: T steps in a chunk, S distinct data streams, K models, B sets, N objects, F features.
 
-Each stack's weights are leaf tensors (K_s, ...) with a leading member axis (one flat leaf per
-stack, viewed as its tensors, measured no faster: 0.95x on the study's models); a step is one
-forward of every stack, the sum of the members' mean losses, one `backward()` and one
-`torch.optim.Adam` step.
-The members share no weights and Adam is elementwise, so each gets exactly the gradient and the
-update its own loop would give it.
+Each stack's weights are leaf tensors (K_s, ...) with a leading member axis; a step is one
+forward of every stack, the sum of the members' mean losses, one `backward()` and one Adam
+step. The members share no weights and Adam is elementwise, so each gets exactly the gradient
+and the update its own loop would give it.
 """
 
 from __future__ import annotations

@@ -1,19 +1,15 @@
 """Form the stacks by a fixed rule, then share them out over workers, one CPU core each.
 
-The stacks (which models share one, when a large one is split and a lone one halved) follow
-`stacks`: a rule of the models, the batch shape and the fixed constants below, never of the
-number of workers or the machine. Each member's arithmetic is that of its stack alone, so the
-same models give the same numbers on any number of workers. `partition` then shares the stacks
-out: largest first (by the cost model), each to the worker with the least work so far, the
-order a queue of stacks served largest-first gives; a worker (a forked process, or a thread
-where forking is not safe: engine/forked.py) trains its share in one copy of the training loop,
-every step of all its stacks together (their data streams made once). The number of workers
-changes the time, never a number.
+`stacks` (which models share one, when a large one is split and a lone one halved) is a rule
+of the models, the batch shape and the fixed constants below, never of the workers or the
+machine, so the same models give the same numbers on any number of workers. `share_out` gives
+the stacks, largest first by the cost model, each to the worker with the least work so far; a
+worker (a forked process, or a thread: engine/forked.py) trains its share in one loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -23,52 +19,23 @@ from deepsets.engine.families import Stack, grouped
 from deepsets.engine.families import cost as family_cost
 from deepsets.engine.forked import Copies, run_forked
 
-# The partition rule's own number: a large stack is split into a multiple of LONE_SPLIT pieces,
-# and stacks are halved while there are fewer than LONE_SPLIT of them. It was the engine's fixed
-# 2 workers, so the stacks (and so every recorded number) are those trained on 2 workers before.
-LONE_SPLIT = 2
-# A stack's cost per step in seconds: a fixed part (launching its ops), a part per activation
-# value it computes and a part per multiply-add of its Linear layers. Fitted (least squares,
-# worst residual 0.14 ms) to the default study's 26 stacks trained alone with their data, one
-# core, with the hand-written steps of then (kept as fitted: they are part of the rule): 0.12 ms
-# for five 10-4-1 MLPs (16,500 values, 0.35 MFLOP), 0.84 ms for five 10-128-128-1 ones (128,500
-# values, 17.8 MFLOP), 0.25 ms for five DeepSets (58,000).
+# The rule's constants are fixed numbers, never measured per machine: they decide which models
+# share a stack, and a member's rounding may depend on its stack's size. Their measurements are
+# in benchmarks/README.md, "Levers".
+LONE_SPLIT = 2  # large stacks split into a multiple of this; fewer stacks are halved
+# A stack's seconds per step: a fixed part, a part per activation value and one per flop of its
+# Linear layers (fitted to the default study's stacks, one core).
 STACK_SECONDS, VALUE_SECONDS, FLOP_SECONDS = 0.08e-3, 2.6e-9, 2.4e-11
-
-# The cost model is part of the partition rule (halving compares costs), so its constants are
-# fixed numbers, never measured per machine: measured, they would make the stacks, and so the
-# numbers, the machine's. Where it only orders the stacks for the workers (`partition`), an
-# error in it costs time, never a number.
-
-# A lone stack is halved in two when its work is more than the fixed cost of the
-# second stack. Measured with forked workers, ms a step unhalved against halved: 8 DeepSets
-# 0.333 against 0.230; the study's five DeepSets on sets of 5-20 objects 0.553 against 0.383;
-# 64 DeepSets 1.88 against 1.05.
-HALVE_WORK = STACK_SECONDS
-
-# A stack whose activations are more values than this is split into stacks of at most this
-# (their number a multiple of LONE_SPLIT): a core's 1 MB of L2 cache holds a layer's float32
-# activations for about 32 DeepSets on sets of 10 (370,000 values, 1.5 MB), not for 128. It
-# decides which models share a stack, so it is a fixed part of the rule, not a machine's cache
-# size (cores with 2 or 4 MB of L2 would fit larger stacks; the numbers must not follow them):
-# a member's rounding may depend on its stack's size (measured, 50 steps: 64 DeepSets as 1
-# stack or 8 stacks train to the bits of 2 stacks, as 16 stacks 4.8e-7 away; 64 10-128-1 MLPs
-# as 1 stack to the bits of 4 stacks, as 10 stacks 1.0e-7 away).
-# Measured, model-steps a second on 2 workers: 256 DeepSets as 2 stacks 36,100-48,600, as 8
-# stacks 52,200-56,000; 64 DeepSets (2 stacks either way) 50,300-52,600.
-STACK_VALUES = 400_000
-
-# Forking the workers costs about this once per training call: a 5-step `train_many` of 8
-# models took 8.4 ms on threads and 28.2 ms forked. Below it in work, the parts use threads.
-FORK_SECONDS = 0.02
+HALVE_WORK = STACK_SECONDS  # a lone stack is halved when its work is more than this
+STACK_VALUES = 400_000  # larger stacks are split: a core's L2 holds ~32 DeepSets' activations
+FORK_SECONDS = 0.02  # forking costs about this per call: below it in work, threads
 
 Part = list[tuple[Stack, list[int]]]  # a worker's stacks, each with its members' indices
 Family = Callable[..., Stack]  # builds one stack of its members
 
 
 def cost(models: Sequence[nn.Module], B: int, N: int) -> float:
-    """Estimated seconds per step of one stack of `models` on batches of B sets of N objects
-    (each model's values and flops are its family's estimate, engine/families)."""
+    """Estimated seconds per step of one stack of `models` on batches of B sets of N objects."""
     work = 0.0
     for m in models:
         n_values, n_flops = family_cost(m, B, N)
@@ -82,10 +49,9 @@ def values(model: nn.Module, B: int, N: int) -> int:
 
 
 def worth_forking(
-    parts: Sequence[Part], models: Sequence[nn.Module], B: int, N: Sequence[int], steps: int
+    parts: Sequence[Part], models: Sequence[nn.Module], B: int, N: Mapping[int, int], steps: int
 ) -> bool:
-    """Whether every part has more work in `steps` steps than forking a worker costs (N: the
-    objects per set of each model's data)."""
+    """Whether every part has more work in `steps` steps than forking costs (N: per model)."""
     if len(parts) < 2:
         return False
     work = [sum(cost([models[i] for i in ix], B, N[ix[0]]) for _, ix in p) for p in parts]
@@ -93,9 +59,8 @@ def worth_forking(
 
 
 def stacks(models: Sequence[nn.Module], B: int, N: int) -> list[tuple[Family, list[int]]]:
-    """The stacks of `models` on batches of B sets of N objects, each as its family and its
-    members' indices: one per architecture, large ones split to STACK_VALUES, and halved (the
-    largest first) while there are fewer than LONE_SPLIT and halving is worth it."""
+    """The stacks of `models` (their family, their indices): one per architecture, large ones
+    split to STACK_VALUES, halved while there are fewer than LONE_SPLIT and it is worth it."""
     groups = [
         (family, piece)
         for family, index in grouped(models)
@@ -123,10 +88,8 @@ def partition(models: Sequence[nn.Module], B: int, N: int, workers: int) -> list
 def share_out(
     models: Sequence[nn.Module], B: int, groups: Sequence[tuple[list[int], int]], workers: int
 ) -> list[Part]:
-    """`partition` of models that train on several data sources in one call: each group (its
-    members' indices, and N, the objects per set of its data) forms its `stacks` apart, as if
-    trained alone, so its numbers are those of training it alone; the stacks of every group
-    are then shared out together, largest first, each to the part with the least work so far."""
+    """`partition` of several groups (indices, N) of models: each forms its `stacks` apart, as
+    if trained alone, then all are shared out together, largest first, to the least loaded."""
     pieces = []  # (cost per step, family, members' indices in `models`)
     for index, N in groups:
         for family, local in stacks([models[i] for i in index], B, N):
@@ -142,8 +105,8 @@ def share_out(
 
 
 def split(index: list[int], models: Sequence[nn.Module], B: int, N: int) -> list[list[int]]:
-    """A stack's members in pieces of at most STACK_VALUES activation values each (as equal
-    as can be, their number a multiple of LONE_SPLIT); one piece when it is small enough."""
+    """A stack's members in pieces of at most STACK_VALUES values each, as equal as can be,
+    their number a multiple of LONE_SPLIT."""
     total = sum(values(models[i], B, N) for i in index)
     if total <= STACK_VALUES:
         return [index]
@@ -154,25 +117,17 @@ def split(index: list[int], models: Sequence[nn.Module], B: int, N: int) -> list
 
 def run_parts(
     parts: list[Part],
-    train: Callable[[Part, list[int], bool], tuple[np.ndarray, Copies]],
+    train: Callable[[Part, bool], tuple[list[int], np.ndarray, Copies]],
     models: Sequence[nn.Module],
     steps: int,
     fork: bool,
 ) -> tuple[np.ndarray, Copies]:
-    """Train each part with `train(stacks, members, progress)` in its own worker; returns the
-    losses (K, steps) and the snapshot copies (step -> model index -> copy).
-
-    `train` gets the part's stacks with member indices local to the part (0..k-1), the
-    part's global model indices, and whether to show progress (part 0 only); it returns the
-    part's losses and its snapshot copies by global model index. The workers are forked
-    processes if `fork` (engine/forked.py), else threads.
-    """
+    """Train each part with `train(part, progress)` (part 0 shows progress; it returns the
+    part's model indices, their losses and copies) in its own worker, forked if `fork`, else a
+    thread; returns the losses (K, steps) and the snapshot copies (step -> model index -> copy)."""
 
     def one(j: int) -> tuple[list[int], np.ndarray, Copies]:
-        members = [i for _, index in parts[j] for i in index]
-        local = {g: n for n, g in enumerate(members)}
-        stacks = [(s, [local[i] for i in index]) for s, index in parts[j]]
-        return (members, *train(stacks, members, j == 0))
+        return train(parts[j], j == 0)
 
     if fork:
         results = run_forked(len(parts), one, models)

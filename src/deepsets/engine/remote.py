@@ -2,28 +2,24 @@
 
 Shape letters: K models of the run, k members of one stack, T steps.
 
-The stacks are those `partition` forms for the in-process workers, so every member trains in
-the same stack, on the same data stream, as it would in this process: its arithmetic depends
-only on its stack and its stream, and on a CPU the numbers are identical to the last bit. A
-task gets only its stack's members and their data (`Data.subset`) and sends back their trained
-weights, losses and snapshot copies; any `concurrent.futures.Executor` runs it (a process pool,
-a thread pool, or a Dask `distributed` client, `deepsets.cluster`). A task gets its own copies of
-the caller's models and generators, so under every executor (a thread pool too) the caller's
-are not advanced or changed until the results are written back, and two tasks never draw from
-one generator.
-
-An executor that stops making progress is not waited for forever: when no task has finished for
-`stall_limit` seconds (STALL_SECONDS, or STALL_FACTOR times the slowest task so far if that is
-longer), the run stops with an `ExecutorFailed` naming the executor; so does a task that comes
-back with anything but its results.
+The stacks are those `partition` forms for the in-process workers, so on a CPU the numbers are
+identical to the last bit. A task gets copies of its stack's members and of their data and
+generators (`Data.subset`), so the caller's are not changed until the results are written
+back, and sends back their trained weights, losses and snapshot copies. Any
+`concurrent.futures.Executor` runs it (a process pool, a Dask client: `deepsets.cluster`);
+`using(executor)` makes one the default of every call in a block. When no task finishes for
+`stall_limit` seconds, or a task comes back with anything but its results, the run stops with
+an `ExecutorFailed` naming the executor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, wait
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,25 +27,46 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from deepsets.engine.executor import ExecutorFailed as ExecutorFailed
-from deepsets.engine.executor import GroupLost as GroupLost
-from deepsets.engine.executor import current_executor as current_executor
-from deepsets.engine.executor import using as using
 from deepsets.engine.families import stack_models
 from deepsets.engine.loop import fit
 from deepsets.engine.parts import Part
-from deepsets.engine.settings import EngineSettings
+from deepsets.engine.settings import EngineSettings, torch_threads
 from deepsets.engine.sources import Data
-from deepsets.engine.threads import torch_threads
 
 STALL_SECONDS = 3600.0  # no task finished for an hour: the executor is stuck (or has no workers)
 STALL_FACTOR = 10.0  # ... or for ten times the slowest task so far, if that is longer
+_CURRENT: ContextVar[Executor | None] = ContextVar("deepsets_executor", default=None)
+
+
+def current_executor() -> Executor | None:
+    """The executor `train_many` and `train_on` use by default: the innermost `using`'s."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def using(executor: Executor | None) -> Iterator[None]:
+    """Train every stack of the block's `train_many`/`train_on` calls on `executor`."""
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+    token = _CURRENT.set(executor)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+class ExecutorFailed(RuntimeError):
+    """The executor did not train a group of models: it stalled, lost or garbled a task (the
+    command line reports it as an error)."""
+
+
+class GroupLost(ExecutorFailed):
+    """A group of models could not be trained: its workers kept dying."""
 
 
 @dataclass(frozen=True)
 class Group:
-    """What one task trains: a stack's members (in stack order), their data source and the
-    engine's settings (without a progress bar)."""
+    """What one task trains: a stack's members (in stack order), their data and settings."""
 
     models: list[nn.Module]
     data: Data
@@ -58,8 +75,7 @@ class Group:
 
 @dataclass(frozen=True)
 class Trained:
-    """What one task sends back: the members' trained weights, losses (k, T), snapshot copies
-    by step (k each, in eval mode) and the seconds the task trained."""
+    """What one task sends back: weights, losses (k, T), snapshot copies by step, seconds."""
 
     weights: list[dict[str, torch.Tensor]]
     losses: np.ndarray
@@ -68,8 +84,7 @@ class Trained:
 
 
 def train_group(group: Group) -> Trained:
-    """Train one stack (the task, run wherever the executor runs it) on the settings' torch
-    threads; the caller's setting is restored."""
+    """Train one stack (the task, wherever the executor runs it) on the settings' threads."""
     start = time.perf_counter()
     with torch_threads(group.settings.threads):
         stacks = stack_models(group.models)
@@ -84,11 +99,6 @@ def train_group(group: Group) -> Trained:
     return Trained(weights, losses, kept, time.perf_counter() - start)
 
 
-def groups_of(parts: Sequence[Part]) -> list[list[int]]:
-    """The model indices of every stack of `parts`, in stack order: one task each."""
-    return [index for part in parts for _, index in part]
-
-
 def run_groups(
     executor: Executor,
     models: Sequence[nn.Module],
@@ -98,21 +108,15 @@ def run_groups(
     snapshots: dict[int, dict[int, nn.Module]],
 ) -> np.ndarray:
     """Submit every stack of `parts` to `executor`, write the trained weights back into
-    `models` and the snapshot copies into `snapshots` (step -> model index -> copy); returns
-    the losses (K, T).
-
-    A progress bar (if `settings.progress`) counts finished stacks. On any error or
-    interruption, also when no task finishes within `stall_limit`, the tasks not yet finished
-    are cancelled before it propagates.
-    """
+    `models` and the copies into `snapshots` (step -> model index -> copy); returns the losses
+    (K, T). On any error or interruption the unfinished tasks are cancelled."""
     progress, task_settings = settings.progress, replace(settings, progress=False)
-    groups = groups_of(parts)
+    groups = [index for part in parts for _, index in part]  # one task per stack
     futures: dict[Future[Trained], list[int]] = {}
     losses = np.empty((len(models), settings.steps))
     try:
         for index in groups:
-            # copies, as a process pool would pickle: a task of a thread pool never trains
-            # the caller's modules in place (nor goes on doing so after an error here)
+            # copies, as a process pool would pickle: never the caller's modules in place
             task = Group([copy.deepcopy(models[i]) for i in index],
                          own_generators(data.subset(index)), task_settings)  # fmt: skip
             futures[submitted(executor, task)] = index
@@ -134,8 +138,7 @@ def run_groups(
 
 
 def own_generators(data: Data) -> Data:
-    """`data` with copies of its generators (in their current state): a task draws from its
-    own, as it would in another process, and never advances the caller's."""
+    """`data` with copies of its generators: a task never advances the caller's."""
     gens = getattr(data, "gens", None)
     if not gens:
         return data
@@ -176,8 +179,7 @@ def stalled(executor: Executor, left: int, total: int, slowest: float) -> Execut
 
 
 def result(future: Future[Trained], executor: Executor, steps: int, k: int) -> Trained:
-    """The future's result, checked to be a task's results for k models and `steps` steps; a
-    GroupLost when Dask gave the task up (KilledWorker)."""
+    """The future's result, checked (k models, `steps` steps); GroupLost for Dask's KilledWorker."""
     try:
         trained = future.result()
     except CancelledError:

@@ -1,5 +1,5 @@
-"""The engine's settings for one training call, torch's threads in it, and its workers: plain
-values, checked before torch loads (`engine.threads` sets the threads)."""
+"""The engine's knobs (`Engine`), its settings for one training call, its workers and torch's
+threads."""
 
 from __future__ import annotations
 
@@ -9,18 +9,15 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
 
 from deepsets.checks import positive_int
 
-if TYPE_CHECKING:
-    from torch import nn
-
-# torch's intra-op threads during training by default. Measured on a 2-core CPU
-# (benchmarks/README.md): the whole study trains in about the same time on one thread as on two
-# when the machine is idle, and up to ten times slower on two when anything else wants a core,
-# as intra-op threads then wait for each other; the cores are used by the engine's workers
-# instead. On CUDA the CPU only launches kernels, so one thread is enough there too.
+# torch's intra-op threads during training by default: tiny models gain little from a second
+# one and lose badly when it waits for a busy core; the cores go to the engine's workers
+# instead (benchmarks/README.md, "Threads and workers").
 TORCH_THREADS = 1
 
 
@@ -30,20 +27,14 @@ class Engine:
     of these (snapshots only keep copies of the models partway)."""
 
     workers: int | None = None
-    """Worker processes (or threads) that share out the stacks on a CPU; None: the cores this
-    process may use divided by `threads` (`resolve_workers`: DEEPSETS_WORKERS overrides that,
-    as a study's `--workers` does); on a GPU always one."""
+    """Workers that share out the stacks on a CPU (on a GPU one); None: `resolve_workers`."""
     threads: int | None = None
-    """torch's CPU threads while it trains, in every worker; None: TORCH_THREADS (1). The
-    caller's setting is restored afterwards."""
+    """torch's CPU threads in every worker; None: TORCH_THREADS. The caller's are restored."""
     progress: bool | None = None
     """Show a tqdm bar; None shows one only on a terminal."""
     executor: Executor | None = None
-    """Train each stack as one task of this `concurrent.futures.Executor` (a process pool, a
-    Dask client's executor: `deepsets.cluster`); None: `deepsets.cluster.current_executor()`,
-    and when that is None too, in this process. Every task gets copies of the generator seeds
-    (the caller's are not advanced); when no task finishes for an hour
-    (`engine.remote.STALL_SECONDS`) the run stops with `engine.remote.ExecutorFailed`."""
+    """Train each stack as one task of this `concurrent.futures.Executor` (`engine.remote`);
+    None: `engine.remote.current_executor()`, and when that is None too, in this process."""
     snapshots: dict[int, list[nn.Module]] | None = None
     """A dict whose keys are steps (1..steps); each value is set to copies of the models (in
     eval mode) as they were after that many steps, from the same run."""
@@ -54,11 +45,8 @@ class EngineSettings:
     """How the engine trains the models of one call (`train_many`, `train_on`)."""
 
     steps: int
-    """Adam steps."""
     batch_size: int
-    """Sets a step (for the estimate of each stack's cost)."""
     lr: float = 1e-3
-    """Adam's learning rate."""
     loss: str = "bce"
     """One of `deepsets.engine.losses.LOSSES`."""
     target: tuple[int, ...] | None = (1,)
@@ -66,16 +54,12 @@ class EngineSettings:
     snapshots: tuple[int, ...] = ()
     """Steps after which copies of the models are kept, ascending."""
     threads: int = TORCH_THREADS
-    """torch's CPU threads in every worker (and every executor task) while it trains."""
     workers: int = 1
-    """Worker processes (or threads) that share out the stacks on a CPU (`resolve_workers`)."""
     progress: bool = False
-    """Show a progress bar."""
 
 
 # The engine's workers by default: the cores this process may use (`cores`), unless this
-# environment variable says how many; with EVERY_CORE off, one. Measured gain in
-# benchmarks/README.md, "Levers" (a second worker on a 2-core CPU).
+# environment variable says how many; with EVERY_CORE off, one (benchmarks/README.md, "Levers").
 WORKERS_VARIABLE = "DEEPSETS_WORKERS"
 EVERY_CORE = True
 _WORKERS: ContextVar[int | None] = ContextVar("deepsets_workers", default=None)
@@ -117,11 +101,9 @@ def using_workers(workers: int | None) -> Iterator[None]:
 
 
 def resolve_workers(workers: object = None, threads: int = TORCH_THREADS) -> int:
-    """The workers of a training call on a CPU: `workers` (a positive integer) if given, else
-    the enclosing `using_workers`'s, else DEEPSETS_WORKERS, else the cores this process may
-    use divided by torch's `threads` a worker (at least 1), so that workers x threads fit the
-    cores. Each worker is one core's share of the stacks; the number changes the time, never a
-    number (engine/parts.py)."""
+    """The workers of a training call on a CPU: `workers` if given, else the enclosing
+    `using_workers`'s, else DEEPSETS_WORKERS, else the cores this process may use divided by
+    torch's `threads` a worker (at least 1). The number changes the time, never a number."""
     if workers is not None:
         return positive_int(workers, "workers")
     chosen = _WORKERS.get()
@@ -130,3 +112,19 @@ def resolve_workers(workers: object = None, threads: int = TORCH_THREADS) -> int
     if chosen is not None:
         return chosen
     return max(1, cores() // threads) if EVERY_CORE else 1
+
+
+def check_threads(threads: object) -> int:
+    """torch's CPU threads for training: TORCH_THREADS for None, else a positive integer."""
+    return TORCH_THREADS if threads is None else positive_int(threads, "threads")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with torch on `n` CPU threads, then restore the caller's setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -3,10 +3,9 @@
 Shape letters: T steps in a chunk, S distinct data rows, K models, B sets, b sets a step,
 N objects, F features, *O the shape of one set's target (() for one number).
 
-A source has `.rows` (model k -> its row of every chunk), `.S` rows, `.subset(members)` (the
-source of some models only, for a worker) and `.chunks(steps)`, which yields X (T, S, b, N, F),
-y (T, S, b, *O) and mask (T, S, b, N) or None. A target of one number per set, (B, 1), is
-stored as (B,), the way the stacks return their outputs.
+A source has `.rows` (model k -> its row of every chunk), `.S` rows, `.subset(members)` and
+`.chunks(steps)`, which yields X (T, S, b, N, F), y (T, S, b, *O) and mask (T, S, b, N) or
+None; a target (B, 1) is stored as (B,), as the stacks return their outputs.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from deepsets.checks import as_generator, check_finite, is_int, positive_int
+from deepsets.checks import as_generator, is_int
 from deepsets.data import CHUNK, chunks
 
 Seed = int | torch.Generator | None
@@ -24,11 +23,8 @@ CHUNK_BYTES = 64 * 2**20  # at most this much of drawn batches is made at once
 
 
 class Streams:
-    """The training data of K models: one stream per distinct seed, a chunk at a time.
-
-    Model k sees the stream of seeds[k], exactly what `deepsets.data.chunks(generator=seeds[k])`
-    yields, chunk by chunk; models given the same integer seed share one stream, made once.
-    """
+    """The training data of K models: model k sees what `deepsets.data.chunks(generator=seeds[k])`
+    yields; models given the same integer seed share one stream, made once."""
 
     def __init__(
         self,
@@ -69,13 +65,9 @@ class Streams:
 
 
 class TrainingSets:
-    """Given training sets: model k trains on X[k], y[k] (or all on one shared X, y), every
-    step on all of them (full batch) or on `batch_size` of them drawn by its own generator.
-
-    X is (K, B, N, F) or, shared by the K models and never copied, (B, N, F); y is (K, B, *O)
-    or (B, *O); mask (K, B, N), (B, N) or None. Float X and y take `dtype`; integer X (tokens)
-    keeps its own.
-    """
+    """Given training sets: model k trains on X[k], y[k] (or all on one shared row), every
+    step on all of them (full batch) or on `batch_size` drawn by its own generator. X, y, mask:
+    (K|1, B, N, F), (K|1, B, *O), (K|1, B, N) or None; float X and y take `dtype`."""
 
     def __init__(
         self,
@@ -142,39 +134,6 @@ class TrainingSets:
             row = row if self.X.shape[0] > 1 else torch.zeros_like(row)
             mask = None if self.mask is None else self.mask[row, index]  # (T, K, b, N)
             yield self.X[row, index], self.y[row, index], mask
-
-
-def check_training_sets(X: object, y: object, mask: object, K: int, batch_size: object) -> None:
-    """Raise a clear ValueError for training sets `TrainingSets` cannot take (shapes, a NaN or
-    an infinity)."""
-    if (
-        not isinstance(X, torch.Tensor)
-        or X.dim() not in (3, 4)
-        or (X.dim() == 4 and X.shape[0] != K)
-    ):
-        got = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
-        raise ValueError(
-            f"X must be a tensor (K, B, N, F) with K = {K}, or (B, N, F) shared by the "
-            f"models, got {got}"
-        )
-    lead = tuple(X.shape[:2]) if X.dim() == 4 else tuple(X.shape[:1])  # (K, B) or (B,)
-    if lead[-1] < 1:
-        raise ValueError(f"X must hold B >= 1 sets, got {tuple(X.shape)}")
-    if (
-        not isinstance(y, torch.Tensor)
-        or tuple(y.shape[: len(lead)]) != lead
-        or y.dim() <= len(lead)
-    ):
-        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"y must be a tensor {(*lead, 1)} (or {(*lead, '...')}), got {got}")
-    if mask is not None and (
-        not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != X.shape[:-1]
-    ):
-        raise ValueError(f"mask must be a boolean tensor {tuple(X.shape[:-1])} (.., B, N)")
-    if batch_size is not None:
-        positive_int(batch_size, "batch_size")
-    check_finite(X, "X")
-    check_finite(y, "y")
 
 
 Data = Streams | TrainingSets  # what `fit` trains on

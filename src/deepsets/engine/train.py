@@ -2,15 +2,14 @@
 and `train_on` (given training sets).
 
 Contract: every model ends with the weights and losses that training it alone with the plain
-loop (`deepsets.training.train`, or that loop on given sets) gives, to rounding. Stacked and
-plain computations round differently in the last bit: in float64 they agree to 1e-9 over 1000
-steps; in float32 to ~1e-6 over the first hundred steps, after which a DeepSet's escape from
-its ln 2 plateau amplifies rounding, so long runs agree in distribution, not digit by digit
-(tests/test_engine.py, test_train_on.py). The speed comes from three things: models of one
-architecture train as one stacked network (`engine.families`, autograd on batched matmuls over
-a leading K axis), the stacks are shared out over a forked worker per core (`engine.parts`,
-`engine.forked`), and the data are made a chunk of steps at a time. The numbers do not depend
-on the number of workers, nor on the executor (`engine.remote`).
+loop (`deepsets.training.train`) gives, to rounding: in float64 to 1e-9 over 1000 steps; in
+float32 to ~1e-6 over the first hundred steps, after which a DeepSet's escape from its ln 2
+plateau amplifies rounding (tests/test_engine.py, test_train_on.py). The speed: models of one
+architecture train as one stacked network (`engine.families`), the stacks are shared out over
+a forked worker per core (`engine.parts`, `engine.forked`), the data are made a chunk of steps
+at a time. The numbers depend neither on the workers nor on the executor (`engine.remote`).
+A call may train on several data sources (`Feed`s): each forms its stacks apart, as if trained
+alone, and the stacks of all share out the workers together.
 
 Shape letters: K models, B sets, N objects, F features, *O the shape of one set's target.
 """
@@ -20,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -35,16 +34,20 @@ from deepsets.engine.checks import (
     check_models,
     check_set_sizes,
     check_snapshots,
-    check_threads,
 )
-from deepsets.engine.feeds import Feed, objects, train_part
 from deepsets.engine.forked import Copies, forkable
-from deepsets.engine.parts import partition, run_parts, share_out, worth_forking
+from deepsets.engine.loop import fit
+from deepsets.engine.parts import Part, partition, run_parts, share_out, worth_forking
 from deepsets.engine.remote import current_executor, run_groups
-from deepsets.engine.settings import Engine, EngineSettings, resolve_workers
-from deepsets.engine.sources import Streams, TrainingSets
-from deepsets.engine.threads import torch_threads
-from deepsets.training import check_outputs, show_progress, warn_if_diverged
+from deepsets.engine.settings import (
+    Engine,
+    EngineSettings,
+    check_threads,
+    resolve_workers,
+    torch_threads,
+)
+from deepsets.engine.sources import Data, Streams, TrainingSets
+from deepsets.training import check_outputs, sample, show_progress, warn_if_diverged
 
 Sets = tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
@@ -62,26 +65,21 @@ def train_many(
 ) -> tuple[list[nn.Module], np.ndarray]:
     """Train every model as `train(model_k, steps, seed=seeds[k], ...)` would, all at once.
 
-    Models of one architecture (DeepSets of one configuration, MLPs of one shape) are stacked
-    into one batched network (`deepsets.engine.families`); any other module trains through its
-    own forward in the same loop. The models share one device and one dtype (float64 models
-    train on float64 data). Member k sees exactly the data `train(model_k, seed=seeds[k],
-    sizes=sizes[k])` sees (integer seeds), and ends as this module's contract says.
+    Models of one architecture are stacked into one batched network (`engine.families`); any
+    other module trains through its own forward in the same loop. Member k sees exactly the
+    data `train` would give it (integer seeds) and ends as this module's contract says.
 
     Arguments:
-        models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place;
-            distinct objects that share no parameter (a ValueError names a shared one).
+        models: K networks mapping X (B, N, 1) to probabilities (B, 1), trained in place; on
+            one device, of one dtype, distinct and sharing no parameter.
         steps, batch_size, lr, n_objects: as in `train`.
-        seeds: K seeds (or generators) of the models' data streams; equal integer seeds
-            share one stream, None draws a fresh one.
-        sizes: as in `train` for every model, or one entry per model (None: sets of
-            n_objects; a pair (lo, hi)): the models of each entry form their stacks apart, as
-            if trained alone, and the stacks of all share out the workers together.
+        seeds: K seeds (or generators) of the data streams; equal integer seeds share one
+            stream, None draws a fresh one.
+        sizes: as in `train` for every model, or one entry (None or (lo, hi)) per model.
         engine: how it runs (workers, threads, progress, executor, snapshots): `Engine`.
 
     Returns:
-        The same K model objects, trained and in eval mode, in input order, and their
-        losses (K, steps).
+        The same K models, trained and in eval mode, and their losses (K, steps).
     """
     e = Engine() if engine is None else engine
     device, dtype = check_models(models, seeds)
@@ -99,14 +97,11 @@ def stream_feed(
     index: list[int], seeds: Sequence[torch.Generator | int | None], N: int,
     sizes: tuple[int, int] | None, s: EngineSettings, device: torch.device, dtype: torch.dtype,
 ) -> Feed:  # fmt: skip
-    """The models `index` and their data streams (`Streams`) of sets of N objects (`sizes`:
-    of lo..hi, padded to N = hi, with a mask), after a check of a chunk's memory."""
+    """The models `index` and their data streams of sets of N objects (or of `sizes`)."""
     data = Streams([seeds[i] for i in index], s.batch_size, N, sizes, device, dtype)  # checks
     what = f"batch_size={s.batch_size} for {data.S} data stream(s)"
     check_data_memory(min(s.steps, CHUNK) * s.batch_size * data.S, N, what)  # a chunk of each
-    X = torch.full((2, N, 1), 0.2, device=device, dtype=dtype)  # (B, N, F): a sample input
-    mask = None if sizes is None else torch.ones(2, N, dtype=torch.bool, device=device)
-    return Feed(index, data, X, mask)
+    return Feed(index, data, *sample(N, sizes, device, dtype))
 
 
 def train_on(
@@ -120,27 +115,23 @@ def train_on(
     seeds: Sequence[torch.Generator | int] | None = None,
     engine: Engine | None = None,
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Train model k on its own given sets X[k], y[k], or all models on one shared X, y.
-
-    The engine of `train_many` on given training sets instead of the exercise's stream: for
-    experiments with few examples (sample efficiency) and for other tasks (the studies' own tasks).
+    """Train model k on its own given sets X[k], y[k], or all models on one shared X, y: the
+    engine of `train_many` on given sets instead of the exercise's stream.
 
     Arguments:
         models: K networks mapping X (b, N, F) [and mask (b, N)] to outputs (b, *O), trained
-            in place; they must share no parameter (as in `train_many`).
-        sets: (X, y) or (X, y, mask). X: (K, B, N, F) sets, one training set per model, or
-            (B, N, F) shared by all K (not copied); float sets take the models' dtype, integer
-            ones (tokens) stay as they are; finite values only, read detached. y: targets
-            (K, B, *O) or (B, *O), e.g. (B, 1) labels in {0, 1} for loss="bce". mask:
-            (K, B, N) or (B, N) booleans for sets of varying size (models must take a mask).
+            in place, as in `train_many`.
+        sets: (X, y) or (X, y, mask). X: (K, B, N, F), one training set per model, or
+            (B, N, F) shared by all K (not copied); float X takes the models' dtype, integer
+            X (tokens) stays; finite values only. y: (K, B, *O) or (B, *O), e.g. (B, 1) labels
+            in {0, 1} for loss="bce". mask: (K, B, N) or (B, N) booleans.
         steps: Adam steps.
         lr: as in `train`.
-        loss: "bce" (outputs are probabilities), "mse" or "mae" (outputs are real numbers, of
-            y's shape), or another of `engine.losses.LOSSES` (outputs any shape it takes).
-        batch_size: None trains on all B sets at every step (full batch); b draws b of them at
-            random (with replacement) every step, model k with its own generator seeds[k].
-        seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1. Checked
-            even when full batch draws nothing.
+        loss: "bce" (probabilities), "mse" or "mae" (real outputs of y's shape), or another of
+            `engine.losses.LOSSES`.
+        batch_size: None trains on all B sets every step; b draws b of them with replacement
+            every step, model k with its own generator seeds[k].
+        seeds: K seeds (or generators) of those draws; default 0, 1, ..., K - 1.
         engine: as in `train_many`.
 
     Returns:
@@ -171,8 +162,7 @@ def train_on(
 def as_rows(
     X: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """X, y, mask with a leading row axis (one row when shared by the K models: never
-    copied), on `device`, detached: the data are read, never differentiated."""
+    """X, y, mask detached, on `device`, with a leading row axis (one row when shared)."""
     X, y = X.detach(), y.detach()
     if X.dim() == 3:  # shared by the K models: one row
         X, y = X.unsqueeze(0), y.unsqueeze(0)
@@ -183,9 +173,8 @@ def as_rows(
 def run_engine(
     models: Sequence[nn.Module], feeds: Sequence[Feed], s: EngineSettings, e: Engine
 ) -> tuple[list[nn.Module], np.ndarray]:
-    """Check every model on its feed's sample input X (B, N, F) (outputs (B, *s.target)), then
-    train them all, each on its feed's data, as `s` says: the stacks of every feed shared out
-    over the workers together (engine/feeds.py), or each stack a task of the executor."""
+    """Check every model on its feed's sample input, then train them all as `s` says: the
+    stacks of every feed shared out over the workers together, or each a task of the executor."""
     device = feeds[0].X.device
     executor = check_executor(current_executor() if e.executor is None else e.executor, device)
     s = replace(s, snapshots=tuple(check_snapshots(e.snapshots, s.steps)))
@@ -201,7 +190,7 @@ def run_engine(
     else:
         parts = share_out(models, s.batch_size, [(f.index, f.N) for f in feeds], workers)
         fork = forkable(device, [seed for f in feeds for seed in f.data.seeds], s.threads)
-        N = objects(feeds, len(models))
+        N = {i: f.N for f in feeds for i in f.index}  # model -> objects per set of its data
         fork = fork and worth_forking(parts, models, s.batch_size, N, s.steps)
         train = functools.partial(train_part, feeds=feeds, s=s)
         with torch_threads(s.threads):
@@ -219,8 +208,7 @@ def run_remote(
     executor: Executor, models: Sequence[nn.Module], feeds: Sequence[Feed],
     s: EngineSettings, workers: int,
 ) -> tuple[np.ndarray, Copies]:  # fmt: skip
-    """Every stack of every feed a task of `executor` (`engine.remote.run_groups`), feed by
-    feed; returns the losses (K, steps) and the snapshot copies by model index."""
+    """Every stack of every feed a task of `executor`; the losses (K, steps) and the copies."""
     losses = np.empty((len(models), s.steps))
     copies: Copies = {step: {} for step in s.snapshots}
     for f in feeds:
@@ -231,3 +219,49 @@ def run_remote(
         for step in s.snapshots:
             copies[step].update({f.index[k]: m for k, m in kept[step].items()})
     return losses, copies
+
+
+@dataclass(frozen=True, eq=False)
+class Feed:
+    """Some models of a call and what they train on."""
+
+    index: list[int]
+    """Their indices in the call's models (data row k is model index[k]'s)."""
+    data: Data
+    """Their data: a stream of sets, or given training sets."""
+    X: torch.Tensor
+    """A sample input (2, N, F) for the check of their outputs."""
+    mask: torch.Tensor | None = None
+    """Its mask (2, N), if the data are sets of varying size."""
+
+    @property
+    def N(self) -> int:
+        """Objects per (padded) set."""
+        return int(self.X.shape[1])
+
+
+def train_part(
+    part: Part, show: bool, feeds: Sequence[Feed], s: EngineSettings
+) -> tuple[list[int], np.ndarray, Copies]:
+    """Train one worker's stacks, one `fit` per feed; returns their model indices, losses
+    (len(members), steps) and snapshot copies by model index."""
+    torch.set_num_threads(s.threads)  # a forked worker's own setting, as this process's
+    members = [i for _, index in part for i in index]
+    at = {g: n for n, g in enumerate(members)}
+    losses = np.empty((len(members), s.steps))
+    copies: Copies = {t: {} for t in s.snapshots}
+    for f in feeds:
+        row = {g: k for k, g in enumerate(f.index)}  # model -> its row of the feed's data
+        own = [(stack, index) for stack, index in part if index[0] in row]
+        mine = [g for _, index in own for g in index]
+        if not mine:
+            continue
+        local = {g: n for n, g in enumerate(mine)}
+        kept: Copies = {t: {} for t in s.snapshots}
+        stacks = [(stack, [local[g] for g in index]) for stack, index in own]
+        data = f.data.subset([row[g] for g in mine])
+        shown = replace(s, progress=s.progress and show)
+        losses[[at[g] for g in mine]] = fit(stacks, data, shown, kept)
+        for t in s.snapshots:
+            copies[t].update({mine[k]: m for k, m in kept[t].items()})
+    return members, losses, copies

@@ -20,8 +20,7 @@ from torch import nn
 
 from deepsets.checks import resolve_device
 from deepsets.cluster import ClusterInfo, cluster_info
-from deepsets.engine.settings import using_workers
-from deepsets.engine.threads import torch_threads
+from deepsets.engine.settings import torch_threads, using_workers
 from deepsets.lab.output import default_out, staged
 from deepsets.lab.report import embedded_figures, environment
 from deepsets.lab.settings import CommonSettings, threads_of, workers_of

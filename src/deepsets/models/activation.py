@@ -1,10 +1,7 @@
-"""The activations: one table of what every part of the package knows about each of them.
-
-`ACTIVATIONS` maps a name to an `Activation`: the module the models build and its fast form
-(the same function in fewer cycles, for the engine's stacked forms). Models, weights and the
-engine's stacks all read this table; `dense` builds stacks of layers. A module is a row's only
-if it is exactly what the row builds, options included (its type and its repr): a
-`GELU(approximate='tanh')` is "gelu_tanh", never "gelu", in a file as in a stack's key.
+"""The activations: one table (`ACTIVATIONS`, name -> the module the models build and its fast
+form for the engine's stacks) that models, weights and the engine all read. A module is a
+row's only if it is exactly what the row builds, its type and repr: `GELU(approximate='tanh')`
+is "gelu_tanh", never "gelu". `dense` builds stacks of layers.
 """
 
 from __future__ import annotations
@@ -28,12 +25,8 @@ def tanh_(z: torch.Tensor) -> torch.Tensor:
 
 
 class FastTanh(torch.autograd.Function):
-    """tanh(x) = 2 sigmoid(2x) - 1, with the backward from the saved output, 1 - tanh^2.
-
-    Measured on a (64, 5, 2000) float32 tensor, one thread: forward and backward in 0.73-0.94 ms
-    against 1.90-2.07 ms for torch.tanh (2.2-2.6x); the values differ from torch.tanh by at
-    most 1.8e-7 in float32 and 3.3e-16 in float64.
-    """
+    """tanh(x) = 2 sigmoid(2x) - 1, with the backward from the saved output, 1 - tanh^2 (its
+    gain: benchmarks/README.md, "Levers")."""
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
@@ -48,12 +41,7 @@ class FastTanh(torch.autograd.Function):
         return grad
 
 
-# The autograd.Function costs about 20 us of Python a call, and saves about 1 ns a value
-# (forward and backward): on small tensors it is slower. Measured in CPU seconds, interleaved:
-# one DeepSet (5,000 values a layer) 0.341 s with it for all tensors against 0.301 s without;
-# 64 DeepSets (320,000 values) 0.872 s against 1.246 s. Hence a threshold between them, and
-# the switch's end-to-end gain in benchmarks/README.md, "Levers".
-FAST_FROM = 32_768
+FAST_FROM = 32_768  # FastTanh's Python costs more than it saves on smaller tensors
 
 
 class Tanh(nn.Module):
@@ -73,8 +61,7 @@ class Activation:
     name: str
     """Its name in settings, files and errors."""
     module: Callable[[], nn.Module]
-    """Builds the module the models use; a module is this row's if it has the built one's exact
-    type and repr (its options: what it computes), never for a subclass or other options."""
+    """Builds the module the models use."""
     fast: type[nn.Module] | None = None
     """A cheaper module of the same function for the engine's stacked forms (None: `module`)."""
 

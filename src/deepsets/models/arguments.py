@@ -1,9 +1,8 @@
 """A model's constructor arguments, kept on the model so that `deepsets.weights` can rebuild it.
 
-`@recorded` on a model's `__init__` keeps the arguments it was called with (defaults filled
-in, `generator` left out: the weights are loaded, not drawn) as `model.arguments`, flat: the
-fields of an argument that is a frozen dataclass (`SetModel`'s `layers`) are kept as arguments
-of their own, and `rebuild` groups them back.
+`@recorded` on a model's `__init__` keeps its arguments (defaults filled in, without
+`generator`) as `model.arguments`, flat: a dataclass argument's fields (`SetModel`'s `layers`)
+as arguments of their own, which `rebuild` groups back.
 """
 
 from __future__ import annotations

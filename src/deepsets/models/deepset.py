@@ -49,8 +49,7 @@ def check_output(output: object) -> str | None:
 
 
 def widths_of(config: Mapping[str, Any]) -> dict[str, Any]:
-    """DeepSet's keyword arguments from flat widths (`DeepSet.config`, a file's keys): phi's as
-    they are, rho_hidden, rho_activation and output as `rho=Rho(...)`."""
+    """DeepSet's keyword arguments from flat widths (`DeepSet.config`, a file's keys)."""
     args = {k: v for k, v in config.items() if k not in RHO_KEYS}
     rho = {RHO_KEYS[k]: v for k, v in config.items() if k in RHO_KEYS}
     return {**args, "rho": Rho(**rho)} if rho else args
@@ -71,15 +70,11 @@ class DeepSet(nn.Module):
         in_features: F, features per object.
         generator: a torch.Generator or integer seed for the initial weights; the same seed
             gives the same weights. None draws from torch's global generator, as nn.Linear does.
-        phi, rho: modules to use instead of the ones the widths describe (both or neither;
-            then the widths and `generator` are not given): phi (B, N, ...) -> (B, N, L) on
-            every object, rho (B, L) -> (B, *O). `config` is then None. The engine stacks it
-            when both are nn.Sequentials of Linear layers and activations and rho ends with one
-            unit, else trains it alone through autograd; `save_model` saves it when phi and rho
-            are built of package modules (`deepsets.weights.modules()`) and refuses, naming the
-            module, otherwise (save its state_dict instead). With widths, rho may be a `Rho`:
-            the widths of rho's hidden layer and its output (`Rho(output=None)`: a real
-            number, for regression).
+        phi, rho: modules to use instead of the widths (both, and then no width nor
+            `generator`): phi (B, N, ...) -> (B, N, L) on every object, rho (B, L) -> (B, *O);
+            `config` is then None, and `save_model` takes them only if built of package modules
+            (`deepsets.weights.modules()`). With widths, rho may be a `Rho` (its hidden layer
+            and output; `Rho(output=None)`: a real number, for regression).
     """
 
     def __init__(
@@ -117,8 +112,7 @@ class DeepSet(nn.Module):
 
     @staticmethod
     def n_params(config: Mapping[str, Any]) -> int:
-        """Weights and biases of a DeepSet built from integer widths (`config`: in_features,
-        hidden, latent, rho_hidden), counted without building it (the studies' checks)."""
+        """Weights and biases of a DeepSet of widths `config`, counted without building it."""
         F, H, L, R = (config[k] for k in ("in_features", "hidden", "latent", "rho_hidden"))
         return int((F + 1) * H + (H + 1) * H + (H + 1) * L + (L + 1) * R + (R + 1))
 
@@ -127,8 +121,8 @@ class DeepSet(nn.Module):
         return self._pooling
 
     def check_input(self, X: torch.Tensor) -> None:
-        """Raise a clear error unless X is a tensor of sets (B, N, ...); for the integer form, a
-        float tensor of shape (B, N, F) of the weights' dtype."""
+        """A clear error unless X is a tensor of sets (B, N, ...) (of widths: float (B, N, F) of
+        the weights' dtype)."""
         if self.config is None:
             if not isinstance(X, torch.Tensor) or X.dim() < 2:
                 what = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from deepsets.checks import check_memory, positive_int, positive_ints
+from deepsets.checks import check_flag, check_memory, positive_int, positive_ints
 from deepsets.data import check_n_objects
 from deepsets.models.activation import ACTIVATIONS, activation_name, check_activation
 from deepsets.models.seeding import seeded_init
@@ -20,12 +20,8 @@ from deepsets.models.seeding import seeded_init
 
 @dataclass(frozen=True)
 class MLPSpec:
-    """The architecture of an MLP: Flatten, then Linear layers with activations between them.
-
-    The network is `Sequential(Flatten(), Linear(sizes[0], sizes[1]), act[0], ...,
-    Linear(sizes[-2], sizes[-1]), Sigmoid() if sigmoid)`, where an activation of None means
-    no module at all between two Linear layers.
-    """
+    """An MLP: `Sequential(Flatten(), Linear(sizes[0], sizes[1]), act[0], ..., Linear(sizes[-2],
+    sizes[-1]), Sigmoid() if sigmoid)`; an activation of None is no module at all."""
 
     sizes: tuple[int, ...]
     """Input width (N * F, the flattened set), the hidden widths, then the output width."""
@@ -45,8 +41,7 @@ class MLPSpec:
             )
         for i, a in enumerate(self.activations):
             check_activation(a, f"activations[{i}]")
-        if not isinstance(self.sigmoid, bool):
-            raise TypeError(f"sigmoid must be True or False, got {self.sigmoid!r}")
+        check_flag(self.sigmoid, "sigmoid")
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -62,10 +57,8 @@ class MLPSpec:
 def mlp_from_spec(
     spec: MLPSpec, generator: torch.Generator | int | None = None, *, what: str | None = None
 ) -> nn.Sequential:
-    """The `nn.Sequential` that `spec` describes; `generator` seeds its initial weights.
-
-    Refuses (naming `what`, default the spec) a network whose weights would not fit in memory.
-    """
+    """The `nn.Sequential` that `spec` describes, its weights from `generator`; refused (naming
+    `what`) if they would not fit in memory."""
     what = what or f"an MLP with layer sizes {list(spec.sizes)}"
     check_memory(spec.n_params * torch.get_default_dtype().itemsize, what)
     layers: list[nn.Module] = [nn.Flatten()]
@@ -81,12 +74,8 @@ def mlp_from_spec(
 
 
 def check_mlp(model: nn.Module) -> MLPSpec:
-    """The MLPSpec of `model`, or a TypeError naming the first layer that does not fit one.
-
-    Fits: exactly `nn.Sequential(nn.Flatten(), nn.Linear, [activation], ..., nn.Linear,
-    [nn.Sigmoid])` with biases on every Linear, an activation (exact type, not a subclass) of
-    ACTIVATIONS or nothing between two Linear layers, and a default Flatten (start_dim=1).
-    """
+    """The MLPSpec of `model` (exactly `MLPSpec`'s layers, an activation's exact type, biases),
+    or a TypeError naming the first layer that does not fit one."""
     if type(model) is not nn.Sequential:
         raise TypeError(f"an MLP must be a torch.nn.Sequential, got {type(model).__name__}")
     layers = list(model)
@@ -121,12 +110,7 @@ def check_mlp(model: nn.Module) -> MLPSpec:
 
 
 def mlp_spec(model: nn.Module) -> MLPSpec | None:
-    """The MLPSpec of `model` if it is exactly such an MLP (see `check_mlp`), else None.
-
-    `mlp_from_spec(mlp_spec(m))` has the same layers as `m`, so copying `m`'s weights into it
-    gives a network with identical outputs: the test of this in tests/test_weights.py is what
-    makes saving and stacking MLPs safe.
-    """
+    """The MLPSpec of `model` if it is exactly such an MLP (`check_mlp`), else None."""
     try:
         return check_mlp(model)
     except TypeError:

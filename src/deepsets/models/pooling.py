@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import torch
 
+from deepsets.checks import check_choice
+
 POOLINGS = ("sum", "mean", "max")
 
 
 def check_pooling(pooling: str, name: str = "pooling") -> str:
     """Return `pooling` if it is one of POOLINGS, else raise a ValueError naming them."""
-    if not isinstance(pooling, str) or pooling not in POOLINGS:
-        raise ValueError(f"{name} must be one of {POOLINGS}, got {pooling!r}")
-    return pooling
+    return check_choice(pooling, POOLINGS, name)
 
 
 def check_mask(mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:

@@ -1,11 +1,8 @@
 """Seeded construction of modules: the one way every model of the package seeds its weights.
 
-Modules initialise their weights from torch's global generator (nn.Linear, nn.Embedding,
-nn.LSTM, nn.MultiheadAttention alike). `seeded_init(generator)` lends them `generator`
-instead: inside the block the global generator holds the generator's state, on the way out
-the generator takes the state the draws left and the caller's global generator is restored
-exactly. So a module's own initialisation (never a re-implementation of it) draws from the
-generator, as many numbers as it would have drawn from the global one, in the same order.
+Modules initialise their weights from torch's global generator; `seeded_init(generator)` lends
+them `generator` instead (the global one restored exactly after), so a module's own
+initialisation draws from it, the same numbers in the same order.
 """
 
 from __future__ import annotations

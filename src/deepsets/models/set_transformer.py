@@ -5,21 +5,14 @@ MAB(Q, K) = H + relu(Dense(H)), H = Q + Multihead(Q, K, K): the paper's block, w
 norm by default as in its released code (`layer_norm=True` adds both of its norms).
 SAB(X) = MAB(X, X) and ISAB(X) = MAB(X, MAB(I, X)) with m learned inducing points I are
 permutation-equivariant; PMA(Z) = MAB(S, Z) with k learned seeds S pools a set into k vectors,
-invariantly. Padding is excluded from every attention by torch's key_padding_mask. An empty set
-has nothing to attend to: softmax over no keys is undefined (NaN in torch), so its attention is
-computed over unmasked padding, which keeps every number finite, and then replaced by zero, so
-its blocks pass Q through unchanged.
+invariantly. Padding is excluded by torch's key_padding_mask; an empty set's attention (softmax
+over no keys is NaN) is computed over its padding and replaced by zero, so Q passes unchanged.
 
-Softmax attention is a weighted mean: a set and the same set twice over give the same output.
-`counting=True` makes an MAB's attention cardinality-preserving, the "additive" CPA of Zhang &
-Xie 2019 ("Improving attention mechanism in graph neural networks via cardinality
-preservation"): the attention output plus w * (the unnormalised sum of the values), w a learned
-vector (initially 1), so a set's size reaches the output.
-
-Where this differs from the paper's released code (juho-lee/set_transformer, modules.py):
-torch's MultiheadAttention scales scores by sqrt(D / heads), not sqrt(D), and applies an output
-projection; the residual adds the block's input Q, not its projection, so objects are first
-embedded to D features by a Linear layer (the paper's first block does this inside its fc_q).
+Softmax attention is a weighted mean, blind to a set's size. `counting=True` adds w * (the sum
+of the values), w learned (initially 1): the "additive" cardinality-preserving attention (CPA)
+of Zhang & Xie 2019. Unlike the paper's released code, torch's MultiheadAttention scales by
+sqrt(D / heads) and projects its output, and objects are first embedded to D features by a
+Linear layer (the residual adds the block's input Q, not its projection).
 
 Shape letters: B sets, N objects, F features, Q queries, M inducing points, K seeds (outputs),
 D model width, O numbers per output.
@@ -33,7 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepsets.checks import is_int, positive_int
+from deepsets.checks import check_choice, check_flag, is_int, positive_int
+from deepsets.models.activation import dense
 from deepsets.models.arguments import recorded
 from deepsets.models.pooling import check_mask, pool
 from deepsets.models.seeding import seeded_init
@@ -148,29 +142,6 @@ def check_width(dim: int, heads: int) -> tuple[int, int]:
     return dim, heads
 
 
-def check_flag(value: object, name: str) -> bool:
-    """`value` if it is a bool, else a TypeError naming `name`."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def check_choice(value: object, choices: tuple[str, ...], name: str) -> str:
-    """`value` if it is one of `choices`, else a ValueError naming them."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
-
-
-def rff(sizes: list[int]) -> nn.Sequential:
-    """Row-wise feed-forward: Linear layers through `sizes`, ReLU between them (not after the
-    last), applied to every object alone."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
-    return nn.Sequential(*layers)
-
-
 @dataclass(frozen=True)
 class Layers:
     """A SetModel's layers: their width, how many, and the attention blocks' options."""
@@ -191,15 +162,19 @@ class Layers:
     """The paper's layer norms in every attention block."""
 
 
+def rff(sizes: list[int]) -> nn.Sequential:
+    """Row-wise feed-forward: Linear layers through `sizes`, ReLU between, each object alone."""
+    return nn.Sequential(*dense(sizes, "relu"))
+
+
 class SetModel(nn.Module):
     """encoder -> pooling -> decoder: the set networks of the Set Transformer's benchmarks
-    (Lee et al. 2019, Table 1 and section 5.3), all of float sets X (B, N, F) with a mask.
+    (Lee et al. 2019, Table 1 and section 5.3), of float sets X (B, N, F) with a mask.
 
-    The encoder maps each object to D features: "rff" (Linear layers with ReLUs between, each
-    object alone: a DeepSet's phi), "sab" or "isab" (an embedding Linear(F, D), then attention
-    blocks). The pooling is "mean", "sum" or "max" over the real objects, followed by a decoder
-    of `decoder` FC(D, ReLU) layers and a Linear to K * O numbers (as the paper's DeepSet), or
-    "pma": PMA with K seeds, then `decoder` SABs among the K outputs, then a Linear to O each.
+    The encoder maps each object to D features: "rff" (a DeepSet's phi), "sab" or "isab" (a
+    Linear(F, D), then attention blocks). Then "mean", "sum" or "max" pooling and `decoder`
+    FC(D, ReLU) layers and a Linear to K * O numbers, or "pma": PMA with K seeds, `decoder`
+    SABs among the K outputs, and a Linear to O each.
 
     Arguments:
         in_features: F, features per object.
@@ -253,7 +228,7 @@ class SetModel(nn.Module):
                 self.sabs = nn.ModuleList(SAB(D, H, layer_norm=ln) for _ in range(depth))
                 self.rho = nn.Linear(D, width)
             else:
-                self.rho = rff([D] * (depth + 1) + [K * width])
+                self.rho = rff([D] * (depth + 1) + [K * width])  # (B, D) -> (B, K * O)
         self.shape = (width,) if self.seeds is None else (K, width)  # one set's output
 
     def check(self, X: object, mask: object) -> torch.Tensor:
@@ -297,8 +272,6 @@ class SetModel(nn.Module):
 
 def check_depth(value: object) -> int:
     """A number of decoder layers: an integer >= 0, else a ValueError."""
-    if is_int(value) and value == 0:
-        return 0
     if not is_int(value) or value < 0:
         raise ValueError(f"decoder must be an integer >= 0, got {value!r}")
     return int(value)

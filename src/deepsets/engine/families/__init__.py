@@ -1,12 +1,9 @@
 """The model families the engine knows: each one's stacked form and cost.
 
 `families.deepset` (DeepSets of Linear layers), `families.mlp` (`make_mlp` networks) and
-`families.module` (any other module, alone, through autograd). A model belongs to the first
-family whose `key` admits it; models with equal keys (and one dtype and device) train as one
-stack. A model with a tie (a weight used in two places: a Linear used twice, phi is rho) trains
-alone through its own forward, which uses the one weight in both places as the plain loop
-does; a stack would train each use as its own copy. `stack_models` forms the stacks; `cost`
-estimates a model's step for sharing the stacks out over workers (engine/parts.py).
+`families.module` (any other module, alone, through its own forward). Models with equal keys
+(and one dtype and device) train as one stack; a model with a tie (one weight in two places)
+trains alone, as a stack would train each use as its own copy. `cost` estimates a step.
 """
 
 from __future__ import annotations
@@ -40,9 +37,7 @@ def stack_key(model: nn.Module) -> Key:
 
 
 def cost(model: nn.Module, B: int, N: int) -> tuple[int, int]:
-    """(activation values, multiply-adds x 2) of `model`'s Linear layers a step, forward only,
-    on batches of B sets of N objects: any DeepSet's phi runs on all B * N objects (its
-    family's estimate, whether stacked or not), everything else on the B sets."""
+    """(activation values, flops) of `model`'s Linear layers a step on B sets of N objects."""
     if isinstance(model, DeepSet):
         return StackedDeepSet.cost(model, B, N)
     return ModuleStack.cost(model, B, N)

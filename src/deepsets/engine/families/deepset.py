@@ -3,10 +3,8 @@
 Shape letters: K members, B sets, N objects, F features, L latent features, D units.
 
 A DeepSet is stacked when its phi and rho are nn.Sequentials of Linear layers and activations
-of the table (the integer form always is; user modules may be) and rho ends with one unit;
-any other DeepSet (an encoder as phi, a subclass) trains alone through its own forward
-(`families.module`). The pooling is `models.pooling.masked_pool`, the same function the
-DeepSet's own forward pools with.
+of the table and rho ends with one unit (any other trains alone, `families.module`). It pools
+with `models.pooling.masked_pool`, as the DeepSet's own forward does.
 """
 
 from __future__ import annotations

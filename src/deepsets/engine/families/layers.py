@@ -2,12 +2,10 @@
 
 Shape letters: K members, D units of a layer, M rows (sets, or objects), B sets.
 
-A tiny model spends its time on per-op overhead, not arithmetic, so models of one architecture
-train as one: every nn.Linear of the K members becomes one `baddbmm` over stacked weights
-W (K, out, in). Activations are kept features-first, x (K, D, M), so the long dimension M is
-innermost: with D of 1 to 5 that is about ten times faster on a CPU than (K, M, in) @ (K, in, out).
-Gradients come from autograd. What a stack knows of each activation comes from the one table,
-`deepsets.models.activation.ACTIVATIONS`.
+Models of one architecture train as one: every nn.Linear of the K members becomes one `baddbmm`
+over stacked weights W (K, out, in), on activations kept features-first, x (K, D, M), so that the
+long dimension M is innermost (about ten times faster on a CPU with D of 1 to 5). Gradients
+come from autograd; activations from the one table, `models.activation.ACTIVATIONS`.
 """
 
 from __future__ import annotations
@@ -22,12 +20,8 @@ from deepsets.models.activation import activation_of
 
 Key = tuple[object, ...]  # what models must share to train as one stack
 
-# The stacked forms use each activation's fast form (the table's `fast`; FastTanh from
-# FAST_FROM values on). Measured through autograd in CPU time on 64 DeepSets (AMD EPYC, loaded
-# machine, four rounds interleaved): 7.06 ms a step against 5.92, 1.19x; with the hand-written
-# steps of before it measured 1.51x here and 0.93x on the Intel Xeon of the 2026-12-02 record.
-# Below 1.25x, it stays for a standing target: without it the K = 64 row is estimated at 59x
-# (the record's 68.6x over the 1.16x the hand-written steps saved there), against >= 60x.
+# The stacked forms use each activation's fast form (the table's `fast`): kept for the K = 64
+# target (benchmarks/README.md, "Levers").
 FAST_TANH = True
 
 

@@ -15,13 +15,9 @@ from deepsets.engine.families.layers import linear_rows
 
 
 class ModuleStack:
-    """Any other nn.Module, alone (K = 1), through its own forward with the trained weights.
-
-    Weights are swapped in per slot (a module's attribute), not per name: a submodule reachable
-    by two names (registered twice) has one slot, and a weight shared by two modules (tied) fills
-    both of its slots. torch.func's own tying (`tie_weights=True`) restores a module registered
-    twice to the swapped-in tensor, leaving the model's parameters views of the engine's.
-    """
+    """Any other nn.Module, alone (K = 1), through its own forward with the trained weights,
+    swapped in per slot (a module's attribute), not per name: a tied weight fills both of its
+    slots (torch.func's `tie_weights=True` would leave parameters views of the engine's)."""
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
         (model,) = models

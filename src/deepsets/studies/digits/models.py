@@ -24,11 +24,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepsets.checks import as_generator, positive_int
+from deepsets.checks import as_generator, check_flag, positive_int
 from deepsets.models.arguments import recorded
 from deepsets.models.deepset import DeepSet
 from deepsets.models.seeding import child_seed, seeded_init
-from deepsets.models.set_transformer import MAB, check_flag, check_width
+from deepsets.models.set_transformer import MAB, check_width
 from deepsets.studies.digits.encoders import ConvEncoder, DigitEncoder, DigitHead, DigitValues
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings
 from deepsets.studies.digits.tasks import PIXELS
