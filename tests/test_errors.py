@@ -47,3 +47,14 @@ def test_save_model_into_a_missing_directory_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         ds.save_model(ds.DeepSet(), tmp_path / "nowhere" / "m.safetensors")
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("first", [10, 1], ids=["fails inside", "maps each object"])
+def test_an_mlp_without_flatten_is_told_to_put_flatten_first(first):
+    nn = torch.nn
+    mlp = nn.Sequential(nn.Linear(first, 20), nn.ReLU(), nn.Linear(20, 1), nn.Sigmoid())
+    with pytest.raises(ValueError, match=r"put nn.Flatten\(\) first"):
+        ds.train(mlp, 5, seed=0)
+    with pytest.raises(ValueError, match=r"set size it was built for") as e:
+        ds.train(ds.make_mlp(n_objects=5), 5, seed=0)
+    assert "Flatten" not in str(e.value)

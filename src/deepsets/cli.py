@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 import tyro
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from deepsets import __version__
 from deepsets.cluster import session
@@ -31,6 +32,7 @@ from deepsets.export import ExportSettings, export_file
 from deepsets.lab.memory import flag
 from deepsets.lab.output import OutputError, recording_commits
 from deepsets.studies import DEFAULT_STUDY, STUDIES
+from deepsets.training import progress_by_default
 
 RETRY_SECONDS = 0.01  # a signal that landed where raising is unsafe comes again after this
 
@@ -202,7 +204,10 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
     with recording_commits() as written, stopping_on_signals():
         try:
             settings = study.check(settings)  # the check comes first: a mistake costs no training
-            with session(getattr(settings, "scheduler", None)):  # None: in this process
+            # progress in a terminal or a log alike, the run's log lines above its bars
+            with session(getattr(settings, "scheduler", None)), progress_by_default(), (
+                logging_redirect_tqdm()
+            ):  # session None: in this process
                 study.summary(study.run(settings))
         except (FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed) as e:
             return error(prog, str(e))

@@ -9,17 +9,21 @@ against. Here too: `count_params`, `evaluate`, and the checks every training cal
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
+import io
 import math
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from tqdm import tqdm as plain_tqdm
 from tqdm.auto import tqdm
 
 from deepsets.checks import (
@@ -37,6 +41,9 @@ from deepsets.data import MIN_OBJECTS, check_n_objects, chunks
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
 FUSED = True  # Adam as torch's fused kernel, here and in the engine (benchmarks/README.md)
 MASKED = "training on sets of varying size (sizes= or mask=)"  # what needs a model taking a mask
+PLAIN_EVERY = 10.0  # seconds between two progress lines where stderr is not a terminal
+PLAIN_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit}, {elapsed} elapsed, about {remaining} left"
+_BY_DEFAULT = [False]  # progress=None shows progress off a terminal too (`progress_by_default`)
 
 
 def count_params(model: nn.Module) -> int:
@@ -91,14 +98,16 @@ def train(
     losses = []  # one per step, fetched once at the end
     try:
         model.train()
-        for X, y, *mask in tqdm(data, disable=not show, desc="train", leave=False):
-            for t in range(X.shape[0]):  # X (T, B, N, 1), y (T, B, 1), mask (T, B, N)
-                p = model(X[t].to(dtype), *(m[t] for m in mask))  # (B, 1): float64 data too
-                loss = F.binary_cross_entropy(p, y[t].to(dtype))
-                opt.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-                losses.append(loss.detach())
+        with progress_bar(steps, "train", show) as bar:
+            for X, y, *mask in data:
+                for t in range(X.shape[0]):  # X (T, B, N, 1), y (T, B, 1), mask (T, B, N)
+                    p = model(X[t].to(dtype), *(m[t] for m in mask))  # (B, 1): float64 too
+                    loss = F.binary_cross_entropy(p, y[t].to(dtype))
+                    opt.zero_grad()
+                    loss.backward()  # type: ignore[no-untyped-call]
+                    opt.step()
+                    losses.append(loss.detach())
+                bar.update(X.shape[0])
     except BaseException:
         model.load_state_dict(before)
         raise
@@ -150,10 +159,43 @@ def sample(
 
 
 def show_progress(progress: object) -> bool:
-    """A progress bar only when asked, or by default when stderr is a terminal."""
+    """Progress only when asked, or by default on a terminal (anywhere, under the CLI)."""
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None, got {progress!r}")
-    return sys.stderr.isatty() if progress is None else progress
+    return (sys.stderr.isatty() or _BY_DEFAULT[0]) if progress is None else progress
+
+
+@contextlib.contextmanager
+def progress_by_default() -> Iterator[None]:
+    """In the block, progress=None shows progress wherever stderr goes (the CLI's runs)."""
+    before, _BY_DEFAULT[0] = _BY_DEFAULT[0], True
+    try:
+        yield
+    finally:
+        _BY_DEFAULT[0] = before
+
+
+class Lines(io.TextIOBase):
+    """stderr as tqdm sees it off a terminal: each refresh ('\\r' + status) one whole line."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, s: str) -> int:
+        if text := s.replace("\r", "").strip():
+            self.out.write(text + "\n")
+            self.out.flush()
+        return len(s)
+
+
+def progress_bar(total: int, desc: str, show: bool, unit: str = "steps") -> Any:
+    """A tqdm counter to `total` when `show`: a bar on a terminal; where stderr is not one (CI,
+    a log file, `| tee`), a plain line at most every PLAIN_EVERY s, the first after as long."""
+    if show and not sys.stderr.isatty():
+        return plain_tqdm(total=total, desc=desc, unit=unit, file=Lines(sys.stderr),
+                          mininterval=PLAIN_EVERY, maxinterval=PLAIN_EVERY, delay=PLAIN_EVERY,
+                          bar_format=PLAIN_FORMAT, leave=False)  # fmt: skip
+    return tqdm(total=total, desc=desc, unit=unit, disable=not show, leave=False)
 
 
 def check_takes_mask(model: nn.Module, what: str) -> None:
@@ -176,17 +218,26 @@ def run_model(
 ) -> torch.Tensor:
     """model(X, *mask) -> (B, *target) (target None: any), or a ValueError saying which input
     the model could not take or which shape it gave."""
+    flat = isinstance(model, nn.Sequential) and len(model) > 0 and isinstance(model[0], nn.Linear)
+    hint = (
+        " An nn.Sequential that starts with nn.Linear takes each object on its own: put "
+        "nn.Flatten() first, so that it takes the whole set (B, N * F)."
+        if flat
+        else " An MLP from make_mlp takes only the set size it was built for (n_objects)."
+    )
     try:
         p = model(X, *mask)
     except RuntimeError as e:  # e.g. an MLP built for another set size: a matmul shape error
         raise ValueError(
             f"{type(model).__name__} could not take sets of shape {tuple(X.shape)} (B, N, F): "
-            f"{e}. An MLP from make_mlp takes only the set size it was built for (n_objects)."
+            f"{e}.{hint}"
         ) from e
     if not isinstance(p, torch.Tensor) or (target is not None and p.shape != (X.shape[0], *target)):
         got = tuple(p.shape) if isinstance(p, torch.Tensor) else type(p).__name__
         want = ", ".join(map(str, target or ("...",)))
-        raise ValueError(f"the model must map (B, N, F) to (B, {want}), got {got}")
+        raise ValueError(
+            f"the model must map (B, N, F) to (B, {want}), got {got}.{hint if flat else ''}"
+        )
     return p
 
 

@@ -16,13 +16,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from deepsets.engine.families import Stack, twin
 from deepsets.engine.losses import per_model
 from deepsets.engine.settings import EngineSettings
 from deepsets.engine.sources import Data
-from deepsets.training import FUSED
+from deepsets.training import FUSED, progress_bar
 
 
 def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | None:
@@ -52,7 +51,7 @@ def fit(
     label_rows = torch.tensor([data.rows[i] for i in order], device=device)
     history = every[0].new_empty(s.steps, len(order))  # (steps, K), fetched once at the end
     done = 0
-    with tqdm(total=s.steps, desc="train", disable=not s.progress, leave=False) as bar:
+    with progress_bar(s.steps, f"train {len(order)} models", s.progress) as bar:
         for X, y, mask in data.chunks(s.steps):  # (T, S, B, N, F), (T, S, B, *O), (T, S, B, N)
             y = y.index_select(1, label_rows)  # (T, K, B, *O): every model's own targets
             for t in range(X.shape[0]):

@@ -25,13 +25,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from deepsets.engine.families import stack_models
 from deepsets.engine.loop import fit
 from deepsets.engine.parts import Part
 from deepsets.engine.settings import EngineSettings, torch_threads
 from deepsets.engine.sources import Data
+from deepsets.training import progress_bar
 
 STALL_SECONDS = 3600.0  # no task finished for an hour: the executor is stuck (or has no workers)
 STALL_FACTOR = 10.0  # ... or for ten times the slowest task so far, if that is longer
@@ -121,7 +121,7 @@ def run_groups(
                          own_generators(data.subset(index)), task_settings)  # fmt: skip
             futures[submitted(executor, task)] = index
         pending, slowest = set(futures), 0.0
-        with tqdm(total=len(groups), desc="groups", disable=not progress, leave=False) as bar:
+        with progress_bar(len(groups), "train", progress, unit="groups") as bar:
             while pending:
                 done, pending = wait(pending, stall_limit(slowest), FIRST_COMPLETED)
                 if not done:

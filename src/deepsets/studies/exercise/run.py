@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from deepsets.cluster import cluster_info
 from deepsets.data import all_sets
@@ -34,7 +33,7 @@ from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, 
 from deepsets.studies.exercise.scores import TestSet
 from deepsets.studies.exercise.sections import training
 from deepsets.studies.exercise.settings import StudySettings
-from deepsets.training import show_progress
+from deepsets.training import progress_bar, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
     start = time.perf_counter()
     with staged(out, s.overwrite) as tmp:
         progress = show_progress(None)
-        stages = tqdm(total=3, desc="study", disable=not progress)
+        stages = progress_bar(3, "study", progress, unit="stages")
         plan = Plan([s.seed + k for k in range(s.seeds)], device)
         declare(plan, s)
         test = scored_sets(s.seed, device)

@@ -5,7 +5,6 @@ and metrics.json into a staged output directory (`lab.run`).
 from __future__ import annotations
 
 from rich.console import Console
-from tqdm.auto import tqdm
 
 from deepsets.cluster import describe
 from deepsets.lab.console import print_summary as print_study
@@ -14,7 +13,7 @@ from deepsets.lab.run import staging, write_run
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
 from deepsets.studies.theory.results import TheoryResults
 from deepsets.studies.theory.settings import TheorySettings, check
-from deepsets.training import show_progress
+from deepsets.training import progress_bar, show_progress
 
 CLAIMS = (width, injectivity, averages, equivariance, trap)  # in the report's order
 
@@ -23,9 +22,7 @@ def run_theory(settings: TheorySettings | None = None) -> TheoryResults:
     """Measure every claim and write the report; returns the results."""
     s = check(settings or TheorySettings())
     with staging(s) as run:
-        bar = tqdm(
-            total=len(s.set_sizes) + 4, desc="theory", unit="run", disable=not show_progress(None)
-        )
+        bar = progress_bar(len(s.set_sizes) + 4, "theory", show_progress(None), unit="runs")
         claims, figures = [], {}
         for module in CLAIMS:
             bar.set_postfix_str(module.__name__.rsplit(".", 1)[-1])
