@@ -127,8 +127,8 @@ class Bar:
 
     made: list[Bar] = []
 
-    def __init__(self, total: int, desc: str, disable: bool, leave: bool) -> None:
-        self.total, self.shown, self.updates = total, not disable, 0
+    def __init__(self, total: int, desc: str, show: bool, unit: str = "steps") -> None:
+        self.total, self.shown, self.updates = total, show, 0
         Bar.made.append(self)
 
     def __enter__(self) -> Bar:
@@ -142,7 +142,7 @@ class Bar:
 
 
 def test_the_progress_bar_counts_finished_groups(monkeypatch):
-    monkeypatch.setattr("deepsets.engine.remote.tqdm", Bar)
+    monkeypatch.setattr("deepsets.engine.remote.progress_bar", Bar)
     monkeypatch.setattr(Bar, "made", [])
     with ThreadPoolExecutor(2) as threads:
         train_many(models(), 3, seeds=SEEDS, engine=Engine(executor=threads, progress=True))

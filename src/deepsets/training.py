@@ -73,10 +73,8 @@ def train(
         lr: Adam's learning rate.
         seed: seed (or generator) of the training data; None draws fresh data.
         n_objects: objects per set in the training data; None: 10 (the exercise's).
-        sizes: (lo, hi) to train on sets of varying size (`make_padded_data`), passed to the
-            model with their mask as `model(X, mask)`; the model must take a mask (DeepSet).
-            Not with n_objects: the two together are refused (sizes sets the set size).
-        progress: show a tqdm bar; None shows one only on a terminal.
+        sizes: (lo, hi): padded sets of varying size, as `model(X, mask)`; not with n_objects.
+        progress: show progress (a bar; off a terminal, a line every 10 s); None: on a terminal.
 
     Returns:
         The trained model (in eval mode) and the loss of every step, an array (steps,).
@@ -96,8 +94,8 @@ def train(
     before = copy.deepcopy(model.state_dict())  # restored if the run fails or is interrupted
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=FUSED or None)
     losses = []  # one per step, fetched once at the end
+    model.train()
     try:
-        model.train()
         with progress_bar(steps, "train", show) as bar:
             for X, y, *mask in data:
                 for t in range(X.shape[0]):  # X (T, B, N, 1), y (T, B, 1), mask (T, B, N)
