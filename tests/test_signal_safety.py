@@ -9,6 +9,7 @@ import logging
 import signal
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -65,6 +66,18 @@ def test_a_signal_inside_a_gc_callback_is_not_swallowed():
         finally:
             gc.callbacks.remove(callback)
     assert sent == ["start"]
+
+
+class Dies:
+    """An object with a weakref.finalize that raises SIGINT when it dies."""
+
+
+def test_a_signal_inside_a_weakref_callback_is_not_swallowed():
+    dies = Dies()
+    weakref.finalize(dies, signal.raise_signal, signal.SIGINT)  # runs inside weakref.py
+    with stopping_on_signals():
+        del dies  # its callback runs the handler at once, where an exception is swallowed
+        assert interrupted_within(2.0)
 
 
 def test_elsewhere_the_signal_raises_at_once():

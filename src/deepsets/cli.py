@@ -35,6 +35,7 @@ from deepsets.studies import DEFAULT_STUDY, STUDIES
 from deepsets.training import progress_by_default
 
 RETRY_SECONDS = 0.01  # a signal that landed where raising is unsafe comes again after this
+WEAKREF = ("/weakref.py", "/_weakrefset.py")  # where weakref callbacks run, which swallow errors
 
 # `--out STR` and `--threads INT`, not `{None}|STR`: None is their default, not a value to type
 TYRO_CONFIG = (tyro.conf.DisallowNone,)
@@ -266,14 +267,16 @@ def stop(signum: int, frame: FrameType | None) -> None:
 
 
 def unsafe_here(frame: FrameType | None) -> bool:
-    """Whether an exception raised in `frame` now would be swallowed (a finalizer, a GC
-    callback) or leave the logging module's lock held by this thread."""
+    """Whether an exception raised in `frame` now would be swallowed (a finalizer, a GC or a
+    weakref callback: the standard library's are in weakref.py and _weakrefset.py) or leave the
+    logging module's lock held by this thread."""
     lock = getattr(logging, "_lock", None)
     if lock is not None and getattr(lock, "_is_owned", lambda: False)():
         return True
     callbacks = {getattr(c, "__code__", None) for c in gc.callbacks}
     while frame is not None:
-        if frame.f_code.co_name == "__del__" or frame.f_code in callbacks:
+        code = frame.f_code
+        if code.co_name == "__del__" or code in callbacks or code.co_filename.endswith(WEAKREF):
             return True
         frame = frame.f_back
     return False
