@@ -290,7 +290,7 @@ def commands(r: Record) -> str:
         f"{m['settings']['steps']} steps)"
     )
     setup = "the one-time set-up of `.venv`" + (
-        f" ({r['setup']['seconds'] / 60:.0f} minutes, once)" if "setup" in r else ""
+        f" ({r['setup']['seconds']:.0f} s, once)" if "setup" in r else ""
     )
     if t["mode"] == "run":
         tests, took = f"`{t['passed']} passed`", f"{t['seconds']:.0f} s"

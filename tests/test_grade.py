@@ -120,7 +120,7 @@ def test_the_outputs(graded_class):
 
 def test_a_second_seed_a_hidden_check_and_gradescope(graded_class, tmp_path):
     """The reference, graded from the command line with seed 0 again (the same messages) in
-    Gradescope's mode with a rubric that hides a check and reweighs another; and with seed 1."""
+    Gradescope's mode with a rubric that hides a check and reweighs another; and with seeds 1, 2."""
     by = graded_class[2]
     rubric = tmp_path / "rubric.toml"
     rubric.write_text('hidden = ["deepset.learns"]\n[points]\n"data.random" = 4\n')
@@ -138,8 +138,10 @@ def test_a_second_seed_a_hidden_check_and_gradescope(graded_class, tmp_path):
     assert {i: t["output"] for i, t in tests.items()} == {
         c.id: c.message for c in by["reference"].checks
     }  # same seed, same measurements
-    again = grade(GradeSettings(submissions=(str(reference),), out=str(tmp_path / "s1"), seed=1))
-    assert again.graded[0].score == again.graded[0].max_score
+    for seed in (1, 2):  # other seeds, the default 4000 steps: full marks too
+        again = grade(GradeSettings(submissions=(str(reference),), out=str(tmp_path / str(seed)),
+                                    seed=seed))  # fmt: skip
+        assert again.graded[0].score == again.graded[0].max_score, again.graded[0].checks
 
 
 def test_a_time_limit_stops_a_loop_and_keeps_what_was_measured(tmp_path):
