@@ -64,6 +64,7 @@ MAX_METADATA_CHARS = 100_000  # a DeepSet's metadata is ~200 characters; an MLP'
 # a DeepSet of package modules nests ~6 levels (phi > Sequential > layers > Linear); a hostile
 # header may nest 50,000, which would exhaust Python's recursion in json or in `build`
 MAX_METADATA_DEPTH = 32
+UNUSED = 4096  # an unused width a file may list beyond its stored numbers (built shape-only)
 TIES = "deepsets_ties"  # the metadata entry of a model's ties (`ties`), if it has any
 DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
@@ -290,10 +291,11 @@ def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype, dict[str, str]
     arch = parse_arch(meta["deepsets"], str(path))
     if len(dtypes) != 1 or next(iter(dtypes)) not in DTYPES:
         raise ValueError(f"{path}: the weights must share one float dtype, got {sorted(dtypes)}")
-    # Each size is at least one stored number and each layer at least one tensor, so a larger
-    # or longer architecture cannot be right: refuse it before building even a shape-only copy.
+    # A used size is at least one stored number and a layer at least one tensor, so a larger or
+    # longer architecture cannot be right: refuse it before building even a shape-only copy. An
+    # unused width (the hidden units of a one-layer EquivariantNet) may pass them, up to UNUSED.
     sizes, n_stored = _ints(arch), sum(math.prod(s) for s in shapes.values())
-    if max(sizes, default=0) > n_stored or len(sizes) > len(shapes) + 8:
+    if max(sizes, default=0) > max(n_stored, UNUSED) or len(sizes) > len(shapes) + 8:
         raise ValueError(
             f"{path}: the weights do not fit the stored architecture: it lists {len(sizes)} "
             f"sizes up to {max(sizes, default=0)}, the file holds {n_stored} numbers in "
