@@ -6,9 +6,11 @@ ValueError (a TypeError where the type is wrong) that names it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
+import resource
 import stat
 from pathlib import Path
 from typing import TypeGuard
@@ -114,19 +116,71 @@ def check_training_args(steps: object, batch_size: object, lr: object) -> None:
     positive_float(lr, "lr")
 
 
-MEMORY_FRACTION = 0.5  # one array may take at most this share of the machine's physical memory
+MEMORY_FRACTION = 0.5  # one run or call may take at most this share of the memory it may use
 # Floats kept per hidden unit and object during a training step: the activation, its
 # pre-activation and its gradient (train_on's batch check and the studies' estimates).
 ACTIVATION_FLOATS = 3
+CGROUP_ROOT = Path("/sys/fs/cgroup")  # where the cgroup filesystems are mounted
+PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroups
+
+
+def usable_memory() -> tuple[int, str]:
+    """The bytes this process may use and what sets them: the least of physical memory, the
+    soft RLIMIT_AS less the address space already mapped, and the cgroup's memory limit (what
+    a job scheduler or a container sets)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        ram = 16 * 2**30
+    found = [(ram, "physical memory")]
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        found.append((max(0, soft - mapped_bytes()), "RLIMIT_AS (ulimit -v) less what is mapped"))
+    cgroup = cgroup_limit()
+    if cgroup is not None:
+        found.append((cgroup, "the cgroup's memory limit"))
+    return min(found)
+
+
+def mapped_bytes() -> int:
+    """The address space this process has mapped (VmSize), which RLIMIT_AS counts; 0 if
+    unknown."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cgroup_limit() -> int | None:
+    """The least memory limit of this process's cgroup and its ancestors (v2 `memory.max`, v1
+    `memory.limit_in_bytes`; "max" is none), or None. Where the cgroup's own folder is not
+    mounted (a container sees its cgroup as the root), the root's limit is read."""
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return None
+    limits = []
+    for _, controllers, path in (line.split(":", 2) for line in lines if line.count(":") >= 2):
+        if controllers == "":
+            folder, name = CGROUP_ROOT, "memory.max"
+        elif "memory" in controllers.split(","):
+            folder, name = CGROUP_ROOT / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        here = folder / path.strip("/")
+        for d in [here, *here.parents]:
+            with contextlib.suppress(OSError, ValueError):
+                text = (d / name).read_text().strip()
+                limits.append(int(text) if text != "max" else None)
+            if d == folder:
+                break
+    return min((n for n in limits if n is not None), default=None)
 
 
 def memory_limit() -> int:
-    """Bytes one call may allocate: MEMORY_FRACTION of physical memory (8 GiB if unknown)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):
-        total = 16 * 2**30
-    return int(total * MEMORY_FRACTION)
+    """Bytes one run or call may allocate: MEMORY_FRACTION of `usable_memory()`."""
+    return int(usable_memory()[0] * MEMORY_FRACTION)
 
 
 def format_bytes(n: float) -> str:
@@ -140,13 +194,15 @@ def format_bytes(n: float) -> str:
 
 def check_memory(n_bytes: float, what: str) -> None:
     """A ValueError before allocating, if `what` (which names the size argument) would need
-    more than `memory_limit()` bytes: the message says how much it would need."""
+    more than `memory_limit()` bytes: the message says how much it would need, and what sets
+    the limit."""
     limit = memory_limit()
     if n_bytes > limit:
+        usable, source = usable_memory()
         raise ValueError(
             f"{what} would need about {format_bytes(n_bytes)} of memory, more than the "
-            f"{format_bytes(limit)} allowed ({MEMORY_FRACTION:.0%} of this machine's); "
-            "use a smaller size"
+            f"{format_bytes(limit)} allowed ({MEMORY_FRACTION:.0%} of the "
+            f"{format_bytes(usable)} this process may use: {source}); use a smaller size"
         )
 
 
