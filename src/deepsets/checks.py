@@ -12,8 +12,10 @@ import numbers
 import os
 import resource
 import stat
+import types
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeGuard
+from typing import Literal, TypeGuard, Union, get_args, get_origin
 
 import numpy as np
 import torch
@@ -32,6 +34,40 @@ def positive_int(value: object, name: str) -> int:
     if not is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_type(value: object, kind: object, name: str) -> None:
+    """A ValueError naming `name` unless `value` (as JSON holds it: lists for tuples) is of the
+    annotated type `kind`: bool, int, float, str, None, a Literal, a union of these or a tuple,
+    list or Sequence of them. Other annotations pass: what they say is checked where used."""
+    if not fits(value, kind):
+        shown = kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
+        raise ValueError(f"{name} must be of type {shown}, got {value!r:.80}")
+
+
+def fits(value: object, kind: object) -> bool:
+    """Whether `value` is of the annotated type `kind` (see `check_type`)."""
+    origin, args = get_origin(kind), get_args(kind)
+    simple: dict[object, bool] = {
+        type(None): value is None,
+        bool: isinstance(value, bool),
+        int: is_int(value),
+        float: isinstance(value, numbers.Real) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }
+    if kind in simple:
+        return simple[kind]
+    if origin is Literal:
+        return any(type(value) is type(a) and value == a for a in args)
+    if origin in (Union, types.UnionType):
+        return any(fits(value, a) for a in args)
+    if origin not in (tuple, list, Sequence):
+        return True
+    if not isinstance(value, list | tuple):
+        return False
+    if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, str]: fixed length
+        return len(value) == len(args) and all(map(fits, value, args))
+    return not args or all(fits(v, args[0]) for v in value)
 
 
 def check_flag(value: object, name: str) -> bool:
