@@ -80,14 +80,7 @@ def train(
     Returns:
         The trained model (in eval mode) and the loss of every step, an array (steps,).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
-    device, dtype = check_model(model, "model")
-    check_training_args(steps, batch_size, lr)
-    check_memory(steps * 16, f"steps={steps} (the loss of every step)")
-    N, pair = check_set_size(n_objects, sizes)
-    if pair is not None:
-        check_takes_mask(model, MASKED)
+    device, dtype, N, pair = check_train(model, steps, batch_size, lr, n_objects, sizes)
     show = show_progress(progress)
     g = as_generator(seed, device, "seed")
     data = chunks(steps, batch_size, n_objects=N, sizes=pair, generator=g, device=device)
@@ -118,6 +111,27 @@ def train(
     history = torch.stack(losses).cpu().double().numpy()  # (steps,)
     warn_if_diverged(history[None], lr)
     return model, history
+
+
+def check_train(
+    model: nn.Module,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    n_objects: int | None,
+    sizes: tuple[int, int] | None,
+) -> tuple[torch.device, torch.dtype, int, tuple[int, int] | None]:
+    """`train`'s arguments checked before any work: the model's device and dtype, the padded
+    set size N, and the sizes (lo, hi) or None."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
+    device, dtype = check_model(model, "model")
+    check_training_args(steps, batch_size, lr)
+    check_memory(steps * 16, f"steps={steps} (the loss of every step)")
+    N, pair = check_set_size(n_objects, sizes)
+    if pair is not None:
+        check_takes_mask(model, MASKED)
+    return device, dtype, N, pair
 
 
 def check_model(model: nn.Module, name: str) -> tuple[torch.device, torch.dtype]:

@@ -210,8 +210,8 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary directory beside `out`; on success move it to `out`, else delete it.
 
     No signal cuts the set-up, the final renames or the clean-up short (`signals_deferred`).
-    Errors that mean the location cannot take the run (a full disk, a read-only filesystem)
-    become an `OutputError`.
+    Errors that mean the location cannot take the run (a full disk, a read-only filesystem, a
+    staging folder made unwritable: any error on the run's own paths) become an `OutputError`.
     """
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
@@ -259,9 +259,11 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
 def _about(e: OSError, tmp: Path | None, dest: Path) -> bool:
     """Whether `e` is about the run's own paths (in the staging folder `tmp`, or beside `dest`:
     the run, the lock, the replaced run): the location failed, not the study."""
-    names = [Path(os.fsdecode(f)) for f in (e.filename, e.filename2) if isinstance(f, str | bytes)]
-    inside = [tmp is not None and p.is_relative_to(tmp) for p in names]
-    return any(p.parent == dest.parent or i for p, i in zip(names, inside, strict=True))
+    for f in (e.filename, e.filename2):
+        p = Path(os.fsdecode(f)) if isinstance(f, str | bytes) else None
+        if p is not None and (p.parent == dest.parent or (tmp and p.is_relative_to(tmp))):
+            return True
+    return False
 
 
 def remove_staging(tmp: Path) -> Path | None:
