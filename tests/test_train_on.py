@@ -243,8 +243,5 @@ def test_outputs_turning_nan_mid_training_name_the_step_and_the_model(workers):
 
     X, y = make_data(200, generator=0)
     models = [make_mlp(), DeepSet(generator=0)]
-    before = [copy.deepcopy(m.state_dict()) for m in models]
     with pytest.raises(ValueError, match=r"models\[1\]'s outputs turned NaN at step \d+ of 20"):
         train_on(models, (X, y), 20, lr=1e38, engine=Engine(workers=workers))
-    for m, b in zip(models, before, strict=True):
-        assert all(torch.equal(b[k], v) for k, v in m.state_dict().items())  # unchanged

@@ -302,3 +302,15 @@ def test_weights_diverging_to_nan_are_named_not_a_torch_error():
     named = r"model's outputs turned NaN at step \d+ of 20.*lr=1e\+38"
     with pytest.raises(ValueError, match=named):
         train(DeepSet(generator=0), 20, lr=1e38, seed=0)
+
+
+def test_the_engine_names_the_same_step_as_the_plain_loop():
+    from deepsets import train_many
+
+    step = re.compile(r"at step (\d+) of 20")
+    with pytest.raises(ValueError) as plain:
+        train(DeepSet(generator=0), 20, lr=1e38, seed=0)
+    with pytest.raises(ValueError, match=r"models\[1\]'s outputs turned NaN") as engine:
+        train_many([make_mlp(), DeepSet(generator=0)], 20, lr=1e38, seeds=[1, 0])
+    found = [step.search(str(e.value)) for e in (plain, engine)]
+    assert found[0] and found[1] and found[0].group(1) == found[1].group(1), found

@@ -315,7 +315,7 @@ def check_probabilities(p: torch.Tensor, what: str) -> None:
 
 
 def check_step(
-    p: torch.Tensor, name: str, step: int, steps: int, lr: float, then: str
+    p: torch.Tensor, name: str, step: int, steps: int, lr: float, then: str = ""
 ) -> None:
     """A ValueError naming `name` and `step` (of `steps`) if its outputs p there are not all
     probabilities: they turned NaN (its weights diverged); `then` says what became of it."""
@@ -325,7 +325,7 @@ def check_step(
         shown = "NaN" if math.isnan(value) else f"{value:g}, not a probability in [0, 1],"
         raise ValueError(
             f"{name}'s outputs turned {shown} at step {step} of {steps}: its weights diverged "
-            f"(lr={lr:g} may be too large); {then}"
+            f"(lr={lr:g} may be too large){'; ' + then if then else ''}"
         )
 
 

@@ -23,8 +23,6 @@ from deepsets.engine.settings import EngineSettings
 from deepsets.engine.sources import Data
 from deepsets.training import FUSED, check_step, progress_bar
 
-UNCHANGED = "the models are unchanged"
-
 
 def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | None:
     """x's rows (dim 0) in `rows`; None stands for all of them in order (no copy)."""
@@ -71,7 +69,7 @@ def fit(
                 except RuntimeError:  # torch's word for NaN outputs: say whose, and when
                     for k, p_k in zip(order, p, strict=True):
                         name = f"models[{k}]" if names is None else names[k]
-                        check_step(p_k, name, done + t + 1, s.steps, s.lr, UNCHANGED)
+                        check_step(p_k, name, done + t + 1, s.steps, s.lr)
                     raise
                 opt.zero_grad()
                 torch.autograd.backward(per.sum())
