@@ -303,7 +303,7 @@ BAD_METADATA = {
     "architecture is invalid: sigmoid": json.dumps(
         {"kind": "MLP", "sizes": [10, 20, 20, 1], "activations": ["relu"] * 2, "sigmoid": "yes"}
     ),
-    "architecture is invalid: expected a list": json.dumps(
+    "damaged or not a deepsets file: .* invalid: sizes must be a list": json.dumps(
         {"kind": "MLP", "sizes": "10,20,20,1", "activations": ["relu"] * 2, "sigmoid": True}
     ),
     "characters long": json.dumps({"kind": "MLP", "pad": "x" * 200_000}),

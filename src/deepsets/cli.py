@@ -30,7 +30,7 @@ from deepsets.cluster import session
 from deepsets.engine.remote import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
 from deepsets.lab.memory import flag
-from deepsets.lab.output import OutputError, recording_commits
+from deepsets.lab.output import OutputError, recording_commits, seen_at_start
 from deepsets.studies import DEFAULT_STUDY, STUDIES
 from deepsets.training import progress_by_default
 
@@ -206,9 +206,9 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
         try:
             settings = study.check(settings)  # the check comes first: a mistake costs no training
             # progress in a terminal or a log alike, the run's log lines above its bars
-            with session(getattr(settings, "scheduler", None)), progress_by_default(), (
-                logging_redirect_tqdm()
-            ):  # session None: in this process
+            with seen_at_start(settings.out), session(getattr(settings, "scheduler", None)), (
+                progress_by_default()
+            ), logging_redirect_tqdm():  # session None: in this process
                 study.summary(study.run(settings))
         except (FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed) as e:
             return error(prog, str(e))

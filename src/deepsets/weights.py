@@ -169,7 +169,7 @@ def module_from(d: object) -> nn.Module:
         if kind in ACTIVATIONS and not rest:
             return ACTIVATIONS[kind].module()
         if kind == "Sequential" and set(rest) == {"layers"}:
-            return nn.Sequential(*(module_from(x) for x in _tuple(rest["layers"])))
+            return nn.Sequential(*(module_from(x) for x in _tuple(rest, "layers")))
         if kind == "Linear" and set(rest) == {"in_features", "out_features", "bias"}:
             if not all(is_int(rest[k]) and rest[k] > 0 for k in ("in_features", "out_features")):
                 raise ValueError(f"a Linear's sizes must be positive integers, got {rest}")
@@ -194,18 +194,18 @@ def build(arch: dict[str, Any]) -> nn.Module:
             return DeepSet(phi=phi, rho=rho, pooling=rest["pooling"])
         return DeepSet(**widths_of(rest))
     if "sizes" in rest:
-        return mlp_from_spec(
-            MLPSpec(_tuple(rest["sizes"]), _tuple(rest["activations"]), rest["sigmoid"])
-        )
-    hidden = _tuple(rest["hidden"])  # a file of deepsets 0.1.0: make_mlp(hidden, activation)
+        sizes, activations = _tuple(rest, "sizes"), _tuple(rest, "activations")
+        return mlp_from_spec(MLPSpec(sizes, activations, rest["sigmoid"]))
+    hidden = _tuple(rest, "hidden")  # a file of deepsets 0.1.0: make_mlp(hidden, activation)
     spec = MLPSpec((rest["in_features"], *hidden, 1), (rest["activation"],) * len(hidden))
     return mlp_from_spec(spec)
 
 
-def _tuple(value: object) -> tuple[Any, ...]:
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list, got {value!r:.80}")
-    return tuple(value)
+def _tuple(arch: dict[str, Any], field: str) -> tuple[Any, ...]:
+    """The list in `arch[field]`, as a tuple; a ValueError naming the field if it is none."""
+    if not isinstance(arch[field], list):
+        raise ValueError(f"{field} must be a list, got {arch[field]!r:.80}")
+    return tuple(arch[field])
 
 
 def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -305,7 +305,9 @@ def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype, dict[str, str]
         with torch.device("meta"):  # shapes only: nothing is allocated
             expected = {k: tuple(v.shape) for k, v in build(arch).state_dict().items()}
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: the stored architecture is invalid: {e}") from e
+        raise ValueError(
+            f"{path} is damaged or not a deepsets file: its stored architecture is invalid: {e}"
+        ) from e
     tied = parse_ties(meta.get(TIES, "{}"), str(path))
     if any(expected.get(a, ()) != shapes.get(b) for a, b in tied.items()):
         raise ValueError(f"{path}: the stored ties {tied} join tensors of other shapes")
