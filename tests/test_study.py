@@ -15,9 +15,10 @@ from markupsafe import escape
 from deepsets import load_model
 from deepsets.lab.output import staged
 from deepsets.lab.report import embedded_figures
+from deepsets.lab.run import render
 from deepsets.lab.verdict import Outcome
 from deepsets.studies.exercise import verdicts
-from deepsets.studies.exercise.run import render_report, run_study
+from deepsets.studies.exercise.run import run_study
 from deepsets.studies.exercise.settings import QUICK, StudySettings
 
 QUICK_SETTINGS = StudySettings(**QUICK, quick=True, device="cpu")
@@ -323,7 +324,9 @@ def test_the_readme_documents_every_top_level_key_of_metrics_json(study):
 def test_report_escapes_every_value(study):
     evil = "<script>alert(1)</script>"
     run = replace(study.run, environment={"torch": evil})
-    page = render_report(replace(study, run=run), embedded_figures(study.out))
+    r = replace(study, run=run)
+    figures = embedded_figures(study.out)
+    page = render("exercise", figures, "report.html.j2", r=r, s=r.run.settings, f=r.findings)
     assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script" not in page
 
@@ -339,7 +342,7 @@ def test_a_quick_report_and_summary_say_so_and_judge_nothing(study):
     from rich.console import Console
 
     from deepsets.lab.quick import label
-    from deepsets.studies.exercise.console import print_summary
+    from deepsets.studies.exercise.run import print_summary
 
     html = (study.out / "report.html").read_text()
     text = label("exercise", True)

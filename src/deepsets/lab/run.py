@@ -20,7 +20,8 @@ from torch import nn
 
 from deepsets.checks import resolve_device
 from deepsets.cluster import ClusterInfo, cluster_info
-from deepsets.engine.settings import torch_threads, using_workers
+from deepsets.engine.forked import fork_map
+from deepsets.engine.settings import resolve_workers, torch_threads, using_workers
 from deepsets.lab.output import default_out, staged
 from deepsets.lab.report import embedded_figures, environment
 from deepsets.lab.settings import CommonSettings, threads_of, workers_of
@@ -32,15 +33,6 @@ def run_device(s: CommonSettings) -> torch.device:
     """Where the study's models live: `s.device` resolved, or the CPU when a cluster's workers
     train them."""
     return resolve_device("cpu" if s.scheduler is not None else s.device)
-
-
-@contextlib.contextmanager
-def study_threads(s: CommonSettings) -> Iterator[int]:
-    """Run the block (a whole study) on `threads_of(s)` torch threads and `s.workers` as every
-    engine call's default workers, then restore the caller's."""
-    n = threads_of(s)
-    with torch_threads(n), using_workers(s.workers):
-        yield n
 
 
 def cpu_seconds() -> float:
@@ -120,11 +112,12 @@ class Stage:
 
 @contextlib.contextmanager
 def staging(s: CommonSettings) -> Iterator[Stage]:
-    """The block is the study's run, on its threads and staged (`lab.output.staged`): into
-    `s.out` (default: a fresh runs/<timestamp>), put in place only if the block succeeds."""
+    """The block is the study's run, staged (`lab.output.staged`): into `s.out` (default: a
+    fresh runs/<timestamp>), put in place only if the block succeeds; on `threads_of(s)` torch
+    threads with `s.workers` as every engine call's default workers (the caller's restored)."""
     out = Path(s.out) if s.out is not None else default_out()
     start, cpu = time.perf_counter(), cpu_seconds()
-    with study_threads(s), staged(out, s.overwrite) as tmp:
+    with torch_threads(threads_of(s)), using_workers(s.workers), staged(out, s.overwrite) as tmp:
         yield Stage(out, tmp, run_device(s), start, cpu)
 
 
@@ -134,19 +127,29 @@ def write_run(
     figures: Mapping[str, Figure],
     weights: Mapping[str, nn.Module],
     metrics: Mapping[str, Any],
+    page: str | None = None,
     **context: Any,
 ) -> None:
-    """root/figures/<name>.png, root/weights/<name>.safetensors, root/metrics.json, and
-    root/report.html: the study's `templates/<study>.html.j2` rendered with `context`, the
-    figures embedded."""
+    """root/figures/<name>.png (drawn side by side in the engine's worker processes: matplotlib
+    draws on one core), root/weights/<name>.safetensors, root/metrics.json and root/report.html
+    (`render`)."""
     (root / "figures").mkdir()
-    for name, fig in figures.items():
-        fig.savefig(root / "figures" / f"{name}.png", dpi=110)
+
+    def save(name: str) -> None:
+        figures[name].savefig(root / "figures" / f"{name}.png", dpi=110)
+
+    fork_map(save, list(figures), resolve_workers())
     write_weights(root, weights)
     (root / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    template = environment(f"deepsets.studies.{study}").get_template(f"{study}.html.j2")
-    page = template.render(figures=embedded_figures(root), **context)
-    (root / "report.html").write_text(page, encoding="utf-8")
+    html = render(study, embedded_figures(root), page, **context)
+    (root / "report.html").write_text(html, encoding="utf-8")
+
+
+def render(study: str, figures: Mapping[str, str], page: str | None = None, **context: Any) -> str:
+    """The study's `templates/<page>` (default: <study>.html.j2) rendered with `context` and
+    `figures` (name -> base64 PNG)."""
+    template = environment(f"deepsets.studies.{study}").get_template(page or f"{study}.html.j2")
+    return template.render(figures=figures, **context)
 
 
 def seed_weights(seeds: tuple[int, ...], models: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -1,19 +1,56 @@
 """`run_theory(settings)`: measure the five claims, then write report.html, figures/, weights/
-and metrics.json into a staged output directory (`lab.run`).
+and metrics.json into a staged output directory (`lab.run`). `TheoryResults.to_json()` is
+metrics.json; its schema is in docs/studies/theory.md (change both together).
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 
 from deepsets.cluster import describe
 from deepsets.lab.console import print_summary as print_study
 from deepsets.lab.quick import judged, label
-from deepsets.lab.run import staging, write_run
+from deepsets.lab.run import Ran, staging, write_run
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
-from deepsets.studies.theory.results import TheoryResults
+from deepsets.studies.theory.common import Claim
 from deepsets.studies.theory.settings import TheorySettings, check
 from deepsets.training import progress_bar, show_progress
+
+SCHEMA_VERSION = 2  # of metrics.json; 1: verdict, finding, threshold
+
+
+@dataclass(frozen=True)
+class TheoryResults(Ran):
+    """Where the study wrote, how it ran (`lab.run.Ran`), and every claim as measured."""
+
+    settings: TheorySettings
+    claims: tuple[Claim, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of metrics.json, as JSON types."""
+        claims = {
+            c.key: {
+                "title": c.title,
+                "verdict": c.verdict.to_json(),
+                "numbers": c.numbers,
+                "models": c.models,
+                "seconds": c.seconds,
+            }
+            for c in self.claims
+        }
+        metrics = {
+            "schema_version": SCHEMA_VERSION,
+            "study": "theory",
+            **self.run_json(self.settings),
+            "claims": claims,
+        }
+        out: dict[str, Any] = json.loads(json.dumps(metrics, default=str))
+        return out
+
 
 CLAIMS = (width, injectivity, averages, equivariance, trap)  # in the report's order
 
