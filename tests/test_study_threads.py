@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from deepsets.engine import train as engine
-from deepsets.studies.digits import train as digits_train
+from deepsets.lab import run as lab_run
 from deepsets.studies.digits.run import run_digits
 from deepsets.studies.digits.settings import quick_settings as digits_quick
 from deepsets.studies.exercise import plan
@@ -37,7 +37,7 @@ def test_every_study_passes_its_threads_to_every_training_call(monkeypatch, tmp_
     calls: list[Any] = []
     spy(monkeypatch, plan, "train_many", calls)
     spy(monkeypatch, sample_efficiency, "train_on", calls)
-    spy(monkeypatch, digits_train, "train_on", calls)
+    spy(monkeypatch, lab_run, "train_on", calls)  # the digits' phases
     spy(monkeypatch, common, "train_on", calls)
     run_study(exercise_quick(out=str(tmp_path / "e"), steps=60, final_window=10, extras=False,
                              threads=threads))  # fmt: skip

@@ -15,13 +15,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from deepsets.checks import resolve_device
 from deepsets.cluster import ClusterInfo, cluster_info
 from deepsets.engine.forked import fork_map
-from deepsets.engine.settings import resolve_workers, torch_threads, using_workers
+from deepsets.engine.settings import Engine, resolve_workers, torch_threads, using_workers
+from deepsets.engine.train import Sets, train_on
 from deepsets.lab.output import default_out, staged
 from deepsets.lab.report import embedded_figures, environment
 from deepsets.lab.settings import CommonSettings, threads_of, workers_of
@@ -150,6 +152,31 @@ def render(study: str, figures: Mapping[str, str], page: str | None = None, **co
     `figures` (name -> base64 PNG)."""
     template = environment(f"deepsets.studies.{study}").get_template(page or f"{study}.html.j2")
     return template.render(figures=figures, **context)
+
+
+Phase = tuple[int, float, list[int], str]  # Adam steps, lr, each model's batch seed, the loss
+
+
+def train_phases(
+    models: list[nn.Module],
+    data: Sets,
+    phases: list[Phase],
+    batch_size: int,
+    threads: int | None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Train `models` on data = (X, y[, mask]) through `phases`, one engine call each (a fresh
+    Adam: the engine keeps the learning rate fixed within a call), skipping phases of 0 steps;
+    every step's loss, (K, T) over the phases."""
+    losses = []
+    for steps, lr, seeds, loss in phases:
+        if steps:
+            _, L = train_on(
+                models, data, steps, lr=lr, loss=loss, batch_size=batch_size, seeds=seeds,
+                engine=Engine(progress=progress, threads=threads),
+            )  # fmt: skip
+            losses.append(L)  # (K, steps)
+    return np.concatenate(losses, axis=1)
 
 
 def seed_weights(seeds: tuple[int, ...], models: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -184,6 +184,14 @@ class StudyResults(Sections):
     out: Path
     run: RunInfo
 
+    @property
+    def settings(self) -> StudySettings:
+        return self.run.settings
+
+    @property
+    def cluster(self) -> ClusterInfo | None:
+        return self.run.cluster
+
     @classmethod
     def of(cls, sections: Sections, out: Path, run: RunInfo) -> StudyResults:
         return cls(

@@ -17,11 +17,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from deepsets.cluster import describe
 from deepsets.data import all_sets
-from deepsets.lab.console import print_summary as print_study
-from deepsets.lab.console import table
-from deepsets.lab.quick import label
+from deepsets.lab.console import print_study, table
 from deepsets.lab.run import staging, write_run
 from deepsets.lab.verdict import Verdict
 from deepsets.plots import Figure
@@ -200,13 +197,10 @@ def verdicts(results: StudyResults) -> list[tuple[str, Verdict]]:
 def print_summary(results: StudyResults, console: Console | None = None) -> None:
     """Print the headline numbers and findings of a finished study and where its report is."""
     run = results.run
-    notes = [
+    note = (
         f"{run.models_trained} models trained in {run.timing.train_seconds:.1f} s; section 8 "
         f"{run.timing.symmetry_seconds:.1f} s; "
         f"study {run.timing.wall_seconds:.1f} s on {run.device}"
-    ]
-    if run.cluster is not None:
-        notes.append(describe(run.cluster))
+    )
     tables = [training_table(results), invariance_table(results), unseen_table(results)]
-    quick = label("exercise", results.run.settings.quick)  # None for a full run
-    print_study(tables, verdicts(results), notes, results.out / "report.html", console, label=quick)
+    print_study("exercise", results, tables, verdicts(results), note, console)

@@ -11,9 +11,8 @@ from typing import Any
 
 from rich.console import Console
 
-from deepsets.cluster import describe
-from deepsets.lab.console import print_summary as print_study
-from deepsets.lab.quick import judged, label
+from deepsets.lab.console import print_study
+from deepsets.lab.quick import judged
 from deepsets.lab.run import Ran, staging, write_run
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
 from deepsets.studies.theory.common import Claim
@@ -82,9 +81,6 @@ def run_theory(settings: TheorySettings | None = None) -> TheoryResults:
 
 def print_summary(results: TheoryResults, console: Console | None = None) -> None:
     """The verdicts on the console (`lab.console`), then where the report is."""
-    notes = [f"{results.wall_seconds:.0f} s on {results.device}"]
-    if results.cluster is not None:
-        notes.append(describe(results.cluster))
     shown = [(c.title, c.verdict) for c in results.claims]
-    quick = label("theory", results.settings.quick)  # None for a full run
-    print_study([], shown, notes, results.out / "report.html", console, label=quick)
+    note = f"{results.wall_seconds:.0f} s on {results.device}"
+    print_study("theory", results, [], shown, note, console)
