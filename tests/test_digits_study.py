@@ -18,8 +18,7 @@ from quick import assert_labelled_quick
 from safetensors.torch import load_file
 
 from deepsets import cli, load_model
-from deepsets.lab.run import seed_weights
-from deepsets.lab.weights import write_weights
+from deepsets.lab.run import seed_weights, write_weights
 from deepsets.studies.digits import train as evaluation
 from deepsets.studies.digits.ceiling import Ceiling
 from deepsets.studies.digits.models import build

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deepsets.lab.quick import judged, label
-from deepsets.lab.verdict import Outcome, Verdict
+from deepsets.lab.verdict import Outcome, Verdict, judged, label
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ from markupsafe import escape
 
 from deepsets import load_model
 from deepsets.lab.output import staged
-from deepsets.lab.report import embedded_figures
-from deepsets.lab.run import render
+from deepsets.lab.run import embedded_figures, render
 from deepsets.lab.verdict import Outcome
 from deepsets.studies.exercise import verdicts
 from deepsets.studies.exercise.run import run_study
@@ -341,7 +340,7 @@ def test_report_states_the_computed_findings(study):
 def test_a_quick_report_and_summary_say_so_and_judge_nothing(study):
     from rich.console import Console
 
-    from deepsets.lab.quick import label
+    from deepsets.lab.verdict import label
     from deepsets.studies.exercise.run import print_summary
 
     html = (study.out / "report.html").read_text()

@@ -15,8 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from deepsets.cluster import describe
-from deepsets.lab.quick import label
-from deepsets.lab.verdict import Outcome, Verdict
+from deepsets.lab.verdict import Outcome, Verdict, label
 
 STYLE = {
     Outcome.CONFIRMED: "green",
@@ -58,7 +57,7 @@ def print_study(
     console: Console | None = None,
 ) -> None:
     """Print study `study`'s results `r` (its `out`, `cluster` and `settings.quick`): a quick
-    run's label (`lab.quick.label`), the tables, the verdicts, `note` (its time) and the cluster
+    run's label (`lab.verdict.label`), the tables, the verdicts, `note` (its time) and the cluster
     it ran on, then where its report is."""
     console = console or Console()
     quick = label(study, r.settings.quick)

@@ -1,12 +1,20 @@
 """How every study runs: its device and threads, its staged output directory and clocks
-(`staging`), and the files every run writes (`write_run`).
+(`staging`), its phases of training (`train_phases`), and the files every run writes
+(`write_run`): figures, weights/<name>.safetensors (by `deepsets.save_model`, so that
+`deepsets.load_model` rebuilds each model), metrics.json and report.html.
+
+The report is a study's Jinja2 templates (its `templates/`, then the shared macros.html.j2 and
+report.css of this package's), autoescaped, so no measured value or setting can inject markup,
+with the figures embedded as base64 PNGs, so the page can be mailed or opened offline.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import platform
+import re
 import resource
 import time
 from collections.abc import Iterator, Mapping
@@ -17,18 +25,19 @@ from typing import Any
 
 import numpy as np
 import torch
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from torch import nn
 
 from deepsets.checks import resolve_device
-from deepsets.cluster import ClusterInfo, cluster_info
+from deepsets.cluster import ClusterInfo, cluster_info, describe
 from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import Engine, resolve_workers, torch_threads, using_workers
 from deepsets.engine.train import Sets, train_on
 from deepsets.lab.output import default_out, staged
-from deepsets.lab.report import embedded_figures, environment
 from deepsets.lab.settings import CommonSettings, threads_of, workers_of
-from deepsets.lab.weights import write_weights
+from deepsets.lab.verdict import label
 from deepsets.plots import Figure
+from deepsets.weights import save_model
 
 
 def run_device(s: CommonSettings) -> torch.device:
@@ -187,3 +196,41 @@ def seed_weights(seeds: tuple[int, ...], models: Mapping[str, Mapping[str, Any]]
         for model, runs in by_model.items()
         for seed, m in zip(seeds, runs, strict=True)
     }
+
+
+def environment(study: str) -> Environment:
+    """The template environment of study package `study` (e.g. "deepsets.studies.digits"):
+    its own templates, then the shared ones; autoescaped, failing on any undefined name."""
+    env = Environment(
+        loader=ChoiceLoader([PackageLoader(study), PackageLoader("deepsets.lab")]),
+        autoescape=select_autoescape(["html", "html.j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = format  # {{ x|num(".4g") }}
+    env.filters["tuple"] = tuple
+    env.filters["cluster"] = describe  # {{ r.run.cluster|cluster }}: where the models trained
+    name = study.rsplit(".", 1)[-1]  # its name in the registry: "digits"
+    env.globals["quick_label"] = lambda quick: label(name, quick)  # macros.html.j2's quick_run
+    return env
+
+
+def embedded_figures(root: Path) -> dict[str, str]:
+    """root/figures/<name>.png as base64 text, by name."""
+    return {
+        p.stem: base64.b64encode(p.read_bytes()).decode()
+        for p in sorted((root / "figures").glob("*.png"))
+    }
+
+
+def slug(name: str) -> str:
+    """A file name from a label: 'wider latent (L = 8)' -> 'wider-latent-l-8'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def write_weights(root: Path, models: Mapping[str, nn.Module]) -> None:
+    """root/weights/<name>.safetensors for every model (the names are file names, unique)."""
+    (root / "weights").mkdir(exist_ok=True)
+    for name, model in models.items():
+        save_model(model, root / "weights" / f"{name}.safetensors")

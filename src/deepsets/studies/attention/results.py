@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from deepsets.lab.quick import judged
 from deepsets.lab.run import Ran
-from deepsets.lab.verdict import Verdict, jsonable
+from deepsets.lab.verdict import Verdict, jsonable, judged
 from deepsets.studies.attention import verdicts
 from deepsets.studies.attention.settings import AttentionSettings
 

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from deepsets.lab.quick import judged
 from deepsets.lab.run import Ran
-from deepsets.lab.verdict import Verdict, jsonable
+from deepsets.lab.verdict import Verdict, jsonable, judged
 from deepsets.studies.digits import verdicts
 from deepsets.studies.digits.ceiling import Ceiling
 from deepsets.studies.digits.models import NAMES

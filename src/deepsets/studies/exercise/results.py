@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from deepsets.cluster import ClusterInfo
-from deepsets.lab.quick import judged
-from deepsets.lab.verdict import Verdict, jsonable
+from deepsets.lab.verdict import Verdict, jsonable, judged
 from deepsets.studies.exercise import extra_verdicts, verdicts
 from deepsets.studies.exercise.sections import (
     beyond,
@@ -208,18 +207,12 @@ class StudyResults(Sections):
         """The content of metrics.json, as JSON types (tuples become lists)."""
         run = asdict(self.run)
         timing, cluster = run.pop("timing"), run.pop("cluster")
-        d = self.training
+        sections = {f.name: getattr(self, f.name) for f in fields(Sections)}
         metrics = {
             "schema_version": SCHEMA_VERSION,
             **run,
-            "training": asdict(d),
-            "params": {"deepset": d.deepset.params, "mlp": d.mlp.params},
-            "invariance": asdict(self.invariance),
-            "mlp_sweep": asdict(self.mlp_sweep),
-            "linear_phi": asdict(self.linear_phi),
-            "sample_efficiency": asdict(self.sample_efficiency),
-            "learning_speed": asdict(self.learning_speed),
-            "extras": None if self.extras is None else asdict(self.extras),
+            **{name: None if v is None else asdict(v) for name, v in sections.items()},
+            "params": {"deepset": self.training.deepset.params, "mlp": self.training.mlp.params},
             "findings": jsonable(self.findings),
             "timing": timing,
             "cluster": cluster,

@@ -1,5 +1,5 @@
 """The study's two methods: the paper's DeepSet and the kernel baseline SDM (`sdm.py`), built
-for one run's training sets. The study writes the trained DeepSets through `lab.weights`
+for one run's training sets. The study writes the trained DeepSets through `lab.run.write_run`
 (`deepsets.load_model` rebuilds them, whitening and target scale included: they are buffers, in
 the file).
 

@@ -12,8 +12,8 @@ from typing import Any
 from rich.console import Console
 
 from deepsets.lab.console import print_study
-from deepsets.lab.quick import judged
 from deepsets.lab.run import Ran, staging, write_run
+from deepsets.lab.verdict import judged
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
 from deepsets.studies.theory.common import Claim
 from deepsets.studies.theory.settings import TheorySettings, check

@@ -13,7 +13,7 @@ from torch import nn
 
 from deepsets.data import all_sets
 from deepsets.lab.figures import seeds_by_variant
-from deepsets.lab.weights import slug
+from deepsets.lab.run import slug
 from deepsets.models.deepset import DeepSet
 from deepsets.plots import Figure
 from deepsets.studies.theory.common import Claim, Table, accuracy, fit, training_sets
