@@ -29,6 +29,7 @@ from deepsets.lab.run import train_phases
 from deepsets.lab.settings import workers_of
 from deepsets.studies.digits.ceiling import (
     Ceiling,
+    Classifier,
     describe,
     exact_sum_accuracy,
     fit_classifier,
@@ -184,7 +185,7 @@ def evaluate(trained: Trained, s: DigitsSettings, device: torch.device) -> Evalu
 
 
 def _one_length(
-    trained: Trained, s: DigitsSettings, device: torch.device, classifier: object, n: int
+    trained: Trained, s: DigitsSettings, device: torch.device, classifier: Classifier | None, n: int
 ) -> tuple[dict[str, list[float]], float | None]:
     """Each model's accuracy (per run) on the test sets of n digits, and the ceiling's."""
     X, mask, y = task_sets(trained.task, s.test_sets, (n, n), "test", s.seed + TEST_OFFSET + n)
