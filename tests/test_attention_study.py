@@ -25,7 +25,6 @@ from deepsets.studies.attention.figures import (
     likelihood_by_model,
     mae_by_model,
 )
-from deepsets.studies.attention.models import CLUSTER_MODELS, MAX_MODELS, cluster_model, max_model
 from deepsets.studies.attention.run import measure, run_attention
 from deepsets.studies.attention.settings import (
     PAPER,
@@ -33,7 +32,15 @@ from deepsets.studies.attention.settings import (
     quick_settings,
     resolve,
 )
-from deepsets.studies.attention.train import cluster_sets, max_sets, train_task
+from deepsets.studies.attention.train import (
+    CLUSTER_MODELS,
+    MAX_MODELS,
+    cluster_model,
+    cluster_sets,
+    max_model,
+    max_sets,
+    train_task,
+)
 from deepsets.studies.attention.train import test_log_likelihood as model_log_likelihood
 from deepsets.studies.attention.train import test_mae as model_mae
 

@@ -16,7 +16,6 @@ from rich.console import Console
 from deepsets.lab.console import print_study, table
 from deepsets.lab.run import seed_weights, staging, write_run
 from deepsets.studies.attention import figures
-from deepsets.studies.attention.models import NAMES
 from deepsets.studies.attention.results import TASKS, AttentionResults
 from deepsets.studies.attention.settings import (
     CLUSTER_MODELS,
@@ -26,6 +25,7 @@ from deepsets.studies.attention.settings import (
 )
 from deepsets.studies.attention.tasks import MixtureSets
 from deepsets.studies.attention.train import (
+    NAMES,
     Trained,
     cluster_sets,
     components,

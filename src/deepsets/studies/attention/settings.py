@@ -27,7 +27,7 @@ from deepsets.studies.attention.tasks import DIM, MAX_BYTES, MIXTURE_BYTES
 
 CHUNK = 100  # datasets per clustering test pass (evaluate.py): bounds SAB's attention over 500
 
-# The models of both tables, (encoder, pooling) each (models.py builds them); the widths and
+# The models of both tables, (encoder, pooling) each (train.py builds them); the widths and
 # depths come from the settings below.
 MAX_MODELS = {
     "mean": ("rff", "mean"),

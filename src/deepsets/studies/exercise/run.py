@@ -22,11 +22,11 @@ from deepsets.lab.console import print_study, table
 from deepsets.lab.run import staging, write_run
 from deepsets.lab.verdict import Verdict
 from deepsets.plots import Figure
-from deepsets.studies.exercise.checks import check
 from deepsets.studies.exercise.plan import (
     Plan,
     Runs,
     Variant,
+    check,
     checkpoints,
     declare,
     exercise_deepset,
