@@ -96,15 +96,15 @@ def test_scores_are_over_all_372_sets_and_say_they_were_seen(study):
 
 
 def test_sample_efficiency_trains_on_m_per_class_and_scores_the_rest(study):
-    from deepsets.studies.exercise.sections import sample_efficiency
-    from deepsets.studies.exercise.sections.sample_efficiency import QUICK_M_VALUES
+    from deepsets.studies.exercise.sections import symmetry
+    from deepsets.studies.exercise.sections.symmetry import QUICK_M_VALUES
 
     se = study.sample_efficiency
     assert se.per_class == QUICK_M_VALUES
     assert se.unseen_per_class == tuple((120 - M, 252 - M) for M in QUICK_M_VALUES)
     assert [c.label for c in se.models][:2] == ["DeepSet", "MLP (20, 20) relu"]
     # 7a's model is a third, unless it is the exercise's MLP (trained once)
-    third = sample_efficiency.third_model(study.mlp_sweep)[0]
+    third = symmetry.third_model(study.mlp_sweep)[0]
     if (third.hidden, third.activation) == ((20, 20), "relu"):
         assert len(se.models) == 2
     else:

@@ -40,6 +40,14 @@ from deepsets.plots import Figure
 from deepsets.weights import save_model
 
 
+def spread(values: Any, listed: str | None = None) -> dict[str, Any]:
+    """{"mean", "min", "max"} of the values (a seed's each), and with `listed` the values
+    themselves under that key, as JSON types."""
+    v = np.asarray(values, dtype=float)
+    out: dict[str, Any] = {"mean": float(v.mean()), "min": float(v.min()), "max": float(v.max())}
+    return out if listed is None else {**out, listed: v.tolist()}
+
+
 def run_device(s: CommonSettings) -> torch.device:
     """Where the study's models live: `s.device` resolved, or the CPU when a cluster's workers
     train them."""

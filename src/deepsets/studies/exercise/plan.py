@@ -34,9 +34,9 @@ from deepsets.studies.exercise.settings import StudySettings, resolve
 LATENTS = (1, 2, 4, 8)  # the latent widths L (sections/beyond.py); L = 1: the exercise's DeepSet
 TEST_SIZES = (5, 10, 20, 50, 100)  # objects per test set in sections/beyond.py
 MIXED = (5, 20)  # the set sizes of the DeepSet trained on mixed sizes (sections/beyond.py)
-PERMUTED_SETS = 100  # test sets whose objects are permuted (sections/invariance.py)
+PERMUTED_SETS = 100  # test sets whose objects are permuted (sections/steps.py)
 POOLINGS = ("sum", "mean", "max")
-CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4 and // 2 (learning_speed)
+CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4, // 2 (sections/symmetry)
 
 
 def checkpoints(steps: int) -> tuple[int, ...]:

@@ -17,18 +17,9 @@ from typing import Any
 from deepsets.cluster import ClusterInfo
 from deepsets.lab.verdict import Verdict, jsonable, judged
 from deepsets.studies.exercise import extra_verdicts, verdicts
-from deepsets.studies.exercise.sections import (
-    beyond,
-    invariance,
-    learning_speed,
-    linear_phi,
-    sample_efficiency,
-    sweep,
-    training,
-)
+from deepsets.studies.exercise.sections import beyond, linear_phi, steps, sweep, symmetry
 from deepsets.studies.exercise.sections.beyond import MLP_TRIED, ExtrasResult
-from deepsets.studies.exercise.sections.learning_speed import LearningSpeedResult
-from deepsets.studies.exercise.sections.sample_efficiency import SampleEfficiencyResult
+from deepsets.studies.exercise.sections.symmetry import LearningSpeedResult, SampleEfficiencyResult
 from deepsets.studies.exercise.settings import StudySettings
 
 SCHEMA_VERSION = 5  # of metrics.json; 4: one 7a criterion, 3: findings as sentences, 2: held-out
@@ -38,12 +29,12 @@ SCHEMA_VERSION = 5  # of metrics.json; 4: one 7a criterion, 3: findings as sente
 class Sections:
     """Every section's numbers."""
 
-    training: training.TrainingResult
-    invariance: invariance.InvarianceResult
+    training: steps.TrainingResult
+    invariance: steps.InvarianceResult
     mlp_sweep: sweep.SweepResult
     linear_phi: linear_phi.LinearPhiResult
-    sample_efficiency: sample_efficiency.SampleEfficiencyResult
-    learning_speed: learning_speed.LearningSpeedResult
+    sample_efficiency: symmetry.SampleEfficiencyResult
+    learning_speed: symmetry.LearningSpeedResult
     extras: beyond.ExtrasResult | None
     """None when the study ran with extras=False."""
 

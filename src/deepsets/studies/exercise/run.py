@@ -36,15 +36,7 @@ from deepsets.studies.exercise.plan import (
 )
 from deepsets.studies.exercise.results import DataShown, RunInfo, Sections, StudyResults, Timing
 from deepsets.studies.exercise.scores import Summary, TestSet
-from deepsets.studies.exercise.sections import (
-    beyond,
-    invariance,
-    learning_speed,
-    linear_phi,
-    sample_efficiency,
-    sweep,
-    training,
-)
+from deepsets.studies.exercise.sections import beyond, linear_phi, steps, sweep, symmetry
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import progress_bar, show_progress
 
@@ -83,7 +75,7 @@ def run_study(settings: StudySettings | None = None) -> StudyResults:
             settings=s,
             seeds=tuple(plan.seeds),
             models_trained=plan.n_models,
-            data=DataShown(training.SHOWN_SETS, int(test[0].shape[0])),
+            data=DataShown(steps.SHOWN_SETS, int(test[0].shape[0])),
             timing=Timing(train_seconds, symmetry_seconds, run.wall_seconds()),
             **run.machine(s),
         )
@@ -114,7 +106,7 @@ def measure(
         log.info("7a: training %d more MLPs between the sweep's sizes", len(variants))
         return more.train(s, show_progress(None))
 
-    training_result, figs = training.measure(trained, s, test)
+    training_result, figs = steps.measure_training(trained, s, test)
     deepset = training_result.deepset
     sweep_result, more = sweep.measure(
         trained, sweep_variants(s), s, test, deepset, train_more, trained[exercise_mlp(s)]
@@ -124,9 +116,9 @@ def measure(
     figs |= more
     t0 = time.perf_counter()
     seeds = trained[exercise_deepset(s)].seeds
-    efficiency, more = sample_efficiency.measure(s, seeds, sweep_result, test)
+    efficiency, more = symmetry.measure_sample_efficiency(s, seeds, sweep_result, test)
     figs |= more
-    speed, more = learning_speed.measure(trained, s, test)
+    speed, more = symmetry.measure_learning_speed(trained, s, test)
     figs |= more
     symmetry_seconds = time.perf_counter() - t0
     extras_result = None
@@ -135,7 +127,7 @@ def measure(
         figs |= more
     sections = Sections(
         training=training_result,
-        invariance=invariance.measure(trained, s, test),
+        invariance=steps.measure_invariance(trained, s, test),
         mlp_sweep=sweep_result,
         linear_phi=linear_result,
         sample_efficiency=efficiency,
