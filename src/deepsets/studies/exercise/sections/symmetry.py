@@ -22,8 +22,8 @@ import torch
 
 from deepsets.engine.settings import Engine
 from deepsets.engine.train import train_on
+from deepsets.lab.figures import over_seeds
 from deepsets.plots import Figure
-from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.plan import (
     Runs,
     Variant,
@@ -155,7 +155,7 @@ def measure_sample_efficiency(
         "Generalisation to unseen arrangements (band: min-max over seeds)",
     )
     by_model = {c.label: acc[i].T for i, c in enumerate(curves)}  # label -> (S, Z)
-    fig = figures.over_seeds(list(Ms), by_model, labels, chance=True)
+    fig = over_seeds(list(Ms), by_model, labels, chance=True)
     return result, {"sample_efficiency": fig}
 
 
@@ -264,4 +264,4 @@ def measure_learning_speed(
         "accuracy over all sets",
         "Accuracy along training (band: min-max over seeds)",
     )
-    return result, {"speed": figures.over_seeds(list(at), curves, labels, chance=False)}
+    return result, {"speed": over_seeds(list(at), curves, labels, chance=False)}
