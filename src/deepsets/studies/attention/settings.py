@@ -1,11 +1,9 @@
 """The attention study's settings: one frozen dataclass, a docstring per field (its `--help`).
 
-The defaults fit the 15-minute budget on a 2-core CPU (~1,350 CPU-seconds of training,
-estimated from the calibration): the paper's models and losses (Lee et al. 2019, Table 1 and
-section 5.3) with fewer steps (3,000 and 4,000; the paper: 20,000 and 50,000) ending in a phase
-at a tenth of the learning rate, and clustering training sets of 50-100 points (the paper:
-100-500; the attention's cost grows with the square of the padded set size). `--paper`
-switches to the paper's schedule; `--quick` to a smoke test.
+The defaults: the paper's models and losses (Lee et al. 2019) with fewer steps, ending in a
+phase at a tenth of the learning rate, and smaller clustering training sets, to fit a 2-core
+CPU (docs/studies/attention.md). `--paper` switches to the paper's schedule; `--quick` to a
+smoke test.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """The digit-sum study's settings: one frozen dataclass, a docstring per field (its `--help`).
 
-The defaults follow the paper (Zaheer et al. 2017, section 4.1.1) where the 10-minute budget on a
-2-core CPU allows: 100,000 training sets of 1-10 digits, the paper's models, Adam on the mean
-absolute error; fewer test sets per length (1,000, the paper: 10,000) and a second, short phase
-at a tenth of the learning rate. The image DeepSet has its own, longer schedule
-(`image_deepset_*`): its convolutional phi needs it (docs/studies/digits.md).
+The defaults follow the paper (Zaheer et al. 2017, section 4.1.1) where a 2-core CPU allows,
+with a second, short phase at a tenth of the learning rate; the image DeepSet has its own,
+longer schedule (`image_deepset_*`): its convolutional phi needs it (docs/studies/digits.md).
 """
 
 from __future__ import annotations

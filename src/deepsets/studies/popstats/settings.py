@@ -1,10 +1,7 @@
 """The population-statistics study's settings: one frozen dataclass, a docstring per field.
 
-The defaults fit the 10-minute budget on a 2-core CPU (measured: about 820 CPU-seconds): M = 64
-samples per set (the paper's code: 512), N = 2^7..2^12 training sets for the DeepSet and up to
-2^11 for the kernel method (SDM), 3 seeds, 512 test sets per task. `--paper` switches to the
-code's sizes (M = 512, N = 2^7..2^17, SDM to 2^14, 500 + 500 epochs of batch 128), for a larger
-machine or a cluster (`--scheduler`); `--quick` is a smoke test in seconds.
+The defaults fit a 2-core CPU (docs/studies/popstats.md); `--paper` switches to the code's
+sizes (PAPER), for a larger machine or a cluster (`--scheduler`); `--quick` is a smoke test.
 """
 
 from __future__ import annotations
