@@ -23,7 +23,7 @@ from deepsets.lab.memory import (
 from deepsets.lab.settings import CommonSettings, check_common, check_positive, preset
 from deepsets.studies.attention.tasks import DIM, MAX_BYTES, MIXTURE_BYTES
 
-CHUNK = 100  # datasets per clustering test pass (evaluate.py): bounds SAB's attention over 500
+CHUNK = 100  # datasets per clustering test pass (train.py): bounds SAB's attention over 500
 
 # The models of both tables, (encoder, pooling) each (train.py builds them); the widths and
 # depths come from the settings below.

@@ -261,7 +261,7 @@ def sweep_needs(s: StudySettings) -> list[Need]:
 
 def memory_needs(s: StudySettings) -> list[Need]:
     """The large things a run with `s` holds, estimated before any work (`lab.memory`): the
-    plan's models (each seed's, and a copy at each earlier checkpoint of learning_speed),
+    plan's models (each seed's, and a copy at each earlier checkpoint of section 8b),
     their losses, a step's batches, the set-size section's test sets, the permuted copies."""
     plan = Plan()  # one seed's variants: the others' are alike
     declare(plan, s)
