@@ -77,12 +77,13 @@ def test_sets(task: Callable[[int], Sets], s: TheorySettings, claim: str) -> Set
     return task(s.seed + TEST + DATA[claim])
 
 
+K = TypeVar("K")  # a model's name: a pooling, a latent width
 M = TypeVar("M", bound=nn.Module)
 
 
 def seed_major(
-    s: TheorySettings, names: Sequence[str], build: Callable[[str, int], M]
-) -> tuple[list[M], dict[str, list[M]]]:
+    s: TheorySettings, names: Sequence[K], build: Callable[[K, int], M]
+) -> tuple[list[M], dict[K, list[M]]]:
     """build(name, seed + k) for every seed k and name, seed-major (model k * len(names) + j
     trains on data row k * len(names) + j: `training_sets` with repeat=len(names)), and the same
     models by name, one per seed."""
