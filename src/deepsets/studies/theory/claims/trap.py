@@ -99,9 +99,6 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     return claim, fig
 
 
-__all__ = ["BASELINE", "measure"]
-
-
 def setup(s: TheorySettings) -> str:
     """The setup paragraph of the report, from the settings."""
     return (
