@@ -1,4 +1,4 @@
-"""lab.quick: a quick run is labelled, and its verdicts are not judged; a full run's are."""
+"""lab.verdict's quick runs: labelled, their verdicts not judged; a full run's are judged."""
 
 from __future__ import annotations
 

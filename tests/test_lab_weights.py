@@ -1,4 +1,4 @@
-"""lab.weights: every study's models are written by save_model, so load_model rebuilds them."""
+"""lab.run.write_weights: models written by save_model, so load_model rebuilds them."""
 
 from __future__ import annotations
 
