@@ -831,7 +831,7 @@ STUDY_FIGURES = {
 
 def attention(d: Record) -> str:
     """`deepsets run attention`'s recorded run: both tables beside the paper's, the targets."""
-    from deepsets.studies.attention.models import NAMES as names
+    from deepsets.studies.attention.train import NAMES as names
 
     m = d["metrics"]
     s, before, after = m["settings"], d["load_average_before"][0], d["load_average_after"][0]

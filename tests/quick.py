@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import escape
 
-from deepsets.lab.quick import label
+from deepsets.lab.verdict import label
 
 
 def assert_labelled_quick(report: str, printed: str, study: str) -> None:

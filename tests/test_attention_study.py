@@ -20,14 +20,11 @@ from quick import assert_labelled_quick
 from deepsets import cli, load_model
 from deepsets.lab.verdict import Outcome
 from deepsets.studies.attention import verdicts
-from deepsets.studies.attention.evaluate import test_log_likelihood as model_log_likelihood
-from deepsets.studies.attention.evaluate import test_mae as model_mae
 from deepsets.studies.attention.figures import (
     clustering_examples,
     likelihood_by_model,
     mae_by_model,
 )
-from deepsets.studies.attention.models import CLUSTER_MODELS, MAX_MODELS, cluster_model, max_model
 from deepsets.studies.attention.run import measure, run_attention
 from deepsets.studies.attention.settings import (
     PAPER,
@@ -35,7 +32,17 @@ from deepsets.studies.attention.settings import (
     quick_settings,
     resolve,
 )
-from deepsets.studies.attention.train import cluster_sets, max_sets, train_task
+from deepsets.studies.attention.train import (
+    CLUSTER_MODELS,
+    MAX_MODELS,
+    cluster_model,
+    cluster_sets,
+    max_model,
+    max_sets,
+    train_task,
+)
+from deepsets.studies.attention.train import test_log_likelihood as model_log_likelihood
+from deepsets.studies.attention.train import test_mae as model_mae
 
 EXE = Path(sys.executable).with_name("deepsets")
 TINY = dict(seeds=1, max_steps=4, max_fine_steps=2, cl_steps=3, cl_fine_steps=1,
@@ -259,7 +266,7 @@ def test_attention_is_a_registered_study():
 @pytest.mark.parametrize("threads", [1, None])
 def test_threads_reach_every_training_call(monkeypatch, threads):
     from deepsets.engine import train as engine
-    from deepsets.studies.attention import train
+    from deepsets.lab import run as lab_run
 
     calls = []
 
@@ -267,7 +274,7 @@ def test_threads_reach_every_training_call(monkeypatch, threads):
         calls.append(kwargs["engine"].threads)
         return engine.train_on(*args, **kwargs)
 
-    monkeypatch.setattr(train, "train_on", recorded)
+    monkeypatch.setattr(lab_run, "train_on", recorded)
     s = AttentionSettings(**TINY, threads=threads)
     for task, names in (("max_regression", ("max",)), ("clustering", ("rff_pool",))):
         train_task(task, s, names, [0], torch.device("cpu"), False)

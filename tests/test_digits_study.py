@@ -18,17 +18,22 @@ from quick import assert_labelled_quick
 from safetensors.torch import load_file
 
 from deepsets import cli, load_model
-from deepsets.lab.run import seed_weights
-from deepsets.lab.weights import write_weights
-from deepsets.studies.digits import evaluate as evaluation
+from deepsets.lab.run import seed_weights, write_weights
+from deepsets.studies.digits import train as evaluation
 from deepsets.studies.digits.ceiling import Ceiling
-from deepsets.studies.digits.evaluate import accuracies, evaluate, per_token_accuracy
 from deepsets.studies.digits.models import build
 from deepsets.studies.digits.results import DigitsResults
 from deepsets.studies.digits.run import run_digits
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings, quick_settings, resolve
 from deepsets.studies.digits.tasks import image_split
-from deepsets.studies.digits.train import TEST_OFFSET, schedule, task_sets, train_task
+from deepsets.studies.digits.train import (
+    TEST_OFFSET,
+    evaluate,
+    per_token_accuracy,
+    schedule,
+    task_sets,
+    train_task,
+)
 
 EXE = Path(sys.executable).with_name("deepsets")
 TINY = dict(
@@ -186,7 +191,8 @@ def test_same_seed_same_numbers():
     image = train_task("image", s, [0], torch.device("cpu"), False)
     assert image.losses["deepset"].shape == (1, s.image_deepset_steps + s.image_deepset_fine_steps)
     assert image.losses["gru"].shape == (1, s.steps + s.fine_steps)
-    acc_a, acc_b = accuracies(a, s, torch.device("cpu")), accuracies(b, s, torch.device("cpu"))
+    cpu = torch.device("cpu")
+    acc_a, acc_b = evaluate(a, s, cpu).accuracy, evaluate(b, s, cpu).accuracy
     for m in MODELS:
         np.testing.assert_array_equal(acc_a[m], acc_b[m])
         assert acc_a[m].shape == (1, len(s.lengths))

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from deepsets.models.deepset import DeepSet, Rho
-from deepsets.studies.exercise.checks import variant_size
-from deepsets.studies.exercise.plan import Plan, checkpoints, declare, mlp_variant
+from deepsets.studies.exercise.plan import Plan, checkpoints, declare, mlp_variant, variant_size
 from deepsets.studies.exercise.settings import StudySettings, quick_settings
 from deepsets.training import count_params
 
@@ -51,8 +50,7 @@ def test_the_sweeps_early_estimate_counts_its_built_mlps(s):
     """sweep_needs' closed form (widths and depths only) against count_params of every sweep
     MLP built, in the order the sweep declares them."""
     from deepsets.lab.memory import models_need
-    from deepsets.studies.exercise.checks import sweep_needs
-    from deepsets.studies.exercise.plan import sweep_variants
+    from deepsets.studies.exercise.plan import sweep_needs, sweep_variants
 
     built = [count_params(v.build(0, torch.device("cpu"))) for v in sweep_variants(s)]
     models, activations = sweep_needs(s)

@@ -18,7 +18,7 @@ from deepsets.checks import memory_limit
 from deepsets.data import chunks
 from deepsets.studies.attention import settings as attention_settings
 from deepsets.studies.digits import settings as digits_settings
-from deepsets.studies.exercise.checks import memory_needs as exercise_needs
+from deepsets.studies.exercise.plan import memory_needs as exercise_needs
 from deepsets.studies.popstats import settings as popstats_settings
 from deepsets.studies.theory import settings as theory_settings
 

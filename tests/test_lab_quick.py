@@ -1,11 +1,10 @@
-"""lab.quick: a quick run is labelled, and its verdicts are not judged; a full run's are."""
+"""lab.verdict's quick runs: labelled, their verdicts not judged; a full run's are judged."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deepsets.lab.quick import judged, label
-from deepsets.lab.verdict import Outcome, Verdict
+from deepsets.lab.verdict import Outcome, Verdict, judged, label
 
 
 @dataclass(frozen=True)

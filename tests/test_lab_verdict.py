@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
 
-from deepsets.lab.console import print_summary, table
+from deepsets.lab.console import print_study, table
 from deepsets.lab.verdict import Outcome, Verdict, count_outcome, jsonable
 
 
@@ -82,7 +83,8 @@ def test_the_console_summary_shows_tables_every_outcome_and_sentence_and_the_rep
     console = Console(record=True, width=200)
     verdicts = [(o.name.lower(), verdict(outcome=o)) for o in Outcome]
     t = table("Numbers [bold]", ("model", "acc"), [("DeepSet [x]", "0.968")])
-    print_summary([t], verdicts, ["12 s on cpu"], Path("/r/report.html"), console)
+    r = SimpleNamespace(out=Path("/r"), cluster=None, settings=SimpleNamespace(quick=False))
+    print_study("exercise", r, [t], verdicts, "12 s on cpu", console)
     text = console.export_text()
     assert "Numbers [bold]" in text and "DeepSet [x]" in text  # markup is escaped, not applied
     for label, v in verdicts:

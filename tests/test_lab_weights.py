@@ -1,11 +1,11 @@
-"""lab.weights: every study's models are written by save_model, so load_model rebuilds them."""
+"""lab.run.write_weights: models written by save_model, so load_model rebuilds them."""
 
 from __future__ import annotations
 
 import torch
 
 from deepsets import DeepSet, load_model, make_mlp
-from deepsets.lab.weights import slug, write_weights
+from deepsets.lab.run import slug, write_weights
 
 
 def test_every_model_is_written_by_save_model_and_loads_with_the_same_outputs(tmp_path):

@@ -60,7 +60,7 @@ def test_every_template_is_package_data():
     ],
 )
 def test_the_report_templates_load_from_the_package(study, pages):
-    from deepsets.lab.report import environment
+    from deepsets.lab.run import environment
 
     env = environment(f"deepsets.studies.{study}")
     assert pages | {"macros.html.j2", "report.css"} <= set(env.list_templates())

@@ -18,8 +18,10 @@ import torch
 from quick import assert_labelled_quick
 
 from deepsets import cli, load_model, save_model
+from deepsets.lab import run as lab_run
 from deepsets.lab.verdict import Outcome
-from deepsets.studies.popstats import figures, train, verdicts
+from deepsets.studies.popstats import figures, verdicts
+from deepsets.studies.popstats import run as study_run
 from deepsets.studies.popstats.models import PopStatsDeepSet
 from deepsets.studies.popstats.run import run_popstats
 from deepsets.studies.popstats.settings import (
@@ -207,7 +209,7 @@ def test_quick_cli_run_writes_the_metrics_contract_report_and_weights(tmp_path):
     s = resolve(quick_settings(sizes=(32, 64), steps=(10, 10), sdm_max=64, test_sets=64))
     for task, seed in (("rank1", 1), ("rotation", 2)):
         model = load_model(out / "weights" / f"{task}-n64-seed{seed}.safetensors")
-        test = train.test_sets(task, s)
+        test = study_run.test_sets(task, s)
         with torch.no_grad():
             p = model(test.X, test.mask)[:, 0].double().numpy()
         mse = float(np.mean((p - test.y[:, 0].numpy()) ** 2))
@@ -248,13 +250,13 @@ def test_popstats_is_a_registered_study():
 @pytest.mark.parametrize("threads", [1, None])
 def test_threads_reach_every_training_call(monkeypatch, tmp_path, threads):
     calls = []
-    real = train.train_on
+    real = lab_run.train_on
 
     def recorded(*args, **kwargs):
         calls.append(kwargs["engine"].threads)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train, "train_on", recorded)
+    monkeypatch.setattr(lab_run, "train_on", recorded)
     run_popstats(quick_settings(**TINY, tasks=("rank1", "rotation"), threads=threads,
                                 out=str(tmp_path / "out")))  # fmt: skip
     assert calls == [threads] * 2 * len(TINY["sizes"]) * 2  # 2 phases, 2 sizes, 2 groups by D

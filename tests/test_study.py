@@ -14,10 +14,10 @@ from markupsafe import escape
 
 from deepsets import load_model
 from deepsets.lab.output import staged
-from deepsets.lab.report import embedded_figures
+from deepsets.lab.run import embedded_figures, render
 from deepsets.lab.verdict import Outcome
 from deepsets.studies.exercise import verdicts
-from deepsets.studies.exercise.run import render_report, run_study
+from deepsets.studies.exercise.run import run_study
 from deepsets.studies.exercise.settings import QUICK, StudySettings
 
 QUICK_SETTINGS = StudySettings(**QUICK, quick=True, device="cpu")
@@ -96,15 +96,15 @@ def test_scores_are_over_all_372_sets_and_say_they_were_seen(study):
 
 
 def test_sample_efficiency_trains_on_m_per_class_and_scores_the_rest(study):
-    from deepsets.studies.exercise.sections import sample_efficiency
-    from deepsets.studies.exercise.sections.sample_efficiency import QUICK_M_VALUES
+    from deepsets.studies.exercise.sections import symmetry
+    from deepsets.studies.exercise.sections.symmetry import QUICK_M_VALUES
 
     se = study.sample_efficiency
     assert se.per_class == QUICK_M_VALUES
     assert se.unseen_per_class == tuple((120 - M, 252 - M) for M in QUICK_M_VALUES)
     assert [c.label for c in se.models][:2] == ["DeepSet", "MLP (20, 20) relu"]
     # 7a's model is a third, unless it is the exercise's MLP (trained once)
-    third = sample_efficiency.third_model(study.mlp_sweep)[0]
+    third = symmetry.third_model(study.mlp_sweep)[0]
     if (third.hidden, third.activation) == ((20, 20), "relu"):
         assert len(se.models) == 2
     else:
@@ -323,7 +323,9 @@ def test_the_readme_documents_every_top_level_key_of_metrics_json(study):
 def test_report_escapes_every_value(study):
     evil = "<script>alert(1)</script>"
     run = replace(study.run, environment={"torch": evil})
-    page = render_report(replace(study, run=run), embedded_figures(study.out))
+    r = replace(study, run=run)
+    figures = embedded_figures(study.out)
+    page = render("exercise", figures, "report.html.j2", r=r, s=r.run.settings, f=r.findings)
     assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script" not in page
 
@@ -338,8 +340,8 @@ def test_report_states_the_computed_findings(study):
 def test_a_quick_report_and_summary_say_so_and_judge_nothing(study):
     from rich.console import Console
 
-    from deepsets.lab.quick import label
-    from deepsets.studies.exercise.console import print_summary
+    from deepsets.lab.verdict import label
+    from deepsets.studies.exercise.run import print_summary
 
     html = (study.out / "report.html").read_text()
     text = label("exercise", True)

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from deepsets.engine import train as engine
-from deepsets.studies.digits import train as digits_train
+from deepsets.lab import run as lab_run
 from deepsets.studies.digits.run import run_digits
 from deepsets.studies.digits.settings import quick_settings as digits_quick
 from deepsets.studies.exercise import plan
 from deepsets.studies.exercise.run import run_study
-from deepsets.studies.exercise.sections import sample_efficiency
+from deepsets.studies.exercise.sections import symmetry
 from deepsets.studies.exercise.settings import quick_settings as exercise_quick
 from deepsets.studies.theory import common
 from deepsets.studies.theory.run import run_theory
@@ -36,8 +36,8 @@ def spy(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, calls: list[Any
 def test_every_study_passes_its_threads_to_every_training_call(monkeypatch, tmp_path, threads):
     calls: list[Any] = []
     spy(monkeypatch, plan, "train_many", calls)
-    spy(monkeypatch, sample_efficiency, "train_on", calls)
-    spy(monkeypatch, digits_train, "train_on", calls)
+    spy(monkeypatch, symmetry, "train_on", calls)
+    spy(monkeypatch, lab_run, "train_on", calls)  # the digits' phases
     spy(monkeypatch, common, "train_on", calls)
     run_study(exercise_quick(out=str(tmp_path / "e"), steps=60, final_window=10, extras=False,
                              threads=threads))  # fmt: skip

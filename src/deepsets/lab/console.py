@@ -1,6 +1,6 @@
 """Every study's console summary, in one rich style: its tables, its verdicts, where it ran.
 
-A study builds its tables of numbers (`table`) and names its verdicts; `print_summary` prints
+A study builds its tables of numbers (`table`) and names its verdicts; `print_study` prints
 them, then a verdict table (what was tested, the outcome, the sentence), the notes (time,
 cluster) and where the report is. It states nothing itself: every word comes from the results.
 """
@@ -8,13 +8,14 @@ cluster) and where the report is. It states nothing itself: every word comes fro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from deepsets.lab.verdict import Outcome, Verdict
+from deepsets.cluster import describe
+from deepsets.lab.verdict import Outcome, Verdict, label
 
 STYLE = {
     Outcome.CONFIRMED: "green",
@@ -41,28 +42,31 @@ def verdict_table(verdicts: Sequence[tuple[str, Verdict]], title: str = "Verdict
     t.add_column("")
     t.add_column("outcome", no_wrap=True, min_width=max(len(o.value) for o in Outcome))
     t.add_column("finding", ratio=1)
-    for label, v in verdicts:
+    for name, v in verdicts:
         word = f"[{STYLE[v.outcome]}]{escape(v.outcome.value)}[/]"
-        t.add_row(escape(label), word, escape(v.sentence))
+        t.add_row(escape(name), word, escape(v.sentence))
     return t
 
 
-def print_summary(
+def print_study(
+    study: str,
+    r: Any,
     tables: Sequence[Table],
     verdicts: Sequence[tuple[str, Verdict]],
-    notes: Sequence[str],
-    report: Path,
+    note: str,
     console: Console | None = None,
-    label: str | None = None,
 ) -> None:
-    """Print a finished study: its `label` (a quick run's, `lab.quick.label`), its tables, its
-    verdicts, the notes, then where its report is."""
+    """Print study `study`'s results `r` (its `out`, `cluster` and `settings.quick`): a quick
+    run's label (`lab.verdict.label`), the tables, the verdicts, `note` (its time) and the cluster
+    it ran on, then where its report is."""
     console = console or Console()
-    if label is not None:
-        console.print(f"[bold yellow]{escape(label)}[/]")
+    quick = label(study, r.settings.quick)
+    if quick is not None:
+        console.print(f"[bold yellow]{escape(quick)}[/]")
     for t in tables:
         console.print(t)
     console.print(verdict_table(verdicts))
-    for note in notes:
-        console.print(escape(note))
-    console.print(f"Report: [bold]{escape(str(report))}[/]")
+    console.print(escape(note))
+    if r.cluster is not None:
+        console.print(escape(describe(r.cluster)))
+    console.print(f"Report: [bold]{escape(str(r.out / 'report.html'))}[/]")

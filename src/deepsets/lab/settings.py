@@ -10,12 +10,13 @@ common field to change its default or its docstring (its `--help` line), never i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal, TypeVar
 
 import torch
 
-from deepsets.checks import positive_int, resolve_device, seed_int
+from deepsets.checks import positive_float, positive_int, resolve_device, seed_int
 from deepsets.cluster import ClusterSettings, check_scheduler
 from deepsets.engine.settings import TORCH_THREADS, env_workers, resolve_workers
 
@@ -68,6 +69,26 @@ def check_common(s: CommonSettings, flags: tuple[str, ...] = ()) -> None:
         env_workers()  # the default's DEEPSETS_WORKERS: a bad one refused before any work
     check_scheduler(s.scheduler)
     check_device(s.device, s.scheduler)
+
+
+def check_positive(
+    s: object, ints: tuple[str, ...], zero: tuple[str, ...] = (), floats: tuple[str, ...] = ()
+) -> None:
+    """The fields `ints` positive integers, `zero` 0 or positive integers, `floats` positive
+    finite numbers (a ValueError naming the first bad one)."""
+    for name in (*ints, *(z for z in zero if getattr(s, z) != 0)):
+        positive_int(getattr(s, name), name)
+    for name in floats:
+        positive_float(getattr(s, name), name)
+
+
+T = TypeVar("T", bound=CommonSettings)
+
+
+def preset(s: T, values: Mapping[str, Any]) -> T:
+    """`s` with `values` in every field still at its default (explicit settings win)."""
+    default = type(s)()
+    return replace(s, **{k: v for k, v in values.items() if getattr(s, k) == getattr(default, k)})
 
 
 def check_device(device: str, scheduler: str | None) -> None:

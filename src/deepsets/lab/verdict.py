@@ -6,14 +6,20 @@ reproduces a paper, the paper's values beside ours. Its sentence is rendered fro
 by its template (`str.format` over the numbers, thresholds and paper values), so a sentence can
 state only what the fields hold. Each study's verdicts.py chooses the outcome and the template
 by a pure function of numbers; its tests check each decision on both sides of its threshold.
+
+A quick run (`--quick`) is a smoke test, and says so: `label` is the line at the top of its
+report and console summary, and `judged` withholds its verdicts' outcomes (chosen by the same
+code as a full run's: at its reduced scale the models have not learned what the claims are
+about).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 
 class Outcome(Enum):
@@ -25,7 +31,7 @@ class Outcome(Enum):
     UNMEASURED = "not measured"
     """The run measured nothing the statement is about (e.g. no test length that long)."""
     UNJUDGED = "not judged (quick run)"
-    """A quick run's: too small a scale to judge the statement (`lab.quick`)."""
+    """A quick run's: too small a scale to judge the statement (`judged`)."""
 
 
 @dataclass(frozen=True)
@@ -97,3 +103,42 @@ def jsonable(value: object) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+T = TypeVar("T")
+
+
+def label(study: str, quick: bool) -> str | None:
+    """The line at the top of a quick run's report and summary; None for a full run."""
+    if not quick:
+        return None
+    return (
+        "Quick run: a smoke test at a reduced scale (fewer seeds, steps and sizes) that checks "
+        "the study runs end to end, not what it finds; its verdicts are not judged. "
+        f"The full study: deepsets run {study}"
+    )
+
+
+def judged(value: T, quick: bool) -> T:
+    """`value` (a Verdict, or dataclasses, mappings, lists and tuples of them) as a run of this
+    scale may state it: unchanged for a full run; for a quick run with every Verdict's outcome
+    `Outcome.UNJUDGED` (its numbers and sentence kept)."""
+    if not quick:
+        return value
+    return _unjudged(value)
+
+
+def _unjudged(value: T) -> T:
+    out: object
+    if isinstance(value, Verdict):
+        out = dataclasses.replace(value, outcome=Outcome.UNJUDGED)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _unjudged(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        out = dataclasses.replace(value, **changes)
+    elif isinstance(value, Mapping):
+        out = {k: _unjudged(v) for k, v in value.items()}
+    elif isinstance(value, list | tuple):
+        out = type(value)(_unjudged(v) for v in value)
+    else:
+        out = value
+    return out  # type: ignore[return-value]  # the same type as `value`, rebuilt

@@ -1,7 +1,8 @@
 """The Set Transformer study (`deepsets run attention`): the benchmarks of Lee et al. 2019,
 max regression (Table 1) and amortized clustering of mixtures of Gaussians (section 5.3).
 
-settings -> models -> train -> evaluate -> verdicts -> figures -> report, run by `run.py`.
+settings -> train (the models, trained and tested) -> verdicts -> figures -> report, run by
+`run.py`.
 """
 
 from __future__ import annotations

@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from deepsets.lab.quick import judged
-from deepsets.lab.run import Ran
-from deepsets.lab.verdict import Verdict, jsonable
+from deepsets.lab.run import Ran, spread
+from deepsets.lab.verdict import Verdict, jsonable, judged
 from deepsets.studies.attention import verdicts
 from deepsets.studies.attention.settings import AttentionSettings
 
@@ -101,10 +100,10 @@ class AttentionResults(Ran):
         """metrics.json: results[task][model] = {"mean", "min", "max", "values"}, the paper's
         values paper[task][model] = {"mean", "std"}, the findings and the run."""
         results: dict[str, Any] = {
-            t: {m: summary(v) for m, v in self.values[t].items()} for t in TASKS
+            t: {m: spread(v, "values") for m, v in self.values[t].items()} for t in TASKS
         }
         results["clustering"] = {
-            "oracle": summary(np.array([self.oracle])),
+            "oracle": spread([self.oracle], "values"),
             **results["clustering"],
         }
         paper = {
@@ -126,10 +125,3 @@ class AttentionResults(Ran):
         }
         as_json: dict[str, Any] = json.loads(json.dumps(metrics))
         return as_json
-
-
-def summary(values: np.ndarray) -> dict[str, Any]:
-    """{"mean", "min", "max", "values"} of one model's runs (S,)."""
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()), "min": float(v.min()), "max": float(v.max()),
-            "values": v.tolist()}  # fmt: skip

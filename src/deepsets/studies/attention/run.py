@@ -13,14 +13,9 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from deepsets.cluster import describe
-from deepsets.lab.console import print_summary as print_study
-from deepsets.lab.console import table
-from deepsets.lab.quick import label
+from deepsets.lab.console import print_study, table
 from deepsets.lab.run import seed_weights, staging, write_run
 from deepsets.studies.attention import figures
-from deepsets.studies.attention.evaluate import components, oracle, test_log_likelihood, test_mae
-from deepsets.studies.attention.models import NAMES
 from deepsets.studies.attention.results import TASKS, AttentionResults
 from deepsets.studies.attention.settings import (
     CLUSTER_MODELS,
@@ -29,7 +24,17 @@ from deepsets.studies.attention.settings import (
     resolve,
 )
 from deepsets.studies.attention.tasks import MixtureSets
-from deepsets.studies.attention.train import Trained, cluster_sets, max_sets, train_task
+from deepsets.studies.attention.train import (
+    NAMES,
+    Trained,
+    cluster_sets,
+    components,
+    max_sets,
+    oracle,
+    test_log_likelihood,
+    test_mae,
+    train_task,
+)
 from deepsets.studies.attention.verdicts import PAPER, SPREAD
 from deepsets.training import show_progress
 
@@ -149,10 +154,5 @@ def print_summary(results: AttentionResults, console: Console | None = None) -> 
         header = ("model", f"mean ({len(results.seeds)} runs)", "min", "max", "paper", "verdict")
         tables.append(table(title, header, rows))
     shown = [*((f"{t} order", f.ordering[t]) for t in TASKS), *f.targets]
-    notes = [
-        f"{results.wall_seconds:.0f} s wall, {results.cpu_seconds:.0f} CPU-s on {results.device}"
-    ]
-    if results.cluster is not None:
-        notes.append(describe(results.cluster))
-    quick = label("attention", results.settings.quick)  # None for a full run
-    print_study(tables, shown, notes, results.out / "report.html", console, label=quick)
+    note = f"{results.wall_seconds:.0f} s wall, {results.cpu_seconds:.0f} CPU-s on {results.device}"
+    print_study("attention", results, tables, shown, note, console)

@@ -1,19 +1,17 @@
 """The attention study's settings: one frozen dataclass, a docstring per field (its `--help`).
 
-The defaults fit the 15-minute budget on a 2-core CPU (~1,350 CPU-seconds of training,
-estimated from the calibration): the paper's models and losses (Lee et al. 2019, Table 1 and
-section 5.3) with fewer steps (3,000 and 4,000; the paper: 20,000 and 50,000) ending in a phase
-at a tenth of the learning rate, and clustering training sets of 50-100 points (the paper:
-100-500; the attention's cost grows with the square of the padded set size). `--paper`
-switches to the paper's schedule; `--quick` to a smoke test.
+The defaults: the paper's models and losses (Lee et al. 2019) with fewer steps, ending in a
+phase at a tenth of the learning rate, and smaller clustering training sets, to fit a 2-core
+CPU (docs/studies/attention.md). `--paper` switches to the paper's schedule; `--quick` to a
+smoke test.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from deepsets.checks import check_sizes, positive_float, positive_int
+from deepsets.checks import check_sizes
 from deepsets.lab.memory import (
     Need,
     activations_need,
@@ -22,12 +20,12 @@ from deepsets.lab.memory import (
     losses_need,
     models_need,
 )
-from deepsets.lab.settings import CommonSettings, check_common
+from deepsets.lab.settings import CommonSettings, check_common, check_positive, preset
 from deepsets.studies.attention.tasks import DIM, MAX_BYTES, MIXTURE_BYTES
 
-CHUNK = 100  # datasets per clustering test pass (evaluate.py): bounds SAB's attention over 500
+CHUNK = 100  # datasets per clustering test pass (train.py): bounds SAB's attention over 500
 
-# The models of both tables, (encoder, pooling) each (models.py builds them); the widths and
+# The models of both tables, (encoder, pooling) each (train.py builds them); the widths and
 # depths come from the settings below.
 MAX_MODELS = {
     "mean": ("rff", "mean"),
@@ -135,14 +133,6 @@ def quick_settings(**overrides: Any) -> AttentionSettings:
     return AttentionSettings(**{**QUICK, "quick": True, **overrides})
 
 
-def paper_schedule(s: AttentionSettings) -> AttentionSettings:
-    """With `paper`, PAPER's values for every field of it still at its default."""
-    if not s.paper:
-        return s
-    default = AttentionSettings()
-    return replace(s, **{k: v for k, v in PAPER.items() if getattr(s, k) == getattr(default, k)})
-
-
 POSITIVE = (
     "max_steps", "max_batch", "max_train_sets", "max_test_sets", "max_dim", "cl_steps",
     "cl_batch", "cl_train_sets", "cl_test_sets", "components", "cl_dim", "heads", "inducing",
@@ -159,19 +149,15 @@ def resolve(settings: AttentionSettings) -> AttentionSettings:
     check_common(settings, ("paper",))
     if settings.paper and settings.quick:
         raise ValueError("paper and quick exclude each other: choose --paper or --quick")
-    s = paper_schedule(settings)
-    for name in POSITIVE:
-        positive_int(getattr(s, name), name)
-    for name in ("pool_decoder", "pma_decoder", "max_fine_steps", "cl_fine_steps"):
-        if getattr(s, name) != 0:
-            positive_int(getattr(s, name), name)
+    s = preset(settings, PAPER) if settings.paper else settings
+    zero = ("pool_decoder", "pma_decoder", "max_fine_steps", "cl_fine_steps")
+    check_positive(s, POSITIVE, zero, ("lr",))
     for steps, fine in (("max_steps", "max_fine_steps"), ("cl_steps", "cl_fine_steps")):
         if getattr(s, fine) >= getattr(s, steps):
             raise ValueError(
                 f"{fine} must be smaller than {steps} (they are its last steps), got "
                 f"{getattr(s, fine)} >= {getattr(s, steps)}"
             )
-    positive_float(s.lr, "lr")
     for name in ("max_sizes", "cl_train_sizes", "cl_sizes"):
         sizes(s, name)
     for dim in ("max_dim", "cl_dim"):

@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.checks import check_sets
-from deepsets.studies.digits.tasks import PIXELS, SPLITS, image_split
+from deepsets.studies.digits.tasks import image_split
 from deepsets.training import predict
 
 # The classifier of the ceiling: scikit-learn's RBF support vector machine, C = 10, its default
@@ -68,93 +67,36 @@ def describe() -> str:
     return f"SVC(C={SVC_C:g}, gamma={SVC_GAMMA!r})"
 
 
-def check_classifier(classifier: object) -> Classifier:
-    """`classifier` if it has a callable `predict`, else a TypeError."""
-    if not callable(getattr(classifier, "predict", None)):
-        raise TypeError(
-            "classifier must have a predict(pixels (M, 64)) -> labels (M,) method, like a "
-            f"fitted scikit-learn classifier; got {type(classifier).__name__}"
-        )
-    return classifier  # type: ignore[return-value]
-
-
 def predict_digits(classifier: Classifier, pixels: torch.Tensor) -> torch.Tensor:
-    """The classifier's digits of images (M, P) as int64 (M,), checked for shape and type."""
-    M = pixels.shape[0]
-    if M == 0:
+    """The classifier's digits of images (M, P), as int64 (M,)."""
+    if pixels.shape[0] == 0:
         return torch.zeros(0, dtype=torch.int64)
-    labels = np.asarray(classifier.predict(pixels.detach().cpu().numpy()))  # (M,)
-    if labels.shape != (M,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"classifier.predict must return ({M},) integer labels for {M} images, "
-            f"got {labels.dtype} {labels.shape}"
-        )
-    return torch.from_numpy(labels.astype(np.int64))
+    return torch.from_numpy(np.asarray(classifier.predict(pixels.cpu().numpy())).astype(np.int64))
 
 
-def per_image_accuracy(classifier: object, split: str = "test") -> float:
+def per_image_accuracy(classifier: Classifier, split: str = "test") -> float:
     """The fraction of the images of `split` ("train" or "test") whose digit it predicts."""
-    clf = check_classifier(classifier)
-    if not isinstance(split, str) or split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     pixels, labels = image_split(split)  # (M, P), (M,)
-    return float((predict_digits(clf, pixels) == labels).double().mean())
+    return float((predict_digits(classifier, pixels) == labels).double().mean())
 
 
-def check_image_sets(X: object, mask: object, y: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """X (B, N, P) float pixels, mask (B, N) bool and y (B, 1) sums (`check_sets`), else a
-    clear error; returns X and y."""
-    if mask is None:
-        raise TypeError("mask must be a boolean tensor of shape (B, N), got None")
-    X = check_sets(X, y, mask)
-    if X.shape[2] != PIXELS or not X.is_floating_point():
-        raise ValueError(f"X must be float pixels of shape (B, N, {PIXELS}), got {X.dtype} "
-                         f"{tuple(X.shape)}")  # fmt: skip
-    assert isinstance(y, torch.Tensor)  # checked
-    if y.shape != (X.shape[0], 1):
-        raise ValueError(f"y must hold the sums, shape (B, 1) = ({X.shape[0]}, 1), got {y.shape}")
-    return X, y
-
-
-def exact_sum_accuracy(classifier: object, X: object, mask: object, y: object) -> float:
+def exact_sum_accuracy(
+    classifier: Classifier, X: torch.Tensor, mask: torch.Tensor, y: torch.Tensor
+) -> float:
     """The fraction of the sets X (B, N, P) (real images where mask (B, N) is True) whose
     per-image predictions sum to y (B, 1)."""
-    clf = check_classifier(classifier)
-    X, y = check_image_sets(X, mask, y)
-    valid: torch.Tensor = mask  # type: ignore[assignment]  # checked: (B, N) bool
-    digits = torch.zeros(valid.shape, dtype=torch.int64)  # (B, N), 0 at padding
+    digits = torch.zeros(mask.shape, dtype=torch.int64)  # (B, N), 0 at padding
     # test sets draw their images from a few hundred: each distinct image is classified once
-    # (1,000 sets of each length 5, 10, ..., 100: 103 s image by image on a busy machine)
-    images, which = torch.unique(X[valid].cpu(), dim=0, return_inverse=True)  # (U, P), (M,)
-    digits[valid.cpu()] = predict_digits(clf, images)[which]
+    images, which = torch.unique(X[mask].cpu(), dim=0, return_inverse=True)  # (U, P), (M,)
+    digits[mask.cpu()] = predict_digits(classifier, images)[which]
     sums = digits.sum(dim=1)  # (B,)
     return float((sums.double() == y[:, 0].double().cpu()).double().mean())
-
-
-def ceiling(
-    test_sets: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-    classifier: object | None = None,
-) -> Ceiling:
-    """The ceiling on test sets {length: (X, mask, y)}; default classifier: `fit_classifier()`."""
-    if not isinstance(test_sets, dict) or not test_sets:
-        raise ValueError(
-            f"test_sets must be a non-empty dict {{length: (X, mask, y)}}, got {test_sets!r:.80}"
-        )
-    clf = fit_classifier() if classifier is None else check_classifier(classifier)
-    lengths = tuple(sorted(test_sets))
-    exact = tuple(exact_sum_accuracy(clf, *test_sets[n]) for n in lengths)
-    name = describe() if classifier is None else type(classifier).__name__
-    return Ceiling(name, per_image_accuracy(clf), lengths, exact)
 
 
 @torch.no_grad()
 def model_per_image_accuracy(model: nn.Module, split: str = "test") -> float:
     """A set model's own per-image accuracy: its output on each image of `split` as a set of
     one (mask all True), rounded, against the digit shown."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(split, str) or split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     pixels, labels = image_split(split)  # (M, P), (M,)
     p = next(model.parameters(), None)
     device = torch.device("cpu") if p is None else p.device

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from deepsets.lab.quick import judged
-from deepsets.lab.run import Ran
-from deepsets.lab.verdict import Verdict, jsonable
+from deepsets.lab.run import Ran, spread
+from deepsets.lab.verdict import Verdict, jsonable, judged
 from deepsets.studies.digits import verdicts
 from deepsets.studies.digits.ceiling import Ceiling
 from deepsets.studies.digits.models import NAMES
@@ -130,23 +129,20 @@ class DigitsResults(Ran):
 
     def to_json(self) -> dict[str, Any]:
         """metrics.json: results[task][model][str(length)] = {"mean", "min", "max"} and the run."""
-        results: dict[str, Any] = {}
-        per_seed: dict[str, Any] = {}
-        for task, by_model in self.accuracy.items():
-            results[task], per_seed[task] = {}, {}
-            for model, acc in by_model.items():
-                results[task][model] = {
-                    str(n): {"mean": float(a.mean()), "min": float(a.min()), "max": float(a.max())}
-                    for n, a in zip(self.settings.lengths, acc.T, strict=True)
-                }
-                per_seed[task][model] = {
-                    str(n): a.tolist() for n, a in zip(self.settings.lengths, acc.T, strict=True)
-                }
+        lengths = [str(n) for n in self.settings.lengths]
+        results: dict[str, Any] = {
+            t: {m: {n: spread(a) for n, a in zip(lengths, acc.T, strict=True)}
+                for m, acc in by_model.items()}
+            for t, by_model in self.accuracy.items()
+        }  # fmt: skip
+        per_seed = {
+            t: {m: {n: a.tolist() for n, a in zip(lengths, acc.T, strict=True)}
+                for m, acc in by_model.items()}
+            for t, by_model in self.accuracy.items()
+        }  # fmt: skip
         ceiling = self.ceiling_curve
         if ceiling is not None:  # no seeds: the one value is the mean, the min and the max
-            results["image"]["ceiling"] = {
-                str(n): {"mean": a, "min": a, "max": a} for n, a in ceiling.items()
-            }
+            results["image"]["ceiling"] = {str(n): spread(a) for n, a in ceiling.items()}
         final = {
             t: {m: self.final_loss(t, m).tolist() for m in self.losses[t]} for t in self.losses
         }
@@ -175,14 +171,10 @@ class DigitsResults(Ran):
     def per_image_json(self) -> dict[str, Any]:
         """per_image_accuracy[task][model] = {"mean", "min", "max", "per_seed"}; the ceiling's
         under ["image"]["ceiling"] (one value: no seeds)."""
-        out: dict[str, Any] = {}
-        for task, by_model in (self.per_object or {}).items():
-            out[task] = {
-                m: {"mean": float(a.mean()), "min": float(a.min()), "max": float(a.max()),
-                    "per_seed": a.tolist()}
-                for m, a in by_model.items()
-            }  # fmt: skip
+        out: dict[str, Any] = {
+            t: {m: spread(a, "per_seed") for m, a in by_model.items()}
+            for t, by_model in (self.per_object or {}).items()
+        }
         if self.ceiling is not None:
-            p = self.ceiling.per_image
-            out.setdefault("image", {})["ceiling"] = {"mean": p, "min": p, "max": p}
+            out.setdefault("image", {})["ceiling"] = spread(self.ceiling.per_image)
         return out

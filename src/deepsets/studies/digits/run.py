@@ -12,18 +12,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from deepsets.cluster import describe
-from deepsets.lab.console import print_summary as print_study
-from deepsets.lab.console import table
-from deepsets.lab.quick import label
+from deepsets.lab.console import print_study, table
 from deepsets.lab.run import seed_weights, staging, write_run
 from deepsets.studies.digits import figures, verdicts
-from deepsets.studies.digits.evaluate import evaluate
 from deepsets.studies.digits.models import NAMES
 from deepsets.studies.digits.results import CEILING_NAME, PAPER_NAME, DigitsResults
 from deepsets.studies.digits.settings import MODELS, TASKS, DigitsSettings, resolve
 from deepsets.studies.digits.tasks import image_split
-from deepsets.studies.digits.train import Trained, train_task
+from deepsets.studies.digits.train import Trained, evaluate, train_task
 from deepsets.training import show_progress
 
 log = logging.getLogger(__name__)
@@ -100,9 +96,7 @@ def print_summary(results: DigitsResults, console: Console | None = None) -> Non
              ("Set Transformer", f.set_transformer),
              ("counting Set Transformer", f.counting)]  # fmt: skip
     cpu = "" if results.cpu_seconds is None else f" ({results.cpu_seconds:.0f} s CPU)"
-    notes = [f"{results.wall_seconds:.0f} s on {results.device}{cpu}"]
-    if results.cluster is not None:
-        notes.append(describe(results.cluster))
+    note = f"{results.wall_seconds:.0f} s on {results.device}{cpu}"
     singles = [
         (task, NAMES[m], f"{a.mean():.4f}", f"{a.min():.4f}")
         for task, by_model in (results.per_object or {}).items()
@@ -115,6 +109,4 @@ def print_summary(results: DigitsResults, console: Console | None = None) -> Non
         "Accuracy on single objects (test images; text: the tokens 1..9), rounded",
         ("task", "model", "mean", "min"), singles,
     )  # fmt: skip
-    out = results.out / "report.html"
-    quick = label("digits", results.settings.quick)  # None for a full run
-    print_study([table(title, header, cells), single], shown, notes, out, console, label=quick)
+    print_study("digits", results, [table(title, header, cells), single], shown, note, console)

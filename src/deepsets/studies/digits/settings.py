@@ -1,10 +1,8 @@
 """The digit-sum study's settings: one frozen dataclass, a docstring per field (its `--help`).
 
-The defaults follow the paper (Zaheer et al. 2017, section 4.1.1) where the 10-minute budget on a
-2-core CPU allows: 100,000 training sets of 1-10 digits, the paper's models, Adam on the mean
-absolute error; fewer test sets per length (1,000, the paper: 10,000) and a second, short phase
-at a tenth of the learning rate. The image DeepSet has its own, longer schedule
-(`image_deepset_*`): its convolutional phi needs it (docs/studies/digits.md).
+The defaults follow the paper (Zaheer et al. 2017, section 4.1.1) where a 2-core CPU allows,
+with a second, short phase at a tenth of the learning rate; the image DeepSet has its own,
+longer schedule (`image_deepset_*`): its convolutional phi needs it (docs/studies/digits.md).
 """
 
 from __future__ import annotations
@@ -12,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deepsets.checks import check_sizes, is_int, positive_float, positive_int, positive_ints
+from deepsets.checks import check_sizes, is_int, positive_ints
 from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
-from deepsets.lab.settings import CommonSettings, check_common
+from deepsets.lab.settings import CommonSettings, check_common, check_positive
 from deepsets.studies.digits.tasks import IMAGE_BYTES, PIXELS, SIDE
 
 TASKS = ("text", "image")
@@ -90,28 +88,19 @@ def resolve(settings: DigitsSettings) -> DigitsSettings:
         raise TypeError(f"settings must be a DigitsSettings, got {settings!r:.80}")
     s = settings
     check_common(s)
-    positive_int(s.train_sets, "train_sets")
+    check_positive(
+        s, ("train_sets", "steps", "batch_size", "image_deepset_steps", "test_sets",
+            "lstm_hidden", "gru_hidden", "st_dim", "st_heads"),
+        zero=("fine_steps", "image_deepset_fine_steps"),
+        floats=("lr", "fine_lr", "image_deepset_lr", "image_deepset_fine_lr"),
+    )  # fmt: skip
     if check_sizes(s.train_sizes, "train_sizes")[0] < 1:
         raise ValueError(f"train_sizes must not allow empty sets, got {s.train_sizes!r}")
-    positive_int(s.steps, "steps")
-    positive_int(s.batch_size, "batch_size")
-    positive_float(s.lr, "lr")
-    if s.fine_steps != 0:
-        positive_int(s.fine_steps, "fine_steps")
-    positive_float(s.fine_lr, "fine_lr")
-    positive_int(s.image_deepset_steps, "image_deepset_steps")
-    positive_float(s.image_deepset_lr, "image_deepset_lr")
-    if s.image_deepset_fine_steps != 0:
-        positive_int(s.image_deepset_fine_steps, "image_deepset_fine_steps")
-    positive_float(s.image_deepset_fine_lr, "image_deepset_fine_lr")
     if not is_int(s.max_shift) or not 0 <= s.max_shift < SIDE:
         raise ValueError(f"max_shift must be an integer in [0, {SIDE - 1}], got {s.max_shift!r}")
     positive_ints(s.lengths, "lengths")
     if len(set(s.lengths)) != len(s.lengths):
         raise ValueError(f"lengths must not repeat, got {s.lengths!r}")
-    positive_int(s.test_sets, "test_sets")
-    for name in ("lstm_hidden", "gru_hidden", "st_dim", "st_heads"):
-        positive_int(getattr(s, name), name)
     if s.st_dim % s.st_heads:
         raise ValueError(f"st_dim must be a multiple of st_heads, got {s.st_dim}, {s.st_heads}")
     check_needs(s, memory_needs(s))

@@ -6,11 +6,16 @@ trains every variant once per seed in one `train_many` call (models of one archi
 set sizes share a stack) and returns a `Runs` per variant. Declaring an identical variant twice
 shares its models; a name reused with another spec is an error.
 
+`check` is the study's check before any work: the settings' fields (`settings.resolve`), then
+the run's memory estimated from the declared variants (`memory_needs`, counted without building
+a model, so `deepsets run --test-size 1000000000` is refused in a second), naming the flags.
+
 Shape letters: S seeds, T training steps.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -19,17 +24,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepsets.data import CHUNK, data_bytes
 from deepsets.engine.settings import Engine
 from deepsets.engine.train import train_many
+from deepsets.lab.memory import FLOAT, Need, activations_need, check_needs, losses_need, models_need
 from deepsets.models import DeepSet, make_mlp
-from deepsets.studies.exercise.settings import StudySettings
+from deepsets.studies.exercise.settings import StudySettings, resolve
 
 LATENTS = (1, 2, 4, 8)  # the latent widths L (sections/beyond.py); L = 1: the exercise's DeepSet
 TEST_SIZES = (5, 10, 20, 50, 100)  # objects per test set in sections/beyond.py
 MIXED = (5, 20)  # the set sizes of the DeepSet trained on mixed sizes (sections/beyond.py)
-PERMUTED_SETS = 100  # test sets whose objects are permuted (sections/invariance.py)
+PERMUTED_SETS = 100  # test sets whose objects are permuted (sections/steps.py)
 POOLINGS = ("sum", "mean", "max")
-CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4 and // 2 (learning_speed)
+CHECKPOINTS = (16, 8, 4, 2)  # snapshots after steps // 16, // 8, // 4, // 2 (sections/symmetry)
 
 
 def checkpoints(steps: int) -> tuple[int, ...]:
@@ -224,3 +231,76 @@ def declare(plan: Plan, s: StudySettings) -> None:
         variants += [*poolings(s), mixed_deepset(s), *poolings(s, None), *latent_variants(s)]
     for v in variants:
         plan.declare(v)
+
+
+def check(settings: StudySettings) -> StudySettings:
+    """`resolve` the settings, then refuse a run whose memory (`memory_needs`) would not fit,
+    naming its flags: the study's check, before any work."""
+    s = resolve(settings)
+    check_needs(s, sweep_needs(s))  # first: a sweep too deep is refused before it is declared
+    check_needs(s, memory_needs(s))
+    return s
+
+
+def sweep_needs(s: StudySettings) -> list[Need]:
+    """The sweep's MLPs (question 7a) and their step's activations, from the widths and depths
+    alone: an MLP of depth d and width w on the 10 objects has 10w + (d - 1)w^2 + w weights and
+    dw + 1 biases (`variant_size` of its spec), and d x w units. Its specs spell every layer,
+    so `--sweep-depths 1 100000000` would take minutes and gigabytes to declare."""
+    shapes = [(w, d) for d in s.sweep_depths for w in s.sweep_widths] * len(s.sweep_activations)
+    params = [10 * w + (d - 1) * w * w + w + d * w + 1 for w, d in shapes]
+    fields = ("seeds", "sweep_widths", "sweep_depths")
+    units = sum(w * d for w, d in shapes)
+    copies = s.seeds * len(checkpoints(s.steps))
+    return [
+        models_need("the sweep's MLPs", copies, params, fields),
+        activations_need("the sweep's activations", s.seeds, s.batch_size, 1, units,
+                         ("batch_size", *fields)),  # fmt: skip
+    ]
+
+
+def memory_needs(s: StudySettings) -> list[Need]:
+    """The large things a run with `s` holds, estimated before any work (`lab.memory`): the
+    plan's models (each seed's, and a copy at each earlier checkpoint of section 8b),
+    their losses, a step's batches, the set-size section's test sets, the permuted copies."""
+    plan = Plan()  # one seed's variants: the others' are alike
+    declare(plan, s)
+    sweep = set(sweep_variants(s))
+    sizes = {v.name: variant_size(v) for v in plan.variants.values()}
+    copies = s.seeds * len(checkpoints(s.steps))
+    kinds = {
+        ("the DeepSets", ("seeds", "hidden")): [n for n in sizes if n.startswith("deepset")],
+        ("the exercise's MLP", ("seeds", "mlp_hidden")): ["mlp"],
+        ("the sweep's MLPs", ("seeds", "sweep_widths", "sweep_depths")): [
+            v.name for v in plan.variants.values() if v in sweep
+        ],
+    }
+    needs = [models_need(what, copies, [sizes[n][0] for n in names], fields)
+             for (what, fields), names in kinds.items()]  # fmt: skip
+    needs.append(losses_need(s.seeds * len(sizes), s.steps, ("seeds", "steps")))
+    units = sum(objects * width for _, objects, width in sizes.values())
+    streams = s.seeds * (1 + any(v.set_sizes for v in plan.variants.values()))
+    batches = data_bytes(min(s.steps, CHUNK) * s.batch_size * streams, MIXED[1])
+    needs.append(Need("a step's batches", batches, ("batch_size", "seeds")))
+    needs.append(activations_need("a step's activations", s.seeds, s.batch_size, 1, units,
+                                  ("batch_size", "seeds")))  # fmt: skip
+    tests = sum(data_bytes(s.test_size, n) for n in TEST_SIZES)
+    tests += s.test_size * max(TEST_SIZES) * sizes["deepset"][2] * FLOAT
+    needs.append(Need("the set-size section's test sets", tests, ("test_size",)))
+    permuted = (s.permutations + 1) * PERMUTED_SETS * 10 * FLOAT * 2
+    needs.append(Need("the invariance check's permuted sets", permuted, ("permutations",)))
+    return needs
+
+
+def variant_size(v: Variant) -> tuple[int, int, int]:
+    """A variant's parameters, objects per input row (a DeepSet's phi sees each of the 10 or
+    up to 20 objects, an MLP one flattened set) and hidden units per row, without building it."""
+    o = dict(v.options)
+    hidden: tuple[int, ...] = (o["hidden"],) if isinstance(o["hidden"], int) else o["hidden"]
+    if v.constructor == "DeepSet":
+        H, L = hidden[0], o["latent"]
+        config = dict(in_features=1, hidden=H, latent=L, rho_hidden=H)
+        return DeepSet.n_params(config), 10 if v.set_sizes is None else v.set_sizes[1], 3 * H + L
+    units = sum(hidden)
+    widths = (10, *hidden, 1)  # layer i maps widths[i] inputs (and a bias) to widths[i + 1]
+    return sum(map(operator.mul, widths, widths[1:])) + units + 1, 1, units

@@ -15,16 +15,28 @@ from pathlib import Path
 from typing import Any
 
 from deepsets.cluster import ClusterInfo
-from deepsets.lab.quick import judged
-from deepsets.lab.verdict import Verdict, jsonable
+from deepsets.lab.verdict import Verdict, jsonable, judged
 from deepsets.studies.exercise import extra_verdicts, verdicts
-from deepsets.studies.exercise.measured import Sections
+from deepsets.studies.exercise.sections import beyond, linear_phi, steps, sweep, symmetry
 from deepsets.studies.exercise.sections.beyond import MLP_TRIED, ExtrasResult
-from deepsets.studies.exercise.sections.learning_speed import LearningSpeedResult
-from deepsets.studies.exercise.sections.sample_efficiency import SampleEfficiencyResult
+from deepsets.studies.exercise.sections.symmetry import LearningSpeedResult, SampleEfficiencyResult
 from deepsets.studies.exercise.settings import StudySettings
 
 SCHEMA_VERSION = 5  # of metrics.json; 4: one 7a criterion, 3: findings as sentences, 2: held-out
+
+
+@dataclass(frozen=True)
+class Sections:
+    """Every section's numbers."""
+
+    training: steps.TrainingResult
+    invariance: steps.InvarianceResult
+    mlp_sweep: sweep.SweepResult
+    linear_phi: linear_phi.LinearPhiResult
+    sample_efficiency: symmetry.SampleEfficiencyResult
+    learning_speed: symmetry.LearningSpeedResult
+    extras: beyond.ExtrasResult | None
+    """None when the study ran with extras=False."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,14 @@ class StudyResults(Sections):
     out: Path
     run: RunInfo
 
+    @property
+    def settings(self) -> StudySettings:
+        return self.run.settings
+
+    @property
+    def cluster(self) -> ClusterInfo | None:
+        return self.run.cluster
+
     @classmethod
     def of(cls, sections: Sections, out: Path, run: RunInfo) -> StudyResults:
         return cls(
@@ -178,18 +198,12 @@ class StudyResults(Sections):
         """The content of metrics.json, as JSON types (tuples become lists)."""
         run = asdict(self.run)
         timing, cluster = run.pop("timing"), run.pop("cluster")
-        d = self.training
+        sections = {f.name: getattr(self, f.name) for f in fields(Sections)}
         metrics = {
             "schema_version": SCHEMA_VERSION,
             **run,
-            "training": asdict(d),
-            "params": {"deepset": d.deepset.params, "mlp": d.mlp.params},
-            "invariance": asdict(self.invariance),
-            "mlp_sweep": asdict(self.mlp_sweep),
-            "linear_phi": asdict(self.linear_phi),
-            "sample_efficiency": asdict(self.sample_efficiency),
-            "learning_speed": asdict(self.learning_speed),
-            "extras": None if self.extras is None else asdict(self.extras),
+            **{name: None if v is None else asdict(v) for name, v in sections.items()},
+            "params": {"deepset": self.training.deepset.params, "mlp": self.training.mlp.params},
             "findings": jsonable(self.findings),
             "timing": timing,
             "cluster": cluster,

@@ -1,37 +1,42 @@
-"""`run_study(settings)`: every step of the exercise, and the questions beyond it, over seeds.
+"""`run_study(settings)`: every step of the exercise, and the questions beyond it, over seeds;
+`print_summary`, its console summary.
 
 Each section declares the variants it needs on one `Plan`; the plan trains them all together
-(the ensemble trainer stacks models of one architecture), then each section measures its own.
-Run s of every model uses seed + s for both its initialisation and its data stream, so the
-DeepSet and the MLP of a run see the same batches.
+(the ensemble trainer stacks models of one architecture), then each section measures its own
+(`measure`). Run s of every model uses seed + s for both its initialisation and its data
+stream, so the DeepSet and the MLP of a run see the same batches.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 import torch
+from rich.console import Console
+from rich.table import Table
 
-from deepsets.cluster import cluster_info
 from deepsets.data import all_sets
-from deepsets.engine.forked import fork_map
-from deepsets.engine.settings import resolve_workers
-from deepsets.lab.output import default_out, staged
-from deepsets.lab.report import embedded_figures, environment
-from deepsets.lab.run import run_device, study_threads, versions
-from deepsets.lab.settings import workers_of
-from deepsets.lab.weights import write_weights
+from deepsets.lab.console import print_study, table
+from deepsets.lab.run import staging, write_run
+from deepsets.lab.verdict import Verdict
 from deepsets.plots import Figure
-from deepsets.studies.exercise.checks import check
-from deepsets.studies.exercise.measured import measure
-from deepsets.studies.exercise.plan import Plan, Runs, checkpoints, declare, saved
-from deepsets.studies.exercise.results import DataShown, RunInfo, StudyResults, Timing
-from deepsets.studies.exercise.scores import TestSet
-from deepsets.studies.exercise.sections import training
+from deepsets.studies.exercise.plan import (
+    Plan,
+    Runs,
+    Variant,
+    check,
+    checkpoints,
+    declare,
+    exercise_deepset,
+    exercise_mlp,
+    saved,
+    sweep_variants,
+)
+from deepsets.studies.exercise.results import DataShown, RunInfo, Sections, StudyResults, Timing
+from deepsets.studies.exercise.scores import Summary, TestSet
+from deepsets.studies.exercise.sections import beyond, linear_phi, steps, sweep, symmetry
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import progress_bar, show_progress
 
@@ -48,25 +53,16 @@ def scored_sets(seed: int, device: torch.device) -> TestSet:
 
 
 def run_study(settings: StudySettings | None = None) -> StudyResults:
-    """Run the whole study and write its report; returns the output directory and the results.
-
-    Writes report.html, metrics.json, figures/*.png and weights/*.safetensors into
-    `settings.out` (default: a fresh runs/<timestamp>), atomically.
-    """
+    """Run the whole study and write report.html, metrics.json, figures/*.png and
+    weights/*.safetensors into `settings.out` (default: a fresh runs/<timestamp>), atomically
+    (`lab.run.staging`); returns the results."""
     s = check(settings or StudySettings())
-    out = Path(s.out) if s.out is not None else default_out()
-    with study_threads(s):
-        return _run(s, run_device(s), out)
-
-
-def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
-    start = time.perf_counter()
-    with staged(out, s.overwrite) as tmp:
+    with staging(s) as run:
         progress = show_progress(None)
         stages = progress_bar(3, "study", progress, unit="stages")
-        plan = Plan([s.seed + k for k in range(s.seeds)], device)
+        plan = Plan([s.seed + k for k in range(s.seeds)], run.device)
         declare(plan, s)
-        test = scored_sets(s.seed, device)
+        test = scored_sets(s.seed, run.device)
         log.info("training %d models x %d steps", plan.n_models, s.steps)
         stages.set_postfix_str(f"training {plan.n_models} models")
         t0 = time.perf_counter()
@@ -75,59 +71,128 @@ def _run(s: StudySettings, device: torch.device, out: Path) -> StudyResults:
         stages.update()
         sections, figs, symmetry_seconds = measure(trained, s, test, plan)
         stages.update()
-        write_figures(tmp, figs)
-        save_weights(tmp, [trained[v] for v in saved(s)])
-        run = RunInfo(
+        info = RunInfo(
             settings=s,
             seeds=tuple(plan.seeds),
-            device=str(device),
-            threads=torch.get_num_threads(),
-            workers=workers_of(s, device),
-            environment=versions(),
             models_trained=plan.n_models,
-            data=DataShown(training.SHOWN_SETS, int(test[0].shape[0])),
-            timing=Timing(train_seconds, symmetry_seconds, time.perf_counter() - start),
-            cluster=cluster_info(),
+            data=DataShown(steps.SHOWN_SETS, int(test[0].shape[0])),
+            timing=Timing(train_seconds, symmetry_seconds, run.wall_seconds()),
+            **run.machine(s),
         )
-        results = StudyResults.of(sections, out, run)
-        (tmp / "metrics.json").write_text(json.dumps(results.metrics, indent=2))
-        write_report(tmp, results)
+        results = StudyResults.of(sections, run.out, info)
+        weights = {
+            f"{r.variant.name}-seed{seed}": model
+            for r in (trained[v] for v in saved(s))
+            for seed, model in zip(r.seeds, r.models, strict=True)
+        }
+        write_run(run.tmp, "exercise", figs, weights, results.metrics, "report.html.j2",
+                  r=results, s=s, f=results.findings)  # fmt: skip
         stages.update()
         stages.close()
     return results
 
 
-def write_figures(root: Path, figs: Mapping[str, Figure]) -> None:
-    """figures/<name>.png for every figure, drawn side by side in the engine's worker
-    processes (matplotlib draws on one core)."""
-    (root / "figures").mkdir()
+def measure(
+    trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet, plan: Plan
+) -> tuple[Sections, dict[str, Figure], float]:
+    """Every section's results, the figures by file name, and the seconds the two sections on
+    what the symmetry buys took (they train their own models). The sweep trains the sizes its
+    brackets lack on `plan`'s seeds and device."""
 
-    def save(name: str) -> None:
-        figs[name].savefig(root / "figures" / f"{name}.png", dpi=110)
+    def train_more(variants: list[Variant]) -> Mapping[Variant, Runs]:
+        more = Plan(plan.seeds, plan.device)
+        for variant in variants:
+            more.declare(variant)
+        log.info("7a: training %d more MLPs between the sweep's sizes", len(variants))
+        return more.train(s, show_progress(None))
 
-    fork_map(save, list(figs), resolve_workers())
-
-
-def save_weights(root: Path, runs: list[Runs]) -> None:
-    """weights/<variant>-seed<s>.safetensors for every seed of each of `runs`."""
-    write_weights(
-        root,
-        {
-            f"{r.variant.name}-seed{seed}": model
-            for r in runs
-            for seed, model in zip(r.seeds, r.models, strict=True)
-        },
+    training_result, figs = steps.measure_training(trained, s, test)
+    deepset = training_result.deepset
+    sweep_result, more = sweep.measure(
+        trained, sweep_variants(s), s, test, deepset, train_more, trained[exercise_mlp(s)]
     )
+    figs |= more
+    linear_result, more = linear_phi.measure(trained, s, test)
+    figs |= more
+    t0 = time.perf_counter()
+    seeds = trained[exercise_deepset(s)].seeds
+    efficiency, more = symmetry.measure_sample_efficiency(s, seeds, sweep_result, test)
+    figs |= more
+    speed, more = symmetry.measure_learning_speed(trained, s, test)
+    figs |= more
+    symmetry_seconds = time.perf_counter() - t0
+    extras_result = None
+    if s.extras:
+        extras_result, more = beyond.measure(trained, s, test)
+        figs |= more
+    sections = Sections(
+        training=training_result,
+        invariance=steps.measure_invariance(trained, s, test),
+        mlp_sweep=sweep_result,
+        linear_phi=linear_result,
+        sample_efficiency=efficiency,
+        learning_speed=speed,
+        extras=extras_result,
+    )
+    return sections, figs, symmetry_seconds
 
 
-def render_report(results: StudyResults, figures: dict[str, str]) -> str:
-    """report.html (templates/report.html.j2): `results`, `figures` (name -> base64 PNG)."""
-    template = environment("deepsets.studies.exercise").get_template("report.html.j2")
-    return template.render(r=results, s=results.run.settings, f=results.findings, figures=figures)
+def mean_std(stat: Summary, spec: str) -> str:
+    return f"{stat.mean:{spec}} ± {stat.std:.1g}"
 
 
-def write_report(root: Path, results: StudyResults) -> Path:
-    """Write root/report.html from the results and root/figures/*.png."""
-    path = root / "report.html"
-    path.write_text(render_report(results, embedded_figures(root)), encoding="utf-8")
-    return path
+def training_table(r: StudyResults) -> Table:
+    rows = [
+        (name, str(s.params), mean_std(s.final_loss, ".4g"), mean_std(s.accuracy, ".4f"))
+        for name, s in (("DeepSet", r.training.deepset), ("MLP", r.training.mlp))
+    ]
+    header = ("model", "params", "final loss", "accuracy, all sets")
+    return table("Steps 2-5: training over seeds (mean ± std)", header, rows)
+
+
+def invariance_table(r: StudyResults) -> Table:
+    inv = r.invariance
+    k = len(inv.permutations)
+    rows = [
+        (name, *(f"{c:.2e}" for c in model.max_change_per_permutation))
+        for name, model in (("DeepSet", inv.deepset), ("MLP", inv.mlp))
+    ]
+    header = ("model", *(f"perm {j + 1}" for j in range(k)))
+    return table(f"Step 6: largest output change under {k} permutations", header, rows)
+
+
+def unseen_table(r: StudyResults) -> Table:
+    se = r.sample_efficiency
+    rows = [
+        (
+            str(M),
+            *(f"{a.mean:.3f} ({a.min:.3f})" for a in (c.unseen_accuracy[z] for c in se.models)),
+        )
+        for z, M in enumerate(se.per_class)
+    ]
+    header = ("M per class", *(c.label for c in se.models))
+    return table("8a: accuracy on unseen arrangements (mean over seeds, worst seed)", header, rows)
+
+
+def verdicts(results: StudyResults) -> list[tuple[str, Verdict]]:
+    """The findings the console shows, labelled by their question."""
+    f = results.findings
+    shown = [
+        ("Step 6", f.invariance), ("7a", f.mlp_sweep), ("7b", f.linear_phi),
+        ("8a", f.sample_efficiency), ("8b", f.learning_speed), ("Headline", f.headline),
+    ]  # fmt: skip
+    if f.extras is not None:
+        shown += [("Set sizes", f.extras.set_size), ("Latent width", f.extras.latent)]
+    return shown
+
+
+def print_summary(results: StudyResults, console: Console | None = None) -> None:
+    """Print the headline numbers and findings of a finished study and where its report is."""
+    run = results.run
+    note = (
+        f"{run.models_trained} models trained in {run.timing.train_seconds:.1f} s; section 8 "
+        f"{run.timing.symmetry_seconds:.1f} s; "
+        f"study {run.timing.wall_seconds:.1f} s on {run.device}"
+    )
+    tables = [training_table(results), invariance_table(results), unseen_table(results)]
+    print_study("exercise", results, tables, verdicts(results), note, console)

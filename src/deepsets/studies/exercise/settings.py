@@ -99,6 +99,3 @@ def check_activations(values: object, name: str) -> None:
         if a is None:
             raise ValueError(f"{name}[{i}] must be an activation name, got None")
         check_activation(a, f"{name}[{i}]")
-
-
-__all__ = ["QUICK", "StudySettings", "quick_settings", "resolve"]

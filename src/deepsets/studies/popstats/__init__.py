@@ -1,7 +1,7 @@
 """The population-statistics study (`deepsets run popstats`): the DeepSets paper's Figure 1,
 the DeepSet against a kernel method (SDM) as the number of training sets grows.
 
-settings -> models -> train -> verdicts -> figures -> report, run by `run.py`.
+settings -> models -> run (train, test) -> verdicts -> figures -> report.
 """
 
 from __future__ import annotations

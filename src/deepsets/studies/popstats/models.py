@@ -1,5 +1,5 @@
 """The study's two methods: the paper's DeepSet and the kernel baseline SDM (`sdm.py`), built
-for one run's training sets. The study writes the trained DeepSets through `lab.weights`
+for one run's training sets. The study writes the trained DeepSets through `lab.run.write_run`
 (`deepsets.load_model` rebuilds them, whitening and target scale included: they are buffers, in
 the file).
 
@@ -108,19 +108,6 @@ class PopStatsDeepSet(nn.Module):
         return self.y_loc + self.y_scale * r
 
 
-def popstats_deepset(
-    in_features: int,
-    seed: torch.Generator | int | None = None,
-    *,
-    whiten: torch.Tensor | None = None,
-    y_loc: float = 0.0,
-    y_scale: float = 1.0,
-) -> PopStatsDeepSet:
-    """The paper's population-statistics DeepSet for samples of `in_features` coordinates,
-    its initial weights from `seed` (see `PopStatsDeepSet`)."""
-    return PopStatsDeepSet(in_features, generator=seed, whiten=whiten, y_loc=y_loc, y_scale=y_scale)
-
-
 def whitening(X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """W (D, D) with W^T C W = I for the pooled second moment C of the real samples of the sets
     X (B, M, D) (zero-mean samples: the covariance): C^(-1/2), symmetric, in float64."""
@@ -135,13 +122,12 @@ def whitening(X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor
     return W
 
 
-
 def build_deepset(train: PopulationSets, seed: int) -> PopStatsDeepSet:
     """An untrained DeepSet for the training sets `train`: inputs whitened with their samples'
     covariance, outputs scaled to their targets' mean and spread, weights drawn from `seed`."""
-    return popstats_deepset(
+    return PopStatsDeepSet(
         train.X.shape[-1],
-        seed,
+        generator=seed,
         whiten=whitening(train.X, train.mask).float(),
         y_loc=float(train.y.mean()),
         y_scale=float(train.y.std()),

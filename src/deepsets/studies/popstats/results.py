@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from deepsets.lab.quick import judged
-from deepsets.lab.run import Ran
-from deepsets.lab.verdict import Verdict, jsonable
+from deepsets.lab.run import Ran, spread
+from deepsets.lab.verdict import Verdict, jsonable, judged
 from deepsets.studies.popstats import verdicts
 from deepsets.studies.popstats.settings import METHODS, PopstatsSettings
 
@@ -43,7 +42,7 @@ class Cell:
         return float(np.max(self.values))
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean": self.mean, "min": self.min, "max": self.max, "values": list(self.values)}
+        return spread(self.values, "values")
 
 
 @dataclass(frozen=True)

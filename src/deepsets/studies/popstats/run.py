@@ -2,8 +2,17 @@
 same fresh test sets, then the figures, metrics.json, the weights and report.html.
 
 Writes into `settings.out` (default: a fresh runs/<timestamp>), atomically (`lab.run.staging`).
-Per N, the DeepSets of the tasks of one sample dimension train in one engine call (rotation's
-D = 2 apart from the others' D = 32), then the kernel method's fits of those runs.
+Per N, the DeepSets of the tasks of one sample dimension train in one engine call per phase
+(rotation's D = 2 apart from the others' D = 32), then the kernel method's fits of those runs,
+shared out over forked workers.
+
+Run k of task t at N trains on its own sets, drawn from `data_seed(t, N, k)`; its DeepSet and
+SDM see the same sets (and the same whitening, from their samples). The DeepSet trains on MSE
+for `steps` Adam steps, then on L1 for `l1_fraction` as many at `l1_lr`: the paper's code
+trains on MSE, then on L1 with a plateau schedule, for which the lower lr stands in.
+
+Shape letters: K runs in one engine call, N training sets, M samples per set, D sample
+dimension, T test sets.
 """
 
 from __future__ import annotations
@@ -15,25 +24,19 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from deepsets.cluster import describe
-from deepsets.lab.console import print_summary as print_study
-from deepsets.lab.console import table
-from deepsets.lab.quick import label
-from deepsets.lab.run import cpu_seconds, staging, write_run
+from deepsets.engine.forked import fork_map
+from deepsets.engine.settings import resolve_workers
+from deepsets.lab.console import print_study, table
+from deepsets.lab.run import cpu_seconds, staging, train_phases, write_run
 from deepsets.studies.popstats import figures
-from deepsets.studies.popstats.models import NAMES, PopStatsDeepSet
+from deepsets.studies.popstats.models import NAMES, PopStatsDeepSet, build_deepset, fit_sdm
 from deepsets.studies.popstats.results import Cell, PopstatsResults, Scatter
 from deepsets.studies.popstats.settings import PopstatsSettings, resolve, scatter_size, sdm_sizes
-from deepsets.studies.popstats.tasks import DIMENSIONS, PopulationSets
-from deepsets.studies.popstats.train import (
-    deepset_predictions,
-    draw_runs,
-    sdm_predictions,
-    test_sets,
-    train_deepsets,
-)
+from deepsets.studies.popstats.tasks import DIMENSIONS, TASKS, PopulationSets, population_sets
 from deepsets.studies.popstats.verdicts import PAPER
+from deepsets.training import predict
 
 log = logging.getLogger(__name__)
 Saved = dict[str, PopStatsDeepSet]  # weight name <task>-n<N>-seed<s> -> the trained DeepSet
@@ -170,19 +173,81 @@ def print_summary(results: PopstatsResults, console: Console | None = None) -> N
     runs, sets = len(results.seeds), results.settings.test_sets
     title = f"Test MSE (mean over {runs} runs, {sets} test sets per task) by N"
     total = results.total_cpu_seconds
-    notes = [
+    note = (
         f"{results.wall_seconds:.0f} s wall, {total:.0f} CPU-s on {results.device}; largest N: "
         f"DeepSet {results.largest('deepset')}, SDM {results.largest('sdm')} (sdm_max)"
-    ]
-    if results.cluster is not None:
-        notes.append(describe(results.cluster))
-    out = results.out / "report.html"
-    quick = label("popstats", results.settings.quick)  # None for a full run
-    print_study(
-        [table(title, ("task", "method", *map(str, Ns)), cells)],
-        results.findings.listed(),
-        notes,
-        out,
-        console,
-        label=quick,
     )
+    tables = [table(title, ("task", "method", *map(str, Ns)), cells)]
+    print_study("popstats", results, tables, results.findings.listed(), note, console)
+
+
+TASK_OFFSET = 1_000_003  # training sets of task t: seed + TASK_OFFSET (t + 1) + SIZE_OFFSET N
+SIZE_OFFSET = 1009
+MSE_DRAWS, L1_DRAWS, INIT = 1, 2, 3  # batch orders and initial weights: data seed + these
+TEST_OFFSET = 10**9  # the test sets of task t: seed + TEST_OFFSET + t
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run (task, seed) at one N: its training sets."""
+
+    task: str
+    seed: int
+    train: PopulationSets
+
+
+def data_seed(task: str, N: int, seed: int) -> int:
+    """The generator seed of the training sets of run `seed` of `task` at N."""
+    return seed + TASK_OFFSET * (TASKS.index(task) + 1) + SIZE_OFFSET * N
+
+
+def test_sets(task: str, s: PopstatsSettings) -> PopulationSets:
+    """The task's test sets: the same for every N, method and run."""
+    return population_sets(
+        task, s.test_sets, s.samples, generator=s.seed + TEST_OFFSET + TASKS.index(task)
+    )
+
+
+def draw_runs(tasks: list[str], N: int, seeds: tuple[int, ...], s: PopstatsSettings) -> list[Run]:
+    """Every run's training sets at N, tasks outer, seeds inner."""
+    return [
+        Run(t, k, population_sets(t, N, s.samples, generator=data_seed(t, N, k)))
+        for t in tasks
+        for k in seeds
+    ]
+
+
+def train_deepsets(
+    runs: list[Run], N: int, steps: int, s: PopstatsSettings, device: torch.device
+) -> list[PopStatsDeepSet]:
+    """One trained DeepSet per run (all runs' sets of one shape (N, M, D)), MSE then L1."""
+    X = torch.stack([r.train.X for r in runs])  # (K, N, M, D)
+    y = torch.stack([r.train.y for r in runs]).float()  # (K, N, 1)
+    seeds = [data_seed(r.task, N, r.seed) for r in runs]
+    models = [build_deepset(r.train, d + INIT).to(device) for r, d in zip(runs, seeds, strict=True)]
+    phases = [(steps, s.lr, [d + MSE_DRAWS for d in seeds], "mse"),
+              (round(s.l1_fraction * steps), s.l1_lr, [d + L1_DRAWS for d in seeds], "mae")]
+    train_phases(list(models), (X, y), phases, s.batch_size, s.threads)  # fmt: skip
+    return models
+
+
+def deepset_predictions(model: PopStatsDeepSet, test: PopulationSets) -> np.ndarray:
+    """The model's statistic of every test set, (T,) float64."""
+    device = next(model.parameters()).device
+    p = predict(model, test.X.to(device), test.mask.to(device))  # (T, 1)
+    return p[:, 0].double().cpu().numpy()
+
+
+def sdm_predictions(
+    runs: list[Run], tests: dict[str, PopulationSets], s: PopstatsSettings
+) -> list[np.ndarray]:
+    """Each run's SDM fitted and evaluated on its task's test sets, (T,) float64 each; the
+    fits shared out over the engine's workers (`resolve_workers`), forked, one BLAS thread each."""
+
+    def one(r: Run) -> np.ndarray:
+        model, W = fit_sdm(r.train, s.features, r.seed)
+        test = tests[r.task]
+        return model.predict(test.X @ W, test.mask)
+
+    with threadpool_limits(1):  # one core per worker: the workers are the parallelism
+        return fork_map(one, runs, resolve_workers())

@@ -1,20 +1,23 @@
 """The population-statistics study's settings: one frozen dataclass, a docstring per field.
 
-The defaults fit the 10-minute budget on a 2-core CPU (measured: about 820 CPU-seconds): M = 64
-samples per set (the paper's code: 512), N = 2^7..2^12 training sets for the DeepSet and up to
-2^11 for the kernel method (SDM), 3 seeds, 512 test sets per task. `--paper` switches to the
-code's sizes (M = 512, N = 2^7..2^17, SDM to 2^14, 500 + 500 epochs of batch 128), for a larger
-machine or a cluster (`--scheduler`); `--quick` is a smoke test in seconds.
+The defaults fit a 2-core CPU (docs/studies/popstats.md); `--paper` switches to the code's
+sizes (PAPER), for a larger machine or a cluster (`--scheduler`); `--quick` is a smoke test.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from deepsets.checks import positive_float, positive_int, positive_ints
+from deepsets.checks import positive_int, positive_ints
 from deepsets.lab.memory import Need, activations_need, check_needs, losses_need, models_need
-from deepsets.lab.settings import CommonSettings, check_common, cpu_workers
+from deepsets.lab.settings import (
+    CommonSettings,
+    check_common,
+    check_positive,
+    cpu_workers,
+    preset,
+)
 from deepsets.studies.popstats.models import PHI, RHO
 from deepsets.studies.popstats.tasks import (
     DIMENSIONS,
@@ -87,21 +90,15 @@ def quick_settings(**overrides: Any) -> PopstatsSettings:
     return PopstatsSettings(**{**QUICK, "quick": True, **overrides})
 
 
-def paper_sizes(s: PopstatsSettings) -> PopstatsSettings:
-    """`s` with PAPER's values in every field still at its default (so explicit flags win)."""
-    default = PopstatsSettings()
-    return replace(s, **{k: v for k, v in PAPER.items() if getattr(s, k) == getattr(default, k)})
-
-
 def resolve(settings: PopstatsSettings) -> PopstatsSettings:
     """Check every field (a ValueError naming the first bad one); with `paper`, the paper's
-    sizes applied (`paper_sizes`)."""
+    sizes applied (`lab.settings.preset`)."""
     if not isinstance(settings, PopstatsSettings):
         raise TypeError(f"settings must be a PopstatsSettings, got {settings!r:.80}")
     check_common(settings, flags=("paper",))
     if settings.paper and settings.quick:
         raise ValueError("paper and quick cannot be combined (--paper is the largest run)")
-    s = paper_sizes(settings) if settings.paper else settings
+    s = preset(settings, PAPER) if settings.paper else settings
     check_fields(s)
     return s
 
@@ -124,10 +121,7 @@ def check_fields(s: PopstatsSettings) -> None:
         raise ValueError(f"sdm_max must be at least the smallest size {sizes[0]}, got {s.sdm_max}")
     if not isinstance(s.l1_fraction, int | float) or not 0 <= s.l1_fraction <= 10:
         raise ValueError(f"l1_fraction must be a number in [0, 10], got {s.l1_fraction!r}")
-    for name in ("batch_size", "test_sets", "features"):
-        positive_int(getattr(s, name), name)
-    positive_float(s.lr, "lr")
-    positive_float(s.l1_lr, "l1_lr")
+    check_positive(s, ("batch_size", "test_sets", "features"), floats=("lr", "l1_lr"))
     if s.scatter_n is not None and s.scatter_n not in sdm_sizes(s):
         raise ValueError(
             f"scatter_n must be a size both methods run ({sdm_sizes(s)}), got {s.scatter_n!r}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -75,6 +75,20 @@ def training_sets(
 def test_sets(task: Callable[[int], Sets], s: TheorySettings, claim: str) -> Sets:
     """The claim's test sets, shared by all its models, from their own seed."""
     return task(s.seed + TEST + DATA[claim])
+
+
+K = TypeVar("K")  # a model's name: a pooling, a latent width
+M = TypeVar("M", bound=nn.Module)
+
+
+def seed_major(
+    s: TheorySettings, names: Sequence[K], build: Callable[[K, int], M]
+) -> tuple[list[M], dict[K, list[M]]]:
+    """build(name, seed + k) for every seed k and name, seed-major (model k * len(names) + j
+    trains on data row k * len(names) + j: `training_sets` with repeat=len(names)), and the same
+    models by name, one per seed."""
+    models = [build(n, s.seed + k) for k in range(s.seeds) for n in names]
+    return models, {n: models[j :: len(names)] for j, n in enumerate(names)}
 
 
 def fit(

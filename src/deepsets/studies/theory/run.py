@@ -1,19 +1,55 @@
 """`run_theory(settings)`: measure the five claims, then write report.html, figures/, weights/
-and metrics.json into a staged output directory (`lab.run`).
+and metrics.json into a staged output directory (`lab.run`). `TheoryResults.to_json()` is
+metrics.json; its schema is in docs/studies/theory.md (change both together).
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 from rich.console import Console
 
-from deepsets.cluster import describe
-from deepsets.lab.console import print_summary as print_study
-from deepsets.lab.quick import judged, label
-from deepsets.lab.run import staging, write_run
+from deepsets.lab.console import print_study
+from deepsets.lab.run import Ran, staging, write_run
+from deepsets.lab.verdict import judged
 from deepsets.studies.theory.claims import averages, equivariance, injectivity, trap, width
-from deepsets.studies.theory.results import TheoryResults
+from deepsets.studies.theory.common import Claim
 from deepsets.studies.theory.settings import TheorySettings, check
 from deepsets.training import progress_bar, show_progress
+
+SCHEMA_VERSION = 2  # of metrics.json; 1: verdict, finding, threshold
+
+
+@dataclass(frozen=True)
+class TheoryResults(Ran):
+    """Where the study wrote, how it ran (`lab.run.Ran`), and every claim as measured."""
+
+    settings: TheorySettings
+    claims: tuple[Claim, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of metrics.json, as JSON types."""
+        claims = {
+            c.key: {
+                "title": c.title,
+                "verdict": c.verdict.to_json(),
+                "numbers": c.numbers,
+                "models": c.models,
+                "seconds": c.seconds,
+            }
+            for c in self.claims
+        }
+        metrics = {
+            "schema_version": SCHEMA_VERSION,
+            "study": "theory",
+            **self.run_json(self.settings),
+            "claims": claims,
+        }
+        out: dict[str, Any] = json.loads(json.dumps(metrics, default=str))
+        return out
+
 
 CLAIMS = (width, injectivity, averages, equivariance, trap)  # in the report's order
 
@@ -45,9 +81,6 @@ def run_theory(settings: TheorySettings | None = None) -> TheoryResults:
 
 def print_summary(results: TheoryResults, console: Console | None = None) -> None:
     """The verdicts on the console (`lab.console`), then where the report is."""
-    notes = [f"{results.wall_seconds:.0f} s on {results.device}"]
-    if results.cluster is not None:
-        notes.append(describe(results.cluster))
     shown = [(c.title, c.verdict) for c in results.claims]
-    quick = label("theory", results.settings.quick)  # None for a full run
-    print_study([], shown, notes, results.out / "report.html", console, label=quick)
+    note = f"{results.wall_seconds:.0f} s on {results.device}"
+    print_study("theory", results, [], shown, note, console)

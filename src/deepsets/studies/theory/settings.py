@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deepsets.checks import positive_float, positive_int, positive_ints
+from deepsets.checks import positive_ints
 from deepsets.data import data_bytes
 from deepsets.lab.memory import (
     Need,
@@ -18,7 +18,7 @@ from deepsets.lab.memory import (
     losses_need,
     models_need,
 )
-from deepsets.lab.settings import CommonSettings, check_common
+from deepsets.lab.settings import CommonSettings, check_common, check_positive
 from deepsets.models.deepset import DeepSet
 from deepsets.studies.theory.tasks import BYTES_PER_OBJECT
 
@@ -104,11 +104,7 @@ def check(settings: TheorySettings) -> TheorySettings:
         raise TypeError(f"settings must be a TheorySettings, got {settings!r:.80}")
     s = settings
     check_common(s)
-    for name in POSITIVE:
-        positive_int(getattr(s, name), name)
-    positive_float(s.lr, "lr")
-    positive_float(s.trap_lr, "trap_lr")
-    positive_float(s.spread, "spread")
+    check_positive(s, POSITIVE, floats=("lr", "trap_lr", "spread"))
     if s.equivariant_objects < 2:
         raise ValueError(f"equivariant_objects must be at least 2, got {s.equivariant_objects}")
     positive_ints(s.set_sizes, "set_sizes")

@@ -19,9 +19,8 @@ import torch
 from deepsets.data import make_data
 from deepsets.engine.forked import fork_map
 from deepsets.engine.settings import resolve_workers
-from deepsets.lab.figures import seeds_by_variant
+from deepsets.lab.figures import over_seeds, seeds_by_variant
 from deepsets.plots import Figure
-from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.plan import (
     LATENTS,
     MIXED,
@@ -145,7 +144,7 @@ def measure_set_size(
         "accuracy on fresh sets",
         "Set-size generalisation (trained on 10 unless stated)",
     )
-    return result, {"set_size": figures.over_seeds(list(TEST_SIZES), accuracy, labels, True)}
+    return result, {"set_size": over_seeds(list(TEST_SIZES), accuracy, labels, True)}
 
 
 @dataclass(frozen=True)
@@ -237,7 +236,7 @@ def measure_learned_phi(
     labels = ("sum pooling", "mean pooling", "max pooling")
     runs = {label: trained[v] for label, v in zip(labels, poolings(s), strict=True)}
     x = torch.linspace(0, 1, 101, device=device)  # (X,)
-    fig = figures.phi_curves(x.cpu().numpy(), {k: curves(r, x) for k, r in runs.items()})
+    fig = phi_curves(x.cpu().numpy(), {k: curves(r, x) for k, r in runs.items()})
     result = LearnedPhiResult(*(at_inputs(r, device) for r in runs.values()))
     return result, {"phi": fig}
 
@@ -292,3 +291,24 @@ def measure(
     widths, more = measure_latent(trained, s, test)
     figs |= more
     return ExtrasResult(sizes, pooling, phi, widths), figs
+
+
+def phi_curves(x: np.ndarray, curves: Mapping[str, np.ndarray]) -> Figure:
+    """The learned phi as a function on [0, 1]: for each name, (S, len(x)) curves over seeds.
+
+    The three values the data takes (0, 1/5, 1/3) are marked.
+    """
+    fig = Figure(figsize=(5 * len(curves), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(curves)))
+    for ax, (name, c) in zip(axes, curves.items(), strict=True):
+        for s, curve in enumerate(np.atleast_2d(c)):
+            ax.plot(x, curve, lw=1.2, label=f"seed {s}")
+        for v, lab in ((0.0, "0"), (0.2, "1/5"), (1 / 3, "1/3")):
+            ax.axvline(v, color="grey", ls=":", lw=1)
+            ax.text(v, 1.0, lab, transform=ax.get_xaxis_transform(), ha="center", va="bottom")
+        ax.set_title(name, pad=14)
+        ax.set_xlabel("object value x")
+        ax.set_ylabel(r"$\phi(x)$")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return fig

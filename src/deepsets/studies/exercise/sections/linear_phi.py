@@ -13,7 +13,6 @@ import torch
 
 from deepsets.models import DeepSet
 from deepsets.plots import Figure, plot_losses
-from deepsets.studies.exercise import figures
 from deepsets.studies.exercise.plan import Runs, Variant, affine_deepset, exercise_deepset
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
@@ -78,6 +77,26 @@ def measure(
     )
     losses = {"DeepSet, tanh phi": tanh.losses, "DeepSet, affine phi": affine.losses}  # (S, T)
     return result, {
-        "linear_pooled": figures.pooled_histograms(values),
+        "linear_pooled": pooled_histograms(values),
         "linear_losses": plot_losses(losses, reference=LN2),
     }
+
+
+def pooled_histograms(pooled: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
+    """For each model, histograms of its pooled value sum_i phi(x_i) per class.
+
+    pooled: name -> (values (B,), labels (B,)).
+    """
+    fig = Figure(figsize=(5 * len(pooled), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(pooled)))
+    for ax, (name, (v, y)) in zip(axes, pooled.items(), strict=True):
+        lo, hi = float(v.min()), float(v.max())
+        span = max(hi - lo, 1e-3 * max(1.0, abs(hi)))  # a linear phi pools to one value
+        bins = np.linspace(lo - 0.05 * span, hi + 0.05 * span, 60)
+        for c, color in ((0, "tab:blue"), (1, "tab:orange")):
+            ax.hist(v[y == c], bins=bins, alpha=0.6, color=color, label=f"class {c}")
+        ax.set_title(name)
+        ax.set_xlabel(r"pooled value $\sum_i \phi(x_i)$")
+        ax.legend()
+    axes[0].set_ylabel("sets")
+    return fig

@@ -16,8 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from deepsets.plots import Figure
-from deepsets.studies.exercise.checks import variant_size
-from deepsets.studies.exercise.plan import Runs, Variant, mlp_variant
+from deepsets.studies.exercise.plan import Runs, Variant, mlp_variant, variant_size
 from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.studies.exercise.verdicts import RESOLUTION, as_good

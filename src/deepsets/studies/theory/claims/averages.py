@@ -19,6 +19,7 @@ from deepsets.studies.theory.common import (
     Table,
     fit,
     relative_mse,
+    seed_major,
     summary,
     test_sets,
     training_sets,
@@ -43,27 +44,15 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         lambda g: mean_sets(s.train_sets, N, generator=g), s, "averages", len(POOLINGS)
     )
     test = test_sets(lambda g: mean_sets(s.test_sets, N, generator=g), s, "averages")
-    models = [
-        DeepSet(
-            s.hidden, latent=s.latent, pooling=p, rho=Rho(s.rho_hidden, output=None),
-            generator=s.seed + k,
-        )
-        for k in range(s.seeds)
-        for p in POOLINGS
-    ]  # fmt: skip
+    models, runs = seed_major(s, POOLINGS, lambda p, seed: DeepSet(
+        s.hidden, latent=s.latent, pooling=p, rho=Rho(s.rho_hidden, output=None), generator=seed
+    ))  # fmt: skip
     fit(models, data, s.steps, s, loss="mse", lr=s.lr, masked=False)
     tick()
     var = float(test[2].var())
-    rel = {
-        p: [relative_mse(models[k * len(POOLINGS) + j], test) for k in range(s.seeds)]
-        for j, p in enumerate(POOLINGS)
-    }
+    rel = {p: [relative_mse(m, test) for m in runs[p]] for p in POOLINGS}
     mse = {p: [r * var for r in v] for p, v in rel.items()}
-    trained = {
-        f"{p}-seed{s.seed + k}": models[k * len(POOLINGS) + j]
-        for k in range(s.seeds)
-        for j, p in enumerate(POOLINGS)
-    }
+    trained = {f"{p}-seed{s.seed + k}": m for p in POOLINGS for k, m in enumerate(runs[p])}
     verdict = floor_verdict({p: float(np.mean(v)) for p, v in mse.items()})
     table = Table(
         ("pooling", "mean test MSE", "min", "max", "MSE / Var(mean)"),

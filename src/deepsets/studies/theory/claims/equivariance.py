@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from torch import nn
 
 from deepsets.lab.figures import seeds_by_variant
 from deepsets.plots import Figure
@@ -18,6 +17,7 @@ from deepsets.studies.theory.common import (
     Table,
     accuracy,
     fit,
+    seed_major,
     summary,
     test_sets,
     training_sets,
@@ -49,22 +49,19 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
 
     data = training_sets(task(s.train_sets), s, "equivariance", 2)
     test = test_sets(task(s.test_sets), s, "equivariance")
-    models: list[nn.Module] = []
-    for k in range(s.seeds):
-        models.append(PerElementNet(s.hidden, generator=s.seed + k))
-        models.append(EquivariantNet(s.hidden, s.layers, generator=s.seed + k))
+    names = ("per-object network", "PermEquivariant stack")
+    models, runs = seed_major(s, names, lambda n, seed: (
+        PerElementNet(s.hidden, generator=seed) if n == names[0]
+        else EquivariantNet(s.hidden, s.layers, generator=seed)
+    ))  # fmt: skip
     fit(models, data, s.steps, s, loss="bce", lr=s.lr, masked=False)
     tick()
-    names = ("per-object network", "PermEquivariant stack")
-    acc = {
-        n: [accuracy(models[2 * k + j], test, False) for k in range(s.seeds)]
-        for j, n in enumerate(names)
-    }
+    acc = {n: [accuracy(m, test, False) for m in runs[n]] for n in names}
     ceiling = per_element_ceiling(N, spread)
     trained = {
-        f"{kind}-seed{s.seed + k}": models[2 * k + j]
-        for k in range(s.seeds)
-        for j, kind in enumerate(("per-object", "equivariant"))
+        f"{kind}-seed{s.seed + k}": m
+        for kind, n in zip(("per-object", "equivariant"), names, strict=True)
+        for k, m in enumerate(runs[n])
     }
     verdict = equivariance_verdict(
         float(np.mean(acc[names[0]])), float(np.mean(acc[names[1]])), ceiling

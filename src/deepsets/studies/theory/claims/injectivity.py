@@ -21,6 +21,7 @@ from deepsets.studies.theory.common import (
     Table,
     accuracy,
     fit,
+    seed_major,
     summary,
     test_sets,
     training_sets,
@@ -80,26 +81,17 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
         lambda g: multiplicity_sets(s.train_sets, generator=g), s, "injectivity", len(POOLINGS)
     )
     test = test_sets(lambda g: multiplicity_sets(s.test_sets, generator=g), s, "injectivity")
-    models = [
-        DeepSet(s.hidden, latent=s.latent, pooling=p, rho=Rho(s.rho_hidden), generator=s.seed + k)
-        for k in range(s.seeds)
-        for p in POOLINGS
-    ]
+    models, runs = seed_major(s, POOLINGS, lambda p, seed: DeepSet(
+        s.hidden, latent=s.latent, pooling=p, rho=Rho(s.rho_hidden), generator=seed
+    ))  # fmt: skip
     fit(models, data, s.multiset_steps, s, loss="bce", lr=s.lr, masked=True)
     tick()
-    acc = {
-        p: [accuracy(models[k * 3 + j], test, True) for k in range(s.seeds)]
-        for j, p in enumerate(POOLINGS)
-    }
+    acc = {p: [accuracy(m, test, True) for m in runs[p]] for p in POOLINGS}
     mean_acc = {p: float(np.mean(a)) for p, a in acc.items()}
     ceiling = support_ceiling(test)
     verdict = injectivity_verdict(mean_acc, ceiling)
-    first = {p: models[j] for j, p in enumerate(POOLINGS)}  # seed 0 of each pooling
-    trained = {
-        f"{p}-seed{s.seed + k}": models[k * len(POOLINGS) + j]
-        for k in range(s.seeds)
-        for j, p in enumerate(POOLINGS)
-    }
+    first = {p: runs[p][0] for p in POOLINGS}  # seed 0 of each pooling
+    trained = {f"{p}-seed{s.seed + k}": m for p in POOLINGS for k, m in enumerate(runs[p])}
     table = Table(
         ("pooling", "mean accuracy", "min", "max"),
         tuple((p, f"{mean_acc[p]:.1%}", f"{min(a):.1%}", f"{max(a):.1%}") for p, a in acc.items()),

@@ -13,7 +13,7 @@ from torch import nn
 
 from deepsets.data import all_sets
 from deepsets.lab.figures import seeds_by_variant
-from deepsets.lab.weights import slug
+from deepsets.lab.run import slug
 from deepsets.models.deepset import DeepSet
 from deepsets.plots import Figure
 from deepsets.studies.theory.common import Claim, Table, accuracy, fit, training_sets
@@ -97,9 +97,6 @@ def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]
     fig = seeds_by_variant(acc, "accuracy over all sets", "Max pooling and its remedies",
                            TRAP_LEARNED, "learned")  # fmt: skip
     return claim, fig
-
-
-__all__ = ["BASELINE", "measure"]
 
 
 def setup(s: TheorySettings) -> str:

@@ -12,7 +12,15 @@ import numpy as np
 
 from deepsets.models.deepset import DeepSet, Rho
 from deepsets.plots import Figure
-from deepsets.studies.theory.common import Claim, Table, fit, relative_mse, test_sets, training_sets
+from deepsets.studies.theory.common import (
+    Claim,
+    Table,
+    fit,
+    relative_mse,
+    seed_major,
+    test_sets,
+    training_sets,
+)
 from deepsets.studies.theory.settings import TheorySettings
 from deepsets.studies.theory.tasks import median_sets
 from deepsets.studies.theory.verdicts import stopping_width, width_verdict
@@ -28,36 +36,29 @@ CITATION = (
 )
 
 
-def models_for(s: TheorySettings) -> list[DeepSet]:
-    """One regression DeepSet per (seed, L), seed-major: model k * len(L) + j has L = latents[j]."""
-    return [
-        DeepSet(s.hidden, latent=L, rho=Rho(s.rho_hidden, output=None), generator=s.seed + k)
-        for k in range(s.seeds)
-        for L in s.latents
-    ]
-
-
-def errors_for(s: TheorySettings, N: int) -> tuple[np.ndarray, list[DeepSet]]:
-    """Train every (seed, L) on the median of N reals; their relative test MSEs (S, L) and the
-    trained models (seed-major, as models_for)."""
+def errors_for(s: TheorySettings, N: int) -> tuple[np.ndarray, dict[int, list[DeepSet]]]:
+    """Train a regression DeepSet per seed and L on the median of N reals; their relative test
+    MSEs (S, L) and the trained models by L, one per seed."""
     task = lambda g: median_sets(s.train_sets, N, generator=g)  # noqa: E731
     data = training_sets(task, s, "width", repeat=len(s.latents))
     test = test_sets(lambda g: median_sets(s.test_sets, N, generator=g), s, "width")
-    models = models_for(s)
+    models, runs = seed_major(s, s.latents, lambda L, seed: DeepSet(
+        s.hidden, latent=L, rho=Rho(s.rho_hidden, output=None), generator=seed
+    ))  # fmt: skip
     fit(models, data, s.median_steps, s, loss="mse", lr=s.lr, masked=False)
-    errs = [relative_mse(m, test) for m in models]
-    return np.array(errs).reshape(s.seeds, len(s.latents)), models  # (S, L)
+    errs = [[relative_mse(m, test) for m in runs[L]] for L in s.latents]  # (L, S)
+    return np.array(errs).T, runs  # (S, L)
 
 
 def measure(s: TheorySettings, tick: Callable[[], None]) -> tuple[Claim, Figure]:
     """Claim 1: median regression over N and L, the error table and the verdict."""
     t0 = time.perf_counter()
-    errors, trained = {}, {}
+    errors: dict[int, np.ndarray] = {}
+    trained: dict[str, DeepSet] = {}
     for N in s.set_sizes:
-        errors[N], models = errors_for(s, N)  # (S, L)
-        for k in range(s.seeds):
-            for j, L in enumerate(s.latents):
-                trained[f"N{N}-L{L}-seed{s.seed + k}"] = models[k * len(s.latents) + j]
+        errors[N], runs = errors_for(s, N)  # (S, L)
+        for L, models in runs.items():
+            trained |= {f"N{N}-L{L}-seed{s.seed + k}": m for k, m in enumerate(models)}
         tick()
     median = {
         N: dict(zip(s.latents, np.median(e, axis=0).tolist(), strict=True))

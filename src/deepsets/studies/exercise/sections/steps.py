@@ -1,6 +1,8 @@
-"""Step 6 of the exercise: the first seed's DeepSet and MLP under random permutations.
+"""Steps 1-6 of the exercise: the data, the DeepSet and the MLP trained over seeds and scored
+(`measure_training`), then the first seed's of each under random permutations
+(`measure_invariance`).
 
-Shape letters: B sets, N objects, P permutations.
+Shape letters: B sets, N objects, S seeds, T steps, P permutations.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deepsets.data import make_data
 from deepsets.invariance import check_invariance
+from deepsets.plots import Figure, plot_losses, plot_sets
 from deepsets.studies.exercise.plan import (
     PERMUTED_SETS,
     Runs,
@@ -18,8 +22,37 @@ from deepsets.studies.exercise.plan import (
     exercise_deepset,
     exercise_mlp,
 )
-from deepsets.studies.exercise.scores import TestSet
+from deepsets.studies.exercise.scores import Score, TestSet, score
 from deepsets.studies.exercise.settings import StudySettings
+
+SHOWN_SETS = 40  # sets drawn in the data figure (step 1)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """Steps 2-5: each model's parameters, final loss and scores over all sets, over seeds."""
+
+    deepset: Score
+    mlp: Score
+
+
+def measure_training(
+    trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet
+) -> tuple[TrainingResult, dict[str, Figure]]:
+    """Score both models; draw a batch of data and the loss curves."""
+    deepset, mlp = trained[exercise_deepset(s)], trained[exercise_mlp(s)]
+    result = TrainingResult(
+        deepset=score(deepset, test, s.final_window), mlp=score(mlp, test, s.final_window)
+    )
+    X, y = make_data(SHOWN_SETS, generator=s.seed, device=test[0].device)  # (B, N, 1), (B, 1)
+    hidden = tuple(s.mlp_hidden)
+    losses = plot_losses(
+        {
+            f"DeepSet ({result.deepset.params} params)": deepset.losses,  # (S, T)
+            f"MLP {hidden} {s.mlp_activation} ({result.mlp.params} params)": mlp.losses,
+        }
+    )
+    return result, {"data": plot_sets(X, y), "losses": losses}
 
 
 @dataclass(frozen=True)
@@ -57,7 +90,9 @@ def model_invariance(outputs: np.ndarray) -> ModelInvariance:
     )
 
 
-def measure(trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet) -> InvarianceResult:
+def measure_invariance(
+    trained: Mapping[Variant, Runs], s: StudySettings, test: TestSet
+) -> InvarianceResult:
     """Permute the objects of the first test sets; run the first seed of each model."""
     X = test[0][:PERMUTED_SETS]  # (B, N, 1)
     deepset, mlp = trained[exercise_deepset(s)], trained[exercise_mlp(s)]

@@ -1,16 +1,20 @@
-"""What the symmetry buys in examples: accuracy on arrangements never trained on, against M.
+"""What the symmetry buys (section 8): in examples (8a, `measure_sample_efficiency`), accuracy
+on arrangements never trained on, against M; in steps (8b, `measure_learning_speed`), steps to
+a low loss and to 100% accuracy per seed, and the area under the mean loss curve.
 
-Each model trains full-batch on M distinct arrangements per class, drawn without replacement
+8a: each model trains full-batch on M distinct arrangements per class, drawn without replacement
 for each seed, and is scored (class-balanced) on every other set of `all_sets()`. Models: the
 exercise's DeepSet and MLP, and the smallest MLP that matched the DeepSet in question 7a (the
-largest MLP of the sweep if none matched).
+largest MLP of the sweep if none matched). 8b reads the exercise models' own training: steps
+to the loss threshold from their losses, the accuracy along training from snapshots of the same
+run at a few checkpoints (`train_many(snapshots=...)`); the last checkpoint is the run's end.
 
-Shape letters: K models, B sets, N objects, S seeds, Z values of M.
+Shape letters: K models, B sets, N objects, S seeds, Z values of M, T steps, C checkpoints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +22,17 @@ import torch
 
 from deepsets.engine.settings import Engine
 from deepsets.engine.train import train_on
+from deepsets.lab.figures import over_seeds
 from deepsets.plots import Figure
-from deepsets.studies.exercise import figures
-from deepsets.studies.exercise.plan import Variant, exercise_deepset, exercise_mlp, mlp_variant
-from deepsets.studies.exercise.scores import Summary, TestSet, balanced
+from deepsets.studies.exercise.plan import (
+    Runs,
+    Variant,
+    checkpoints,
+    exercise_deepset,
+    exercise_mlp,
+    mlp_variant,
+)
+from deepsets.studies.exercise.scores import Summary, TestSet, accuracies, balanced
 from deepsets.studies.exercise.sections.sweep import SweepResult, SweepRow
 from deepsets.studies.exercise.settings import StudySettings
 from deepsets.training import count_params
@@ -109,7 +120,7 @@ def variants(s: StudySettings, sweep: SweepResult) -> list[tuple[Variant, str, s
     return unique
 
 
-def measure(
+def measure_sample_efficiency(
     s: StudySettings, seeds: Sequence[int], sweep: SweepResult, sets: TestSet
 ) -> tuple[SampleEfficiencyResult, dict[str, Figure]]:
     """Train every (model, M, seed), a few `train_on` calls in all; score each on its unseen
@@ -144,7 +155,7 @@ def measure(
         "Generalisation to unseen arrangements (band: min-max over seeds)",
     )
     by_model = {c.label: acc[i].T for i, c in enumerate(curves)}  # label -> (S, Z)
-    fig = figures.over_seeds(list(Ms), by_model, labels, chance=True)
+    fig = over_seeds(list(Ms), by_model, labels, chance=True)
     return result, {"sample_efficiency": fig}
 
 
@@ -173,3 +184,84 @@ def training_sets(
         raise ValueError(f"every training set size must divide the largest ({B}) to share a batch")
     index = torch.stack([t.repeat(B // len(t)) for t in train])  # (K, B)
     return X[index], y[index]
+
+
+LOSS_THRESHOLD = 0.01  # "learned": the running training loss stays below this
+WINDOW = 100  # steps in the running mean of the training loss (fewer if the run is shorter)
+
+
+@dataclass(frozen=True)
+class Speed:
+    """One model's learning speed, per seed (None: not reached within the run)."""
+
+    steps_to_loss: tuple[int | None, ...]
+    """(S,) the step from which the running loss stays below the threshold to the end."""
+    accuracy: tuple[tuple[float, ...], ...]
+    """(C, S) class-balanced accuracy over all sets at each checkpoint."""
+    steps_to_all_correct: tuple[int | None, ...]
+    """(S,) the first checkpoint at which every set is classified correctly."""
+    loss_area: float
+    """The area under the mean training loss curve over seeds: the sum over steps of the mean
+    loss (loss x steps; a model that learns sooner leaves less)."""
+
+
+@dataclass(frozen=True)
+class LearningSpeedResult:
+    loss_threshold: float
+    window: int
+    checkpoints: tuple[int, ...]
+    """(C,) steps at which accuracy is measured; the last is the main run's end."""
+    deepset: Speed
+    mlp: Speed
+
+
+def steps_below(losses: np.ndarray, threshold: float, window: int) -> int | None:
+    """The first step t (1-based) such that the mean loss of every `window` consecutive steps
+    ending at t or later is below `threshold`; None if the last window's is not.
+
+    losses: (T,) per-step training loss, T >= window.
+    """
+    running = np.convolve(losses, np.ones(window) / window, mode="valid")  # (T - window + 1,)
+    above = np.flatnonzero(running >= threshold)  # window i ends at step i + window
+    if above.size == 0:
+        return window
+    if above[-1] == running.size - 1:
+        return None
+    return int(above[-1]) + 1 + window
+
+
+def first_all_correct(accuracy: np.ndarray, at: Sequence[int]) -> list[int | None]:
+    """(S,) per seed, the first of the checkpoints `at` whose accuracy (C, S) is 1."""
+    return [
+        next((c for c, a in zip(at, column, strict=True) if a == 1.0), None)
+        for column in accuracy.T
+    ]
+
+
+def measure_learning_speed(
+    trained: Mapping[Variant, Runs], s: StudySettings, sets: TestSet
+) -> tuple[LearningSpeedResult, dict[str, Figure]]:
+    """Steps to the loss threshold and accuracy at each checkpoint, from the main run."""
+    main = [trained[exercise_deepset(s)], trained[exercise_mlp(s)]]
+    at, window = checkpoints(s.steps), min(WINDOW, s.steps)
+    by_checkpoint = [[list(r.snapshots[c]) for r in main] for c in at[:-1]]
+    by_checkpoint.append([list(r.models) for r in main])
+    speeds = []
+    for i, runs in enumerate(main):
+        acc = np.array([accuracies(models[i], sets) for models in by_checkpoint])  # (C, S)
+        speeds.append(
+            Speed(
+                steps_to_loss=tuple(steps_below(r, LOSS_THRESHOLD, window) for r in runs.losses),
+                accuracy=tuple(tuple(row) for row in acc.tolist()),
+                steps_to_all_correct=tuple(first_all_correct(acc, at)),
+                loss_area=float(runs.losses.mean(axis=0).sum()),  # (S, T) -> (T,) -> area
+            )
+        )
+    result = LearningSpeedResult(LOSS_THRESHOLD, window, at, *speeds)
+    curves = {"DeepSet": np.array(speeds[0].accuracy).T, "MLP": np.array(speeds[1].accuracy).T}
+    labels = (
+        "training steps",
+        "accuracy over all sets",
+        "Accuracy along training (band: min-max over seeds)",
+    )
+    return result, {"speed": over_seeds(list(at), curves, labels, chance=False)}
