@@ -27,6 +27,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from deepsets import __version__
 from deepsets.cluster import session
+from deepsets.engine.forked import WorkerDied
 from deepsets.engine.remote import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
 from deepsets.lab.memory import flag
@@ -210,7 +211,9 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
                 logging_redirect_tqdm()
             ):  # session None: in this process
                 study.summary(study.run(settings))
-        except (FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed) as e:
+        except (
+            FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed, WorkerDied
+        ) as e:
             return error(prog, str(e))
         except KeyboardInterrupt:
             print(f"{prog}: interrupted; {outcome(written)}", file=sys.stderr)
