@@ -407,3 +407,37 @@ def test_a_group_dask_gave_up_on_is_a_clear_error():
             seeds=[0],
             engine=Engine(progress=False, executor=GivesUp()),
         )
+
+
+class Never(concurrent.futures.Executor):
+    """An executor whose tasks never finish: its workers are stuck, or there are none."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        return concurrent.futures.Future()
+
+
+def test_an_executor_that_never_finishes_is_named_within_the_timeout():
+    from deepsets.engine.remote import ExecutorFailed
+
+    model = ds.DeepSet(generator=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    start = time.monotonic()
+    with pytest.raises(ExecutorFailed, match=r"executor Never finished none .* within 1 s"):
+        train_on([model], ds.make_data(20, generator=0), 5,
+                 engine=Engine(progress=False, executor=Never(), timeout=1.0))  # fmt: skip
+    assert time.monotonic() - start < 10
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "60", True])
+def test_a_bad_timeout_is_refused_naming_it(bad):
+    with pytest.raises(ValueError, match="timeout must be a positive finite number"):
+        Engine(timeout=bad)
+
+
+def test_the_default_wait_grows_with_the_work():
+    from deepsets.engine.remote import TIMEOUT_FACTOR, TIMEOUT_SECONDS, task_timeout
+
+    assert task_timeout(0.001, 0.0) == TIMEOUT_SECONDS  # a start-up's worth at least
+    assert task_timeout(600.0, 0.0) == TIMEOUT_FACTOR * 600.0  # the largest task's estimate
+    assert task_timeout(1.0, 900.0) == TIMEOUT_FACTOR * 900.0  # ... or the slowest task's time
