@@ -207,9 +207,8 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
         try:
             settings = study.check(settings)  # the check comes first: a mistake costs no training
             # progress in a terminal or a log alike, the run's log lines above its bars
-            with session(getattr(settings, "scheduler", None)), progress_by_default(), (
-                logging_redirect_tqdm()
-            ):  # session None: in this process
+            on = session(getattr(settings, "scheduler", None), "--scheduler")  # None: here
+            with on, progress_by_default(), logging_redirect_tqdm():
                 study.summary(study.run(settings))
         except (
             FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed, WorkerDied
