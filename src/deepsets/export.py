@@ -33,6 +33,7 @@ from deepsets.checks import (
     as_generator,
     check_finite_parameters,
     check_flag,
+    check_not_compiled,
     check_placed,
     positive_int,
 )
@@ -145,6 +146,7 @@ def check_export(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_placed(model, "model")
+    check_not_compiled(model, "model", "ONNX export traces a module's own forward")
     reason = refusal(model)
     if reason is not None:
         raise TypeError(f"cannot export {type(model).__name__}: {reason}")
