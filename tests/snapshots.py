@@ -36,7 +36,7 @@ def debris(*roots: Path) -> list[Path]:
 
 def fake_run(d: Path, files: dict[str, str]) -> Path:
     """A finished run in `d` (with its marker), holding `files` (relative path -> text)."""
-    from deepsets.lab.output import write_marker
+    from deepsets.lab.marker import write_marker
 
     d.mkdir(parents=True)
     for rel, text in files.items():

@@ -434,6 +434,28 @@ def test_a_refused_attention_model_prints_nothing_but_the_error(tmp_path, capfd)
     assert capfd.readouterr().err == ""
 
 
+@pytest.mark.parametrize(
+    "make", [lambda: ds.DeepSet(generator=0), lambda: image_deepset(0)], ids=["DeepSet", "images"]
+)
+def test_max_objects_too_large_for_memory_is_refused_before_any_work(tmp_path, make, monkeypatch):
+    def reached(*args, **kwargs):
+        raise AssertionError("work started before the refusal")
+
+    monkeypatch.setattr("deepsets.export.output_axes", reached)
+    with pytest.raises(ValueError, match=r"max_objects=1000000000 would need about [\d.]+ [GTP]iB"):
+        export_onnx(make(), tmp_path / "m.onnx", max_objects=10**9)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_refuses_max_objects_too_large_naming_its_flag(tmp_path, capsys):
+    ds.save_model(ds.DeepSet(generator=0), tmp_path / "w.safetensors")
+    argv = ["export", str(tmp_path / "w.safetensors"), str(tmp_path / "a.onnx")]
+    assert cli.main([*argv, "--max-objects", str(10**9)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("deepsets export: error: --max-objects 1000000000 would need about"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]
+
+
 def compiled(how: str) -> torch.nn.Module:
     """A DeepSet compiled with torch.compile in one of the ways torch offers (nothing compiles
     until it is called)."""

@@ -8,6 +8,7 @@ import dataclasses
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -495,3 +496,45 @@ def test_a_signal_before_the_run_was_written_says_nothing_was(tmp_path, monkeypa
     assert cli.main(["run"]) == 130
     assert capsys.readouterr().err == "deepsets run: interrupted; nothing was written\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def every_kind() -> dict[str, nn.Module]:
+    """A model of every kind a file holds: the core's and each study's."""
+    from deepsets.studies.digits.models import RecurrentSum, digit_deepset, image_deepset
+    from deepsets.studies.popstats.models import PopStatsDeepSet
+    from deepsets.studies.theory.models import EquivariantNet, PerElementNet, SmoothMaxDeepSet
+
+    user = DeepSet(phi=nn.Sequential(nn.Linear(1, 4), nn.Tanh()), rho=nn.Linear(4, 1))
+    return {
+        "DeepSet": DeepSet(), "MLP": make_mlp(), "SetTransformer": SetTransformer(),
+        "RecurrentSum lstm": RecurrentSum(cell="lstm"),
+        "RecurrentSum gru": RecurrentSum(cell="gru"),
+        "digit DeepSet": digit_deepset(), "image DeepSet": image_deepset(0), "user DeepSet": user,
+        "SmoothMaxDeepSet": SmoothMaxDeepSet(), "PerElementNet": PerElementNet(),
+        "EquivariantNet": EquivariantNet(), "PopStatsDeepSet": PopStatsDeepSet(3),
+    }  # fmt: skip
+
+
+WRONG = ["x", ["x"], {"a": 1}, -1, 1.5, True, None, [], [[1]]]
+RAW = r"unhashable|object of type|not supported between|argument must|has no attribute|object is"
+
+
+@pytest.mark.parametrize("kind", list(every_kind()))
+def test_a_field_of_the_wrong_type_is_a_damaged_file_error_naming_the_field(tmp_path, kind):
+    """Every top-level field of every kind, replaced by each wrong type: a ValueError naming the
+    file and the field (or saying the weights do not fit), never Python's words for a type
+    error; or, where the value is valid for the field (None for an optional width), a model."""
+    path = save_model(every_kind()[kind], tmp_path / "m.safetensors")
+    arch = json.loads(safe_open(str(path), "pt").metadata()["deepsets"])
+    for key in arch:
+        for value in WRONG:
+            hostile = rewritten(path, json.dumps({**arch, key: value}))
+            try:
+                loaded = load_model(hostile)
+            except ValueError as e:
+                said = str(e).replace(str(hostile), "")
+                assert str(hostile) in str(e) and not re.search(RAW, said), (key, value, said)
+                named = key in said or key.replace("_", ".") in said
+                assert named or "do not fit the stored" in said, (key, value, said)
+            else:
+                assert isinstance(loaded, nn.Module) and key != "cell", (key, value)

@@ -16,16 +16,8 @@ from snapshots import debris, fake_run, snapshot
 
 from deepsets.cli import Terminated, stopping_on_signals
 from deepsets.lab import output
-from deepsets.lab.output import (
-    MARKER,
-    OutputError,
-    ResultsKept,
-    RunLocked,
-    check_out,
-    read_marker,
-    remove_run,
-    staged,
-)
+from deepsets.lab.marker import MARKER, read_marker, remove_run
+from deepsets.lab.output import OutputError, ResultsKept, RunLocked, check_out, staged
 
 RUN = {"report.html": "old report", "metrics.json": "{}", "figures/data.png": "png"}
 
@@ -365,3 +357,61 @@ def test_staged_works_outside_the_main_thread_without_touching_handlers(tmp_path
     thread.join()
     assert errors == [] and (tmp_path / "run" / "report.html").read_text() == "new"
     assert signal.getsignal(signal.SIGTERM) is handler
+
+
+def test_a_run_finished_meanwhile_is_not_deleted_by_a_run_started_before_it(
+    tmp_path, monkeypatch, capsys
+):
+    """Two `--overwrite` runs onto one earlier run: b starts first but reaches its output only
+    after a has put its run in place. b must not delete a's finished run."""
+    from dataclasses import replace
+
+    from deepsets import cli
+    from deepsets.lab.run import staging
+
+    out = fake_run(tmp_path / "run", RUN)
+    b_started, a_done = threading.Event(), threading.Event()
+
+    def run(settings):
+        name = threading.current_thread().name
+        if name == "b":
+            b_started.set()
+            assert a_done.wait(60)  # b's work takes longer: a finishes while b works
+        else:
+            assert b_started.wait(60)
+        with staging(settings) as stage:
+            write_run(stage.tmp, name)
+
+    study = replace(cli.STUDIES["exercise"], run=run, summary=lambda results: None)
+    monkeypatch.setitem(cli.STUDIES, "exercise", study)
+    codes = {}
+
+    def main():
+        name = threading.current_thread().name
+        codes[name] = cli.main(["run", "--quick", "--overwrite", "--out", str(out)])
+        if name == "a":
+            a_done.set()
+
+    threads = [threading.Thread(target=main, name=name) for name in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert codes == {"a": 0, "b": 2}, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "finished after this run started" in err and "Nothing was written" in err, err
+    assert (out / "report.html").read_text() == "a" and debris(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.parametrize("where", ["report.html", "figures/data.png", "."])
+def test_a_staging_directory_made_unwritable_mid_run_is_a_clean_output_error(tmp_path, where):
+    out = fake_run(tmp_path / "run", RUN)
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputError, match="nothing was written") as e, staged(out, True) as tmp:
+        (tmp / "figures").mkdir()
+        (tmp / "figures").chmod(0o555)
+        tmp.chmod(0o555)  # as a user (or a cleaner) might; root writes on regardless
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp / where))
+    assert str(tmp) in str(e.value) and "Permission denied" in str(e.value)
+    assert snapshot(tmp_path) == before  # the earlier run untouched, the staging folder gone

@@ -234,3 +234,14 @@ def test_an_mlp_with_several_outputs_trains_on_all_of_them_as_in_a_plain_loop():
     ref = plain(m0, X, y, 50, "bce", 1e-2)
     assert max(abs(a - b) for a, b in zip(ref, losses[0], strict=True)) < TOL64
     assert max_diff(model, m0) < TOL64
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_outputs_turning_nan_mid_training_name_the_step_and_the_model(workers):
+    """Weights that diverge (lr=1e38: inf - inf) in the second model of a stack."""
+    from deepsets import make_data, make_mlp
+
+    X, y = make_data(200, generator=0)
+    models = [make_mlp(), DeepSet(generator=0)]
+    with pytest.raises(ValueError, match=r"models\[1\]'s outputs turned NaN at step \d+ of 20"):
+        train_on(models, (X, y), 20, lr=1e38, engine=Engine(workers=workers))

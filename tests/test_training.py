@@ -274,3 +274,43 @@ def test_an_interrupted_run_leaves_the_model_as_it_was():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     moved, _ = train(FailsAt(0), 3, seed=0, progress=False)  # three steps do move the weights
     assert not all(torch.equal(before[k], v) for k, v in moved.state_dict().items())
+
+
+class NaNAfter(nn.Module):
+    """Probabilities for its first `calls` forwards, then NaN: a model that diverges on cue."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.linear, self.left = nn.Linear(1, 1), calls
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(self.linear(X).sum(1))  # (B, 1)
+        self.left -= 1
+        return p if self.left >= 0 else p * torch.nan
+
+
+def test_outputs_turning_nan_mid_training_name_the_step_and_the_model():
+    model = NaNAfter(4)  # the check before training, then steps 1 to 3
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(ValueError, match=r"model's outputs turned NaN at step 4 of 20") as e:
+        train(model, 20, seed=0)
+    assert "restored" in str(e.value)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_weights_diverging_to_nan_are_named_not_a_torch_error():
+    named = r"model's outputs turned NaN at step \d+ of 20.*lr=1e\+38"
+    with pytest.raises(ValueError, match=named):
+        train(DeepSet(generator=0), 20, lr=1e38, seed=0)
+
+
+def test_the_engine_names_the_same_step_as_the_plain_loop():
+    from deepsets import train_many
+
+    step = re.compile(r"at step (\d+) of 20")
+    with pytest.raises(ValueError) as plain:
+        train(DeepSet(generator=0), 20, lr=1e38, seed=0)
+    with pytest.raises(ValueError, match=r"models\[1\]'s outputs turned NaN") as engine:
+        train_many([make_mlp(), DeepSet(generator=0)], 20, lr=1e38, seeds=[1, 0])
+    found = [step.search(str(e.value)) for e in (plain, engine)]
+    assert found[0] and found[1] and found[0].group(1) == found[1].group(1), found

@@ -129,3 +129,20 @@ def test_train_and_train_on_train_a_user_deepset(make):
         rho = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
     _, curve = train(DeepSet(phi=phi, rho=rho), 400, lr=1e-2, seed=0, progress=False)
     assert curve.shape == (400,) and curve[-20:].mean() < 0.2 < curve[:20].mean()
+
+
+@pytest.mark.parametrize("make", [layered, custom], ids=["layered", "custom"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_sets_of_another_dtype_than_the_user_modules_are_refused_naming_both(make, dtype):
+    X = torch.rand(4, 5, 2, dtype=dtype)  # (B, N, F)
+    with pytest.raises(TypeError, match=f"X of dtype torch.float32 like its weights, got {dtype}"):
+        make(0)(X)
+    with pytest.raises(TypeError, match=f"got {dtype}"):
+        make(0)(X, torch.ones(4, 5, dtype=torch.bool))
+    assert make(0).double()(X.double()).dtype == torch.float64  # one dtype: fine
+
+
+def test_integer_tokens_into_an_embedding_phi_pass_the_dtype_check():
+    phi = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(-2))  # (B, N, 1) tokens -> (B, N, 4)
+    model = DeepSet(phi=phi, rho=nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()))
+    assert model(torch.randint(0, 10, (3, 5, 1))).shape == (3, 1)

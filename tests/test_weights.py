@@ -303,7 +303,7 @@ BAD_METADATA = {
     "architecture is invalid: sigmoid": json.dumps(
         {"kind": "MLP", "sizes": [10, 20, 20, 1], "activations": ["relu"] * 2, "sigmoid": "yes"}
     ),
-    "architecture is invalid: expected a list": json.dumps(
+    "damaged or not a deepsets file: .* invalid: sizes must be a list": json.dumps(
         {"kind": "MLP", "sizes": "10,20,20,1", "activations": ["relu"] * 2, "sigmoid": True}
     ),
     "characters long": json.dumps({"kind": "MLP", "pad": "x" * 200_000}),
@@ -415,6 +415,7 @@ EVERY_KIND = {
     "log-sum-exp DeepSet": (lambda: SmoothMaxDeepSet(latent=2, generator=1), "one"),
     "per-element network": (lambda: PerElementNet(6, "relu", generator=0), "one"),
     "equivariant network": (lambda: EquivariantNet(5, 2, "max", generator=0), "one"),
+    "one-layer equivariant network": (lambda: EquivariantNet(500, 1, "sum", generator=0), "one"),
     "SetModel": (lambda: SetModel(2, 4, seeds=3, layers=Layers(8, 2, 1), generator=0), "two"),
 }
 

@@ -6,12 +6,16 @@ ValueError (a TypeError where the type is wrong) that names it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
+import resource
 import stat
+import types
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeGuard
+from typing import Literal, TypeGuard, Union, get_args, get_origin
 
 import numpy as np
 import torch
@@ -30,6 +34,40 @@ def positive_int(value: object, name: str) -> int:
     if not is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_type(value: object, kind: object, name: str) -> None:
+    """A ValueError naming `name` unless `value` (as JSON holds it: lists for tuples) is of the
+    annotated type `kind`: bool, int, float, str, None, a Literal, a union of these or a tuple,
+    list or Sequence of them. Other annotations pass: what they say is checked where used."""
+    if not fits(value, kind):
+        shown = kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
+        raise ValueError(f"{name} must be of type {shown}, got {value!r:.80}")
+
+
+def fits(value: object, kind: object) -> bool:
+    """Whether `value` is of the annotated type `kind` (see `check_type`)."""
+    origin, args = get_origin(kind), get_args(kind)
+    simple: dict[object, bool] = {
+        type(None): value is None,
+        bool: isinstance(value, bool),
+        int: is_int(value),
+        float: isinstance(value, numbers.Real) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }
+    if kind in simple:
+        return simple[kind]
+    if origin is Literal:
+        return any(type(value) is type(a) and value == a for a in args)
+    if origin in (Union, types.UnionType):
+        return any(fits(value, a) for a in args)
+    if origin not in (tuple, list, Sequence):
+        return True
+    if not isinstance(value, list | tuple):
+        return False
+    if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, str]: fixed length
+        return len(value) == len(args) and all(map(fits, value, args))
+    return not args or all(fits(v, args[0]) for v in value)
 
 
 def check_flag(value: object, name: str) -> bool:
@@ -114,19 +152,71 @@ def check_training_args(steps: object, batch_size: object, lr: object) -> None:
     positive_float(lr, "lr")
 
 
-MEMORY_FRACTION = 0.5  # one array may take at most this share of the machine's physical memory
+MEMORY_FRACTION = 0.5  # one run or call may take at most this share of the memory it may use
 # Floats kept per hidden unit and object during a training step: the activation, its
 # pre-activation and its gradient (train_on's batch check and the studies' estimates).
 ACTIVATION_FLOATS = 3
+CGROUP_ROOT = Path("/sys/fs/cgroup")  # where the cgroup filesystems are mounted
+PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroups
+
+
+def usable_memory() -> tuple[int, str]:
+    """The bytes this process may use and what sets them: the least of physical memory, the
+    soft RLIMIT_AS less the address space already mapped, and the cgroup's memory limit (what
+    a job scheduler or a container sets)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        ram = 16 * 2**30
+    found = [(ram, "physical memory")]
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        found.append((max(0, soft - mapped_bytes()), "RLIMIT_AS (ulimit -v) less what is mapped"))
+    cgroup = cgroup_limit()
+    if cgroup is not None:
+        found.append((cgroup, "the cgroup's memory limit"))
+    return min(found)
+
+
+def mapped_bytes() -> int:
+    """The address space this process has mapped (VmSize), which RLIMIT_AS counts; 0 if
+    unknown."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cgroup_limit() -> int | None:
+    """The least memory limit of this process's cgroup and its ancestors (v2 `memory.max`, v1
+    `memory.limit_in_bytes`; "max" is none), or None. Where the cgroup's own folder is not
+    mounted (a container sees its cgroup as the root), the root's limit is read."""
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return None
+    limits = []
+    for _, controllers, path in (line.split(":", 2) for line in lines if line.count(":") >= 2):
+        if controllers == "":
+            folder, name = CGROUP_ROOT, "memory.max"
+        elif "memory" in controllers.split(","):
+            folder, name = CGROUP_ROOT / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        here = folder / path.strip("/")
+        for d in [here, *here.parents]:
+            with contextlib.suppress(OSError, ValueError):
+                text = (d / name).read_text().strip()
+                limits.append(int(text) if text != "max" else None)
+            if d == folder:
+                break
+    return min((n for n in limits if n is not None), default=None)
 
 
 def memory_limit() -> int:
-    """Bytes one call may allocate: MEMORY_FRACTION of physical memory (8 GiB if unknown)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):
-        total = 16 * 2**30
-    return int(total * MEMORY_FRACTION)
+    """Bytes one run or call may allocate: MEMORY_FRACTION of `usable_memory()`."""
+    return int(usable_memory()[0] * MEMORY_FRACTION)
 
 
 def format_bytes(n: float) -> str:
@@ -140,13 +230,15 @@ def format_bytes(n: float) -> str:
 
 def check_memory(n_bytes: float, what: str) -> None:
     """A ValueError before allocating, if `what` (which names the size argument) would need
-    more than `memory_limit()` bytes: the message says how much it would need."""
+    more than `memory_limit()` bytes: the message says how much it would need, and what sets
+    the limit."""
     limit = memory_limit()
     if n_bytes > limit:
+        usable, source = usable_memory()
         raise ValueError(
             f"{what} would need about {format_bytes(n_bytes)} of memory, more than the "
-            f"{format_bytes(limit)} allowed ({MEMORY_FRACTION:.0%} of this machine's); "
-            "use a smaller size"
+            f"{format_bytes(limit)} allowed ({MEMORY_FRACTION:.0%} of the "
+            f"{format_bytes(usable)} this process may use: {source}); use a smaller size"
         )
 
 

@@ -31,7 +31,7 @@ from deepsets.engine.forked import WorkerDied
 from deepsets.engine.remote import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
 from deepsets.lab.memory import flag
-from deepsets.lab.output import OutputError, recording_commits
+from deepsets.lab.output import OutputError, recording_commits, seen_at_start
 from deepsets.studies import DEFAULT_STUDY, STUDIES
 from deepsets.training import progress_by_default
 
@@ -208,7 +208,7 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
             settings = study.check(settings)  # the check comes first: a mistake costs no training
             # progress in a terminal or a log alike, the run's log lines above its bars
             on = session(getattr(settings, "scheduler", None), "--scheduler")  # None: here
-            with on, progress_by_default(), logging_redirect_tqdm():
+            with seen_at_start(settings.out), on, progress_by_default(), logging_redirect_tqdm():
                 study.summary(study.run(settings))
         except (
             FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed, WorkerDied

@@ -33,10 +33,12 @@ from deepsets.checks import (
     as_generator,
     check_finite_parameters,
     check_flag,
+    check_memory,
     check_not_compiled,
     check_placed,
     positive_int,
 )
+from deepsets.engine.checks import object_units
 from deepsets.files import check_target, write_atomic
 
 OPSET = 17  # the graph's ONNX opset: an older one, for the runtimes and converters users have
@@ -44,6 +46,8 @@ ATOL, RTOL = 1e-5, 1e-5  # |onnx - torch| <= ATOL + RTOL * |torch|, as numpy's a
 INPUTS, OUTPUT = ("X", "mask"), "y"
 INSTALL = "ONNX export needs onnx and onnxruntime: pip install 'deepsets[onnx]'"
 DEFAULT_MAX_OBJECTS = 100  # the largest sets the studies test (5 to 100 objects)
+# Sets of N objects held at once by the check: verify's batch of 7, in torch and onnxruntime.
+CHECKED_SETS = 2 * 7
 # torch.onnx.export keeps global state (GLOBALS.in_onnx_export): one export at a time per process
 TRACING = threading.Lock()
 
@@ -180,6 +184,7 @@ def export_onnx(
     model, target, N = check_export(model, path, max_objects, overwrite)
     x = set_input(model, in_features)
     generator = as_generator(seed, name="seed")
+    check_fits(model, x, N, f"max_objects={N}")
     onnx, ort = import_onnx()
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     training = model.training
@@ -193,6 +198,16 @@ def export_onnx(
         model.train(training)
     write_atomic(target, data, overwrite=overwrite)
     return Exported(target, N, x, y, difference, checked)
+
+
+def check_fits(model: nn.Module, x: SetInput, N: int, name: str) -> None:
+    """A ValueError naming `name` (max_objects=N, --max-objects N) if the check on sets of N
+    objects would not fit in memory: their inputs and every layer's outputs (`object_units`),
+    in torch and in onnxruntime. An attention model needs more (N x N weights): a lower bound."""
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    X, _ = random_sets(x, 1, 2, torch.Generator().manual_seed(0), device)  # (1, 2, F)
+    per_object = (x.features + object_units(model, X)) * max(x.dtype.itemsize, 4)
+    check_memory(CHECKED_SETS * N * per_object, name)
 
 
 def output_axes(
@@ -350,9 +365,10 @@ def export_file(settings: ExportSettings) -> Exported:
     spells them, then WEIGHTS as `load_model` checks a file: errors before any work."""
     from deepsets.weights import load_model
 
-    positive_int(settings.max_objects, "--max-objects")
+    N = positive_int(settings.max_objects, "--max-objects")
     check_target(settings.out, settings.overwrite, name="OUT", how="pass --overwrite")
     model = load_model(settings.weights)
+    check_fits(model, set_input(model), N, f"--max-objects {N}")
     return export_onnx(
         model, settings.out, max_objects=settings.max_objects, overwrite=settings.overwrite
     )

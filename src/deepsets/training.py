@@ -39,6 +39,7 @@ from deepsets.checks import (
 from deepsets.data import MIN_OBJECTS, check_n_objects, chunks
 
 DIVERGED = 1.0  # a final mean loss above this (ln 2 = 0.69 is chance) gets a warning
+RESTORED = "model was restored to its weights before training"
 FUSED = True  # Adam as torch's fused kernel, here and in the engine (benchmarks/README.md)
 MASKED = "training on sets of varying size (sizes= or mask=)"  # what needs a model taking a mask
 PLAIN_EVERY = 10.0  # seconds between two progress lines where stderr is not a terminal
@@ -79,28 +80,25 @@ def train(
     Returns:
         The trained model (in eval mode) and the loss of every step, an array (steps,).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
-    device, dtype = check_model(model, "model")
-    check_training_args(steps, batch_size, lr)
-    check_memory(steps * 16, f"steps={steps} (the loss of every step)")
-    N, pair = check_set_size(n_objects, sizes)
-    if pair is not None:
-        check_takes_mask(model, MASKED)
+    device, dtype, N, pair = check_train(model, steps, batch_size, lr, n_objects, sizes)
     show = show_progress(progress)
     g = as_generator(seed, device, "seed")
     data = chunks(steps, batch_size, n_objects=N, sizes=pair, generator=g, device=device)
     check_outputs([model], *sample(N, pair, device, dtype), names=["model"])
     before = copy.deepcopy(model.state_dict())  # restored if the run fails or is interrupted
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=FUSED or None)
-    losses = []  # one per step, fetched once at the end
+    losses: list[torch.Tensor] = []  # one per step, fetched once at the end
     model.train()
     try:
         with progress_bar(steps, "train", show) as bar:
             for X, y, *mask in data:
                 for t in range(X.shape[0]):  # X (T, B, N, 1), y (T, B, 1), mask (T, B, N)
                     p = model(X[t].to(dtype), *(m[t] for m in mask))  # (B, 1): float64 too
-                    loss = F.binary_cross_entropy(p, y[t].to(dtype))
+                    try:
+                        loss = F.binary_cross_entropy(p, y[t].to(dtype))
+                    except RuntimeError:  # torch's word for NaN outputs: say whose, and when
+                        check_step(p, "model", len(losses) + 1, steps, lr, RESTORED)
+                        raise
                     opt.zero_grad()
                     loss.backward()  # type: ignore[no-untyped-call]
                     opt.step()
@@ -113,6 +111,27 @@ def train(
     history = torch.stack(losses).cpu().double().numpy()  # (steps,)
     warn_if_diverged(history[None], lr)
     return model, history
+
+
+def check_train(
+    model: nn.Module,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    n_objects: int | None,
+    sizes: tuple[int, int] | None,
+) -> tuple[torch.device, torch.dtype, int, tuple[int, int] | None]:
+    """`train`'s arguments checked before any work: the model's device and dtype, the padded
+    set size N, and the sizes (lo, hi) or None."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"train expects a torch.nn.Module, got {type(model).__name__}")
+    device, dtype = check_model(model, "model")
+    check_training_args(steps, batch_size, lr)
+    check_memory(steps * 16, f"steps={steps} (the loss of every step)")
+    N, pair = check_set_size(n_objects, sizes)
+    if pair is not None:
+        check_takes_mask(model, MASKED)
+    return device, dtype, N, pair
 
 
 def check_model(model: nn.Module, name: str) -> tuple[torch.device, torch.dtype]:
@@ -292,6 +311,21 @@ def check_probabilities(p: torch.Tensor, what: str) -> None:
         raise ValueError(
             f"{what} must output probabilities in [0, 1] (end with a sigmoid, not logits), "
             f"got {p.flatten()[:8].tolist()}"
+        )
+
+
+def check_step(
+    p: torch.Tensor, name: str, step: int, steps: int, lr: float, then: str = ""
+) -> None:
+    """A ValueError naming `name` and `step` (of `steps`) if its outputs p there are not all
+    probabilities: they turned NaN (its weights diverged); `then` says what became of it."""
+    bad = ~((p >= 0) & (p <= 1))  # NaN fails both
+    if bool(bad.any()):
+        value = p.detach()[bad].flatten()[0].item()
+        shown = "NaN" if math.isnan(value) else f"{value:g}, not a probability in [0, 1],"
+        raise ValueError(
+            f"{name}'s outputs turned {shown} at step {step} of {steps}: its weights diverged "
+            f"(lr={lr:g} may be too large){'; ' + then if then else ''}"
         )
 
 

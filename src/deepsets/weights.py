@@ -64,6 +64,7 @@ MAX_METADATA_CHARS = 100_000  # a DeepSet's metadata is ~200 characters; an MLP'
 # a DeepSet of package modules nests ~6 levels (phi > Sequential > layers > Linear); a hostile
 # header may nest 50,000, which would exhaust Python's recursion in json or in `build`
 MAX_METADATA_DEPTH = 32
+UNUSED = 4096  # an unused width a file may list beyond its stored numbers (built shape-only)
 TIES = "deepsets_ties"  # the metadata entry of a model's ties (`ties`), if it has any
 DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 
@@ -168,7 +169,7 @@ def module_from(d: object) -> nn.Module:
         if kind in ACTIVATIONS and not rest:
             return ACTIVATIONS[kind].module()
         if kind == "Sequential" and set(rest) == {"layers"}:
-            return nn.Sequential(*(module_from(x) for x in _tuple(rest["layers"])))
+            return nn.Sequential(*(module_from(x) for x in _tuple(rest, "layers")))
         if kind == "Linear" and set(rest) == {"in_features", "out_features", "bias"}:
             if not all(is_int(rest[k]) and rest[k] > 0 for k in ("in_features", "out_features")):
                 raise ValueError(f"a Linear's sizes must be positive integers, got {rest}")
@@ -193,18 +194,18 @@ def build(arch: dict[str, Any]) -> nn.Module:
             return DeepSet(phi=phi, rho=rho, pooling=rest["pooling"])
         return DeepSet(**widths_of(rest))
     if "sizes" in rest:
-        return mlp_from_spec(
-            MLPSpec(_tuple(rest["sizes"]), _tuple(rest["activations"]), rest["sigmoid"])
-        )
-    hidden = _tuple(rest["hidden"])  # a file of deepsets 0.1.0: make_mlp(hidden, activation)
+        sizes, activations = _tuple(rest, "sizes"), _tuple(rest, "activations")
+        return mlp_from_spec(MLPSpec(sizes, activations, rest["sigmoid"]))
+    hidden = _tuple(rest, "hidden")  # a file of deepsets 0.1.0: make_mlp(hidden, activation)
     spec = MLPSpec((rest["in_features"], *hidden, 1), (rest["activation"],) * len(hidden))
     return mlp_from_spec(spec)
 
 
-def _tuple(value: object) -> tuple[Any, ...]:
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list, got {value!r:.80}")
-    return tuple(value)
+def _tuple(arch: dict[str, Any], field: str) -> tuple[Any, ...]:
+    """The list in `arch[field]`, as a tuple; a ValueError naming the field if it is none."""
+    if not isinstance(arch[field], list):
+        raise ValueError(f"{field} must be a list, got {arch[field]!r:.80}")
+    return tuple(arch[field])
 
 
 def save_model(model: nn.Module, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -290,10 +291,11 @@ def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype, dict[str, str]
     arch = parse_arch(meta["deepsets"], str(path))
     if len(dtypes) != 1 or next(iter(dtypes)) not in DTYPES:
         raise ValueError(f"{path}: the weights must share one float dtype, got {sorted(dtypes)}")
-    # Each size is at least one stored number and each layer at least one tensor, so a larger
-    # or longer architecture cannot be right: refuse it before building even a shape-only copy.
+    # A used size is at least one stored number and a layer at least one tensor, so a larger or
+    # longer architecture cannot be right: refuse it before building even a shape-only copy. An
+    # unused width (the hidden units of a one-layer EquivariantNet) may pass them, up to UNUSED.
     sizes, n_stored = _ints(arch), sum(math.prod(s) for s in shapes.values())
-    if max(sizes, default=0) > n_stored or len(sizes) > len(shapes) + 8:
+    if max(sizes, default=0) > max(n_stored, UNUSED) or len(sizes) > len(shapes) + 8:
         raise ValueError(
             f"{path}: the weights do not fit the stored architecture: it lists {len(sizes)} "
             f"sizes up to {max(sizes, default=0)}, the file holds {n_stored} numbers in "
@@ -303,7 +305,9 @@ def read_header(path: Path) -> tuple[dict[str, Any], torch.dtype, dict[str, str]
         with torch.device("meta"):  # shapes only: nothing is allocated
             expected = {k: tuple(v.shape) for k, v in build(arch).state_dict().items()}
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: the stored architecture is invalid: {e}") from e
+        raise ValueError(
+            f"{path} is damaged or not a deepsets file: its stored architecture is invalid: {e}"
+        ) from e
     tied = parse_ties(meta.get(TIES, "{}"), str(path))
     if any(expected.get(a, ()) != shapes.get(b) for a, b in tied.items()):
         raise ValueError(f"{path}: the stored ties {tied} join tensors of other shapes")

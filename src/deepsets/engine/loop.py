@@ -21,7 +21,7 @@ from deepsets.engine.families import Stack, twin
 from deepsets.engine.losses import per_model
 from deepsets.engine.settings import EngineSettings
 from deepsets.engine.sources import Data
-from deepsets.training import FUSED, progress_bar
+from deepsets.training import FUSED, check_step, progress_bar
 
 
 def select(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | None:
@@ -34,12 +34,14 @@ def fit(
     data: Data,
     s: EngineSettings,
     snapshots: dict[int, dict[int, nn.Module]] | None = None,
+    names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Train every stack for `s.steps` steps with `s.loss` (a model's loss is its mean over
     everything but the model axis); returns losses (K, steps), models in input order.
 
     `snapshots`: for each step it has as a key, it is filled with copies of the models as they
-    were after that many steps, by model index.
+    were after that many steps, by model index. `names`: the models' names in errors (by
+    model index; default `models[i]`).
     """
     weights = [[w.clone().requires_grad_(True) for w in stack.init()] for stack, _ in stacks]
     every = [w for ws in weights for w in ws]
@@ -61,7 +63,14 @@ def fit(
                                   select(m, r))
                     for (stack, _), ws, r in zip(stacks, weights, rows, strict=True)
                 ]  # (K_s, B, *O) per stack
-                per = criterion(ps[0] if len(ps) == 1 else torch.cat(ps), y[t])  # (K,)
+                p = ps[0] if len(ps) == 1 else torch.cat(ps)  # (K, B, *O)
+                try:
+                    per = criterion(p, y[t])  # (K,)
+                except RuntimeError:  # torch's word for NaN outputs: say whose, and when
+                    for k, p_k in zip(order, p, strict=True):
+                        name = f"models[{k}]" if names is None else names[k]
+                        check_step(p_k, name, done + t + 1, s.steps, s.lr)
+                    raise
                 opt.zero_grad()
                 torch.autograd.backward(per.sum())
                 opt.step()

@@ -261,7 +261,8 @@ def train_part(
         stacks = [(stack, [local[g] for g in index]) for stack, index in own]
         data = f.data.subset([row[g] for g in mine])
         shown = replace(s, progress=s.progress and show)
-        losses[[at[g] for g in mine]] = fit(stacks, data, shown, kept)
+        names = [f"models[{g}]" for g in mine]
+        losses[[at[g] for g in mine]] = fit(stacks, data, shown, kept, names)
         for t in s.snapshots:
             copies[t].update({mine[k]: m for k, m in kept[t].items()})
     return members, losses, copies

@@ -3,7 +3,7 @@
 Results go to a temporary sibling directory (`.deepsets-partial-XXXXXXXX`, short whatever the
 name of `--out`) that is renamed into place only when the study has finished, so an interrupted
 run (Ctrl-C, SIGTERM, a full disk) leaves neither a half-written report nor a damaged earlier
-one. Every finished run holds a marker, `.deepsets-run`, with its id and the list of paths it
+one. Every finished run holds a marker (`lab.marker`) with its id and the list of paths it
 wrote. `--overwrite` replaces only a directory with a valid marker, and refuses while it holds
 anything the run did not write (a user's `notes.txt`): those files are named, never deleted.
 A symbolic link to a run stays a link; the directory it points to is what gets replaced.
@@ -11,10 +11,12 @@ A symbolic link to a run stays a link; the directory it points to is what gets r
 While a run is staged it holds an exclusive lock (`fcntl.flock`) on a lock file beside its
 destination (`.deepsets-lock-XXXXXXXXXXXXXXXX`, removed at the end), so a second run onto the
 same `--out` refuses before any work, naming the first one's pid, instead of replacing (or being
-replaced by) a finished run. A mount point cannot be renamed over, so an empty one as `--out` is
-refused before any work too (name a directory inside it). What a signal does is the command's
-to say (`deepsets.cli`); the steps that must not be cut (making the staging directory and the
-lock, the final renames, the clean-up) defer SIGINT and SIGTERM to their end.
+replaced by) a finished run; and a run replaces only the run `--out` held when its command
+started (`seen_at_start`), never one finished meanwhile by a run started later. A mount point
+cannot be renamed over, so an empty one as `--out` is refused before any work too (name a
+directory inside it). What a signal does is the command's to say (`deepsets.cli`); the steps
+that must not be cut (making the staging directory and the lock, the final renames, the
+clean-up) defer SIGINT and SIGTERM to their end.
 """
 
 from __future__ import annotations
@@ -23,28 +25,22 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import json
-import logging
 import os
 import shutil
 import signal
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 
 from deepsets.files import umask
+from deepsets.lab.marker import listing, read_marker, remove_run, run_id, write_marker
 
-log = logging.getLogger(__name__)
-
-MARKER = ".deepsets-run"
 PARTIAL_PREFIX = ".deepsets-partial-"  # + 8 random characters: fits any NAME_MAX (255)
 OLD_PREFIX = ".deepsets-old-"
 LOCK_PREFIX = ".deepsets-lock-"  # + 16 hex digits of the destination's name: fits NAME_MAX
-MAX_MARKER_BYTES = 1_000_000  # a run lists ~30 paths (~2 kB); anything far larger is not ours
 # A quick run writes 1.1 MB (report.html with inlined figures 0.57 MB, PNGs, weights); refuse to
 # start with less than 10x that free rather than fail after the training.
 MIN_FREE_BYTES = 10 * 2**20
@@ -53,6 +49,8 @@ LOCATION_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 _COMMITTED: ContextVar[list[Path] | None] = ContextVar("deepsets_committed", default=None)
+# (destination, the id of the run it held) when the command started: `seen_at_start`
+_SEEN: ContextVar[tuple[Path, str | None] | None] = ContextVar("deepsets_seen", default=None)
 
 
 @contextlib.contextmanager
@@ -65,6 +63,29 @@ def recording_commits() -> Iterator[list[Path]]:
         yield done
     finally:
         _COMMITTED.reset(token)
+
+
+@contextlib.contextmanager
+def seen_at_start(out: str | Path | None) -> Iterator[None]:
+    """For the block (a whole command): a run staged into `out` replaces only the run `out`
+    holds now. One finished there meanwhile started after this one and is kept: `staged`
+    refuses before any work instead of deleting it."""
+    dest = None if out is None else destination(Path(out))
+    token = _SEEN.set(None if dest is None else (dest, run_id(dest)))
+    try:
+        yield
+    finally:
+        _SEEN.reset(token)
+
+
+def check_unchanged(out: Path, dest: Path) -> None:
+    """FileExistsError if `dest` holds another run than it did when the command started."""
+    seen, now = _SEEN.get(), run_id(dest)
+    if seen is not None and seen[0] == dest and now is not None and now != seen[1]:
+        raise FileExistsError(
+            f"{out} holds a run that finished after this run started; that run is kept. Run "
+            "again to replace it, or choose another --out. Nothing was written"
+        )
 
 
 @contextlib.contextmanager
@@ -117,47 +138,6 @@ def destination(out: Path) -> Path:
         return Path(os.path.realpath(out))  # not there yet (or a link to a path not there yet)
     except OSError as e:
         raise ValueError(f"--out {out} cannot be resolved: {e.strerror} (a symlink loop?)") from e
-
-
-def listing(d: Path) -> set[str]:
-    """Every path under `d`, relative, '/'-separated; directories end in '/'. Links not followed."""
-    paths = set()
-    for root, dirs, files in os.walk(d):
-        rel = Path(root).relative_to(d)
-        for name in dirs:  # a symlink to a directory is listed as a file: never entered
-            link = (Path(root) / name).is_symlink()
-            paths.add((rel / name).as_posix() + ("" if link else "/"))
-        paths.update((rel / name).as_posix() for name in files)
-    return paths
-
-
-def read_marker(d: Path) -> set[str]:
-    """The paths an earlier run wrote into `d`, from its marker; FileExistsError if it has none."""
-    marker = d / MARKER
-    refuse = (
-        f"{d} is not empty and holds no valid {MARKER} marker, so it is not an earlier study's "
-        "output; --overwrite only replaces those. Choose another --out"
-    )
-    if marker.is_symlink() or not marker.is_file() or marker.stat().st_size > MAX_MARKER_BYTES:
-        raise FileExistsError(refuse)
-    try:
-        record = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise FileExistsError(f"{refuse} (the marker is unreadable: {e})") from e
-    paths = record.get("paths") if isinstance(record, dict) else None
-    if (
-        not isinstance(record, dict)
-        or record.get("program") != "deepsets"
-        or not isinstance(record.get("run_id"), str)
-        or not isinstance(paths, list)
-        or not all(isinstance(p, str) and _relative(p) for p in paths)
-    ):
-        raise FileExistsError(refuse)
-    return set(paths) | {MARKER}
-
-
-def _relative(path: str) -> bool:
-    return not path.startswith("/") and ".." not in path.split("/")
 
 
 def check_out(out: Path, overwrite: bool) -> None:
@@ -230,8 +210,8 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary directory beside `out`; on success move it to `out`, else delete it.
 
     No signal cuts the set-up, the final renames or the clean-up short (`signals_deferred`).
-    Errors that mean the location cannot take the run (a full disk, a read-only filesystem)
-    become an `OutputError`.
+    Errors that mean the location cannot take the run (a full disk, a read-only filesystem, a
+    staging folder made unwritable: any error on the run's own paths) become an `OutputError`.
     """
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
@@ -247,6 +227,7 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
                 made = make_parents(dest.parent)
                 stack.enter_context(locked(out, dest))
                 check_target(out, overwrite)  # another run may have finished there meanwhile
+                check_unchanged(out, dest)
                 tmp = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=dest.parent))
                 os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a run follows the umask
             yield tmp
@@ -256,19 +237,47 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
                 if (committed := _COMMITTED.get()) is not None:
                     committed.append(out)
         except BaseException as e:
+            left = None
             if not isinstance(e, ResultsKept):
                 with signals_deferred():
                     stack.close()  # the lock file goes first: it lies in the parents made
                     if tmp is not None:
-                        shutil.rmtree(tmp, ignore_errors=True)
+                        left = remove_staging(tmp)
                     for d in made:
                         with contextlib.suppress(OSError):
                             d.rmdir()
-            if isinstance(e, OSError) and e.errno in LOCATION_ERRNOS:
+            if isinstance(e, OSError) and (e.errno in LOCATION_ERRNOS or _about(e, tmp, dest)):
+                where = f" ({e.filename})" if e.filename is not None else ""
+                also = f"; remove {left} by hand, it could not be" if left is not None else ""
                 raise OutputError(
-                    f"cannot write the run into {out}: {e.strerror}; nothing was written"
+                    f"cannot write the run into {out}: {e.strerror}{where}; nothing was "
+                    f"written{also}"
                 ) from e
             raise
+
+
+def _about(e: OSError, tmp: Path | None, dest: Path) -> bool:
+    """Whether `e` is about the run's own paths (in the staging folder `tmp`, or beside `dest`:
+    the run, the lock, the replaced run): the location failed, not the study."""
+    for f in (e.filename, e.filename2):
+        p = Path(os.fsdecode(f)) if isinstance(f, str | bytes) else None
+        if p is not None and (p.parent == dest.parent or (tmp and p.is_relative_to(tmp))):
+            return True
+    return False
+
+
+def remove_staging(tmp: Path) -> Path | None:
+    """Delete the staging folder `tmp` whole, its folders made writable first (a run may have
+    lost the right to write in them); `tmp` if it could not be deleted, else None."""
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, 0o700)
+    for root, dirs, _ in os.walk(tmp):  # top-down: a folder is made readable before it is read
+        for d in dirs:
+            if not os.path.islink(path := os.path.join(root, d)):
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o700)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return tmp if os.path.lexists(tmp) else None
 
 
 class RunLocked(FileExistsError):
@@ -348,28 +357,6 @@ def _commit(tmp: Path, out: Path, dest: Path, overwrite: bool) -> None:
     remove_run(old / "run", paths)
     with contextlib.suppress(OSError):
         os.rmdir(old)
-
-
-def remove_run(d: Path, paths: set[str]) -> None:
-    """Delete the listed `paths` of a run in `d`, then `d` if nothing else is left in it."""
-    for p in sorted(paths, key=lambda p: p.count("/") - p.endswith("/"), reverse=True):
-        target = d / p
-        with contextlib.suppress(OSError):
-            if p.endswith("/"):
-                target.rmdir()  # only when empty: anything unlisted inside stays
-            else:
-                target.unlink()
-    try:
-        d.rmdir()
-    except OSError:
-        log.warning("kept %s: it holds files the earlier run did not write", d)
-
-
-def write_marker(tmp: Path) -> None:
-    """Record in `tmp` a new run id and every path written there (the marker lists itself)."""
-    paths = sorted(listing(tmp) | {MARKER})
-    record = {"program": "deepsets", "run_id": uuid.uuid4().hex, "paths": paths}
-    (tmp / MARKER).write_text(json.dumps(record, indent=1), encoding="utf-8")
 
 
 def make_parents(parent: Path) -> list[Path]:

@@ -11,9 +11,11 @@ import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import fields, is_dataclass, replace
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, get_type_hints
 
 from torch import nn
+
+from deepsets.checks import check_type
 
 Init = TypeVar("Init", bound=Callable[..., None])
 
@@ -61,7 +63,13 @@ def argument_names(cls: type[nn.Module]) -> set[str]:
 
 
 def rebuild(cls: type[nn.Module], arguments: Mapping[str, Any]) -> nn.Module:
-    """cls(**arguments) for arguments `recorded` kept, each dataclass's fields grouped back."""
+    """cls(**arguments) for arguments `recorded` kept, each dataclass's fields grouped back;
+    each first checked against its annotation (a ValueError naming it, as a file is read)."""
+    hints = get_type_hints(cls.__init__)
+    for default in grouped(cls).values():
+        hints.update(get_type_hints(type(default)))
+    for name, value in arguments.items():
+        check_type(value, hints.get(name, Any), name)
     rest = dict(arguments)
     for name, default in grouped(cls).items():
         rest[name] = replace(

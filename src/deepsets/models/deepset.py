@@ -121,28 +121,28 @@ class DeepSet(nn.Module):
         return self._pooling
 
     def check_input(self, X: torch.Tensor) -> None:
-        """A clear error unless X is a tensor of sets (B, N, ...) (of widths: float (B, N, F) of
-        the weights' dtype)."""
+        """A clear error unless X is a tensor of sets (B, N, ...) (of widths: float (B, N, F))
+        whose floats have the dtype of phi's weights."""
         if self.config is None:
             if not isinstance(X, torch.Tensor) or X.dim() < 2:
                 what = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
                 raise ValueError(f"DeepSet expects X a tensor of sets (B, N, ...), got {what}")
-            return
-        F = self.config["in_features"]
-        if not isinstance(X, torch.Tensor):
-            raise TypeError(f"DeepSet expects X a torch.Tensor of shape (B, N, {F}), got {type(X)}")
-        if X.dim() != 3 or X.shape[-1] != F:
-            raise ValueError(
-                f"DeepSet expects X of shape (B, N, {F}) (sets, objects, features), "
-                f"got {tuple(X.shape)}"
-            )
-        if not X.is_floating_point():
-            raise TypeError(f"DeepSet expects X floating-point, got {X.dtype}")
-        dtype = next(self.phi.parameters()).dtype
-        if X.dtype != dtype:
+        else:
+            F = self.config["in_features"]
+            if not isinstance(X, torch.Tensor):
+                raise TypeError(f"DeepSet expects X a torch.Tensor (B, N, {F}), got {type(X)}")
+            if X.dim() != 3 or X.shape[-1] != F:
+                raise ValueError(
+                    f"DeepSet expects X of shape (B, N, {F}) (sets, objects, features), "
+                    f"got {tuple(X.shape)}"
+                )
+            if not X.is_floating_point():
+                raise TypeError(f"DeepSet expects X floating-point, got {X.dtype}")
+        w = next((p for p in self.phi.parameters() if p.is_floating_point()), None)
+        if w is not None and X.is_floating_point() and X.dtype != w.dtype:  # tokens pass
             raise TypeError(
-                f"DeepSet expects X of dtype {dtype} like its weights, got {X.dtype} "
-                f"(use X.to({dtype}) or model.to({X.dtype}))"
+                f"DeepSet expects X of dtype {w.dtype} like its weights, got {X.dtype} "
+                f"(use X.to({w.dtype}) or model.to({X.dtype}))"
             )
 
     def embed(self, X: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

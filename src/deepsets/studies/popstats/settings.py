@@ -147,13 +147,14 @@ def memory_needs(s: PopstatsSettings) -> list[Need]:
     largest = max(sdm_sizes(s))
     workers = cpu_workers(s)  # a GPU run has one: this bounds it
     embedded = workers * (largest + s.test_sets + D) * s.features * 8
+    sized_by = ("features", "sdm_max") if s.workers is None else ("workers", "features", "sdm_max")
     steps = max(s.steps) * (1 + s.l1_fraction)
     params = sum(PHI) * D + sum(PHI) ** 2  # more than phi's and rho's layers hold
     return [
         Need("the training sets", train, ("seeds", "sizes", "samples")),
         Need("the test sets", tests, ("test_sets", "samples")),
         Need("the kernel method's N x N arrays", SDM_KERNELS * 8 * largest**2, ("sdm_max",)),
-        Need("the kernel method's embeddings", embedded, ("features", "sdm_max")),
+        Need("the kernel method's embeddings", embedded, sized_by),
         models_need("the DeepSets", runs * len(s.sizes), [params], ("seeds",)),
         losses_need(runs * len(s.sizes), steps, ("seeds", "steps")),
         activations_need("a step's activations", runs, s.batch_size, s.samples,
