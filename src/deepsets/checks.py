@@ -264,23 +264,6 @@ def check_finite_parameters(model: nn.Module, what: str) -> None:
         check_finite(t, f"{what}.{name}")
 
 
-def check_not_compiled(model: nn.Module, name: str, why: str) -> None:
-    """A TypeError naming `name` (or its part) if torch.compile compiled it: an OptimizedModule,
-    a module after its `.compile()`, or one whose forward was compiled. Such a model compiles
-    at its first call (half a minute), only for `why` to refuse it then."""
-    for part, m in model.named_modules():
-        what = f"{name}.{part}" if part else name
-        if hasattr(m, "_orig_mod"):  # torch.compile(module): an OptimizedModule
-            fix = f"pass {what}._orig_mod, the module it compiles"
-        elif getattr(m, "_compiled_call_impl", None) is not None:  # module.compile()
-            fix = "pass a copy made before its .compile()"
-        elif hasattr(m.__dict__.get("forward"), "_torchdynamo_orig_callable"):
-            fix = f"`del {what}.forward` gives it back its own forward"
-        else:
-            continue
-        raise TypeError(f"{what} is compiled by torch.compile, and {why}: {fix}")
-
-
 def check_sets(X: object, y: object = None, mask: object = None) -> torch.Tensor:
     """Sets X (B, N, F) of finite reals (or integer tokens), B >= 1, on a usable device; y, if
     given, (B, ...) finite; mask, if given, boolean (B, N). Else an error naming the argument."""
