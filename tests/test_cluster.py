@@ -7,6 +7,8 @@ every wait is bounded in time.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import http.server
 import json
 import multiprocessing
 import os
@@ -14,7 +16,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -310,10 +314,10 @@ def test_an_unreachable_scheduler_fails_fast_before_any_training(capsys, tmp_pat
     assert cli.main(["run", *SMALL, "--out", str(tmp_path / "x"), "--scheduler", address]) == 2
     assert time.monotonic() - start < 30
     err = capsys.readouterr().err
-    assert f"deepsets run: error: scheduler {address}: no Dask scheduler answered" in err
+    assert f"deepsets run: error: --scheduler {address}: no Dask scheduler answered" in err
     assert not (tmp_path / "x").exists()
     assert cli.main(["run", "--scheduler", "local:0"]) == 2
-    assert "deepsets run: error: scheduler must be" in capsys.readouterr().err
+    assert "deepsets run: error: scheduler must be" in capsys.readouterr().err  # the study's check
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM])  # SIGINT: test_hostile_files
@@ -407,3 +411,93 @@ def test_a_group_dask_gave_up_on_is_a_clear_error():
             seeds=[0],
             engine=Engine(progress=False, executor=GivesUp()),
         )
+
+
+class Never(concurrent.futures.Executor):
+    """An executor whose tasks never finish: its workers are stuck, or there are none."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        return concurrent.futures.Future()
+
+
+def test_an_executor_that_never_finishes_is_named_within_the_timeout():
+    from deepsets.engine.remote import ExecutorFailed
+
+    model = ds.DeepSet(generator=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    start = time.monotonic()
+    with pytest.raises(ExecutorFailed, match=r"executor Never finished none .* within 1 s"):
+        train_on([model], ds.make_data(20, generator=0), 5,
+                 engine=Engine(progress=False, executor=Never(), timeout=1.0))  # fmt: skip
+    assert time.monotonic() - start < 10
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "60", True])
+def test_a_bad_timeout_is_refused_naming_it(bad):
+    with pytest.raises(ValueError, match="timeout must be a positive finite number"):
+        Engine(timeout=bad)
+
+
+def test_the_default_wait_grows_with_the_work():
+    from deepsets.engine.remote import TIMEOUT_FACTOR, TIMEOUT_SECONDS, task_timeout
+
+    assert task_timeout(0.001, 0.0) == TIMEOUT_SECONDS  # a start-up's worth at least
+    assert task_timeout(600.0, 0.0) == TIMEOUT_FACTOR * 600.0  # the largest task's estimate
+    assert task_timeout(1.0, 900.0) == TIMEOUT_FACTOR * 900.0  # ... or the slowest task's time
+
+
+class Answers(http.server.BaseHTTPRequestHandler):
+    """An HTTP server's answer to anything (Dask's first bytes are a bad request to it)."""
+
+    def log_message(self, format, *args):  # quiet
+        pass
+
+
+@contextlib.contextmanager
+def not_a_scheduler(kind: str) -> Iterator[str]:
+    """The address of something on 127.0.0.1 that is no Dask scheduler: a port nothing listens
+    on (`refused`, `tls`), one that accepts and never answers (`silent`: it closes after 30 s,
+    so that a client which waits for it ends), an HTTP server (`http`)."""
+    if kind in ("refused", "tls"):
+        yield f"{'tls' if kind == 'tls' else 'tcp'}://127.0.0.1:{free_port()}"
+        return
+    if kind == "http":
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"tcp://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+        return
+    listener, held = socket.create_server(("127.0.0.1", 0)), []
+
+    def accept() -> None:
+        listener.settimeout(30)
+        with contextlib.suppress(OSError):  # closed, or 30 s passed
+            while True:
+                held.append(listener.accept()[0])
+        for conn in held:
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join()
+
+
+@pytest.mark.parametrize("kind", ["refused", "tls", "silent", "http"])
+def test_an_unusable_scheduler_is_refused_in_one_line_within_10_s(kind, tmp_path, capsys):
+    with not_a_scheduler(kind) as address:
+        start = time.monotonic()
+        out = ["--out", str(tmp_path / "x"), "--scheduler", address]
+        status = cli.main(["run", *SMALL, *out])
+        took = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert status != 0 and took < 10, (took, err)
+    assert err.startswith(f"deepsets run: error: --scheduler {address}: ") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

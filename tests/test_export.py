@@ -454,3 +454,33 @@ def test_the_command_refuses_max_objects_too_large_naming_its_flag(tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith("deepsets export: error: --max-objects 1000000000 would need about"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]
+
+
+def compiled(how: str) -> torch.nn.Module:
+    """A DeepSet compiled with torch.compile in one of the ways torch offers (nothing compiles
+    until it is called)."""
+    model = ds.DeepSet(generator=0)
+    if how == "torch.compile":
+        return torch.compile(model)  # type: ignore[return-value]  # an OptimizedModule
+    if how == "Module.compile":
+        model.compile()
+    elif how == "a compiled forward":
+        model.forward = torch.compile(model.forward)  # type: ignore[method-assign]
+    else:  # a compiled part
+        model.phi = torch.compile(model.phi)  # type: ignore[assignment]
+    return model
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("how", ["torch.compile", "Module.compile", "a compiled forward", "phi"])
+def test_a_compiled_model_is_refused_naming_it_before_any_compiling(tmp_path, monkeypatch, how):
+    """torch.compile compiles at the first call (30 s on a busy machine), then the tracer
+    refuses it: the refusal must come first."""
+
+    def reached(*args, **kwargs):
+        raise AssertionError("the model was called before the refusal")
+
+    monkeypatch.setattr("deepsets.export.output_axes", reached)
+    with pytest.raises(TypeError, match=r"^cannot export \w+: model(\.phi)? is compiled by"):
+        export_onnx(compiled(how), tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -94,7 +96,7 @@ def test_an_error_in_a_worker_is_raised_here(always_fork):
 
 
 def test_a_worker_that_dies_is_a_clear_error(always_fork):
-    with pytest.raises(RuntimeError, match=r"worker process 1 died \(exit code 3\)"):
+    with pytest.raises(forked.WorkerDied, match=r"worker \d \(pid \d+\) exited with status 3"):
         train_many([Dies("exit"), Dies("exit")], 5, seeds=[0, 1], engine=Engine(progress=False))
     assert mp.active_children() == []
 
@@ -119,7 +121,8 @@ def test_fork_map_is_map_in_order_over_processes():
     assert [v for v, _, _ in out] == [x * x for x in range(n)]
     assert all(ok for *_, ok in out)  # item 0 saw the others finish
     first = out[0][1]  # item 0 was the first taken: its process took no other
-    assert all(pid != first for _, pid, _ in out[1:]) and os.getpid() in {p for _, p, _ in out}
+    assert all(pid != first for _, pid, _ in out[1:])
+    assert os.getpid() not in {p for _, p, _ in out}  # this process only waits
 
 
 def test_fork_map_is_a_loop_where_it_may_not_fork(monkeypatch):
@@ -244,3 +247,47 @@ def test_packed_weights_unpack_to_the_same_bits_names_dtypes_and_shapes():
 def test_weights_that_are_not_strided_travel_as_they_are():
     weights = {"s": torch.eye(3).to_sparse(), "d": torch.ones(2)}
     assert forked.unpack(forked.pack(weights)) is weights
+
+
+def test_a_killed_worker_is_an_error_at_once_naming_it_and_its_signal():
+    """A worker killed mid-run (SIGKILL: the kernel's OOM killer, a user) ends the call at once,
+    not after the other workers' work (20 s here), naming the worker, its pid and the signal;
+    the other workers are ended."""
+
+    def survivor() -> int:
+        time.sleep(20)
+        return 0
+
+    def killed() -> int:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return 1
+
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"worker 1 \(pid \d+\) was killed by SIGKILL"):
+        forked.fork_all([survivor, killed])
+    assert time.monotonic() - start < 10
+    assert mp.active_children() == []
+
+
+def test_the_command_line_reports_a_killed_worker_in_one_line(tmp_path, monkeypatch, capsys):
+    """`deepsets run` whose forked worker is killed: one line naming the worker and SIGKILL, a
+    non-zero exit, and no output folder."""
+    from deepsets import cli
+    from deepsets.engine import train
+
+    monkeypatch.setattr(parts, "FORK_SECONDS", 0.0)  # fork whatever the work
+    home, fit = os.getpid(), train.fit
+
+    def killed_in_a_worker(*args, **kwargs):
+        if os.getpid() != home:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", killed_in_a_worker)
+    small = ["--quick", "--no-extras", "--steps", "100", "--final-window", "20", "--workers", "2"]
+    assert cli.main(["run", *small, "--out", str(tmp_path / "run")]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    said = r"deepsets run: error: worker \d \(pid \d+\) was killed by SIGKILL .*"
+    assert re.fullmatch(said, err.splitlines()[-1]), err
+    assert list(tmp_path.iterdir()) == []

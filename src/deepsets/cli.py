@@ -27,6 +27,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from deepsets import __version__
 from deepsets.cluster import session
+from deepsets.engine.forked import WorkerDied
 from deepsets.engine.remote import ExecutorFailed
 from deepsets.export import ExportSettings, export_file
 from deepsets.lab.memory import flag
@@ -206,11 +207,12 @@ def run(name: str, args: Sequence[str], prog: str) -> int:
         try:
             settings = study.check(settings)  # the check comes first: a mistake costs no training
             # progress in a terminal or a log alike, the run's log lines above its bars
-            with seen_at_start(settings.out), session(getattr(settings, "scheduler", None)), (
-                progress_by_default()
-            ), logging_redirect_tqdm():  # session None: in this process
+            on = session(getattr(settings, "scheduler", None), "--scheduler")  # None: here
+            with seen_at_start(settings.out), on, progress_by_default(), logging_redirect_tqdm():
                 study.summary(study.run(settings))
-        except (FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed) as e:
+        except (
+            FileExistsError, OutputError, ValueError, TypeError, ExecutorFailed, WorkerDied
+        ) as e:
             return error(prog, str(e))
         except KeyboardInterrupt:
             print(f"{prog}: interrupted; {outcome(written)}", file=sys.stderr)

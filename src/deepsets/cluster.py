@@ -18,7 +18,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -193,16 +193,17 @@ def worker_versions() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
+def session(scheduler: str | None, name: str = "scheduler") -> Iterator[DaskGroups | None]:
     """Train the block's models on the Dask cluster `scheduler` (None: in this process); a
-    ValueError before any training for a scheduler that does not answer within CONNECT_SECONDS
-    or has no workers within WORKERS_SECONDS. `local:N`'s workers end however the block does."""
-    if check_scheduler(scheduler) is None:
+    ValueError naming `name` (the CLI's `--scheduler`) before any training for a scheduler that
+    does not answer as one within CONNECT_SECONDS or has no workers within WORKERS_SECONDS.
+    `local:N`'s workers end however the block does."""
+    if check_scheduler(scheduler, name) is None:
         yield None
         return
     with contextlib.ExitStack() as stack:
         hush = stack.enter_context(quiet())  # levels restored last
-        client = stack.enter_context(connect(str(scheduler)))
+        client = stack.enter_context(connect(str(scheduler), name))
         groups = DaskGroups(client, str(scheduler))
         stack.callback(groups.shutdown, wait=False)  # cancels what is left
         stack.enter_context(using(groups))
@@ -214,9 +215,9 @@ def session(scheduler: str | None) -> Iterator[DaskGroups | None]:
 
 
 @contextlib.contextmanager
-def connect(scheduler: str) -> Iterator[Any]:
+def connect(scheduler: str, name: str = "scheduler") -> Iterator[Any]:
     """A `distributed.Client` of `scheduler` (and for local:N its LocalCluster), checked:
-    reachable, with workers, whose deepsets and torch are this process's."""
+    a Dask scheduler (`handshake`), with workers, whose deepsets and torch are this process's."""
     import dask.config
     from distributed import Client, LocalCluster
     from distributed.gc import disable_gc_diagnosis
@@ -242,23 +243,60 @@ def connect(scheduler: str) -> Iterator[Any]:
             address = cluster.scheduler_address
             # the scheduler's GC callback would swallow a Ctrl-C or SIGTERM landing in it
             disable_gc_diagnosis(force=True)  # type: ignore[no-untyped-call]
+        else:
+            handshake(scheduler, name)
         try:
             client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)  # type: ignore[no-untyped-call]
         except OSError as e:
             raise ValueError(
-                f"scheduler {scheduler}: no Dask scheduler answered within {CONNECT_SECONDS:g} s "
-                f"({e}); start one with `dask scheduler`, or use --scheduler local:N"
+                f"{name} {scheduler}: no Dask scheduler answered within {CONNECT_SECONDS:g} s "
+                f"({e}); start one with `dask scheduler`, or use {name} local:N"
             ) from e
         stack.callback(client.close, timeout=WORKERS_SECONDS)
         try:
             client.wait_for_workers(1, timeout=WORKERS_SECONDS)
         except TimeoutError as e:
             raise ValueError(
-                f"scheduler {scheduler} has no workers after {WORKERS_SECONDS:g} s; start some "
+                f"{name} {scheduler} has no workers after {WORKERS_SECONDS:g} s; start some "
                 f"with `dask worker {address}`"
             ) from e
-        check_workers(client, scheduler)
+        check_workers(client, f"{name} {scheduler}")
         yield client
+
+
+def handshake(scheduler: str, name: str = "scheduler") -> None:
+    """A ValueError naming `name` unless `scheduler` (tcp:// or tls://) answers Dask's handshake
+    within CONNECT_SECONDS. Dask's Client would wait for ever on a port that accepts and never
+    answers, and read another protocol's answer (HTTP) as the length of a message."""
+    import asyncio
+
+    from distributed.comm.core import connect as dask_connect
+    from distributed.security import Security
+
+    limit = CONNECT_SECONDS + 1  # Dask's connect tries for CONNECT_SECONDS, then says why
+
+    async def shake() -> None:
+        # Dask's TLS settings (from its configuration), if any
+        tls = Security().get_connection_args("client")  # type: ignore[no-untyped-call]
+        comm = await asyncio.wait_for(
+            dask_connect(scheduler, timeout=CONNECT_SECONDS, **tls),  # type: ignore[no-untyped-call]
+            limit,
+        )
+        await comm.close()
+
+    try:
+        with ThreadPoolExecutor(1) as thread:  # its own event loop, whatever the caller runs
+            thread.submit(asyncio.run, shake()).result()
+        return
+    except TimeoutError:  # an OSError: first
+        why = f"something accepted but did not answer as a Dask scheduler within {limit:g} s"
+    except OSError as e:
+        why = f"no Dask scheduler answered within {CONNECT_SECONDS:g} s ({e})"
+    except Exception as e:  # noqa: BLE001  # whatever answered, it is not a usable scheduler
+        why = f"it did not answer as a Dask scheduler ({type(e).__name__}: {str(e)[:200]})"
+    raise ValueError(
+        f"{name} {scheduler}: {why}; start one with `dask scheduler`, or use {name} local:N"
+    )
 
 
 def check_workers(client: Any, scheduler: str) -> None:

@@ -57,11 +57,31 @@ MLP_REFUSAL = (
 
 
 def refusal(model: nn.Module) -> str | None:
-    """Why `model` cannot be exported (its class's `ONNX_REFUSAL`, an MLP's), or None."""
+    """Why `model` cannot be exported (`compiled`, its class's `ONNX_REFUSAL`, an MLP's), or
+    None."""
+    if (reason := compiled(model)) is not None:
+        return reason
     if isinstance(model, nn.Sequential):
         return MLP_REFUSAL
     reason = getattr(type(model), "ONNX_REFUSAL", None)
     return reason if isinstance(reason, str) else None
+
+
+def compiled(model: nn.Module) -> str | None:
+    """Why `model` cannot be exported if torch.compile compiled it or a part of it, or None:
+    it would compile at its first call (half a minute), for the tracer to refuse it then."""
+    for part, m in model.named_modules():
+        what = f"model.{part}" if part else "model"
+        if hasattr(m, "_orig_mod"):  # torch.compile(module): an OptimizedModule
+            fix = f"pass {what}._orig_mod, the module it compiles"
+        elif getattr(m, "_compiled_call_impl", None) is not None:  # module.compile()
+            fix = "pass a copy made before its .compile()"
+        elif hasattr(m.__dict__.get("forward"), "_torchdynamo_orig_callable"):
+            fix = f"`del {what}.forward` gives it back its own forward"
+        else:
+            continue
+        return f"{what} is compiled by torch.compile, which the tracer refuses: {fix}"
+    return None
 
 
 @dataclass(frozen=True)

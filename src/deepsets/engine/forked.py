@@ -1,11 +1,12 @@
 """The engine's workers as forked processes: one CPU core each, without sharing a GIL (two
 threads take turns at it for the Python around every small op: benchmarks/README.md, "Levers").
 
-Each part beyond the first trains in a child forked from this process, which has everything as
-it is here (nothing is pickled on the way in) and sends back only its members' trained weights,
-losses and snapshot weights; the first part trains here, with the progress bar. A child that
-dies or fails is an error here and nothing of its part is written; on any error or
-interruption the children are ended.
+Each part trains in a child forked from this process, which has everything as it is here
+(nothing is pickled on the way in) and sends back only its members' trained weights, losses and
+snapshot weights; the first part shows the progress bar. This process waits for all of them, so
+a child that fails or dies (killed, out of memory) is an error here at once, naming it and how
+it ended (`WorkerDied`), and nothing of the run is written; on any error or interruption the
+children are ended.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import copy
 import functools
 import math
 import multiprocessing as mp
+import multiprocessing.connection
 import os
 import pickle
 import signal
@@ -53,13 +55,18 @@ def forkable(device: torch.device, seeds: Sequence[object], threads: int = 1) ->
     return can_fork() and device.type == "cpu" and all(is_int(s) for s in seeds) and threads == 1
 
 
+class WorkerDied(RuntimeError):
+    """A forked worker ended (killed by a signal, or exited) before sending its results."""
+
+
 def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
-    """Every job's result, in order: jobs[0] runs here, each other one in a forked child,
-    at the same time. A child's error is raised here; on any error the children are ended."""
+    """Every job's result, in order: each job runs in a forked child, all at the same time,
+    while this process waits for the first to send or end. A child's error, or its death, is
+    raised here at once; on any error the children are ended."""
     ctx = mp.get_context("fork")
     children = []
     try:
-        for job in jobs[1:]:
+        for job in jobs:
             recv, send = ctx.Pipe(duplex=False)
             child = ctx.Process(target=serve, args=(send, job), daemon=True)
             held = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # until serve's own
@@ -69,21 +76,25 @@ def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
             send.close()
-        results = [jobs[0]()]
-        results += [receive(j, child, recv) for j, (child, recv) in enumerate(children, 1)]
+        results: dict[int, R] = {}
+        waiting: dict[Any, int] = {recv: j for j, (_, recv) in enumerate(children)}
+        while waiting:
+            for ready in mp.connection.wait(list(waiting)):  # a result, an error or an end
+                j = waiting.pop(ready)
+                results[j] = receive(j, *children[j])
     finally:
         for child, recv in children:
             if child.is_alive():
                 child.terminate()
             child.join()
             recv.close()
-    return results
+    return [results[j] for j in range(len(jobs))]
 
 
 def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
-    """[fn(x) for x in items], shared out over `workers` processes (this one and forked
-    children), each taking the next item from a shared counter; a plain loop where forking is
-    not possible or on more than one torch thread (`forkable`). Only the results are pickled."""
+    """[fn(x) for x in items], shared out over `workers` forked children, each taking the next
+    item from a shared counter; a plain loop where forking is not possible or on more than one
+    torch thread (`forkable`). Only the results are pickled."""
     n = min(workers, len(items))
     if n < 2 or not can_fork() or torch.get_num_threads() > 1:
         return [fn(x) for x in items]
@@ -128,14 +139,20 @@ def serve(send: Any, job: Callable[[], object]) -> None:
 
 
 def receive(j: int, child: Any, recv: Any) -> Any:
-    """Job j's result from its child; its error raised here."""
+    """Job j's result from its child; its error raised here, or its end as a `WorkerDied`."""
     try:
         status, result = pickle.loads(recv.recv_bytes())
     except EOFError:
         child.join()
-        raise RuntimeError(
-            f"worker process {j} died (exit code {child.exitcode}) before sending its results; "
-            "nothing of its work was kept"
+        code = child.exitcode
+        how = f"exited with status {code}"
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else -code
+            how = f"was killed by {name}"
+            how += " (as the kernel does when memory runs out)" if name == "SIGKILL" else ""
+        raise WorkerDied(
+            f"worker {j} (pid {child.pid}) {how} before sending its results; the other "
+            "workers were ended and nothing of the run was kept"
         ) from None
     if status == "error":
         raise result
@@ -145,8 +162,8 @@ def receive(j: int, child: Any, recv: Any) -> Any:
 def run_forked(
     n_parts: int, train: Train, models: Sequence[nn.Module]
 ) -> list[tuple[list[int], np.ndarray, Copies]]:
-    """`train(j)` for every part j, part 0 here and the others in forked children, whose
-    trained weights are written into `models`; results in part order."""
+    """`train(j)` for every part j, each in a forked child, whose trained weights are written
+    into `models` once every part has sent them; results in part order."""
 
     def packed(
         j: int,
@@ -155,11 +172,10 @@ def run_forked(
         kept = {s: {i: pack(m.state_dict()) for i, m in c.items()} for s, c in copies.items()}
         return members, losses, [pack(models[i].state_dict()) for i in members], kept
 
-    jobs: list[Callable[[], Any]] = [functools.partial(train, 0)]
-    jobs += [functools.partial(packed, j) for j in range(1, n_parts)]
-    first, *rest = fork_all(jobs)
-    results: list[tuple[list[int], np.ndarray, Copies]] = [first]
-    for members, losses, weights, kept in rest:
+    results: list[tuple[list[int], np.ndarray, Copies]] = []
+    for members, losses, weights, kept in fork_all(
+        [functools.partial(packed, j) for j in range(n_parts)]
+    ):
         with torch.no_grad():
             for i, w in zip(members, weights, strict=True):
                 models[i].load_state_dict(unpack(w))

@@ -7,9 +7,10 @@ identical to the last bit. A task gets copies of its stack's members and of thei
 generators (`Data.subset`), so the caller's are not changed until the results are written
 back, and sends back their trained weights, losses and snapshot copies. Any
 `concurrent.futures.Executor` runs it (a process pool, a Dask client: `deepsets.cluster`);
-`using(executor)` makes one the default of every call in a block. When no task finishes for
-`stall_limit` seconds, or a task comes back with anything but its results, the run stops with
-an `ExecutorFailed` naming the executor.
+`using(executor)` makes one the default of every call in a block. When no task finishes within
+`Engine.timeout` seconds (by default `task_timeout`: a minute, or ten times the cost model's
+estimate of the largest task, or of the slowest one so far, if longer), or a task comes back
+with anything but its results, the run stops with an `ExecutorFailed` naming the executor.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from torch import nn
 
 from deepsets.engine.families import stack_models
 from deepsets.engine.loop import fit
-from deepsets.engine.parts import Part
+from deepsets.engine.parts import Part, cost
 from deepsets.engine.settings import EngineSettings, torch_threads
 from deepsets.engine.sources import Data
 from deepsets.training import progress_bar
 
-STALL_SECONDS = 3600.0  # no task finished for an hour: the executor is stuck (or has no workers)
-STALL_FACTOR = 10.0  # ... or for ten times the slowest task so far, if that is longer
+# No task finished for a minute (a pool's first task starts a process that imports torch)...
+TIMEOUT_SECONDS = 60.0
+TIMEOUT_FACTOR = 10.0  # ... or for ten times the largest task's estimate, or the slowest's time
 _CURRENT: ContextVar[Executor | None] = ContextVar("deepsets_executor", default=None)
 
 
@@ -106,12 +108,18 @@ def run_groups(
     data: Data,
     settings: EngineSettings,
     snapshots: dict[int, dict[int, nn.Module]],
+    N: int,
+    timeout: float | None = None,
 ) -> np.ndarray:
-    """Submit every stack of `parts` to `executor`, write the trained weights back into
-    `models` and the copies into `snapshots` (step -> model index -> copy); returns the losses
-    (K, T). On any error or interruption the unfinished tasks are cancelled."""
+    """Submit every stack of `parts` (of sets of N objects) to `executor`, write the trained
+    weights back into `models` and the copies into `snapshots` (step -> model index -> copy);
+    returns the losses (K, T). When no task finishes within `timeout` seconds (None:
+    `task_timeout`), an ExecutorFailed; on any error or interruption the unfinished tasks are
+    cancelled."""
     progress, task_settings = settings.progress, replace(settings, progress=False)
     groups = [index for part in parts for _, index in part]  # one task per stack
+    largest = max(cost([models[i] for i in g], settings.batch_size, N) for g in groups)
+    estimate = settings.steps * largest  # seconds of the largest task, by the cost model
     futures: dict[Future[Trained], list[int]] = {}
     losses = np.empty((len(models), settings.steps))
     try:
@@ -123,9 +131,10 @@ def run_groups(
         pending, slowest = set(futures), 0.0
         with progress_bar(len(groups), "train", progress, unit="groups") as bar:
             while pending:
-                done, pending = wait(pending, stall_limit(slowest), FIRST_COMPLETED)
+                limit = task_timeout(estimate, slowest) if timeout is None else timeout
+                done, pending = wait(pending, limit, FIRST_COMPLETED)
                 if not done:
-                    raise stalled(executor, len(pending), len(groups), slowest)
+                    raise stalled(executor, len(pending), len(groups), limit)
                 for future in done:
                     trained = result(future, executor, settings.steps, len(futures[future]))
                     write_back(trained, futures[future], models, losses, snapshots)
@@ -147,9 +156,10 @@ def own_generators(data: Data) -> Data:
     return data
 
 
-def stall_limit(slowest: float) -> float:
-    """Seconds to wait for the next task: STALL_SECONDS, or longer after slow tasks."""
-    return max(STALL_SECONDS, STALL_FACTOR * slowest)
+def task_timeout(estimate: float, slowest: float) -> float:
+    """Seconds to wait for the executor's next finished task, by default: TIMEOUT_SECONDS, or
+    TIMEOUT_FACTOR times the largest task's `estimate` or the slowest finished task's seconds."""
+    return max(TIMEOUT_SECONDS, TIMEOUT_FACTOR * max(estimate, slowest))
 
 
 def name_of(executor: Executor) -> str:
@@ -167,14 +177,13 @@ def submitted(executor: Executor, task: Group) -> Future[Trained]:
     return future
 
 
-def stalled(executor: Executor, left: int, total: int, slowest: float) -> ExecutorFailed:
-    """The error of an executor that finished no task within `stall_limit(slowest)`."""
-    before = f"; the slowest task so far took {slowest:.3g} s" if slowest else ""
+def stalled(executor: Executor, left: int, total: int, limit: float) -> ExecutorFailed:
+    """The error of an executor that finished no task within `limit` seconds."""
     return ExecutorFailed(
         f"the executor {name_of(executor)} finished none of its {left} remaining task(s) (of "
-        f"{total}) in {stall_limit(slowest):g} s{before}: its workers are stuck or gone. The "
-        "unfinished tasks were cancelled and their models left as they were (engine.remote."
-        "STALL_SECONDS sets the wait)"
+        f"{total}) within {limit:.3g} s: its workers are stuck, busy or gone. The unfinished "
+        "tasks were cancelled and their models left as they were (Engine(timeout=SECONDS) "
+        "sets the wait)"
     )
 
 

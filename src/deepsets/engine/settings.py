@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from deepsets.checks import positive_int
+from deepsets.checks import positive_float, positive_int
 
 # torch's intra-op threads during training by default: tiny models gain little from a second
 # one and lose badly when it waits for a busy core; the cores go to the engine's workers
@@ -35,9 +35,16 @@ class Engine:
     executor: Executor | None = None
     """Train each stack as one task of this `concurrent.futures.Executor` (`engine.remote`);
     None: `engine.remote.current_executor()`, and when that is None too, in this process."""
+    timeout: float | None = None
+    """Seconds to wait for the executor's next finished task before the call stops with an
+    `ExecutorFailed` naming it; None: `engine.remote.task_timeout`, which scales with the work."""
     snapshots: dict[int, list[nn.Module]] | None = None
     """A dict whose keys are steps (1..steps); each value is set to copies of the models (in
     eval mode) as they were after that many steps, from the same run."""
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None:
+            positive_float(self.timeout, "timeout")
 
 
 @dataclass(frozen=True)

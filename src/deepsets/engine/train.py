@@ -186,7 +186,7 @@ def run_engine(
         m.train()
     workers = s.workers if device.type == "cpu" else 1  # on a GPU one thread launches all
     if executor is not None:
-        losses, copies = run_remote(executor, models, feeds, s, workers)
+        losses, copies = run_remote(executor, models, feeds, s, workers, e.timeout)
     else:
         parts = share_out(models, s.batch_size, [(f.index, f.N) for f in feeds], workers)
         fork = forkable(device, [seed for f in feeds for seed in f.data.seeds], s.threads)
@@ -206,7 +206,7 @@ def run_engine(
 
 def run_remote(
     executor: Executor, models: Sequence[nn.Module], feeds: Sequence[Feed],
-    s: EngineSettings, workers: int,
+    s: EngineSettings, workers: int, timeout: float | None = None,
 ) -> tuple[np.ndarray, Copies]:  # fmt: skip
     """Every stack of every feed a task of `executor`; the losses (K, steps) and the copies."""
     losses = np.empty((len(models), s.steps))
@@ -215,7 +215,7 @@ def run_remote(
         own = [models[i] for i in f.index]
         parts = partition(own, s.batch_size, f.N, workers)
         kept: Copies = {step: {} for step in s.snapshots}
-        losses[f.index] = run_groups(executor, own, parts, f.data, s, kept)
+        losses[f.index] = run_groups(executor, own, parts, f.data, s, kept, f.N, timeout)
         for step in s.snapshots:
             copies[step].update({f.index[k]: m for k, m in kept[step].items()})
     return losses, copies
