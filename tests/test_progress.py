@@ -73,3 +73,14 @@ def test_the_command_line_shows_progress_in_a_log_and_keeps_log_lines_whole(tmp_
     assert steps and logged, done.stderr
     assert "\r" not in done.stderr
     assert all(LINE.match(line) for line in lines if "elapsed" in line), done.stderr
+
+
+def test_overlapping_runs_in_two_threads_leave_library_calls_quiet():
+    """Two CLI runs in threads whose blocks overlap (a enters, b enters, a leaves, b leaves)."""
+    a, b = training.progress_by_default(), training.progress_by_default()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert training.show_progress(None)  # b is still running
+    b.__exit__(None, None, None)
+    assert not training.show_progress(None)

@@ -15,6 +15,7 @@ import inspect
 import io
 import math
 import sys
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
@@ -44,7 +45,8 @@ FUSED = True  # Adam as torch's fused kernel, here and in the engine (benchmarks
 MASKED = "training on sets of varying size (sizes= or mask=)"  # what needs a model taking a mask
 PLAIN_EVERY = 10.0  # seconds between two progress lines where stderr is not a terminal
 PLAIN_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit}, {elapsed} elapsed, about {remaining} left"
-_BY_DEFAULT = [False]  # progress=None shows progress off a terminal too (`progress_by_default`)
+_BY_DEFAULT = [0]  # blocks of `progress_by_default` open, in any thread (a count: runs overlap)
+_COUNTING = threading.Lock()
 
 
 def count_params(model: nn.Module) -> int:
@@ -179,17 +181,19 @@ def show_progress(progress: object) -> bool:
     """Progress only when asked, or by default on a terminal (anywhere, under the CLI)."""
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None, got {progress!r}")
-    return (sys.stderr.isatty() or _BY_DEFAULT[0]) if progress is None else progress
+    return (sys.stderr.isatty() or _BY_DEFAULT[0] > 0) if progress is None else progress
 
 
 @contextlib.contextmanager
 def progress_by_default() -> Iterator[None]:
     """In the block, progress=None shows progress wherever stderr goes (the CLI's runs)."""
-    before, _BY_DEFAULT[0] = _BY_DEFAULT[0], True
+    with _COUNTING:
+        _BY_DEFAULT[0] += 1
     try:
         yield
     finally:
-        _BY_DEFAULT[0] = before
+        with _COUNTING:
+            _BY_DEFAULT[0] -= 1
 
 
 class Lines(io.TextIOBase):
