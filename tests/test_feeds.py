@@ -61,7 +61,7 @@ def one_call_per_entry(steps: int, snapshots: tuple[int, ...]):
 def test_one_call_on_several_sizes_gives_the_bits_of_one_call_per_size(workers, monkeypatch):
     forks = []
     real = parts.run_forked
-    monkeypatch.setattr(parts, "run_forked", lambda n, *a: forks.append(n) or real(n, *a))
+    monkeypatch.setattr(parts, "run_forked", lambda n, *a, **k: forks.append(n) or real(n, *a, **k))
     monkeypatch.setattr(parts, "FORK_SECONDS", 0.0)  # fork even for these few steps
     steps, at = 30, (7, 30)
     ref_models, ref_losses, ref_snaps = one_call_per_entry(steps, at)

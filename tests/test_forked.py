@@ -41,9 +41,9 @@ def always_fork(monkeypatch):
     calls = []
     real = forked.fork_all
 
-    def counted(jobs):
+    def counted(jobs, here=False):
         calls.append(len(jobs))
-        return real(jobs)
+        return real(jobs, here)
 
     monkeypatch.setattr(forked, "fork_all", counted)
     return calls
@@ -122,7 +122,7 @@ def test_fork_map_is_map_in_order_over_processes():
     assert all(ok for *_, ok in out)  # item 0 saw the others finish
     first = out[0][1]  # item 0 was the first taken: its process took no other
     assert all(pid != first for _, pid, _ in out[1:])
-    assert os.getpid() not in {p for _, p, _ in out}  # this process only waits
+    assert len({p for _, p, _ in out}) == 2  # this process and one child
 
 
 def test_fork_map_is_a_loop_where_it_may_not_fork(monkeypatch):
@@ -162,7 +162,7 @@ def test_only_linux_forks(monkeypatch):
 
 def test_small_work_stays_on_threads(monkeypatch):
     calls = []
-    monkeypatch.setattr(forked, "fork_all", lambda jobs: calls.append(jobs))
+    monkeypatch.setattr(forked, "fork_all", lambda jobs, here=False: calls.append(jobs))
     train_many([make_mlp((4,), generator=k) for k in range(4)], 3, seeds=[0, 1, 2, 3])
     assert calls == []
 
@@ -291,3 +291,39 @@ def test_the_command_line_reports_a_killed_worker_in_one_line(tmp_path, monkeypa
     said = r"deepsets run: error: worker \d \(pid \d+\) was killed by SIGKILL .*"
     assert re.fullmatch(said, err.splitlines()[-1]), err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fork_map_reports_a_killed_child_by_name():
+    """fork_map runs one share here: a child killed meanwhile is named once that share ends."""
+    parent = os.getpid()
+
+    def f(x: int) -> int:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.05)  # leaves the child time to take an item
+        return x
+
+    with pytest.raises(forked.WorkerDied, match=r"worker 1 \(pid \d+\) was killed by SIGKILL"):
+        forked.fork_map(f, list(range(20)), 2)
+    assert mp.active_children() == []
+
+
+class Stop(Exception):
+    pass
+
+
+def test_a_long_call_trains_every_part_in_a_child_a_short_one_its_first_part_here(monkeypatch):
+    """Past WATCH_SECONDS of estimated work a child's death must be seen at once: every part in
+    a child; a short call trains its first part here, a fork less (its error comes as soon)."""
+    seen = []
+
+    def spy(n, train, models, here=False):
+        seen.append(here)
+        raise Stop
+
+    monkeypatch.setattr(parts, "run_forked", spy)
+    for steps in (4000, 50):
+        models = [DeepSet(generator=k) for k in range(64)]
+        with pytest.raises(Stop):
+            train_many(models, steps, seeds=range(64), engine=Engine(workers=2, progress=False))
+    assert seen == [False, True]

@@ -62,6 +62,7 @@ def test_workers_train_on_the_threads_asked_for(tmp_path, caller_threads, monkey
     """Two stacks, two workers: on one thread each a forked child, on more a thread of this
     process (forking on more would hang); every step sees the threads asked for."""
     monkeypatch.setattr(parts, "FORK_SECONDS", 0.0)  # fork for any work
+    monkeypatch.setattr(parts, "WATCH_SECONDS", 0.0)  # every part in a child
     logs = [tmp_path / "a", tmp_path / "b"]
     models = [Counting(log, k) for k, log in enumerate(logs)]
     train_many(models, 3, seeds=[0, 1], engine=Engine(threads=threads, progress=False))

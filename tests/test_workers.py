@@ -47,9 +47,9 @@ def test_train_many_gives_the_same_bits_on_1_2_and_3_workers(monkeypatch, make):
     forks = []
     real = parts.run_forked
 
-    def counted(n: int, *args: object) -> object:
+    def counted(n: int, *args: object, **kwargs: object) -> object:
         forks.append(n)
-        return real(n, *args)
+        return real(n, *args, **kwargs)
 
     monkeypatch.setattr(parts, "run_forked", counted)
     runs = []

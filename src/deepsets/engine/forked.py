@@ -59,14 +59,16 @@ class WorkerDied(RuntimeError):
     """A forked worker ended (killed by a signal, or exited) before sending its results."""
 
 
-def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
+def fork_all(jobs: Sequence[Callable[[], R]], here: bool = False) -> list[R]:
     """Every job's result, in order: each job runs in a forked child, all at the same time,
     while this process waits for the first to send or end. A child's error, or its death, is
-    raised here at once; on any error the children are ended."""
+    raised here at once; on any error the children are ended. With `here`, jobs[0] runs in this
+    process instead (a fork less, for short jobs): a child's end is then seen once it is done."""
     ctx = mp.get_context("fork")
     children = []
+    first = 1 if here else 0
     try:
-        for job in jobs:
+        for job in jobs[first:]:
             recv, send = ctx.Pipe(duplex=False)
             child = ctx.Process(target=serve, args=(send, job), daemon=True)
             held = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # until serve's own
@@ -76,12 +78,12 @@ def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
             send.close()
-        results: dict[int, R] = {}
-        waiting: dict[Any, int] = {recv: j for j, (_, recv) in enumerate(children)}
+        results: dict[int, R] = {0: jobs[0]()} if here else {}
+        waiting: dict[Any, int] = {recv: j for j, (_, recv) in enumerate(children, first)}
         while waiting:
             for ready in mp.connection.wait(list(waiting)):  # a result, an error or an end
                 j = waiting.pop(ready)
-                results[j] = receive(j, *children[j])
+                results[j] = receive(j, *children[j - first])
     finally:
         for child, recv in children:
             if child.is_alive():
@@ -92,14 +94,14 @@ def fork_all(jobs: Sequence[Callable[[], R]]) -> list[R]:
 
 
 def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
-    """[fn(x) for x in items], shared out over `workers` forked children, each taking the next
-    item from a shared counter; a plain loop where forking is not possible or on more than one
-    torch thread (`forkable`). Only the results are pickled."""
+    """[fn(x) for x in items], shared out over `workers` processes (this one and forked
+    children), each taking the next item from a shared counter; a plain loop where forking is
+    not possible or on more than one torch thread (`forkable`). Only the results are pickled."""
     n = min(workers, len(items))
     if n < 2 or not can_fork() or torch.get_num_threads() > 1:
         return [fn(x) for x in items]
     taken = mp.get_context("fork").Value("q", 0)  # the next item's index, shared
-    shares = fork_all([functools.partial(_take, fn, items, taken) for _ in range(n)])
+    shares = fork_all([functools.partial(_take, fn, items, taken) for _ in range(n)], here=True)
     out: dict[int, R] = {}
     for share in shares:
         out.update(share)
@@ -160,10 +162,11 @@ def receive(j: int, child: Any, recv: Any) -> Any:
 
 
 def run_forked(
-    n_parts: int, train: Train, models: Sequence[nn.Module]
+    n_parts: int, train: Train, models: Sequence[nn.Module], here: bool = False
 ) -> list[tuple[list[int], np.ndarray, Copies]]:
-    """`train(j)` for every part j, each in a forked child, whose trained weights are written
-    into `models` once every part has sent them; results in part order."""
+    """`train(j)` for every part j, each in a forked child (part 0 here, if `here`: see
+    `fork_all`), whose trained weights are written into `models` once every part has sent
+    them; results in part order."""
 
     def packed(
         j: int,
@@ -172,10 +175,12 @@ def run_forked(
         kept = {s: {i: pack(m.state_dict()) for i, m in c.items()} for s, c in copies.items()}
         return members, losses, [pack(models[i].state_dict()) for i in members], kept
 
-    results: list[tuple[list[int], np.ndarray, Copies]] = []
-    for members, losses, weights, kept in fork_all(
-        [functools.partial(packed, j) for j in range(n_parts)]
-    ):
+    jobs: list[Callable[[], Any]] = [functools.partial(packed, j) for j in range(n_parts)]
+    if here:
+        jobs[0] = functools.partial(train, 0)  # trains `models` in place: nothing to unpack
+    done = fork_all(jobs, here)
+    results: list[tuple[list[int], np.ndarray, Copies]] = done[:1] if here else []
+    for members, losses, weights, kept in done[1:] if here else done:
         with torch.no_grad():
             for i, w in zip(members, weights, strict=True):
                 models[i].load_state_dict(unpack(w))

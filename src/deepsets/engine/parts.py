@@ -29,6 +29,9 @@ STACK_SECONDS, VALUE_SECONDS, FLOP_SECONDS = 0.08e-3, 2.6e-9, 2.4e-11
 HALVE_WORK = STACK_SECONDS  # a lone stack is halved when its work is more than this
 STACK_VALUES = 400_000  # larger stacks are split: a core's L2 holds ~32 DeepSets' activations
 FORK_SECONDS = 0.02  # forking costs about this per call: below it in work, threads
+# A call whose first part has more work than this trains every part in a child, so that a
+# child's death is seen at once; a shorter one trains its first part here, a fork less.
+WATCH_SECONDS = 2.0
 
 Part = list[tuple[Stack, list[int]]]  # a worker's stacks, each with its members' indices
 Family = Callable[..., Stack]  # builds one stack of its members
@@ -48,14 +51,16 @@ def values(model: nn.Module, B: int, N: int) -> int:
     return family_cost(model, B, N)[0]
 
 
-def worth_forking(
+def seconds(
     parts: Sequence[Part], models: Sequence[nn.Module], B: int, N: Mapping[int, int], steps: int
-) -> bool:
-    """Whether every part has more work in `steps` steps than forking costs (N: per model)."""
-    if len(parts) < 2:
-        return False
-    work = [sum(cost([models[i] for i in ix], B, N[ix[0]]) for _, ix in p) for p in parts]
-    return steps * min(work) > FORK_SECONDS
+) -> list[float]:
+    """Each part's estimated seconds of work in `steps` steps (N: objects per set, by model)."""
+    return [steps * sum(cost([models[i] for i in ix], B, N[ix[0]]) for _, ix in p) for p in parts]
+
+
+def worth_forking(work: Sequence[float]) -> bool:
+    """Whether every part's work (`seconds`) outweighs what forking costs."""
+    return len(work) > 1 and min(work) > FORK_SECONDS
 
 
 def stacks(models: Sequence[nn.Module], B: int, N: int) -> list[tuple[Family, list[int]]]:
@@ -120,17 +125,18 @@ def run_parts(
     train: Callable[[Part, bool], tuple[list[int], np.ndarray, Copies]],
     models: Sequence[nn.Module],
     steps: int,
-    fork: bool,
+    work: Sequence[float] | None,
 ) -> tuple[np.ndarray, Copies]:
     """Train each part with `train(part, progress)` (part 0 shows progress; it returns the
-    part's model indices, their losses and copies) in its own worker, forked if `fork`, else a
-    thread; returns the losses (K, steps) and the snapshot copies (step -> model index -> copy)."""
+    part's model indices, their losses and copies) in its own worker: forked if its estimated
+    `work` (seconds by part) is given, else a thread; returns the losses (K, steps) and the
+    snapshot copies (step -> model index -> copy)."""
 
     def one(j: int) -> tuple[list[int], np.ndarray, Copies]:
         return train(parts[j], j == 0)
 
-    if fork:
-        results = run_forked(len(parts), one, models)
+    if work is not None:
+        results = run_forked(len(parts), one, models, here=work[0] < WATCH_SECONDS)
     elif len(parts) == 1:
         results = [one(0)]
     else:

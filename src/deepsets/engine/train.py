@@ -37,7 +37,14 @@ from deepsets.engine.checks import (
 )
 from deepsets.engine.forked import Copies, forkable
 from deepsets.engine.loop import fit
-from deepsets.engine.parts import Part, partition, run_parts, share_out, worth_forking
+from deepsets.engine.parts import (
+    Part,
+    partition,
+    run_parts,
+    seconds,
+    share_out,
+    worth_forking,
+)
 from deepsets.engine.remote import current_executor, run_groups
 from deepsets.engine.settings import (
     Engine,
@@ -191,10 +198,11 @@ def run_engine(
         parts = share_out(models, s.batch_size, [(f.index, f.N) for f in feeds], workers)
         fork = forkable(device, [seed for f in feeds for seed in f.data.seeds], s.threads)
         N = {i: f.N for f in feeds for i in f.index}  # model -> objects per set of its data
-        fork = fork and worth_forking(parts, models, s.batch_size, N, s.steps)
+        work = seconds(parts, models, s.batch_size, N, s.steps)
+        fork = fork and worth_forking(work)
         train = functools.partial(train_part, feeds=feeds, s=s)
         with torch_threads(s.threads):
-            losses, copies = run_parts(parts, train, models, s.steps, fork)
+            losses, copies = run_parts(parts, train, models, s.steps, work if fork else None)
     for step in s.snapshots:
         e.snapshots[step] = [copies[step][i] for i in range(len(models))]  # type: ignore[index]
     for m in models:
