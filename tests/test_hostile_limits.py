@@ -459,3 +459,17 @@ def test_too_many_workers_are_refused_naming_workers(never_run, capsys):
     assert cli.main(["run", "popstats", "--quick", "--workers", "1000000000"]) == 2
     err = capsys.readouterr().err
     assert "--workers 1000000000" in err, err
+
+
+def test_a_small_request_reads_no_limit_and_a_large_one_does(monkeypatch):
+    """Reading the limits costs more than making a small batch (make_data(100)): below
+    UNCHECKED_BYTES nothing is read; above it the limit decides."""
+    from deepsets import checks
+
+    def unread() -> tuple[int, str]:
+        raise AssertionError("the limits were read")
+
+    monkeypatch.setattr(checks, "usable_memory", unread)
+    checks.check_memory(checks.UNCHECKED_BYTES, "a small batch")
+    with pytest.raises(AssertionError, match="the limits were read"):
+        checks.check_memory(checks.UNCHECKED_BYTES + 1, "a large batch")

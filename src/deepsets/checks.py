@@ -153,6 +153,9 @@ def check_training_args(steps: object, batch_size: object, lr: object) -> None:
 
 
 MEMORY_FRACTION = 0.5  # one run or call may take at most this share of the memory it may use
+# Smaller requests pass unchecked: reading the limits (~0.1 ms) would cost more than making
+# them (make_data(100): 0.1 ms), and a process that has loaded torch fits them.
+UNCHECKED_BYTES = 2**26
 # Floats kept per hidden unit and object during a training step: the activation, its
 # pre-activation and its gradient (train_on's batch check and the studies' estimates).
 ACTIVATION_FLOATS = 3
@@ -232,6 +235,8 @@ def check_memory(n_bytes: float, what: str) -> None:
     """A ValueError before allocating, if `what` (which names the size argument) would need
     more than `memory_limit()` bytes: the message says how much it would need, and what sets
     the limit."""
+    if n_bytes <= UNCHECKED_BYTES:
+        return
     limit = memory_limit()
     if n_bytes > limit:
         usable, source = usable_memory()
