@@ -275,8 +275,10 @@ def test_the_code_keeps_the_levers_the_record_says_are_worth_it():
         (name,) = [n for n in in_code if n in row["lever"]]
         seen.add(name)
         assert row["in_code"] == in_code[name], row["lever"]
-        if row["verdict"] != "noise":
+        if row["verdict"] != "noise" and "train_many" not in row["lever"]:
             assert in_code[name] == (row["verdict"] == "keep"), (row["lever"], row["gain"])
+        # The engine's Adam is the plain loop's, whatever its speed there (0.98-1.04x): the
+        # engine's contract is train's numbers, so the fused row of train_many only informs.
     assert seen >= set(in_code) - NEWER
 
 
