@@ -109,29 +109,6 @@ def test_a_hostile_header_is_a_clear_value_error_naming_the_field(tmp_path, case
         load_model(rewritten(path, text))
 
 
-def test_a_wrong_type_in_any_header_field_of_any_model_is_a_value_error(tmp_path):
-    """Every field of several models' headers, replaced by each wrong type: a ValueError or, where
-    the value happens to be valid (None for an optional width), a model; nothing else."""
-    models = [DeepSet(), make_mlp(), SetTransformer()]
-    models.append(DeepSet(phi=nn.Sequential(nn.Linear(1, 4), nn.Tanh()), rho=nn.Linear(4, 1)))
-    wrong = ["x", ["x"], {"a": 1}, -1, 1.5, True, None, 2**40, [], [[1]]]
-    refused = 0
-    for model in models:
-        path = save_model(model, tmp_path / "m.safetensors", overwrite=True)
-        arch = json.loads(safe_open(str(path), "pt").metadata()["deepsets"])
-        for key in arch:
-            for value in wrong:
-                hostile = rewritten(path, json.dumps({**arch, key: value}))
-                try:
-                    loaded = load_model(hostile)
-                except ValueError as e:
-                    refused += 1
-                    assert str(hostile) in str(e)
-                else:
-                    assert isinstance(loaded, nn.Module)
-    assert refused > 100
-
-
 def test_an_unreadable_file_is_reported_as_permission_denied(tmp_path, monkeypatch):
     path = save_model(DeepSet(), tmp_path / "m.safetensors")
     path.chmod(0)
@@ -515,7 +492,7 @@ def every_kind() -> dict[str, nn.Module]:
     }  # fmt: skip
 
 
-WRONG = ["x", ["x"], {"a": 1}, -1, 1.5, True, None, [], [[1]]]
+WRONG = ["x", ["x"], {"a": 1}, -1, 1.5, True, None, 2**40, [], [[1]]]
 RAW = r"unhashable|object of type|not supported between|argument must|has no attribute|object is"
 
 
